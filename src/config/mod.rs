@@ -1,0 +1,181 @@
+//! Service configuration: `<etc>/<svc>.conf` or `.env` into a typed,
+//! validated `ServiceConfig`, already scoped for the local node
+//! (`kw@node`, `@nodes`, `@drpnodes`), DEFAULT inheritance applied.
+//!
+//! Every problem names the file, section, key and line (design.md).
+
+pub mod edit;
+pub mod ini;
+pub mod keywords;
+pub mod load;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use load::{find_file, list_services, load, validate};
+pub use schedule::Schedule;
+
+/// One thing wrong in a config file, located for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub section: Option<String>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// `file:line: [section] key: message`, omitting the parts that are unknown.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        f.write_str(":")?;
+        if let Some(s) = &self.section {
+            write!(f, " [{s}]")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, " {k}")?;
+        }
+        if self.section.is_some() || self.key.is_some() {
+            f.write_str(":")?;
+        }
+        write!(f, " {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("service {svc} not found: no {svc}.conf or {svc}.env in {etc}")]
+    NotFound { svc: String, etc: PathBuf },
+    #[error("service {svc} has both {conf} and {env}: remove one")]
+    Both {
+        svc: String,
+        conf: PathBuf,
+        env: PathBuf,
+    },
+    #[error("cannot read {file}: {err}")]
+    Read { file: PathBuf, err: std::io::Error },
+    #[error("{}", join_problems(.0))]
+    Invalid(Vec<Problem>),
+    #[error("service {svc} not managed here")]
+    NotManagedHere { svc: String },
+}
+
+fn join_problems(p: &[Problem]) -> String {
+    p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub file: PathBuf,
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
+    pub autostart_node: Vec<String>,
+    pub service_type: String,
+    pub app: String,
+    pub comment: String,
+    /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
+    /// file order within a type. `app` always exists; `sync#i0` exists when
+    /// nodes ∪ drpnodes has more than one node.
+    pub resources: Vec<ResourceConfig>,
+}
+
+/// Keywords every resource section accepts (spec §2.4), resolved for this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Common {
+    pub disable: bool,
+    pub optional: bool,
+    pub monitor: bool,
+    pub restart: u32,
+    pub tags: BTreeSet<String>,
+    /// This node is in `always_on`: status becomes stdby up/down.
+    pub always_on: bool,
+    /// `pre_start`, `post_stop`...: argv, split on whitespace.
+    pub triggers: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceConfig {
+    /// The section name exactly as written (`ip#0`), or `app`.
+    pub rid: String,
+    /// 1-based line of the section header, 0 for implicit resources.
+    pub line: usize,
+    pub common: Common,
+    pub spec: ResourceSpec,
+}
+
+#[derive(Debug, Clone)]
+pub enum ResourceSpec {
+    Ip(IpConf),
+    Vg(VgConf),
+    Fs(FsConf),
+    App(AppConf),
+    Sync(SyncConf),
+    Hb(HbConf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpConf {
+    pub ipname: String,
+    pub ipdev: String,
+    /// Dotted mask (v4) or prefix length (v6); None: take the parent's.
+    pub netmask: Option<String>,
+    pub gateway: Option<String>,
+    /// `noalias` tag: plumb on ipdev itself.
+    pub noalias: bool,
+    /// `nonrouted` or `noaction` tag: no conflict check.
+    pub skip_conflict_check: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VgConf {
+    pub vgname: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsConf {
+    pub dev: String,
+    /// One trailing `/` removed.
+    pub mnt: String,
+    /// '' means: no `-t`, no fsck.
+    pub fstype: String,
+    /// '' means: no `-o`.
+    pub mnt_opt: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppConf {
+    /// `[app] dir`: a real directory used instead of the `<svc>.d` link.
+    pub dir: Option<PathBuf>,
+    /// Per-launcher time limit; None means the default.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConf {
+    /// `sync#i0`: the service's own config files.
+    pub internal: bool,
+    pub src: Vec<String>,
+    pub dst: String,
+    /// `nodes`, `drpnodes` or both.
+    pub target: Vec<String>,
+    /// Extra rsync arguments (`options`), split on whitespace.
+    pub options: Vec<String>,
+    pub bwlimit: Option<u64>,
+    pub schedule: Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HbConf {
+    /// Lower-cased `type` (`openha`).
+    pub hb_type: String,
+    /// OpenHA service name; defaults to the service name.
+    pub name: String,
+}

@@ -1,0 +1,187 @@
+//! Resource drivers: one file per resource type, each calling the system
+//! tools through `exec::Runner`. The executor (src/action/) owns ordering,
+//! optional/disable, rollback and locking; a driver only knows its resource.
+//!
+//! | type        | file     | tools it runs                                   |
+//! |-------------|----------|-------------------------------------------------|
+//! | ip          | ip.rs    | ip addr, ifconfig, ping, arping                 |
+//! | disk.vg     | vg.rs    | vgs, lvs, vgchange, kpartx                      |
+//! | fs          | fs.rs    | mount, umount, e2fsck, fuser, sync              |
+//! | app         | app.rs   | the S*/K*/C* launchers of `<svc>.d`             |
+//! | sync.rsync  | sync.rs  | (status from timestamp files; rsync, ssh later) |
+//! | hb.openha   | hb.rs    | ps (OpenHA daemons), STATE files                |
+
+pub mod app;
+pub mod fs;
+pub mod hb;
+pub mod ip;
+pub mod sync;
+pub mod vg;
+
+use std::path::PathBuf;
+
+use crate::config::{ResourceConfig, ResourceSpec};
+use crate::exec::Runner;
+use crate::log::Logger;
+use crate::paths::Paths;
+use crate::status::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Ip,
+    Vg,
+    Fs,
+    App,
+    Sync,
+    Hb,
+}
+
+impl Kind {
+    /// The status group this kind aggregates into (`disk` for vg).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Ip => "ip",
+            Kind::Vg => "disk",
+            Kind::Fs => "fs",
+            Kind::App => "app",
+            Kind::Sync => "sync",
+            Kind::Hb => "hb",
+        }
+    }
+}
+
+/// What every driver may know about the service it belongs to.
+#[derive(Debug, Clone)]
+pub struct SvcInfo {
+    pub name: String,
+    pub nodename: String,
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
+    pub service_type: String,
+    pub paths: Paths,
+    /// The running svcmgr executable: target of the `.cluster`/`.stonith` links.
+    pub svcmgr_bin: PathBuf,
+}
+
+impl SvcInfo {
+    /// More than one node in nodes ∪ drpnodes.
+    pub fn multi_node(&self) -> bool {
+        let mut all: Vec<&String> = self.nodes.iter().chain(&self.drpnodes).collect();
+        all.sort();
+        all.dedup();
+        all.len() > 1
+    }
+}
+
+/// Per-call context handed to a driver.
+pub struct Ctx<'a> {
+    pub runner: &'a dyn Runner,
+    /// This resource's logger (`SVC.RID`).
+    pub log: Logger,
+    pub svc: &'a SvcInfo,
+    /// `OPENSVC_*` variables for launchers and triggers (spec §5.1).
+    pub env: &'a [(String, String)],
+    pub force: bool,
+    /// The executor already ran `abort_start` for this action, so the ip
+    /// driver must not ping again.
+    pub conflict_checked: bool,
+}
+
+/// What a successful start did: only `Activated` resources are rolled back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Activated,
+    AlreadyUp,
+}
+
+/// A failed start or stop. The driver has already logged its own error
+/// lines; `reason`, when set, is appended to the executor's
+/// `'<action>' action stopped on execution error` line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failed {
+    pub reason: Option<String>,
+}
+
+impl Failed {
+    pub fn silent() -> Failed {
+        Failed { reason: None }
+    }
+    pub fn because(reason: impl Into<String>) -> Failed {
+        Failed {
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// A status probe's answer: the value and the `# ...` comments shown under
+/// the resource in `print status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub status: Status,
+    pub log: Vec<String>,
+}
+
+impl Probe {
+    pub fn new(status: Status) -> Probe {
+        Probe {
+            status,
+            log: Vec::new(),
+        }
+    }
+    pub fn with(status: Status, msg: impl Into<String>) -> Probe {
+        Probe {
+            status,
+            log: vec![msg.into()],
+        }
+    }
+}
+
+/// What second-phase probes (app, sync) need to know of the others.
+#[derive(Debug, Clone, Copy)]
+pub struct Deps {
+    /// Merged status of the enabled ip, disk and fs resources (`Undef` when
+    /// there are none).
+    pub base: Status,
+}
+
+impl Deps {
+    pub const NONE: Deps = Deps {
+        base: Status::Undef,
+    };
+}
+
+pub trait Driver: Send + Sync {
+    fn kind(&self) -> Kind;
+    /// The resource type shown in `json status` (`ip`, `disk.vg`, `hb.openha`...).
+    fn type_name(&self) -> &'static str;
+    fn label(&self) -> String;
+    /// Orders resources of the same kind: fs uses the mount point, so that
+    /// parents mount first and unmount last. Others keep file order.
+    fn sort_key(&self) -> String {
+        String::new()
+    }
+    /// Variables this resource exports to launchers (`OPENSVC_IP<N>`...).
+    fn env(&self, _rid: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Pre-start safety gate: true when starting here would conflict with
+    /// another node (the ip answers while not plumbed locally).
+    fn abort_start(&self, _ctx: &Ctx) -> bool {
+        false
+    }
+    fn start(&self, ctx: &Ctx) -> Result<Started, Failed>;
+    fn stop(&self, ctx: &Ctx) -> Result<(), Failed>;
+    fn status(&self, ctx: &Ctx, deps: &Deps) -> Probe;
+}
+
+/// The one place that maps a resource config to its driver.
+pub fn build(res: &ResourceConfig, svc: &SvcInfo) -> Box<dyn Driver> {
+    match &res.spec {
+        ResourceSpec::Ip(c) => Box::new(ip::Ip::new(c.clone())),
+        ResourceSpec::Vg(c) => Box::new(vg::Vg::new(c.clone())),
+        ResourceSpec::Fs(c) => Box::new(fs::Fs::new(c.clone())),
+        ResourceSpec::App(c) => Box::new(app::App::new(c.clone(), svc)),
+        ResourceSpec::Sync(c) => Box::new(sync::Sync::new(res.rid.clone(), c.clone())),
+        ResourceSpec::Hb(c) => Box::new(hb::Hb::new(c.clone())),
+    }
+}

@@ -1,0 +1,109 @@
+//! The only place that starts processes (design.md, "Rules of the house").
+//!
+//! A command is an argv vector, never a shell line, so no config value ever
+//! reaches a shell. `Runner` is a trait so that driver unit tests can script
+//! answers with `FakeRunner`; the binary uses `RealRunner`.
+
+mod fake;
+mod logged;
+mod real;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use fake::FakeRunner;
+pub use logged::{ErrLevel, run_logged, run_passthrough, run_quiet};
+pub use real::RealRunner;
+
+/// Set by the SIGINT/SIGTERM handler; running commands are ended and the
+/// executor stops with `interrupted by signal`.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// stdout and stderr both go to this file, truncated first (app launchers).
+    pub output_file: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(argv: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            output_file: None,
+        }
+    }
+
+    pub fn env(mut self, vars: &[(String, String)]) -> Cmd {
+        self.env.extend(vars.iter().cloned());
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Cmd {
+        self.timeout = t;
+        self
+    }
+
+    pub fn output_file(mut self, p: PathBuf) -> Cmd {
+        self.output_file = Some(p);
+        self
+    }
+
+    pub fn program(&self) -> &str {
+        self.argv.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The command line as the logs show it: argv joined by single spaces.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.argv.join(" "))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.rc == 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{0} does not exist or not in path or is not executable")]
+    NotFound(String),
+    #[error("{cmd} timed out after {secs}s and was killed")]
+    Timeout { cmd: String, secs: u64 },
+    #[error("interrupted by signal")]
+    Interrupted,
+    #[error("{cmd}: {err}")]
+    Spawn { cmd: String, err: std::io::Error },
+}
+
+pub trait Runner: Send + Sync {
+    fn run(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+    /// Where `bin` would be found, for "is the tool installed" checks.
+    fn which(&self, bin: &str) -> Option<PathBuf>;
+}

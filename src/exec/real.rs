@@ -1,0 +1,182 @@
+//! Runs commands on the system, with a timeout and signal awareness.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::{Cmd, ExecError, Output, Runner, interrupted};
+
+/// Directories the agent always searches after the caller's PATH, so that
+/// cron's minimal PATH still finds vgchange, e2fsck and friends (spec §5.1).
+const EXTRA_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+pub struct RealRunner {
+    path: OsString,
+}
+
+impl Default for RealRunner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RealRunner {
+    pub fn new() -> RealRunner {
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        for d in EXTRA_PATH {
+            let d = PathBuf::from(d);
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        let path = std::env::join_paths(dirs).unwrap_or_default();
+        RealRunner { path }
+    }
+}
+
+impl Runner for RealRunner {
+    fn which(&self, bin: &str) -> Option<PathBuf> {
+        let cwd = std::env::current_dir().ok()?;
+        which::which_in(bin, Some(&self.path), cwd).ok()
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    fn run(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        let program = cmd.program();
+        let exe = self
+            .which(program)
+            .ok_or_else(|| ExecError::NotFound(program.to_string()))?;
+        let mut c = Command::new(exe);
+        c.args(&cmd.argv[1..])
+            .env("PATH", &self.path)
+            .env("LANG", "C")
+            .stdin(Stdio::null());
+        for (k, v) in &cmd.env {
+            c.env(k, v);
+        }
+        let spawn_err = |err| ExecError::Spawn {
+            cmd: cmd.to_string(),
+            err,
+        };
+        if let Some(path) = &cmd.output_file {
+            let f = File::create(path).map_err(spawn_err)?;
+            c.stdout(f.try_clone().map_err(spawn_err)?).stderr(f);
+        } else {
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        let child = c.spawn().map_err(spawn_err)?;
+        let pid = Pid::from_raw(child.id() as i32);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let deadline = Instant::now() + cmd.timeout;
+        loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100));
+            match rx.recv_timeout(slice) {
+                Ok(res) => {
+                    let out = res.map_err(spawn_err)?;
+                    return Ok(Output {
+                        rc: exit_code(&out.status),
+                        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    });
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(spawn_err(std::io::Error::other("waiter thread died")));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let expired = Instant::now() >= deadline;
+                    if expired || interrupted() {
+                        // The child is ours and not yet reaped, so its pid
+                        // cannot have been reused.
+                        let _ = kill(pid, Signal::SIGKILL);
+                        let _ = rx.recv();
+                        return Err(if expired {
+                            ExecError::Timeout {
+                                cmd: cmd.to_string(),
+                                secs: cmd.timeout.as_secs(),
+                            }
+                        } else {
+                            ExecError::Interrupted
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_argv_and_captures_both_streams() {
+        let r = RealRunner::new();
+        let out = r
+            .run(&Cmd::new(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+            .unwrap();
+        assert_eq!(out.rc, 3);
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.stderr, "err\n");
+    }
+
+    #[test]
+    fn missing_binary_is_reported_with_the_reference_message() {
+        let r = RealRunner::new();
+        let err = r.run(&Cmd::new(["no-such-tool-xyz"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no-such-tool-xyz does not exist or not in path or is not executable"
+        );
+    }
+
+    #[test]
+    fn timeout_kills_the_child() {
+        let r = RealRunner::new();
+        let started = Instant::now();
+        let err = r
+            .run(&Cmd::new(["sleep", "5"]).timeout(Duration::from_millis(200)))
+            .unwrap_err();
+        assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn output_file_receives_both_streams() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.log");
+        std::fs::write(&f, "old content that must vanish\n").unwrap();
+        let r = RealRunner::new();
+        let out = r
+            .run(&Cmd::new(["sh", "-c", "echo a; echo b >&2"]).output_file(f.clone()))
+            .unwrap();
+        assert_eq!(out.rc, 0);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nb\n");
+    }
+}

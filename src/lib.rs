@@ -1,0 +1,13 @@
+//! svcmgr: a service manager for high-availability clusters, compatible with
+//! the OpenSVC agent's configuration files, commands and output.
+//!
+//! Data flows one way (design.md): cli → config → service → action → drivers
+//! → exec; status → render.
+
+pub mod config;
+pub mod driver;
+pub mod exec;
+pub mod lock;
+pub mod log;
+pub mod paths;
+pub mod status;

@@ -1,0 +1,272 @@
+//! Logging: the OpenSVC console format on stderr and one log file per service.
+//!
+//! Every record goes through `tracing` with two fields, `svc` (which file it
+//! belongs to) and `name` (the upper-cased logger name shown on the console).
+//! Console: `HH:MM:SS LEVEL__ NAME_______ message`, the name padded to
+//! `len(svc) + 8` (spec §7.1). File: `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`,
+//! rotated at 5 MiB with 5 backups (spec §7.2).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// A named logger: the service itself, one of its resources, or the node.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    svc: Arc<str>,
+    name: Arc<str>,
+}
+
+impl Logger {
+    /// Service-level messages: name `SVCNAME`.
+    pub fn service(svc: &str) -> Logger {
+        Logger {
+            svc: Arc::from(svc),
+            name: Arc::from(svc.to_uppercase()),
+        }
+    }
+
+    /// Resource messages: name `SVCNAME.RID`, upper-cased.
+    pub fn resource(&self, rid: &str) -> Logger {
+        Logger {
+            svc: self.svc.clone(),
+            name: Arc::from(format!("{}.{}", self.svc, rid).to_uppercase()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn svc(&self) -> &str {
+        &self.svc
+    }
+
+    pub fn debug(&self, msg: impl AsRef<str>) {
+        tracing::debug!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
+    }
+    pub fn info(&self, msg: impl AsRef<str>) {
+        tracing::info!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
+    }
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        tracing::warn!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
+    }
+    pub fn error(&self, msg: impl AsRef<str>) {
+        tracing::error!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
+    }
+    pub fn log(&self, level: Level, msg: impl AsRef<str>) {
+        match level {
+            Level::ERROR => self.error(msg),
+            Level::WARN => self.warn(msg),
+            Level::INFO => self.info(msg),
+            _ => self.debug(msg),
+        }
+    }
+}
+
+pub fn level_name(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "DEBUG",
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    svc: String,
+    name: String,
+    message: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "svc" => self.svc = value.to_string(),
+            "name" => self.name = value.to_string(),
+            "message" => self.message = value.to_string(),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut s = String::new();
+        let _ = write!(s, "{value:?}");
+        self.record_str(field, &s);
+    }
+}
+
+/// One console line, without the trailing newline.
+pub fn console_line(time: &str, level: &Level, svc: &str, name: &str, msg: &str) -> String {
+    let width = svc.len() + 8;
+    format!("{time} {:<7} {name:<width$} {msg}", level_name(level))
+}
+
+struct ConsoleLayer {
+    max: Level,
+}
+
+impl<S: Subscriber> Layer<S> for ConsoleLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let level = event.metadata().level();
+        if *level > self.max {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let time = chrono::Local::now().format("%H:%M:%S").to_string();
+        let line = console_line(&time, level, &f.svc, &f.name, &f.message);
+        // One write per record so lines from concurrent status probes never interleave.
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
+const ROTATE_KEEP: u32 = 5;
+
+struct FileLayer {
+    dir: PathBuf,
+    max: Level,
+    files: Mutex<HashMap<String, Option<File>>>,
+}
+
+impl FileLayer {
+    fn write(&self, svc: &str, line: &str) {
+        let Ok(mut files) = self.files.lock() else {
+            return;
+        };
+        let path = self.dir.join(format!("{svc}.log"));
+        let slot = files
+            .entry(svc.to_string())
+            .or_insert_with(|| open_log(&path));
+        if let Some(file) = slot {
+            if file.metadata().map(|m| m.len()).unwrap_or(0) >= ROTATE_BYTES {
+                rotate(&path, ROTATE_KEEP);
+                *slot = open_log(&path);
+            }
+        }
+        if let Some(file) = slot {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// A log directory we cannot write (non-root user on the FHS layout) must not
+/// stop the action: the console still has every line.
+fn open_log(path: &Path) -> Option<File> {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    OpenOptions::new().create(true).append(true).open(path).ok()
+}
+
+/// `x.log` -> `x.log.1` -> ... -> `x.log.<keep>`, the oldest dropped.
+pub fn rotate(path: &Path, keep: u32) {
+    let name = |i: u32| PathBuf::from(format!("{}.{i}", path.display()));
+    let _ = std::fs::remove_file(name(keep));
+    for i in (1..keep).rev() {
+        let _ = std::fs::rename(name(i), name(i + 1));
+    }
+    let _ = std::fs::rename(path, name(1));
+}
+
+impl<S: Subscriber> Layer<S> for FileLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let level = event.metadata().level();
+        if *level > self.max {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        if f.svc.is_empty() {
+            return;
+        }
+        let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
+        let line = format!(
+            "{now} - {} - {} - {}\n",
+            f.name,
+            level_name(level),
+            f.message
+        );
+        self.write(&f.svc, &line);
+    }
+}
+
+/// Installs the global subscriber. `log_dir` None disables the files.
+pub fn init(debug: bool, log_dir: Option<&Path>) {
+    let max = if debug { Level::DEBUG } else { Level::INFO };
+    let file = log_dir.map(|d| FileLayer {
+        dir: d.to_path_buf(),
+        max,
+        files: Mutex::new(HashMap::new()),
+    });
+    let subscriber = tracing_subscriber::registry()
+        .with(ConsoleLayer { max })
+        .with(file);
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_columns_match_the_tutorial() {
+        let l = console_line(
+            "14:40:06",
+            &Level::INFO,
+            "p26.opensvc.com",
+            "P26.OPENSVC.COM.IP#0",
+            "checking 37.59.71.26 availability",
+        );
+        assert_eq!(
+            l,
+            "14:40:06 INFO    P26.OPENSVC.COM.IP#0    checking 37.59.71.26 availability"
+        );
+        let l = console_line(
+            "17:20:37",
+            &Level::INFO,
+            "p26.opensvc.com",
+            "P26.OPENSVC.COM.SYNC#I0",
+            "x",
+        );
+        assert_eq!(l, "17:20:37 INFO    P26.OPENSVC.COM.SYNC#I0 x");
+        let l = console_line(
+            "16:19:39",
+            &Level::ERROR,
+            "p26.opensvc.com",
+            "P26.OPENSVC.COM",
+            "y",
+        );
+        assert_eq!(l, "16:19:39 ERROR   P26.OPENSVC.COM         y");
+    }
+
+    #[test]
+    fn resource_logger_names_are_upper_case() {
+        let s = Logger::service("p26.opensvc.com");
+        assert_eq!(s.resource("sync#i0").name(), "P26.OPENSVC.COM.SYNC#I0");
+    }
+
+    #[test]
+    fn rotation_shifts_backups_and_drops_the_oldest() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.log");
+        for i in 0..7 {
+            std::fs::write(&p, format!("{i}")).unwrap();
+            rotate(&p, 5);
+        }
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_to_string(d.path().join("s.log.1")).unwrap(), "6");
+        assert_eq!(std::fs::read_to_string(d.path().join("s.log.5")).unwrap(), "2");
+        assert!(!d.path().join("s.log.6").exists());
+    }
+}
