@@ -215,6 +215,36 @@ pub fn init(debug: bool, log_dir: Option<&Path>) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
+/// Test helper: runs `f` with a thread-local subscriber and returns what it
+/// logged, one `LEVEL NAME message` string per record (DEBUG excluded).
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let layer = CaptureLayer {
+        lines: lines.clone(),
+    };
+    let r = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    (r, lines)
+}
+
+struct CaptureLayer {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl<S: Subscriber> Layer<S> for CaptureLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let level = event.metadata().level();
+        if *level > Level::INFO {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(format!("{} {} {}", level_name(level), f.name, f.message));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +278,17 @@ mod tests {
             "y",
         );
         assert_eq!(l, "16:19:39 ERROR   P26.OPENSVC.COM         y");
+    }
+
+    #[test]
+    fn capture_returns_level_name_and_message() {
+        let log = Logger::service("s1").resource("ip#0");
+        let ((), lines) = capture(|| {
+            log.info("hello");
+            log.debug("hidden");
+            log.warn("careful");
+        });
+        assert_eq!(lines, vec!["INFO S1.IP#0 hello", "WARNING S1.IP#0 careful"]);
     }
 
     #[test]
