@@ -4,10 +4,17 @@
 //! Data flows one way (design.md): cli → config → service → action → drivers
 //! → exec; status → render.
 
+pub mod action;
+pub mod cli;
+pub mod collector;
 pub mod config;
 pub mod driver;
 pub mod exec;
+pub mod fsutil;
 pub mod lock;
 pub mod log;
+pub mod node;
 pub mod paths;
+pub mod render;
+pub mod service;
 pub mod status;

@@ -148,11 +148,11 @@ impl FileLayer {
         let slot = files
             .entry(svc.to_string())
             .or_insert_with(|| open_log(&path));
-        if let Some(file) = slot {
-            if file.metadata().map(|m| m.len()).unwrap_or(0) >= ROTATE_BYTES {
-                rotate(&path, ROTATE_KEEP);
-                *slot = open_log(&path);
-            }
+        if let Some(file) = slot
+            && file.metadata().map(|m| m.len()).unwrap_or(0) >= ROTATE_BYTES
+        {
+            rotate(&path, ROTATE_KEEP);
+            *slot = open_log(&path);
         }
         if let Some(file) = slot {
             let _ = file.write_all(line.as_bytes());
@@ -306,8 +306,14 @@ mod tests {
             rotate(&p, 5);
         }
         assert!(!p.exists());
-        assert_eq!(std::fs::read_to_string(d.path().join("s.log.1")).unwrap(), "6");
-        assert_eq!(std::fs::read_to_string(d.path().join("s.log.5")).unwrap(), "2");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("s.log.1")).unwrap(),
+            "6"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("s.log.5")).unwrap(),
+            "2"
+        );
         assert!(!d.path().join("s.log.6").exists());
     }
 }

@@ -75,7 +75,10 @@ impl Paths {
 
     /// `<var>/sync/<node>/<svc>!<rid>`: when `node` last received `rid`.
     pub fn sync_stamp(&self, node: &str, svc: &str, rid: &str) -> PathBuf {
-        self.var.join("sync").join(node).join(format!("{svc}!{rid}"))
+        self.var
+            .join("sync")
+            .join(node)
+            .join(format!("{svc}!{rid}"))
     }
 }
 

@@ -221,3 +221,200 @@ mod tests {
         assert_eq!(NotApplicable.to_string(), "n/a");
     }
 }
+
+/// Plain data for one resource row of `print status` / `json status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceStatus {
+    pub rid: String,
+    /// Status group: ip, disk, fs, app, sync, hb.
+    pub group: &'static str,
+    pub type_name: &'static str,
+    pub label: String,
+    pub status: Status,
+    pub log: Vec<String>,
+    pub monitor: bool,
+    pub disable: bool,
+    pub optional: bool,
+    pub encap: bool,
+}
+
+/// The whole status of a service, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// In display order: disk, fs, ip, sync, app, hb.
+    pub resources: Vec<ResourceStatus>,
+    pub overall: Status,
+    pub avail: Status,
+    /// Group name → status, for every group (n/a when empty).
+    pub groups: Vec<(&'static str, Status)>,
+    pub frozen: bool,
+}
+
+pub const GROUPS: [&str; 6] = ["disk", "fs", "ip", "app", "sync", "hb"];
+
+/// Group aggregation (spec §6.2) plus our overall rule (spec §11.1): when
+/// avail is down (or stdby down), overall is avail, whatever sync says.
+pub fn aggregate(name: &str, resources: Vec<ResourceStatus>, frozen: bool) -> ServiceStatus {
+    let set = |group: &str| {
+        merge_all(
+            resources
+                .iter()
+                .filter(|r| r.group == group && !r.disable && !r.encap)
+                .map(|r| r.status),
+        )
+    };
+    let mut groups: Vec<(&'static str, Status)> =
+        GROUPS.iter().map(|g| (*g, NotApplicable)).collect();
+    let mut avail = NotApplicable;
+    for (g, st) in groups.iter_mut() {
+        if matches!(*g, "sync" | "hb") {
+            continue;
+        }
+        let s = set(g);
+        *st = st.merge(s);
+        avail = avail.merge(s);
+    }
+    match avail {
+        StdbyUpWithUp => {
+            avail = Up;
+            for (_, st) in groups.iter_mut() {
+                if st.as_str() == "stdby up" {
+                    *st = Up;
+                }
+            }
+        }
+        StdbyUpWithDown => avail = StdbyUp,
+        _ => {}
+    }
+    let mut overall = avail;
+    for (g, st) in groups.iter_mut() {
+        match *g {
+            "hb" => {
+                let s = set(g);
+                *st = st.merge(s);
+                overall = overall.merge(s);
+            }
+            "sync" => {
+                let s = set(g);
+                *st = st.merge(s);
+                overall = overall.merge(match s {
+                    Up => Undef,
+                    NotApplicable | Undef | Todo => s,
+                    _ => Warn,
+                });
+            }
+            _ => {}
+        }
+    }
+    if matches!(avail, Down | StdbyDown) {
+        overall = avail;
+    }
+    ServiceStatus {
+        name: name.to_string(),
+        resources,
+        overall,
+        avail,
+        groups,
+        frozen,
+    }
+}
+
+impl ServiceStatus {
+    pub fn group(&self, name: &str) -> Status {
+        self.groups
+            .iter()
+            .find(|(g, _)| *g == name)
+            .map(|(_, s)| *s)
+            .unwrap_or(NotApplicable)
+    }
+}
+
+#[cfg(test)]
+mod aggregate_tests {
+    use super::*;
+
+    fn res(rid: &str, group: &'static str, status: Status) -> ResourceStatus {
+        ResourceStatus {
+            rid: rid.into(),
+            group,
+            type_name: "x",
+            label: String::new(),
+            status,
+            log: vec![],
+            monitor: false,
+            disable: false,
+            optional: false,
+            encap: false,
+        }
+    }
+
+    #[test]
+    fn tutorial_first_status_is_warn_everywhere() {
+        let s = aggregate(
+            "p26",
+            vec![
+                res("vg#0", "disk", Up),
+                res("fs#0", "fs", Down),
+                res("ip#0", "ip", Down),
+                res("app", "app", NotApplicable),
+                res("sync#i0", "sync", Warn),
+            ],
+            false,
+        );
+        assert_eq!(
+            (s.overall, s.avail, s.group("sync"), s.group("hb")),
+            (Warn, Warn, Warn, NotApplicable)
+        );
+    }
+
+    #[test]
+    fn up_with_sync_down_is_overall_warn() {
+        let s = aggregate(
+            "p26",
+            vec![
+                res("vg#0", "disk", Up),
+                res("ip#0", "ip", Up),
+                res("sync#i0", "sync", Down),
+            ],
+            false,
+        );
+        assert_eq!((s.overall, s.avail), (Warn, Up));
+    }
+
+    #[test]
+    fn avail_down_makes_overall_down_whatever_sync_says() {
+        let s = aggregate(
+            "p26",
+            vec![
+                res("vg#0", "disk", Down),
+                res("ip#0", "ip", Down),
+                res("sync#i0", "sync", Down),
+            ],
+            false,
+        );
+        assert_eq!((s.overall, s.avail), (Down, Down));
+    }
+
+    #[test]
+    fn hb_warn_makes_overall_warn() {
+        let s = aggregate(
+            "p26",
+            vec![
+                res("ip#0", "ip", Up),
+                res("sync#i0", "sync", Up),
+                res("hb#0", "hb", Warn),
+            ],
+            false,
+        );
+        assert_eq!((s.overall, s.avail, s.group("hb")), (Warn, Up, Warn));
+    }
+
+    #[test]
+    fn disabled_resources_do_not_count() {
+        let mut d = res("fs#0", "fs", NotApplicable);
+        d.disable = true;
+        let s = aggregate("p26", vec![res("ip#0", "ip", Up), d], false);
+        assert_eq!((s.overall, s.group("fs")), (Up, NotApplicable));
+    }
+}

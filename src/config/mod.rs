@@ -68,7 +68,10 @@ pub enum ConfigError {
 }
 
 fn join_problems(p: &[Problem]) -> String {
-    p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+    p.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[derive(Debug, Clone)]

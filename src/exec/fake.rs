@@ -83,7 +83,9 @@ impl Runner for FakeRunner {
             return Ok(Output::default());
         };
         for rule in rules.iter_mut().rev() {
-            if cmd.argv.len() >= rule.prefix.len() && cmd.argv[..rule.prefix.len()] == rule.prefix[..] {
+            if cmd.argv.len() >= rule.prefix.len()
+                && cmd.argv[..rule.prefix.len()] == rule.prefix[..]
+            {
                 let out = if rule.answers.len() > 1 {
                     rule.answers.pop_front()
                 } else {
@@ -96,7 +98,11 @@ impl Runner for FakeRunner {
     }
 
     fn which(&self, bin: &str) -> Option<PathBuf> {
-        let missing = self.missing.lock().map(|m| m.contains(bin)).unwrap_or(false);
+        let missing = self
+            .missing
+            .lock()
+            .map(|m| m.contains(bin))
+            .unwrap_or(false);
         (!missing).then(|| PathBuf::from("/fake/bin").join(bin))
     }
 }
@@ -112,8 +118,16 @@ mod tests {
         f.on_seq(
             &["ip", "addr"],
             vec![
-                Output { rc: 0, stdout: "one".into(), stderr: String::new() },
-                Output { rc: 0, stdout: "two".into(), stderr: String::new() },
+                Output {
+                    rc: 0,
+                    stdout: "one".into(),
+                    stderr: String::new(),
+                },
+                Output {
+                    rc: 0,
+                    stdout: "two".into(),
+                    stderr: String::new(),
+                },
             ],
         );
         let run = |a: &[&str]| f.run(&Cmd::new(a.iter().copied())).unwrap().stdout;
@@ -129,7 +143,10 @@ mod tests {
         let f = FakeRunner::new();
         f.missing("arping");
         assert!(f.which("arping").is_none());
-        assert!(matches!(f.run(&Cmd::new(["arping"])), Err(ExecError::NotFound(_))));
+        assert!(matches!(
+            f.run(&Cmd::new(["arping"])),
+            Err(ExecError::NotFound(_))
+        ));
         assert!(f.calls().is_empty());
     }
 }

@@ -74,5 +74,10 @@ pub fn run_passthrough(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<O
 }
 
 fn run_reporting(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output, ExecError> {
-    runner.run(cmd).inspect_err(|e| log.error(e.to_string()))
+    // An interruption is reported once, by the executor, at service level.
+    runner.run(cmd).inspect_err(|e| {
+        if !matches!(e, ExecError::Interrupted) {
+            log.error(e.to_string())
+        }
+    })
 }

@@ -107,3 +107,22 @@ pub trait Runner: Send + Sync {
     /// Where `bin` would be found, for "is the tool installed" checks.
     fn which(&self, bin: &str) -> Option<PathBuf>;
 }
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// SIGINT and SIGTERM end the running command and stop the action with
+/// `interrupted by signal` (spec §10) instead of killing svcmgr mid-way.
+pub fn install_signal_handlers() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}

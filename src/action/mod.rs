@@ -1,0 +1,295 @@
+//! Service actions: the table of actions and what each needs (lock, frozen
+//! check, clusterware guard), and `run`, the pipeline of spec §4.1 for one
+//! service.
+
+mod config_cmds;
+mod executor;
+mod freeze;
+mod probe;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{self, ConfigError};
+use crate::driver::Kind;
+use crate::exec::Runner;
+use crate::log::Logger;
+use crate::paths::Paths;
+use crate::service::Service;
+use crate::{collector, lock, node, render};
+
+pub use executor::write_last_start;
+pub use probe::collect;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+    StartIp,
+    StopIp,
+    StartVg,
+    StopVg,
+    StartFs,
+    StopFs,
+    StartApp,
+    StopApp,
+    PrintStatus,
+    Status,
+    JsonStatus,
+    Freeze,
+    Thaw,
+    Frozen,
+    Enable,
+    Disable,
+    Get,
+    Set,
+    Unset,
+    PrintConfig,
+    ValidateConfig,
+}
+
+use Action::*;
+
+/// Every action with its command-line name (words joined by `_`).
+pub const ACTIONS: &[(&str, Action)] = &[
+    ("start", Start),
+    ("stop", Stop),
+    ("restart", Restart),
+    ("startip", StartIp),
+    ("stopip", StopIp),
+    ("startvg", StartVg),
+    ("stopvg", StopVg),
+    ("startfs", StartFs),
+    ("stopfs", StopFs),
+    ("startapp", StartApp),
+    ("stopapp", StopApp),
+    ("print_status", PrintStatus),
+    ("status", Status),
+    ("json_status", JsonStatus),
+    ("freeze", Freeze),
+    ("thaw", Thaw),
+    ("frozen", Frozen),
+    ("enable", Enable),
+    ("disable", Disable),
+    ("get", Get),
+    ("set", Set),
+    ("unset", Unset),
+    ("print_config", PrintConfig),
+    ("validate_config", ValidateConfig),
+];
+
+impl Action {
+    pub fn parse(word: &str) -> Option<Action> {
+        ACTIONS.iter().find(|(n, _)| *n == word).map(|(_, a)| *a)
+    }
+
+    pub fn name(self) -> &'static str {
+        ACTIONS
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("")
+    }
+
+    /// Read-only and config actions run on frozen services and are never
+    /// blocked by the clusterware guard (spec §4.1).
+    fn allowed_on_frozen(self) -> bool {
+        matches!(
+            self,
+            PrintStatus
+                | Status
+                | JsonStatus
+                | Freeze
+                | Thaw
+                | Frozen
+                | Enable
+                | Disable
+                | Get
+                | Set
+                | Unset
+                | PrintConfig
+                | ValidateConfig
+        )
+    }
+
+    /// Actions that take the per-service lock (spec §8).
+    fn locked(self) -> bool {
+        !matches!(
+            self,
+            PrintStatus
+                | Status
+                | JsonStatus
+                | Freeze
+                | Thaw
+                | Frozen
+                | Get
+                | PrintConfig
+                | ValidateConfig
+        )
+    }
+
+    /// Whose stdout is data a script parses: no collector lines there.
+    fn quiet_stdout(self, opts: &Opts) -> bool {
+        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig)
+            || (self == PrintStatus && opts.json)
+    }
+}
+
+/// Kinds a start-like action touches, in start order (spec §4.2).
+const START_KINDS: [Kind; 5] = [Kind::Ip, Kind::Vg, Kind::Fs, Kind::App, Kind::Hb];
+/// Stop order (spec §4.3).
+const STOP_KINDS: [Kind; 5] = [Kind::Hb, Kind::App, Kind::Fs, Kind::Vg, Kind::Ip];
+
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub force: bool,
+    pub cluster: bool,
+    pub waitlock: Duration,
+    pub rids: Vec<String>,
+    pub tags: Vec<String>,
+    pub disable_rollback: bool,
+    pub color: bool,
+    pub json: bool,
+    pub param: Option<String>,
+    pub value: Option<String>,
+}
+
+/// Everything an action needs besides the service.
+pub struct Env<'a> {
+    pub paths: &'a Paths,
+    pub nodename: &'a str,
+    pub runner: &'a dyn Runner,
+    pub opts: &'a Opts,
+    pub svcmgr_bin: PathBuf,
+}
+
+/// Exit codes (design.md): 0 success, 1 action failed, 2 usage or config
+/// error; `status` returns the status code.
+pub const OK: i32 = 0;
+pub const FAILED: i32 = 1;
+pub const BAD_CONFIG: i32 = 2;
+
+/// Runs `action` on service `name`: the pipeline of spec §4.1.
+pub fn run(env: &Env, name: &str, action: Action) -> i32 {
+    let log = Logger::service(name);
+    // These work on the file itself, so a broken config can be inspected and fixed.
+    match action {
+        ValidateConfig => return config_cmds::validate(env, name),
+        PrintConfig | Get | Set | Unset | Enable | Disable => {
+            return config_cmds::run(env, name, action, &log);
+        }
+        _ => {}
+    }
+    let svc = match load(env, name) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    collector::push_if_needed(
+        env.paths,
+        name,
+        &svc.config.file,
+        !action.quiet_stdout(env.opts),
+    );
+    if let Err(msg) = node::check_host_mode(env.paths, &svc.config.service_type) {
+        log.error(format!("service {name} {msg}"));
+        return FAILED;
+    }
+    let frozen = freeze::is_frozen(env.paths, name);
+    if frozen && !action.allowed_on_frozen() {
+        log.info("Abort action for frozen service");
+        return FAILED;
+    }
+    if svc.has_clusterware() && !env.opts.cluster && !action.allowed_on_frozen() {
+        log.info(
+            "this service is managed by a clusterware, thus direct service manipulation is disabled. the --cluster option circumvent this safety net.",
+        );
+        return FAILED;
+    }
+    let _guard = if action.locked() {
+        match lock::acquire(&env.paths.svc_lock(name), env.opts.waitlock) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                log.error(e.to_string());
+                return FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    dispatch(env, &svc, action, frozen, &log)
+}
+
+fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> i32 {
+    let ex = executor::Executor::new(env, svc, log);
+    let ok = match action {
+        Start => ex.start("start", &START_KINDS, true),
+        Stop => ex.stop("stop", &STOP_KINDS),
+        Restart => ex.stop("stop", &STOP_KINDS) && ex.start("start", &START_KINDS, true),
+        StartIp => ex.start("startip", &[Kind::Ip], false),
+        StopIp => ex.stop("stopip", &[Kind::Ip]),
+        StartVg => ex.start("startvg", &[Kind::Vg], false),
+        StopVg => ex.stop("stopvg", &[Kind::Vg]),
+        StartFs => ex.start("startfs", &[Kind::Vg, Kind::Fs], false),
+        StopFs => ex.stop("stopfs", &[Kind::Fs, Kind::Vg]),
+        StartApp => ex.start("startapp", &[Kind::App], false),
+        StopApp => ex.stop("stopapp", &[Kind::App]),
+        PrintStatus => return print_status(env, svc, frozen),
+        JsonStatus => return print_json(env, svc, frozen),
+        Status => return collect(svc, env.runner, frozen).overall.exit_code(),
+        Freeze => return freeze::freeze(env.paths, svc.name(), log),
+        Thaw => return freeze::thaw(env.paths, svc.name(), log),
+        Frozen => return if frozen { FAILED } else { OK },
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig => {
+            unreachable!("config actions are handled before the service is built")
+        }
+    };
+    if ok { OK } else { FAILED }
+}
+
+fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
+    if env.opts.json {
+        return print_json(env, svc, frozen);
+    }
+    // The name goes out before the probes run, so their log lines (hb link
+    // fixes) appear under it, as in the tutorial.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", svc.name());
+    let _ = out.flush();
+    drop(out);
+    let st = collect(svc, env.runner, frozen);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(render::tree::body(&st, env.opts.color).as_bytes());
+    OK
+}
+
+fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
+    let st = collect(svc, env.runner, frozen);
+    let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
+    OK
+}
+
+/// Loads and builds the service; config errors are printed with their
+/// location and give exit code 2.
+pub fn load(env: &Env, name: &str) -> Result<Service, i32> {
+    match config::load(env.paths, name, env.nodename) {
+        Ok(cfg) => Ok(Service::build(
+            cfg,
+            env.nodename,
+            env.paths,
+            env.svcmgr_bin.clone(),
+        )),
+        Err(e) => {
+            report_config_error(name, &e);
+            Err(BAD_CONFIG)
+        }
+    }
+}
+
+pub fn report_config_error(name: &str, e: &ConfigError) {
+    match e {
+        ConfigError::NotManagedHere { .. } => Logger::service(name).error(e.to_string()),
+        _ => eprintln!("{e}"),
+    }
+}

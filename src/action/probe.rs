@@ -1,0 +1,76 @@
+//! Status collection: every probe of the first phase (ip, disk, fs, hb) runs
+//! concurrently; app and sync, which depend on those, run in a second phase.
+
+use crate::driver::{Ctx, Deps, Kind, Probe};
+use crate::exec::Runner;
+use crate::log::Logger;
+use crate::service::{Resource, Service};
+use crate::status::{self, ResourceStatus, ServiceStatus, Status};
+
+pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
+    let log = Logger::service(svc.name());
+    let order = svc.display_order();
+    let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
+    let probe = |r: &Resource, deps: &Deps| -> Probe {
+        if r.disabled() {
+            return Probe::with(Status::NotApplicable, "disabled");
+        }
+        let ctx = Ctx {
+            runner,
+            log: log.resource(r.rid()),
+            svc: &svc.info,
+            env: &[],
+            force: false,
+            conflict_checked: false,
+        };
+        r.driver.status(&ctx, deps)
+    };
+    let run_phase = |rs: &[&Resource], deps: Deps| -> Vec<Probe> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = rs
+                .iter()
+                .map(|r| s.spawn(move || probe(r, &deps)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Probe::with(Status::Undef, "status probe crashed"))
+                })
+                .collect()
+        })
+    };
+    let phase1: Vec<&Resource> = order.iter().copied().filter(|r| !second(r)).collect();
+    let phase2: Vec<&Resource> = order.iter().copied().filter(second).collect();
+    let p1 = run_phase(&phase1, Deps::NONE);
+    let base = status::merge_all(
+        phase1
+            .iter()
+            .zip(&p1)
+            .filter(|(r, _)| !r.disabled() && matches!(r.kind(), Kind::Ip | Kind::Vg | Kind::Fs))
+            .map(|(_, p)| p.status),
+    );
+    let p2 = run_phase(&phase2, Deps { base });
+    let mut probes: Vec<(&Resource, Probe)> = phase1
+        .into_iter()
+        .zip(p1)
+        .chain(phase2.into_iter().zip(p2))
+        .collect();
+    probes.sort_by_key(|(r, _)| order.iter().position(|o| o.rid() == r.rid()));
+    let rows = probes
+        .into_iter()
+        .map(|(r, p)| ResourceStatus {
+            rid: r.rid().to_string(),
+            group: r.kind().group(),
+            type_name: r.driver.type_name(),
+            label: r.driver.label(),
+            status: p.status,
+            log: p.log,
+            monitor: r.conf.common.monitor,
+            disable: r.disabled(),
+            optional: r.conf.common.optional,
+            encap: false,
+        })
+        .collect();
+    status::aggregate(svc.name(), rows, frozen)
+}

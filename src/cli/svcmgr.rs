@@ -1,0 +1,140 @@
+//! `svcmgr [options] <action words>` and the service-named form.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::Color;
+use crate::action::{self, ACTIONS, Action, Env, Opts};
+use crate::config;
+use crate::exec::RealRunner;
+use crate::paths::{self, Paths};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "svcmgr",
+    about = "Start, stop and report on the services of this node",
+    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config"
+)]
+struct Args {
+    /// Services to act on, comma-separated (default: every service of this node)
+    #[arg(short = 's', long = "service", value_delimiter = ',')]
+    service: Vec<String>,
+    /// Log at DEBUG level
+    #[arg(long)]
+    debug: bool,
+    /// Act on standby resources too
+    #[arg(short, long)]
+    force: bool,
+    /// Bypass the clusterware safety net (what the cluster itself uses)
+    #[arg(short, long)]
+    cluster: bool,
+    /// Seconds to wait for the service lock
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    waitlock: u64,
+    /// Limit start/stop to these resource ids, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    rid: Vec<String>,
+    /// Limit start/stop to resources with any of these tags, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Leave activated resources up when a start fails
+    #[arg(long)]
+    disable_rollback: bool,
+    /// Colour the status words
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Color,
+    /// `section.key` for get, set and unset
+    #[arg(long)]
+    param: Option<String>,
+    /// The value for set
+    #[arg(long)]
+    value: Option<String>,
+    /// Output format of print status
+    #[arg(long, value_parser = ["json"])]
+    format: Option<String>,
+    /// The action, in one or several words (`print status` or `print_status`)
+    action: Vec<String>,
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("Usage: svcmgr [options] -s <svc>[,<svc>...] <action>\n\nsvcmgr: error: {msg}");
+    action::BAD_CONFIG
+}
+
+/// `service`: Some((name, cluster)) when invoked through a service-named link.
+pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
+    let a = match Args::try_parse_from(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    if a.action.is_empty() {
+        return usage_error("Missing action");
+    }
+    let word = a.action.join("_");
+    let Some(act) = Action::parse(&word) else {
+        let near: Vec<&str> = ACTIONS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| n.starts_with(a.action[0].as_str()))
+            .collect();
+        let mut msg = "unsupported action".to_string();
+        if !near.is_empty() {
+            msg.push_str(&format!(
+                "\n\nactions starting with '{}': {}",
+                a.action[0],
+                near.join(", ")
+            ));
+        }
+        return usage_error(&msg);
+    };
+    let paths = Paths::from_env();
+    let nodename = paths::nodename();
+    crate::log::init(a.debug, Some(&paths.log));
+    crate::exec::install_signal_handlers();
+    let mut cluster = a.cluster;
+    let services = match service {
+        Some((name, c)) => {
+            if !a.service.is_empty() {
+                return usage_error("no such option: -s (the service is the command name)");
+            }
+            cluster |= c;
+            vec![name]
+        }
+        None if !a.service.is_empty() => a.service.clone(),
+        None => config::list_services(&paths),
+    };
+    if services.is_empty() {
+        eprintln!("No service specified. Try:\n svcmgr -s svcname,... <action>\n svcname <action>");
+        return action::FAILED;
+    }
+    let opts = Opts {
+        force: a.force,
+        cluster,
+        waitlock: Duration::from_secs(a.waitlock),
+        rids: a.rid,
+        tags: a.tags,
+        disable_rollback: a.disable_rollback,
+        color: a.color.enabled(),
+        json: a.format.as_deref() == Some("json"),
+        param: a.param,
+        value: a.value,
+    };
+    let runner = RealRunner::new();
+    let env = Env {
+        paths: &paths,
+        nodename: &nodename,
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into()),
+    };
+    services
+        .iter()
+        .map(|s| action::run(&env, s, act))
+        .max()
+        .unwrap_or(action::OK)
+}
