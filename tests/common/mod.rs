@@ -1,0 +1,878 @@
+//! Test harness for tiers 2 and 3: the real `svcmgr` binary run against a
+//! fake little world.
+//!
+//! A `World` is a temporary directory holding
+//! * `r/`: the svcmgr root (`OSVC_ROOT_PATH`), with `etc`, `var`, `log`, `tmp`;
+//! * `state/`: the state of the fake tools (`FAKE_STATE`, see
+//!   `tests/fakes/lib.sh`) and their `calls` log;
+//! * `bin/`: links to every fake tool of `tests/fakes/bin`; it comes first in
+//!   PATH, so the product never reaches a real `ip`, `mount` or `ping`;
+//! * `hosts`: bind-mounted on `/etc/hosts` in a private mount namespace for
+//!   each invocation, so `p26.opensvc.com` resolves to 37.59.71.26 without
+//!   touching the machine's own `/etc/hosts`.
+//!
+//! 37.59.71.26 is a public address: only the fake tools may ever be pointed
+//! at it. That is why `fakes_cover_every_tool` (tests/cli.rs) checks the
+//! fakes directory is complete.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const SVC: &str = "p26.opensvc.com";
+pub const NODE: &str = "sles1";
+pub const ADDR: &str = "37.59.71.26";
+
+/// Every tool the product may run: each must have a fake.
+pub const FAKE_TOOLS: &[&str] = &[
+    "ip", "ifconfig", "ping", "ping6", "arping", "vgs", "lvs", "vgchange", "vgdisplay", "kpartx",
+    "partx", "e2fsck", "mount", "umount", "fuser", "sync", "ps", "rsync", "ssh", "dmsetup",
+    "losetup",
+];
+
+/// Longest any single invocation may take before the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_svcmgr")
+}
+
+pub fn fakes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/bin")
+}
+
+pub fn golden(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// The tutorial's service (seed000 L252-279), inline comments included, with
+/// `{R}` standing for the root so that dev and mnt live inside the World.
+pub const TUTORIAL_CONF: &str = "\
+[DEFAULT]                                       # Global section for service description
+app = MyApp                                     # service application friendly name
+service_type = TST                              # specify is service runs production, test, dev, ...
+autostart_node = sles1                          # default running node, name returned by « hostname » command
+nodes = sles1 sles2                             # cluster nodes where the service is able to run on
+
+[ip#0]                                          # Ressource Section for ip address
+ipname = p26.opensvc.com                        # specify the ip address on which the service will be bound
+disable = False                                 # the ip address will be enabled at service startup
+optional = False                                # mandatory ressource, the service can't work without it
+ipdev = eth0                                    # the physical network device on which the ip address will be stacked
+
+[vg#0]                                          # Ressource Section for volume group
+vgname=vgsvc1                                   # volume group name
+
+[fs#0]                                          # Ressource Section for filesystem
+type = ext3                                     # filesystem type
+disable = False                                 # filesystem is enabled at service startup
+mnt = {R}/svc1/app                                 # filesystem mountpoint
+optional = False                                # mandatory ressource, the service can't work without it
+dev = {R}/dev/mapper/vgsvc1-lvappsvc1              # block device where the filesystem is hosted
+
+[fs#1]
+type = ext3
+disable = False
+mnt = {R}/svc1/data
+optional = False
+dev = {R}/dev/mapper/vgsvc1-lvdatasvc1
+";
+
+/// The weblauncher of seed000 L505-545, without killall/pgrep by name: the
+/// "daemon" is a `sleep` whose pid is kept in a pid file.
+fn weblauncher(pidfile: &Path) -> String {
+    format!(
+        r#"#!/bin/bash
+PIDFILE={pid}
+
+function status {{
+        [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}}
+
+case $1 in
+start)
+        status && {{
+                echo "already started"
+                exit 0
+        }}
+        nohup sleep 600 >/dev/null 2>&1 &
+        echo $! > "$PIDFILE"
+        ;;
+stop)
+        status && kill "$(cat "$PIDFILE")"
+        rm -f "$PIDFILE"
+        ;;
+info)
+        echo "Name: webserver"
+        ;;
+status)
+        status
+        exit $?
+        ;;
+*)
+        echo "unsupported action: $1" >&2
+        exit 1
+        ;;
+esac
+"#,
+        pid = pidfile.display()
+    )
+}
+
+/// How to enter a private mount namespace here: plain `unshare -m` as root,
+/// else with a user namespace. Never silently skipped.
+fn unshare_flags() -> &'static str {
+    static FLAGS: OnceLock<&'static str> = OnceLock::new();
+    FLAGS.get_or_init(|| {
+        let mount = mount_bin();
+        for flags in ["-m", "-rm"] {
+            let ok = Command::new("unshare")
+                .args([flags, "--", "/bin/sh", "-c"])
+                .arg(format!("{mount} --bind /dev/null /dev/null"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return flags;
+            }
+        }
+        panic!(
+            "neither `unshare -m` nor `unshare -rm` can bind-mount here: the tests need a \
+             private mount namespace to give p26.opensvc.com a private /etc/hosts entry"
+        );
+    })
+}
+
+/// The real mount, by absolute path: the fakes come first in PATH.
+fn mount_bin() -> &'static str {
+    static MOUNT: OnceLock<&'static str> = OnceLock::new();
+    MOUNT.get_or_init(|| {
+        ["/usr/bin/mount", "/bin/mount", "/usr/sbin/mount", "/sbin/mount"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("no mount binary in /usr/bin, /bin, /usr/sbin or /sbin")
+    })
+}
+
+/// The outcome of one invocation, with everything needed to explain a failure.
+pub struct Run {
+    pub argv: String,
+    pub code: i32,
+    /// Normalised (paths) but not masked.
+    pub stdout: String,
+    pub stderr: String,
+    /// Fake tool calls made during this run, normalised.
+    pub calls: Vec<String>,
+    /// Every call since the World was made.
+    pub all_calls: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn report(&self) -> String {
+        format!(
+            "=== command: {}\n=== exit code: {}  ({} ms)\n=== stdout:\n{}=== stderr:\n{}=== fake calls of this run:\n{}\n=== all fake calls:\n{}\n",
+            self.argv,
+            self.code,
+            self.elapsed.as_millis(),
+            self.stdout,
+            self.stderr,
+            self.calls.join("\n"),
+            self.all_calls.join("\n"),
+        )
+    }
+
+    pub fn fail(&self, what: &str) -> ! {
+        panic!("{what}\n{}", self.report())
+    }
+
+    pub fn code(&self, want: i32) -> &Run {
+        if self.code != want {
+            self.fail(&format!("exit code {} instead of {want}", self.code));
+        }
+        self
+    }
+
+    pub fn stdout_is(&self, want: &str) -> &Run {
+        compare_text("stdout", &self.stdout, want, self);
+        self
+    }
+
+    pub fn stderr_is(&self, want: &str) -> &Run {
+        compare_text("stderr", &self.stderr, want, self);
+        self
+    }
+
+    pub fn stdout_has(&self, want: &str) -> &Run {
+        if !mask(&self.stdout).contains(&mask(want)) {
+            self.fail(&format!("stdout lacks {want:?}"));
+        }
+        self
+    }
+
+    pub fn stderr_has(&self, want: &str) -> &Run {
+        if !mask(&self.stderr).contains(&mask(want)) {
+            self.fail(&format!("stderr lacks {want:?}"));
+        }
+        self
+    }
+
+    pub fn stderr_lacks(&self, unwanted: &str) -> &Run {
+        if self.stderr.contains(unwanted) {
+            self.fail(&format!("stderr has {unwanted:?}"));
+        }
+        self
+    }
+
+    /// The exact sequence of fake tool calls of this run.
+    pub fn calls_are(&self, want: &[&str]) -> &Run {
+        if self.calls != want {
+            self.fail(&format!(
+                "fake calls differ\n--- want:\n{}\n--- got:\n{}",
+                want.join("\n"),
+                self.calls.join("\n")
+            ));
+        }
+        self
+    }
+
+    /// The calls of this run, leaving out the read-only probes (`ip addr`,
+    /// `vgs`, `lvs`, `mount` without argument, `ps`): what changed the world,
+    /// plus pings and fscks.
+    pub fn actions(&self) -> Vec<String> {
+        self.calls.iter().filter(|c| !is_probe(c)).cloned().collect()
+    }
+
+    pub fn actions_are(&self, want: &[&str]) -> &Run {
+        let got = self.actions();
+        if got != want {
+            self.fail(&format!(
+                "fake actions (probes left out) differ\n--- want:\n{}\n--- got:\n{}",
+                want.join("\n"),
+                got.join("\n")
+            ));
+        }
+        self
+    }
+
+    pub fn no_calls(&self) -> &Run {
+        if !self.calls.is_empty() {
+            self.fail("the product ran tools although it should have touched nothing");
+        }
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| self.fail(&format!("stdout is not JSON: {e}")))
+    }
+}
+
+pub fn is_probe(call: &str) -> bool {
+    let w: Vec<&str> = call.split_whitespace().collect();
+    matches!(
+        w.as_slice(),
+        ["ip", "addr", ..] | ["vgs", ..] | ["lvs", ..] | ["mount"] | ["ps", ..] | ["vgdisplay", ..]
+    )
+}
+
+fn compare_text(what: &str, got: &str, want: &str, run: &Run) {
+    let g = lines(&mask(got));
+    let w = lines(&mask(want));
+    if g != w {
+        let mut diff = String::new();
+        for i in 0..g.len().max(w.len()) {
+            let a = w.get(i).map(String::as_str);
+            let b = g.get(i).map(String::as_str);
+            let mark = if a == b { ' ' } else { '!' };
+            diff.push_str(&format!(
+                "{mark} want| {}\n{mark}  got| {}\n",
+                a.unwrap_or("<none>"),
+                b.unwrap_or("<none>")
+            ));
+        }
+        run.fail(&format!("{what} differs (masked, right-trimmed):\n{diff}"));
+    }
+}
+
+/// Right-trimmed lines, trailing empty lines dropped.
+pub fn lines(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.lines().map(|l| l.trim_end().to_string()).collect();
+    while v.last().is_some_and(|l| l.is_empty()) {
+        v.pop();
+    }
+    v
+}
+
+/// Masks what changes from run to run: the `HH:MM:SS` at the start of log
+/// lines and launcher durations (`start done in 0:00:00.007657 - ret`).
+pub fn mask(s: &str) -> String {
+    s.lines()
+        .map(|l| mask_duration(&mask_time(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if s.ends_with('\n') { "\n" } else { "" }
+}
+
+fn mask_time(l: &str) -> String {
+    let b = l.as_bytes();
+    let is_time = b.len() >= 9
+        && b[2] == b':'
+        && b[5] == b':'
+        && b[8] == b' '
+        && [0, 1, 3, 4, 6, 7].iter().all(|&i| b[i].is_ascii_digit());
+    if is_time {
+        format!("HH:MM:SS{}", &l[8..])
+    } else {
+        l.to_string()
+    }
+}
+
+fn mask_duration(l: &str) -> String {
+    let mut out = l.to_string();
+    for key in [" done in ", " interrupted after "] {
+        if let Some(i) = out.find(key) {
+            let start = i + key.len();
+            if let Some(len) = out[start..].find(" - ret") {
+                let token = &out[start..start + len];
+                if token
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+                {
+                    out.replace_range(start..start + len, "D");
+                }
+            }
+        }
+    }
+    out
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    /// R: OSVC_ROOT_PATH.
+    pub root: PathBuf,
+    /// FAKE_STATE.
+    pub state: PathBuf,
+    /// The fakes, first in PATH.
+    pub bin: PathBuf,
+    pub hosts: PathBuf,
+    pub node: String,
+    /// argv[0] links: `svcmgr`, and others a test may make.
+    pub cmds: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// Pid files of processes launchers started; killed by pid on drop.
+    pidfiles: RefCell<Vec<PathBuf>>,
+    /// Children the test started (lock holders); killed by pid on drop.
+    children: RefCell<Vec<Child>>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for pf in self.pidfiles.borrow().iter() {
+            if let Ok(s) = std::fs::read_to_string(pf) {
+                if let Ok(pid) = s.trim().parse::<i32>() {
+                    if pid > 1 {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+            }
+        }
+        for c in self.children.borrow_mut().iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn write(p: &Path, text: &str) {
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
+fn append(p: &Path, text: &str) {
+    use std::io::Write;
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn key(p: &str) -> String {
+    p.replace('/', "_")
+}
+
+impl World {
+    /// An empty root, eth0 UP with 37.59.71.22/27, no vg, nothing mounted.
+    pub fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("svcmgr-it-")
+            .tempdir()
+            .unwrap();
+        let base = dir.path().to_path_buf();
+        let root = base.join("r");
+        for d in ["etc", "var", "log", "tmp"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let state = base.join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        write(&state.join("calls"), "");
+        write(
+            &state.join("links"),
+            "1 lo UP 00:00:00:00:00:00\n2 eth0 UP 52:54:00:db:db:29\n",
+        );
+        write(
+            &state.join("addrs"),
+            "lo lo 127.0.0.1/8\neth0 eth0 37.59.71.22/27\n",
+        );
+        write(&state.join("remote_ips"), "");
+        write(&state.join("mounts"), "/dev/sda1 / ext4 rw,relatime\n");
+        let bin = base.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for entry in std::fs::read_dir(fakes_dir()).unwrap() {
+            let entry = entry.unwrap();
+            symlink(entry.path(), bin.join(entry.file_name())).unwrap();
+        }
+        let hosts = base.join("hosts");
+        write(
+            &hosts,
+            "127.0.0.1 localhost\n37.59.71.22 sles1\n37.59.71.26 p26.opensvc.com\n",
+        );
+        let cmds = base.join("cmds");
+        std::fs::create_dir_all(&cmds).unwrap();
+        symlink(bin(), cmds.join("svcmgr")).unwrap();
+        let ez = base.join("ez");
+        World {
+            dir,
+            root,
+            state,
+            bin,
+            hosts,
+            node: NODE.into(),
+            cmds,
+            env: vec![("EZ".into(), ez.display().to_string())],
+            pidfiles: RefCell::new(Vec::new()),
+            children: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The tutorial before its first start (seed000 L252-350): config with
+    /// its comments, `.d -> p26.opensvc.com.dir` (empty), the argv[0] link,
+    /// vgsvc1 active with its two LVs, devices present, mount points absent,
+    /// the collector already told about this config.
+    pub fn tutorial() -> World {
+        let w = World::new();
+        w.write_conf(SVC, TUTORIAL_CONF);
+        w.svc_link(SVC);
+        let dir = w.etc().join(format!("{SVC}.dir"));
+        std::fs::create_dir_all(&dir).unwrap();
+        symlink(format!("{SVC}.dir"), w.etc().join(format!("{SVC}.d"))).unwrap();
+        w.vg("vgsvc1", &["lvappsvc1", "lvdatasvc1"], true, &[]);
+        w.device("dev/mapper/vgsvc1-lvappsvc1");
+        w.device("dev/mapper/vgsvc1-lvdatasvc1");
+        w.mark_pushed(SVC);
+        w
+    }
+
+    /// The tutorial from "Application Integration" on (seed000 L581): the
+    /// launcher directory moved to `/svc1/app/init.d` with the weblauncher
+    /// and its S10/K90/C10 links, mount points existing, vg inactive.
+    pub fn tutorial_with_launchers() -> World {
+        let w = World::tutorial();
+        let link = w.etc().join(format!("{SVC}.d"));
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_dir(w.etc().join(format!("{SVC}.dir"))).unwrap();
+        let initd = w.root.join("svc1/app/init.d");
+        std::fs::create_dir_all(&initd).unwrap();
+        std::fs::create_dir_all(w.root.join("svc1/data")).unwrap();
+        symlink(&initd, &link).unwrap();
+        w.install_weblauncher(&initd);
+        w.vg("vgsvc1", &["lvappsvc1", "lvdatasvc1"], false, &[]);
+        w.e2fsck_out(
+            &w.r("dev/mapper/vgsvc1-lvappsvc1"),
+            "{R}/dev/mapper/vgsvc1-lvappsvc1: clean, 19/3072 files, 2579/12288 blocks\n",
+            0,
+        );
+        w.e2fsck_out(
+            &w.r("dev/mapper/vgsvc1-lvdatasvc1"),
+            "{R}/dev/mapper/vgsvc1-lvdatasvc1: clean, 13/3072 files, 1532/12288 blocks\n",
+            0,
+        );
+        w
+    }
+
+    pub fn etc(&self) -> PathBuf {
+        self.root.join("etc")
+    }
+
+    pub fn var(&self) -> PathBuf {
+        self.root.join("var")
+    }
+
+    /// `R/<rel>` as a string.
+    pub fn r(&self, rel: &str) -> String {
+        self.root.join(rel).display().to_string()
+    }
+
+    /// Replaces `{R}` by the root.
+    pub fn subst(&self, text: &str) -> String {
+        text.replace("{R}", &self.root.display().to_string())
+    }
+
+    /// `R/etc/<svc>.env`; `{R}` in the text stands for the root.
+    pub fn write_conf(&self, svc: &str, text: &str) -> PathBuf {
+        let p = self.etc().join(format!("{svc}.env"));
+        write(&p, &self.subst(text));
+        p
+    }
+
+    pub fn write_conf_ext(&self, svc: &str, ext: &str, text: &str) -> PathBuf {
+        let p = self.etc().join(format!("{svc}.{ext}"));
+        write(&p, &self.subst(text));
+        p
+    }
+
+    pub fn conf_path(&self, svc: &str) -> PathBuf {
+        self.etc().join(format!("{svc}.env"))
+    }
+
+    pub fn read_conf(&self, svc: &str) -> String {
+        std::fs::read_to_string(self.conf_path(svc)).unwrap()
+    }
+
+    /// `R/etc/<svc> -> svcmgr`.
+    pub fn svc_link(&self, svc: &str) -> PathBuf {
+        let p = self.etc().join(svc);
+        let _ = std::fs::remove_file(&p);
+        symlink(bin(), &p).unwrap();
+        p
+    }
+
+    /// A regular file standing for a block device, so "device exists" holds.
+    pub fn device(&self, rel: &str) -> String {
+        let p = self.root.join(rel);
+        write(&p, "");
+        p.display().to_string()
+    }
+
+    /// Tells the collector stamp this config was pushed, so that the next
+    /// command prints no `send ... to collector` lines.
+    pub fn mark_pushed(&self, svc: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            + 1.0;
+        write(&self.var().join(format!("{svc}.push")), &format!("{now:.6}\n"));
+    }
+
+    /// The weblauncher and its S10/K90/C10 links in `dir`.
+    pub fn install_weblauncher(&self, dir: &Path) {
+        let pidfile = self.dir.path().join("webserver.pid");
+        self.launcher(dir, "weblauncher", &weblauncher(&pidfile));
+        for l in ["S10weblauncher", "K90weblauncher", "C10weblauncher"] {
+            symlink("weblauncher", dir.join(l)).unwrap();
+        }
+        self.pidfiles.borrow_mut().push(pidfile);
+    }
+
+    /// An executable script, mode 0755.
+    pub fn launcher(&self, dir: &Path, name: &str, script: &str) -> PathBuf {
+        let p = dir.join(name);
+        write(&p, script);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// Registers a pid file whose process must be killed when the test ends.
+    pub fn track_pidfile(&self, p: PathBuf) {
+        self.pidfiles.borrow_mut().push(p);
+    }
+
+    /// Starts a child the World kills (by pid) when the test ends.
+    pub fn spawn_tracked(&self, cmd: &mut Command) -> u32 {
+        let child = cmd.spawn().unwrap();
+        let pid = child.id();
+        self.children.borrow_mut().push(child);
+        pid
+    }
+
+    // ---- fake state --------------------------------------------------------
+
+    pub fn vg(&self, name: &str, lvs: &[&str], active: bool, tags: &[&str]) {
+        let d = self.state.join("vg").join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut l = lvs.join("\n");
+        if !l.is_empty() {
+            l.push('\n');
+        }
+        write(&d.join("lvs"), &l);
+        let mut t = tags.join("\n");
+        if !t.is_empty() {
+            t.push('\n');
+        }
+        write(&d.join("tags"), &t);
+        if active {
+            write(&d.join("active"), "");
+        }
+    }
+
+    pub fn vg_active(&self, name: &str) -> bool {
+        self.state.join("vg").join(name).join("active").exists()
+    }
+
+    pub fn vg_tags(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.state.join("vg").join(name).join("tags"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// An address on a local interface (`label` `eth0:1` for an alias).
+    pub fn plumb(&self, dev: &str, label: &str, cidr: &str) {
+        append(&self.state.join("addrs"), &format!("{dev} {label} {cidr}\n"));
+    }
+
+    pub fn plumbed(&self, addr: &str) -> bool {
+        std::fs::read_to_string(self.state.join("addrs"))
+            .unwrap()
+            .lines()
+            .any(|l| l.split_whitespace().nth(2).is_some_and(|c| c.starts_with(&format!("{addr}/"))))
+    }
+
+    pub fn addrs(&self) -> String {
+        std::fs::read_to_string(self.state.join("addrs")).unwrap()
+    }
+
+    /// An address alive on another host: ping answers, it is not local.
+    pub fn remote_ip(&self, addr: &str) {
+        append(&self.state.join("remote_ips"), &format!("{addr}\n"));
+    }
+
+    pub fn set_link(&self, dev: &str, up: bool) {
+        let p = self.state.join("links");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let out: String = text
+            .lines()
+            .map(|l| {
+                let mut w: Vec<&str> = l.split_whitespace().collect();
+                if w.get(1) == Some(&dev) {
+                    w[2] = if up { "UP" } else { "DOWN" };
+                }
+                w.join(" ") + "\n"
+            })
+            .collect();
+        write(&p, &out);
+    }
+
+    /// A mounted fs in the fake mount table (the mount point is created).
+    pub fn mounted(&self, dev: &str, mnt: &str, fstype: &str) {
+        std::fs::create_dir_all(mnt).unwrap();
+        append(
+            &self.state.join("mounts"),
+            &format!("{dev} {mnt} {fstype} rw\n"),
+        );
+    }
+
+    pub fn mounts(&self) -> String {
+        std::fs::read_to_string(self.state.join("mounts")).unwrap()
+    }
+
+    pub fn is_mounted(&self, mnt: &str) -> bool {
+        self.mounts()
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(mnt))
+    }
+
+    /// What `e2fsck -p <dev>` prints (`{R}` stands for the root) and returns.
+    pub fn e2fsck_out(&self, dev: &str, out: &str, rc: i32) {
+        let d = self.state.join("e2fsck");
+        write(&d.join(format!("{}.out", key(dev))), &self.subst(out));
+        write(&d.join(format!("{}.rc", key(dev))), &format!("{rc}\n"));
+    }
+
+    /// Makes `tool` fail with `rc` and `stderr`, only when its arguments
+    /// contain `matching` (if given).
+    pub fn fail_tool(&self, tool: &str, rc: i32, stderr: &str, matching: Option<&str>) {
+        let d = self.state.join("fail");
+        write(&d.join(tool), &format!("{rc}\n{stderr}"));
+        if let Some(m) = matching {
+            write(&d.join(format!("{tool}.match")), &self.subst(m));
+        }
+    }
+
+    pub fn umount_busy(&self, mnt: &str) {
+        write(&self.state.join("umount_busy").join(key(mnt)), "");
+    }
+
+    pub fn set_ps(&self, text: &str) {
+        write(&self.state.join("ps"), text);
+    }
+
+    /// Makes a tool absent. Only allowed for tools this machine lacks too,
+    /// since the product appends the system directories to PATH.
+    pub fn remove_tool(&self, tool: &str) {
+        for d in [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ] {
+            assert!(
+                !Path::new(d).join(tool).exists(),
+                "{tool} exists in {d}: removing its fake would let the product run the real one"
+            );
+        }
+        std::fs::remove_file(self.bin.join(tool)).unwrap();
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state.join("calls"))
+            .unwrap()
+            .lines()
+            .map(|l| self.norm(l))
+            .collect()
+    }
+
+    // ---- running -----------------------------------------------------------
+
+    /// Replaces the World's paths by the tutorial's (FHS) ones.
+    pub fn norm(&self, s: &str) -> String {
+        let r = self.root.display().to_string();
+        let mut out = s.to_string();
+        for (from, to) in [
+            ("/etc", "/etc/opensvc"),
+            ("/var", "/var/lib/opensvc"),
+            ("/tmp", "/var/tmp/opensvc"),
+            ("/log", "/var/log/opensvc"),
+            ("/dev", "/dev"),
+            ("/svc1", "/svc1"),
+        ] {
+            out = out.replace(&format!("{r}{from}"), to);
+        }
+        out
+    }
+
+    /// `R/etc/<SVC> <args>`: the service-named form.
+    pub fn svc(&self, args: &[&str]) -> Run {
+        self.run_as(&self.etc().join(SVC), args)
+    }
+
+    /// `svcmgr <args>`.
+    pub fn svcmgr(&self, args: &[&str]) -> Run {
+        self.run_as(&self.cmds.join("svcmgr"), args)
+    }
+
+    /// Runs the binary through `argv0` (a link to it), inside a private mount
+    /// namespace whose /etc/hosts is this World's hosts file.
+    pub fn run_as(&self, argv0: &Path, args: &[&str]) -> Run {
+        self.run_env(argv0, args, &[])
+    }
+
+    pub fn run_env(&self, argv0: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+        let before = self.calls().len();
+        let path = format!("{}:/usr/bin:/bin", self.bin.display());
+        let mut cmd = Command::new("unshare");
+        cmd.arg(unshare_flags())
+            .arg("--")
+            .arg("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "{} --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                mount_bin()
+            ))
+            .arg("sh")
+            .arg(&self.hosts)
+            .arg(argv0)
+            .args(args)
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", self.dir.path())
+            .env("LANG", "C")
+            .env("FAKE_STATE", &self.state)
+            .env("OSVC_ROOT_PATH", &self.root)
+            .env("OSVC_NODENAME", &self.node)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let t0 = Instant::now();
+        let mut child = cmd.spawn().expect("cannot run unshare");
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let t_out = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if t0.elapsed() > RUN_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = t0.elapsed();
+        let stdout = self.norm(&String::from_utf8_lossy(&t_out.join().unwrap()));
+        let stderr = self.norm(&String::from_utf8_lossy(&t_err.join().unwrap()));
+        let all_calls = self.calls();
+        let run = Run {
+            argv: format!(
+                "{} {}",
+                argv0.file_name().unwrap().to_string_lossy(),
+                args.join(" ")
+            ),
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout,
+            stderr,
+            calls: all_calls[before.min(all_calls.len())..].to_vec(),
+            all_calls,
+            elapsed,
+        };
+        if status.is_none() {
+            run.fail(&format!("killed after {RUN_LIMIT:?}"));
+        }
+        if run.stderr.contains("panicked at") || run.stderr.contains("not yet implemented") {
+            run.fail("the product panicked");
+        }
+        run
+    }
+}
