@@ -84,14 +84,16 @@ impl Ip {
                 .map(dotted_mask)
                 .ok_or_else(|| format!("No netmask set on parent interface {dev}"))?,
         };
-        let stacked = if self.conf.noalias {
-            dev.clone()
-        } else {
-            first_free_alias(ifaces, dev)
-        };
+        if self.conf.noalias {
+            // `ifconfig <dev> <addr>` would replace the interface's primary
+            // address and cut the node off: add a secondary address instead.
+            let target = format!("{addr}/{}", mask_prefix(&mask));
+            return Ok(Cmd::new(["ip", "addr", "add", &target, "dev", dev]));
+        }
+        let alias = first_free_alias(ifaces, dev);
         Ok(Cmd::new([
             "ifconfig",
-            &stacked,
+            &alias,
             &addr.to_string(),
             "netmask",
             &mask,
@@ -154,6 +156,14 @@ fn resolve_system(name: &str) -> Option<IpAddr> {
 }
 
 /// A configured v4 netmask may be written as a prefix length (`27`).
+/// `255.255.255.224` -> 27 (a prefix length passes through).
+fn mask_prefix(mask: &str) -> u32 {
+    mask.parse::<std::net::Ipv4Addr>()
+        .map(|m| u32::from(m).count_ones())
+        .or_else(|_| mask.parse::<u32>())
+        .unwrap_or(32)
+}
+
 fn v4_mask(m: &str) -> String {
     match m.parse::<u8>() {
         Ok(p) if p <= 32 => dotted_mask(p),
@@ -310,7 +320,19 @@ impl Driver for Ip {
             return Err(fail("failed"));
         }
         let cmd = match addr {
-            IpAddr::V4(_) => Cmd::new(["ifconfig", label, "down"]),
+            IpAddr::V4(_) if label.contains(':') => Cmd::new(["ifconfig", label, "down"]),
+            // Not on an alias (noalias): `ifconfig <dev> down` would take the
+            // whole interface down, so remove just this address.
+            IpAddr::V4(_) => {
+                let prefix = iface
+                    .addrs
+                    .iter()
+                    .find(|a| a.ip == addr)
+                    .map(|a| a.prefix)
+                    .unwrap_or(32);
+                let target = format!("{addr}/{prefix}");
+                Cmd::new(["ip", "addr", "del", &target, "dev", dev])
+            }
             IpAddr::V6(_) => {
                 let prefix = iface
                     .addrs
@@ -762,10 +784,8 @@ mod tests {
         });
         let (res, _) = capture(|| ip.start(&ctx(&r, &s, true)));
         assert_eq!(res, Ok(Started::Activated));
-        assert_eq!(
-            r.calls()[2],
-            "ifconfig eth0 37.59.71.26 netmask 255.255.255.224 up"
-        );
+        // Never `ifconfig eth0 <addr>`: that would replace the primary address.
+        assert_eq!(r.calls()[2], "ip addr add 37.59.71.26/27 dev eth0");
 
         let r = FakeRunner::new();
         ifaces(&r, &[DOWN]);
@@ -933,6 +953,27 @@ mod tests {
                 "INFO S1.IP#0 checking 37.59.71.26 availability",
             ]
         );
+    }
+
+    #[test]
+    fn stop_of_an_address_without_alias_removes_only_that_address() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, r) = (svc(d.path()), FakeRunner::new());
+        let noalias = "\
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast state UP qlen 1000
+    inet 37.59.71.22/27 brd 37.59.71.31 scope global eth0
+    inet 37.59.71.26/27 scope global secondary eth0
+";
+        ifaces(&r, &[noalias]);
+        r.on(&["ping"], 1, "", "");
+        let (res, _) = capture(|| Ip::new(conf()).stop(&ctx(&r, &s, false)));
+        assert_eq!(res, Ok(()));
+        assert!(
+            !r.calls().iter().any(|c| c == "ifconfig eth0 down"),
+            "{:?}",
+            r.calls()
+        );
+        assert_eq!(r.calls()[1], "ip addr del 37.59.71.26/27 dev eth0");
     }
 
     #[test]
