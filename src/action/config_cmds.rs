@@ -86,7 +86,7 @@ pub fn run(env: &Env, name: &str, action: Action, log: &Logger) -> i32 {
             edit::set(&file, p, v)
         }
         Action::Unset => match param() {
-            Ok(p) => edit::unset(&file, p),
+            Ok(p) => edit::unset(&file, p).map(|_| ()),
             Err(c) => return c,
         },
         Action::Enable | Action::Disable => {

@@ -71,7 +71,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             }
             edit::set(&file, param, v)
         }
-        "unset" => edit::unset(&file, param),
+        "unset" => edit::unset(&file, param).map(|_| ()),
         "" => {
             eprintln!("nodemgr: error: Missing action");
             return 2;

@@ -1,17 +1,602 @@
-//! (to be written)
-use std::path::Path;
+//! `get`, `set`, `unset`, `enable`/`disable` on any INI file (service files
+//! now, `node.conf` for nodemgr later), addressed as `section.key`.
+//!
+//! 1.5 rewrote the whole file through RawConfigParser and lost every
+//! comment; here only the lines of the edited key change, and the file is
+//! replaced atomically so a crash never leaves half a config behind.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::ini::{DEFAULT, Ini, ParseError};
+
 #[derive(Debug, thiserror::Error)]
-#[error("x")]
-pub struct EditError;
-pub fn get(_f: &Path, _p: &str) -> Result<Option<String>, EditError> {
-    todo!()
+pub enum EditError {
+    #[error("malformed parameter. format as 'section.key'")]
+    Malformed,
+    #[error("section '{0}' not found")]
+    SectionNotFound(String),
+    #[error("cannot read {file}: {err}")]
+    Read { file: PathBuf, err: io::Error },
+    #[error("cannot write {file}: {err}")]
+    Write { file: PathBuf, err: io::Error },
+    #[error("{} cannot be edited until these lines are fixed:\n{}", .file.display(), join_errors(.file, .errors))]
+    Parse {
+        file: PathBuf,
+        errors: Vec<ParseError>,
+    },
+    #[error(
+        "value '{0}' would not read back as written (blank continuation lines, or ' #' or ' ;' which start a comment)"
+    )]
+    Value(String),
 }
-pub fn set(_f: &Path, _p: &str, _v: &str) -> Result<(), EditError> {
-    todo!()
+
+fn join_errors(file: &Path, errors: &[ParseError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", file.display(), e.line, e.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
-pub fn unset(_f: &Path, _p: &str) -> Result<(), EditError> {
-    todo!()
+
+/// `section.key` → (section, lower-cased key); `default` means DEFAULT.
+pub fn parse_param(param: &str) -> Result<(String, String), EditError> {
+    let (section, key) = param.split_once('.').ok_or(EditError::Malformed)?;
+    let bad_key = |k: &str| {
+        k.is_empty()
+            || k.starts_with(char::is_whitespace)
+            || k.ends_with(char::is_whitespace)
+            || k.contains(['=', ':', '\n', '\r', '[', '#', ';'])
+    };
+    let bad_section = |s: &str| s.is_empty() || s.contains([']', '\n', '\r']);
+    if bad_section(section) || bad_key(key) {
+        return Err(EditError::Malformed);
+    }
+    let section = if section.eq_ignore_ascii_case(DEFAULT) {
+        DEFAULT
+    } else {
+        section
+    };
+    Ok((section.to_string(), key.to_lowercase()))
 }
-pub fn set_disable(_f: &Path, _r: &[String], _d: bool) -> Result<(), EditError> {
-    todo!()
+
+/// The raw value of `section.key`, DEFAULT inherited; None when unset.
+pub fn get(file: &Path, param: &str) -> Result<Option<String>, EditError> {
+    let (section, key) = parse_param(param)?;
+    let ini = parsed(file, &read(file)?)?;
+    require_section(&ini, &section)?;
+    Ok(ini.get(&section, &key).map(|f| f.value.to_string()))
+}
+
+/// Sets `section.key = value`, creating the section (and the file) if needed.
+pub fn set(file: &Path, param: &str, value: &str) -> Result<(), EditError> {
+    let (section, key) = parse_param(param)?;
+    let text = read(file)?;
+    parsed(file, &text)?;
+    let new = set_in_text(&text, &section, &key, value)?;
+    write_if_changed(file, &text, &new)
+}
+
+/// Removes `section.key` from that section only (a DEFAULT value it
+/// inherited stays). Returns whether anything was removed.
+pub fn unset(file: &Path, param: &str) -> Result<bool, EditError> {
+    let (section, key) = parse_param(param)?;
+    let text = read(file)?;
+    parsed(file, &text)?;
+    let (new, removed) = unset_in_text(&text, &section, &key)?;
+    write_if_changed(file, &text, &new)?;
+    Ok(removed)
+}
+
+/// `enable`/`disable`: `disable = true|false` in each rid section, or in
+/// DEFAULT when `rids` is empty, in one atomic write.
+pub fn set_disable(file: &Path, rids: &[String], disabled: bool) -> Result<(), EditError> {
+    let text = read(file)?;
+    parsed(file, &text)?;
+    let value = if disabled { "true" } else { "false" };
+    let default = [DEFAULT.to_string()];
+    let sections = if rids.is_empty() { &default[..] } else { rids };
+    let mut new = text.clone();
+    for section in sections {
+        new = set_in_text(&new, section, "disable", value)?;
+    }
+    write_if_changed(file, &text, &new)
+}
+
+/// `set` on text: replaces the effective line of the key (continuation
+/// lines included), else appends after the section's last key, else adds
+/// the section (DEFAULT first in the file, others last).
+pub fn set_in_text(text: &str, section: &str, key: &str, value: &str) -> Result<String, EditError> {
+    let ini = Ini::parse(text);
+    let eol = if ini.raw_lines().first().is_some_and(|l| l.ends_with('\r')) {
+        "\r"
+    } else {
+        ""
+    };
+    let kv: Vec<String> = key_lines(key, value)?
+        .into_iter()
+        .map(|l| format!("{l}{eol}"))
+        .collect();
+    let mut lines = ini.raw_lines().to_vec();
+    let mut ends_with_newline = ini.ends_with_newline();
+    let spans: Vec<_> = ini
+        .key_spans()
+        .iter()
+        .filter(|s| s.section == section)
+        .collect();
+    if let Some(span) = spans.iter().rev().find(|s| s.key == key) {
+        lines.splice(span.first - 1..span.last, kv);
+    } else if let Some(at) = spans.last().map(|s| s.last).or_else(|| {
+        ini.headers()
+            .iter()
+            .rev()
+            .find(|(s, _)| s == section)
+            .map(|(_, l)| *l)
+    }) {
+        // Text added as the new last line must end with a newline.
+        ends_with_newline |= at == lines.len();
+        lines.splice(at..at, kv);
+    } else {
+        let mut block = vec![format!("[{section}]{eol}")];
+        block.extend(kv);
+        let first_header = ini.headers().first().map(|(_, l)| *l);
+        match first_header {
+            Some(l) if section == DEFAULT => {
+                block.push(eol.to_string());
+                lines.splice(l - 1..l - 1, block);
+            }
+            _ => {
+                if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                    lines.push(eol.to_string());
+                }
+                lines.extend(block);
+                ends_with_newline = true;
+            }
+        }
+    }
+    Ok(join(&lines, ends_with_newline))
+}
+
+/// `unset` on text: removes every line of `section.key` (earlier duplicates
+/// too, or they would become effective). Returns the text and whether
+/// anything was removed.
+pub fn unset_in_text(text: &str, section: &str, key: &str) -> Result<(String, bool), EditError> {
+    let ini = Ini::parse(text);
+    require_section(&ini, section)?;
+    let mut lines = ini.raw_lines().to_vec();
+    let spans: Vec<_> = ini
+        .key_spans()
+        .iter()
+        .filter(|s| s.section == section && s.key == key)
+        .collect();
+    for span in spans.iter().rev() {
+        lines.drain(span.first - 1..span.last);
+    }
+    Ok((join(&lines, ini.ends_with_newline()), !spans.is_empty()))
+}
+
+/// `key = value` and its continuation lines, refused when parsing them back
+/// would not give `value` again.
+fn key_lines(key: &str, value: &str) -> Result<Vec<String>, EditError> {
+    let value = value.trim();
+    let mut parts = value.split('\n');
+    let mut lines = vec![format!("{key} = {}", parts.next().unwrap_or(""))];
+    lines.extend(parts.map(|p| format!("\t{p}")));
+    let probe = Ini::parse(&format!("[s]\n{}\n", lines.join("\n")));
+    let back = probe.section("s").and_then(|s| s.entry(key));
+    if !probe.errors().is_empty() || back.map(|e| e.value.as_str()) != Some(value) {
+        return Err(EditError::Value(value.to_string()));
+    }
+    Ok(lines)
+}
+
+fn join(lines: &[String], ends_with_newline: bool) -> String {
+    let mut out = lines.join("\n");
+    if ends_with_newline && !lines.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// DEFAULT always exists, as in RawConfigParser.
+fn require_section(ini: &Ini, section: &str) -> Result<(), EditError> {
+    if section == DEFAULT || ini.has_section(section) {
+        Ok(())
+    } else {
+        Err(EditError::SectionNotFound(section.to_string()))
+    }
+}
+
+/// A missing file reads as empty: `set` on a fresh node's node.conf creates it.
+fn read(file: &Path) -> Result<String, EditError> {
+    match fs::read(file) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(EditError::Read {
+            file: file.to_path_buf(),
+            err,
+        }),
+    }
+}
+
+/// Rewriting a file we cannot parse could attach keys to the wrong section.
+fn parsed(file: &Path, text: &str) -> Result<Ini, EditError> {
+    let ini = Ini::parse(text);
+    if ini.errors().is_empty() {
+        Ok(ini)
+    } else {
+        Err(EditError::Parse {
+            file: file.to_path_buf(),
+            errors: ini.errors().to_vec(),
+        })
+    }
+}
+
+/// An unchanged file keeps its mtime: mtimes drive config sync and push.
+fn write_if_changed(file: &Path, old: &str, new: &str) -> Result<(), EditError> {
+    if old == new {
+        return Ok(());
+    }
+    write_atomic(file, new)
+}
+
+/// Temp file in the same directory, fsync, rename over the original; the
+/// original's mode and owner are kept, a new file gets 0600 (node.conf
+/// holds the cluster secret). A symlink is followed, not replaced.
+pub fn write_atomic(file: &Path, text: &str) -> Result<(), EditError> {
+    let write_err = |err| EditError::Write {
+        file: file.to_path_buf(),
+        err,
+    };
+    let target = match fs::canonicalize(file) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => file.to_path_buf(),
+        Err(e) => return Err(write_err(e)),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .ok_or_else(|| write_err(io::Error::other("not a file name")))?;
+    let tmp = dir.join(format!(
+        ".{}.svcmgr-tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let meta = fs::metadata(&target).ok();
+    let result = write_replace(&tmp, &target, &dir, text, meta.as_ref());
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(write_err)
+}
+
+fn write_replace(
+    tmp: &Path,
+    target: &Path,
+    dir: &Path,
+    text: &str,
+    meta: Option<&fs::Metadata>,
+) -> io::Result<()> {
+    let mode = meta.map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    // A temp file left by a crashed run of this same pid would block create_new.
+    let _ = fs::remove_file(tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)?;
+    f.write_all(text.as_bytes())?;
+    // The umask narrowed the open() mode; restore the exact original.
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(m) = meta {
+        // Only root may give a file away; anyone else keeps their own files.
+        let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+    }
+    f.sync_all()?;
+    drop(f);
+    fs::rename(tmp, target)?;
+    // Make the rename itself durable.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC: &str = "# service p\n[DEFAULT]\nnodes = n1 n2   # both\nservice_type = TST\n\n; ip section\n[ip#0]\nipname = a\nipdev = eth0\n\n# fs below\n[fs#0]\ndev = /dev/sdb\nmnt = /a\n";
+
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.conf");
+        fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    fn dir_entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn malformed_params() {
+        for p in [
+            "nodot", ".key", "section.", "s.k=v", "s]x.k", "s. k", "s.k#",
+        ] {
+            assert!(matches!(parse_param(p), Err(EditError::Malformed)), "{p}");
+        }
+        assert_eq!(
+            EditError::Malformed.to_string(),
+            "malformed parameter. format as 'section.key'"
+        );
+        assert_eq!(
+            parse_param("default.Nodes").unwrap(),
+            ("DEFAULT".to_string(), "nodes".to_string())
+        );
+        assert_eq!(
+            parse_param("ip#0.ipname@n1").unwrap(),
+            ("ip#0".to_string(), "ipname@n1".to_string())
+        );
+    }
+
+    #[test]
+    fn get_values_with_default_inheritance() {
+        let (_d, f) = file_with(SVC);
+        assert_eq!(get(&f, "DEFAULT.nodes").unwrap().as_deref(), Some("n1 n2"));
+        assert_eq!(get(&f, "ip#0.ipdev").unwrap().as_deref(), Some("eth0"));
+        assert_eq!(get(&f, "ip#0.nodes").unwrap().as_deref(), Some("n1 n2"));
+        assert_eq!(get(&f, "ip#0.netmask").unwrap(), None);
+        let err = get(&f, "ip#9.ipdev").unwrap_err();
+        assert_eq!(err.to_string(), "section 'ip#9' not found");
+        assert!(matches!(get(&f, "bad"), Err(EditError::Malformed)));
+    }
+
+    #[test]
+    fn set_replaces_the_key_line_and_keeps_everything_else() {
+        let (_d, f) = file_with(SVC);
+        set(&f, "ip#0.ipdev", "eth1").unwrap();
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            SVC.replace("ipdev = eth0", "ipdev = eth1")
+        );
+        set(&f, "DEFAULT.nodes", "n1 n2 n3").unwrap();
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            SVC.replace("ipdev = eth0", "ipdev = eth1")
+                .replace("nodes = n1 n2   # both", "nodes = n1 n2 n3")
+        );
+    }
+
+    #[test]
+    fn set_appends_a_new_key_after_the_last_key_of_its_section() {
+        let (_d, f) = file_with(SVC);
+        set(&f, "ip#0.netmask", "255.255.255.0").unwrap();
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            SVC.replace("ipdev = eth0\n", "ipdev = eth0\nnetmask = 255.255.255.0\n")
+        );
+    }
+
+    #[test]
+    fn set_in_a_section_without_keys_goes_after_the_header() {
+        let out = set_in_text("[a]\n# c\n[b]\nk = v\n", "a", "x", "1").unwrap();
+        assert_eq!(out, "[a]\nx = 1\n# c\n[b]\nk = v\n");
+    }
+
+    #[test]
+    fn text_added_at_the_end_ends_with_a_newline() {
+        assert_eq!(set_in_text("[a]", "a", "x", "1").unwrap(), "[a]\nx = 1\n");
+        assert_eq!(
+            set_in_text("[a]\nk = v", "a", "x", "1").unwrap(),
+            "[a]\nk = v\nx = 1\n"
+        );
+        assert_eq!(
+            set_in_text("[a]\nk = v\n[b]", "a", "k", "w").unwrap(),
+            "[a]\nk = w\n[b]"
+        );
+    }
+
+    #[test]
+    fn unset_on_a_missing_file_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("node.conf");
+        assert!(!unset(&f, "DEFAULT.x").unwrap());
+        assert!(!f.exists());
+    }
+
+    #[test]
+    fn set_creates_a_missing_section_at_the_end() {
+        let (_d, f) = file_with(SVC);
+        set(&f, "vg#0.vgname", "vg1").unwrap();
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            format!("{SVC}\n[vg#0]\nvgname = vg1\n")
+        );
+        let out = set_in_text("[a]\nk = v", "b", "x", "1").unwrap();
+        assert_eq!(out, "[a]\nk = v\n\n[b]\nx = 1\n");
+    }
+
+    #[test]
+    fn set_creates_default_before_the_first_section() {
+        let out = set_in_text("# top\n[a]\nk = v\n", "DEFAULT", "x", "1").unwrap();
+        assert_eq!(out, "# top\n[DEFAULT]\nx = 1\n\n[a]\nk = v\n");
+        assert_eq!(
+            set_in_text("", "DEFAULT", "x", "1").unwrap(),
+            "[DEFAULT]\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn set_replaces_continuation_lines_and_writes_multiline_values() {
+        let text = "[a]\nk = one\n  two\n# keep\nj = 1\n";
+        let out = set_in_text(text, "a", "k", "x\ny").unwrap();
+        assert_eq!(out, "[a]\nk = x\n\ty\n# keep\nj = 1\n");
+        assert_eq!(Ini::parse(&out).get("a", "k").unwrap().value, "x\ny");
+    }
+
+    #[test]
+    fn set_on_duplicates_replaces_the_effective_one() {
+        let text = "[a]\nk = 1\n[b]\n[a]\nk = 2\n";
+        assert_eq!(
+            set_in_text(text, "a", "k", "3").unwrap(),
+            "[a]\nk = 1\n[b]\n[a]\nk = 3\n"
+        );
+    }
+
+    #[test]
+    fn set_refuses_values_that_would_read_back_differently() {
+        for v in ["a # b", "x ;y", "#x", "a\n\nb", "\"\""] {
+            let err = set_in_text("[a]\n", "a", "k", v).unwrap_err();
+            assert!(matches!(err, EditError::Value(_)), "{v}");
+        }
+        let err = set_in_text("[a]\n", "a", "k", "a # b").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "value 'a # b' would not read back as written (blank continuation lines, or ' #' or ' ;' which start a comment)"
+        );
+        assert_eq!(
+            set_in_text("[a]\n", "a", "k", " a#b ").unwrap(),
+            "[a]\nk = a#b\n"
+        );
+    }
+
+    #[test]
+    fn crlf_files_get_crlf_lines() {
+        let out = set_in_text("[a]\r\nk = v\r\n", "a", "j", "1").unwrap();
+        assert_eq!(out, "[a]\r\nk = v\r\nj = 1\r\n");
+    }
+
+    #[test]
+    fn unset_removes_the_key_and_its_duplicates_only() {
+        let (_d, f) = file_with("[DEFAULT]\nk = d\n[a]\nk = 1\n  more\n# c\n[a]\nk = 2\nj = 3\n");
+        assert!(unset(&f, "a.k").unwrap());
+        assert_eq!(
+            fs::read_to_string(&f).unwrap(),
+            "[DEFAULT]\nk = d\n[a]\n# c\n[a]\nj = 3\n"
+        );
+        assert_eq!(get(&f, "a.k").unwrap().as_deref(), Some("d"));
+        assert!(!unset(&f, "a.k").unwrap());
+        assert_eq!(
+            unset(&f, "zz.k").unwrap_err().to_string(),
+            "section 'zz' not found"
+        );
+        assert!(!unset(&f, "DEFAULT.none").unwrap());
+    }
+
+    #[test]
+    fn unchanged_files_are_not_rewritten() {
+        let (_d, f) = file_with(SVC);
+        let before = fs::metadata(&f).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        set(&f, "ip#0.ipdev", "eth0").unwrap();
+        assert!(!unset(&f, "ip#0.netmask").unwrap());
+        assert_eq!(fs::metadata(&f).unwrap().modified().unwrap(), before);
+    }
+
+    #[test]
+    fn set_disable_on_rids_or_default() {
+        let (_d, f) = file_with(SVC);
+        set_disable(&f, &["ip#0".to_string(), "app".to_string()], true).unwrap();
+        let text = fs::read_to_string(&f).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{}\n[app]\ndisable = true\n",
+                SVC.replace("ipdev = eth0\n", "ipdev = eth0\ndisable = true\n")
+            )
+        );
+        set_disable(&f, &[], false).unwrap();
+        assert_eq!(
+            get(&f, "DEFAULT.disable").unwrap().as_deref(),
+            Some("false")
+        );
+        set_disable(&f, &["ip#0".to_string()], false).unwrap();
+        assert_eq!(get(&f, "ip#0.disable").unwrap().as_deref(), Some("false"));
+    }
+
+    #[test]
+    fn writes_are_atomic_keep_the_mode_and_leave_no_temp_file() {
+        let (d, f) = file_with(SVC);
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        let ino = fs::metadata(&f).unwrap().ino();
+        set(&f, "ip#0.ipdev", "eth1").unwrap();
+        let meta = fs::metadata(&f).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        assert_ne!(
+            meta.ino(),
+            ino,
+            "replaced by rename, not rewritten in place"
+        );
+        assert_eq!(dir_entries(d.path()), vec!["s.conf"]);
+    }
+
+    #[test]
+    fn set_follows_a_symlinked_file() {
+        let (d, f) = file_with(SVC);
+        let link = d.path().join("link.conf");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        set(&link, "ip#0.ipdev", "eth1").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(get(&f, "ip#0.ipdev").unwrap().as_deref(), Some("eth1"));
+    }
+
+    #[test]
+    fn set_creates_a_missing_file_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("node.conf");
+        assert_eq!(
+            get(&f, "node.host_mode").unwrap_err().to_string(),
+            "section 'node' not found"
+        );
+        set(&f, "cluster.secret", "abc").unwrap();
+        assert_eq!(fs::read_to_string(&f).unwrap(), "[cluster]\nsecret = abc\n");
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(dir_entries(dir.path()), vec!["node.conf"]);
+    }
+
+    #[test]
+    fn failed_write_leaves_no_temp_file_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("missing-dir").join("x.conf");
+        let err = set(&f, "a.b", "c").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot write {}", f.display())),
+            "{err}"
+        );
+        assert!(dir_entries(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn unparsable_files_are_not_edited() {
+        let (_d, f) = file_with("[a]\nbroken line\n");
+        let err = set(&f, "a.k", "v").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{0} cannot be edited until these lines are fixed:\n{0}:2: cannot parse 'broken line': expected [section], key = value, or a comment",
+                f.display()
+            )
+        );
+        assert_eq!(fs::read_to_string(&f).unwrap(), "[a]\nbroken line\n");
+    }
 }

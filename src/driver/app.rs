@@ -1,9 +1,55 @@
-use super::*;
+//! The app resource: the `S*` (start), `K*` (stop) and `C*` (check)
+//! launchers of `<etc>/<svc>.d` (spec §1.3, §5.5).
+//!
+//! Launchers run as root with the service's environment, so before running
+//! one we check that only root (or the user running svcmgr) can change it.
+//! 1.5 silently chowned foreign launchers to root instead, which handed root
+//! to whoever could write them.
+
+use std::fmt::Write as _;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started, SvcInfo};
 use crate::config::AppConf;
+use crate::exec::{Cmd, ExecError, Output};
+use crate::log::Logger;
+use crate::status::Status;
+
+/// Start and stop launchers may legitimately take long (a database
+/// recovering its journal); 1.5 waited forever. One hour still ends a hung
+/// launcher so that the service lock is eventually released.
+pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A check script blocks `print status`, so it gets much less time.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub struct App {
     conf: AppConf,
+    /// `initd`: where the launchers are, as written (logs show this path,
+    /// not the link's target).
     dir: PathBuf,
 }
+
+/// What a launcher directory looks like before an action.
+#[derive(Debug, PartialEq, Eq)]
+enum Initd {
+    Missing,
+    NotLink,
+    Usable,
+}
+
+/// Why a launcher was not run.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Someone else than root could have changed it: the action must fail.
+    Unsafe,
+    /// It cannot run at all (broken link, directory): logged, skipped.
+    Broken,
+}
+
 impl App {
     pub fn new(conf: AppConf, svc: &SvcInfo) -> App {
         let dir = conf
@@ -12,25 +58,983 @@ impl App {
             .unwrap_or_else(|| svc.paths.launcher_dir(&svc.name));
         App { conf, dir }
     }
+
+    fn initd(&self) -> Initd {
+        // exists() follows the link: a link into an unmounted fs is "missing".
+        if !self.dir.exists() {
+            return Initd::Missing;
+        }
+        let is_link = std::fs::symlink_metadata(&self.dir)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if self.conf.dir.is_none() && !is_link {
+            return Initd::NotLink;
+        }
+        Initd::Usable
+    }
+
+    /// The launchers whose name starts with `prefix`, in lexicographic
+    /// order of the full path (`S2x` after `S10x`, as 1.5).
+    fn launchers(&self, prefix: u8) -> io::Result<Vec<PathBuf>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let name = entry?.file_name();
+            if name.as_encoded_bytes().first() == Some(&prefix) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names.into_iter().map(|n| self.dir.join(n)).collect())
+    }
+
+    fn timeout(&self, default: Duration) -> Duration {
+        self.conf.timeout.unwrap_or(default)
+    }
+
+    /// Runs every launcher starting with `prefix` with `action` as argument.
+    /// Only an unsafe launcher or an unusable log directory fail: launcher
+    /// return codes are reported, never fatal (1.5).
+    fn run_launchers(&self, ctx: &Ctx, prefix: u8, action: &str) -> Result<(), Failed> {
+        let paths = match self.launchers(prefix) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.log
+                    .error(format!("cannot read {}: {e}", self.dir.display()));
+                return Err(Failed::because(format!(
+                    "cannot list launchers in {}",
+                    self.dir.display()
+                )));
+            }
+        };
+        let mut runnable = Vec::new();
+        let mut unsafe_found = false;
+        for p in paths {
+            match prepare(&ctx.log, &p) {
+                Ok(()) => runnable.push(p),
+                Err(Refusal::Unsafe) => unsafe_found = true,
+                Err(Refusal::Broken) => {}
+            }
+        }
+        if unsafe_found {
+            return Err(Failed::because(format!(
+                "unsafe launchers in {}",
+                self.dir.display()
+            )));
+        }
+        let tmp = &ctx.svc.paths.tmp;
+        if !runnable.is_empty()
+            && let Err(e) = std::fs::create_dir_all(tmp)
+        {
+            ctx.log.error(format!(
+                "cannot create {} for the launcher logs: {e}",
+                tmp.display()
+            ));
+            return Err(Failed::because(format!("cannot create {}", tmp.display())));
+        }
+        for p in runnable {
+            if crate::exec::interrupted() {
+                break;
+            }
+            self.run_one(ctx, &p, action);
+        }
+        Ok(())
+    }
+
+    fn run_one(&self, ctx: &Ctx, path: &Path, action: &str) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let logfile = ctx
+            .svc
+            .paths
+            .tmp
+            .join(format!("svc_{}_{name}.log", ctx.svc.name));
+        let cmd = Cmd::new([path.to_string_lossy().into_owned(), action.to_string()])
+            .env(ctx.env)
+            .timeout(self.timeout(DEFAULT_ACTION_TIMEOUT))
+            .output_file(logfile.clone());
+        ctx.log.info(format!("spawn: {cmd}"));
+        let t0 = Instant::now();
+        let res = ctx.runner.run(&cmd);
+        let took = fmt_timedelta(t0.elapsed());
+        let logfile = logfile.display();
+        match res {
+            Ok(out) => ctx.log.info(format!(
+                "{action} done in {took} - ret {} - logs in {logfile}",
+                out.rc
+            )),
+            Err(ExecError::Timeout { .. } | ExecError::Interrupted) => ctx.log.error(format!(
+                "{action} interrupted after {took} - ret 1 - logs in {logfile}"
+            )),
+            Err(e) => ctx.log.error(format!(
+                "{} execution error ({})",
+                path.display(),
+                exec_error_text(&e)
+            )),
+        }
+    }
+
+    /// Runs the check scripts concurrently; returns, in script order,
+    /// whether each one failed.
+    fn run_checks(&self, ctx: &Ctx, scripts: &[PathBuf]) -> Vec<bool> {
+        let timeout = self.timeout(DEFAULT_CHECK_TIMEOUT);
+        let cmds: Vec<Option<Cmd>> = scripts
+            .iter()
+            .map(|p| {
+                prepare(&ctx.log, p).ok().map(|()| {
+                    Cmd::new([p.to_string_lossy().into_owned(), "status".to_string()])
+                        .env(ctx.env)
+                        .timeout(timeout)
+                })
+            })
+            .collect();
+        let results = run_concurrently(ctx.runner, &cmds);
+        // Logged here, in script order, rather than by the worker threads,
+        // so that the log reads the same whatever finishes first.
+        scripts
+            .iter()
+            .zip(cmds.iter().zip(results))
+            .map(|(path, (cmd, res))| match (cmd, res) {
+                (Some(cmd), Some(Ok(out))) => {
+                    log_quiet(&ctx.log, cmd, &out);
+                    out.rc != 0
+                }
+                (Some(_), Some(Err(e))) => {
+                    ctx.log.error(format!(
+                        "{} execution error ({})",
+                        path.display(),
+                        exec_error_text(&e)
+                    ));
+                    true
+                }
+                _ => true,
+            })
+            .collect()
+    }
 }
+
+/// One result per command, `None` where there was no command (refused) or
+/// where the worker died.
+fn run_concurrently(
+    runner: &dyn crate::exec::Runner,
+    cmds: &[Option<Cmd>],
+) -> Vec<Option<Result<Output, ExecError>>> {
+    if cmds.iter().flatten().count() <= 1 {
+        return cmds
+            .iter()
+            .map(|c| c.as_ref().map(|c| runner.run(c)))
+            .collect();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = cmds
+            .iter()
+            .map(|c| c.as_ref().map(|c| s.spawn(move || runner.run(c))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.and_then(|h| h.join().ok()))
+            .collect()
+    })
+}
+
+/// What `run_quiet` would have logged, for a command run elsewhere.
+fn log_quiet(log: &Logger, cmd: &Cmd, out: &Output) {
+    log.debug(cmd.to_string());
+    if !out.stdout.trim().is_empty() {
+        log.debug(format!("output:\n{}", out.stdout));
+    }
+    if !out.stderr.trim().is_empty() {
+        log.debug(format!("stderr:\n{}", out.stderr));
+    }
+}
+
+/// The OS's short text for an error (`Exec format error`), as 1.5 printed it.
+fn exec_error_text(e: &ExecError) -> String {
+    match e {
+        ExecError::Spawn { err, .. } => io_error_text(err),
+        ExecError::NotFound(_) => "not found or not executable".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn io_error_text(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => err.to_string(),
+    }
+}
+
+/// Why the file behind `path` must not run as root, if it must not: it must
+/// belong to root or to us, and nobody else may write it.
+fn unsafe_reason(path: &Path, target: &Path, uid: u32, mode: u32, euid: u32) -> Option<String> {
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "{} is writable by group or others: refusing to run it (fix with: chmod go-w {})",
+            path.display(),
+            target.display()
+        ));
+    }
+    if uid != 0 && uid != euid {
+        return Some(format!(
+            "{} is owned by uid {uid}: refusing to run it (launchers must be owned by root)",
+            path.display()
+        ));
+    }
+    None
+}
+
+/// Checks a launcher before it runs and makes it executable if needed
+/// (1.5 did `chmod +x`, logged).
+fn prepare(log: &Logger, path: &Path) -> Result<(), Refusal> {
+    let broken = |text: String| {
+        log.error(format!("{} execution error ({text})", path.display()));
+        Refusal::Broken
+    };
+    let meta = std::fs::metadata(path).map_err(|e| broken(io_error_text(&e)))?;
+    if meta.is_dir() {
+        return Err(broken("Is a directory".to_string()));
+    }
+    if !meta.is_file() {
+        return Err(broken("not a regular file".to_string()));
+    }
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let euid = nix::unistd::geteuid().as_raw();
+    if let Some(reason) = unsafe_reason(path, &target, meta.uid(), meta.mode(), euid) {
+        log.error(reason);
+        return Err(Refusal::Unsafe);
+    }
+    if meta.mode() & 0o100 == 0 {
+        log.info(format!("chmod +x {}", path.display()));
+        let perms = std::fs::Permissions::from_mode((meta.mode() | 0o111) & 0o7777);
+        std::fs::set_permissions(path, perms)
+            .map_err(|e| broken(format!("chmod +x failed: {}", io_error_text(&e))))?;
+    }
+    Ok(())
+}
+
+/// Python's `str(timedelta)`: `H:MM:SS[.ffffff]`, with `N day(s), ` past
+/// 24 h; the microseconds are left out when zero. Users compare these
+/// durations with 1.5 logs.
+pub fn fmt_timedelta(d: Duration) -> String {
+    const DAY_US: u128 = 86_400 * 1_000_000;
+    let total = d.as_micros();
+    let (days, rest) = (total / DAY_US, total % DAY_US);
+    let (secs, micros) = (rest / 1_000_000, rest % 1_000_000);
+    let mut s = String::new();
+    if days > 0 {
+        let plural = if days == 1 { "" } else { "s" };
+        let _ = write!(s, "{days} day{plural}, ");
+    }
+    let _ = write!(
+        s,
+        "{}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
+    if micros > 0 {
+        let _ = write!(s, ".{micros:06}");
+    }
+    s
+}
+
 impl Driver for App {
     fn kind(&self) -> Kind {
         Kind::App
     }
+
     fn type_name(&self) -> &'static str {
         "app"
     }
+
     fn label(&self) -> String {
-        let _ = (&self.conf, &self.dir);
         "app".into()
     }
-    fn start(&self, _ctx: &Ctx) -> Result<Started, Failed> {
-        todo!()
+
+    fn start(&self, ctx: &Ctx) -> Result<Started, Failed> {
+        // A missing or wrong launcher dir is logged but does not fail the
+        // start (1.5): the service may have no application at all.
+        match self.initd() {
+            Initd::Missing => {
+                ctx.log
+                    .error(format!("{} is not present", self.dir.display()));
+            }
+            Initd::NotLink => {
+                ctx.log
+                    .error(format!("{} is not a link", self.dir.display()));
+            }
+            Initd::Usable => self.run_launchers(ctx, b'S', "start")?,
+        }
+        Ok(Started::Activated)
     }
-    fn stop(&self, _ctx: &Ctx) -> Result<(), Failed> {
-        todo!()
+
+    fn stop(&self, ctx: &Ctx) -> Result<(), Failed> {
+        match self.initd() {
+            Initd::Missing => ctx.log.info(format!(
+                "{} is not present, perhaps already stopped",
+                self.dir.display()
+            )),
+            Initd::NotLink => {
+                ctx.log
+                    .error(format!("{} is not a link", self.dir.display()));
+            }
+            Initd::Usable => self.run_launchers(ctx, b'K', "stop")?,
+        }
+        Ok(())
     }
-    fn status(&self, _ctx: &Ctx, _deps: &Deps) -> Probe {
-        todo!()
+
+    fn status(&self, ctx: &Ctx, deps: &Deps) -> Probe {
+        if !self.dir.exists() {
+            return Probe::new(Status::NotApplicable);
+        }
+        let base_up =
+            deps.base.is_up() || matches!(deps.base, Status::Undef | Status::NotApplicable);
+        // The app may run on another node: its check scripts would only
+        // report "down" for a service that is simply elsewhere.
+        if ctx.svc.multi_node() && !base_up {
+            return Probe::new(Status::NotApplicable);
+        }
+        let scripts = match self.launchers(b'C') {
+            Ok(s) => s,
+            Err(e) => {
+                return Probe::with(
+                    Status::NotApplicable,
+                    format!("cannot read {}: {e}", self.dir.display()),
+                );
+            }
+        };
+        if scripts.is_empty() {
+            return Probe::with(Status::NotApplicable, "no checkup scripts");
+        }
+        let failed = self.run_checks(ctx, &scripts);
+        let failing: Vec<String> = scripts
+            .iter()
+            .zip(&failed)
+            .filter(|(_, f)| **f)
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        if failing.is_empty() {
+            Probe::new(Status::Up)
+        } else if failing.len() == scripts.len() {
+            Probe::new(Status::Down)
+        } else {
+            Probe::with(
+                Status::Warn,
+                format!("{} returned errors", failing.join(", ")),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{FakeRunner, Runner};
+    use crate::log::capture;
+    use crate::paths::Paths;
+    use std::os::unix::fs::symlink;
+
+    const SVC: &str = "p26.opensvc.com";
+
+    /// A root laid out like the seed's FHS paths, so that log lines can be
+    /// compared with the tutorial once the root prefix is removed.
+    struct Lab {
+        _dir: tempfile::TempDir,
+        root: String,
+        svc: SvcInfo,
+        /// The real launcher directory the `.d` link points to.
+        real: PathBuf,
+        env: Vec<(String, String)>,
+    }
+
+    impl Lab {
+        fn new(nodes: &[&str]) -> Lab {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().to_path_buf();
+            let mut paths = Paths::under(&root);
+            paths.etc = root.join("etc/opensvc");
+            paths.tmp = root.join("var/tmp/opensvc");
+            std::fs::create_dir_all(&paths.etc).unwrap();
+            let real = root.join("svc1/app/init.d");
+            std::fs::create_dir_all(&real).unwrap();
+            symlink(&real, paths.launcher_dir(SVC)).unwrap();
+            let svc = SvcInfo {
+                name: SVC.into(),
+                nodename: "sles1".into(),
+                nodes: nodes.iter().map(|s| s.to_string()).collect(),
+                drpnodes: vec![],
+                service_type: "PRD".into(),
+                paths,
+                svcmgr_bin: PathBuf::from("/usr/bin/svcmgr"),
+            };
+            Lab {
+                root: root.display().to_string(),
+                _dir: dir,
+                svc,
+                real,
+                env: vec![("OPENSVC_SVCNAME".into(), SVC.into())],
+            }
+        }
+
+        fn launcher(&self, name: &str, mode: u32) -> PathBuf {
+            let p = self.real.join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p
+        }
+
+        fn initd(&self) -> String {
+            self.svc.paths.launcher_dir(SVC).display().to_string()
+        }
+
+        fn app(&self) -> App {
+            App::new(AppConf::default(), &self.svc)
+        }
+
+        fn ctx<'a>(&'a self, runner: &'a dyn Runner) -> Ctx<'a> {
+            Ctx {
+                runner,
+                log: Logger::service(SVC).resource("app"),
+                svc: &self.svc,
+                env: &self.env,
+                force: false,
+                conflict_checked: false,
+            }
+        }
+
+        /// Log lines with the temporary root removed and durations fixed,
+        /// so they compare with the tutorial's text.
+        fn normalize(&self, lines: Vec<String>) -> Vec<String> {
+            lines
+                .into_iter()
+                .map(|l| fix_duration(&l.replace(&self.root, "")))
+                .collect()
+        }
+    }
+
+    fn fix_duration(line: &str) -> String {
+        let marker = [" done in ", " interrupted after "]
+            .into_iter()
+            .find_map(|m| line.find(m).map(|i| i + m.len()));
+        let Some(start) = marker else {
+            return line.to_string();
+        };
+        let Some(len) = line[start..].find(" - ret") else {
+            return line.to_string();
+        };
+        let d = &line[start..start + len];
+        assert!(
+            d.starts_with("0:00:0") && d.len() >= 7,
+            "not a timedelta: {d}"
+        );
+        format!("{}<d>{}", &line[..start], &line[start + len..])
+    }
+
+    fn base(status: Status) -> Deps {
+        Deps { base: status }
+    }
+
+    #[test]
+    fn timedelta_text_matches_python() {
+        assert_eq!(fmt_timedelta(Duration::from_micros(7657)), "0:00:00.007657");
+        assert_eq!(fmt_timedelta(Duration::from_secs(1)), "0:00:01");
+        assert_eq!(
+            fmt_timedelta(Duration::from_secs(86_400) + Duration::from_millis(500)),
+            "1 day, 0:00:00.500000"
+        );
+        assert_eq!(
+            fmt_timedelta(Duration::from_secs(2 * 86_400 + 3723)),
+            "2 days, 1:02:03"
+        );
+        assert_eq!(fmt_timedelta(Duration::from_secs(36_000)), "10:00:00");
+        // Nanoseconds are truncated, as timedelta keeps microseconds only.
+        assert_eq!(fmt_timedelta(Duration::from_nanos(999)), "0:00:00");
+    }
+
+    #[test]
+    fn start_runs_s_launchers_like_the_tutorial() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("S10weblauncher", 0o755);
+        lab.launcher("K90weblauncher", 0o755);
+        lab.launcher("C10weblauncher", 0o755);
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lab.normalize(lines),
+            vec![
+                "INFO P26.OPENSVC.COM.APP spawn: /etc/opensvc/p26.opensvc.com.d/S10weblauncher start",
+                "INFO P26.OPENSVC.COM.APP start done in <d> - ret 0 - logs in /var/tmp/opensvc/svc_p26.opensvc.com_S10weblauncher.log",
+            ]
+        );
+        let cmds = runner.cmds();
+        assert_eq!(cmds.len(), 1);
+        let s10 = format!("{}/S10weblauncher", lab.initd());
+        assert_eq!(cmds[0].argv, vec![s10.as_str(), "start"]);
+        assert_eq!(cmds[0].env, lab.env);
+        assert_eq!(cmds[0].timeout, DEFAULT_ACTION_TIMEOUT);
+        assert_eq!(
+            cmds[0].output_file,
+            Some(
+                lab.svc
+                    .paths
+                    .tmp
+                    .join("svc_p26.opensvc.com_S10weblauncher.log")
+            )
+        );
+        assert!(lab.svc.paths.tmp.is_dir(), "the log dir is created");
+    }
+
+    #[test]
+    fn stop_runs_k_launchers_like_the_tutorial() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("S10weblauncher", 0o755);
+        lab.launcher("K90weblauncher", 0o755);
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().stop(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(
+            lab.normalize(lines),
+            vec![
+                "INFO P26.OPENSVC.COM.APP spawn: /etc/opensvc/p26.opensvc.com.d/K90weblauncher stop",
+                "INFO P26.OPENSVC.COM.APP stop done in <d> - ret 0 - logs in /var/tmp/opensvc/svc_p26.opensvc.com_K90weblauncher.log",
+            ]
+        );
+        assert_eq!(
+            runner.calls(),
+            vec![format!("{}/K90weblauncher stop", lab.initd())]
+        );
+    }
+
+    #[test]
+    fn launchers_run_in_lexicographic_order_and_rcs_are_not_fatal() {
+        let lab = Lab::new(&["sles1"]);
+        for n in ["S2b", "S10a", "Sz", "K20x", "K10y", "xS1", "s5"] {
+            lab.launcher(n, 0o755);
+        }
+        let runner = FakeRunner::new();
+        let s10 = format!("{}/S10a", lab.initd());
+        runner.on(&[s10.as_str()], 3, "", "");
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        let d = lab.initd();
+        assert_eq!(
+            runner.calls(),
+            vec![
+                format!("{d}/S10a start"),
+                format!("{d}/S2b start"),
+                format!("{d}/Sz start")
+            ]
+        );
+        assert!(lines[1].ends_with(&format!(
+            " - ret 3 - logs in {}/svc_{SVC}_S10a.log",
+            lab.svc.paths.tmp.display()
+        )));
+        let runner = FakeRunner::new();
+        lab.app().stop(&lab.ctx(&runner)).unwrap();
+        assert_eq!(
+            runner.calls(),
+            vec![format!("{d}/K10y stop"), format!("{d}/K20x stop")]
+        );
+    }
+
+    #[test]
+    fn conf_timeout_is_passed_to_launchers() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        lab.launcher("C10a", 0o755);
+        let app = App::new(
+            AppConf {
+                dir: None,
+                timeout: Some(Duration::from_secs(7)),
+            },
+            &lab.svc,
+        );
+        let runner = FakeRunner::new();
+        app.start(&lab.ctx(&runner)).unwrap();
+        app.status(&lab.ctx(&runner), &base(Status::Up));
+        let cmds = runner.cmds();
+        assert_eq!(cmds.len(), 2);
+        assert!(cmds.iter().all(|c| c.timeout == Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn missing_initd_logs_but_does_not_fail() {
+        let lab = Lab::new(&["sles1"]);
+        std::fs::remove_file(lab.svc.paths.launcher_dir(SVC)).unwrap();
+        let runner = FakeRunner::new();
+        let d = lab.initd();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lines,
+            vec![format!("ERROR P26.OPENSVC.COM.APP {d} is not present")]
+        );
+        let (res, lines) = capture(|| lab.app().stop(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(
+            lines,
+            vec![format!(
+                "INFO P26.OPENSVC.COM.APP {d} is not present, perhaps already stopped"
+            )]
+        );
+        assert!(runner.calls().is_empty());
+    }
+
+    #[test]
+    fn link_to_a_missing_target_is_not_present() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        std::fs::remove_dir_all(&lab.real).unwrap();
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lines,
+            vec![format!(
+                "ERROR P26.OPENSVC.COM.APP {} is not present",
+                lab.initd()
+            )]
+        );
+        let probe = lab.app().status(&lab.ctx(&runner), &base(Status::Up));
+        assert_eq!(probe, Probe::new(Status::NotApplicable));
+    }
+
+    #[test]
+    fn a_real_directory_is_refused_unless_dir_is_set() {
+        let lab = Lab::new(&["sles1"]);
+        let d = lab.svc.paths.launcher_dir(SVC);
+        std::fs::remove_file(&d).unwrap();
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("S10a"), "").unwrap();
+        std::fs::set_permissions(d.join("S10a"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(d.join("K10a"), "").unwrap();
+        std::fs::set_permissions(d.join("K10a"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runner = FakeRunner::new();
+        let want = vec![format!(
+            "ERROR P26.OPENSVC.COM.APP {} is not a link",
+            lab.initd()
+        )];
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(lines, want);
+        let (res, lines) = capture(|| lab.app().stop(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(lines, want);
+        assert!(runner.calls().is_empty());
+
+        let app = App::new(
+            AppConf {
+                dir: Some(d.clone()),
+                timeout: None,
+            },
+            &lab.svc,
+        );
+        app.start(&lab.ctx(&runner)).unwrap();
+        assert_eq!(runner.calls(), vec![format!("{}/S10a start", d.display())]);
+    }
+
+    #[test]
+    fn non_executable_launchers_are_made_executable() {
+        let lab = Lab::new(&["sles1"]);
+        let p = lab.launcher("S10a", 0o644);
+        let runner = FakeRunner::new();
+        let (_, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(
+            lines[0],
+            format!("INFO P26.OPENSVC.COM.APP chmod +x {}/S10a", lab.initd())
+        );
+        let mode = std::fs::metadata(&p).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o755);
+        assert_eq!(runner.calls().len(), 1);
+    }
+
+    #[test]
+    fn writable_launchers_are_refused_and_nothing_runs() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        let bad = lab.launcher("S20b", 0o775);
+        let target = std::fs::canonicalize(&bad).unwrap();
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(res.is_err());
+        assert_eq!(
+            lines,
+            vec![format!(
+                "ERROR P26.OPENSVC.COM.APP {}/S20b is writable by group or others: refusing to run it (fix with: chmod go-w {})",
+                lab.initd(),
+                target.display()
+            )]
+        );
+        assert!(runner.calls().is_empty(), "nothing runs when one is unsafe");
+        std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let (res, _) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(res.is_err(), "world-writable is refused too");
+        lab.launcher("K10a", 0o777);
+        let (res, _) = capture(|| lab.app().stop(&lab.ctx(&runner)));
+        assert!(res.is_err(), "an unsafe stop launcher fails the stop");
+        assert!(runner.calls().is_empty());
+    }
+
+    #[test]
+    fn ownership_rule() {
+        let p = Path::new("/d/S1");
+        let t = Path::new("/t/S1");
+        assert_eq!(unsafe_reason(p, t, 0, 0o755, 1000), None);
+        assert_eq!(unsafe_reason(p, t, 1000, 0o755, 1000), None);
+        assert_eq!(
+            unsafe_reason(p, t, 1001, 0o755, 1000).as_deref(),
+            Some(
+                "/d/S1 is owned by uid 1001: refusing to run it (launchers must be owned by root)"
+            )
+        );
+        assert_eq!(
+            unsafe_reason(p, t, 0, 0o765, 0).as_deref(),
+            Some(
+                "/d/S1 is writable by group or others: refusing to run it (fix with: chmod go-w /t/S1)"
+            )
+        );
+    }
+
+    #[test]
+    fn launchers_owned_by_another_user_are_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root can give a file away
+        }
+        let lab = Lab::new(&["sles1"]);
+        let p = lab.launcher("S10a", 0o755);
+        std::os::unix::fs::chown(&p, Some(4242), None).unwrap();
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(res.is_err());
+        assert_eq!(
+            lines,
+            vec![format!(
+                "ERROR P26.OPENSVC.COM.APP {}/S10a is owned by uid 4242: refusing to run it (launchers must be owned by root)",
+                lab.initd()
+            )]
+        );
+        assert!(runner.calls().is_empty());
+    }
+
+    /// Answers every command with one error, for the paths FakeRunner
+    /// cannot script.
+    struct FailingRunner(fn() -> ExecError);
+
+    impl Runner for FailingRunner {
+        fn run(&self, _cmd: &Cmd) -> Result<Output, ExecError> {
+            Err((self.0)())
+        }
+        fn which(&self, bin: &str) -> Option<PathBuf> {
+            Some(PathBuf::from(bin))
+        }
+    }
+
+    #[test]
+    fn timeouts_and_exec_errors_are_logged_not_fatal() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        let runner = FailingRunner(|| ExecError::Timeout {
+            cmd: "x".into(),
+            secs: 1,
+        });
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lab.normalize(lines)[1],
+            "ERROR P26.OPENSVC.COM.APP start interrupted after <d> - ret 1 - logs in /var/tmp/opensvc/svc_p26.opensvc.com_S10a.log"
+        );
+        let runner = FailingRunner(|| ExecError::Spawn {
+            cmd: "x".into(),
+            err: io::Error::from_raw_os_error(libc::ENOEXEC),
+        });
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lines[1],
+            format!(
+                "ERROR P26.OPENSVC.COM.APP {}/S10a execution error (Exec format error)",
+                lab.initd()
+            )
+        );
+    }
+
+    #[test]
+    fn broken_launcher_links_are_skipped() {
+        let lab = Lab::new(&["sles1"]);
+        symlink("/nonexistent/x", lab.real.join("S05gone")).unwrap();
+        lab.launcher("S10a", 0o755);
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            lines[0],
+            format!(
+                "ERROR P26.OPENSVC.COM.APP {}/S05gone execution error (No such file or directory)",
+                lab.initd()
+            )
+        );
+        assert_eq!(runner.calls(), vec![format!("{}/S10a start", lab.initd())]);
+    }
+
+    #[test]
+    fn status_is_na_without_checkup_scripts() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("S10a", 0o755);
+        let runner = FakeRunner::new();
+        let probe = lab.app().status(&lab.ctx(&runner), &base(Status::Up));
+        assert_eq!(
+            probe,
+            Probe::with(Status::NotApplicable, "no checkup scripts")
+        );
+    }
+
+    #[test]
+    fn status_is_na_without_comment_when_a_multi_node_service_is_not_up() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("C10a", 0o755);
+        let runner = FakeRunner::new();
+        for s in [Status::Down, Status::Warn, Status::StdbyDown] {
+            let probe = lab.app().status(&lab.ctx(&runner), &base(s));
+            assert_eq!(probe, Probe::new(Status::NotApplicable), "{s:?}");
+        }
+        assert!(runner.calls().is_empty());
+        // A one-node service checks its app whatever the base status.
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("C10a", 0o755);
+        let probe = lab.app().status(&lab.ctx(&runner), &base(Status::Down));
+        assert_eq!(probe, Probe::new(Status::Up));
+    }
+
+    #[test]
+    fn status_counts_failing_checkup_scripts() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("C10a", 0o755);
+        lab.launcher("C20b", 0o755);
+        lab.launcher("C30c", 0o755);
+        let d = lab.initd();
+        let (a, b, c) = (
+            format!("{d}/C10a"),
+            format!("{d}/C20b"),
+            format!("{d}/C30c"),
+        );
+        let check = |rcs: [i32; 3], base_status: Status| {
+            let runner = FakeRunner::new();
+            for (p, rc) in [&a, &b, &c].into_iter().zip(rcs) {
+                runner.on(&[p.as_str()], rc, "", "");
+            }
+            let (probe, lines) =
+                capture(|| lab.app().status(&lab.ctx(&runner), &base(base_status)));
+            assert!(lines.is_empty(), "checks are quiet: {lines:?}");
+            let mut calls = runner.calls();
+            calls.sort();
+            assert_eq!(
+                calls,
+                vec![
+                    format!("{a} status"),
+                    format!("{b} status"),
+                    format!("{c} status")
+                ]
+            );
+            probe
+        };
+        assert_eq!(check([0, 0, 0], Status::Up), Probe::new(Status::Up));
+        assert_eq!(check([0, 0, 0], Status::Undef), Probe::new(Status::Up));
+        assert_eq!(
+            check([0, 0, 0], Status::NotApplicable),
+            Probe::new(Status::Up)
+        );
+        assert_eq!(check([1, 2, 1], Status::Up), Probe::new(Status::Down));
+        // 1.5 summed the rcs: 0+2+0 == 2 would not have been a warn here.
+        assert_eq!(
+            check([0, 2, 0], Status::Up),
+            Probe::with(Status::Warn, format!("{b} returned errors"))
+        );
+        assert_eq!(
+            check([1, 0, 4], Status::Up),
+            Probe::with(Status::Warn, format!("{a}, {c} returned errors"))
+        );
+    }
+
+    #[test]
+    fn one_failing_check_of_two_is_warn() {
+        let lab = Lab::new(&["sles1", "sles2"]);
+        lab.launcher("C10a", 0o755);
+        lab.launcher("C20b", 0o755);
+        let runner = FakeRunner::new();
+        let b = format!("{}/C20b", lab.initd());
+        runner.on(&[b.as_str()], 1, "", "");
+        let probe = lab.app().status(&lab.ctx(&runner), &base(Status::Up));
+        assert_eq!(
+            probe,
+            Probe::with(Status::Warn, format!("{b} returned errors"))
+        );
+        let cmd = runner.cmds().into_iter().find(|c| c.argv[0] == b).unwrap();
+        assert_eq!(cmd.env, lab.env);
+        assert_eq!(cmd.output_file, None);
+        assert_eq!(cmd.timeout, DEFAULT_CHECK_TIMEOUT);
+    }
+
+    #[test]
+    fn refused_or_broken_check_scripts_count_as_failing() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("C10a", 0o755);
+        lab.launcher("C20b", 0o777);
+        let runner = FakeRunner::new();
+        let (probe, lines) = capture(|| lab.app().status(&lab.ctx(&runner), &base(Status::Up)));
+        let d = lab.initd();
+        assert_eq!(
+            probe,
+            Probe::with(Status::Warn, format!("{d}/C20b returned errors"))
+        );
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].contains("is writable by group or others"),
+            "{lines:?}"
+        );
+        assert_eq!(runner.calls(), vec![format!("{d}/C10a status")]);
+
+        let runner = FailingRunner(|| ExecError::NotFound("x".into()));
+        let (probe, lines) = capture(|| lab.app().status(&lab.ctx(&runner), &base(Status::Up)));
+        assert_eq!(probe, Probe::new(Status::Down));
+        assert_eq!(
+            lines[1],
+            format!(
+                "ERROR P26.OPENSVC.COM.APP {d}/C10a execution error (not found or not executable)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_real_launcher_writes_only_to_its_log_file() {
+        let lab = Lab::new(&["sles1"]);
+        let p = lab.real.join("S10echo");
+        std::fs::write(
+            &p,
+            "#!/bin/sh\necho \"$1 $OPENSVC_SVCNAME\"\necho err >&2\nexit 2\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = lab.svc.paths.tmp.join("svc_p26.opensvc.com_S10echo.log");
+        std::fs::create_dir_all(&lab.svc.paths.tmp).unwrap();
+        std::fs::write(&log, "previous run\n").unwrap();
+        let runner = crate::exec::RealRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert!(lines[1].contains(" - ret 2 - logs in "), "{lines:?}");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "start p26.opensvc.com\nerr\n"
+        );
+    }
+
+    #[test]
+    fn label_and_type() {
+        let lab = Lab::new(&["sles1"]);
+        let app = lab.app();
+        assert_eq!(app.label(), "app");
+        assert_eq!(app.type_name(), "app");
+        assert_eq!(app.kind(), Kind::App);
     }
 }

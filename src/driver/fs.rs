@@ -1,33 +1,720 @@
+//! The filesystem resource (spec §5.4): fsck then mount on start, umount
+//! (killing the users of the mount if needed) on stop, a write test in status.
+
+use std::path::Path;
+
 use super::*;
 use crate::config::FsConf;
+use crate::exec::{Cmd, ErrLevel, run_logged, run_passthrough, run_quiet};
+
+/// No device to check, fsck or write-test on the node itself.
+const NETWORK_FS: &[&str] = &[
+    "nfs", "nfs4", "cifs", "smbfs", "9pfs", "gpfs", "afs", "ncpfs",
+];
+
+/// System mount points never worth killing processes for.
+const PROTECTED: &[&str] = &[
+    "/", "/usr", "/var", "/sys", "/proc", "/tmp", "/opt", "/dev", "/dev/pts", "/home", "/boot",
+    "/dev/shm",
+];
+
+/// e2fsck exit codes that leave a mountable filesystem (0 clean, 1 fixed,
+/// 32 cancelled, 33 fixed then cancelled).
+const E2FSCK_OK: &[i32] = &[0, 1, 32, 33];
+
+const UMOUNT_ROUNDS: usize = 3;
+const KILL_ROUNDS: usize = 4;
+
 pub struct Fs {
     conf: FsConf,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MountEntry {
+    dev: String,
+    mnt: String,
+    fstype: String,
+    opts: Vec<String>,
+}
+
 impl Fs {
     pub fn new(conf: FsConf) -> Fs {
         Fs { conf }
     }
+
+    fn is_network(&self) -> bool {
+        NETWORK_FS.contains(&self.conf.fstype.as_str())
+    }
+
+    /// Our entry in the mount table, if mounted.
+    fn mounted(&self, ctx: &Ctx) -> Option<MountEntry> {
+        let out = match run_quiet(ctx.runner, &ctx.log, &Cmd::new(["mount"])) {
+            Ok(out) if out.ok() => out,
+            _ => return None,
+        };
+        let mnt = strip_slash(&self.conf.mnt);
+        parse_mount_table(&out.stdout)
+            .into_iter()
+            .find(|m| m.mnt == mnt && same_dev(&m.dev, &self.conf.dev))
+    }
+
+    /// Status write test: a mount that went read-only after an I/O error
+    /// still shows in the table, so only a write tells.
+    fn write_test(&self, ctx: &Ctx, m: &MountEntry) -> Probe {
+        let read_only = m.opts.iter().any(|o| o == "ro");
+        if read_only || self.is_network() || NETWORK_FS.contains(&m.fstype.as_str()) {
+            return Probe::new(Status::Up);
+        }
+        let stamp = format!("{}\n", chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.6f"));
+        match std::fs::write(Path::new(&self.conf.mnt).join(".opensvc"), stamp) {
+            Ok(()) => Probe::new(Status::Up),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                ctx.log
+                    .error("No space left on device. Invalidate writable test.");
+                Probe::new(Status::Up)
+            }
+            Err(_) => Probe::with(Status::Warn, "fs is not writable"),
+        }
+    }
+
+    fn fsck(&self, ctx: &Ctx) -> Result<(), Failed> {
+        let t = self.conf.fstype.as_str();
+        match t {
+            "" => Ok(()),
+            "ext2" | "ext3" | "ext4" => {
+                if ctx.runner.which("e2fsck").is_none() {
+                    ctx.log.warn(format!("{t} not found. bypass."));
+                    return Ok(());
+                }
+                let cmd = Cmd::new(["e2fsck", "-p", &self.conf.dev]);
+                match run_logged(ctx.runner, &ctx.log, &cmd, ErrLevel::Default) {
+                    Ok(out) if E2FSCK_OK.contains(&out.rc) => Ok(()),
+                    Ok(out) => Err(Failed::because(format!("{cmd} exited with {}", out.rc))),
+                    Err(_) => Err(Failed::silent()),
+                }
+            }
+            _ => {
+                ctx.log.info(format!("fsck not implemented for {t}"));
+                Ok(())
+            }
+        }
+    }
+
+    fn mount_cmd(&self) -> Cmd {
+        let c = &self.conf;
+        let mut argv = vec!["mount"];
+        if !c.fstype.is_empty() {
+            argv.extend(["-t", &c.fstype]);
+        }
+        if !c.mnt_opt.is_empty() {
+            argv.extend(["-o", &c.mnt_opt]);
+        }
+        argv.extend([c.dev.as_str(), c.mnt.as_str()]);
+        Cmd::new(argv)
+    }
+
+    /// One umount round; true when the fs is gone.
+    fn try_umount(&self, ctx: &Ctx) -> bool {
+        let mnt = self.conf.mnt.as_str();
+        let umount = Cmd::new(["umount", mnt]);
+        let done = run_logged(ctx.runner, &ctx.log, &umount, ErrLevel::Warn)
+            .is_ok_and(|out| out.ok() || out.stderr.contains("not mounted"));
+        if done {
+            return true;
+        }
+        if PROTECTED.contains(&strip_slash(mnt)) {
+            return false;
+        }
+        let _ = run_logged(ctx.runner, &ctx.log, &Cmd::new(["sync"]), ErrLevel::Default);
+        for _ in 0..KILL_ROUNDS {
+            // `fuser -km` on a directory that is no longer a mount point
+            // would kill every user of the parent filesystem.
+            if self.mounted(ctx).is_none() {
+                return true;
+            }
+            let fuser = Cmd::new(["fuser", "-kmv", mnt]);
+            let _ = run_logged(ctx.runner, &ctx.log, &fuser, ErrLevel::Info);
+            // Logs the `umount <mnt>` line the reference prints here.
+            if run_passthrough(ctx.runner, &ctx.log, &umount).is_ok_and(|o| o.ok()) {
+                return true;
+            }
+        }
+        false
+    }
 }
+
+/// Keeps `/` itself.
+fn strip_slash(p: &str) -> &str {
+    match p.strip_suffix('/') {
+        Some("") | None => p,
+        Some(s) => s,
+    }
+}
+
+/// `<dev> on <mnt> type <type> (<opts>)`; other lines (mount points with
+/// spaces, messages) are skipped where 1.5 stopped reading.
+fn parse_mount_table(text: &str) -> Vec<MountEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let [dev, "on", mnt, "type", fstype, opts] = w[..] else {
+                return None;
+            };
+            let opts = opts.strip_prefix('(')?.strip_suffix(')')?;
+            Some(MountEntry {
+                dev: dev.to_string(),
+                mnt: strip_slash(mnt).to_string(),
+                fstype: fstype.to_string(),
+                opts: opts.split(',').map(String::from).collect(),
+            })
+        })
+        .collect()
+}
+
+/// `/dev/<vg>/<lv>` as device-mapper names it: `-` inside names doubled.
+fn mapper_form(dev: &str) -> Option<String> {
+    let rest = dev.strip_prefix("/dev/")?;
+    let (vg, lv) = rest.split_once('/')?;
+    if vg.is_empty() || lv.is_empty() || vg == "mapper" || lv.contains('/') {
+        return None;
+    }
+    Some(format!(
+        "/dev/mapper/{}-{}",
+        vg.replace('-', "--"),
+        lv.replace('-', "--")
+    ))
+}
+
+/// Two names of one device: equal, the LVM and mapper forms, or links to
+/// the same node (`/dev/mapper/x` -> `/dev/dm-0`).
+fn same_dev(a: &str, b: &str) -> bool {
+    if a == b || mapper_form(a).as_deref() == Some(b) || mapper_form(b).as_deref() == Some(a) {
+        return true;
+    }
+    // Relative names (`tmpfs`, `server:/x`) would resolve against our cwd.
+    let canon = |p: &str| {
+        Path::new(p)
+            .is_absolute()
+            .then(|| std::fs::canonicalize(p).ok())
+            .flatten()
+    };
+    matches!((canon(a), canon(b)), (Some(x), Some(y)) if x == y)
+}
+
 impl Driver for Fs {
     fn kind(&self) -> Kind {
         Kind::Fs
     }
+
     fn type_name(&self) -> &'static str {
         "fs"
     }
+
     fn label(&self) -> String {
         format!("{}@{}", self.conf.dev, self.conf.mnt)
     }
+
     fn sort_key(&self) -> String {
         self.conf.mnt.clone()
     }
-    fn start(&self, _ctx: &Ctx) -> Result<Started, Failed> {
-        todo!()
+
+    fn start(&self, ctx: &Ctx) -> Result<Started, Failed> {
+        let FsConf { dev, mnt, .. } = &self.conf;
+        if !self.is_network() && !Path::new(dev).exists() {
+            ctx.log.error(format!("device does not exist {dev}"));
+            return Err(Failed::silent());
+        }
+        if !Path::new(mnt).exists() {
+            if let Err(e) = std::fs::create_dir_all(mnt) {
+                ctx.log
+                    .info(format!("failed to create missing mountpoint {mnt}"));
+                return Err(Failed::because(format!("{mnt}: {e}")));
+            }
+            ctx.log.info(format!("create missing mountpoint {mnt}"));
+        }
+        if self.mounted(ctx).is_some() {
+            ctx.log.info(format!("fs({dev} {mnt}) is already mounted"));
+            return Ok(Started::AlreadyUp);
+        }
+        self.fsck(ctx)?;
+        let cmd = self.mount_cmd();
+        match run_logged(ctx.runner, &ctx.log, &cmd, ErrLevel::Default) {
+            Ok(out) if out.ok() => Ok(Started::Activated),
+            Ok(out) => Err(Failed::because(format!("{cmd} exited with {}", out.rc))),
+            Err(_) => Err(Failed::silent()),
+        }
     }
-    fn stop(&self, _ctx: &Ctx) -> Result<(), Failed> {
-        todo!()
+
+    fn stop(&self, ctx: &Ctx) -> Result<(), Failed> {
+        let FsConf { dev, mnt, .. } = &self.conf;
+        if self.mounted(ctx).is_none() {
+            ctx.log.info(format!("fs({dev} {mnt}) is already umounted"));
+            return Ok(());
+        }
+        for _ in 0..UMOUNT_ROUNDS {
+            if self.try_umount(ctx) {
+                break;
+            }
+        }
+        if self.mounted(ctx).is_some() {
+            ctx.log.error(format!("failed to umount {mnt}"));
+            return Err(Failed::silent());
+        }
+        Ok(())
     }
-    fn status(&self, _ctx: &Ctx, _deps: &Deps) -> Probe {
-        todo!()
+
+    fn status(&self, ctx: &Ctx, _deps: &Deps) -> Probe {
+        match self.mounted(ctx) {
+            Some(m) => self.write_test(ctx, &m),
+            None => Probe::new(Status::Down),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{FakeRunner, Output};
+    use crate::log::capture;
+    use crate::paths::Paths;
+
+    fn svc() -> SvcInfo {
+        SvcInfo {
+            name: "s1".into(),
+            nodename: "sles1".into(),
+            nodes: vec!["sles1".into()],
+            drpnodes: vec![],
+            service_type: "PRD".into(),
+            paths: Paths::under(Path::new("/nonexistent")),
+            svcmgr_bin: "/usr/bin/svcmgr".into(),
+        }
+    }
+
+    fn ctx<'a>(runner: &'a FakeRunner, svc: &'a SvcInfo) -> Ctx<'a> {
+        Ctx {
+            runner,
+            log: Logger::service("s1").resource("fs#0"),
+            svc,
+            env: &[],
+            force: false,
+            conflict_checked: false,
+        }
+    }
+
+    /// A device file and a mount point path (not created) in a tempdir.
+    struct Lab {
+        _dir: tempfile::TempDir,
+        dev: String,
+        mnt: String,
+    }
+
+    fn lab() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = dir.path().join("disk");
+        std::fs::write(&dev, "").unwrap();
+        let mnt = dir.path().join("svc1/data");
+        Lab {
+            dev: dev.display().to_string(),
+            mnt: mnt.display().to_string(),
+            _dir: dir,
+        }
+    }
+
+    fn fs(l: &Lab, fstype: &str) -> Fs {
+        Fs::new(FsConf {
+            dev: l.dev.clone(),
+            mnt: l.mnt.clone(),
+            fstype: fstype.into(),
+            mnt_opt: String::new(),
+        })
+    }
+
+    fn table(l: &Lab, opts: &str) -> String {
+        format!(
+            "proc on /proc type proc (rw)\n{} on {} type ext3 ({opts})\n",
+            l.dev, l.mnt
+        )
+    }
+
+    fn out(stdout: &str) -> Output {
+        Output {
+            rc: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
+    }
+
+    /// Replaces the tempdir paths so lines read like the seed's.
+    fn tidy(l: &Lab, lines: Vec<String>) -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|s| s.replace(&l.dev, "DEV").replace(&l.mnt, "MNT"))
+            .collect()
+    }
+
+    #[test]
+    fn mount_table_parser_skips_odd_lines() {
+        let text = "\
+/dev/mapper/vgsvc1-lvappsvc1 on /svc1/app type ext3 (rw)
+some warning line
+/dev/sdb on /mnt/with space type ext4 (rw)
+srv:/export on /data/ type nfs (rw,ro,vers=3)
+/dev/sda1 on / type ext4 (rw,relatime)
+";
+        let t = parse_mount_table(text);
+        let summary: Vec<_> = t
+            .iter()
+            .map(|m| (m.dev.as_str(), m.mnt.as_str(), m.fstype.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("/dev/mapper/vgsvc1-lvappsvc1", "/svc1/app", "ext3"),
+                ("srv:/export", "/data", "nfs"),
+                ("/dev/sda1", "/", "ext4"),
+            ]
+        );
+        assert_eq!(t[1].opts, ["rw", "ro", "vers=3"]);
+    }
+
+    #[test]
+    fn device_names_match_across_forms() {
+        assert!(same_dev(
+            "/dev/vgsvc1/lvappsvc1",
+            "/dev/mapper/vgsvc1-lvappsvc1"
+        ));
+        assert!(same_dev("/dev/mapper/vg--a-lv--b", "/dev/vg-a/lv-b"));
+        assert!(!same_dev("/dev/vg-a/lv-b", "/dev/mapper/vg-a-lv-b"));
+        assert!(!same_dev("/dev/sda", "/dev/sdb"));
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("dm-0");
+        std::fs::write(&real, "").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(same_dev(
+            &link.display().to_string(),
+            &real.display().to_string()
+        ));
+        assert_eq!(strip_slash("/"), "/");
+        assert_eq!(strip_slash("/a/"), "/a");
+    }
+
+    #[test]
+    fn start_matches_the_seed() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on(&["mount"], 0, "proc on /proc type proc (rw)\n", "");
+        r.on(&["mount", "-t"], 0, "", "");
+        r.on(
+            &["e2fsck"],
+            0,
+            "/dev/mapper/vgsvc1-lvappsvc1: clean, 11/3072 files, 1530/12288 blocks\n",
+            "",
+        );
+        let (res, lines) = capture(|| fs(&l, "ext3").start(&ctx(&r, &s)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert!(Path::new(&l.mnt).is_dir());
+        assert_eq!(
+            r.calls(),
+            [
+                "mount".to_string(),
+                format!("e2fsck -p {}", l.dev),
+                format!("mount -t ext3 {} {}", l.dev, l.mnt),
+            ]
+        );
+        assert_eq!(
+            tidy(&l, lines),
+            [
+                "INFO S1.FS#0 create missing mountpoint MNT",
+                "INFO S1.FS#0 e2fsck -p DEV",
+                "INFO S1.FS#0 output:\n/dev/mapper/vgsvc1-lvappsvc1: clean, 11/3072 files, 1530/12288 blocks\n",
+                "INFO S1.FS#0 mount -t ext3 DEV MNT",
+            ]
+        );
+    }
+
+    #[test]
+    fn start_passes_options_and_skips_fsck_without_a_type() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        r.on(&["mount"], 0, "", "");
+        let f = Fs::new(FsConf {
+            mnt_opt: "noatime,nodev".into(),
+            ..fs(&l, "").conf
+        });
+        let (res, lines) = capture(|| f.start(&ctx(&r, &s)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(
+            tidy(&l, r.calls()),
+            ["mount", "mount -o noatime,nodev DEV MNT"]
+        );
+        assert_eq!(
+            tidy(&l, lines),
+            ["INFO S1.FS#0 mount -o noatime,nodev DEV MNT"]
+        );
+    }
+
+    #[test]
+    fn start_logs_unsupported_fsck_and_missing_e2fsck() {
+        let (l, s) = (lab(), svc());
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        let r = FakeRunner::new();
+        let (_, lines) = capture(|| fs(&l, "xfs").start(&ctx(&r, &s)));
+        assert_eq!(lines[0], "INFO S1.FS#0 fsck not implemented for xfs");
+        let r = FakeRunner::new();
+        r.missing("e2fsck");
+        let (res, lines) = capture(|| fs(&l, "ext4").start(&ctx(&r, &s)));
+        assert_eq!(res, Ok(Started::Activated));
+        assert_eq!(lines[0], "WARNING S1.FS#0 ext4 not found. bypass.");
+        assert_eq!(tidy(&l, r.calls()), ["mount", "mount -t ext4 DEV MNT"]);
+    }
+
+    #[test]
+    fn e2fsck_exit_codes() {
+        let (l, s) = (lab(), svc());
+        for (rc, ok) in [(1, true), (32, true), (33, true), (4, false), (8, false)] {
+            let r = FakeRunner::new();
+            r.on(&["mount"], 0, "", "");
+            r.on(&["e2fsck"], rc, "", "");
+            let (res, _) = capture(|| fs(&l, "ext3").start(&ctx(&r, &s)));
+            assert_eq!(res.is_ok(), ok, "rc {rc}");
+            assert_eq!(r.calls().len(), if ok { 3 } else { 2 });
+            if !ok {
+                assert_eq!(
+                    res,
+                    Err(Failed::because(format!(
+                        "e2fsck -p {} exited with {rc}",
+                        l.dev
+                    )))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn start_fails_on_a_missing_device() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        let f = Fs::new(FsConf {
+            dev: "/dev/nonexistent-svcmgr-test".into(),
+            ..fs(&l, "ext3").conf
+        });
+        let (res, lines) = capture(|| f.start(&ctx(&r, &s)));
+        assert_eq!(res, Err(Failed::silent()));
+        assert!(r.calls().is_empty());
+        assert_eq!(
+            lines,
+            ["ERROR S1.FS#0 device does not exist /dev/nonexistent-svcmgr-test"]
+        );
+        let nfs = Fs::new(FsConf {
+            dev: "srv:/export".into(),
+            ..fs(&l, "nfs").conf
+        });
+        let (res, _) = capture(|| nfs.start(&ctx(&r, &s)));
+        assert_eq!(res, Ok(Started::Activated));
+    }
+
+    #[test]
+    fn start_reports_an_uncreatable_mount_point() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        // A regular file where a parent directory should be.
+        let f = Fs::new(FsConf {
+            mnt: format!("{}/sub", l.dev),
+            ..fs(&l, "ext3").conf
+        });
+        let (res, lines) = capture(|| f.start(&ctx(&r, &s)));
+        assert!(res.is_err());
+        assert_eq!(
+            tidy(&l, lines),
+            ["INFO S1.FS#0 failed to create missing mountpoint DEV/sub"]
+        );
+        assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn start_of_a_mounted_fs_is_already_up() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        let (res, lines) = capture(|| fs(&l, "ext3").start(&ctx(&r, &s)));
+        assert_eq!(res, Ok(Started::AlreadyUp));
+        assert_eq!(r.calls(), ["mount"]);
+        assert_eq!(
+            tidy(&l, lines),
+            ["INFO S1.FS#0 fs(DEV MNT) is already mounted"]
+        );
+    }
+
+    #[test]
+    fn start_fails_when_mount_fails() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on(&["mount"], 0, "", "");
+        r.on(&["mount", "-t"], 32, "", "mount: wrong fs type\n");
+        let (res, lines) = capture(|| fs(&l, "xfs").start(&ctx(&r, &s)));
+        assert_eq!(
+            tidy(&l, vec![format!("{res:?}")]),
+            [r#"Err(Failed { reason: Some("mount -t xfs DEV MNT exited with 32") })"#]
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            "ERROR S1.FS#0 stderr:\nmount: wrong fs type\n"
+        );
+    }
+
+    #[test]
+    fn status_write_test() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        r.on_seq(
+            &["mount"],
+            vec![out(""), out(&table(&l, "rw")), out(&table(&l, "ro"))],
+        );
+        let f = fs(&l, "ext3");
+        let probe = |f: &Fs| f.status(&ctx(&r, &s), &Deps::NONE);
+        assert_eq!(probe(&f), Probe::new(Status::Down));
+        assert_eq!(probe(&f), Probe::new(Status::Up));
+        let stamp = Path::new(&l.mnt).join(".opensvc");
+        assert!(stamp.exists());
+        std::fs::remove_file(&stamp).unwrap();
+        assert_eq!(probe(&f), Probe::new(Status::Up));
+        assert!(!stamp.exists(), "no write test on a read-only mount");
+    }
+
+    #[test]
+    fn status_warns_when_unwritable_and_tolerates_a_full_fs() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        // The mount point does not exist: the write fails whoever we are.
+        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        let (p, lines) = capture(|| fs(&l, "ext3").status(&ctx(&r, &s), &Deps::NONE));
+        assert_eq!(p, Probe::with(Status::Warn, "fs is not writable"));
+        assert!(lines.is_empty());
+
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        std::os::unix::fs::symlink("/dev/full", Path::new(&l.mnt).join(".opensvc")).unwrap();
+        let (p, lines) = capture(|| fs(&l, "ext3").status(&ctx(&r, &s), &Deps::NONE));
+        assert_eq!(p, Probe::new(Status::Up));
+        assert_eq!(
+            lines,
+            ["ERROR S1.FS#0 No space left on device. Invalidate writable test."]
+        );
+    }
+
+    #[test]
+    fn stop_matches_the_seed() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on_seq(&["mount"], vec![out(&table(&l, "rw")), out("")]);
+        let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(tidy(&l, r.calls()), ["mount", "umount MNT", "mount"]);
+        assert_eq!(tidy(&l, lines), ["INFO S1.FS#0 umount MNT"]);
+    }
+
+    #[test]
+    fn stop_of_an_unmounted_fs_is_already_umounted() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on(&["mount"], 0, "", "");
+        let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(r.calls(), ["mount"]);
+        assert_eq!(
+            tidy(&l, lines),
+            ["INFO S1.FS#0 fs(DEV MNT) is already umounted"]
+        );
+    }
+
+    #[test]
+    fn stop_kills_the_users_of_a_busy_mount() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on_seq(
+            &["mount"],
+            vec![out(&table(&l, "rw")), out(&table(&l, "rw")), out("")],
+        );
+        r.on_seq(
+            &["umount"],
+            vec![
+                Output {
+                    rc: 32,
+                    stdout: String::new(),
+                    stderr: "umount: target is busy.\n".into(),
+                },
+                out(""),
+            ],
+        );
+        r.on(&["fuser"], 0, "", "MNT: root 123 ..c.. bash\n");
+        let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(
+            tidy(&l, r.calls()),
+            [
+                "mount",
+                "umount MNT",
+                "sync",
+                "mount",
+                "fuser -kmv MNT",
+                "umount MNT",
+                "mount",
+            ]
+        );
+        assert_eq!(
+            tidy(&l, lines),
+            [
+                "INFO S1.FS#0 umount MNT",
+                "WARNING S1.FS#0 stderr:\numount: target is busy.\n",
+                "INFO S1.FS#0 sync",
+                "INFO S1.FS#0 fuser -kmv MNT",
+                "INFO S1.FS#0 stderr:\nMNT: root 123 ..c.. bash\n",
+                "INFO S1.FS#0 umount MNT",
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_fails_after_three_rounds() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        r.on(&["umount"], 32, "", "umount: target is busy.\n");
+        let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
+        assert_eq!(res, Err(Failed::silent()));
+        let calls = tidy(&l, r.calls());
+        assert_eq!(calls.iter().filter(|c| *c == "fuser -kmv MNT").count(), 12);
+        assert_eq!(calls.iter().filter(|c| *c == "umount MNT").count(), 15);
+        assert_eq!(
+            tidy(&l, lines).last().unwrap(),
+            "ERROR S1.FS#0 failed to umount MNT"
+        );
+    }
+
+    #[test]
+    fn stop_never_kills_for_a_protected_mount_point() {
+        let (s, r) = (svc(), FakeRunner::new());
+        r.on(&["mount"], 0, "/dev/sdz1 on /opt type ext4 (rw)\n", "");
+        r.on(&["umount"], 32, "", "umount: /opt: target is busy.\n");
+        let f = Fs::new(FsConf {
+            dev: "/dev/sdz1".into(),
+            mnt: "/opt".into(),
+            fstype: "ext4".into(),
+            mnt_opt: String::new(),
+        });
+        let (res, lines) = capture(|| f.stop(&ctx(&r, &s)));
+        assert_eq!(res, Err(Failed::silent()));
+        assert_eq!(
+            r.calls(),
+            [
+                "mount",
+                "umount /opt",
+                "umount /opt",
+                "umount /opt",
+                "mount"
+            ]
+        );
+        assert_eq!(lines.last().unwrap(), "ERROR S1.FS#0 failed to umount /opt");
+    }
+
+    #[test]
+    fn umount_saying_not_mounted_is_success() {
+        let (l, s, r) = (lab(), svc(), FakeRunner::new());
+        r.on_seq(&["mount"], vec![out(&table(&l, "rw")), out("")]);
+        r.on(&["umount"], 32, "", "umount: MNT: not mounted.\n");
+        let (res, _) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
+        assert_eq!(res, Ok(()));
+        assert_eq!(tidy(&l, r.calls()), ["mount", "umount MNT", "mount"]);
     }
 }

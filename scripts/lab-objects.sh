@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Lists the kernel objects tests and demos create (network namespaces, links,
+# loop devices, mounts, volume groups), one per line, so that two listings
+# taken before and after a run can be compared.
+set -uo pipefail
+ip netns list 2>/dev/null | awk '{print "netns " $1}' | sort
+ip -o link show 2>/dev/null | awk -F': ' '{print "link " $2}' | sed 's/@.*//' | sort
+losetup -l -n -O NAME,BACK-FILE 2>/dev/null | awk '{print "loop " $1 " " $2}' | sort
+awk '{print "mount " $2}' /proc/self/mounts | sort
+vgs --noheadings -o vg_name 2>/dev/null | awk '{print "vg " $1}' | sort

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every test tier, as CI runs it (.ci/run calls this file):
+#   1. unit tests next to the code        (cargo test --lib)
+#   2. integration tests with fake tools  (tests/*.rs)
+#   3. golden tests from the tutorials    (tests/tutorial.rs)
+#   4. system tests on real kernel objects, as root (tests/system_*.rs, scripts/demo.sh)
+# plus formatting and lints. Leaves nothing behind: checked at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+
+echo "== lab objects before the tests"
+before=$(bash scripts/lab-objects.sh)
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+if [[ $EUID -ne 0 ]]; then
+    echo "!!!! NOT ROOT: tier-4 system tests and the demo are SKIPPED. CI runs as root. !!!!" >&2
+fi
+
+echo "== cargo test (tiers 1-3, and 4 when root)"
+cargo test --locked --all-targets -- --test-threads=2
+
+if [[ $EUID -eq 0 ]]; then
+    echo "== demo on real kernel objects (tier 4)"
+    bash scripts/demo.sh
+fi
+
+echo "== lab objects after the tests"
+after=$(bash scripts/lab-objects.sh)
+if [[ "$before" != "$after" ]]; then
+    echo "LEFTOVERS: the tests left kernel objects behind:" >&2
+    diff <(echo "$before") <(echo "$after") >&2 || true
+    exit 1
+fi
+echo "no leftovers"
