@@ -38,7 +38,7 @@ pub const FAKE_TOOLS: &[&str] = &[
 /// Longest any single invocation may take before the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-pub fn bin() -> &'static str {
+pub fn svcmgr_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svcmgr")
 }
 
@@ -459,7 +459,7 @@ impl World {
         );
         let cmds = base.join("cmds");
         std::fs::create_dir_all(&cmds).unwrap();
-        symlink(bin(), cmds.join("svcmgr")).unwrap();
+        symlink(svcmgr_bin(), cmds.join("svcmgr")).unwrap();
         let ez = base.join("ez");
         World {
             dir,
@@ -563,7 +563,7 @@ impl World {
     pub fn svc_link(&self, svc: &str) -> PathBuf {
         let p = self.etc().join(svc);
         let _ = std::fs::remove_file(&p);
-        symlink(bin(), &p).unwrap();
+        symlink(svcmgr_bin(), &p).unwrap();
         p
     }
 
@@ -786,6 +786,29 @@ impl World {
         self.run_as(&self.cmds.join("svcmgr"), args)
     }
 
+    /// Files bind-mounted over the system's for each invocation: our hosts,
+    /// and a name service limited to files with a loopback resolver, so that
+    /// an unknown name never leaves the machine as a DNS query.
+    fn private_files(&self) -> Vec<(PathBuf, &'static str)> {
+        let mut v = vec![(self.hosts.clone(), "/etc/hosts")];
+        let d = self.dir.path();
+        if Path::new("/etc/nsswitch.conf").exists() {
+            let p = d.join("nsswitch.conf");
+            if !p.exists() {
+                write(&p, "hosts: files\n");
+            }
+            v.push((p, "/etc/nsswitch.conf"));
+        }
+        if Path::new("/etc/resolv.conf").exists() {
+            let p = d.join("resolv.conf");
+            if !p.exists() {
+                write(&p, "nameserver 127.0.0.1\n");
+            }
+            v.push((p, "/etc/resolv.conf"));
+        }
+        v
+    }
+
     /// Runs the binary through `argv0` (a link to it), inside a private mount
     /// namespace whose /etc/hosts is this World's hosts file.
     pub fn run_as(&self, argv0: &Path, args: &[&str]) -> Run {
@@ -801,11 +824,14 @@ impl World {
             .arg("/bin/sh")
             .arg("-c")
             .arg(format!(
-                "{} --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                "while [ \"$1\" != -- ]; do {} --bind \"$1\" \"$2\" || exit 97; shift 2; done; shift; exec \"$@\"",
                 mount_bin()
             ))
-            .arg("sh")
-            .arg(&self.hosts)
+            .arg("sh");
+        for (file, target) in self.private_files() {
+            cmd.arg(file).arg(target);
+        }
+        cmd.arg("--")
             .arg(argv0)
             .args(args)
             .env_clear()
@@ -867,6 +893,9 @@ impl World {
             all_calls,
             elapsed,
         };
+        if run.code == 97 {
+            run.fail("could not bind-mount the private /etc files in the namespace");
+        }
         if status.is_none() {
             run.fail(&format!("killed after {RUN_LIMIT:?}"));
         }
