@@ -35,6 +35,16 @@ pub const FAKE_TOOLS: &[&str] = &[
     "losetup",
 ];
 
+/// Where the product looks for tools after the caller's PATH.
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
 /// Longest any single invocation may take before the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -520,6 +530,33 @@ impl World {
         w
     }
 
+    /// A one-node service `svc` (`nodes = sles1`, no sync#i0) made of
+    /// `body`'s sections, with its argv[0] link, already pushed.
+    pub fn one_node(&self, svc: &str, body: &str) -> PathBuf {
+        let p = self.write_conf(
+            svc,
+            &format!("[DEFAULT]\nservice_type = TST\nnodes = sles1\n\n{body}"),
+        );
+        self.svc_link(svc);
+        self.mark_pushed(svc);
+        p
+    }
+
+    /// Rewrites the tutorial config with `from` replaced by `to` (once),
+    /// marking it pushed.
+    pub fn tutorial_conf_with(&self, from: &str, to: &str) {
+        assert!(TUTORIAL_CONF.contains(from), "the tutorial config has no {from:?}");
+        self.write_conf(SVC, &TUTORIAL_CONF.replacen(from, to, 1));
+        self.mark_pushed(SVC);
+    }
+
+    /// Appends `text` to the tutorial config, marking it pushed.
+    pub fn append_conf(&self, text: &str) {
+        let conf = self.read_conf(SVC) + &self.subst(text);
+        write(&self.conf_path(SVC), &conf);
+        self.mark_pushed(SVC);
+    }
+
     pub fn etc(&self) -> PathBuf {
         self.root.join("etc")
     }
@@ -576,13 +613,25 @@ impl World {
 
     /// Tells the collector stamp this config was pushed, so that the next
     /// command prints no `send ... to collector` lines.
+    /// The stamp is the config's mtime (plus rounding slack), so that any
+    /// later edit makes the config newer again.
     pub fn mark_pushed(&self, svc: &str) {
-        let now = std::time::SystemTime::now()
+        let conf = ["env", "conf"]
+            .iter()
+            .map(|e| self.etc().join(format!("{svc}.{e}")))
+            .find(|p| p.exists())
+            .expect("mark_pushed needs a config file");
+        let mtime = std::fs::metadata(&conf)
+            .unwrap()
+            .modified()
+            .unwrap()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_secs_f64()
-            + 1.0;
-        write(&self.var().join(format!("{svc}.push")), &format!("{now:.6}\n"));
+            .as_secs_f64();
+        write(
+            &self.var().join(format!("{svc}.push")),
+            &format!("{:.6}\n", mtime + 0.000002),
+        );
     }
 
     /// The weblauncher and its S10/K90/C10 links in `dir`.
@@ -730,22 +779,10 @@ impl World {
         write(&self.state.join("ps"), text);
     }
 
-    /// Makes a tool absent. Only allowed for tools this machine lacks too,
-    /// since the product appends the system directories to PATH.
+    /// Makes a tool absent: its fake goes, and the real one is hidden in
+    /// the run's mount namespace like every faked tool (see `binds`).
     pub fn remove_tool(&self, tool: &str) {
-        for d in [
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ] {
-            assert!(
-                !Path::new(d).join(tool).exists(),
-                "{tool} exists in {d}: removing its fake would let the product run the real one"
-            );
-        }
+        assert!(FAKE_TOOLS.contains(&tool), "{tool} is not a faked tool");
         std::fs::remove_file(self.bin.join(tool)).unwrap();
     }
 
@@ -786,25 +823,51 @@ impl World {
         self.run_as(&self.cmds.join("svcmgr"), args)
     }
 
-    /// Files bind-mounted over the system's for each invocation: our hosts,
-    /// and a name service limited to files with a loopback resolver, so that
-    /// an unknown name never leaves the machine as a DNS query.
-    fn private_files(&self) -> Vec<(PathBuf, &'static str)> {
-        let mut v = vec![(self.hosts.clone(), "/etc/hosts")];
+    /// Files bind-mounted over the system's for each invocation, in order:
+    /// * our hosts, and a name service limited to files with a loopback
+    ///   resolver, so that an unknown name never leaves the machine as a
+    ///   DNS query;
+    /// * a non-executable empty file over every real copy of the faked
+    ///   tools in the system directories (which the product appends to
+    ///   PATH): even if a fake were missing, the real `ping` or `ip` could
+    ///   not be reached. `mount` comes last, since the wrapper uses it.
+    fn binds(&self) -> Vec<(PathBuf, PathBuf)> {
         let d = self.dir.path();
+        let mut v = vec![(self.hosts.clone(), PathBuf::from("/etc/hosts"))];
         if Path::new("/etc/nsswitch.conf").exists() {
             let p = d.join("nsswitch.conf");
             if !p.exists() {
                 write(&p, "hosts: files\n");
             }
-            v.push((p, "/etc/nsswitch.conf"));
+            v.push((p, "/etc/nsswitch.conf".into()));
         }
         if Path::new("/etc/resolv.conf").exists() {
             let p = d.join("resolv.conf");
             if !p.exists() {
                 write(&p, "nameserver 127.0.0.1\n");
             }
-            v.push((p, "/etc/resolv.conf"));
+            v.push((p, "/etc/resolv.conf".into()));
+        }
+        let noexec = d.join("noexec");
+        if !noexec.exists() {
+            write(&noexec, "");
+            std::fs::set_permissions(&noexec, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let mut real: Vec<PathBuf> = Vec::new();
+        let mut mount_last: Vec<PathBuf> = Vec::new();
+        for tool in FAKE_TOOLS {
+            for dir in SYSTEM_DIRS {
+                let Ok(p) = std::fs::canonicalize(Path::new(dir).join(tool)) else {
+                    continue;
+                };
+                let dest = if *tool == "mount" { &mut mount_last } else { &mut real };
+                if !dest.contains(&p) {
+                    dest.push(p);
+                }
+            }
+        }
+        for p in real.into_iter().chain(mount_last) {
+            v.push((noexec.clone(), p));
         }
         v
     }
@@ -828,7 +891,7 @@ impl World {
                 mount_bin()
             ))
             .arg("sh");
-        for (file, target) in self.private_files() {
+        for (file, target) in self.binds() {
             cmd.arg(file).arg(target);
         }
         cmd.arg("--")
