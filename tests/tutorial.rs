@@ -129,3 +129,101 @@ fn stop_refused_under_clusterware() {
     r.code(1).stdout_is("").stderr_is(&golden("clusterware.txt"));
     r.no_calls();
 }
+
+/// seed000 L745-755: after `syncnodes --force` the peer has the config
+/// (its stamp is fresh): sync#i0 up, overall up.
+#[test]
+fn status_after_the_config_reached_the_peer() {
+    let w = World::tutorial_with_launchers();
+    w.svc(&["start"]).code(0);
+    w.sync_stamp("sles2");
+    w.sync_stamp("sles1");
+    w.svcmgr(&["-s", SVC, "print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_synced.txt"))
+        .stderr_is("");
+}
+
+/// seed000 L782-820: the same start on sles2, which received the config
+/// from sles1, then its status.
+#[test]
+fn start_and_status_on_the_second_node() {
+    let mut w = World::tutorial_with_launchers();
+    w.node = "sles2".into();
+    w.sync_stamp("sles1");
+    w.sync_stamp("sles2");
+    let r = w.svc(&["start"]);
+    r.code(0).stdout_is("").stderr_is(&golden("start_sles2.txt"));
+    assert_eq!(w.vg_tags("vgsvc1"), ["sles2"]);
+    w.svc(&["print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_sles2_up.txt"))
+        .stderr_is("");
+}
+
+/// seed000 L857-874: `[hb#0] type = OpenHA` appended, OpenHA installed but
+/// its daemons not running: the collector lines (the config changed), the
+/// `.cluster`/`.stonith` links created with their log lines (padded by 4,
+/// spec §11.4), hb warn and overall warn.
+#[test]
+fn status_with_openha_daemons_down() {
+    let w = World::tutorial_with_launchers();
+    w.svc(&["start"]).code(0);
+    w.sync_stamp("sles2");
+    w.sync_stamp("sles1");
+    let conf = w.read_conf(SVC) + "\n[hb#0]\ntype = OpenHA\n";
+    std::fs::write(w.conf_path(SVC), conf).unwrap();
+    w.openha_install();
+    w.openha_daemons(NODE, false);
+    w.svcmgr(&["-s", SVC, "print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_hb_daemons_down.stdout.txt"))
+        .stderr_is(&golden("status_hb_daemons_down.stderr.txt"));
+    for l in ["cluster", "stonith"] {
+        let p = w.etc().join(format!("{SVC}.{l}"));
+        assert_eq!(
+            std::fs::canonicalize(&p).unwrap(),
+            std::fs::canonicalize(svcmgr_bin()).unwrap(),
+            "{}",
+            p.display()
+        );
+    }
+}
+
+/// seed000 L889-902: on the passive node, which received the config: the
+/// links fixed there too, everything down, sync up, hb warn, overall down.
+#[test]
+fn passive_node_status_with_openha() {
+    let mut w = World::tutorial_with_launchers();
+    w.node = "sles2".into();
+    w.append_conf("\n[hb#0]\ntype = OpenHA\n");
+    w.sync_stamp("sles2");
+    w.openha_install();
+    w.openha_daemons("sles2", false);
+    w.svcmgr(&["-s", SVC, "print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_passive_hb.stdout.txt"))
+        .stderr_is(&golden("status_passive_hb.stderr.txt"));
+}
+
+/// seed000 L1053-1065: OpenHA started the service (through the `.cluster`
+/// entry point) and reports it started: everything up.
+#[test]
+fn status_when_openha_runs_the_service() {
+    let w = World::tutorial_with_launchers();
+    w.append_conf("\n[hb#0]\ntype = OpenHA\n");
+    w.openha_install();
+    w.openha_daemons(NODE, true);
+    w.openha_state(NODE, "2");
+    // The links, as the first status made them.
+    w.svc(&["print", "status"]).code(0);
+    w.run_as(&w.etc().join(format!("{SVC}.cluster")), &["start"])
+        .code(0)
+        .stderr_is(&golden("start_launchers.txt"));
+    w.sync_stamp("sles2");
+    w.sync_stamp("sles1");
+    w.svc(&["print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_all_up_hb.txt"))
+        .stderr_is("");
+}

@@ -96,6 +96,14 @@ optional = False
 dev = {R}/dev/mapper/vgsvc1-lvdatasvc1
 ";
 
+/// OpenHA's `conf/monitor` of seed000 L950-953.
+pub const OPENHA_MONITOR: &str = "\
+sles1 net eth0 239.131.50.10 1234 10
+sles1 dio /dev/mapper/14f504e46494c45526967724d32682d553243692d4f336a4c 0 10
+sles2 net eth0 239.131.50.10 4321 10
+sles2 dio /dev/mapper/14f504e46494c45526967724d32682d553243692d4f336a4c 2 10
+";
+
 /// The weblauncher of seed000 L505-545, without killall/pgrep by name: the
 /// "daemon" is a `sleep` whose pid is kept in a pid file.
 fn weblauncher(pidfile: &Path) -> String {
@@ -663,6 +671,63 @@ impl World {
         let pid = child.id();
         self.children.borrow_mut().push(child);
         pid
+    }
+
+    // ---- sync and OpenHA state ---------------------------------------------
+
+    /// `<var>/sync/<node>/<svc>!sync#i0` at the current time: `node` last
+    /// received the service's config now (what syncnodes leaves behind).
+    pub fn sync_stamp(&self, node: &str) {
+        let now = chrono::Local::now().naive_local();
+        write(
+            &self.var().join("sync").join(node).join(format!("{SVC}!sync#i0")),
+            &format!("{}\n", now.format("%Y-%m-%d %H:%M:%S%.6f")),
+        );
+    }
+
+    /// `$EZ`, OpenHA's root (not installed until `openha_install`).
+    pub fn ez(&self) -> PathBuf {
+        self.dir.path().join("ez")
+    }
+
+    /// OpenHA installed, with the heartbeats of seed000 L950-953.
+    pub fn openha_install(&self) {
+        let ez = self.ez();
+        self.launcher(&ez.join("bin"), "service", "#!/bin/sh\nexit 0\n");
+        write(&ez.join("conf/monitor"), OPENHA_MONITOR);
+    }
+
+    /// `ps -ef` shows the OpenHA daemons `node` needs (or only init).
+    pub fn openha_daemons(&self, node: &str, running: bool) {
+        let bin = self.ez().join("bin");
+        let bin = bin.display();
+        let mut ps = String::from(
+            "UID        PID  PPID  C STIME TTY          TIME CMD\nroot         1     0  0 10:00 ?        00:00:01 /sbin/init\n",
+        );
+        if running {
+            let mut pid = 100;
+            for line in OPENHA_MONITOR.lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let suffix = if f[1] == "net" { String::new() } else { format!("_{}", f[1]) };
+                let cmd = if f[0] == node {
+                    format!("{bin}/heartd{suffix} {}", f[2..f.len() - 1].join(" "))
+                } else {
+                    format!("{bin}/heartc{suffix} {}", f[2..].join(" "))
+                };
+                ps.push_str(&format!("root       {pid}     1  0 10:00 ?        00:00:00 {cmd}\n"));
+                pid += 1;
+            }
+            ps.push_str(&format!("root       {pid}     1  0 10:00 ?        00:00:00 {bin}/nmond\n"));
+        }
+        self.set_ps(&ps);
+    }
+
+    /// `$EZ/services/<svc>/STATE.<node>` (`2` started, `0` stopped...).
+    pub fn openha_state(&self, node: &str, state: &str) {
+        write(
+            &self.ez().join("services").join(SVC).join(format!("STATE.{node}")),
+            &format!("{state}\n"),
+        );
     }
 
     // ---- fake state --------------------------------------------------------
