@@ -72,8 +72,8 @@ DATADEV=$(mkdisk data 32M)
 PVDEV=$(mkdisk pv 16M)
 mkfs.ext4 -q -m 0 "$APPDEV"
 mkfs.ext4 -q -m 0 "$DATADEV"
-pvcreate -q -y "$PVDEV" >/dev/null
-vgcreate -q "$VG" "$PVDEV" >/dev/null
+LVM_SUPPRESS_FD_WARNINGS=1 pvcreate -q -y "$PVDEV" >/dev/null
+LVM_SUPPRESS_FD_WARNINGS=1 vgcreate -q "$VG" "$PVDEV" >/dev/null
 
 # The application lives on the shared disks, as in the tutorial.
 mkdir -p "$WORK/seed"

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -68,6 +69,22 @@ impl Runner for RealRunner {
             .stdin(Stdio::null());
         for (k, v) in &cmd.env {
             c.env(k, v);
+        }
+        // Tools must not inherit descriptors svcmgr got from its own caller
+        // (LVM refuses to stay quiet about them, and a daemon started by a
+        // launcher would keep them open for ever): mark every fd above
+        // stderr close-on-exec. std's own exec-error pipe is already CLOEXEC.
+        // SAFETY: close_range is a single async-signal-safe system call.
+        unsafe {
+            c.pre_exec(|| {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                Ok(())
+            });
         }
         let spawn_err = |err| ExecError::Spawn {
             cmd: cmd.to_string(),
@@ -165,6 +182,27 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn children_inherit_no_descriptor_above_stderr() {
+        // An fd without CLOEXEC, as a shell caller would leave open.
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(f);
+        let r = RealRunner::new();
+        let out = r.run(&Cmd::new(["ls", "/proc/self/fd"])).unwrap();
+        let fds: Vec<i32> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        // Only the one ls opens to read the directory may be above stderr.
+        assert_eq!(
+            fds.iter().filter(|&&f| f > 2).count(),
+            1,
+            "leaked fd {fd}: {fds:?}"
+        );
+        unsafe { libc::close(fd) };
     }
 
     #[test]
