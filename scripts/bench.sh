@@ -13,11 +13,16 @@ command -v hyperfine >/dev/null || bash scripts/deps.sh
 cargo build --release --locked -q
 BIN=$PWD/target/release/svcmgr
 W=$(mktemp -d /tmp/svcmgr-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$W"' EXIT
 
 R=$W/root
 mkdir -p "$R/etc" "$W/fakes" "$W/svc1/app" "$W/svc1/data" "$W/svc1/app/init.d"
-fake() { printf '#!/bin/sh\ncat <<"__EOF__"\n%s\n__EOF__\n' "$2" >"$W/fakes/$1"; chmod 755 "$W/fakes/$1"; }
+# One exec per call: the answer is a shell literal printed by a builtin.
+fake() {
+    local quoted=${2//\'/\'\\\'\'}
+    printf '#!/bin/sh\nprintf %%s\\\\n %s\n' "'$quoted'" >"$W/fakes/$1"
+    chmod 755 "$W/fakes/$1"
+}
 fake ip "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
     inet 127.0.0.1/8 scope host lo
 2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast state UP qlen 1000

@@ -34,6 +34,7 @@ impl<'a> Executor<'a> {
             env: &self.vars,
             force: self.env.opts.force,
             conflict_checked,
+            cache: None,
         }
     }
 

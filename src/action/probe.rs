@@ -2,13 +2,14 @@
 //! concurrently; app and sync, which depend on those, run in a second phase.
 
 use crate::driver::{Ctx, Deps, Kind, Probe};
-use crate::exec::Runner;
+use crate::exec::{ProbeCache, Runner};
 use crate::log::Logger;
 use crate::service::{Resource, Service};
 use crate::status::{self, ResourceStatus, ServiceStatus, Status};
 
 pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
     let log = Logger::service(svc.name());
+    let cache = ProbeCache::new();
     let order = svc.display_order();
     let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
     let probe = |r: &Resource, deps: &Deps| -> Probe {
@@ -22,6 +23,7 @@ pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatu
             env: &[],
             force: false,
             conflict_checked: false,
+            cache: Some(&cache),
         };
         r.driver.status(&ctx, deps)
     };

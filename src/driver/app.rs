@@ -500,6 +500,7 @@ mod tests {
                 env: &self.env,
                 force: false,
                 conflict_checked: false,
+                cache: None,
             }
         }
 
@@ -847,7 +848,7 @@ mod tests {
         );
         let runner = FailingRunner(|| ExecError::Spawn {
             cmd: "x".into(),
-            err: io::Error::from_raw_os_error(libc::ENOEXEC),
+            err: io::Error::from_raw_os_error(libc::ENOEXEC).into(),
         });
         let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
         assert_eq!(res, Ok(Started::Activated));

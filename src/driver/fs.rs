@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::config::FsConf;
-use crate::exec::{Cmd, ErrLevel, run_logged, run_passthrough, run_quiet};
+use crate::exec::{Cmd, ErrLevel, run_logged, run_passthrough};
 
 /// No device to check, fsck or write-test on the node itself.
 const NETWORK_FS: &[&str] = &[
@@ -48,7 +48,7 @@ impl Fs {
 
     /// Our entry in the mount table, if mounted.
     fn mounted(&self, ctx: &Ctx) -> Option<MountEntry> {
-        let out = match run_quiet(ctx.runner, &ctx.log, &Cmd::new(["mount"])) {
+        let out = match ctx.probe(&Cmd::new(["mount"])) {
             Ok(out) if out.ok() => out,
             _ => return None,
         };
@@ -298,6 +298,7 @@ mod tests {
             env: &[],
             force: false,
             conflict_checked: false,
+            cache: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started};
 use crate::config::HbConf;
-use crate::exec::{Cmd, run_quiet};
+use crate::exec::Cmd;
 use crate::log::Logger;
 use crate::status::Status;
 
@@ -70,7 +70,7 @@ impl Hb {
             }
         };
         let expected = expected_daemons(&text, &ez.join("bin"), &ctx.svc.nodename);
-        let ps = match run_quiet(ctx.runner, &ctx.log, &Cmd::new(["ps", "-ef"])) {
+        let ps = match ctx.probe(&Cmd::new(["ps", "-ef"])) {
             Ok(out) if out.ok() => out.stdout,
             _ => return false,
         };
@@ -298,6 +298,7 @@ short line only
                 env: &[],
                 force: false,
                 conflict_checked: false,
+                cache: None,
             }
         }
 

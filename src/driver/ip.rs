@@ -172,7 +172,7 @@ fn v4_mask(m: &str) -> String {
 }
 
 fn read_ifaces(ctx: &Ctx) -> Vec<Iface> {
-    match run_quiet(ctx.runner, &ctx.log, &Cmd::new(["ip", "addr"])) {
+    match ctx.probe(&Cmd::new(["ip", "addr"])) {
         Ok(out) if out.ok() => parse_ip_addr(&out.stdout),
         _ => Vec::new(),
     }
@@ -581,6 +581,7 @@ mod tests {
             env: &[],
             force: false,
             conflict_checked,
+            cache: None,
         }
     }
 

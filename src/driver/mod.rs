@@ -21,7 +21,7 @@ pub mod vg;
 use std::path::PathBuf;
 
 use crate::config::{ResourceConfig, ResourceSpec};
-use crate::exec::Runner;
+use crate::exec::{Cmd, ExecError, Output, ProbeCache, Runner, run_quiet};
 use crate::log::Logger;
 use crate::paths::Paths;
 use crate::status::Status;
@@ -85,6 +85,19 @@ pub struct Ctx<'a> {
     /// The executor already ran `abort_start` for this action, so the ip
     /// driver must not ping again.
     pub conflict_checked: bool,
+    /// Set during a status pass only: read-only probes share their answers.
+    pub cache: Option<&'a ProbeCache>,
+}
+
+impl Ctx<'_> {
+    /// Runs a read-only probe quietly, through the status pass's cache when
+    /// there is one.
+    pub fn probe(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        match self.cache {
+            Some(c) => c.run(self.runner, &self.log, cmd),
+            None => run_quiet(self.runner, &self.log, cmd),
+        }
+    }
 }
 
 /// What a successful start did: only `Activated` resources are rolled back.

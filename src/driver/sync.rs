@@ -481,6 +481,7 @@ mod tests {
             env: &[],
             force: false,
             conflict_checked: false,
+            cache: None,
         };
         let recent = Local::now().naive_local() - TimeDelta::minutes(5);
         write_stamp(&lab.svc.paths.sync_stamp("sles2", SVC, RID), recent).unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::VgConf;
-use crate::exec::{Cmd, ErrLevel, run_logged, run_quiet};
+use crate::exec::{Cmd, ErrLevel, run_logged};
 
 /// Between deactivation retries; unit tests must not wait.
 const PAUSE: Duration = if cfg!(test) {
@@ -33,7 +33,7 @@ impl Vg {
     /// The VG's tags without their `@`; None when the VG cannot be read.
     fn tags(&self, ctx: &Ctx) -> Option<Vec<String>> {
         let cmd = Cmd::new(["vgs", "-o", "tags", "--noheadings", self.name()]);
-        match run_quiet(ctx.runner, &ctx.log, &cmd) {
+        match ctx.probe(&cmd) {
             Ok(out) if out.ok() => Some(parse_tags(&out.stdout)),
             _ => None,
         }
@@ -41,7 +41,7 @@ impl Vg {
 
     fn lv_names(&self, ctx: &Ctx) -> Vec<String> {
         let cmd = Cmd::new(["lvs", "-o", "name", "--noheadings", self.name()]);
-        match run_quiet(ctx.runner, &ctx.log, &cmd) {
+        match ctx.probe(&cmd) {
             Ok(out) if out.ok() => out.stdout.split_whitespace().map(String::from).collect(),
             _ => Vec::new(),
         }
@@ -51,7 +51,7 @@ impl Vg {
     /// active when it carries this node's tag (1.5 always said active).
     fn is_active(&self, ctx: &Ctx) -> bool {
         let cmd = Cmd::new(["lvs", "--noheadings", "-o", "lv_attr", self.name()]);
-        let out = match run_quiet(ctx.runner, &ctx.log, &cmd) {
+        let out = match ctx.probe(&cmd) {
             Ok(out) if out.ok() => out,
             _ => return false,
         };
@@ -208,6 +208,7 @@ mod tests {
             env: &[],
             force: false,
             conflict_checked: false,
+            cache: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! reaches a shell. `Runner` is a trait so that driver unit tests can script
 //! answers with `FakeRunner`; the binary uses `RealRunner`.
 
+mod cache;
 mod fake;
 mod logged;
 mod real;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use cache::ProbeCache;
 pub use fake::FakeRunner;
 pub use logged::{ErrLevel, run_logged, run_passthrough, run_quiet};
 pub use real::RealRunner;
@@ -90,7 +92,7 @@ impl Output {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ExecError {
     #[error("{0} does not exist or not in path or is not executable")]
     NotFound(String),
@@ -99,7 +101,10 @@ pub enum ExecError {
     #[error("interrupted by signal")]
     Interrupted,
     #[error("{cmd}: {err}")]
-    Spawn { cmd: String, err: std::io::Error },
+    Spawn {
+        cmd: String,
+        err: std::sync::Arc<std::io::Error>,
+    },
 }
 
 pub trait Runner: Send + Sync {

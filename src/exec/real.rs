@@ -33,8 +33,27 @@ impl Default for RealRunner {
     }
 }
 
+/// Tools must not inherit descriptors svcmgr got from its own caller (LVM
+/// complains about them, and a daemon started by a launcher would keep them
+/// open for ever). Marking them close-on-exec once, at start-up, keeps the
+/// fast posix_spawn path that a per-spawn pre_exec hook would rule out.
+fn cloexec_inherited_fds() {
+    // SAFETY: close_range only changes descriptor flags; every descriptor
+    // Rust opens is already close-on-exec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+}
+
 impl RealRunner {
     pub fn new() -> RealRunner {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(cloexec_inherited_fds);
         let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
@@ -71,7 +90,7 @@ impl Runner for RealRunner {
         }
         let spawn_err = |err| ExecError::Spawn {
             cmd: cmd.to_string(),
-            err,
+            err: std::sync::Arc::new(err),
         };
         if let Some(path) = &cmd.output_file {
             let f = File::create(path).map_err(spawn_err)?;
@@ -165,6 +184,40 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn children_inherit_no_descriptor_above_stderr() {
+        // Start-up's one-time pass must be behind us, or another test could
+        // run it between our open() and our check.
+        let runner = RealRunner::new();
+        // An fd without CLOEXEC, as a calling shell would leave open.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        assert!(fd > 2);
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "the test fd must be inheritable"
+        );
+        cloexec_inherited_fds();
+        let out = runner.run(&Cmd::new(["ls", "/proc/self/fd"])).unwrap();
+        unsafe { libc::close(fd) };
+        let fds: Vec<i32> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        assert!(
+            !fds.contains(&fd) || fds.iter().filter(|&&f| f > 2).count() == 1,
+            "leaked fd {fd}: {fds:?}"
+        );
+        // Only the one ls opens to read the directory may be above stderr.
+        assert_eq!(
+            fds.iter().filter(|&&f| f > 2).count(),
+            1,
+            "leaked fd {fd}: {fds:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# PID 1 of a lab node. Runs in the node's own network, mount, UTS and PID
+# namespaces (made by lab.sh): gives the node its host name and a private,
+# writable view of the whole filesystem (an overlay over the host's /), so
+# that /etc/opensvc, /var/lib/opensvc, /etc/hosts and mount points such as
+# /svc1/app are the node's own and nothing reaches the host's files.
+# Args: NODE STATE_DIR HOSTS_FILE
+set -euo pipefail
+node=$1 state=$2 hosts=$3
+root=$state/$node/root
+mkdir -p "$state/$node/upper" "$state/$node/work" "$root"
+
+hostname "$node"
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir=/,upperdir=$state/$node/upper,workdir=$state/$node/work" "$root"
+mount --rbind /dev "$root/dev"
+mount --rbind /sys "$root/sys"
+mount -t proc proc "$root/proc"
+# A node-private /run: LVM caches and locks, pid files.
+mount -t tmpfs -o mode=755 tmpfs "$root/run"
+mkdir -p "$root/run/lock" "$root/run/lvm"
+cp "$hosts" "$root/etc/hosts"
+echo "$node" >"$root/etc/hostname"
+mkdir -p "$root/etc/opensvc" "$root/var/lib/opensvc" "$root/var/log/opensvc" "$root/var/tmp/opensvc"
+touch "$state/$node/ready"
+# Stay as PID 1 inside the node's root; bash reaps orphans (launchers'
+# daemons) on SIGCHLD. SIGKILL of this process is the node's power loss.
+exec chroot "$root" /bin/bash -c 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'
