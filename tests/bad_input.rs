@@ -1,0 +1,230 @@
+//! Tier 2: bad input. Each case gets a clear message naming the file and
+//! the line (or the service) where to look, exit code 2, and nothing on the
+//! system is touched: the fake tools' call log stays EMPTY
+//! (design.md, "Rules of the house"; checklist 67, 69, 70).
+
+mod common;
+use common::*;
+
+const FILE: &str = "/etc/opensvc/p26.opensvc.com.env";
+
+/// Runs print status, start and validate config on the current config and
+/// checks each refuses with `problem` (stderr, or stdout for validate), exit
+/// 2 and no tool run at all.
+fn refused_everywhere(w: &World, problem: &str) {
+    for action in [&["print", "status"][..], &["start"], &["stop"], &["status"]] {
+        w.svc(action)
+            .code(2)
+            .stdout_is("")
+            .stderr_is(&format!("{problem}\n"))
+            .no_calls();
+    }
+    w.svc(&["validate", "config"])
+        .code(2)
+        .stdout_is(&format!("{problem}\n"))
+        .stderr_is("")
+        .no_calls();
+    assert!(w.calls().is_empty(), "{:?}", w.calls());
+}
+
+#[test]
+fn missing_ipname() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("ipname = p26.opensvc.com  ", "#ipname = p26.opensvc.com ");
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:7: [ip#0] ipname: nor ipname and ipname@sles1 defined in config file section ip#0"),
+    );
+}
+
+/// Deliberate deviation: 1.5 skipped the resource silently.
+#[test]
+fn missing_ipdev() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("ipdev = eth0 ", "#ipdev = eth0 ");
+    refused_everywhere(&w, &format!("{FILE}:7: [ip#0] ipdev: ipdev must be set in section ip#0"));
+}
+
+#[test]
+fn missing_vgname() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("vgname=vgsvc1 ", "#vgname=vgsvc1 ");
+    refused_everywhere(&w, &format!("{FILE}:13: [vg#0] vgname: vgname must be set in section vg#0"));
+}
+
+#[test]
+fn missing_fs_dev_and_mnt() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("mnt = {R}/svc1/data\n", "");
+    refused_everywhere(&w, &format!("{FILE}:23: [fs#1] mnt: mnt must be set in section fs#1"));
+    w.tutorial_conf_with("dev = {R}/dev/mapper/vgsvc1-lvdatasvc1\n", "");
+    refused_everywhere(&w, &format!("{FILE}:23: [fs#1] dev: dev must be set in section fs#1"));
+}
+
+#[test]
+fn bad_boolean() {
+    let w = World::tutorial();
+    w.tutorial_conf_with(
+        "disable = False                                 # filesystem",
+        "disable = maybe                                 # filesystem",
+    );
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:18: [fs#0] disable: invalid boolean 'maybe' (expected true/false, yes/no, on/off, 1/0)"),
+    );
+}
+
+/// Checklist 69.
+#[test]
+fn missing_or_unknown_service_type() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("service_type = TST ", "#service_type = TST ");
+    refused_everywhere(&w, &format!("{FILE}:1: [DEFAULT] service_type: service_type must be set"));
+    w.tutorial_conf_with("service_type = TST ", "service_type = XYZ ");
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:3: [DEFAULT] service_type: service p26.opensvc.com type XYZ is not a known service type (PRD, PPRD, REC, INT, DEV, TST, TMP, DRP, FOR, PRA)"),
+    );
+}
+
+/// Several problems are all reported at once, in file order.
+#[test]
+fn every_problem_is_listed() {
+    let w = World::tutorial();
+    w.write_conf(
+        SVC,
+        &TUTORIAL_CONF
+            .replacen("vgname=vgsvc1 ", "#vgname=vgsvc1 ", 1)
+            .replacen("type = ext3 ", "type = ext3\nmonitor = perhaps ", 1),
+    );
+    w.mark_pushed(SVC);
+    let want = format!(
+        "{FILE}:13: [vg#0] vgname: vgname must be set in section vg#0\n\
+         {FILE}:18: [fs#0] monitor: invalid boolean 'perhaps' (expected true/false, yes/no, on/off, 1/0)\n"
+    );
+    w.svc(&["start"]).code(2).stderr_is(&want).no_calls();
+    w.svc(&["validate", "config"]).code(2).stdout_is(&want).no_calls();
+}
+
+#[test]
+fn unknown_service() {
+    let w = World::tutorial();
+    for action in [&["print", "status"][..], &["start"], &["validate", "config"], &["get", "--param", "DEFAULT.app"]] {
+        let mut args = vec!["-s", "nosuch"];
+        args.extend(action);
+        w.svcmgr(&args)
+            .code(2)
+            .stdout_is("")
+            .stderr_is("service nosuch not found: no nosuch.conf or nosuch.env in /etc/opensvc\n")
+            .no_calls();
+    }
+    // The service-named form through a link whose config is gone.
+    let link = w.svc_link("gone.example.com");
+    w.run_as(&link, &["start"])
+        .code(2)
+        .stderr_is("service gone.example.com not found: no gone.example.com.conf or gone.example.com.env in /etc/opensvc\n")
+        .no_calls();
+}
+
+#[test]
+fn both_env_and_conf() {
+    let w = World::tutorial();
+    w.write_conf_ext(SVC, "conf", TUTORIAL_CONF);
+    let msg = "service p26.opensvc.com has both /etc/opensvc/p26.opensvc.com.conf and /etc/opensvc/p26.opensvc.com.env: remove one\n";
+    for action in [&["print", "status"][..], &["start"], &["validate", "config"], &["set", "--param", "DEFAULT.app", "--value", "x"]] {
+        w.svc(action).code(2).stdout_is("").stderr_is(msg).no_calls();
+    }
+}
+
+/// An unreadable config. Root reads any file whatever its mode, so the
+/// config is a directory instead: reading it fails with EISDIR.
+#[test]
+fn unreadable_config() {
+    let w = World::tutorial();
+    std::fs::remove_file(w.conf_path(SVC)).unwrap();
+    std::fs::create_dir(w.conf_path(SVC)).unwrap();
+    let msg = format!("cannot read {FILE}: Is a directory (os error 21)\n");
+    for action in [&["print", "status"][..], &["start"], &["validate", "config"]] {
+        w.svc(action).code(2).stdout_is("").stderr_is(&msg).no_calls();
+    }
+}
+
+/// Checklist 70 (exit 2 is a deliberate deviation: 1.5 exited 0 in the
+/// argv[0] form).
+#[test]
+fn node_not_in_nodes() {
+    let w = World::tutorial();
+    for action in [&["print", "status"][..], &["start"], &["stop"]] {
+        w.run_env(&w.etc().join(SVC), action, &[("OSVC_NODENAME", "sles3")])
+            .code(2)
+            .stdout_is("")
+            .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         service p26.opensvc.com not managed here\n")
+            .no_calls();
+    }
+    // Listing every service skips... nothing silently: it is reported too.
+    w.run_env(&w.cmds.join("svcmgr"), &["start"], &[("OSVC_NODENAME", "sles3")])
+        .code(2)
+        .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         service p26.opensvc.com not managed here\n")
+        .no_calls();
+}
+
+/// A PRD node runs PRD services only (spec §2.3).
+#[test]
+fn non_prd_service_on_prd_node() {
+    let w = World::tutorial();
+    std::fs::write(w.etc().join("node.conf"), "[node]\nhost_mode = PRD\n").unwrap();
+    w.svc(&["start"])
+        .code(1)
+        .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         service p26.opensvc.com type TST is not allowed to run on this node (host mode PRD)\n")
+        .no_calls();
+}
+
+/// Checklist 67: unknown sections and keywords are ignored by the actions
+/// (only `validate config` lists them).
+#[test]
+fn unknown_sections_and_keywords_are_ignored() {
+    let w = World::tutorial();
+    w.tutorial_conf_with(
+        "[vg#0]",
+        "[foo]\nbar = 1\n\n[ip]\nipname = x\n\n[ip#a]\nipdev = eth9\n\n[vg#0]\nvgsize = 10",
+    );
+    w.svc(&["print", "status"])
+        .code(0)
+        .stdout_is(&golden("status_initial.txt"))
+        .stderr_is("");
+    w.svc(&["validate", "config"]).code(2).stdout_has("[foo]: unknown section");
+}
+
+/// Bad command-line values: usage errors, nothing run.
+#[test]
+fn bad_options() {
+    let w = World::tutorial();
+    let r = w.svc(&["start", "--waitlock", "soon"]);
+    r.code(2).stdout_is("").stderr_has("soon").no_calls();
+    let r = w.svc(&["print", "status", "--format", "xml"]);
+    r.code(2).stdout_is("").stderr_has("xml").no_calls();
+    let r = w.svc(&["start", "--no-such-option"]);
+    r.code(2).stdout_is("").stderr_has("--no-such-option").no_calls();
+}
+
+/// Config edits check their parameter and never leave a half-written file.
+#[test]
+fn bad_edits_leave_the_file_alone() {
+    let w = World::tutorial();
+    let before = w.read_conf(SVC);
+    w.svc(&["set", "--param", "nodot", "--value", "x"])
+        .code(1)
+        .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         malformed parameter. format as 'section.key'\n")
+        .no_calls();
+    w.svc(&["unset", "--param", "nosuch.key"])
+        .code(1)
+        .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         section 'nosuch' not found\n")
+        .no_calls();
+    assert_eq!(w.read_conf(SVC), before);
+    let tmp: Vec<_> = std::fs::read_dir(w.etc())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
