@@ -33,7 +33,9 @@ fn missing_ipname() {
     w.tutorial_conf_with("ipname = p26.opensvc.com  ", "#ipname = p26.opensvc.com ");
     refused_everywhere(
         &w,
-        &format!("{FILE}:7: [ip#0] ipname: nor ipname and ipname@sles1 defined in config file section ip#0"),
+        &format!(
+            "{FILE}:7: [ip#0] ipname: nor ipname and ipname@sles1 defined in config file section ip#0"
+        ),
     );
 }
 
@@ -42,23 +44,35 @@ fn missing_ipname() {
 fn missing_ipdev() {
     let w = World::tutorial();
     w.tutorial_conf_with("ipdev = eth0 ", "#ipdev = eth0 ");
-    refused_everywhere(&w, &format!("{FILE}:7: [ip#0] ipdev: ipdev must be set in section ip#0"));
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:7: [ip#0] ipdev: ipdev must be set in section ip#0"),
+    );
 }
 
 #[test]
 fn missing_vgname() {
     let w = World::tutorial();
     w.tutorial_conf_with("vgname=vgsvc1 ", "#vgname=vgsvc1 ");
-    refused_everywhere(&w, &format!("{FILE}:13: [vg#0] vgname: vgname must be set in section vg#0"));
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:13: [vg#0] vgname: vgname must be set in section vg#0"),
+    );
 }
 
 #[test]
 fn missing_fs_dev_and_mnt() {
     let w = World::tutorial();
     w.tutorial_conf_with("mnt = {R}/svc1/data\n", "");
-    refused_everywhere(&w, &format!("{FILE}:23: [fs#1] mnt: mnt must be set in section fs#1"));
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:23: [fs#1] mnt: mnt must be set in section fs#1"),
+    );
     w.tutorial_conf_with("dev = {R}/dev/mapper/vgsvc1-lvdatasvc1\n", "");
-    refused_everywhere(&w, &format!("{FILE}:23: [fs#1] dev: dev must be set in section fs#1"));
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:23: [fs#1] dev: dev must be set in section fs#1"),
+    );
 }
 
 #[test]
@@ -70,7 +84,9 @@ fn bad_boolean() {
     );
     refused_everywhere(
         &w,
-        &format!("{FILE}:18: [fs#0] disable: invalid boolean 'maybe' (expected true/false, yes/no, on/off, 1/0)"),
+        &format!(
+            "{FILE}:18: [fs#0] disable: invalid boolean 'maybe' (expected true/false, yes/no, on/off, 1/0)"
+        ),
     );
 }
 
@@ -79,11 +95,16 @@ fn bad_boolean() {
 fn missing_or_unknown_service_type() {
     let w = World::tutorial();
     w.tutorial_conf_with("service_type = TST ", "#service_type = TST ");
-    refused_everywhere(&w, &format!("{FILE}:1: [DEFAULT] service_type: service_type must be set"));
+    refused_everywhere(
+        &w,
+        &format!("{FILE}:1: [DEFAULT] service_type: service_type must be set"),
+    );
     w.tutorial_conf_with("service_type = TST ", "service_type = XYZ ");
     refused_everywhere(
         &w,
-        &format!("{FILE}:3: [DEFAULT] service_type: service p26.opensvc.com type XYZ is not a known service type (PRD, PPRD, REC, INT, DEV, TST, TMP, DRP, FOR, PRA)"),
+        &format!(
+            "{FILE}:3: [DEFAULT] service_type: service p26.opensvc.com type XYZ is not a known service type (PRD, PPRD, REC, INT, DEV, TST, TMP, DRP, FOR, PRA)"
+        ),
     );
 }
 
@@ -103,13 +124,21 @@ fn every_problem_is_listed() {
          {FILE}:18: [fs#0] monitor: invalid boolean 'perhaps' (expected true/false, yes/no, on/off, 1/0)\n"
     );
     w.svc(&["start"]).code(2).stderr_is(&want).no_calls();
-    w.svc(&["validate", "config"]).code(2).stdout_is(&want).no_calls();
+    w.svc(&["validate", "config"])
+        .code(2)
+        .stdout_is(&want)
+        .no_calls();
 }
 
 #[test]
 fn unknown_service() {
     let w = World::tutorial();
-    for action in [&["print", "status"][..], &["start"], &["validate", "config"], &["get", "--param", "DEFAULT.app"]] {
+    for action in [
+        &["print", "status"][..],
+        &["start"],
+        &["validate", "config"],
+        &["get", "--param", "DEFAULT.app"],
+    ] {
         let mut args = vec!["-s", "nosuch"];
         args.extend(action);
         w.svcmgr(&args)
@@ -131,8 +160,17 @@ fn both_env_and_conf() {
     let w = World::tutorial();
     w.write_conf_ext(SVC, "conf", TUTORIAL_CONF);
     let msg = "service p26.opensvc.com has both /etc/opensvc/p26.opensvc.com.conf and /etc/opensvc/p26.opensvc.com.env: remove one\n";
-    for action in [&["print", "status"][..], &["start"], &["validate", "config"], &["set", "--param", "DEFAULT.app", "--value", "x"]] {
-        w.svc(action).code(2).stdout_is("").stderr_is(msg).no_calls();
+    for action in [
+        &["print", "status"][..],
+        &["start"],
+        &["validate", "config"],
+        &["set", "--param", "DEFAULT.app", "--value", "x"],
+    ] {
+        w.svc(action)
+            .code(2)
+            .stdout_is("")
+            .stderr_is(msg)
+            .no_calls();
     }
 }
 
@@ -144,8 +182,16 @@ fn unreadable_config() {
     std::fs::remove_file(w.conf_path(SVC)).unwrap();
     std::fs::create_dir(w.conf_path(SVC)).unwrap();
     let msg = format!("cannot read {FILE}: Is a directory (os error 21)\n");
-    for action in [&["print", "status"][..], &["start"], &["validate", "config"]] {
-        w.svc(action).code(2).stdout_is("").stderr_is(&msg).no_calls();
+    for action in [
+        &["print", "status"][..],
+        &["start"],
+        &["validate", "config"],
+    ] {
+        w.svc(action)
+            .code(2)
+            .stdout_is("")
+            .stderr_is(&msg)
+            .no_calls();
     }
 }
 
@@ -162,10 +208,16 @@ fn node_not_in_nodes() {
             .no_calls();
     }
     // Listing every service skips... nothing silently: it is reported too.
-    w.run_env(&w.cmds.join("svcmgr"), &["start"], &[("OSVC_NODENAME", "sles3")])
-        .code(2)
-        .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         service p26.opensvc.com not managed here\n")
-        .no_calls();
+    w.run_env(
+        &w.cmds.join("svcmgr"),
+        &["start"],
+        &[("OSVC_NODENAME", "sles3")],
+    )
+    .code(2)
+    .stderr_is(
+        "HH:MM:SS ERROR   P26.OPENSVC.COM         service p26.opensvc.com not managed here\n",
+    )
+    .no_calls();
 }
 
 /// A PRD node runs PRD services only (spec §2.3).
@@ -192,7 +244,9 @@ fn unknown_sections_and_keywords_are_ignored() {
         .code(0)
         .stdout_is(&golden("status_initial.txt"))
         .stderr_is("");
-    w.svc(&["validate", "config"]).code(2).stdout_has("[foo]: unknown section");
+    w.svc(&["validate", "config"])
+        .code(2)
+        .stdout_has("[foo]: unknown section");
 }
 
 /// Bad command-line values: usage errors, nothing run.
@@ -204,7 +258,10 @@ fn bad_options() {
     let r = w.svc(&["print", "status", "--format", "xml"]);
     r.code(2).stdout_is("").stderr_has("xml").no_calls();
     let r = w.svc(&["start", "--no-such-option"]);
-    r.code(2).stdout_is("").stderr_has("--no-such-option").no_calls();
+    r.code(2)
+        .stdout_is("")
+        .stderr_has("--no-such-option")
+        .no_calls();
 }
 
 /// Config edits check their parameter and never leave a half-written file.

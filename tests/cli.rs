@@ -1,6 +1,9 @@
 //! Tier 2: the command line of the real binary (spec §3, §8, §10; checklist
 //! 1-5, 9, 64-66, 71) and the harness's own safety nets.
 
+// Tests start helper processes (lock holders, fake tools) themselves.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 use std::path::Path;
@@ -124,14 +127,13 @@ rc=32
 rc=1
 ";
     // World::norm maps R/dev to /dev; R/mnt stays: map it by hand.
-    let got = r.stdout.replace(&format!("{}/mnt", w.root.display()), "/mnt");
+    let got = r
+        .stdout
+        .replace(&format!("{}/mnt", w.root.display()), "/mnt");
     if lines(&got) != lines(want) {
         r.fail(&format!("fake world answers differ; want:\n{want}"));
     }
-    r.stderr_is(&format!(
-        "umount: {}/mnt: not mounted.\n",
-        w.root.display()
-    ));
+    r.stderr_is(&format!("umount: {}/mnt: not mounted.\n", w.root.display()));
 }
 
 // ---- invocation forms --------------------------------------------------------
@@ -170,7 +172,9 @@ fn no_service_specified() {
     w.svcmgr(&["print", "status"])
         .code(1)
         .stdout_is("")
-        .stderr_is("No service specified. Try:\n svcmgr -s svcname,... <action>\n svcname <action>\n")
+        .stderr_is(
+            "No service specified. Try:\n svcmgr -s svcname,... <action>\n svcname <action>\n",
+        )
         .no_calls();
 }
 
@@ -179,7 +183,11 @@ fn no_service_specified() {
 fn missing_action_is_a_usage_error() {
     let w = World::tutorial();
     let want = format!("{USAGE}svcmgr: error: Missing action\n");
-    w.svcmgr(&["-s", SVC]).code(2).stdout_is("").stderr_is(&want).no_calls();
+    w.svcmgr(&["-s", SVC])
+        .code(2)
+        .stdout_is("")
+        .stderr_is(&want)
+        .no_calls();
     w.svc(&[]).code(2).stdout_is("").stderr_is(&want).no_calls();
 }
 
@@ -248,7 +256,8 @@ fn several_services_exit_1_when_any_fails() {
         .no_calls();
     w.svcmgr(&["-s", "svc2", "thaw"]).code(0);
     let r = w.svcmgr(&["-s", "svc1,svc2", "startvg"]);
-    r.code(1).stderr_has("HH:MM:SS INFO    SVC1         Abort action for frozen service\n");
+    r.code(1)
+        .stderr_has("HH:MM:SS INFO    SVC1         Abort action for frozen service\n");
     r.actions_are(&["vgchange --addtag @sles1 vg2", "vgchange -a y vg2"]);
 }
 
@@ -262,14 +271,26 @@ fn status_exit_code_is_the_overall_status() {
     w.one_node("svc1", "[vg#0]\nvgname = vg1\n\n[vg#1]\nvgname = vg2\n");
     w.vg("vg1", &["lv1"], false, &[]);
     w.vg("vg2", &["lv2"], false, &[]);
-    w.svcmgr(&["-s", "svc1", "status"]).code(1).stdout_is("").stderr_is("");
+    w.svcmgr(&["-s", "svc1", "status"])
+        .code(1)
+        .stdout_is("")
+        .stderr_is("");
     w.vg("vg1", &["lv1"], true, &[]);
-    w.svcmgr(&["-s", "svc1", "status"]).code(2).stdout_is("").stderr_is("");
+    w.svcmgr(&["-s", "svc1", "status"])
+        .code(2)
+        .stdout_is("")
+        .stderr_is("");
     w.vg("vg2", &["lv2"], true, &[]);
-    w.svcmgr(&["-s", "svc1", "status"]).code(0).stdout_is("").stderr_is("");
+    w.svcmgr(&["-s", "svc1", "status"])
+        .code(0)
+        .stdout_is("")
+        .stderr_is("");
     // Nothing but the implicit app, without launchers: n/a.
     w.one_node("svc2", "");
-    w.svcmgr(&["-s", "svc2", "status"]).code(3).stdout_is("").stderr_is("");
+    w.svcmgr(&["-s", "svc2", "status"])
+        .code(3)
+        .stdout_is("")
+        .stderr_is("");
     // Tutorial, initial state: warn.
     let t = World::tutorial();
     t.svc(&["status"]).code(2).stdout_is("").stderr_is("");
@@ -364,7 +385,11 @@ fn collector_lines_once_per_config_change() {
 fn freeze_blocks_start_until_thaw() {
     let w = World::tutorial();
     w.svc(&["frozen"]).code(0).stdout_is("").stderr_is("");
-    w.svc(&["freeze"]).code(0).stdout_is("").stderr_is("").no_calls();
+    w.svc(&["freeze"])
+        .code(0)
+        .stdout_is("")
+        .stderr_is("")
+        .no_calls();
     assert!(w.var().join(format!("FROZEN.{SVC}")).exists());
     w.svc(&["frozen"]).code(1).stdout_is("").stderr_is("");
     w.svc(&["start"])
@@ -481,22 +506,36 @@ fn get_set_unset_round_trip_and_keep_comments() {
     w.svc(&["get", "--param", "fs#1.mnt_opt"])
         .code(0)
         .stdout_is("noatime\n");
-    w.svc(&["unset", "--param", "fs#1.mnt_opt"]).code(0).stderr_is("");
+    w.svc(&["unset", "--param", "fs#1.mnt_opt"])
+        .code(0)
+        .stderr_is("");
     w.svc(&["get", "--param", "fs#1.mnt_opt"])
         .code(1)
         .stdout_is("")
         .stderr_is("fs#1.mnt_opt is not set in /etc/opensvc/p26.opensvc.com.env\n");
     let after = w.read_conf(SVC);
     // Every comment survives; only the app line changed.
-    for line in before.lines().filter(|l| l.contains('#') && !l.starts_with('[')) {
+    for line in before
+        .lines()
+        .filter(|l| l.contains('#') && !l.starts_with('['))
+    {
         let comment = &line[line.find(" #").map(|i| i + 1).unwrap_or(0)..];
         if line.starts_with("app ") {
             continue;
         }
-        assert!(after.contains(comment), "lost {comment:?}\n--- after:\n{after}");
+        assert!(
+            after.contains(comment),
+            "lost {comment:?}\n--- after:\n{after}"
+        );
     }
-    for header in ["[DEFAULT]                                       # Global section for service description", "[fs#0]                                          # Ressource Section for filesystem"] {
-        assert!(after.contains(header), "lost {header:?}\n--- after:\n{after}");
+    for header in [
+        "[DEFAULT]                                       # Global section for service description",
+        "[fs#0]                                          # Ressource Section for filesystem",
+    ] {
+        assert!(
+            after.contains(header),
+            "lost {header:?}\n--- after:\n{after}"
+        );
     }
     let changed: Vec<(&str, &str)> = before
         .lines()
@@ -523,7 +562,9 @@ fn get_and_set_errors() {
     w.svc(&["get", "--param", "nosuch.foo"])
         .code(1)
         .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         section 'nosuch' not found\n");
-    w.svc(&["get"]).code(2).stderr_is("--param is required for 'get'\n");
+    w.svc(&["get"])
+        .code(2)
+        .stderr_is("--param is required for 'get'\n");
     w.svc(&["set", "--param", "DEFAULT.app"])
         .code(2)
         .stderr_is("--value is required for 'set'\n");
@@ -535,7 +576,10 @@ fn get_and_set_errors() {
 fn print_config_shows_the_file() {
     let w = World::tutorial();
     let conf = w.norm(&w.read_conf(SVC));
-    w.svc(&["print", "config"]).code(0).stdout_is(&conf).no_calls();
+    w.svc(&["print", "config"])
+        .code(0)
+        .stdout_is(&conf)
+        .no_calls();
 }
 
 /// `validate config`: clean, then an unknown keyword and an unknown section,
@@ -556,4 +600,74 @@ fn validate_config_lists_unknown_keywords_with_their_line() {
              /etc/opensvc/p26.opensvc.com.env:17: [vg#0] vgsize: unknown keyword\n",
         )
         .no_calls();
+}
+
+/// Spec §8, deliberate deviation: `--waitlock 0` still tries once, so a free
+/// lock is taken.
+#[test]
+fn waitlock_zero_takes_a_free_lock() {
+    let w = World::tutorial();
+    w.svc(&["startvg", "--waitlock", "0"])
+        .code(0)
+        .stderr_is("HH:MM:SS INFO    P26.OPENSVC.COM.VG#0    vgsvc1 is already up\n");
+}
+
+/// Spec §7.2: every record also goes to `<log>/<svc>.log` as
+/// `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`.
+#[test]
+fn actions_are_logged_to_the_service_log_file() {
+    let w = World::tutorial();
+    w.svc(&["startip"]).code(0);
+    let text = std::fs::read_to_string(w.root.join(format!("log/{SVC}.log"))).unwrap();
+    let got: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (stamp, rest) = l.split_at(23.min(l.len()));
+            let b = stamp.as_bytes();
+            let dated = b.len() == 23
+                && b[4] == b'-'
+                && b[10] == b' '
+                && b[19] == b','
+                && stamp.chars().filter(|c| c.is_ascii_digit()).count() == 17;
+            if dated {
+                format!("DATE{rest}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "DATE - P26.OPENSVC.COM.IP#0 - INFO - checking 37.59.71.26 availability",
+            "DATE - P26.OPENSVC.COM.IP#0 - INFO - ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
+            "DATE - P26.OPENSVC.COM.IP#0 - INFO - arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
+        ],
+        "{text}"
+    );
+}
+
+/// Spec §1.2: a lower-case `[default]` section is the DEFAULT section.
+#[test]
+fn lower_case_default_section() {
+    let w = World::new();
+    w.write_conf(
+        "svc1",
+        "[default]\nservice_type = TST\nnodes = sles1\n\n[vg#0]\nvgname = vg1\n",
+    );
+    w.mark_pushed("svc1");
+    w.vg("vg1", &["lv"], true, &[]);
+    w.svcmgr(&["-s", "svc1", "print", "status"])
+        .code(0)
+        .stdout_is(
+            "svc1
+overall                   up
+|- avail                  up
+|  |- vg#0           .... up       vg1
+|  '- app            .... n/a      app
+|- sync                   n/a
+'- hb                     n/a
+",
+        );
 }

@@ -33,7 +33,9 @@ fn first_print_status() {
 fn first_start_then_status() {
     let w = World::tutorial();
     let r = w.svc(&["start"]);
-    r.code(0).stdout_is("").stderr_is(&golden("start_first.txt"));
+    r.code(0)
+        .stdout_is("")
+        .stderr_is(&golden("start_first.txt"));
     let mut want: Vec<&str> = START_IP.to_vec();
     want.extend([
         "e2fsck -p /dev/mapper/vgsvc1-lvappsvc1",
@@ -59,7 +61,9 @@ fn launcher_start_status_stop_status_start() {
     let pidfile = w.dir.path().join("webserver.pid");
 
     let r = w.svc(&["start"]);
-    r.code(0).stdout_is("").stderr_is(&golden("start_launchers.txt"));
+    r.code(0)
+        .stdout_is("")
+        .stderr_is(&golden("start_launchers.txt"));
     let mut want: Vec<&str> = START_IP.to_vec();
     want.extend([
         "vgchange --addtag @sles1 vgsvc1",
@@ -70,7 +74,11 @@ fn launcher_start_status_stop_status_start() {
         "mount -t ext3 /dev/mapper/vgsvc1-lvdatasvc1 /svc1/data",
     ]);
     r.actions_are(&want);
-    assert!(pidfile.exists(), "S10weblauncher did not run\n{}", r.report());
+    assert!(
+        pidfile.exists(),
+        "S10weblauncher did not run\n{}",
+        r.report()
+    );
     let log = w.root.join("tmp/svc_p26.opensvc.com_S10weblauncher.log");
     assert!(log.exists(), "no launcher log\n{}", r.report());
 
@@ -91,7 +99,11 @@ fn launcher_start_status_stop_status_start() {
         "ifconfig eth0:1 down",
         "ping -c 1 -W 1 -w 1 37.59.71.26",
     ]);
-    assert!(!pidfile.exists(), "K90weblauncher did not run\n{}", r.report());
+    assert!(
+        !pidfile.exists(),
+        "K90weblauncher did not run\n{}",
+        r.report()
+    );
     assert!(!w.vg_active("vgsvc1") && !w.plumbed(ADDR));
 
     w.svc(&["print", "status"])
@@ -100,7 +112,9 @@ fn launcher_start_status_stop_status_start() {
         .stderr_is("");
 
     let r = w.svc(&["start"]);
-    r.code(0).stdout_is("").stderr_is(&golden("start_again.txt"));
+    r.code(0)
+        .stdout_is("")
+        .stderr_is(&golden("start_again.txt"));
     r.actions_are(&want);
 }
 
@@ -126,7 +140,9 @@ fn stop_refused_under_clusterware() {
     std::fs::write(w.conf_path(SVC), conf).unwrap();
     w.mark_pushed(SVC);
     let r = w.svc(&["stop"]);
-    r.code(1).stdout_is("").stderr_is(&golden("clusterware.txt"));
+    r.code(1)
+        .stdout_is("")
+        .stderr_is(&golden("clusterware.txt"));
     r.no_calls();
 }
 
@@ -153,7 +169,9 @@ fn start_and_status_on_the_second_node() {
     w.sync_stamp("sles1");
     w.sync_stamp("sles2");
     let r = w.svc(&["start"]);
-    r.code(0).stdout_is("").stderr_is(&golden("start_sles2.txt"));
+    r.code(0)
+        .stdout_is("")
+        .stderr_is(&golden("start_sles2.txt"));
     assert_eq!(w.vg_tags("vgsvc1"), ["sles2"]);
     w.svc(&["print", "status"])
         .code(0)
