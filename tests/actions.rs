@@ -1498,3 +1498,19 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#0    umount /svc1/app
         "umount /svc1/app",
     ]);
 }
+
+/// Security deviation: a launcher owned by another user than root is
+/// refused too (1.5 chowned it to root and ran it).
+#[test]
+fn foreign_owned_launcher_is_refused() {
+    let (w, dir, order) = launcher_world(&[("S10a", 0), ("S20b", 0)]);
+    std::os::unix::fs::chown(dir.join("S20b"), Some(1000), Some(1000)).unwrap();
+    let r = w.svcmgr(&["-s", "app1", "startapp"]);
+    r.code(1).stdout_is("").stderr_is(
+        "HH:MM:SS ERROR   APP1.APP     /etc/opensvc/app1.d/S20b is owned by uid 1000: refusing to run it (launchers must be owned by root)
+HH:MM:SS ERROR   APP1         'startapp' action stopped on execution error: unsafe launchers in /etc/opensvc/app1.d
+HH:MM:SS INFO    APP1         skip rollback startapp: no resource activated
+",
+    );
+    assert_eq!(read(&order), "", "a launcher ran although one was refused");
+}
