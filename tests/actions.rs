@@ -1514,3 +1514,23 @@ HH:MM:SS INFO    APP1         skip rollback startapp: no resource activated
     );
     assert_eq!(read(&order), "", "a launcher ran although one was refused");
 }
+
+/// Checklist 35: `mnt_opt` becomes `-o`.
+#[test]
+fn mount_options_are_passed() {
+    let w = World::tutorial();
+    w.tutorial_conf_with(
+        "mnt = {R}/svc1/data\n",
+        "mnt = {R}/svc1/data\nmnt_opt = noatime,nodev\n",
+    );
+    let r = w.svc(&["startfs"]);
+    r.code(0).stderr_has(
+        "HH:MM:SS INFO    P26.OPENSVC.COM.FS#1    mount -t ext3 -o noatime,nodev /dev/mapper/vgsvc1-lvdatasvc1 /svc1/data\n",
+    );
+    r.actions_are(&[
+        "e2fsck -p /dev/mapper/vgsvc1-lvappsvc1",
+        "mount -t ext3 /dev/mapper/vgsvc1-lvappsvc1 /svc1/app",
+        "e2fsck -p /dev/mapper/vgsvc1-lvdatasvc1",
+        "mount -t ext3 -o noatime,nodev /dev/mapper/vgsvc1-lvdatasvc1 /svc1/data",
+    ]);
+}

@@ -386,6 +386,22 @@ fn mask_time(l: &str) -> String {
     }
 }
 
+/// Python's `str(timedelta)` under a day: `H:MM:SS`, then `.ffffff`
+/// unless the microseconds are zero.
+fn is_timedelta(t: &str) -> bool {
+    let (hms, frac) = match t.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (t, None),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    parts.len() == 3
+        && digits(parts[0])
+        && (parts[0].len() == 1 || !parts[0].starts_with('0'))
+        && parts[1..].iter().all(|p| p.len() == 2 && digits(p))
+        && frac.is_none_or(|f| f.len() == 6 && digits(f))
+}
+
 fn mask_duration(l: &str) -> String {
     let mut out = l.to_string();
     for key in [" done in ", " interrupted after "] {
@@ -393,10 +409,7 @@ fn mask_duration(l: &str) -> String {
             let start = i + key.len();
             if let Some(len) = out[start..].find(" - ret") {
                 let token = &out[start..start + len];
-                if token
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
-                {
+                if is_timedelta(token) {
                     out.replace_range(start..start + len, "D");
                 }
             }
