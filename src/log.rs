@@ -6,6 +6,7 @@
 //! `len(svc) + 8` (spec §7.1). File: `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`,
 //! rotated at 5 MiB with 5 backups (spec §7.2).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -53,12 +54,15 @@ impl Logger {
         tracing::debug!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
     pub fn info(&self, msg: impl AsRef<str>) {
+        record_captured(Level::INFO, &self.name, msg.as_ref());
         tracing::info!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
     pub fn warn(&self, msg: impl AsRef<str>) {
+        record_captured(Level::WARN, &self.name, msg.as_ref());
         tracing::warn!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
     pub fn error(&self, msg: impl AsRef<str>) {
+        record_captured(Level::ERROR, &self.name, msg.as_ref());
         tracing::error!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
     pub fn log(&self, level: Level, msg: impl AsRef<str>) {
@@ -215,34 +219,31 @@ pub fn init(debug: bool, log_dir: Option<&Path>) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// Test helper: runs `f` with a thread-local subscriber and returns what it
-/// logged, one `LEVEL NAME message` string per record (DEBUG excluded).
+thread_local! {
+    /// Set by `capture`: the records of this thread go here too.
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Test helper: runs `f` and returns what it logged on this thread, one
+/// `LEVEL NAME message` string per record (DEBUG excluded). It hooks the
+/// Logger itself rather than a scoped tracing dispatcher, whose callsite
+/// interest cache races with other test threads.
 pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let layer = CaptureLayer {
-        lines: lines.clone(),
-    };
-    let r = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
-    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let r = f();
+    let lines = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
     (r, lines)
 }
 
-struct CaptureLayer {
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl<S: Subscriber> Layer<S> for CaptureLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let level = event.metadata().level();
-        if *level > Level::INFO {
-            return;
-        }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(format!("{} {} {}", level_name(level), f.name, f.message));
-        }
+fn record_captured(level: Level, name: &str, msg: &str) {
+    if level > Level::INFO {
+        return;
     }
+    CAPTURED.with(|c| {
+        if let Some(lines) = c.borrow_mut().as_mut() {
+            lines.push(format!("{} {name} {msg}", level_name(&level)));
+        }
+    });
 }
 
 #[cfg(test)]

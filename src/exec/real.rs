@@ -98,7 +98,7 @@ impl Runner for RealRunner {
         } else {
             c.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        let child = c.spawn().map_err(spawn_err)?;
+        let child = spawn_retrying_busy(&mut c).map_err(spawn_err)?;
         let pid = Pid::from_raw(child.id() as i32);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -139,6 +139,22 @@ impl Runner for RealRunner {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `ETXTBSY`: the executable is still open for writing somewhere, typically
+/// by a just-edited launcher whose writer's descriptor a concurrent fork
+/// briefly duplicated. It clears within milliseconds.
+fn spawn_retrying_busy(c: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match c.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
         }
     }
 }
