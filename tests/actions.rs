@@ -1204,7 +1204,6 @@ fn hb_warn_makes_overall_warn() {
 /// the action with `interrupted by signal`, exit 1; later launchers do not
 /// run.
 #[test]
-#[ignore = "bug: a signal during a launcher is swallowed by the app driver: the action goes on and exits 0, without `interrupted by signal`"]
 fn sigterm_interrupts_the_action() {
     let (w, dir, order) = launcher_world(&[("S20after", 0)]);
     let slow_pid = w.dir.path().join("slow.pid");
@@ -1453,7 +1452,6 @@ fn always_on_resource_survives_stop() {
 /// Spec §2.4, §5.3: on a node in `always_on` the status is `stdby up` /
 /// `stdby down`.
 #[test]
-#[ignore = "bug: always_on resources report plain up/down, never stdby up/stdby down"]
 fn always_on_resource_reports_standby_status() {
     let w = World::new();
     w.one_node("svc1", "[vg#0]\nvgname = vg2\nalways_on = sles1\n");

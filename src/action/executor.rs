@@ -83,13 +83,16 @@ impl<'a> Executor<'a> {
             }
             let ctx = self.ctx(r, gate);
             self.trigger(r, "pre_start");
-            match r.driver.start(&ctx) {
+            let res = r.driver.start(&ctx);
+            // A driver may swallow an interrupted command (launcher rcs are
+            // never fatal): the signal still ends the action here.
+            if exec::interrupted() {
+                self.log.error("interrupted by signal");
+                return false;
+            }
+            match res {
                 Ok(Started::Activated) => activated.push(r),
                 Ok(Started::AlreadyUp) => {}
-                Err(_) if exec::interrupted() => {
-                    self.log.error("interrupted by signal");
-                    return false;
-                }
                 Err(_) if r.conf.common.optional => {}
                 Err(f) => {
                     self.stopped(action, f.reason.as_deref());
@@ -122,12 +125,13 @@ impl<'a> Executor<'a> {
                 continue;
             }
             self.trigger(r, "pre_stop");
-            match r.driver.stop(&ctx) {
+            let res = r.driver.stop(&ctx);
+            if exec::interrupted() {
+                self.log.error("interrupted by signal");
+                return false;
+            }
+            match res {
                 Ok(()) => {}
-                Err(_) if exec::interrupted() => {
-                    self.log.error("interrupted by signal");
-                    return false;
-                }
                 // An application that fails to stop must not keep its
                 // filesystems and address held: go on (spec §4.3).
                 Err(_) if r.kind() == Kind::App || r.conf.common.optional => {}

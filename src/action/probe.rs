@@ -7,6 +7,19 @@ use crate::log::Logger;
 use crate::service::{Resource, Service};
 use crate::status::{self, ResourceStatus, ServiceStatus, Status};
 
+/// On a node listed in a resource's `always_on`, the resource is meant to
+/// be up whatever the service does: its status reads stdby up / stdby down.
+fn standby(mut p: Probe, always_on: bool) -> Probe {
+    if always_on {
+        p.status = match p.status {
+            Status::Up => Status::StdbyUp,
+            Status::Down => Status::StdbyDown,
+            s => s,
+        };
+    }
+    p
+}
+
 pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
     let log = Logger::service(svc.name());
     let cache = ProbeCache::new();
@@ -25,7 +38,7 @@ pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatu
             conflict_checked: false,
             cache: Some(&cache),
         };
-        r.driver.status(&ctx, deps)
+        standby(r.driver.status(&ctx, deps), r.conf.common.always_on)
     };
     let run_phase = |rs: &[&Resource], deps: Deps| -> Vec<Probe> {
         std::thread::scope(|s| {
