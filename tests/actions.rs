@@ -33,7 +33,8 @@ fn startip_then_stopip() {
     ));
     r.calls_are(&[
         "ip addr",
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "ip addr",
         "ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
         "ip addr",
@@ -52,7 +53,8 @@ fn startip_then_stopip() {
     r.calls_are(&[
         "ip addr",
         "ifconfig eth0:1 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
     ]);
     assert!(!w.plumbed(ADDR));
 }
@@ -67,7 +69,8 @@ fn startip_takes_the_first_free_alias() {
         "{INFO_IP}ifconfig eth0:2 37.59.71.26 netmask 255.255.255.224 up\n"
     ));
     r.actions_are(&[
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "ifconfig eth0:2 37.59.71.26 netmask 255.255.255.224 up",
         "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
     ]);
@@ -101,7 +104,12 @@ fn start_refuses_to_stack_over_a_down_interface() {
          {ERROR_SVC}'start' action stopped on execution error\n\
          {INFO_SVC}skip rollback start: no resource activated\n"
     ));
-    r.calls_are(&["ip addr", "ping -c 1 -W 5 -w 5 37.59.71.26", "ip addr"]);
+    r.calls_are(&[
+        "ip addr",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
+        "ip addr",
+    ]);
 }
 
 /// Checklist 43 with startip: the conflict is detected by the driver itself.
@@ -116,7 +124,10 @@ fn startip_refuses_an_address_alive_elsewhere() {
          {ERROR_SVC}'startip' action stopped on execution error\n\
          {INFO_SVC}skip rollback startip: no resource activated\n"
     ));
-    r.actions_are(&["ping -c 1 -W 5 -w 5 37.59.71.26"]);
+    r.actions_are(&[
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
+    ]);
     assert!(!w.plumbed(ADDR));
 }
 
@@ -729,8 +740,10 @@ fn restart_stops_then_starts() {
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
         "ifconfig eth0:1 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.26",
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
         "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
         "vgchange --addtag @sles1 vgsvc1",
@@ -779,7 +792,8 @@ HH:MM:SS ERROR   P26.OPENSVC.COM.FS#1    stderr:
 }
 
 const START_ACTIONS_TO_FS1: &[&str] = &[
-    "ping -c 1 -W 5 -w 5 37.59.71.26",
+    "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+    "ping -c 1 -W 0.15 37.59.71.26",
     "ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
     "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
     "vgchange --addtag @sles1 vgsvc1",
@@ -825,7 +839,8 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#0    umount /svc1/app
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
         "ifconfig eth0:1 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
     ]);
     r.actions_are(&want);
     assert!(!w.plumbed(ADDR) && !w.vg_active("vgsvc1") && !w.is_mounted(&w.r("svc1/app")));
@@ -1004,7 +1019,8 @@ overall                   down
     let r = w.svc(&["start"]);
     r.code(0).stderr_lacks("VG#0");
     r.actions_are(&[
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
         "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
         "e2fsck -p /dev/mapper/vgsvc1-lvappsvc1",
@@ -1024,7 +1040,8 @@ fn rid_and_tags_select_resources() {
     let r = w.svc(&["start", "--rid", "fs#1,vg#0"]);
     r.code(0);
     r.actions_are(&[
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "vgchange --addtag @sles1 vgsvc1",
         "vgchange -a y vgsvc1",
         "e2fsck -p /dev/mapper/vgsvc1-lvdatasvc1",
@@ -1040,9 +1057,10 @@ fn rid_and_tags_select_resources() {
         "vgchange -a n vgsvc1",
     ]);
     // An unknown tag selects nothing.
-    w.svc(&["start", "--tags", "nosuch"])
-        .code(0)
-        .actions_are(&["ping -c 1 -W 5 -w 5 37.59.71.26"]);
+    w.svc(&["start", "--tags", "nosuch"]).code(0).actions_are(&[
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
+    ]);
 }
 
 /// Checklist 16: a one-node service has no sync#i0 and sync n/a.
@@ -1266,8 +1284,10 @@ fn ip_and_vg_keep_file_order_both_ways() {
     w.vg("vgb", &["lv"], false, &[]);
     let r = w.svcmgr(&["-s", "svc1", "start"]);
     r.code(0).actions_are(&[
-        "ping -c 1 -W 5 -w 5 37.59.71.27",
-        "ping -c 1 -W 5 -w 5 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.27",
+        "ping -c 1 -W 0.15 37.59.71.27",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
         "ifconfig eth0:1 37.59.71.27 netmask 255.255.255.224 up",
         "arping -U -c 1 -I eth0 -s 37.59.71.27 0.0.0.0",
         "ifconfig eth0:2 37.59.71.26 netmask 255.255.255.224 up",
@@ -1303,9 +1323,11 @@ overall                   up
         "kpartx -d /dev/vga/lv",
         "vgchange -a n vga",
         "ifconfig eth0:1 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.27",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.27",
+        "ping -c 1 -W 0.15 37.59.71.27",
         "ifconfig eth0:2 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
     ]);
     r.stderr_has("HH:MM:SS INFO    SVC1.APP     /etc/opensvc/svc1.d is not present, perhaps already stopped\n");
 }
@@ -1376,7 +1398,7 @@ fn triggers_run_around_the_action() {
 }
 
 /// Checklist 41: the address still answers after it was unplumbed (another
-/// host took it): 15 checks one second apart, then `refuse to go down`.
+/// host took it): 15 probes one second apart, then `refuse to go down`.
 /// The slowest test of the suite (about 14 s, the product's own pacing).
 #[test]
 fn ip_that_keeps_answering_refuses_to_go_down() {
@@ -1391,7 +1413,12 @@ fn ip_that_keeps_answering_refuses_to_go_down() {
          {ERROR_SVC}'stopip' action stopped on execution error\n"
     ));
     let mut want = vec!["ip addr", "ifconfig eth0:1 down"];
-    want.extend(std::iter::repeat_n("ping -c 1 -W 1 -w 1 37.59.71.26", 15));
+    for _ in 0..15 {
+        want.extend([
+            "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+            "ping -c 1 -W 0.15 37.59.71.26",
+        ]);
+    }
     r.calls_are(&want);
 }
 

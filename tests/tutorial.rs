@@ -12,7 +12,8 @@ mod common;
 use common::*;
 
 const START_IP: &[&str] = &[
-    "ping -c 1 -W 5 -w 5 37.59.71.26",
+    "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+    "ping -c 1 -W 0.15 37.59.71.26",
     "ifconfig eth0:1 37.59.71.26 netmask 255.255.255.224 up",
     "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
 ];
@@ -97,7 +98,8 @@ fn launcher_start_status_stop_status_start() {
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
         "ifconfig eth0:1 down",
-        "ping -c 1 -W 1 -w 1 37.59.71.26",
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
     ]);
     assert!(
         !pidfile.exists(),
@@ -126,7 +128,10 @@ fn start_refused_on_ip_conflict() {
     w.remote_ip(ADDR);
     let r = w.svc(&["start"]);
     r.code(1).stdout_is("").stderr_is(&golden("conflict.txt"));
-    r.actions_are(&["ping -c 1 -W 5 -w 5 37.59.71.26"]);
+    r.actions_are(&[
+        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
+        "ping -c 1 -W 0.15 37.59.71.26",
+    ]);
     assert!(!w.plumbed(ADDR) && !w.vg_active("vgsvc1"));
     assert!(!w.dir.path().join("webserver.pid").exists());
 }

@@ -1,5 +1,6 @@
 //! The ip resource (spec §5.2): an address stacked on an alias of `ipdev`
-//! with `ifconfig`, announced with `arping`, guarded by a ping conflict check.
+//! with `ifconfig`, announced with `arping -U`, guarded by a duplicate
+//! address probe (`arping -D` and ICMP at once) before start and after stop.
 
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -24,8 +25,19 @@ const STARTIP_WAIT: Duration = if cfg!(test) {
     Duration::from_secs(30)
 };
 
-/// Ping timeout, in seconds, of the pre-start conflict check.
-const CONFLICT_PING_SECS: u32 = 5;
+/// How long the duplicate-address probe listens for an answer. A neighbour
+/// on the segment answers an ARP probe within a millisecond or two; 150 ms
+/// keeps a wide margin where 1.5 waited a flat 5 s for a ping to time out.
+const PROBE_WAIT: Duration = Duration::from_millis(150);
+
+/// `arping -U -c 1` sends at once, then idles a whole second before it
+/// exits; interrupted, it still prints its summary.
+const ANNOUNCE_WAIT: Duration = Duration::from_millis(100);
+
+/// Ping timeouts, in seconds, when arping is missing or the address is v6:
+/// the reference's 5 s before start, 1 s per round after stop.
+const FALLBACK_CONFLICT_SECS: u32 = 5;
+const FALLBACK_GONE_SECS: u32 = 1;
 
 pub struct Ip {
     conf: IpConf,
@@ -49,13 +61,45 @@ impl Ip {
         format!("could not resolve {} to an ip address", self.conf.ipname)
     }
 
-    /// Logs the "checking" line the reference prints before every ping.
-    fn answers_ping(&self, ctx: &Ctx, addr: IpAddr, secs: u32) -> bool {
+    /// Whether `addr` answers on the network. Logs the reference's
+    /// "checking" line, then asks by ARP — a duplicate-address probe (RFC
+    /// 5227: sender 0.0.0.0, so no neighbour's cache changes) — and by ICMP
+    /// at the same time; either answer counts, so a host that drops pings
+    /// and a host behind a router are both seen. Without arping, or for v6,
+    /// ICMP alone with the reference's wait of `fallback_secs`.
+    fn answers(&self, ctx: &Ctx, addr: IpAddr, fallback_secs: u32) -> bool {
         ctx.log.info(format!("checking {addr} availability"));
-        let ping = if addr.is_ipv6() { "ping6" } else { "ping" };
-        let secs = secs.to_string();
-        let cmd = Cmd::new([ping, "-c", "1", "-W", &secs, "-w", &secs, &addr.to_string()]);
-        run_quiet(ctx.runner, &ctx.log, &cmd).is_ok_and(|o| o.ok())
+        let target = addr.to_string();
+        if addr.is_ipv6() || ctx.runner.which("arping").is_none() {
+            let ping = if addr.is_ipv6() { "ping6" } else { "ping" };
+            let secs = fallback_secs.to_string();
+            let cmd = Cmd::new([ping, "-c", "1", "-W", &secs, "-w", &secs, &target]);
+            return run_quiet(ctx.runner, &ctx.log, &cmd).is_ok_and(|o| o.ok());
+        }
+        let arp = Cmd::new([
+            "arping",
+            "-D",
+            "-c",
+            "2",
+            "-w",
+            "2",
+            "-I",
+            &self.conf.ipdev,
+            &target,
+        ])
+        .interrupt_after(PROBE_WAIT)
+        .timeout(Duration::from_secs(5));
+        let wait = format!("{:.2}", PROBE_WAIT.as_secs_f64());
+        let icmp =
+            Cmd::new(["ping", "-c", "1", "-W", &wait, &target]).timeout(Duration::from_secs(5));
+        std::thread::scope(|s| {
+            let by_icmp = s.spawn(|| run_quiet(ctx.runner, &ctx.log, &icmp).is_ok_and(|o| o.ok()));
+            // rc 1 alone also means "arping failed"; a reply line is proof.
+            let by_arp = run_quiet(ctx.runner, &ctx.log, &arp)
+                .is_ok_and(|o| o.rc == 1 && o.stdout.contains("reply from"));
+            let by_icmp = by_icmp.join().unwrap_or(false);
+            by_arp || by_icmp
+        })
     }
 
     /// The `ifconfig` command that plumbs `addr`, or the error line to log.
@@ -132,7 +176,8 @@ impl Ip {
             "-s",
             &addr.to_string(),
             "0.0.0.0",
-        ]);
+        ])
+        .interrupt_after(ANNOUNCE_WAIT);
         // A lost announce only delays neighbours' caches: never fatal.
         let _ = run_passthrough(ctx.runner, &ctx.log, &cmd);
     }
@@ -143,7 +188,7 @@ impl Ip {
             if round > 0 {
                 std::thread::sleep(PAUSE);
             }
-            if !self.answers_ping(ctx, addr, 1) {
+            if !self.answers(ctx, addr, FALLBACK_GONE_SECS) {
                 return true;
             }
         }
@@ -256,7 +301,7 @@ impl Driver for Ip {
         if holder(&read_ifaces(ctx), addr).is_some() {
             return false;
         }
-        self.answers_ping(ctx, addr, CONFLICT_PING_SECS)
+        self.answers(ctx, addr, FALLBACK_CONFLICT_SECS)
     }
 
     fn start(&self, ctx: &Ctx) -> Result<Started, Failed> {
@@ -278,7 +323,7 @@ impl Driver for Ip {
             ctx.log.info(format!("{addr} is already up on {dev}"));
             return Ok(Started::AlreadyUp);
         }
-        if !ctx.conflict_checked && self.answers_ping(ctx, addr, CONFLICT_PING_SECS) {
+        if !ctx.conflict_checked && self.answers(ctx, addr, FALLBACK_CONFLICT_SECS) {
             return Err(fail(&format!("{addr} is already up on another host")));
         }
         let lock = crate::lock::acquire(&ctx.svc.paths.lock.join("startip"), STARTIP_WAIT)
@@ -648,16 +693,75 @@ mod tests {
         assert!(d.path().join("var/lock/startip").exists());
     }
 
+    const ARP_PROBE: &str = "arping -D -c 2 -w 2 -I eth0 37.59.71.26";
+    const ICMP_PROBE: &str = "ping -c 1 -W 0.15 37.59.71.26";
+    const ARP_REPLY: &str = "ARPING 37.59.71.26 from 0.0.0.0 eth0\nUnicast reply from 37.59.71.26 [EE:6A:FE:78:4C:6B]  0.550ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n";
+
+    /// The probe's two commands run at once: their order in the log is not fixed.
+    fn calls_probe_sorted(r: &FakeRunner) -> Vec<String> {
+        let mut calls = r.calls();
+        let mut i = 0;
+        while i + 1 < calls.len() {
+            let pair = [calls[i].as_str(), calls[i + 1].as_str()];
+            if pair.contains(&ARP_PROBE) && pair.contains(&ICMP_PROBE) {
+                calls[i] = ARP_PROBE.into();
+                calls[i + 1] = ICMP_PROBE.into();
+                i += 1;
+            }
+            i += 1;
+        }
+        calls
+    }
+
     #[test]
-    fn abort_start_pings_five_seconds_and_reports_an_answer() {
+    fn abort_start_probes_by_arp_and_icmp_at_once() {
         let d = tempfile::tempdir().unwrap();
         let (s, r) = (svc(d.path()), FakeRunner::new());
         ifaces(&r, &[DOWN]);
-        r.on(&["ping"], 0, "", "");
+        r.on(&["arping", "-D"], 1, ARP_REPLY, "");
+        r.on(&["ping"], 1, "", "");
         let (conflict, lines) = capture(|| Ip::new(conf()).abort_start(&ctx(&r, &s, false)));
         assert!(conflict);
-        assert_eq!(r.calls(), ["ip addr", "ping -c 1 -W 5 -w 5 37.59.71.26"]);
+        assert_eq!(calls_probe_sorted(&r), ["ip addr", ARP_PROBE, ICMP_PROBE]);
         assert_eq!(lines, ["INFO S1.IP#0 checking 37.59.71.26 availability"]);
+        let arp = r
+            .cmds()
+            .into_iter()
+            .find(|c| c.argv[0] == "arping")
+            .unwrap();
+        assert_eq!(arp.interrupt_after, Some(PROBE_WAIT));
+    }
+
+    #[test]
+    fn an_icmp_answer_alone_is_a_conflict() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, r) = (svc(d.path()), FakeRunner::new());
+        ifaces(&r, &[DOWN]);
+        r.on(&["arping", "-D"], 0, "Received 0 response(s)\n", "");
+        r.on(&["ping"], 0, "", "");
+        assert!(capture(|| Ip::new(conf()).abort_start(&ctx(&r, &s, false))).0);
+    }
+
+    #[test]
+    fn a_failing_arping_without_reply_is_no_conflict() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, r) = (svc(d.path()), FakeRunner::new());
+        ifaces(&r, &[DOWN]);
+        r.on(&["arping", "-D"], 1, "", "arping: interface eth0 is down\n");
+        r.on(&["ping"], 1, "", "");
+        assert!(!capture(|| Ip::new(conf()).abort_start(&ctx(&r, &s, false))).0);
+    }
+
+    #[test]
+    fn without_arping_the_check_is_the_references_five_second_ping() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, r) = (svc(d.path()), FakeRunner::new());
+        ifaces(&r, &[DOWN]);
+        r.missing("arping");
+        r.on(&["ping"], 0, "", "");
+        let (conflict, _) = capture(|| Ip::new(conf()).abort_start(&ctx(&r, &s, false)));
+        assert!(conflict);
+        assert_eq!(r.calls(), ["ip addr", "ping -c 1 -W 5 -w 5 37.59.71.26"]);
     }
 
     #[test]
@@ -685,7 +789,7 @@ mod tests {
         r.on(&["ping"], 1, "", "");
         let (res, lines) = capture(|| Ip::new(conf()).start(&ctx(&r, &s, false)));
         assert_eq!(res, Ok(Started::Activated));
-        assert_eq!(r.calls()[1], "ping -c 1 -W 5 -w 5 37.59.71.26");
+        assert_eq!(calls_probe_sorted(&r)[1..3], [ARP_PROBE, ICMP_PROBE]);
         assert_eq!(lines[0], "INFO S1.IP#0 checking 37.59.71.26 availability");
         assert_eq!(lines.len(), 3);
     }
@@ -698,7 +802,7 @@ mod tests {
         r.on(&["ping"], 0, "", "");
         let (res, lines) = capture(|| Ip::new(conf()).start(&ctx(&r, &s, false)));
         assert_eq!(res, Err(Failed::silent()));
-        assert_eq!(r.calls(), ["ip addr", "ping -c 1 -W 5 -w 5 37.59.71.26"]);
+        assert_eq!(calls_probe_sorted(&r), ["ip addr", ARP_PROBE, ICMP_PROBE]);
         assert_eq!(
             lines,
             [
@@ -940,12 +1044,8 @@ mod tests {
         let (res, lines) = capture(|| Ip::new(conf()).stop(&ctx(&r, &s, false)));
         assert_eq!(res, Ok(()));
         assert_eq!(
-            r.calls(),
-            [
-                "ip addr",
-                "ifconfig eth0:1 down",
-                "ping -c 1 -W 1 -w 1 37.59.71.26",
-            ]
+            calls_probe_sorted(&r),
+            ["ip addr", "ifconfig eth0:1 down", ARP_PROBE, ICMP_PROBE]
         );
         assert_eq!(
             lines,
@@ -1031,7 +1131,7 @@ mod tests {
         r.on(&["ping"], 0, "", "");
         let (res, lines) = capture(|| Ip::new(conf()).stop(&ctx(&r, &s, false)));
         assert_eq!(res, Err(Failed::silent()));
-        assert_eq!(r.calls().len(), 2 + 15);
+        assert_eq!(r.calls().len(), 2 + 2 * 15);
         assert_eq!(lines.len(), 1 + 15 + 1);
         assert_eq!(
             lines.last().unwrap(),

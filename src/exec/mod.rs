@@ -36,6 +36,10 @@ pub struct Cmd {
     pub timeout: Duration,
     /// stdout and stderr both go to this file, truncated first (app launchers).
     pub output_file: Option<PathBuf>,
+    /// Send SIGINT after this long and collect the output as usual: a
+    /// bounded wait for tools that only take whole seconds (arping) but
+    /// report what they saw when interrupted.
+    pub interrupt_after: Option<Duration>,
 }
 
 impl Cmd {
@@ -49,6 +53,7 @@ impl Cmd {
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             output_file: None,
+            interrupt_after: None,
         }
     }
 
@@ -59,6 +64,11 @@ impl Cmd {
 
     pub fn timeout(mut self, t: Duration) -> Cmd {
         self.timeout = t;
+        self
+    }
+
+    pub fn interrupt_after(mut self, d: Duration) -> Cmd {
+        self.interrupt_after = Some(d);
         self
     }
 

@@ -104,9 +104,20 @@ impl Runner for RealRunner {
         std::thread::spawn(move || {
             let _ = tx.send(child.wait_with_output());
         });
-        let deadline = Instant::now() + cmd.timeout;
+        let started = Instant::now();
+        let deadline = started + cmd.timeout;
+        let mut nudge = cmd.interrupt_after.map(|d| started + d);
         loop {
-            let slice = deadline
+            let mut wake = deadline;
+            if let Some(n) = nudge {
+                if Instant::now() >= n {
+                    let _ = kill(pid, Signal::SIGINT);
+                    nudge = None;
+                } else {
+                    wake = wake.min(n);
+                }
+            }
+            let slice = wake
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(100));
             match rx.recv_timeout(slice) {
@@ -234,6 +245,24 @@ mod tests {
             1,
             "leaked fd {fd}: {fds:?}"
         );
+    }
+
+    #[test]
+    fn interrupt_after_sends_sigint_and_keeps_the_output() {
+        let r = RealRunner::new();
+        let started = Instant::now();
+        let out = r
+            .run(
+                &Cmd::new([
+                    "sh",
+                    "-c",
+                    "trap 'echo got int; kill $!; exit 7' INT; echo ready; sleep 5 & wait",
+                ])
+                .interrupt_after(Duration::from_millis(150)),
+            )
+            .unwrap();
+        assert_eq!((out.rc, out.stdout.as_str()), (7, "ready\ngot int\n"));
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[test]

@@ -925,11 +925,13 @@ impl World {
     }
 
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.state.join("calls"))
+        let mut calls: Vec<String> = std::fs::read_to_string(self.state.join("calls"))
             .unwrap()
             .lines()
             .map(|l| self.norm(l))
-            .collect()
+            .collect();
+        probe_pairs_in_order(&mut calls);
+        calls
     }
 
     // ---- running -----------------------------------------------------------
@@ -1155,5 +1157,24 @@ impl Running<'_> {
             run.fail("the product panicked");
         }
         run
+    }
+}
+
+/// The ip probe runs `arping -D` and `ping` at once, so the calls log holds
+/// them in either order: put each such pair in one order (ARP first).
+fn probe_pairs_in_order(calls: &mut [String]) {
+    let is_arp = |c: &str| c.starts_with("arping -D ");
+    let is_icmp = |c: &str| c.starts_with("ping -c 1 -W 0.15 ");
+    let mut i = 0;
+    while i + 1 < calls.len() {
+        let (a, b) = (calls[i].as_str(), calls[i + 1].as_str());
+        if (is_arp(a) && is_icmp(b)) || (is_icmp(a) && is_arp(b)) {
+            if is_icmp(a) {
+                calls.swap(i, i + 1);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
     }
 }
