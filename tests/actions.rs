@@ -217,8 +217,8 @@ fn startvg_then_stopvg() {
          {INFO_VG}output:\n  2 logical volume(s) in volume group \"vgsvc1\" now active\n\n"
     ));
     r.calls_are(&[
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
-        "vgs -o tags --noheadings vgsvc1",
         "vgchange --deltag @sles2 vgsvc1",
         "vgchange --addtag @sles1 vgsvc1",
         "vgchange -a y vgsvc1",
@@ -229,7 +229,10 @@ fn startvg_then_stopvg() {
     w.svc(&["startvg"])
         .code(0)
         .stderr_is(&format!("{INFO_VG}vgsvc1 is already up\n"))
-        .calls_are(&["lvs --noheadings -o lv_attr vgsvc1"]);
+        .calls_are(&[
+            "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
+            "lvs --noheadings -o lv_attr vgsvc1",
+        ]);
 
     let r = w.svc(&["stopvg"]);
     r.code(0).stdout_is("").stderr_is(&format!(
@@ -241,13 +244,14 @@ fn startvg_then_stopvg() {
          {INFO_VG}output:\n  0 logical volume(s) in volume group \"vgsvc1\" now active\n\n"
     ));
     r.calls_are(&[
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
-        "vgs -o tags --noheadings vgsvc1",
         "vgchange --deltag @sles1 vgsvc1",
         "lvs -o name --noheadings vgsvc1",
         "kpartx -d /dev/vgsvc1/lvappsvc1",
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
     ]);
     assert!(!w.vg_active("vgsvc1"));
@@ -256,7 +260,10 @@ fn startvg_then_stopvg() {
     w.svc(&["stopvg"])
         .code(0)
         .stderr_is(&format!("{INFO_VG}vgsvc1 is already down\n"))
-        .calls_are(&["lvs --noheadings -o lv_attr vgsvc1"]);
+        .calls_are(&[
+            "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
+            "lvs --noheadings -o lv_attr vgsvc1",
+        ]);
 }
 
 /// A missing tool: `vgchange` is neither faked nor reachable (the real one
@@ -275,8 +282,8 @@ fn missing_tool_is_reported() {
          {INFO_SVC}skip rollback startvg: no resource activated\n"
     ));
     r.calls_are(&[
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
-        "vgs -o tags --noheadings vgsvc1",
     ]);
 }
 
@@ -305,6 +312,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#1    mount -t ext3 /dev/mapper/vgsvc1-lvdata
 ",
     );
     r.calls_are(&[
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
         "mount",
         "e2fsck -p /dev/mapper/vgsvc1-lvappsvc1",
@@ -344,12 +352,13 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#0    umount /svc1/app
         "mount",
         "umount /svc1/app",
         "mount",
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
-        "vgs -o tags --noheadings vgsvc1",
         "lvs -o name --noheadings vgsvc1",
         "kpartx -d /dev/vgsvc1/lvappsvc1",
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
     ]);
     assert!(!w.is_mounted(&w.r("svc1/app")) && !w.is_mounted(&w.r("svc1/data")));
@@ -695,6 +704,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#1    fs(/dev/mapper/vgsvc1-lvdatasvc1 /svc1/
     r.calls_are(&[
         "ip addr",
         "ip addr",
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
         "mount",
         "mount",
@@ -718,6 +728,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.IP#0    37.59.71.26 is already down on eth0
     r.calls_are(&[
         "mount",
         "mount",
+        "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1",
         "lvs --noheadings -o lv_attr vgsvc1",
         "ip addr",
     ]);

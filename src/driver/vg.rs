@@ -30,13 +30,37 @@ impl Vg {
         &self.conf.vgname
     }
 
-    /// The VG's tags without their `@`; None when the VG cannot be read.
-    fn tags(&self, ctx: &Ctx) -> Option<Vec<String>> {
-        let cmd = Cmd::new(["vgs", "-o", "tags", "--noheadings", self.name()]);
-        match ctx.probe(&cmd) {
-            Ok(out) if out.ok() => Some(parse_tags(&out.stdout)),
-            _ => None,
-        }
+    /// One look at the VG: `vgs` gives its tags and LV count, and only a VG
+    /// with LVs needs `lvs` for their states. LVM commands cost ~80 ms each,
+    /// most of a start or stop, so each operation reads the state once.
+    fn read(&self, ctx: &Ctx) -> Option<VgState> {
+        let cmd = Cmd::new([
+            "vgs",
+            "--noheadings",
+            "--separator",
+            "|",
+            "-o",
+            "vg_tags,lv_count",
+            self.name(),
+        ]);
+        let out = ctx.probe(&cmd).ok().filter(|o| o.ok())?;
+        let line = out.stdout.lines().find(|l| !l.trim().is_empty())?;
+        let (tags, count) = line.rsplit_once('|')?;
+        let lv_count: usize = count.trim().parse().ok()?;
+        let lv_attrs = if lv_count == 0 {
+            Vec::new()
+        } else {
+            let cmd = Cmd::new(["lvs", "--noheadings", "-o", "lv_attr", self.name()]);
+            match ctx.probe(&cmd) {
+                Ok(out) if out.ok() => out.stdout.split_whitespace().map(String::from).collect(),
+                _ => Vec::new(),
+            }
+        };
+        Some(VgState {
+            tags: parse_tags(tags),
+            lv_count,
+            lv_attrs,
+        })
     }
 
     fn lv_names(&self, ctx: &Ctx) -> Vec<String> {
@@ -47,20 +71,8 @@ impl Vg {
         }
     }
 
-    /// A VG without LVs has no activation state of its own: it counts as
-    /// active when it carries this node's tag (1.5 always said active).
     fn is_active(&self, ctx: &Ctx) -> bool {
-        let cmd = Cmd::new(["lvs", "--noheadings", "-o", "lv_attr", self.name()]);
-        let out = match ctx.probe(&cmd) {
-            Ok(out) if out.ok() => out,
-            _ => return false,
-        };
-        match any_lv_active(&out.stdout) {
-            Some(active) => active,
-            None => self
-                .tags(ctx)
-                .is_some_and(|t| t.contains(&ctx.svc.nodename)),
-        }
+        self.read(ctx).is_some_and(|s| s.active(&ctx.svc.nodename))
     }
 
     /// Runs a logged `vgchange`; false when it could not run or failed.
@@ -71,7 +83,8 @@ impl Vg {
         run_logged(ctx.runner, &ctx.log, &Cmd::new(argv), level).is_ok_and(|o| o.ok())
     }
 
-    fn deactivate(&self, ctx: &Ctx) -> bool {
+    /// `untagged`: this node's tag is gone, which settles an LV-less VG.
+    fn deactivate(&self, ctx: &Ctx, st: &VgState, untagged: bool) -> bool {
         for attempt in 0..=DEACTIVATE_RETRIES {
             if attempt > 0 {
                 std::thread::sleep(PAUSE);
@@ -79,6 +92,9 @@ impl Vg {
             // The rc says little: LVM fails the whole call when one LV is
             // busy, so the LV states decide.
             self.vgchange(ctx, &["-a", "n"], ErrLevel::Info);
+            if st.lv_count == 0 && untagged {
+                return true;
+            }
             if !self.is_active(ctx) {
                 return true;
             }
@@ -87,7 +103,27 @@ impl Vg {
     }
 }
 
-/// `vgs -o tags` prints one comma-separated line per VG.
+/// What `Vg::read` saw.
+struct VgState {
+    /// Tags without their `@`.
+    tags: Vec<String>,
+    lv_count: usize,
+    /// `lv_attr` of each LV; empty when there is none.
+    lv_attrs: Vec<String>,
+}
+
+impl VgState {
+    /// A VG without LVs has no activation state of its own: it counts as
+    /// active when it carries this node's tag (1.5 always said active).
+    fn active(&self, node: &str) -> bool {
+        match any_lv_active(&self.lv_attrs.join(" ")) {
+            Some(active) => active,
+            None => self.tags.iter().any(|t| t == node),
+        }
+    }
+}
+
+/// `vgs -o vg_tags` prints one comma-separated list per VG.
 fn parse_tags(out: &str) -> Vec<String> {
     out.split(|c: char| c == ',' || c.is_whitespace())
         .map(|t| t.trim_start_matches('@'))
@@ -121,14 +157,15 @@ impl Driver for Vg {
 
     fn start(&self, ctx: &Ctx) -> Result<Started, Failed> {
         let vg = self.name();
-        if self.is_active(ctx) {
+        let node = &ctx.svc.nodename;
+        let st = self.read(ctx);
+        if st.as_ref().is_some_and(|s| s.active(node)) {
             // Not Activated (1.5 said so): a rollback must never deactivate
             // a VG this action did not activate.
             ctx.log.info(format!("{vg} is already up"));
             return Ok(Started::AlreadyUp);
         }
-        let node = &ctx.svc.nodename;
-        for tag in self.tags(ctx).unwrap_or_default() {
+        for tag in st.map(|s| s.tags).unwrap_or_default() {
             if tag != *node
                 && !self.vgchange(ctx, &["--deltag", &format!("@{tag}")], ErrLevel::Default)
             {
@@ -145,22 +182,23 @@ impl Driver for Vg {
 
     fn stop(&self, ctx: &Ctx) -> Result<(), Failed> {
         let vg = self.name();
-        if !self.is_active(ctx) {
+        let node = &ctx.svc.nodename;
+        let Some(st) = self.read(ctx).filter(|s| s.active(node)) else {
             ctx.log.info(format!("{vg} is already down"));
             return Ok(());
-        }
-        let node = &ctx.svc.nodename;
-        if self.tags(ctx).is_some_and(|t| t.contains(node)) {
+        };
+        let mut untagged = true;
+        if st.tags.iter().any(|t| t == node) {
             // A stale tag only costs the next owner one --deltag: go on.
-            self.vgchange(ctx, &["--deltag", &format!("@{node}")], ErrLevel::Default);
+            untagged = self.vgchange(ctx, &["--deltag", &format!("@{node}")], ErrLevel::Default);
         }
-        if ctx.runner.which("kpartx").is_some() {
+        if st.lv_count > 0 && ctx.runner.which("kpartx").is_some() {
             for lv in self.lv_names(ctx) {
                 let cmd = Cmd::new(["kpartx", "-d", &format!("/dev/{vg}/{lv}")]);
                 let _ = run_logged(ctx.runner, &ctx.log, &cmd, ErrLevel::Default);
             }
         }
-        if !self.deactivate(ctx) {
+        if !self.deactivate(ctx, &st, untagged) {
             ctx.log.error(format!("{vg} is still active"));
             return Err(Failed::silent());
         }
@@ -184,7 +222,17 @@ mod tests {
     use crate::paths::Paths;
 
     const ATTR: &[&str] = &["lvs", "--noheadings", "-o", "lv_attr", "vgsvc1"];
-    const TAGS: &[&str] = &["vgs", "-o", "tags", "--noheadings", "vgsvc1"];
+    const STATE: &[&str] = &[
+        "vgs",
+        "--noheadings",
+        "--separator",
+        "|",
+        "-o",
+        "vg_tags,lv_count",
+        "vgsvc1",
+    ];
+    const STATE_CALL: &str = "vgs --noheadings --separator | -o vg_tags,lv_count vgsvc1";
+    const ATTR_CALL: &str = "lvs --noheadings -o lv_attr vgsvc1";
     const ACTIVE: &str = "  -wi-a-----\n  -wi-a-----\n";
     const INACTIVE: &str = "  -wi-------\n  -wi-------\n";
 
@@ -230,8 +278,8 @@ mod tests {
 
     #[test]
     fn parsers() {
-        assert_eq!(parse_tags("  sles1,old-node\n"), ["sles1", "old-node"]);
-        assert_eq!(parse_tags("  \n"), Vec::<String>::new());
+        assert_eq!(parse_tags("  sles1,old-node"), ["sles1", "old-node"]);
+        assert_eq!(parse_tags("  "), Vec::<String>::new());
         assert_eq!(any_lv_active(ACTIVE), Some(true));
         assert_eq!(any_lv_active("  -wi-------\n  -wi-a-----\n"), Some(true));
         assert_eq!(any_lv_active(INACTIVE), Some(false));
@@ -241,8 +289,8 @@ mod tests {
     #[test]
     fn start_matches_the_seed() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  |2\n", "");
         r.on(ATTR, 0, INACTIVE, "");
-        r.on(TAGS, 0, "  \n", "");
         r.on(&["vgchange", "--addtag"], 0, CHANGED, "");
         r.on(
             &["vgchange", "-a", "y"],
@@ -255,8 +303,8 @@ mod tests {
         assert_eq!(
             r.calls(),
             [
-                "lvs --noheadings -o lv_attr vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
+                STATE_CALL,
+                ATTR_CALL,
                 "vgchange --addtag @sles1 vgsvc1",
                 "vgchange -a y vgsvc1",
             ]
@@ -275,8 +323,8 @@ mod tests {
     #[test]
     fn start_removes_stale_tags_first() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  sles1,sles2|2\n", "");
         r.on(ATTR, 0, INACTIVE, "");
-        r.on(TAGS, 0, "  sles1,sles2\n", "");
         let (res, _) = capture(|| vg().start(&ctx(&r, &s)));
         assert_eq!(res, Ok(Started::Activated));
         assert_eq!(
@@ -292,10 +340,11 @@ mod tests {
     #[test]
     fn start_of_an_active_vg_is_already_up() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  |2\n", "");
         r.on(ATTR, 0, ACTIVE, "");
         let (res, lines) = capture(|| vg().start(&ctx(&r, &s)));
         assert_eq!(res, Ok(Started::AlreadyUp));
-        assert_eq!(r.calls(), ["lvs --noheadings -o lv_attr vgsvc1"]);
+        assert_eq!(r.calls(), [STATE_CALL, ATTR_CALL]);
         assert_eq!(lines, ["INFO S1.VG#0 vgsvc1 is already up"]);
     }
 
@@ -303,8 +352,8 @@ mod tests {
     fn start_fails_on_any_vgchange_error() {
         for failing in ["--deltag", "--addtag", "-a"] {
             let (s, r) = (svc(), FakeRunner::new());
+            r.on(STATE, 0, "  sles2|2\n", "");
             r.on(ATTR, 0, INACTIVE, "");
-            r.on(TAGS, 0, "  sles2\n", "");
             r.on(&["vgchange", failing], 5, "", "  boom\n");
             let (res, lines) = capture(|| vg().start(&ctx(&r, &s)));
             assert_eq!(res, Err(Failed::silent()), "{failing}");
@@ -319,10 +368,9 @@ mod tests {
     }
 
     #[test]
-    fn a_vg_without_lvs_is_active_only_when_tagged_here() {
+    fn a_vg_without_lvs_is_active_only_when_tagged_here_and_needs_one_command() {
         let (s, r) = (svc(), FakeRunner::new());
-        r.on(ATTR, 0, "", "");
-        r.on_seq(TAGS, vec![out("  sles1\n"), out("  sles2\n")]);
+        r.on_seq(STATE, vec![out("  sles1|0\n"), out("  sles2|0\n")]);
         assert_eq!(
             vg().status(&ctx(&r, &s), &Deps::NONE),
             Probe::new(Status::Up)
@@ -331,24 +379,25 @@ mod tests {
             vg().status(&ctx(&r, &s), &Deps::NONE),
             Probe::new(Status::Down)
         );
+        assert_eq!(r.calls(), [STATE_CALL, STATE_CALL]);
     }
 
     #[test]
     fn a_missing_vg_is_down() {
         let (s, r) = (svc(), FakeRunner::new());
-        r.on(ATTR, 5, "", "  Volume group \"vgsvc1\" not found\n");
+        r.on(STATE, 5, "", "  Volume group \"vgsvc1\" not found\n");
         assert_eq!(
             vg().status(&ctx(&r, &s), &Deps::NONE),
             Probe::new(Status::Down)
         );
-        assert_eq!(r.calls(), ["lvs --noheadings -o lv_attr vgsvc1"]);
+        assert_eq!(r.calls(), [STATE_CALL]);
     }
 
     #[test]
     fn stop_matches_the_seed() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on_seq(STATE, vec![out("  sles1|2\n"), out("  |2\n")]);
         r.on_seq(ATTR, vec![out(ACTIVE), out(INACTIVE)]);
-        r.on(TAGS, 0, "  sles1\n", "");
         r.on(&["vgchange", "--deltag"], 0, CHANGED, "");
         r.on(&["lvs", "-o", "name"], 0, "  lvappsvc1\n  lvdatasvc1\n", "");
         r.on(
@@ -362,14 +411,15 @@ mod tests {
         assert_eq!(
             r.calls(),
             [
-                "lvs --noheadings -o lv_attr vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
+                STATE_CALL,
+                ATTR_CALL,
                 "vgchange --deltag @sles1 vgsvc1",
                 "lvs -o name --noheadings vgsvc1",
                 "kpartx -d /dev/vgsvc1/lvappsvc1",
                 "kpartx -d /dev/vgsvc1/lvdatasvc1",
                 "vgchange -a n vgsvc1",
-                "lvs --noheadings -o lv_attr vgsvc1",
+                STATE_CALL,
+                ATTR_CALL,
             ]
         );
         assert_eq!(
@@ -388,18 +438,19 @@ mod tests {
     #[test]
     fn stop_without_our_tag_or_kpartx_only_deactivates() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  |2\n", "");
         r.on_seq(ATTR, vec![out(ACTIVE), out(INACTIVE)]);
-        r.on(TAGS, 0, "  \n", "");
         r.missing("kpartx");
         let (res, _) = capture(|| vg().stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
         assert_eq!(
             r.calls(),
             [
-                "lvs --noheadings -o lv_attr vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
+                STATE_CALL,
+                ATTR_CALL,
                 "vgchange -a n vgsvc1",
-                "lvs --noheadings -o lv_attr vgsvc1",
+                STATE_CALL,
+                ATTR_CALL
             ]
         );
     }
@@ -407,18 +458,19 @@ mod tests {
     #[test]
     fn stop_of_an_inactive_vg_is_already_down() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  |2\n", "");
         r.on(ATTR, 0, INACTIVE, "");
         let (res, lines) = capture(|| vg().stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
-        assert_eq!(r.calls(), ["lvs --noheadings -o lv_attr vgsvc1"]);
+        assert_eq!(r.calls(), [STATE_CALL, ATTR_CALL]);
         assert_eq!(lines, ["INFO S1.VG#0 vgsvc1 is already down"]);
     }
 
     #[test]
     fn stop_retries_then_fails_on_a_vg_that_stays_active() {
         let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  |1\n", "");
         r.on(ATTR, 0, ACTIVE, "");
-        r.on(TAGS, 0, "  \n", "");
         r.missing("kpartx");
         r.on(
             &["vgchange", "-a", "n"],
@@ -448,25 +500,31 @@ mod tests {
     }
 
     #[test]
-    fn stop_of_a_tagged_vg_without_lvs_drops_the_tag() {
+    fn stop_of_a_tagged_vg_without_lvs_drops_the_tag_with_three_commands() {
         let (s, r) = (svc(), FakeRunner::new());
-        r.on(ATTR, 0, "", "");
-        r.on_seq(TAGS, vec![out("  sles1\n"), out("  sles1\n"), out("  \n")]);
-        r.on(&["lvs", "-o", "name"], 0, "", "");
+        r.on(STATE, 0, "  sles1|0\n", "");
         let (res, _) = capture(|| vg().stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
         assert_eq!(
             r.calls(),
             [
-                "lvs --noheadings -o lv_attr vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
+                STATE_CALL,
                 "vgchange --deltag @sles1 vgsvc1",
-                "lvs -o name --noheadings vgsvc1",
                 "vgchange -a n vgsvc1",
-                "lvs --noheadings -o lv_attr vgsvc1",
-                "vgs -o tags --noheadings vgsvc1",
             ]
+        );
+    }
+
+    #[test]
+    fn a_failed_deltag_on_a_vg_without_lvs_is_checked_again() {
+        let (s, r) = (svc(), FakeRunner::new());
+        r.on(STATE, 0, "  sles1|0\n", "");
+        r.on(&["vgchange", "--deltag"], 5, "", "  boom\n");
+        let (res, lines) = capture(|| vg().stop(&ctx(&r, &s)));
+        assert_eq!(res, Err(Failed::silent()));
+        assert_eq!(
+            lines.last().unwrap(),
+            "ERROR S1.VG#0 vgsvc1 is still active"
         );
     }
 }
