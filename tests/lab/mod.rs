@@ -1,0 +1,208 @@
+//! Tier-4 support: a lab of namespace "nodes" (lab/lab.sh) owned by a drop
+//! guard, so every namespace, loop device, mount and VG it made is removed
+//! when the test ends, passed or failed.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
+pub const SERVICE_IP: &str = "192.0.2.26";
+
+/// None, with a loud message, when not root: the lab needs namespaces,
+/// loop devices and LVM. CI runs as root, so there they always run.
+pub fn root_or_skip(test: &str) -> bool {
+    if nix_is_root() {
+        return true;
+    }
+    eprintln!("!!!! SKIPPED {test}: tier-4 system tests need root (CI runs them as root) !!!!");
+    false
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub what: String,
+}
+
+impl Out {
+    fn from(what: String, o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            what,
+        }
+    }
+
+    /// Everything, for assertion messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "=== {}\n=== exit code {}\n=== stdout:\n{}=== stderr:\n{}",
+            self.what, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn ok(&self) -> &Out {
+        assert_eq!(self.code, 0, "{}", self.dump());
+        self
+    }
+
+    pub fn code(&self, c: i32) -> &Out {
+        assert_eq!(self.code, c, "{}", self.dump());
+        self
+    }
+
+    /// stderr with the `HH:MM:SS ` of each log line masked.
+    pub fn log(&self) -> String {
+        self.stderr
+            .lines()
+            .map(|l| {
+                let b = l.as_bytes();
+                if b.len() > 9 && b[2] == b':' && b[5] == b':' && b[8] == b' ' {
+                    format!("HH:MM:SS{}", &l[8..])
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+pub struct Lab {
+    pub id: String,
+}
+
+impl Lab {
+    /// `args` as for `lab.sh up`, e.g. `["--nodes", "2", "--disks", "app:32M", "--vg"]`.
+    pub fn up(args: &[&str]) -> Lab {
+        let out = Command::new("bash")
+            .arg(repo().join("lab/lab.sh"))
+            .arg("up")
+            .args(args)
+            .output()
+            .expect("run lab.sh");
+        assert!(
+            out.status.success(),
+            "lab up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Lab {
+            id: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }
+    }
+
+    fn lab_cmd(&self) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(repo().join("lab/lab.sh"));
+        c
+    }
+
+    pub fn get(&self, key: &str) -> String {
+        let out = self
+            .lab_cmd()
+            .args(["get", &self.id, key])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "no {key} in lab {}", self.id);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs a bash line inside `node`, with the node's /etc/opensvc on PATH
+    /// as the tutorial's profile does.
+    pub fn sh(&self, node: &str, line: &str) -> Out {
+        let out = self
+            .lab_cmd()
+            .args(["exec", &self.id, node, "env"])
+            .arg("PATH=/etc/opensvc:/usr/sbin:/usr/bin:/sbin:/bin")
+            .args(["bash", "-c", line])
+            .output()
+            .unwrap();
+        Out::from(format!("{node}: {line}"), out)
+    }
+
+    /// Runs a bash line in the client namespace.
+    pub fn client(&self, line: &str) -> Out {
+        let out = self
+            .lab_cmd()
+            .args(["client", &self.id, "bash", "-c", line])
+            .output()
+            .unwrap();
+        Out::from(format!("client: {line}"), out)
+    }
+
+    /// SIGKILL of the node's PID 1: every process of the node dies at once.
+    pub fn kill(&self, node: &str) {
+        let _ = self.lab_cmd().args(["kill", &self.id, node]).status();
+    }
+
+    /// The tutorial's service on `nodes` (config, links, svcmgr installed in
+    /// each node's own /usr/bin), its application and page on the shared
+    /// disks `app` and `data`, and the lab's VG.
+    pub fn tutorial(&self, nodes: &[&str]) {
+        let app = self.get("disk_app");
+        let data = self.get("disk_data");
+        let vg = self.get("vg");
+        let launcher = repo().join("demo/weblauncher");
+        self.sh(
+            nodes[0],
+            &format!(
+                "set -e; mkdir -p /mnt/a /mnt/d; mount {app} /mnt/a; mount {data} /mnt/d
+                 mkdir -p /mnt/a/init.d; install -m 755 {l} /mnt/a/init.d/weblauncher
+                 for p in S10 K90 C10; do ln -sf weblauncher /mnt/a/init.d/${{p}}weblauncher; done
+                 echo '<html><body>It Works !</body></html>' >/mnt/d/index.html
+                 umount /mnt/a /mnt/d",
+                l = launcher.display()
+            ),
+        )
+        .ok();
+        let conf = format!(
+            "[DEFAULT]\napp = MyApp\nservice_type = TST\nautostart_node = node1\nnodes = node1 node2\n\n\
+             [ip#0]\nipname = p26.opensvc.com\nipdev = eth0\n\n[vg#0]\nvgname = {vg}\n\n\
+             [fs#0]\ntype = ext4\nmnt = /svc1/app\ndev = {app}\n\n\
+             [fs#1]\ntype = ext4\nmnt = /svc1/data\ndev = {data}\n"
+        );
+        for n in nodes {
+            self.install(n);
+            self.sh(
+                n,
+                &format!(
+                    "set -e; cat >/etc/opensvc/p26.opensvc.com.conf <<'EOF'\n{conf}EOF\n\
+                     cd /etc/opensvc && ln -sf /svc1/app/init.d p26.opensvc.com.d && ln -sf /usr/bin/svcmgr p26.opensvc.com
+                     p26.opensvc.com print status >/dev/null"
+                ),
+            )
+            .ok();
+        }
+    }
+
+    /// svcmgr in the node's own /usr/bin (its overlay: the host's is untouched).
+    pub fn install(&self, node: &str) {
+        self.sh(node, &format!("ln -sf {BIN} /usr/bin/svcmgr")).ok();
+    }
+
+    /// The MAC address of `node`'s eth0.
+    pub fn mac(&self, node: &str) -> String {
+        self.sh(node, "cat /sys/class/net/eth0/address")
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.lab_cmd().args(["down", &self.id]).status();
+    }
+}
