@@ -25,47 +25,12 @@ on() { # on NODE 'shell line': runs in the node, with /etc/opensvc on PATH as th
 step "lab up: 2 nodes, a client, 2 shared disks, a volume group"
 ID=$(bash "$LAB" up --nodes 2 --disks app:32M,data:32M --vg)
 trap 'step "lab down $ID"; bash "$LAB" down "$ID"' EXIT
-APPDEV=$(bash "$LAB" get "$ID" disk_app)
-DATADEV=$(bash "$LAB" get "$ID" disk_data)
-VG=$(bash "$LAB" get "$ID" vg)
-echo "lab $ID: disks $APPDEV $DATADEV, vg $VG"
+echo "lab $ID: disks $(bash "$LAB" get "$ID" disk_app) $(bash "$LAB" get "$ID" disk_data), vg $(bash "$LAB" get "$ID" vg)"
 
-# The node's /usr/bin is its own (overlay), so installing there leaves the host alone.
-on node1 "ln -s $BIN /usr/bin/svcmgr"
-# The application and its page live on the shared disks, as in the tutorial.
-on node1 "mkdir -p /mnt/app /mnt/data && mount $APPDEV /mnt/app && mount $DATADEV /mnt/data &&
-    mkdir /mnt/app/init.d && install -m 755 $PWD/demo/weblauncher /mnt/app/init.d/weblauncher &&
-    for l in S10 K90 C10; do ln -s weblauncher /mnt/app/init.d/\${l}weblauncher; done &&
-    echo '<html><body>It Works !</body></html>' >/mnt/data/index.html &&
-    umount /mnt/app /mnt/data"
-
+step "node1, node2: install svcmgr and the tutorial's service (lab/tutorial.sh)"
+bash lab/tutorial.sh "$ID" "$BIN" node1 node2
 step "node1: cat /etc/opensvc/p26.opensvc.com.conf"
-on node1 "cat >/etc/opensvc/p26.opensvc.com.conf <<CONF
-[DEFAULT]
-app = MyApp
-service_type = TST
-autostart_node = node1
-nodes = node1 node2
-
-[ip#0]
-ipname = p26.opensvc.com
-ipdev = eth0
-
-[vg#0]
-vgname = $VG
-
-[fs#0]
-type = ext4
-mnt = /svc1/app
-dev = $APPDEV
-
-[fs#1]
-type = ext4
-mnt = /svc1/data
-dev = $DATADEV
-CONF
-cd /etc/opensvc && ln -s /svc1/app/init.d p26.opensvc.com.d && ln -s /usr/bin/svcmgr p26.opensvc.com &&
-cat p26.opensvc.com.conf"
+on node1 "cat /etc/opensvc/p26.opensvc.com.conf; ls -l /etc/opensvc"
 
 step "node1: p26.opensvc.com print status"
 on node1 "p26.opensvc.com print status"

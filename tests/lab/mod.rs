@@ -149,44 +149,25 @@ impl Lab {
         let _ = self.lab_cmd().args(["kill", &self.id, node]).status();
     }
 
-    /// The tutorial's service on `nodes` (config, links, svcmgr installed in
-    /// each node's own /usr/bin), its application and page on the shared
-    /// disks `app` and `data`, and the lab's VG.
+    /// The tutorial's service on `nodes` (lab/tutorial.sh): config, links,
+    /// svcmgr in each node's own /usr/bin, the application and its page on
+    /// the shared disks `app` and `data`, and the lab's VG.
     pub fn tutorial(&self, nodes: &[&str]) {
-        let app = self.get("disk_app");
-        let data = self.get("disk_data");
-        let vg = self.get("vg");
-        let launcher = repo().join("demo/weblauncher");
-        self.sh(
-            nodes[0],
-            &format!(
-                "set -e; mkdir -p /mnt/a /mnt/d; mount {app} /mnt/a; mount {data} /mnt/d
-                 mkdir -p /mnt/a/init.d; install -m 755 {l} /mnt/a/init.d/weblauncher
-                 for p in S10 K90 C10; do ln -sf weblauncher /mnt/a/init.d/${{p}}weblauncher; done
-                 echo '<html><body>It Works !</body></html>' >/mnt/d/index.html
-                 umount /mnt/a /mnt/d",
-                l = launcher.display()
-            ),
-        )
-        .ok();
-        let conf = format!(
-            "[DEFAULT]\napp = MyApp\nservice_type = TST\nautostart_node = node1\nnodes = node1 node2\n\n\
-             [ip#0]\nipname = p26.opensvc.com\nipdev = eth0\n\n[vg#0]\nvgname = {vg}\n\n\
-             [fs#0]\ntype = ext4\nmnt = /svc1/app\ndev = {app}\n\n\
-             [fs#1]\ntype = ext4\nmnt = /svc1/data\ndev = {data}\n"
+        let out = self.script("tutorial.sh", &[&[self.id.as_str(), BIN], nodes].concat());
+        assert!(
+            out.status.success(),
+            "lab/tutorial.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
-        for n in nodes {
-            self.install(n);
-            self.sh(
-                n,
-                &format!(
-                    "set -e; cat >/etc/opensvc/p26.opensvc.com.conf <<'EOF'\n{conf}EOF\n\
-                     cd /etc/opensvc && ln -sf /svc1/app/init.d p26.opensvc.com.d && ln -sf /usr/bin/svcmgr p26.opensvc.com
-                     p26.opensvc.com print status >/dev/null"
-                ),
-            )
-            .ok();
-        }
+    }
+
+    fn script(&self, name: &str, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(repo().join("lab").join(name))
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     /// svcmgr in the node's own /usr/bin (its overlay: the host's is untouched).
