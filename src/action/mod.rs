@@ -20,6 +20,7 @@ use crate::service::Service;
 use crate::{collector, lock, node, render};
 
 pub use executor::write_last_start;
+pub use freeze::is_frozen;
 pub use probe::collect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +164,11 @@ pub struct Env<'a> {
     pub runner: &'a dyn Runner,
     pub opts: &'a Opts,
     pub svcmgr_bin: PathBuf,
+}
+
+/// The running executable, target of the `.cluster`/`.stonith` links.
+pub fn svcmgr_bin() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into())
 }
 
 /// Exit codes (design.md): 0 success, 1 action failed, 2 usage or config

@@ -130,7 +130,7 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         nodename: &nodename,
         runner: &runner,
         opts: &opts,
-        svcmgr_bin: std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into()),
+        svcmgr_bin: action::svcmgr_bin(),
     };
     services
         .iter()

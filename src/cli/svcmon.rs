@@ -39,7 +39,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         nodename: &nodename,
         runner: &runner,
         opts: &opts,
-        svcmgr_bin: std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into()),
+        svcmgr_bin: action::svcmgr_bin(),
     };
     let cols = ["disk", "fs", "ip", "app", "sync", "hb"];
     println!(
@@ -56,8 +56,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             code = action::BAD_CONFIG;
             continue;
         };
-        let frozen = paths.frozen_svc(&name).exists() || paths.frozen_node().exists();
-        let st = action::collect(&svc, &runner, frozen);
+        let st = action::collect(&svc, &runner, action::is_frozen(&paths, &name));
         let groups: String = cols
             .iter()
             .map(|c| format!("{:<10}", st.group(c).as_str()))
