@@ -15,6 +15,7 @@ pub mod lock;
 pub mod log;
 pub mod node;
 pub mod paths;
+pub mod remote;
 pub mod render;
 pub mod service;
 pub mod status;

@@ -185,6 +185,31 @@ pub trait Driver: Send + Sync {
     fn start(&self, ctx: &Ctx) -> Result<Started, Failed>;
     fn stop(&self, ctx: &Ctx) -> Result<(), Failed>;
     fn status(&self, ctx: &Ctx, deps: &Deps) -> Probe;
+    /// syncnodes / syncdrp / syncall: push this resource's data to peers.
+    /// Only sync resources do anything.
+    fn sync(&self, _ctx: &Ctx, _req: &SyncRequest) -> Result<Synced, Failed> {
+        Ok(Synced::default())
+    }
+}
+
+/// What a sync action asks of a sync resource.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// `nodes`, `drpnodes` or both (syncall).
+    pub targets: Vec<&'static str>,
+    /// Bypass the schedule (period, days, interval); not the "service must
+    /// be up" rule.
+    pub force: bool,
+    /// Called from cron: the routine "skip" messages are not logged.
+    pub cron: bool,
+    /// Merged status of the ip, disk and fs resources (the service is up here?).
+    pub base: Status,
+}
+
+/// The peers a sync resource sent data to: they get a remote `postsync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub peers: Vec<String>,
 }
 
 /// The one place that maps a resource config to its driver.

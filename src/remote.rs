@@ -1,0 +1,99 @@
+//! Commands run on peer nodes over ssh (sync, postsync, switch).
+//!
+//! Security deviation from 1.5: host keys are accepted on first contact
+//! only (`StrictHostKeyChecking=accept-new`, not `no`), so a changed key is
+//! refused; `BatchMode` never waits on a password prompt; connections time
+//! out. ssh joins its arguments into one line for the remote shell, so every
+//! argument is shell-quoted here: no config value is ever interpreted there.
+
+use crate::exec::Cmd;
+
+/// The ssh options of every peer connection.
+pub const SSH_OPTS: [&str; 8] = [
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    "-o",
+    "ForwardX11=no",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+];
+
+/// ssh's exit code when the connection itself failed (not the remote command).
+pub const SSH_FAILED: i32 = 255;
+
+/// The `-e` value rsync uses to reach a peer.
+pub fn rsh() -> String {
+    format!("ssh -q {}", SSH_OPTS.join(" "))
+}
+
+/// POSIX shell quoting: `it's` becomes `'it'\''s'`; plain words stay bare.
+pub fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-#".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// `ssh -q <opts> -l <user> <node> -- <quoted argv>`; a non-root user runs
+/// the command through `sudo` (the peer grants it for nodemgr, svcmgr and
+/// rsync, spec §9.1).
+pub fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
+    let mut remote: Vec<String> = Vec::new();
+    if user != "root" {
+        remote.push("sudo".into());
+    }
+    remote.extend(argv.iter().map(|a| quote(a)));
+    let mut cmd = vec!["ssh".to_string(), "-q".to_string()];
+    cmd.extend(SSH_OPTS.iter().map(|s| s.to_string()));
+    cmd.extend([
+        "-l".into(),
+        user.into(),
+        node.into(),
+        "--".into(),
+        remote.join(" "),
+    ]);
+    Cmd::new(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_any_value() {
+        assert_eq!(
+            quote("/etc/opensvc/p26.opensvc.com"),
+            "/etc/opensvc/p26.opensvc.com"
+        );
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("x;rm -rf /"), "'x;rm -rf /'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$(id)"), "'$(id)'");
+    }
+
+    #[test]
+    fn ssh_runs_through_sudo_for_a_non_root_user() {
+        let c = ssh(
+            "svcsync",
+            "node2",
+            &["nodemgr", "get", "--param", "node.host_mode"],
+        );
+        assert_eq!(
+            c.to_string(),
+            "ssh -q -o StrictHostKeyChecking=accept-new -o ForwardX11=no -o BatchMode=yes -o ConnectTimeout=10 -l svcsync node2 -- sudo nodemgr get --param node.host_mode"
+        );
+        let c = ssh("root", "node2", &["/etc/opensvc/a b", "postsync"]);
+        assert!(
+            c.to_string()
+                .ends_with("-l root node2 -- '/etc/opensvc/a b' postsync")
+        );
+    }
+}
