@@ -1,13 +1,16 @@
 //! Start and stop: resource selection, ordering, the conflict gate,
 //! optional resources, triggers and rollback (spec §4.2–§4.5).
 
-use crate::driver::{Ctx, Kind, Started};
+use std::io::Write;
+
+use crate::driver::{Ctx, Kind, Started, SyncRequest, Synced};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
 use crate::service::{Resource, Service};
+use crate::{node, remote};
 
-use super::{Env, STOP_KINDS};
+use super::{Env, FAILED, OK, STOP_KINDS, probe};
 
 pub struct Executor<'a> {
     env: &'a Env<'a>,
@@ -143,6 +146,119 @@ impl<'a> Executor<'a> {
             self.trigger(r, "post_stop");
         }
         true
+    }
+
+    /// syncnodes / syncdrp / syncall: every selected sync resource pushes at
+    /// once (1.5 ran them in parallel too), then each peer that received
+    /// data runs `postsync`.
+    pub fn sync(&self, targets: &[&'static str]) -> bool {
+        let req = SyncRequest {
+            targets: targets.to_vec(),
+            force: self.env.opts.force,
+            cron: self.env.opts.cron,
+            base: probe::base(self.svc, self.env.runner),
+        };
+        let syncs: Vec<&Resource> = self
+            .svc
+            .resources
+            .iter()
+            .filter(|r| r.kind() == Kind::Sync && self.selected(r))
+            .collect();
+        let results: Vec<Result<Synced, _>> = std::thread::scope(|s| {
+            let handles: Vec<_> = syncs
+                .iter()
+                .map(|r| {
+                    let req = &req;
+                    s.spawn(move || r.driver.sync(&self.ctx(r, false), req))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(crate::driver::Failed::silent()))
+                })
+                .collect()
+        });
+        let mut peers: Vec<String> = Vec::new();
+        for p in results.iter().flatten().flat_map(|s| s.peers.iter()) {
+            if !peers.contains(p) {
+                peers.push(p.clone());
+            }
+        }
+        for peer in &peers {
+            self.postsync(peer);
+        }
+        results.iter().all(|r| r.is_ok())
+    }
+
+    /// `<etc>/<svc> [--cluster] [--cron] --waitlock 3600 postsync` on the
+    /// peer, as `ruser` (1.5 ignored ruser here, spec §11.7).
+    fn postsync(&self, peer: &str) {
+        let entry = self
+            .svc
+            .info
+            .paths
+            .svc_link(self.svc.name())
+            .display()
+            .to_string();
+        let mut argv = vec![entry.as_str()];
+        if self.env.opts.cluster {
+            argv.push("--cluster");
+        }
+        if self.env.opts.cron {
+            argv.push("--cron");
+        }
+        argv.extend(["--waitlock", "3600", "postsync"]);
+        self.log
+            .info(format!("exec '{}' on node {peer}", argv.join(" ")));
+        let cmd = remote::ssh(&node::ruser(self.env.paths, peer), peer, &argv);
+        match exec::run_quiet(self.env.runner, self.log, &cmd) {
+            Ok(out) if out.ok() => {}
+            Ok(out) => self.log.warn(format!(
+                "postsync on node {peer} failed (rc {}): {}",
+                out.rc,
+                out.stderr.trim()
+            )),
+            Err(_) => {}
+        }
+    }
+
+    /// `switch --to <node>`: stop here, then start there over ssh, its log
+    /// lines shown as they come back.
+    pub fn switch(&self) -> i32 {
+        let info = &self.svc.info;
+        let to = self.env.opts.to.as_deref().unwrap_or("").to_lowercase();
+        let member = info.nodes.iter().chain(&info.drpnodes).any(|n| *n == to);
+        if to.is_empty() || !member || to == info.nodename {
+            self.log
+                .error(format!("destination node {to} is not in service node list"));
+            return FAILED;
+        }
+        if !self.stop("stop", &STOP_KINDS) {
+            return FAILED;
+        }
+        let entry = info.paths.svc_link(self.svc.name()).display().to_string();
+        self.log.info(format!("exec '{entry} start' on node {to}"));
+        let cmd = remote::ssh(&node::ruser(self.env.paths, &to), &to, &[&entry, "start"])
+            .timeout(std::time::Duration::from_secs(3600));
+        match self.env.runner.run(&cmd) {
+            Ok(out) => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(out.stdout.as_bytes());
+                let _ = err.write_all(out.stderr.as_bytes());
+                if out.ok() {
+                    OK
+                } else {
+                    self.log.error(format!("start on node {to} failed"));
+                    FAILED
+                }
+            }
+            Err(e) => {
+                self.log.error(format!("start on node {to} failed: {e}"));
+                FAILED
+            }
+        }
     }
 
     fn stopped(&self, action: &str, reason: Option<&str>) {

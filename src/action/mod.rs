@@ -49,6 +49,11 @@ pub enum Action {
     Unset,
     PrintConfig,
     ValidateConfig,
+    SyncNodes,
+    SyncDrp,
+    SyncAll,
+    PostSync,
+    Switch,
 }
 
 use Action::*;
@@ -79,6 +84,11 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("unset", Unset),
     ("print_config", PrintConfig),
     ("validate_config", ValidateConfig),
+    ("syncnodes", SyncNodes),
+    ("syncdrp", SyncDrp),
+    ("syncall", SyncAll),
+    ("postsync", PostSync),
+    ("switch", Switch),
 ];
 
 impl Action {
@@ -113,6 +123,18 @@ impl Action {
                 | PrintConfig
                 | ValidateConfig
         )
+    }
+
+    /// Config replication is never blocked by the clusterware guard: the
+    /// tutorial syncs a service under OpenHA (1.6 behaviour, spec §4.6).
+    fn cluster_exempt(self) -> bool {
+        self.allowed_on_frozen() || matches!(self, SyncNodes | SyncDrp | SyncAll | PostSync)
+    }
+
+    /// Sync actions try the lock once and, when it is held, say so and
+    /// succeed: the running action is doing the job (spec §4.1).
+    fn is_sync(self) -> bool {
+        matches!(self, SyncNodes | SyncDrp | SyncAll)
     }
 
     /// Actions that take the per-service lock (spec §8).
@@ -155,6 +177,10 @@ pub struct Opts {
     pub json: bool,
     pub param: Option<String>,
     pub value: Option<String>,
+    /// Called from cron: sync skips are not logged.
+    pub cron: bool,
+    /// `switch --to <node>`.
+    pub to: Option<String>,
 }
 
 /// Everything an action needs besides the service.
@@ -207,13 +233,23 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
         log.info("Abort action for frozen service");
         return FAILED;
     }
-    if svc.has_clusterware() && !env.opts.cluster && !action.allowed_on_frozen() {
+    if svc.has_clusterware() && !env.opts.cluster && !action.cluster_exempt() {
         log.info(
             "this service is managed by a clusterware, thus direct service manipulation is disabled. the --cluster option circumvent this safety net.",
         );
         return FAILED;
     }
-    let _guard = if action.locked() {
+    let _guard = if action.is_sync() {
+        match lock::acquire(&env.paths.svc_lock(name), Duration::ZERO) {
+            Ok(g) => Some(g),
+            Err(_) => {
+                if !env.opts.cron {
+                    log.info(format!("{} action is already running", action.name()));
+                }
+                return OK;
+            }
+        }
+    } else if action.locked() {
         match lock::acquire(&env.paths.svc_lock(name), env.opts.waitlock) {
             Ok(g) => Some(g),
             Err(e) => {
@@ -247,6 +283,13 @@ fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger
         Freeze => return freeze::freeze(env.paths, svc.name(), log),
         Thaw => return freeze::thaw(env.paths, svc.name(), log),
         Frozen => return if frozen { FAILED } else { OK },
+        SyncNodes => ex.sync(&["nodes"]),
+        SyncDrp => ex.sync(&["drpnodes"]),
+        SyncAll => ex.sync(&["nodes", "drpnodes"]),
+        // Nothing of ours needs work after receiving a sync: the lock taken
+        // above is the point (the sender waits for our running action).
+        PostSync => true,
+        Switch => return ex.switch(),
         Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig => {
             unreachable!("config actions are handled before the service is built")
         }

@@ -20,12 +20,16 @@ fn standby(mut p: Probe, always_on: bool) -> Probe {
     p
 }
 
-pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
+/// Probes `rs` concurrently; disabled resources read n/a `disabled`.
+fn probe_each(
+    svc: &Service,
+    runner: &dyn Runner,
+    cache: &ProbeCache,
+    rs: &[&Resource],
+    deps: Deps,
+) -> Vec<Probe> {
     let log = Logger::service(svc.name());
-    let cache = ProbeCache::new();
-    let order = svc.display_order();
-    let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
-    let probe = |r: &Resource, deps: &Deps| -> Probe {
+    let probe = |r: &Resource| -> Probe {
         if r.disabled() {
             return Probe::with(Status::NotApplicable, "disabled");
         }
@@ -36,36 +40,57 @@ pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatu
             env: &[],
             force: false,
             conflict_checked: false,
-            cache: Some(&cache),
+            cache: Some(cache),
         };
-        standby(r.driver.status(&ctx, deps), r.conf.common.always_on)
+        standby(r.driver.status(&ctx, &deps), r.conf.common.always_on)
     };
-    let run_phase = |rs: &[&Resource], deps: Deps| -> Vec<Probe> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = rs
-                .iter()
-                .map(|r| s.spawn(move || probe(r, &deps)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Probe::with(Status::Undef, "status probe crashed"))
-                })
-                .collect()
-        })
-    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rs.iter().map(|r| s.spawn(|| probe(r))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Probe::with(Status::Undef, "status probe crashed"))
+            })
+            .collect()
+    })
+}
+
+fn is_base(r: &Resource) -> bool {
+    matches!(r.kind(), Kind::Ip | Kind::Vg | Kind::Fs)
+}
+
+/// Merged status of the enabled ip, disk and fs resources: "is the service
+/// up here", for app and sync.
+fn merge_base(rs: &[&Resource], probes: &[Probe]) -> Status {
+    status::merge_all(
+        rs.iter()
+            .zip(probes)
+            .filter(|(r, _)| !r.disabled() && is_base(r))
+            .map(|(_, p)| p.status),
+    )
+}
+
+/// The base status alone (the sync actions' "service must be up" rule).
+pub fn base(svc: &Service, runner: &dyn Runner) -> Status {
+    let rs: Vec<&Resource> = svc.resources.iter().filter(|r| is_base(r)).collect();
+    merge_base(
+        &rs,
+        &probe_each(svc, runner, &ProbeCache::new(), &rs, Deps::NONE),
+    )
+}
+
+/// Every probe of the first phase (ip, disk, fs, hb) runs concurrently;
+/// app and sync, which depend on those, run in a second phase.
+pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
+    let cache = ProbeCache::new();
+    let order = svc.display_order();
+    let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
     let phase1: Vec<&Resource> = order.iter().copied().filter(|r| !second(r)).collect();
     let phase2: Vec<&Resource> = order.iter().copied().filter(second).collect();
-    let p1 = run_phase(&phase1, Deps::NONE);
-    let base = status::merge_all(
-        phase1
-            .iter()
-            .zip(&p1)
-            .filter(|(r, _)| !r.disabled() && matches!(r.kind(), Kind::Ip | Kind::Vg | Kind::Fs))
-            .map(|(_, p)| p.status),
-    );
-    let p2 = run_phase(&phase2, Deps { base });
+    let p1 = probe_each(svc, runner, &cache, &phase1, Deps::NONE);
+    let base = merge_base(&phase1, &p1);
+    let p2 = probe_each(svc, runner, &cache, &phase2, Deps { base });
     let mut probes: Vec<(&Resource, Probe)> = phase1
         .into_iter()
         .zip(p1)

@@ -15,7 +15,7 @@ use crate::paths::{self, Paths};
 #[command(
     name = "svcmgr",
     about = "Start, stop and report on the services of this node",
-    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config"
+    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config,\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>"
 )]
 struct Args {
     /// Services to act on, comma-separated (default: every service of this node)
@@ -54,6 +54,12 @@ struct Args {
     /// Output format of print status
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
+    /// Run as cron does: sync skips are not logged
+    #[arg(long)]
+    cron: bool,
+    /// The destination node of switch
+    #[arg(long, value_name = "NODE")]
+    to: Option<String>,
     /// The action, in one or several words (`print status` or `print_status`)
     action: Vec<String>,
 }
@@ -123,6 +129,8 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         json: a.format.as_deref() == Some("json"),
         param: a.param,
         value: a.value,
+        cron: a.cron,
+        to: a.to,
     };
     let runner = RealRunner::new();
     let env = Env {
