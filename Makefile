@@ -9,7 +9,9 @@ BINDIR := $(DESTDIR)$(PREFIX)/bin
 build:
 	cargo build --release --locked
 
-# The binary, the nodemgr/svcmon links, and the FHS directories.
+# The binary, the nodemgr/svcmon links, the FHS directories, and the
+# config-replication schedule (a cron file and an equivalent systemd timer,
+# not enabled: pick one).
 install: build
 	install -d $(BINDIR)
 	install -m 755 target/release/svcmgr $(BINDIR)/svcmgr
@@ -19,9 +21,14 @@ install: build
 	install -d -m 755 $(DESTDIR)/var/lib/opensvc $(DESTDIR)/var/lib/opensvc/lock
 	install -d -m 755 $(DESTDIR)/var/log/opensvc
 	install -d -m 755 $(DESTDIR)/var/tmp/opensvc
+	install -D -m 644 packaging/svcmgr.cron $(DESTDIR)/etc/cron.d/svcmgr
+	install -D -m 644 packaging/svcmgr-sync.service $(DESTDIR)/lib/systemd/system/svcmgr-sync.service
+	install -D -m 644 packaging/svcmgr-sync.timer $(DESTDIR)/lib/systemd/system/svcmgr-sync.timer
 
 uninstall:
 	rm -f $(BINDIR)/svcmgr $(BINDIR)/nodemgr $(BINDIR)/svcmon
+	rm -f $(DESTDIR)/etc/cron.d/svcmgr
+	rm -f $(DESTDIR)/lib/systemd/system/svcmgr-sync.service $(DESTDIR)/lib/systemd/system/svcmgr-sync.timer
 
 test:
 	bash scripts/test.sh

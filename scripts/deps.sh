@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential pkg-config       # cc for crates with C parts
+    build-essential pkg-config make  # cc for crates with C parts; make install
     iproute2 net-tools               # ip, ifconfig (the ip driver)
     iputils-ping iputils-arping      # ping, arping (conflict check, ARP announce)
     lvm2                             # vgs, lvs, vgchange (the vg driver)

@@ -30,6 +30,17 @@ if [[ $EUID -eq 0 ]]; then
     bash scripts/demo.sh
 fi
 
+echo "== make install into a scratch DESTDIR"
+dest=$(mktemp -d)
+make -s install DESTDIR="$dest" >/dev/null
+for f in usr/bin/svcmgr usr/bin/nodemgr usr/bin/svcmon etc/cron.d/svcmgr \
+    lib/systemd/system/svcmgr-sync.timer etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc; do
+    [[ -e $dest/$f ]] || { echo "make install did not install $f" >&2; exit 1; }
+done
+[[ $(readlink "$dest/usr/bin/nodemgr") == svcmgr ]] || { echo "nodemgr is not a link to svcmgr" >&2; exit 1; }
+rm -rf "$dest"
+echo "make install: ok"
+
 echo "== lab objects after the tests"
 after=$(bash scripts/lab-objects.sh)
 if [[ "$before" != "$after" ]]; then

@@ -4,8 +4,11 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::config::edit;
-use crate::paths::Paths;
+use crate::action::{self, Action, Env, Opts};
+use crate::config::{self, edit};
+use crate::exec::RealRunner;
+use crate::node;
+use crate::paths::{self, Paths};
 
 #[derive(Parser, Debug)]
 #[command(name = "nodemgr", about = "Manage this node's settings (node.conf)")]
@@ -19,7 +22,10 @@ struct Args {
     /// Log at DEBUG level
     #[arg(long)]
     debug: bool,
-    /// get, set or unset
+    /// syncservices: bypass the sync schedules
+    #[arg(short, long)]
+    force: bool,
+    /// get, set, unset or syncservices
     action: Vec<String>,
 }
 
@@ -39,48 +45,82 @@ pub fn main(args: Vec<OsString>) -> i32 {
         eprintln!("Insufficient privileges. Try:\n sudo {}", cmd.join(" "));
         return 1;
     }
-    let word = a.action.join("_");
     let paths = Paths::from_env();
+    match a.action.join("_").as_str() {
+        "get" => get(&paths, a.param.as_deref()),
+        "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
+        "unset" => unset(&paths, a.param.as_deref()),
+        "syncservices" => syncservices(&paths, a.debug, a.force),
+        "" => usage("Missing action"),
+        _ => usage("unsupported action"),
+    }
+}
+
+fn usage(msg: &str) -> i32 {
+    eprintln!("Usage: nodemgr [options] get|set|unset|syncservices\n\nnodemgr: error: {msg}");
+    2
+}
+
+fn param(p: Option<&str>) -> Result<&str, i32> {
+    p.ok_or_else(|| usage("--param section.key is required"))
+}
+
+/// `node.host_mode` (or its 1.9 name `node.env`) prints the effective mode,
+/// TST when unset: peers ask for it before a sync and must get an answer.
+fn get(paths: &Paths, p: Option<&str>) -> i32 {
+    let p = match param(p) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    if matches!(p, "node.host_mode" | "node.env") {
+        println!("{}", node::host_mode(paths));
+        return 0;
+    }
     let file = paths.node_conf();
-    let Some(param) = a.param.as_deref() else {
-        eprintln!("nodemgr: error: --param section.key is required");
-        return 2;
+    if !file.exists() {
+        eprintln!("{p} is not set: {} does not exist", file.display());
+        return 1;
+    }
+    match edit::get(&file, p) {
+        Ok(Some(v)) => {
+            println!("{v}");
+            0
+        }
+        Ok(None) => {
+            eprintln!("{p} is not set in {}", file.display());
+            1
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
+    let p = match param(p) {
+        Ok(p) => p,
+        Err(c) => return c,
     };
-    let res = match word.as_str() {
-        "get" => {
-            if !file.exists() {
-                return 1;
-            }
-            match edit::get(&file, param) {
-                Ok(Some(v)) => {
-                    println!("{v}");
-                    return 0;
-                }
-                Ok(None) => return 1,
-                Err(e) => Err(e),
-            }
-        }
-        "set" => {
-            let Some(v) = a.value.as_deref() else {
-                eprintln!("nodemgr: error: --value is required for set");
-                return 2;
-            };
-            if let Err(e) = ensure_file(&file) {
-                eprintln!("cannot create {}: {e}", file.display());
-                return 1;
-            }
-            edit::set(&file, param, v)
-        }
-        "unset" => edit::unset(&file, param).map(|_| ()),
-        "" => {
-            eprintln!("nodemgr: error: Missing action");
-            return 2;
-        }
-        _ => {
-            eprintln!("nodemgr: error: unsupported action");
-            return 2;
-        }
+    let Some(v) = value else {
+        return usage("--value is required for set");
     };
+    let file = paths.node_conf();
+    if let Err(e) = ensure_file(&file) {
+        eprintln!("cannot create {}: {e}", file.display());
+        return 1;
+    }
+    report(edit::set(&file, p, v))
+}
+
+fn unset(paths: &Paths, p: Option<&str>) -> i32 {
+    match param(p) {
+        Ok(p) => report(edit::unset(&paths.node_conf(), p).map(|_| ())),
+        Err(c) => c,
+    }
+}
+
+fn report(res: Result<(), edit::EditError>) -> i32 {
     match res {
         Ok(()) => 0,
         Err(e) => {
@@ -88,6 +128,33 @@ pub fn main(args: Vec<OsString>) -> i32 {
             1
         }
     }
+}
+
+/// What cron runs (packaging/): `syncall --cron` for every service of the
+/// node, each under its own lock and schedule. 1.5 first slept a random
+/// 0-300 s to spread the load on its collector; there is no collector here.
+fn syncservices(paths: &Paths, debug: bool, force: bool) -> i32 {
+    crate::log::init(debug, Some(&paths.log));
+    crate::exec::install_signal_handlers();
+    let nodename = paths::nodename();
+    let runner = RealRunner::new();
+    let opts = Opts {
+        cron: true,
+        force,
+        ..Opts::default()
+    };
+    let env = Env {
+        paths,
+        nodename: &nodename,
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: action::svcmgr_bin(),
+    };
+    config::list_services(paths)
+        .iter()
+        .map(|s| action::run(&env, s, Action::SyncAll))
+        .max()
+        .unwrap_or(0)
 }
 
 fn ensure_file(p: &std::path::Path) -> std::io::Result<()> {
