@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A lab of cluster "nodes" on this one machine, for tests and for people.
 #
-#   lab.sh up [--nodes N] [--disks app:32M,data:32M] [--vg]   prints the lab id
+#   lab.sh up [--nodes N] [--disks app:32M,data:32M] [--vg] [--ssh]   prints the lab id
 #   lab.sh exec ID NODE CMD...      run CMD inside node NODE (node1, node2...)
 #   lab.sh client ID CMD...         run CMD in the client namespace
 #   lab.sh get ID KEY               a value of the lab's state (disk_app, vg, pid_node1...)
@@ -16,6 +16,9 @@
 # .27 are free for service addresses, named p26.opensvc.com and p27.opensvc.com
 # in every node's /etc/hosts). Shared disks are loop devices on sparse files,
 # visible to every node like SAN LUNs; --vg adds an LVM VG on its own loop PV.
+# --ssh starts an sshd inside every node (its own host keys) and gives each
+# node's root one key pair made for this lab, trusted by every node, as the
+# tutorial's "SSH Keys Setup" does.
 # Every object is named after the lab id and removed by `down`, which also
 # works on a half-built lab.
 set -euo pipefail
@@ -40,12 +43,13 @@ node_addr() { echo "$SUBNET.$((20 + ${1#node}))"; }
 
 cmd_up() {
     need_root
-    local nodes=2 disks="" vg=0
+    local nodes=2 disks="" vg=0 ssh=0
     while (($#)); do
         case $1 in
         --nodes) nodes=$2; shift 2 ;;
         --disks) disks=$2; shift 2 ;;
         --vg) vg=1; shift ;;
+        --ssh) ssh=1; shift ;;
         *) die "up: unknown option $1" ;;
         esac
     done
@@ -141,6 +145,25 @@ cmd_up() {
         pvcreate -q -y "$pv" >/dev/null 2>&1
         vgcreate -q "${id}vg" "$pv" >/dev/null 2>&1
         put "$id" vg "${id}vg"
+    fi
+    if ((ssh)); then
+        local key=$RUN_BASE/$id/id_ed25519
+        ssh-keygen -q -t ed25519 -N '' -C "svcmgr-lab-$id" -f "$key"
+        for n in "${names[@]}"; do
+            # Host keys and /root/.ssh are written in the node's own overlay;
+            # the node has its own /run, so the key travels in the environment.
+            LAB_KEY=$(cat "$key") LAB_PUB=$(cat "$key.pub") \
+                nsenter -t "$(get "$id" "pid_$n")" -n -m -u -p -r -w -- bash -c "
+                set -e
+                rm -f /etc/ssh/ssh_host_*
+                ssh-keygen -q -A
+                mkdir -p -m 700 /root/.ssh /run/sshd
+                umask 077
+                printf '%s\\n' \"\$LAB_KEY\" >/root/.ssh/id_ed25519
+                printf '%s\\n' \"\$LAB_PUB\" >/root/.ssh/id_ed25519.pub
+                printf '%s\\n' \"\$LAB_PUB\" >>/root/.ssh/authorized_keys
+                /usr/sbin/sshd -o ListenAddress=$(node_addr "$n") -o PidFile=/run/sshd.pid" >&2
+        done
     fi
     trap - ERR
     echo "$id"

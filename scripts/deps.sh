@@ -12,6 +12,7 @@ packages=(
     psmisc                           # fuser (releasing a busy mount point)
     procps                           # ps (OpenHA daemon check)
     rsync openssh-client             # the sync driver
+    openssh-server sudo              # the lab's per-node sshd; a non-root ruser
     python3 curl                     # the demo's web server and client
     hyperfine                        # the benchmark
 )
@@ -26,8 +27,19 @@ if ((${#missing[@]})); then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # Installing a server package must not start it on this machine (the
+    # lab runs its own sshd inside each node): forbid service starts for
+    # the duration of the install, unless the machine already does.
+    policy=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [[ -z $policy ]] || rm -f "$policy"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
