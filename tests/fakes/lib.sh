@@ -20,6 +20,8 @@
 #   mounts             `<dev> <mnt> <type> <opts>` per mounted fs
 #   umount_busy/<key>  umount of that mount point fails with "target is busy"
 #   ps                 what `ps -ef` prints
+#   unreachable        peers ssh and rsync cannot reach, one a line
+#   remote_mode/<node> what `nodemgr get --param node.host_mode` answers there
 #   fail/<tool>        first line: rc; other lines: stderr. The tool fails so,
 #   fail/<tool>.match  ...only when its args contain this text (if present).
 

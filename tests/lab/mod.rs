@@ -170,9 +170,14 @@ impl Lab {
             .unwrap()
     }
 
-    /// svcmgr in the node's own /usr/bin (its overlay: the host's is untouched).
+    /// svcmgr and the nodemgr link in the node's own /usr/bin (its overlay:
+    /// the host's is untouched).
     pub fn install(&self, node: &str) {
-        self.sh(node, &format!("ln -sf {BIN} /usr/bin/svcmgr")).ok();
+        self.sh(
+            node,
+            &format!("ln -sf {BIN} /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr"),
+        )
+        .ok();
     }
 
     /// The MAC address of `node`'s eth0.
