@@ -13,7 +13,8 @@ use super::schedule::{self, Malformed};
 use super::*;
 use crate::paths::Paths;
 
-const SERVICE_TYPES: [&str; 10] = [
+/// The known service types, which are also the host modes (spec §2.3).
+pub const SERVICE_TYPES: [&str; 10] = [
     "PRD", "PPRD", "REC", "INT", "DEV", "TST", "TMP", "DRP", "FOR", "PRA",
 ];
 

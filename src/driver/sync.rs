@@ -421,11 +421,7 @@ mod push {
     use crate::remote;
     use crate::status::Status;
 
-    /// The known service types (spec §2.3): a drpnode may have any host mode
-    /// but PRD.
-    const SERVICE_TYPES: [&str; 10] = [
-        "PRD", "PPRD", "REC", "INT", "DEV", "TST", "TMP", "DRP", "FOR", "PRA",
-    ];
+    use crate::config::load::SERVICE_TYPES;
 
     /// rsync's own `--timeout` ends a stalled transfer; this only bounds one
     /// that keeps moving, so that a sync never holds the service lock forever.
