@@ -7,7 +7,14 @@ mod lab;
 
 use lab::{Lab, Out, root_or_skip};
 
-const LAB: &[&str] = &["--nodes", "2", "--disks", "app:32M,data:32M", "--vg", "--ssh"];
+const LAB: &[&str] = &[
+    "--nodes",
+    "2",
+    "--disks",
+    "app:32M,data:32M",
+    "--vg",
+    "--ssh",
+];
 const I: &str = "HH:MM:SS INFO    P26.OPENSVC.COM";
 
 /// node1 has the tutorial's service; node2 only has svcmgr (its
@@ -86,7 +93,9 @@ fn the_tutorials_service_failover_chapter() {
     r.ok();
     assert_eq!(
         r.log(),
-        format!("{I}         exec '/etc/opensvc/p26.opensvc.com --waitlock 3600 postsync' on node node2"),
+        format!(
+            "{I}         exec '/etc/opensvc/p26.opensvc.com --waitlock 3600 postsync' on node node2"
+        ),
         "{}",
         r.dump()
     );
@@ -118,9 +127,7 @@ overall                   up
     );
     let st = lab.sh("node2", "svcmgr -s p26.opensvc.com print status");
     assert_eq!(
-        st.stdout.lines().take(3).collect::<Vec<_>>().join("\n")
-            + "\n"
-            + &tree_sync_row(&st),
+        st.stdout.lines().take(3).collect::<Vec<_>>().join("\n") + "\n" + &tree_sync_row(&st),
         "p26.opensvc.com\noverall                   down\n|- avail                  down\n|- sync                   up\n|  '- sync#i0        .... up       rsync svc config to drpnodes, nodes\n'- hb                     n/a",
         "{}",
         st.dump()
@@ -133,10 +140,22 @@ overall                   up
     );
     assert_eq!(page.ok().stdout, "<html><body>It Works !</body></html>\n");
     let neigh = lab.client("ip neigh show 192.0.2.26").stdout;
-    assert!(neigh.contains(&lab.mac("node2")), "the client talks to node2: {neigh}");
+    assert!(
+        neigh.contains(&lab.mac("node2")),
+        "the client talks to node2: {neigh}"
+    );
     let st = lab.sh("node2", "p26.opensvc.com print status");
-    assert!(st.stdout.starts_with("p26.opensvc.com\noverall                   up\n"), "{}", st.dump());
-    assert!(tree_sync_row(&st).starts_with("|- sync                   up"), "{}", st.dump());
+    assert!(
+        st.stdout
+            .starts_with("p26.opensvc.com\noverall                   up\n"),
+        "{}",
+        st.dump()
+    );
+    assert!(
+        tree_sync_row(&st).starts_with("|- sync                   up"),
+        "{}",
+        st.dump()
+    );
 
     let r = lab.sh("node1", "p26.opensvc.com start");
     r.code(1);
@@ -177,7 +196,8 @@ fn a_host_mode_mismatch_is_refused() {
     }
     let lab = failover_lab(LAB);
     // 1.9's name for the key is accepted too.
-    lab.sh("node2", "nodemgr set --param node.env --value PRD").ok();
+    lab.sh("node2", "nodemgr set --param node.env --value PRD")
+        .ok();
     lab.sh("node1", "p26.opensvc.com startip").ok();
     lab.sh("node1", "p26.opensvc.com startfs").ok();
     let r = lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force");
@@ -197,7 +217,14 @@ fn an_unreachable_peer_does_not_stop_the_others() {
     if !root_or_skip("an_unreachable_peer_does_not_stop_the_others") {
         return;
     }
-    let args = ["--nodes", "3", "--disks", "app:32M,data:32M", "--vg", "--ssh"];
+    let args = [
+        "--nodes",
+        "3",
+        "--disks",
+        "app:32M,data:32M",
+        "--vg",
+        "--ssh",
+    ];
     let lab = failover_lab(&args);
     lab.sh(
         "node1",
@@ -215,7 +242,8 @@ fn an_unreachable_peer_does_not_stop_the_others() {
         r.dump()
     );
     assert!(
-        r.log().contains("exec '/etc/opensvc/p26.opensvc.com --waitlock 3600 postsync' on node node2"),
+        r.log()
+            .contains("exec '/etc/opensvc/p26.opensvc.com --waitlock 3600 postsync' on node node2"),
         "{}",
         r.dump()
     );
@@ -241,7 +269,8 @@ fn a_non_root_ruser_syncs_through_sudo() {
          chmod 440 /etc/sudoers.d/svcsync",
     )
     .ok();
-    lab.sh("node1", "nodemgr set --param node.ruser --value svcsync").ok();
+    lab.sh("node1", "nodemgr set --param node.ruser --value svcsync")
+        .ok();
     lab.sh("node1", "p26.opensvc.com start").ok();
     let r = lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force");
     r.ok();
@@ -250,7 +279,10 @@ fn a_non_root_ruser_syncs_through_sudo() {
     let owner = lab.sh("node2", "stat -c %U /etc/opensvc/p26.opensvc.com.conf");
     assert_eq!(owner.stdout.trim(), "root", "{}", owner.dump());
     // The postsync really ran on node2, as root through sudo: its log names it.
-    let log = lab.sh("node2", "cat /var/log/opensvc/p26.opensvc.com.log 2>/dev/null; ls /var/lib/opensvc/lock");
+    let log = lab.sh(
+        "node2",
+        "cat /var/log/opensvc/p26.opensvc.com.log 2>/dev/null; ls /var/lib/opensvc/lock",
+    );
     assert!(log.stdout.contains("p26.opensvc.com"), "{}", log.dump());
     lab.sh("node1", "p26.opensvc.com stop").ok();
 }
@@ -262,21 +294,36 @@ fn switch_moves_the_service() {
     }
     let lab = failover_lab(LAB);
     lab.sh("node1", "p26.opensvc.com start").ok();
-    lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force").ok();
+    lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force")
+        .ok();
     let bad = lab.sh("node1", "p26.opensvc.com switch --to node9");
     bad.code(1);
     assert!(
-        bad.log()
-            .contains("ERROR   P26.OPENSVC.COM         destination node node9 is not in service node list"),
+        bad.log().contains(
+            "ERROR   P26.OPENSVC.COM         destination node node9 is not in service node list"
+        ),
         "{}",
         bad.dump()
     );
     let r = lab.sh("node1", "p26.opensvc.com switch --to node2");
     r.ok();
-    assert!(r.log().contains(&format!("{I}         exec '/etc/opensvc/p26.opensvc.com start' on node node2")), "{}", r.dump());
+    assert!(
+        r.log().contains(&format!(
+            "{I}         exec '/etc/opensvc/p26.opensvc.com start' on node node2"
+        )),
+        "{}",
+        r.dump()
+    );
     // node2's own start log lines come back to the caller.
-    assert!(r.stderr.contains("P26.OPENSVC.COM.APP     spawn: /etc/opensvc/p26.opensvc.com.d/S10weblauncher start"), "{}", r.dump());
-    lab.sh("node1", "ip -o addr show dev eth0 | grep -c 192.0.2.26").code(1);
+    assert!(
+        r.stderr.contains(
+            "P26.OPENSVC.COM.APP     spawn: /etc/opensvc/p26.opensvc.com.d/S10weblauncher start"
+        ),
+        "{}",
+        r.dump()
+    );
+    lab.sh("node1", "ip -o addr show dev eth0 | grep -c 192.0.2.26")
+        .code(1);
     let page = lab.client(
         "for n in $(seq 50); do curl -sf --max-time 1 http://192.0.2.26:8080/ && exit 0; sleep 0.1; done; exit 1",
     );
