@@ -431,30 +431,7 @@ fn node_freeze_blocks_every_service() {
 #[test]
 fn start_waits_for_the_lock_then_fails() {
     let w = World::tutorial();
-    let lock = w.var().join("lock").join(SVC);
-    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    // The holder writes its pid as svcmgr would, then holds the flock.
-    let pid = w.spawn_tracked(
-        Command::new("/bin/sh")
-            .arg("-c")
-            .arg("echo $$ > \"$1\"; exec flock \"$1\" sleep 60")
-            .arg("sh")
-            .arg(&lock),
-    );
-    let held = (0..500).any(|_| {
-        let free = Command::new("flock")
-            .args(["-n"])
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .unwrap()
-            .success();
-        if free {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        !free
-    });
-    assert!(held, "the flock holder never took the lock");
+    let pid = w.hold_lock(SVC);
     let r = w.svc(&["start", "--waitlock", "1"]);
     r.code(1)
         .stdout_is("")

@@ -112,28 +112,7 @@ fn a_service_not_up_is_not_synced_even_with_force() {
 #[test]
 fn a_sync_while_the_lock_is_held_says_so_and_succeeds() {
     let w = started();
-    let lock = w.var().join("lock").join(SVC);
-    let pid = w.spawn_tracked(
-        std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg("exec flock \"$1\" sleep 60")
-            .arg("sh")
-            .arg(&lock),
-    );
-    let held = (0..500).any(|_| {
-        let free = std::process::Command::new("flock")
-            .args(["-n"])
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .unwrap()
-            .success();
-        if free {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        !free
-    });
-    assert!(held, "holder {pid} never took the lock");
+    w.hold_lock(SVC);
     let before = w.calls().len();
     w.svcmgr(&["-s", SVC, "syncnodes", "--force"])
         .code(0)

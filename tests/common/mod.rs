@@ -715,6 +715,36 @@ impl World {
 
     /// Starts a child in its own process group, which the World kills (by
     /// the child's pid, as group id) when the test ends.
+    /// Holds the service lock from a child process, as a running action
+    /// would (its pid written in the file), until the test ends; returns
+    /// the holder's pid once the lock is really held.
+    pub fn hold_lock(&self, svc: &str) -> u32 {
+        let lock = self.var().join("lock").join(svc);
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        let pid = self.spawn_tracked(
+            Command::new("/bin/sh")
+                .arg("-c")
+                .arg("echo $$ > \"$1\"; exec flock \"$1\" sleep 60")
+                .arg("sh")
+                .arg(&lock),
+        );
+        let held = (0..500).any(|_| {
+            let free = Command::new("flock")
+                .args(["-n"])
+                .arg(&lock)
+                .arg("true")
+                .status()
+                .unwrap()
+                .success();
+            if free {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            !free
+        });
+        assert!(held, "the flock holder {pid} never took the lock");
+        pid
+    }
+
     pub fn spawn_tracked(&self, cmd: &mut Command) -> u32 {
         use std::os::unix::process::CommandExt;
         let child = cmd.process_group(0).spawn().unwrap();
