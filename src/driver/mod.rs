@@ -8,7 +8,7 @@
 //! | disk.vg     | vg.rs    | vgs, lvs, vgchange, kpartx                      |
 //! | fs          | fs.rs    | mount, umount, e2fsck, fuser, sync              |
 //! | app         | app.rs   | the S*/K*/C* launchers of `<svc>.d`             |
-//! | sync.rsync  | sync.rs  | (status from timestamp files; rsync, ssh later) |
+//! | sync.rsync  | sync/    | rsync, ssh (push.rs); status from stamp files   |
 //! | hb.openha   | hb.rs    | ps (OpenHA daemons), STATE files                |
 
 pub mod app;

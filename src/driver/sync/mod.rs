@@ -1,0 +1,519 @@
+//! The rsync sync resources (spec §5.6): the status computed from the
+//! timestamp files, and the push to peers (`syncnodes`, `syncdrp`,
+//! `syncall`) in the `push` submodule, which writes those files.
+//!
+//! A timestamp file `<var>/sync/<node>/<svc>!<rid>` holds the local time
+//! `node` last received `rid`, as `YYYY-MM-DD HH:MM:SS.ffffff\n`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{Local, NaiveDateTime, TimeDelta};
+
+use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started, SvcInfo, SyncRequest, Synced};
+use crate::config::SyncConf;
+use crate::paths::Paths;
+use crate::status::Status;
+
+/// The timestamp files' text format, without the trailing newline.
+pub const STAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
+/// When the service last started on this node; written by the executor
+/// after each successful start (see `Sync::status` for why).
+pub fn last_start_path(paths: &Paths, svc: &str) -> PathBuf {
+    paths.var.join(format!("last_start_{svc}"))
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff\n`, always with the microseconds.
+pub fn format_stamp(ts: NaiveDateTime) -> String {
+    format!("{}\n", ts.format(STAMP_FORMAT))
+}
+
+/// Parses a timestamp file's text. Unlike 1.5, which failed on a stamp
+/// written at an exact second, the microseconds are optional.
+pub fn parse_stamp(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()
+}
+
+/// The time in a timestamp file; None when it is missing or unreadable
+/// (both mean "never").
+pub fn read_stamp(path: &Path) -> Option<NaiveDateTime> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| parse_stamp(&t))
+}
+
+/// Writes a timestamp file atomically (temp file + rename), creating its
+/// directory: a reader never sees a half-written stamp.
+pub fn write_stamp(path: &Path, ts: NaiveDateTime) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let res = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(format_stamp(ts).as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// The service counts as up for a sync: its ip, disk and fs resources are
+/// up, or it has none (Undef, n/a).
+fn base_up(base: Status) -> bool {
+    base.is_up() || matches!(base, Status::Undef | Status::NotApplicable)
+}
+
+/// A stamp older than `max_delay_min` minutes, or none, needs a new sync.
+pub fn is_stale(stamp: Option<NaiveDateTime>, now: NaiveDateTime, max_delay_min: u64) -> bool {
+    let max = TimeDelta::try_minutes(i64::try_from(max_delay_min).unwrap_or(i64::MAX))
+        .unwrap_or(TimeDelta::MAX);
+    match stamp {
+        None => true,
+        Some(ts) => now.signed_duration_since(ts) > max,
+    }
+}
+
+pub struct Sync {
+    rid: String,
+    conf: SyncConf,
+}
+
+impl Sync {
+    pub fn new(rid: String, conf: SyncConf) -> Sync {
+        Sync { rid, conf }
+    }
+
+    /// The nodes this resource sends to, the local node included, in
+    /// config order (nodes, then drpnodes) without duplicates.
+    fn targets(&self, svc: &SvcInfo) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (key, list) in [("nodes", &svc.nodes), ("drpnodes", &svc.drpnodes)] {
+            if !self.conf.target.iter().any(|t| t == key) {
+                continue;
+            }
+            for n in list {
+                if !out.contains(n) {
+                    out.push(n.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn stamp(&self, svc: &SvcInfo, node: &str) -> Option<NaiveDateTime> {
+        read_stamp(&svc.paths.sync_stamp(node, &svc.name, &self.rid))
+    }
+
+    /// Status as seen by a node that does not own the config.
+    fn passive(&self, svc: &SvcInfo, targets: &[String], now: NaiveDateTime) -> Probe {
+        if !targets.contains(&svc.nodename) {
+            return Probe::with(
+                Status::NotApplicable,
+                "passive node not in sync destination nodes",
+            );
+        }
+        if is_stale(self.stamp(svc, &svc.nodename), now, self.max_delay()) {
+            return Probe::with(Status::Warn, "passive node needs update");
+        }
+        Probe::new(Status::Up)
+    }
+
+    fn max_delay(&self) -> u64 {
+        self.conf.schedule.max_delay_min
+    }
+
+    /// Status at a given time, for tests.
+    fn status_at(&self, svc: &SvcInfo, base: Status, now: NaiveDateTime) -> Probe {
+        let targets = self.targets(svc);
+        let peers: Vec<&String> = targets.iter().filter(|n| **n != svc.nodename).collect();
+        if peers.is_empty() {
+            return Probe::with(Status::NotApplicable, "no destination nodes");
+        }
+        let up = base_up(base);
+        let drp_only = svc.drpnodes.contains(&svc.nodename) && !svc.nodes.contains(&svc.nodename);
+        if up && drp_only {
+            return Probe::with(
+                Status::NotApplicable,
+                "service up on drp node, sync disabled",
+            );
+        }
+        // 1.5 called a stopped node passive even when it was the last to run
+        // the service and never sent its config: it then showed "passive
+        // node needs update" where the tutorial (seed000 L665-676) shows the
+        // peer late. A node that started the service since it last received
+        // the config still owns it.
+        let own = self.stamp(svc, &svc.nodename);
+        let started_since = read_stamp(&last_start_path(&svc.paths, &svc.name))
+            .is_some_and(|started| own.is_none_or(|own| started > own));
+        if !up && (drp_only || !started_since) {
+            return self.passive(svc, &targets, now);
+        }
+        let late: Vec<&str> = peers
+            .into_iter()
+            .filter(|n| is_stale(self.stamp(svc, n), now, self.max_delay()))
+            .map(String::as_str)
+            .collect();
+        if late.is_empty() {
+            Probe::new(Status::Up)
+        } else {
+            Probe::with(Status::Down, format!("{} need update", late.join(", ")))
+        }
+    }
+}
+
+impl Driver for Sync {
+    fn kind(&self) -> Kind {
+        Kind::Sync
+    }
+
+    fn type_name(&self) -> &'static str {
+        "sync.rsync"
+    }
+
+    fn label(&self) -> String {
+        if self.conf.internal {
+            "rsync svc config to drpnodes, nodes".into()
+        } else {
+            format!("{} => {}", self.conf.src.join(" "), self.conf.dst)
+        }
+    }
+
+    fn start(&self, _ctx: &Ctx) -> Result<Started, Failed> {
+        Ok(Started::AlreadyUp)
+    }
+
+    fn stop(&self, _ctx: &Ctx) -> Result<(), Failed> {
+        Ok(())
+    }
+
+    fn status(&self, ctx: &Ctx, deps: &Deps) -> Probe {
+        self.status_at(ctx.svc, deps.base, Local::now().naive_local())
+    }
+
+    fn sync(&self, ctx: &Ctx, req: &SyncRequest) -> Result<Synced, Failed> {
+        self.sync_at(ctx, req, Local::now().naive_local())
+    }
+}
+
+mod glob;
+
+mod push;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schedule;
+    use crate::exec::{FakeRunner, Runner};
+    use crate::log::{Logger, capture};
+
+    const SVC: &str = "p26.opensvc.com";
+    const RID: &str = "sync#i0";
+
+    fn ts(s: &str) -> NaiveDateTime {
+        parse_stamp(s).unwrap()
+    }
+
+    fn now() -> NaiveDateTime {
+        ts("2014-02-17 16:52:37.000000")
+    }
+
+    struct Lab {
+        _dir: tempfile::TempDir,
+        svc: SvcInfo,
+    }
+
+    impl Lab {
+        fn new(local: &str, nodes: &[&str], drpnodes: &[&str]) -> Lab {
+            let dir = tempfile::tempdir().unwrap();
+            let svc = SvcInfo {
+                name: SVC.into(),
+                nodename: local.into(),
+                nodes: nodes.iter().map(|s| s.to_string()).collect(),
+                drpnodes: drpnodes.iter().map(|s| s.to_string()).collect(),
+                service_type: "PRD".into(),
+                paths: Paths::under(dir.path()),
+                svcmgr_bin: PathBuf::from("/usr/bin/svcmgr"),
+            };
+            Lab { _dir: dir, svc }
+        }
+
+        fn stamp(&self, node: &str, t: &str) {
+            write_stamp(&self.svc.paths.sync_stamp(node, SVC, RID), ts(t)).unwrap();
+        }
+
+        fn started(&self, t: &str) {
+            write_stamp(&last_start_path(&self.svc.paths, SVC), ts(t)).unwrap();
+        }
+    }
+
+    fn i0() -> Sync {
+        Sync::new(
+            RID.into(),
+            SyncConf {
+                internal: true,
+                src: vec![],
+                dst: "/".into(),
+                target: vec!["drpnodes".into(), "nodes".into()],
+                options: vec![],
+                bwlimit: None,
+                schedule: Schedule::default(),
+            },
+        )
+    }
+
+    fn with_target(target: &[&str]) -> Sync {
+        let mut s = i0();
+        s.conf.target = target.iter().map(|t| t.to_string()).collect();
+        s
+    }
+
+    fn probe(s: Status, msg: &str) -> Probe {
+        Probe::with(s, msg)
+    }
+
+    #[test]
+    fn stamps_round_trip_in_the_reference_format() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sync/sles2/p26.opensvc.com!sync#i0");
+        let t = ts("2014-02-19 11:55:50.123456");
+        write_stamp(&p, t).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "2014-02-19 11:55:50.123456\n"
+        );
+        assert_eq!(read_stamp(&p), Some(t));
+        // Zero microseconds are still written, and read back.
+        let t0 = ts("2014-02-19 11:55:50");
+        write_stamp(&p, t0).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "2014-02-19 11:55:50.000000\n"
+        );
+        assert_eq!(read_stamp(&p), Some(t0));
+        let leftovers = std::fs::read_dir(p.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn unreadable_stamps_are_none() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x");
+        assert_eq!(read_stamp(&p), None);
+        std::fs::write(&p, "garbage\n").unwrap();
+        assert_eq!(read_stamp(&p), None);
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(read_stamp(&p), None);
+        // 1.5 could not read an exact-second stamp; we can.
+        std::fs::write(&p, "2014-02-19 11:55:50\n").unwrap();
+        assert_eq!(read_stamp(&p), Some(ts("2014-02-19 11:55:50.000000")));
+    }
+
+    #[test]
+    fn staleness_uses_max_delay_minutes() {
+        let n = now();
+        assert!(is_stale(None, n, 1500));
+        assert!(!is_stale(Some(n - TimeDelta::minutes(1500)), n, 1500));
+        assert!(is_stale(
+            Some(n - TimeDelta::minutes(1500) - TimeDelta::microseconds(1)),
+            n,
+            1500
+        ));
+        assert!(!is_stale(Some(n + TimeDelta::minutes(10)), n, 1500));
+        assert!(!is_stale(Some(n - TimeDelta::days(10000)), n, u64::MAX));
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(i0().label(), "rsync svc config to drpnodes, nodes");
+        let mut s = i0();
+        s.conf.internal = false;
+        s.conf.src = vec!["/svc1/app".into(), "/svc1/data".into()];
+        s.conf.dst = "/backup".into();
+        assert_eq!(s.label(), "/svc1/app /svc1/data => /backup");
+        assert_eq!(s.type_name(), "sync.rsync");
+    }
+
+    #[test]
+    fn no_destination_is_na() {
+        let lab = Lab::new("sles1", &["sles1"], &[]);
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Up, now()),
+            probe(Status::NotApplicable, "no destination nodes")
+        );
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        assert_eq!(
+            with_target(&["drpnodes"]).status_at(&lab.svc, Status::Up, now()),
+            probe(Status::NotApplicable, "no destination nodes")
+        );
+        assert_eq!(
+            with_target(&[]).status_at(&lab.svc, Status::Up, now()),
+            probe(Status::NotApplicable, "no destination nodes")
+        );
+    }
+
+    #[test]
+    fn passive_node_never_synced_needs_update() {
+        // seed000 L348-349: sles1 before the first start.
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        for base in [Status::Down, Status::Warn] {
+            assert_eq!(
+                i0().status_at(&lab.svc, base, now()),
+                probe(Status::Warn, "passive node needs update")
+            );
+        }
+        lab.stamp("sles1", "2014-02-15 16:52:37.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            probe(Status::Warn, "passive node needs update"),
+            "older than 1500 minutes"
+        );
+    }
+
+    #[test]
+    fn passive_node_recently_synced_is_up() {
+        // seed000 L901: sles2 after syncnodes.
+        let lab = Lab::new("sles2", &["sles1", "sles2"], &[]);
+        lab.stamp("sles2", "2014-02-17 11:55:50.000001");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            Probe::new(Status::Up)
+        );
+    }
+
+    #[test]
+    fn passive_node_not_a_target_is_na() {
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &["drp1"]);
+        assert_eq!(
+            with_target(&["drpnodes"]).status_at(&lab.svc, Status::Down, now()),
+            probe(
+                Status::NotApplicable,
+                "passive node not in sync destination nodes"
+            )
+        );
+    }
+
+    #[test]
+    fn up_node_with_a_late_peer_is_down() {
+        // seed000 L413, L422-423.
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        for base in [
+            Status::Up,
+            Status::StdbyUpWithUp,
+            Status::Undef,
+            Status::NotApplicable,
+        ] {
+            assert_eq!(
+                i0().status_at(&lab.svc, base, now()),
+                probe(Status::Down, "sles2 need update"),
+                "{base:?}"
+            );
+        }
+        let lab = Lab::new("sles1", &["sles1", "sles2", "sles3"], &["drp1"]);
+        lab.stamp("sles3", "2014-02-17 16:00:00.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Up, now()),
+            probe(Status::Down, "sles2, drp1 need update")
+        );
+    }
+
+    #[test]
+    fn up_node_with_fresh_peers_is_up() {
+        // seed000 L755 / L870.
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        lab.stamp("sles2", "2014-02-17 11:55:50.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Up, now()),
+            Probe::new(Status::Up)
+        );
+    }
+
+    #[test]
+    fn up_on_a_drp_node_is_na() {
+        let lab = Lab::new("drp1", &["sles1"], &["drp1"]);
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Up, now()),
+            probe(
+                Status::NotApplicable,
+                "service up on drp node, sync disabled"
+            )
+        );
+        // Down on the drp node: it is a passive target.
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            probe(Status::Warn, "passive node needs update")
+        );
+        // Having run the service there does not make it the owner.
+        lab.started("2014-02-17 16:00:00.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            probe(Status::Warn, "passive node needs update")
+        );
+    }
+
+    #[test]
+    fn stopped_node_that_last_ran_the_service_still_owns_it() {
+        // seed000 L665-676: started, never synced, stopped.
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        lab.started("2014-02-17 16:52:37.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            probe(Status::Down, "sles2 need update")
+        );
+        // Received the config after that start: passive again.
+        lab.stamp("sles1", "2014-02-17 16:55:00.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            Probe::new(Status::Up)
+        );
+        // Started again since: owner again, and sles2 is fresh.
+        lab.stamp("sles2", "2014-02-17 16:55:00.000000");
+        lab.started("2014-02-17 17:00:00.000000");
+        assert_eq!(
+            i0().status_at(&lab.svc, Status::Down, now()),
+            Probe::new(Status::Up)
+        );
+    }
+
+    #[test]
+    fn status_through_the_driver_trait_uses_the_clock_and_is_quiet() {
+        let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
+        let runner = FakeRunner::new();
+        let ctx = Ctx {
+            runner: &runner as &dyn Runner,
+            log: Logger::service(SVC).resource(RID),
+            svc: &lab.svc,
+            env: &[],
+            force: false,
+            conflict_checked: false,
+            cache: None,
+        };
+        let recent = Local::now().naive_local() - TimeDelta::minutes(5);
+        write_stamp(&lab.svc.paths.sync_stamp("sles2", SVC, RID), recent).unwrap();
+        let deps = Deps { base: Status::Up };
+        let (p, lines) = capture(|| i0().status(&ctx, &deps));
+        assert_eq!(p, Probe::new(Status::Up));
+        assert!(lines.is_empty());
+        assert!(runner.calls().is_empty());
+        assert_eq!(i0().start(&ctx), Ok(Started::AlreadyUp));
+        assert_eq!(i0().stop(&ctx), Ok(()));
+    }
+
+    #[test]
+    fn last_start_path_is_under_var() {
+        let p = Paths::under(Path::new("/r"));
+        assert_eq!(
+            last_start_path(&p, SVC),
+            PathBuf::from("/r/var/last_start_p26.opensvc.com")
+        );
+    }
+}
