@@ -24,11 +24,13 @@ install: build
 	install -D -m 644 packaging/svcmgr.cron $(DESTDIR)/etc/cron.d/svcmgr
 	install -D -m 644 packaging/svcmgr-sync.service $(DESTDIR)/lib/systemd/system/svcmgr-sync.service
 	install -D -m 644 packaging/svcmgr-sync.timer $(DESTDIR)/lib/systemd/system/svcmgr-sync.timer
+	install -D -m 644 packaging/opensvc-agent.service $(DESTDIR)/lib/systemd/system/opensvc-agent.service
 
 uninstall:
 	rm -f $(BINDIR)/svcmgr $(BINDIR)/nodemgr $(BINDIR)/svcmon
 	rm -f $(DESTDIR)/etc/cron.d/svcmgr
 	rm -f $(DESTDIR)/lib/systemd/system/svcmgr-sync.service $(DESTDIR)/lib/systemd/system/svcmgr-sync.timer
+	rm -f $(DESTDIR)/lib/systemd/system/opensvc-agent.service
 
 test:
 	bash scripts/test.sh

@@ -34,7 +34,7 @@ echo "== make install into a scratch DESTDIR"
 dest=$(mktemp -d)
 make -s install DESTDIR="$dest" >/dev/null
 for f in usr/bin/svcmgr usr/bin/nodemgr usr/bin/svcmon etc/cron.d/svcmgr \
-    lib/systemd/system/svcmgr-sync.timer etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc; do
+    lib/systemd/system/svcmgr-sync.timer lib/systemd/system/opensvc-agent.service etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc; do
     [[ -e $dest/$f ]] || { echo "make install did not install $f" >&2; exit 1; }
 done
 [[ $(readlink "$dest/usr/bin/nodemgr") == svcmgr ]] || { echo "nodemgr is not a link to svcmgr" >&2; exit 1; }

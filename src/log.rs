@@ -34,6 +34,14 @@ impl Logger {
         }
     }
 
+    /// Node-level messages (the daemon): records go to `<log>/<file>.log`.
+    pub fn named(file: &str, name: &str) -> Logger {
+        Logger {
+            svc: Arc::from(file),
+            name: Arc::from(name),
+        }
+    }
+
     /// Resource messages: name `SVCNAME.RID`, upper-cased.
     pub fn resource(&self, rid: &str) -> Logger {
         Logger {

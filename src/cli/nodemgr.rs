@@ -6,6 +6,7 @@ use clap::Parser;
 
 use crate::action::{self, Action, Env, Opts};
 use crate::config::{self, edit};
+use crate::daemon;
 use crate::exec::RealRunner;
 use crate::node;
 use crate::paths::{self, Paths};
@@ -25,6 +26,12 @@ struct Args {
     /// syncservices: bypass the sync schedules
     #[arg(short, long)]
     force: bool,
+    /// daemon start: run in the foreground (systemd)
+    #[arg(long)]
+    foreground: bool,
+    /// daemon status: output format
+    #[arg(long, value_parser = ["json"])]
+    format: Option<String>,
     /// get, set, unset or syncservices
     action: Vec<String>,
 }
@@ -51,13 +58,27 @@ pub fn main(args: Vec<OsString>) -> i32 {
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
+        "daemon_start" if a.foreground => {
+            crate::log::init(a.debug, Some(&paths.log));
+            daemon::run::foreground(&paths, &paths::nodename())
+        }
+        "daemon_start" => daemon::run::start(&paths),
+        "daemon_stop" => daemon::run::stop(&paths),
+        "daemon_restart" => match daemon::run::stop(&paths) {
+            0 => daemon::run::start(&paths),
+            c => c,
+        },
+        "daemon_running" => i32::from(!daemon::run::running(&paths)),
+        "daemon_status" => super::svcmon::show(&paths, a.format.as_deref() == Some("json"), false),
         "" => usage("Missing action"),
         _ => usage("unsupported action"),
     }
 }
 
 fn usage(msg: &str) -> i32 {
-    eprintln!("Usage: nodemgr [options] get|set|unset|syncservices\n\nnodemgr: error: {msg}");
+    eprintln!(
+        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running\n\nnodemgr: error: {msg}"
+    );
     2
 }
 

@@ -1,24 +1,32 @@
-//! `svcmon`: one line per service of this node with its group statuses.
-//! Until the agent daemon exists, it probes the services itself.
+//! `svcmon`: the cluster as the agent daemon sees it (spec §4), answered
+//! from the daemon's memory through its local socket.
 
 use std::ffi::OsString;
+use std::io::Write;
+use std::time::Duration;
 
 use clap::Parser;
 
-use crate::action::{self, Env, Opts};
-use crate::config;
-use crate::exec::RealRunner;
-use crate::paths::{self, Paths};
+use super::Color;
+use crate::daemon::lsnr;
+use crate::paths::Paths;
+use crate::render;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "svcmon",
-    about = "Show the status of every service of this node"
+    about = "Show the daemon's view of the nodes and services"
 )]
 struct Args {
-    /// Log at DEBUG level
-    #[arg(long)]
-    debug: bool,
+    /// Output format
+    #[arg(long, value_parser = ["json"])]
+    format: Option<String>,
+    /// Redraw every second until interrupted
+    #[arg(short, long)]
+    watch: bool,
+    /// Colour the states
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Color,
 }
 
 pub fn main(args: Vec<OsString>) -> i32 {
@@ -30,45 +38,40 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     let paths = Paths::from_env();
-    let nodename = paths::nodename();
-    crate::log::init(a.debug, None);
-    let runner = RealRunner::new();
-    let opts = Opts::default();
-    let env = Env {
-        paths: &paths,
-        nodename: &nodename,
-        runner: &runner,
-        opts: &opts,
-        svcmgr_bin: action::svcmgr_bin(),
-    };
-    let cols = ["disk", "fs", "ip", "app", "sync", "hb"];
-    println!(
-        "{:<24} {:<10} {}  {:<10} {:<10}",
-        "service",
-        "node",
-        cols.iter().map(|c| format!("{c:<10}")).collect::<String>(),
-        "avail",
-        "overall"
-    );
-    let mut code = 0;
-    for name in config::list_services(&paths) {
-        let Ok(svc) = action::load(&env, &name) else {
-            code = action::BAD_CONFIG;
-            continue;
-        };
-        let st = action::collect(&svc, &runner, action::is_frozen(&paths, &name));
-        let groups: String = cols
-            .iter()
-            .map(|c| format!("{:<10}", st.group(c).as_str()))
-            .collect();
-        println!(
-            "{:<24} {:<10} {}  {:<10} {:<10}",
-            name,
-            nodename,
-            groups,
-            st.avail.as_str(),
-            st.overall.as_str()
-        );
+    let json = a.format.as_deref() == Some("json");
+    if !a.watch {
+        return show(&paths, json, a.color.enabled());
     }
-    code
+    loop {
+        print!("\x1b[H\x1b[2J");
+        let code = show(&paths, json, a.color.enabled());
+        let _ = std::io::stdout().flush();
+        if code != 0 {
+            return code;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// One rendering of `daemon_status`; 1 when no daemon answers.
+pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
+    let Some(answer) = lsnr::request(paths, "daemon_status") else {
+        eprintln!(
+            "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
+            lsnr::socket_path(paths).display()
+        );
+        return 1;
+    };
+    let data = &answer["data"];
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(data).unwrap_or_default()
+        )
+    } else {
+        write!(out, "{}", render::svcmon::render(data, color))
+    };
+    0
 }

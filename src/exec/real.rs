@@ -68,6 +68,42 @@ impl RealRunner {
     }
 }
 
+impl RealRunner {
+    /// Starts `cmd` in its own session with no terminal and standard streams
+    /// on /dev/null, and does not wait: the daemon. `argv0` is the name the
+    /// process runs under (the binary dispatches on it).
+    #[allow(clippy::disallowed_methods)]
+    pub fn spawn_detached(&self, cmd: &Cmd, argv0: &str) -> Result<u32, ExecError> {
+        use std::os::unix::process::CommandExt;
+        let program = cmd.program();
+        let exe = self
+            .which(program)
+            .ok_or_else(|| ExecError::NotFound(program.to_string()))?;
+        let mut c = Command::new(exe);
+        c.arg0(argv0)
+            .args(&cmd.argv[1..])
+            .env("PATH", &self.path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        for (k, v) in &cmd.env {
+            c.env(k, v);
+        }
+        let child = c.spawn().map_err(|err| ExecError::Spawn {
+            cmd: cmd.to_string(),
+            err: std::sync::Arc::new(err),
+        })?;
+        // Not waited for: a thread reaps it should it exit while we live.
+        let pid = child.id();
+        std::thread::spawn(move || {
+            let mut child = child;
+            let _ = child.wait();
+        });
+        Ok(pid)
+    }
+}
+
 impl Runner for RealRunner {
     fn which(&self, bin: &str) -> Option<PathBuf> {
         let cwd = std::env::current_dir().ok()?;

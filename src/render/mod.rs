@@ -2,4 +2,5 @@
 //! `json status`. No I/O here, so both are snapshot-tested.
 
 pub mod json;
+pub mod svcmon;
 pub mod tree;

@@ -1,0 +1,91 @@
+//! The local listener: a unix socket only root can use (mode 0600 in a
+//! 0700 directory, and the peer's uid checked), one JSON request per line,
+//! one JSON answer per line. The CLI (svcmon, nodemgr daemon) talks to the
+//! daemon through it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::state::Shared;
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub fn socket_path(paths: &Paths) -> PathBuf {
+    paths.var.join("lsnr").join("lsnr.sock")
+}
+
+/// Binds the socket, replacing a stale one left by a killed daemon (the
+/// daemon lock, taken before, proves no other daemon owns it).
+pub fn bind(paths: &Paths) -> std::io::Result<UnixListener> {
+    let path = socket_path(paths);
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let _ = std::fs::remove_file(&path);
+    let l = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+/// Serves until the daemon stops; `daemon_stop` is one of the requests.
+pub fn serve(listener: UnixListener, shared: Arc<Shared>, log: Logger) {
+    let me = nix::unistd::geteuid().as_raw();
+    for conn in listener.incoming() {
+        if shared.stopping() {
+            break;
+        }
+        let Ok(conn) = conn else { continue };
+        let allowed =
+            nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+                .map(|c| c.uid() == 0 || c.uid() == me)
+                .unwrap_or(false);
+        if !allowed {
+            log.warn("refused a local request from a non-root user");
+            continue;
+        }
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        handle(conn, &shared);
+    }
+}
+
+fn handle(conn: UnixStream, shared: &Shared) {
+    let mut line = String::new();
+    let mut reader = BufReader::new(&conn);
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let req: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+    let answer = match req.get("action").and_then(Value::as_str) {
+        Some("daemon_status") => json!({"status": 0, "data": shared.status_json()}),
+        Some("daemon_stop") => {
+            shared.request_stop();
+            json!({"status": 0})
+        }
+        Some(other) => json!({"status": 1, "error": format!("unknown action {other}")}),
+        None => json!({"status": 1, "error": "malformed request"}),
+    };
+    let mut w = &conn;
+    let _ = writeln!(w, "{answer}");
+}
+
+/// Sends one request to the local daemon; None when no daemon answers.
+pub fn request(paths: &Paths, action: &str) -> Option<Value> {
+    let conn = UnixStream::connect(socket_path(paths)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut w = &conn;
+    writeln!(w, "{}", json!({"action": action})).ok()?;
+    let mut line = String::new();
+    BufReader::new(&conn).read_line(&mut line).ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+/// Unblocks `serve` (waiting in accept) after a stop was requested.
+pub fn wake(paths: &Paths) {
+    let _ = UnixStream::connect(socket_path(paths));
+}

@@ -1,0 +1,176 @@
+//! The daemon process: `nodemgr daemon start|stop|restart|status|running`.
+//!
+//! `start` launches `nodemgr daemon start --foreground` detached and waits
+//! until it answers on the local socket; systemd runs the foreground form
+//! directly (packaging/opensvc-agent.service). The foreground process holds
+//! `<lock>/osvcd.lock` for its whole life (a second daemon is refused), writes
+//! `<var>/osvcd.pid`, runs its threads and, once a second, watches node.conf.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{lsnr, monitor, scheduler, state::Shared};
+use crate::action::{Env, Opts};
+use crate::exec::{self, Cmd, RealRunner};
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub fn pid_file(paths: &Paths) -> std::path::PathBuf {
+    paths.var.join("osvcd.pid")
+}
+
+fn lock_file(paths: &Paths) -> std::path::PathBuf {
+    paths.lock.join("osvcd.lock")
+}
+
+pub fn running(paths: &Paths) -> bool {
+    lsnr::request(paths, "daemon_status").is_some()
+}
+
+fn daemon_pid(paths: &Paths) -> Option<i32> {
+    std::fs::read_to_string(pid_file(paths))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The daemon itself. Returns its exit code.
+pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
+    let log = Logger::named("node", &format!("{nodename}.osvcd"));
+    let _lock = match crate::lock::acquire(&lock_file(paths), Duration::ZERO) {
+        Ok(l) => l,
+        Err(_) => {
+            let pid = daemon_pid(paths)
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default();
+            log.error(format!("a daemon is already running{pid}"));
+            return 1;
+        }
+    };
+    let listener = match lsnr::bind(paths) {
+        Ok(l) => l,
+        Err(e) => {
+            log.error(format!(
+                "cannot listen on {}: {e}",
+                lsnr::socket_path(paths).display()
+            ));
+            return 1;
+        }
+    };
+    if let Err(e) = crate::fsutil::write_atomic(
+        &pid_file(paths),
+        format!("{}\n", std::process::id()).as_bytes(),
+    ) {
+        log.error(format!("cannot write {}: {e}", pid_file(paths).display()));
+        return 1;
+    }
+    exec::install_signal_handlers();
+    let shared = Arc::new(Shared::new(nodename));
+    let runner = RealRunner::new();
+    let monitor_opts = Opts::default();
+    let sched_opts = Opts {
+        cron: true,
+        ..Opts::default()
+    };
+    let env = |opts| Env {
+        paths,
+        nodename,
+        runner: &runner,
+        opts,
+        svcmgr_bin: crate::action::svcmgr_bin(),
+    };
+    let (monitor_env, sched_env) = (env(&monitor_opts), env(&sched_opts));
+    log.info(format!("daemon started, pid {}", std::process::id()));
+    std::thread::scope(|s| {
+        let socket = lsnr::socket_path(paths).display().to_string();
+        shared.set_thread("listener", "running", &socket);
+        let (sh, lg) = (shared.clone(), log.clone());
+        s.spawn(move || lsnr::serve(listener, sh, lg));
+        shared.set_thread("monitor", "running", "");
+        let sh = shared.clone();
+        let me = &monitor_env;
+        s.spawn(move || monitor::run(me, sh));
+        shared.set_thread("scheduler", "running", "");
+        let sh = shared.clone();
+        let se = &sched_env;
+        s.spawn(move || scheduler::run(se, sh));
+
+        let node_conf = paths.node_conf();
+        let mut seen = mtime(&node_conf);
+        while !shared.stopping() {
+            if exec::interrupted() {
+                shared.request_stop();
+                break;
+            }
+            let now = mtime(&node_conf);
+            if now != seen {
+                log.info(format!("{} changed: reloading", node_conf.display()));
+                seen = now;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        log.info("daemon stopping");
+        lsnr::wake(paths);
+    });
+    let _ = std::fs::remove_file(pid_file(paths));
+    let _ = std::fs::remove_file(lsnr::socket_path(paths));
+    log.info("daemon stopped");
+    0
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Launches the daemon detached and waits until it answers (10 s at most).
+pub fn start(paths: &Paths) -> i32 {
+    if running(paths) {
+        eprintln!(
+            "the daemon is already running (pid {})",
+            daemon_pid(paths).unwrap_or(0)
+        );
+        return 0;
+    }
+    let me = crate::action::svcmgr_bin();
+    let cmd = Cmd::new([
+        me.display().to_string(),
+        "daemon".into(),
+        "start".into(),
+        "--foreground".into(),
+    ]);
+    if let Err(e) = RealRunner::new().spawn_detached(&cmd, "nodemgr") {
+        eprintln!("cannot start the daemon: {e}");
+        return 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if running(paths) {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "the daemon did not answer within 10 s: see {}",
+        paths.log.join("node.log").display()
+    );
+    1
+}
+
+/// Asks the daemon to stop and waits for its process to end (30 s at most).
+pub fn stop(paths: &Paths) -> i32 {
+    let pid = daemon_pid(paths);
+    if lsnr::request(paths, "daemon_stop").is_none() {
+        return 0;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive && !running(paths) {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("the daemon did not stop within 30 s");
+    1
+}

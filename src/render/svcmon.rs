@@ -1,0 +1,225 @@
+//! svcmon (spec §4): the Threads, Nodes and Services blocks of the daemon's
+//! status. One width per column across all three blocks; the per-node
+//! columns come after a `|`.
+
+use serde_json::Value;
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color && !text.is_empty() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn visible_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_esc = false;
+    for c in s.chars() {
+        match (in_esc, c) {
+            (false, '\x1b') => in_esc = true,
+            (true, 'm') => in_esc = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// A service's cell on one node: avail icon, `!` when overall is warn, `*`
+/// when frozen; `?` when the node has no data for it.
+fn cell(s: &Value, color: bool) -> String {
+    if !s["error"].is_null() {
+        return paint("?", "31", color);
+    }
+    let icon = match s["avail"].as_str().unwrap_or("") {
+        "up" => paint("O", "32", color),
+        "down" => paint("X", "31", color),
+        "stdby up" => paint("o", "32", color),
+        "stdby down" => paint("x", "31", color),
+        "warn" => paint("!", "33", color),
+        "n/a" | "undef" => "/".to_string(),
+        _ => paint("?", "31", color),
+    };
+    let mut out = icon;
+    if s["overall"] == "warn" {
+        out.push_str(&paint("!", "33", color));
+    }
+    if s["frozen"] == true {
+        out.push_str(&paint("*", "34", color));
+    }
+    out
+}
+
+pub fn render(status: &Value, color: bool) -> String {
+    let local = status["node"].as_str().unwrap_or("").to_string();
+    let mut nodes: Vec<String> = status["nodes"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    nodes.sort();
+    let bold = |s: &str| paint(s, "1", color);
+    let title = |name: &str| {
+        let mut row = vec![
+            name.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        row.extend(nodes.iter().map(|n| bold(n)));
+        row
+    };
+    let mut blocks: Vec<Vec<Vec<String>>> = Vec::new();
+
+    let mut threads = vec![title("Threads")];
+    if let Some(t) = status["threads"].as_object() {
+        for (id, th) in t {
+            let state = th["state"].as_str().unwrap_or("?");
+            let code = if state == "running" { "32" } else { "31" };
+            let mut row = vec![format!(" {}", bold(id)), paint(state, code, color)];
+            let info = th["info"].as_str().unwrap_or("");
+            if !info.is_empty() {
+                row.push(info.to_string());
+            }
+            threads.push(row);
+        }
+    }
+    blocks.push(threads);
+
+    let mut node_rows = vec![title("Nodes")];
+    let per_node = |f: &dyn Fn(&Value) -> String| -> Vec<String> {
+        nodes.iter().map(|n| f(&status["nodes"][n])).collect()
+    };
+    let mut load = vec![
+        format!(" {}", bold("15m")),
+        String::new(),
+        String::new(),
+        "|".into(),
+    ];
+    load.extend(per_node(&|n| {
+        format!("{:.2}", n["load15"].as_f64().unwrap_or(0.0))
+    }));
+    node_rows.push(load);
+    let mut state = vec![
+        format!(" {}", bold("state")),
+        String::new(),
+        String::new(),
+        "|".into(),
+    ];
+    state.extend(per_node(&|n| {
+        let mut s = match n["monitor"].as_str() {
+            Some("idle") | None => String::new(),
+            Some(m) => m.to_string(),
+        };
+        if n["frozen"] == true {
+            s.push('*');
+        }
+        s
+    }));
+    node_rows.push(state);
+    blocks.push(node_rows);
+
+    let mut svc_rows = vec![title("Services")];
+    if let Some(svcs) = status["nodes"][&local]["services"].as_object() {
+        for (name, s) in svcs {
+            let mut avail = s["avail"].as_str().unwrap_or("undef").to_string();
+            if s["overall"] == "warn" {
+                avail.push('!');
+            }
+            let mut row = vec![
+                format!(" {}", bold(name)),
+                avail,
+                s["cluster_type"].as_str().unwrap_or("failover").to_string(),
+                "|".into(),
+            ];
+            for n in &nodes {
+                let member = s["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .chain(s["drpnodes"].as_array())
+                    .flatten()
+                    .any(|m| m.as_str() == Some(n));
+                let theirs = &status["nodes"][n]["services"][name];
+                row.push(match (member, theirs.is_null()) {
+                    (false, _) => String::new(),
+                    (true, true) => paint("?", "31", color),
+                    (true, false) => cell(theirs, color),
+                });
+            }
+            svc_rows.push(row);
+        }
+    }
+    blocks.push(svc_rows);
+
+    let ncols = blocks.iter().flatten().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; ncols];
+    for row in blocks.iter().flatten() {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(visible_len(c));
+        }
+    }
+    let text: Vec<String> = blocks
+        .iter()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{c}{}", " ".repeat(widths[i] - visible_len(c))))
+                        .collect();
+                    format!("{}\n", cells.join(" ").trim_end())
+                })
+                .collect::<String>()
+        })
+        .collect();
+    text.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_seeds_first_svcmon() {
+        let st = json!({
+            "node": "node1",
+            "threads": {
+                "listener": {"state": "running", "info": "0.0.0.0:1214"},
+                "monitor": {"state": "running", "info": ""},
+                "scheduler": {"state": "running", "info": ""},
+            },
+            "nodes": {"node1": {"load15": 0.05, "frozen": false, "monitor": "idle", "services": {}}},
+        });
+        assert_eq!(
+            render(&st, false),
+            "Threads                           node1
+ listener  running 0.0.0.0:1214
+ monitor   running
+ scheduler running
+
+Nodes                             node1
+ 15m                            | 0.05
+ state                          |
+
+Services                          node1
+"
+        );
+    }
+
+    #[test]
+    fn a_frozen_down_service_is_x_star() {
+        let st = json!({
+            "node": "node1",
+            "threads": {"monitor": {"state": "running", "info": ""}},
+            "nodes": {"node1": {"load15": 0.0, "frozen": true, "monitor": "idle", "services": {
+                "svc1": {"avail": "down", "overall": "down", "frozen": true, "cluster_type": "failover",
+                         "nodes": ["node1"], "drpnodes": [], "error": null}
+            }}},
+        });
+        let out = render(&st, false);
+        assert!(out.contains(" svc1    down    failover | X*\n"), "{out}");
+        assert!(out.contains(" state                    | *\n"), "{out}");
+    }
+}

@@ -1,0 +1,140 @@
+//! Tier 2: the agent daemon's life cycle and svcmon answered from its
+//! memory (spec cluster-1.9 §1.1, §4), with fake tools on PATH. A guard
+//! stops the daemon by its recorded pid, whatever the test's outcome.
+
+mod common;
+use common::*;
+
+struct Daemon<'a> {
+    w: &'a World,
+    nodemgr: std::path::PathBuf,
+}
+
+impl<'a> Daemon<'a> {
+    fn new(w: &'a World) -> Daemon<'a> {
+        let nodemgr = w.root.join("nodemgr");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
+        let svcmon = w.root.join("svcmon");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &svcmon).unwrap();
+        Daemon { w, nodemgr }
+    }
+
+    fn nodemgr(&self, args: &[&str]) -> Run {
+        self.w.run_as(&self.nodemgr, args)
+    }
+
+    fn svcmon(&self, args: &[&str]) -> Run {
+        self.w.run_as(&self.w.root.join("svcmon"), args)
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.w.var().join("osvcd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            // Ours: started by this test; ended by its own pid.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+#[test]
+fn start_svcmon_stop() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.svcmon(&[])
+        .code(1)
+        .stderr_has("no agent daemon answers on");
+    d.nodemgr(&["daemon", "running"]).code(1);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    d.nodemgr(&["daemon", "running"]).code(0);
+    let pid = d.pid().expect("pid file");
+    d.nodemgr(&["daemon", "start"])
+        .code(0)
+        .stderr_is(&format!("the daemon is already running (pid {pid})\n"));
+    // A second daemon in the foreground is refused by the lock.
+    d.nodemgr(&["daemon", "start", "--foreground"])
+        .code(1)
+        .stderr_has(&format!("a daemon is already running (pid {pid})"));
+
+    // The monitor fills the services in within its first pass.
+    let mut out = String::new();
+    for _ in 0..100 {
+        let r = d.svcmon(&[]);
+        out = r.stdout.clone();
+        if out.contains(SVC) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let words = |first: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(first))
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    assert!(out.starts_with("Threads "), "{out}");
+    assert_eq!(
+        words("listener"),
+        ["listener", "running", "/var/lib/opensvc/lsnr/lsnr.sock"],
+        "{out}"
+    );
+    assert_eq!(words("monitor"), ["monitor", "running"], "{out}");
+    assert_eq!(words("scheduler"), ["scheduler", "running"], "{out}");
+    assert_eq!(words("Nodes"), ["Nodes", "sles1"], "{out}");
+    assert_eq!(words("15m")[1], "|", "{out}");
+    // vg up, the rest down: avail warn, overall warn too ("!" twice).
+    assert_eq!(words(SVC), [SVC, "warn!", "failover", "|", "!!"], "{out}");
+    let json = d.svcmon(&["--format", "json"]);
+    json.code(0);
+    let v = json.json();
+    assert_eq!(v["node"], "sles1");
+    assert_eq!(v["threads"]["listener"]["state"], "running");
+    assert_eq!(v["nodes"]["sles1"]["services"][SVC]["avail"], "warn");
+
+    d.nodemgr(&["daemon", "stop"]).code(0);
+    d.nodemgr(&["daemon", "running"]).code(1);
+    assert!(!w.var().join("osvcd.pid").exists());
+    assert!(!w.var().join("lsnr/lsnr.sock").exists());
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // Stopping a stopped daemon is fine.
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}
+
+#[test]
+fn svcmon_shows_a_frozen_node_and_service() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    w.svc(&["freeze"]).code(0);
+    std::fs::write(w.var().join("FROZEN"), "").unwrap();
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let mut v = serde_json::Value::Null;
+    for _ in 0..100 {
+        v = d.svcmon(&["--format", "json"]).json();
+        if !v["nodes"]["sles1"]["services"][SVC].is_null() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(v["nodes"]["sles1"]["frozen"], true, "{v}");
+    assert_eq!(v["nodes"]["sles1"]["services"][SVC]["frozen"], true, "{v}");
+    let out = d.svcmon(&[]).stdout;
+    assert!(
+        out.contains(" state ")
+            && out
+                .lines()
+                .any(|l| l.starts_with(" state") && l.ends_with("| *")),
+        "{out}"
+    );
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}
