@@ -8,6 +8,7 @@ pub mod action;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod daemon;
 pub mod driver;
 pub mod exec;
 pub mod fsutil;
