@@ -1,8 +1,12 @@
 //! The agent daemon (`nodemgr daemon start`): its threads (listener,
-//! monitor, scheduler), its shared state, and the local socket the CLI uses.
+//! monitor, scheduler), its shared state and the local socket the CLI uses;
+//! and what peers will speak: the cluster secret and the authenticated,
+//! encrypted frame format (wire.rs).
 
 pub mod lsnr;
 pub mod monitor;
 pub mod run;
 pub mod scheduler;
+pub mod secret;
 pub mod state;
+pub mod wire;
