@@ -21,7 +21,7 @@ on "$1" "mkdir -p /mnt/a /mnt/d && mount $app /mnt/a && mount $data /mnt/d &&
     umount /mnt/a /mnt/d"
 
 for node in "$@"; do
-    on "$node" "ln -sf $bin /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr && cat >/etc/opensvc/p26.opensvc.com.conf <<CONF
+    on "$node" "ln -sf $bin /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr && ln -sf svcmgr /usr/bin/svcmon && cat >/etc/opensvc/p26.opensvc.com.conf <<CONF
 [DEFAULT]
 app = MyApp
 service_type = TST

@@ -3,6 +3,7 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
+pub mod hb;
 pub mod lsnr;
 pub mod monitor;
 pub mod run;

@@ -9,7 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{lsnr, monitor, scheduler, state::Shared};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{hb, lsnr, monitor, scheduler, secret, state::Shared, wire};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
@@ -98,6 +101,8 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
 
         let node_conf = paths.node_conf();
         let mut seen = mtime(&node_conf);
+        let mut hbs = Heartbeats::default();
+        hbs.reconcile(s, paths, nodename, &shared, &log);
         while !shared.stopping() {
             if exec::interrupted() {
                 shared.request_stop();
@@ -107,9 +112,14 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             if now != seen {
                 log.info(format!("{} changed: reloading", node_conf.display()));
                 seen = now;
+                hbs.reconcile(s, paths, nodename, &shared, &log);
+            }
+            for lost in shared.prune(&hbs.timeouts()) {
+                log.warn(format!("node {lost} lost: no heartbeat within the timeout"));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+        hbs.stop_all();
         log.info("daemon stopping");
         lsnr::wake(paths);
     });
@@ -117,6 +127,105 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let _ = std::fs::remove_file(lsnr::socket_path(paths));
     log.info("daemon stopped");
     0
+}
+
+/// The running heartbeat threads, by section, and what they were started with.
+#[derive(Default)]
+struct Heartbeats {
+    conf: hb::ClusterConf,
+    stops: BTreeMap<String, Arc<AtomicBool>>,
+}
+
+impl Heartbeats {
+    fn timeouts(&self) -> BTreeMap<String, Duration> {
+        self.conf
+            .hbs
+            .iter()
+            .map(|h| (format!("{}.rx", h.id), h.timeout))
+            .collect()
+    }
+
+    fn stop_all(&mut self) {
+        for stop in self.stops.values() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        self.stops.clear();
+    }
+
+    /// Starts the heartbeats node.conf now has, stops the ones it lost;
+    /// a changed section (or a changed node list) restarts its threads.
+    fn reconcile<'scope, 'env>(
+        &mut self,
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        paths: &Paths,
+        nodename: &str,
+        shared: &Arc<Shared>,
+        log: &Logger,
+    ) {
+        let new = hb::read_conf(paths, nodename);
+        if let Ok(mut n) = shared.cluster_nodes.lock() {
+            *n = new.nodes.clone();
+        }
+        let (start, stop) = if new.nodes != self.conf.nodes {
+            self.stop_all();
+            (new.hbs.clone(), Vec::new())
+        } else {
+            hb::diff(&self.conf.hbs, &new.hbs)
+        };
+        for id in stop {
+            if let Some(flag) = self.stops.remove(&id) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+        self.conf = new;
+        if start.is_empty() {
+            return;
+        }
+        let key = match secret::cluster_secret(paths) {
+            Ok(secret) => wire::Key::from_secret(&secret),
+            Err(e) => {
+                log.error(format!("no heartbeat without the cluster secret: {e}"));
+                return;
+            }
+        };
+        let cluster = secret::cluster_name(paths);
+        let peers: Vec<String> = self
+            .conf
+            .nodes
+            .iter()
+            .filter(|n| *n != nodename)
+            .cloned()
+            .collect();
+        for conf in start {
+            if conf.hb_type != "unicast" {
+                log.error(format!(
+                    "{}: heartbeat type '{}' is not implemented yet",
+                    conf.id, conf.hb_type
+                ));
+                continue;
+            }
+            let sealer = match wire::Sealer::new(key.clone(), nodename, &cluster) {
+                Ok(sl) => sl,
+                Err(e) => {
+                    log.error(format!("{}: {e}", conf.id));
+                    continue;
+                }
+            };
+            let flag = Arc::new(AtomicBool::new(false));
+            self.stops.insert(conf.id.clone(), flag.clone());
+            shared.set_thread(
+                &format!("{}.rx", conf.id),
+                "running",
+                &format!("0.0.0.0:{}", conf.port),
+            );
+            shared.set_thread(&format!("{}.tx", conf.id), "running", "");
+            let opener = wire::Opener::new(key.clone(), &cluster);
+            let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
+            s.spawn(move || hb::rx(c, opener, sh, st, lg));
+            let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
+            s.spawn(move || hb::tx(conf, p, sealer, sh, flag, lg));
+        }
+    }
 }
 
 fn mtime(p: &std::path::Path) -> Option<SystemTime> {

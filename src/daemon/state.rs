@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -38,10 +39,26 @@ pub struct NodeData {
     pub services: BTreeMap<String, ServiceData>,
 }
 
+/// What the heartbeats brought from one peer.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub data: Value,
+    /// Last frame received, per rx thread.
+    pub last: BTreeMap<String, Instant>,
+}
+
 pub struct Shared {
     pub nodename: String,
     pub threads: Mutex<BTreeMap<String, ThreadInfo>>,
     pub node: Mutex<NodeData>,
+    /// `[cluster] nodes`, this node included.
+    pub cluster_nodes: Mutex<Vec<String>>,
+    pub peers: Mutex<BTreeMap<String, Peer>>,
+    /// Per hb thread id and peer: beating (tx: last send worked; rx: a
+    /// frame within the timeout).
+    pub beating: Mutex<BTreeMap<String, BTreeMap<String, bool>>>,
+    /// Frames an rx thread refused (forged, replayed, truncated, oversized...).
+    pub rejected: Mutex<BTreeMap<String, u64>>,
     stop: AtomicBool,
 }
 
@@ -54,8 +71,106 @@ impl Shared {
                 monitor: "idle".into(),
                 ..NodeData::default()
             }),
+            cluster_nodes: Mutex::new(vec![nodename.to_string()]),
+            peers: Mutex::new(BTreeMap::new()),
+            beating: Mutex::new(BTreeMap::new()),
+            rejected: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
         }
+    }
+
+    pub fn forget_thread(&self, id: &str) {
+        if let Ok(mut t) = self.threads.lock() {
+            t.remove(id);
+        }
+        if let Ok(mut b) = self.beating.lock() {
+            b.remove(id);
+        }
+    }
+
+    /// A tx thread's send to `peer` worked or not.
+    pub fn beat(&self, tid: &str, peer: &str, ok: bool) {
+        if let Ok(mut b) = self.beating.lock() {
+            b.entry(tid.to_string())
+                .or_default()
+                .insert(peer.to_string(), ok);
+        }
+    }
+
+    /// An rx thread got `peer`'s dataset.
+    pub fn received(&self, tid: &str, peer: &str, data: Value) {
+        if let Ok(mut p) = self.peers.lock() {
+            let e = p.entry(peer.to_string()).or_insert_with(|| Peer {
+                data: Value::Null,
+                last: BTreeMap::new(),
+            });
+            e.data = data;
+            e.last.insert(tid.to_string(), Instant::now());
+        }
+        self.beat(tid, peer, true);
+    }
+
+    pub fn set_rejections(&self, tid: &str, total: u64) {
+        if let Ok(mut r) = self.rejected.lock() {
+            r.insert(tid.to_string(), total);
+        }
+    }
+
+    /// Marks stale the rx beats older than their heartbeat's timeout and
+    /// forgets a peer no heartbeat has heard within its timeout; returns the
+    /// peers just lost.
+    pub fn prune(&self, timeouts: &BTreeMap<String, Duration>) -> Vec<String> {
+        let now = Instant::now();
+        let mut lost = Vec::new();
+        let Ok(mut peers) = self.peers.lock() else {
+            return lost;
+        };
+        for (node, p) in peers.iter() {
+            let mut any = false;
+            for (tid, last) in &p.last {
+                let fresh = timeouts
+                    .get(tid)
+                    .is_some_and(|t| now.duration_since(*last) <= *t);
+                self.beat(tid, node, fresh);
+                any |= fresh;
+            }
+            if !any {
+                lost.push(node.clone());
+            }
+        }
+        for n in &lost {
+            peers.remove(n);
+        }
+        lost
+    }
+
+    /// This node's part of the status: what the heartbeats send.
+    pub fn local_dataset(&self) -> Value {
+        let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
+        let services: serde_json::Map<String, Value> = node
+            .services
+            .iter()
+            .map(|(name, s)| {
+                (
+                    name.clone(),
+                    json!({
+                        "avail": s.avail.as_str(),
+                        "overall": s.overall.as_str(),
+                        "frozen": s.frozen,
+                        "cluster_type": s.cluster_type,
+                        "nodes": s.nodes,
+                        "drpnodes": s.drpnodes,
+                        "error": s.error,
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "load15": node.load15,
+            "frozen": node.frozen,
+            "monitor": node.monitor,
+            "services": services,
+        })
     }
 
     pub fn stopping(&self) -> bool {
@@ -80,45 +195,41 @@ impl Shared {
 
     /// The `daemon_status` answer: plain JSON, rendered by svcmon.
     pub fn status_json(&self) -> Value {
+        let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
+        let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
         let threads: serde_json::Map<String, Value> = self
             .threads
             .lock()
             .map(|t| {
                 t.iter()
-                    .map(|(id, th)| (id.clone(), json!({"state": th.state, "info": th.info})))
+                    .map(|(id, th)| {
+                        let mut v = json!({"state": th.state, "info": th.info});
+                        if id.starts_with("hb#") {
+                            v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
+                            v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));
+                        }
+                        (id.clone(), v)
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
-        let services: serde_json::Map<String, Value> = node
-            .services
-            .iter()
-            .map(|(name, s)| {
-                (
-                    name.clone(),
-                    json!({
-                        "avail": s.avail.as_str(),
-                        "overall": s.overall.as_str(),
-                        "frozen": s.frozen,
-                        "cluster_type": s.cluster_type,
-                        "nodes": s.nodes,
-                        "drpnodes": s.drpnodes,
-                        "error": s.error,
-                    }),
-                )
-            })
-            .collect();
+        let mut nodes = serde_json::Map::new();
+        nodes.insert(self.nodename.clone(), self.local_dataset());
+        if let Ok(peers) = self.peers.lock() {
+            for (n, p) in peers.iter() {
+                nodes.insert(n.clone(), p.data.clone());
+            }
+        }
+        let cluster_nodes = self
+            .cluster_nodes
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
         json!({
             "node": self.nodename,
+            "cluster_nodes": cluster_nodes,
             "threads": threads,
-            "nodes": {
-                self.nodename.clone(): {
-                    "load15": node.load15,
-                    "frozen": node.frozen,
-                    "monitor": node.monitor,
-                    "services": services,
-                }
-            }
+            "nodes": nodes,
         })
     }
 }

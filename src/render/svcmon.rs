@@ -53,9 +53,21 @@ fn cell(s: &Value, color: bool) -> String {
 
 pub fn render(status: &Value, color: bool) -> String {
     let local = status["node"].as_str().unwrap_or("").to_string();
-    let mut nodes: Vec<String> = status["nodes"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
+    // The cluster's nodes, whether or not their heartbeats arrive (a lost
+    // peer's services then read `?`); else those we have data for.
+    let mut nodes: Vec<String> = status["cluster_nodes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .filter(|v: &Vec<String>| !v.is_empty())
+        .or_else(|| {
+            status["nodes"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+        })
         .unwrap_or_default();
     nodes.sort();
     let bold = |s: &str| paint(s, "1", color);
@@ -78,7 +90,21 @@ pub fn render(status: &Value, color: bool) -> String {
             let code = if state == "running" { "32" } else { "31" };
             let mut row = vec![format!(" {}", bold(id)), paint(state, code, color)];
             let info = th["info"].as_str().unwrap_or("");
-            if !info.is_empty() {
+            if let Some(peers) = th["peers"].as_object() {
+                // Heartbeats: how each peer beats on this thread.
+                row.push(info.to_string());
+                row.push("|".into());
+                for n in &nodes {
+                    row.push(if *n == local {
+                        "/".to_string()
+                    } else {
+                        match peers.get(n).and_then(Value::as_bool) {
+                            Some(true) => paint("O", "32", color),
+                            _ => paint("X", "31", color),
+                        }
+                    });
+                }
+            } else if !info.is_empty() {
                 row.push(info.to_string());
             }
             threads.push(row);
@@ -205,6 +231,60 @@ Nodes                             node1
 
 Services                          node1
 "
+        );
+    }
+
+    #[test]
+    fn the_seeds_second_svcmon_with_a_heartbeat() {
+        let st = json!({
+            "node": "node1",
+            "cluster_nodes": ["node1"],
+            "threads": {
+                "hb#1.rx": {"state": "running", "info": "0.0.0.0:10000", "peers": {}},
+                "hb#1.tx": {"state": "running", "info": "", "peers": {}},
+                "listener": {"state": "running", "info": "0.0.0.0:1214"},
+                "monitor": {"state": "running", "info": ""},
+                "scheduler": {"state": "running", "info": ""},
+            },
+            "nodes": {"node1": {"load15": 0.05, "frozen": false, "monitor": "idle", "services": {}}},
+        });
+        assert_eq!(
+            render(&st, false),
+            "Threads                            node1
+ hb#1.rx   running 0.0.0.0:10000 | /
+ hb#1.tx   running               | /
+ listener  running 0.0.0.0:1214
+ monitor   running
+ scheduler running
+
+Nodes                              node1
+ 15m                             | 0.05
+ state                           |
+
+Services                           node1
+"
+        );
+    }
+
+    #[test]
+    fn peers_beating_or_not_and_a_lost_peers_services() {
+        let st = json!({
+            "node": "node1",
+            "cluster_nodes": ["node2", "node1"],
+            "threads": {"hb#1.rx": {"state": "running", "info": "0.0.0.0:10000", "peers": {"node2": false}}},
+            "nodes": {"node1": {"load15": 0.0, "frozen": false, "monitor": "idle", "services": {
+                "svc1": {"avail": "up", "overall": "up", "frozen": false, "cluster_type": "failover",
+                         "nodes": ["node1", "node2"], "drpnodes": [], "error": null}
+            }}},
+        });
+        let out = render(&st, false);
+        assert!(
+            out.contains(" hb#1.rx running 0.0.0.0:10000 | /     X\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(" svc1    up      failover      | O     ?\n"),
+            "{out}"
         );
     }
 

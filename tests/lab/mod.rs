@@ -175,7 +175,9 @@ impl Lab {
     pub fn install(&self, node: &str) {
         self.sh(
             node,
-            &format!("ln -sf {BIN} /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr"),
+            &format!(
+                "ln -sf {BIN} /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr && ln -sf svcmgr /usr/bin/svcmon"
+            ),
         )
         .ok();
     }

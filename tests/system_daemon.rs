@@ -1,0 +1,140 @@
+//! Tier 4: agent daemons on two lab nodes, a unicast heartbeat added at
+//! run time (the second tutorial's `nodemgr set --param hb#1.type --value
+//! unicast`), a peer lost when its node dies, and hostile frames refused.
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+use lab::{Lab, root_or_skip};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn two_daemons() -> Lab {
+    let lab = Lab::up(&["--nodes", "2"]);
+    for n in ["node1", "node2"] {
+        lab.install(n);
+        lab.sh(
+            n,
+            &format!(
+                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+                 nodemgr set --param cluster.secret --value {SECRET} && nodemgr daemon start"
+            ),
+        )
+        .ok();
+    }
+    lab
+}
+
+fn status(lab: &Lab, node: &str) -> serde_json::Value {
+    let out = lab.sh(node, "svcmon --format json");
+    out.ok();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()))
+}
+
+/// Polls `node`'s daemon status until `ok` holds (10 s at most).
+fn wait_for(
+    lab: &Lab,
+    node: &str,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = status(lab, node);
+        if ok(&st) {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{node}: never {what}:\n{st:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn heartbeats_added_at_run_time_see_the_peer_and_its_loss() {
+    if !root_or_skip("heartbeats_added_at_run_time_see_the_peer_and_its_loss") {
+        return;
+    }
+    let lab = two_daemons();
+    let st = status(&lab, "node1");
+    assert!(st["threads"].get("hb#1.rx").is_none(), "{st:#}");
+    let out = lab.sh("node1", "svcmon");
+    assert!(out.stdout.starts_with("Threads "), "{}", out.dump());
+
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr set --param hb#1.type --value unicast")
+            .ok();
+    }
+    // Picked up from node.conf within a second or two, and node2 beats.
+    wait_for(&lab, "node1", "seen node2 beating", |st| {
+        st["threads"]["hb#1.rx"]["peers"]["node2"] == true
+            && st["threads"]["hb#1.tx"]["peers"]["node2"] == true
+            && st["nodes"]["node2"].is_object()
+    });
+    let out = lab.sh("node1", "svcmon");
+    let rx = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(" hb#1.rx"))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        rx.split_whitespace().collect::<Vec<_>>(),
+        ["hb#1.rx", "running", "0.0.0.0:10000", "|", "/", "O"],
+        "{}",
+        out.dump()
+    );
+
+    // Power loss on node2: node1 marks it stale within the 3 s timeout.
+    lab.kill("node2");
+    let lost = Instant::now();
+    wait_for(&lab, "node1", "lost node2", |st| {
+        st["threads"]["hb#1.rx"]["peers"]["node2"] == false && st["nodes"]["node2"].is_null()
+    });
+    assert!(
+        lost.elapsed() < Duration::from_secs(6),
+        "lost after {:?}",
+        lost.elapsed()
+    );
+    lab.sh("node1", "nodemgr daemon stop").ok();
+}
+
+#[test]
+fn hostile_frames_are_refused_counted_and_harmless() {
+    if !root_or_skip("hostile_frames_are_refused_counted_and_harmless") {
+        return;
+    }
+    let lab = two_daemons();
+    lab.sh("node1", "nodemgr set --param hb#1.type --value unicast")
+        .ok();
+    wait_for(&lab, "node1", "started hb#1", |st| {
+        st["threads"]["hb#1.rx"]["state"] == "running"
+    });
+    // From the client: a forged frame (right framing, wrong key), a
+    // truncated one, an oversized length prefix, and plain garbage.
+    let script = r#"
+import socket, struct
+def send(b):
+    s = socket.create_connection(("192.0.2.21", 10000), timeout=2)
+    s.sendall(b)
+    s.close()
+name = b"node2"; cluster = b"default"
+hdr = b"SVM1" + bytes([1, len(name)]) + name + bytes([len(cluster)]) + cluster + struct.pack(">Q", 1)
+forged = hdr + bytes(24) + bytes(40)
+send(struct.pack(">I", len(forged)) + forged)
+send(struct.pack(">I", len(forged)) + forged[:20])
+send(struct.pack(">I", 50 * 1024 * 1024))
+send(b"GET / HTTP/1.0\r\n\r\n")
+"#;
+    lab.client(&format!("python3 - <<'EOF'\n{script}\nEOF"))
+        .ok();
+    let st = wait_for(&lab, "node1", "counted the rejections", |st| {
+        st["threads"]["hb#1.rx"]["rejected"].as_u64().unwrap_or(0) >= 4
+    });
+    // Nothing was taken from them: no node2 data appeared, and the daemon
+    // still runs and answers.
+    assert!(st["nodes"]["node2"].is_null(), "{st:#}");
+    assert_eq!(st["threads"]["hb#1.rx"]["state"], "running");
+    lab.sh("node1", "nodemgr daemon running").ok();
+    lab.sh("node1", "nodemgr daemon stop").ok();
+}
