@@ -15,7 +15,8 @@
 # namespace, 192.0.2.0/27 (node1 .21, node2 .22, ..., the client .10; .26 and
 # .27 are free for service addresses, named p26.opensvc.com and p27.opensvc.com
 # in every node's /etc/hosts). Shared disks are loop devices on sparse files,
-# visible to every node like SAN LUNs; --vg adds an LVM VG on its own loop PV.
+# visible to every node like SAN LUNs, with ext4 except those named raw*;
+# --vg adds an LVM VG on its own loop PV.
 # --ssh starts an sshd inside every node (its own host keys) and gives each
 # node's root one key pair made for this lab, trusted by every node, as the
 # tutorial's "SSH Keys Setup" does.
@@ -133,7 +134,8 @@ cmd_up() {
             dev=$(losetup -f --show "$work/$name.img")
             put "$id" "disk_$name" "$dev"
             put "$id" loops "$dev"
-            mkfs.ext4 -q -m 0 "$dev"
+            # Disks named raw* stay raw (zeroed): a disk heartbeat's slots.
+            [[ $name == raw* ]] || mkfs.ext4 -q -m 0 "$dev"
         done
     fi
     if ((vg)); then

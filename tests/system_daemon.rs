@@ -138,3 +138,64 @@ send(b"GET / HTTP/1.0\r\n\r\n")
     lab.sh("node1", "nodemgr daemon running").ok();
     lab.sh("node1", "nodemgr daemon stop").ok();
 }
+
+#[test]
+fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
+    if !root_or_skip("a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats") {
+        return;
+    }
+    let lab = Lab::up(&["--nodes", "2", "--disks", "rawhb:8M"]);
+    let dev = lab.get("disk_rawhb");
+    for n in ["node1", "node2"] {
+        lab.install(n);
+        lab.sh(
+            n,
+            &format!(
+                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+                 nodemgr set --param cluster.secret --value {SECRET} && \
+                 nodemgr set --param hb#1.type --value unicast && \
+                 nodemgr set --param hb#2.type --value disk && \
+                 nodemgr set --param hb#2.dev --value {dev} && nodemgr daemon start"
+            ),
+        )
+        .ok();
+    }
+    wait_for(&lab, "node1", "seen node2 on both heartbeats", |st| {
+        st["threads"]["hb#1.rx"]["peers"]["node2"] == true
+            && st["threads"]["hb#2.rx"]["peers"]["node2"] == true
+    });
+    let out = lab.sh("node1", "svcmon");
+    let rx2 = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(" hb#2.rx"))
+        .unwrap_or_default()
+        .to_string();
+    let loop_name = dev.trim_start_matches("/dev/");
+    assert_eq!(
+        rx2.split_whitespace().collect::<Vec<_>>(),
+        ["hb#2.rx", "running", loop_name, "|", "/", "O"],
+        "{}",
+        out.dump()
+    );
+
+    // The network goes; the disk stays: node2 is stale on hb#1 only.
+    lab.sh("node2", "ip link set eth0 down").ok();
+    wait_for(&lab, "node1", "marked hb#1 stale", |st| {
+        st["threads"]["hb#1.rx"]["peers"]["node2"] == false
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let st = status(&lab, "node1");
+    assert_eq!(st["threads"]["hb#2.rx"]["peers"]["node2"], true, "{st:#}");
+    assert!(
+        st["nodes"]["node2"].is_object(),
+        "node2 must not be lost: {st:#}"
+    );
+
+    // Power loss: the disk slot stops changing too, and node2 is lost.
+    lab.kill("node2");
+    wait_for(&lab, "node1", "lost node2", |st| {
+        st["nodes"]["node2"].is_null()
+    });
+    lab.sh("node1", "nodemgr daemon stop").ok();
+}

@@ -31,6 +31,8 @@ pub struct HbConf {
     pub id: String,
     pub hb_type: String,
     pub port: u16,
+    /// Disk heartbeats: the shared block device.
+    pub dev: Option<String>,
     pub interval: Duration,
     pub timeout: Duration,
 }
@@ -79,6 +81,9 @@ pub fn read_conf(paths: &Paths, nodename: &str) -> ClusterConf {
                 port: get("port")
                     .and_then(|p| p.trim().parse().ok())
                     .unwrap_or(DEFAULT_PORT),
+                dev: get("dev")
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty()),
                 interval: secs(get("interval").as_deref(), DEFAULT_INTERVAL),
                 timeout: secs(get("timeout").as_deref(), DEFAULT_TIMEOUT),
             }
@@ -230,6 +235,7 @@ mod tests {
                 id: "hb#1".into(),
                 hb_type: "unicast".into(),
                 port: 10000,
+                dev: None,
                 interval: DEFAULT_INTERVAL,
                 timeout: DEFAULT_TIMEOUT
             }
@@ -246,6 +252,7 @@ mod tests {
             id: id.into(),
             hb_type: "unicast".into(),
             port,
+            dev: None,
             interval: DEFAULT_INTERVAL,
             timeout: DEFAULT_TIMEOUT,
         };

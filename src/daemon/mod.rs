@@ -4,6 +4,7 @@
 //! encrypted frame format (wire.rs).
 
 pub mod hb;
+pub mod hb_disk;
 pub mod lsnr;
 pub mod monitor;
 pub mod run;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{hb, lsnr, monitor, scheduler, secret, state::Shared, wire};
+use super::{hb, hb_disk, lsnr, monitor, scheduler, secret, state::Shared, wire};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
@@ -197,13 +197,21 @@ impl Heartbeats {
             .cloned()
             .collect();
         for conf in start {
-            if conf.hb_type != "unicast" {
-                log.error(format!(
-                    "{}: heartbeat type '{}' is not implemented yet",
-                    conf.id, conf.hb_type
-                ));
-                continue;
-            }
+            let disk = match (conf.hb_type.as_str(), &conf.dev) {
+                ("unicast", _) => None,
+                ("disk", Some(dev)) => Some(dev.clone()),
+                ("disk", None) => {
+                    log.error(format!("{}: a disk heartbeat needs dev", conf.id));
+                    continue;
+                }
+                (t, _) => {
+                    log.error(format!(
+                        "{}: heartbeat type '{t}' is not implemented yet",
+                        conf.id
+                    ));
+                    continue;
+                }
+            };
             let sealer = match wire::Sealer::new(key.clone(), nodename, &cluster) {
                 Ok(sl) => sl,
                 Err(e) => {
@@ -213,17 +221,27 @@ impl Heartbeats {
             };
             let flag = Arc::new(AtomicBool::new(false));
             self.stops.insert(conf.id.clone(), flag.clone());
-            shared.set_thread(
-                &format!("{}.rx", conf.id),
-                "running",
-                &format!("0.0.0.0:{}", conf.port),
-            );
-            shared.set_thread(&format!("{}.tx", conf.id), "running", "");
             let opener = wire::Opener::new(key.clone(), &cluster);
+            let (rx_id, tx_id) = (format!("{}.rx", conf.id), format!("{}.tx", conf.id));
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
-            s.spawn(move || hb::rx(c, opener, sh, st, lg));
-            let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
-            s.spawn(move || hb::tx(conf, p, sealer, sh, flag, lg));
+            match disk {
+                None => {
+                    shared.set_thread(&rx_id, "running", &format!("0.0.0.0:{}", conf.port));
+                    shared.set_thread(&tx_id, "running", "");
+                    s.spawn(move || hb::rx(c, opener, sh, st, lg));
+                    let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
+                    s.spawn(move || hb::tx(conf, p, sealer, sh, flag, lg));
+                }
+                Some(dev) => {
+                    let info = hb_disk::info(&dev);
+                    shared.set_thread(&rx_id, "running", &info);
+                    shared.set_thread(&tx_id, "running", &info);
+                    let d = dev.clone();
+                    s.spawn(move || hb_disk::rx(c, d, opener, sh, st, lg));
+                    let (sh, lg) = (shared.clone(), log.clone());
+                    s.spawn(move || hb_disk::tx(conf, dev, sealer, sh, flag, lg));
+                }
+            }
         }
     }
 }
