@@ -5,7 +5,8 @@
 #   lab.sh exec ID NODE CMD...      run CMD inside node NODE (node1, node2...)
 #   lab.sh client ID CMD...         run CMD in the client namespace
 #   lab.sh get ID KEY               a value of the lab's state (disk_app, vg, pid_node1...)
-#   lab.sh kill ID NODE             SIGKILL the node's PID 1: every process of the node dies at once
+#   lab.sh kill ID NODE             power loss: the node's link goes down and a SIGKILL of its
+#                                   PID 1 ends every process of the node at once
 #   lab.sh down ID                  remove everything the lab made
 #   lab.sh list                     ids of the labs that exist
 #
@@ -188,6 +189,10 @@ cmd_client() {
 cmd_kill() {
     local id=$1 node=$2 pid
     pid=$(get "$id" "pid_$node") || die "no node $node in lab $id"
+    # A power loss: the NIC goes dark too. The node's network namespace
+    # outlives its processes (ip netns pins it), so without this its
+    # addresses would keep answering on the bridge.
+    ip -n "$id-sw" link set "$id${node/node/n}s" down 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
 }
 

@@ -199,3 +199,150 @@ fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
     });
     lab.sh("node1", "nodemgr daemon stop").ok();
 }
+
+/// The tutorial's service with `orchestrate = ha` on both nodes, daemons
+/// with a unicast and a disk heartbeat (or unicast only).
+fn orchestrated_lab(disk_hb: bool) -> Lab {
+    let lab = Lab::up(&[
+        "--nodes",
+        "2",
+        "--disks",
+        "app:32M,data:32M,rawhb:8M",
+        "--vg",
+    ]);
+    lab.tutorial(&["node1", "node2"]);
+    let dev = lab.get("disk_rawhb");
+    for n in ["node1", "node2"] {
+        lab.sh(n, "sed -i 's/^\\[DEFAULT\\]$/[DEFAULT]\\norchestrate = ha/' /etc/opensvc/p26.opensvc.com.conf").ok();
+        let disk = if disk_hb {
+            format!(
+                "nodemgr set --param hb#2.type --value disk && nodemgr set --param hb#2.dev --value {dev} && "
+            )
+        } else {
+            String::new()
+        };
+        lab.sh(
+            n,
+            &format!(
+                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+                 nodemgr set --param cluster.secret --value {SECRET} && \
+                 nodemgr set --param hb#1.type --value unicast && {disk}nodemgr daemon start"
+            ),
+        )
+        .ok();
+    }
+    lab
+}
+
+fn avail(st: &serde_json::Value, node: &str) -> String {
+    st["nodes"][node]["services"]["p26.opensvc.com"]["avail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn fetch(lab: &Lab) -> String {
+    lab.client("for n in $(seq 50); do curl -sf --max-time 1 http://192.0.2.26:8080/ && exit 0; sleep 0.1; done; exit 1")
+        .stdout
+}
+
+#[test]
+fn a_killed_node_fails_over_and_the_client_follows() {
+    if !root_or_skip("a_killed_node_fails_over_and_the_client_follows") {
+        return;
+    }
+    let lab = orchestrated_lab(true);
+    // node1 comes first in nodes: the daemon starts the service there.
+    wait_for(&lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    let st = status(&lab, "node2");
+    assert_eq!(avail(&st, "node2"), "down", "{st:#}");
+
+    lab.kill("node1");
+    wait_for(&lab, "node2", "taken the service over", |st| {
+        avail(st, "node2") == "up"
+    });
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    let neigh = lab.client("ip neigh show 192.0.2.26").stdout;
+    assert!(
+        neigh.contains(&lab.mac("node2")),
+        "the client talks to node2: {neigh}"
+    );
+    let log = lab.sh(
+        "node2",
+        "grep 'p26.opensvc.com: started here' /var/log/opensvc/node.log",
+    );
+    assert!(log.ok().stdout.contains("detection "), "{}", log.dump());
+    lab.sh("node2", "nodemgr daemon stop").ok();
+}
+
+#[test]
+fn a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over() {
+    if !root_or_skip("a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over") {
+        return;
+    }
+    let lab = orchestrated_lab(true);
+    wait_for(&lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    wait_for(&lab, "node2", "seen it up on node1", |st| {
+        avail(st, "node1") == "up"
+    });
+    lab.sh("node1", "ip link set eth0 down").ok();
+    wait_for(&lab, "node2", "marked hb#1 stale", |st| {
+        st["threads"]["hb#1.rx"]["peers"]["node1"] == false
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    let st = status(&lab, "node2");
+    assert_eq!(
+        avail(&st, "node2"),
+        "down",
+        "node2 must not start it: {st:#}"
+    );
+    assert_eq!(
+        avail(&st, "node1"),
+        "up",
+        "node1 is still seen through the disk: {st:#}"
+    );
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
+}
+
+#[test]
+fn without_proof_a_silent_node_is_not_taken_over() {
+    if !root_or_skip("without_proof_a_silent_node_is_not_taken_over") {
+        return;
+    }
+    let lab = orchestrated_lab(false);
+    wait_for(&lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    wait_for(&lab, "node2", "seen it up on node1", |st| {
+        avail(st, "node1") == "up"
+    });
+    // Only network heartbeats: a cut link is indistinguishable from a death.
+    lab.sh("node1", "ip link set eth0 down").ok();
+    wait_for(&lab, "node2", "lost node1", |st| {
+        st["nodes"]["node1"].is_null()
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let st = status(&lab, "node2");
+    assert_eq!(
+        avail(&st, "node2"),
+        "down",
+        "node2 must not start it: {st:#}"
+    );
+    let log = lab.sh("node2", "cat /var/log/opensvc/node.log");
+    assert!(
+        log.stdout
+            .contains("p26.opensvc.com: not started here: node1 may still run it"),
+        "{}",
+        log.dump()
+    );
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
+}

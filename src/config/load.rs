@@ -164,6 +164,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
         b.problem(None, None, Some(e.line), e.message.clone());
     }
     let service_type = b.service_type();
+    let orchestrate = b.orchestrate();
     let resources = b.resources();
     let get = |k| {
         ini.get(DEFAULT, k)
@@ -178,6 +179,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
         service_type,
         app: get("app"),
         comment: get("comment"),
+        orchestrate,
         resources,
     };
     let problems = dedup(b.problems);
@@ -342,6 +344,24 @@ impl<'a> Builder<'a> {
             "drpnodes" => self.in_drpnodes,
             n => n == self.nodename,
         })
+    }
+
+    /// `orchestrate = no|start|ha` (default no): what the daemon may do.
+    fn orchestrate(&mut self) -> String {
+        let Some(f) = self.plain(DEFAULT, "orchestrate") else {
+            return "no".into();
+        };
+        let v = f.value.trim().to_lowercase();
+        if !matches!(v.as_str(), "no" | "start" | "ha") {
+            self.problem_at(
+                f,
+                format!(
+                    "invalid orchestrate '{}' (expected no, start or ha)",
+                    f.value.trim()
+                ),
+            );
+        }
+        v
     }
 
     fn service_type(&mut self) -> String {

@@ -84,6 +84,9 @@ pub struct ServiceConfig {
     pub service_type: String,
     pub app: String,
     pub comment: String,
+    /// `no`, `start` or `ha`: whether the agent daemon starts the service
+    /// and fails it over.
+    pub orchestrate: String,
     /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
     /// file order within a type. `app` always exists; `sync#i0` exists when
     /// nodes ∪ drpnodes has more than one node.

@@ -7,6 +7,7 @@ pub mod hb;
 pub mod hb_disk;
 pub mod lsnr;
 pub mod monitor;
+pub mod orchestrator;
 pub mod run;
 pub mod scheduler;
 pub mod secret;

@@ -10,13 +10,18 @@ use crate::action::{self, Env};
 use crate::config;
 use crate::status::Status;
 
-/// How often the dataset is rebuilt.
-pub const INTERVAL: Duration = Duration::from_secs(2);
+/// How often the dataset is rebuilt and the orchestrator looks.
+pub const INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn run(env: &Env, shared: Arc<Shared>) {
+    let mut orch = super::orchestrator::Orchestrator::new(env.paths);
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared);
+        if orch.step(env, &shared) {
+            // Something was started: show it at once.
+            refresh(env, &shared);
+        }
         let rest = INTERVAL.saturating_sub(started.elapsed());
         // Sleep in short steps so that a stop is noticed quickly.
         let until = Instant::now() + rest;
@@ -24,6 +29,16 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The service monitor state survives a refresh (the orchestrator sets it).
+fn smon_of(shared: &Shared, name: &str) -> String {
+    shared
+        .node
+        .lock()
+        .ok()
+        .and_then(|n| n.services.get(name).map(|s| s.smon.clone()))
+        .unwrap_or_else(|| "idle".into())
 }
 
 pub fn refresh(env: &Env, shared: &Shared) {
@@ -47,6 +62,8 @@ pub fn refresh(env: &Env, shared: &Shared) {
                     nodes: svc.info.nodes.clone(),
                     drpnodes: svc.info.drpnodes.clone(),
                     error: None,
+                    orchestrate: svc.config.orchestrate.clone(),
+                    smon: smon_of(shared, &name),
                 }
             }
             Err(e) => ServiceData {
@@ -57,6 +74,8 @@ pub fn refresh(env: &Env, shared: &Shared) {
                 nodes: vec![env.nodename.to_string()],
                 drpnodes: Vec::new(),
                 error: Some(e.to_string()),
+                orchestrate: "no".into(),
+                smon: "idle".into(),
             },
         };
         services.insert(name, data);

@@ -166,6 +166,9 @@ impl Heartbeats {
         if let Ok(mut n) = shared.cluster_nodes.lock() {
             *n = new.nodes.clone();
         }
+        if let Ok(mut h) = shared.hb_conf.lock() {
+            *h = new.hbs.clone();
+        }
         let (start, stop) = if new.nodes != self.conf.nodes {
             self.stop_all();
             (new.hbs.clone(), Vec::new())

@@ -28,6 +28,10 @@ pub struct ServiceData {
     pub drpnodes: Vec<String>,
     /// Set when the config does not load: the service shows `?`.
     pub error: Option<String>,
+    /// `no`, `start` or `ha`.
+    pub orchestrate: String,
+    /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
+    pub smon: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -59,6 +63,11 @@ pub struct Shared {
     pub beating: Mutex<BTreeMap<String, BTreeMap<String, bool>>>,
     /// Frames an rx thread refused (forged, replayed, truncated, oversized...).
     pub rejected: Mutex<BTreeMap<String, u64>>,
+    /// The heartbeats node.conf configures (the orchestrator's proofs).
+    pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
+    /// When each peer was lost, for the takeover's timing line.
+    pub lost_at: Mutex<BTreeMap<String, Instant>>,
+    pub started: Instant,
     stop: AtomicBool,
 }
 
@@ -75,6 +84,9 @@ impl Shared {
             peers: Mutex::new(BTreeMap::new()),
             beating: Mutex::new(BTreeMap::new()),
             rejected: Mutex::new(BTreeMap::new()),
+            hb_conf: Mutex::new(Vec::new()),
+            lost_at: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
             stop: AtomicBool::new(false),
         }
     }
@@ -141,6 +153,11 @@ impl Shared {
         for n in &lost {
             peers.remove(n);
         }
+        if let Ok(mut l) = self.lost_at.lock() {
+            for n in &lost {
+                l.insert(n.clone(), now);
+            }
+        }
         lost
     }
 
@@ -161,6 +178,8 @@ impl Shared {
                         "nodes": s.nodes,
                         "drpnodes": s.drpnodes,
                         "error": s.error,
+                        "orchestrate": s.orchestrate,
+                        "smon": s.smon,
                     }),
                 )
             })

@@ -48,6 +48,10 @@ fn cell(s: &Value, color: bool) -> String {
     if s["frozen"] == true {
         out.push_str(&paint("*", "34", color));
     }
+    match s["smon"].as_str() {
+        None | Some("idle") => {}
+        Some(m) => out.push_str(&format!(" {m}")),
+    }
     out
 }
 

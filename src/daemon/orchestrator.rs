@@ -1,0 +1,197 @@
+//! The orchestrator (spec cluster-1.9 §3): starts `orchestrate = ha`
+//! services where they should run, and takes them over when their node is
+//! lost — but only when that node is proven down.
+//!
+//! Proof (the split-brain rule): a cluster node no heartbeat hears is
+//! counted down only when a disk heartbeat is configured — a node alive
+//! but cut from the network still rewrites its disk slot, so it would
+//! still be heard. With network heartbeats only, a silent node may be
+//! running the service behind a cut link: nothing it may run is started
+//! here, and the log says why. Nothing is decided before the heartbeats
+//! had time to hear every node after the daemon started.
+//!
+//! Placement: the first node of the service's `nodes` that is up (this
+//! node, or a peer heard) and not frozen. The leader waits `ready_period`
+//! (`[node] ready_period`, default 1 s) with the service still down
+//! everywhere, then starts it; a failed start is not retried until the
+//! daemon restarts or the service is frozen and thawed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::state::Shared;
+use crate::action::{self, Action, Env, Opts};
+use crate::config::edit;
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
+
+pub struct Orchestrator {
+    ready_period: Duration,
+    ready_since: BTreeMap<String, Instant>,
+    failed: BTreeSet<String>,
+    /// `orchestrate = start` services seen running once: no failover.
+    seen_running: BTreeSet<String>,
+    /// Services whose start is blocked for want of proof: logged once.
+    blocked: BTreeSet<String>,
+    log: Logger,
+}
+
+impl Orchestrator {
+    pub fn new(paths: &Paths) -> Orchestrator {
+        let ready_period = edit::get(&paths.node_conf(), "node.ready_period")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().trim_end_matches('s').parse::<f64>().ok())
+            .filter(|s| *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_READY_PERIOD);
+        Orchestrator {
+            ready_period,
+            ready_since: BTreeMap::new(),
+            failed: BTreeSet::new(),
+            seen_running: BTreeSet::new(),
+            blocked: BTreeSet::new(),
+            log: Logger::named("node", "orchestrator"),
+        }
+    }
+
+    /// One pass over the local services; true when a start was attempted.
+    pub fn step(&mut self, env: &Env, shared: &Shared) -> bool {
+        let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
+        let settle =
+            hbs.iter().map(|h| h.timeout).max().unwrap_or_default() * 2 + Duration::from_secs(1);
+        if shared.started.elapsed() < settle {
+            return false;
+        }
+        let disk_proof = hbs.iter().any(|h| h.hb_type == "disk");
+        let peers: BTreeMap<String, Value> = shared
+            .peers
+            .lock()
+            .map(|p| p.iter().map(|(n, p)| (n.clone(), p.data.clone())).collect())
+            .unwrap_or_default();
+        let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
+        let local = shared.nodename.as_str();
+        let mut attempted = false;
+        for (name, svc) in &node.services {
+            if !matches!(svc.orchestrate.as_str(), "ha" | "start") || svc.error.is_some() {
+                continue;
+            }
+            if svc.frozen || node.frozen {
+                // Freezing is how an operator clears a failed start.
+                self.failed.remove(name);
+                self.ready_since.remove(name);
+                continue;
+            }
+            if self.failed.contains(name) {
+                continue;
+            }
+            let up = |s: &str| matches!(s, "up" | "warn" | "stdby up");
+            let elsewhere = peers
+                .values()
+                .any(|p| up(p["services"][name]["avail"].as_str().unwrap_or("")));
+            if up(svc.avail.as_str()) || elsewhere {
+                self.seen_running.insert(name.clone());
+                self.ready_since.remove(name);
+                self.blocked.remove(name);
+                set_smon(shared, name, "idle");
+                continue;
+            }
+            if svc.orchestrate == "start" && self.seen_running.contains(name) {
+                continue;
+            }
+            let silent: Vec<&String> = svc
+                .nodes
+                .iter()
+                .filter(|n| *n != local && !peers.contains_key(*n))
+                .collect();
+            if !silent.is_empty() && !disk_proof {
+                if self.blocked.insert(name.clone()) {
+                    let who: Vec<&str> = silent.iter().map(|s| s.as_str()).collect();
+                    self.log.warn(format!(
+                        "{name}: not started here: {} may still run it (no heartbeat hears it, and no disk heartbeat proves it down)",
+                        who.join(", ")
+                    ));
+                }
+                continue;
+            }
+            let candidate = |n: &String| {
+                if n == local {
+                    true
+                } else {
+                    peers.get(n).is_some_and(|p| {
+                        p["frozen"] != true && p["services"][name]["frozen"] != true
+                    })
+                }
+            };
+            if svc.nodes.iter().find(|n| candidate(n)).map(String::as_str) != Some(local) {
+                self.ready_since.remove(name);
+                continue;
+            }
+            let since = *self
+                .ready_since
+                .entry(name.clone())
+                .or_insert_with(Instant::now);
+            if since.elapsed() < self.ready_period {
+                set_smon(shared, name, "ready");
+                continue;
+            }
+            attempted = true;
+            self.start(env, shared, name, &svc.nodes, since);
+        }
+        attempted
+    }
+
+    fn start(&mut self, env: &Env, shared: &Shared, name: &str, nodes: &[String], ready: Instant) {
+        set_smon(shared, name, "starting");
+        // The detection phase: since the last of this service's peers was lost.
+        let detection = shared
+            .lost_at
+            .lock()
+            .ok()
+            .and_then(|l| nodes.iter().filter_map(|n| l.get(n)).max().copied())
+            .filter(|t| *t <= ready)
+            .map(|t| ready.duration_since(t));
+        let opts = Opts {
+            cluster: true,
+            waitlock: Duration::from_secs(60),
+            ..Opts::default()
+        };
+        let start_env = Env {
+            paths: env.paths,
+            nodename: env.nodename,
+            runner: env.runner,
+            opts: &opts,
+            svcmgr_bin: env.svcmgr_bin.clone(),
+        };
+        let t0 = Instant::now();
+        let code = action::run(&start_env, name, Action::Start);
+        let took = t0.elapsed();
+        let phases = format!(
+            "detection {}, ready wait {:.2}s, start {:.2}s",
+            detection.map_or("n/a".to_string(), |d| format!("{:.2}s", d.as_secs_f64())),
+            t0.duration_since(ready).as_secs_f64(),
+            took.as_secs_f64()
+        );
+        self.ready_since.remove(name);
+        if code == action::OK {
+            self.log.info(format!("{name}: started here ({phases})"));
+            set_smon(shared, name, "idle");
+        } else {
+            self.log.error(format!("{name}: start failed here ({phases}): not retried until the service is thawed or the daemon restarts"));
+            self.failed.insert(name.to_string());
+            set_smon(shared, name, "start failed");
+        }
+    }
+}
+
+fn set_smon(shared: &Shared, name: &str, state: &str) {
+    if let Ok(mut n) = shared.node.lock()
+        && let Some(s) = n.services.get_mut(name)
+    {
+        s.smon = state.to_string();
+    }
+}
