@@ -147,7 +147,8 @@ impl Orchestrator {
 
     fn start(&mut self, env: &Env, shared: &Shared, name: &str, nodes: &[String], ready: Instant) {
         set_smon(shared, name, "starting");
-        // The detection phase: since the last of this service's peers was lost.
+        // Detection: from the last heartbeat heard from the lost peer to the
+        // moment this node was found to be the one to start the service.
         let detection = shared
             .lost_at
             .lock()

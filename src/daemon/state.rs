@@ -65,7 +65,7 @@ pub struct Shared {
     pub rejected: Mutex<BTreeMap<String, u64>>,
     /// The heartbeats node.conf configures (the orchestrator's proofs).
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
-    /// When each peer was lost, for the takeover's timing line.
+    /// When each lost peer was last heard, for the takeover's timing line.
     pub lost_at: Mutex<BTreeMap<String, Instant>>,
     pub started: Instant,
     stop: AtomicBool,
@@ -150,13 +150,14 @@ impl Shared {
                 lost.push(node.clone());
             }
         }
-        for n in &lost {
-            peers.remove(n);
-        }
         if let Ok(mut l) = self.lost_at.lock() {
             for n in &lost {
-                l.insert(n.clone(), now);
+                let heard = peers.get(n).and_then(|p| p.last.values().max().copied());
+                l.insert(n.clone(), heard.unwrap_or(now));
             }
+        }
+        for n in &lost {
+            peers.remove(n);
         }
         lost
     }
