@@ -138,3 +138,18 @@ fn svcmon_shows_a_frozen_node_and_service() {
     );
     d.nodemgr(&["daemon", "stop"]).code(0);
 }
+
+#[test]
+fn nodemgr_freezes_and_thaws_the_node() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["frozen"]).code(0);
+    d.nodemgr(&["freeze"]).code(0);
+    d.nodemgr(&["frozen"]).code(1);
+    w.svc(&["start"])
+        .code(1)
+        .stderr_is("HH:MM:SS INFO    P26.OPENSVC.COM         Abort action for frozen service\n");
+    d.nodemgr(&["thaw"]).code(0);
+    d.nodemgr(&["frozen"]).code(0);
+    d.nodemgr(&["thaw"]).code(0);
+}

@@ -346,3 +346,37 @@ fn without_proof_a_silent_node_is_not_taken_over() {
         lab.sh(n, "nodemgr daemon stop").ok();
     }
 }
+
+#[test]
+fn a_stonith_command_proves_a_silent_node_down() {
+    if !root_or_skip("a_stonith_command_proves_a_silent_node_down") {
+        return;
+    }
+    let lab = orchestrated_lab(false);
+    // node2's fencing command for node1: here it only records its call (a
+    // real one would power node1 off through its management board).
+    lab.sh(
+        "node2",
+        "printf '#!/bin/sh\\necho \"$@\" > /tmp/fenced\\n' > /usr/local/bin/fence && chmod 755 /usr/local/bin/fence && \
+         nodemgr set --param stonith#node1.cmd --value '/usr/local/bin/fence node1'",
+    )
+    .ok();
+    wait_for(&lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    wait_for(&lab, "node2", "seen it up on node1", |st| {
+        avail(st, "node1") == "up"
+    });
+    lab.kill("node1");
+    wait_for(
+        &lab,
+        "node2",
+        "taken the service over after fencing",
+        |st| avail(st, "node2") == "up",
+    );
+    assert_eq!(lab.sh("node2", "cat /tmp/fenced").stdout, "node1\n");
+    let log = lab.sh("node2", "cat /var/log/opensvc/node.log");
+    assert!(log.stdout.contains("node node1 fenced"), "{}", log.dump());
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    lab.sh("node2", "nodemgr daemon stop").ok();
+}

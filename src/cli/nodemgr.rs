@@ -58,6 +58,26 @@ pub fn main(args: Vec<OsString>) -> i32 {
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
+        // The whole node: the orchestrator starts nothing here, and
+        // svcmgr refuses actions, until thawed.
+        "freeze" => match std::fs::create_dir_all(&paths.var)
+            .and_then(|_| std::fs::write(paths.frozen_node(), b""))
+        {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("cannot create {}: {e}", paths.frozen_node().display());
+                1
+            }
+        },
+        "thaw" => match std::fs::remove_file(paths.frozen_node()) {
+            Ok(()) => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => {
+                eprintln!("cannot remove {}: {e}", paths.frozen_node().display());
+                1
+            }
+        },
+        "frozen" => i32::from(paths.frozen_node().exists()),
         "daemon_start" if a.foreground => {
             crate::log::init(a.debug, Some(&paths.log));
             daemon::run::foreground(&paths, &paths::nodename())

@@ -5,9 +5,9 @@
 //! Proof (the split-brain rule): a cluster node no heartbeat hears is
 //! counted down only when a disk heartbeat is configured — a node alive
 //! but cut from the network still rewrites its disk slot, so it would
-//! still be heard. With network heartbeats only, a silent node may be
-//! running the service behind a cut link: nothing it may run is started
-//! here, and the log says why. Nothing is decided before the heartbeats
+//! still be heard — or when its `[stonith#<node>] cmd` fenced it (rc 0).
+//! Otherwise a silent node may be running the service behind a cut link:
+//! nothing it may run is started here, and the log says why. Nothing is decided before the heartbeats
 //! had time to hear every node after the daemon started.
 //!
 //! Placement: the first node of the service's `nodes` that is up (this
@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::state::Shared;
 use crate::action::{self, Action, Env, Opts};
 use crate::config::edit;
+use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -37,6 +38,9 @@ pub struct Orchestrator {
     seen_running: BTreeSet<String>,
     /// Services whose start is blocked for want of proof: logged once.
     blocked: BTreeSet<String>,
+    /// Nodes fenced by their stonith command (true) or whose fencing
+    /// failed (false): each tried once until the node is heard again.
+    fenced: BTreeMap<String, bool>,
     log: Logger,
 }
 
@@ -55,6 +59,7 @@ impl Orchestrator {
             failed: BTreeSet::new(),
             seen_running: BTreeSet::new(),
             blocked: BTreeSet::new(),
+            fenced: BTreeMap::new(),
             log: Logger::named("node", "orchestrator"),
         }
     }
@@ -75,6 +80,8 @@ impl Orchestrator {
             .unwrap_or_default();
         let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         let local = shared.nodename.as_str();
+        // A node heard again may be fenced again if it falls silent later.
+        self.fenced.retain(|n, _| !peers.contains_key(n));
         let mut attempted = false;
         for (name, svc) in &node.services {
             if !matches!(svc.orchestrate.as_str(), "ha" | "start") || svc.error.is_some() {
@@ -103,21 +110,6 @@ impl Orchestrator {
             if svc.orchestrate == "start" && self.seen_running.contains(name) {
                 continue;
             }
-            let silent: Vec<&String> = svc
-                .nodes
-                .iter()
-                .filter(|n| *n != local && !peers.contains_key(*n))
-                .collect();
-            if !silent.is_empty() && !disk_proof {
-                if self.blocked.insert(name.clone()) {
-                    let who: Vec<&str> = silent.iter().map(|s| s.as_str()).collect();
-                    self.log.warn(format!(
-                        "{name}: not started here: {} may still run it (no heartbeat hears it, and no disk heartbeat proves it down)",
-                        who.join(", ")
-                    ));
-                }
-                continue;
-            }
             let candidate = |n: &String| {
                 if n == local {
                     true
@@ -129,6 +121,23 @@ impl Orchestrator {
             };
             if svc.nodes.iter().find(|n| candidate(n)).map(String::as_str) != Some(local) {
                 self.ready_since.remove(name);
+                continue;
+            }
+            // This node would start it: every silent node must be proven down.
+            let unproven: Vec<String> = svc
+                .nodes
+                .iter()
+                .filter(|n| *n != local && !peers.contains_key(*n))
+                .filter(|n| !disk_proof && !self.fence(env, n))
+                .cloned()
+                .collect();
+            if !unproven.is_empty() {
+                if self.blocked.insert(name.clone()) {
+                    self.log.warn(format!(
+                        "{name}: not started here: {} may still run it (no heartbeat hears it, and neither a disk heartbeat nor stonith proves it down)",
+                        unproven.join(", ")
+                    ));
+                }
                 continue;
             }
             let since = *self
@@ -143,6 +152,35 @@ impl Orchestrator {
             self.start(env, shared, name, &svc.nodes, since);
         }
         attempted
+    }
+
+    /// `[stonith#<node>] cmd` in node.conf, run once: rc 0 proves the node
+    /// down (fenced). No command, or a failure, proves nothing.
+    fn fence(&mut self, env: &Env, node: &str) -> bool {
+        if let Some(done) = self.fenced.get(node) {
+            return *done;
+        }
+        let cmd = edit::get(&env.paths.node_conf(), &format!("stonith#{node}.cmd"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let argv: Vec<&str> = cmd.split_whitespace().collect();
+        if argv.is_empty() {
+            return false;
+        }
+        self.log.warn(format!("fencing silent node {node}: {cmd}"));
+        let c = Cmd::new(argv.iter().copied()).timeout(Duration::from_secs(120));
+        let ok =
+            exec::run_logged(env.runner, &self.log, &c, ErrLevel::Default).is_ok_and(|o| o.ok());
+        if ok {
+            self.log.info(format!("node {node} fenced"));
+        } else {
+            self.log.error(format!(
+                "fencing node {node} failed: it may still run its services"
+            ));
+        }
+        self.fenced.insert(node.to_string(), ok);
+        ok
     }
 
     fn start(&mut self, env: &Env, shared: &Shared, name: &str, nodes: &[String], ready: Instant) {
