@@ -648,3 +648,27 @@ overall                   up
 ",
         );
 }
+
+/// `svcmgr -s svc1 create` (second tutorial): a minimal service, frozen
+/// until its owner thaws it; a second create is refused.
+#[test]
+fn create_makes_a_frozen_service() {
+    let w = World::new();
+    w.svcmgr(&["-s", "svc1", "create"]).code(0).stdout_is("");
+    assert_eq!(
+        std::fs::read_to_string(w.etc().join("svc1.conf")).unwrap(),
+        "[DEFAULT]\nnodes = sles1\nservice_type = TST\n"
+    );
+    w.svcmgr(&["-s", "svc1", "frozen"]).code(1);
+    w.svcmgr(&["-s", "svc1", "start"])
+        .code(1)
+        .stderr_has("Abort action for frozen service");
+    w.svcmgr(&["-s", "svc1", "thaw"]).code(0);
+    w.svcmgr(&["-s", "svc1", "frozen"]).code(0);
+    w.svcmgr(&["-s", "svc1", "create"])
+        .code(1)
+        .stderr_has("service svc1 already exists");
+    w.svcmgr(&["create"])
+        .code(2)
+        .stderr_has("create takes exactly one service");
+}

@@ -3,6 +3,7 @@
 //! service.
 
 mod config_cmds;
+mod create;
 mod executor;
 mod freeze;
 mod probe;
@@ -19,6 +20,7 @@ use crate::paths::Paths;
 use crate::service::Service;
 use crate::{collector, lock, node, render};
 
+pub use create::create;
 pub use executor::write_last_start;
 pub use freeze::is_frozen;
 pub use probe::collect;

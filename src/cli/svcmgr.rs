@@ -15,7 +15,7 @@ use crate::paths::{self, Paths};
 #[command(
     name = "svcmgr",
     about = "Start, stop and report on the services of this node",
-    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config,\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>"
+    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config,\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>,\n         create [--config FILE | --template FILE]"
 )]
 struct Args {
     /// Services to act on, comma-separated (default: every service of this node)
@@ -60,6 +60,12 @@ struct Args {
     /// The destination node of switch
     #[arg(long, value_name = "NODE")]
     to: Option<String>,
+    /// create: install this config file
+    #[arg(long, value_name = "FILE", conflicts_with = "template")]
+    config: Option<std::path::PathBuf>,
+    /// create: start from this template file
+    #[arg(long, value_name = "FILE")]
+    template: Option<std::path::PathBuf>,
     /// The action, in one or several words (`print status` or `print_status`)
     action: Vec<String>,
 }
@@ -67,6 +73,26 @@ struct Args {
 fn usage_error(msg: &str) -> i32 {
     eprintln!("Usage: svcmgr [options] -s <svc>[,<svc>...] <action>\n\nsvcmgr: error: {msg}");
     action::BAD_CONFIG
+}
+
+/// `svcmgr -s <svc> create`: exactly one new service.
+fn create(a: &Args) -> i32 {
+    let [name] = a.service.as_slice() else {
+        return usage_error("create takes exactly one service: svcmgr -s <svc> create");
+    };
+    let paths = Paths::from_env();
+    let nodename = paths::nodename();
+    crate::log::init(a.debug, Some(&paths.log));
+    let opts = Opts::default();
+    let runner = RealRunner::new();
+    let env = Env {
+        paths: &paths,
+        nodename: &nodename,
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: action::svcmgr_bin(),
+    };
+    action::create(&env, name, a.config.as_deref().or(a.template.as_deref()))
 }
 
 /// `service`: Some((name, cluster)) when invoked through a service-named link.
@@ -82,6 +108,9 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         return usage_error("Missing action");
     }
     let word = a.action.join("_");
+    if word == "create" {
+        return create(&a);
+    }
     let Some(act) = Action::parse(&word) else {
         let near: Vec<&str> = ACTIONS
             .iter()
