@@ -2,8 +2,9 @@
 //! status, the node's load and frozen state — so that svcmon answers at once
 //! instead of probing every resource of every service.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::state::{ServiceData, Shared};
 use crate::action::{self, Env};
@@ -13,14 +14,19 @@ use crate::status::Status;
 /// How often the dataset is rebuilt and the orchestrator looks.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
+/// Probes a service whose files did not change at most this often.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+
 pub fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestrator::Orchestrator::new(env.paths);
+    let mut seen = Seen::default();
     while !shared.stopping() {
         let started = Instant::now();
-        refresh(env, &shared);
+        refresh(env, &shared, &mut seen);
         if orch.step(env, &shared) {
             // Something was started: show it at once.
-            refresh(env, &shared);
+            seen.clear();
+            refresh(env, &shared, &mut seen);
         }
         let rest = INTERVAL.saturating_sub(started.elapsed());
         // Sleep in short steps so that a stop is noticed quickly.
@@ -29,6 +35,33 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// What each service looked like at its last probe: its files' times and
+/// frozen flags. Every svcmgr action writes the service's log, so a changed
+/// log means something happened and the status is probed again at once;
+/// otherwise every STATUS_INTERVAL. Probing every service every second
+/// would cost a node with many services most of a CPU.
+#[derive(Default)]
+pub struct Seen {
+    probes: BTreeMap<String, (Instant, Stamp)>,
+}
+
+#[derive(PartialEq, Eq, Clone)]
+struct Stamp {
+    conf: Option<SystemTime>,
+    log: Option<SystemTime>,
+    frozen: bool,
+}
+
+impl Seen {
+    fn clear(&mut self) {
+        self.probes.clear();
+    }
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
 /// The service monitor state survives a refresh (the orchestrator sets it).
@@ -41,9 +74,32 @@ fn smon_of(shared: &Shared, name: &str) -> String {
         .unwrap_or_else(|| "idle".into())
 }
 
-pub fn refresh(env: &Env, shared: &Shared) {
-    let mut services = std::collections::BTreeMap::new();
-    for name in config::list_services(env.paths) {
+pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
+    let previous = shared
+        .node
+        .lock()
+        .map(|n| n.services.clone())
+        .unwrap_or_default();
+    let mut services = BTreeMap::new();
+    let names = config::list_services(env.paths);
+    seen.probes.retain(|n, _| names.contains(n));
+    for name in names {
+        let stamp = Stamp {
+            conf: config::find_file(env.paths, &name)
+                .ok()
+                .and_then(|f| mtime(&f)),
+            log: mtime(&env.paths.svc_log(&name)),
+            frozen: action::is_frozen(env.paths, &name),
+        };
+        let fresh = seen
+            .probes
+            .get(&name)
+            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < STATUS_INTERVAL);
+        if let (true, Some(prev)) = (fresh, previous.get(&name)) {
+            services.insert(name, prev.clone());
+            continue;
+        }
+        seen.probes.insert(name.clone(), (Instant::now(), stamp));
         let data = match config::load(env.paths, &name, env.nodename) {
             Ok(cfg) => {
                 let svc = crate::service::Service::build(
