@@ -23,7 +23,7 @@ use crate::{collector, lock, node, render};
 pub use create::create;
 pub use executor::write_last_start;
 pub use freeze::is_frozen;
-pub use probe::collect;
+pub use probe::{collect, collect_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -83,14 +83,25 @@ pub fn base(svc: &Service, runner: &dyn Runner) -> Status {
 /// Every probe of the first phase (ip, disk, fs, hb) runs concurrently;
 /// app and sync, which depend on those, run in a second phase.
 pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
-    let cache = ProbeCache::new();
+    collect_with(svc, runner, frozen, &ProbeCache::new())
+}
+
+/// `collect` with a cache shared by several services: the daemon's monitor
+/// probes all its services in one pass, and they share `ip addr`, `mount`
+/// and `ps` listings.
+pub fn collect_with(
+    svc: &Service,
+    runner: &dyn Runner,
+    frozen: bool,
+    cache: &ProbeCache,
+) -> ServiceStatus {
     let order = svc.display_order();
     let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
     let phase1: Vec<&Resource> = order.iter().copied().filter(|r| !second(r)).collect();
     let phase2: Vec<&Resource> = order.iter().copied().filter(second).collect();
-    let p1 = probe_each(svc, runner, &cache, &phase1, Deps::NONE);
+    let p1 = probe_each(svc, runner, cache, &phase1, Deps::NONE);
     let base = merge_base(&phase1, &p1);
-    let p2 = probe_each(svc, runner, &cache, &phase2, Deps { base });
+    let p2 = probe_each(svc, runner, cache, &phase2, Deps { base });
     let mut probes: Vec<(&Resource, Probe)> = phase1
         .into_iter()
         .zip(p1)

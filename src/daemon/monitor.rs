@@ -82,6 +82,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
         .unwrap_or_default();
     let mut services = BTreeMap::new();
     let names = config::list_services(env.paths);
+    let cache = crate::exec::ProbeCache::new();
     seen.probes.retain(|n, _| names.contains(n));
     for name in names {
         let stamp = Stamp {
@@ -109,7 +110,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     env.svcmgr_bin.clone(),
                 );
                 let frozen = action::is_frozen(env.paths, &name);
-                let st = action::collect(&svc, env.runner, frozen);
+                let st = action::collect_with(&svc, env.runner, frozen, &cache);
                 ServiceData {
                     avail: st.avail,
                     overall: st.overall,
