@@ -15,7 +15,6 @@ bash scripts/deps.sh
 cargo build --release --locked -q
 BIN=$PWD/target/release/svcmgr
 LAB=$PWD/lab/lab.sh
-SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ID=""
 PING=""
 cleanup() {
@@ -36,13 +35,7 @@ gaps=()
 for run in $(seq "$RUNS"); do
     ID=$(bash "$LAB" up --nodes 2 --disks app:32M,data:32M,rawhb:8M --vg)
     bash lab/tutorial.sh "$ID" "$BIN" node1 node2 >/dev/null
-    dev=$(bash "$LAB" get "$ID" disk_rawhb)
-    for n in node1 node2; do
-        on "$n" "sed -i 's/^\[DEFAULT\]$/[DEFAULT]\norchestrate = ha/' /etc/opensvc/p26.opensvc.com.conf &&
-            nodemgr set --param cluster.nodes --value 'node1 node2' && nodemgr set --param cluster.secret --value $SECRET &&
-            nodemgr set --param hb#1.type --value unicast && nodemgr set --param hb#2.type --value disk &&
-            nodemgr set --param hb#2.dev --value $dev && nodemgr daemon start"
-    done
+    bash lab/cluster.sh "$ID" --disk "$(bash "$LAB" get "$ID" disk_rawhb)"
     wait_up node1 40 || { echo "run $run: node1 never started the service" >&2; exit 1; }
     log=/tmp/bench-failover.$ID
     bash "$LAB" client "$ID" ping -D -n -i 0.05 -W 0.05 192.0.2.26 >"$log" 2>&1 &

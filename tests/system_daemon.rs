@@ -212,25 +212,7 @@ fn orchestrated_lab(disk_hb: bool) -> Lab {
     ]);
     lab.tutorial(&["node1", "node2"]);
     let dev = lab.get("disk_rawhb");
-    for n in ["node1", "node2"] {
-        lab.sh(n, "sed -i 's/^\\[DEFAULT\\]$/[DEFAULT]\\norchestrate = ha/' /etc/opensvc/p26.opensvc.com.conf").ok();
-        let disk = if disk_hb {
-            format!(
-                "nodemgr set --param hb#2.type --value disk && nodemgr set --param hb#2.dev --value {dev} && "
-            )
-        } else {
-            String::new()
-        };
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value unicast && {disk}nodemgr daemon start"
-            ),
-        )
-        .ok();
-    }
+    lab.cluster(disk_hb.then_some(dev.as_str()));
     lab
 }
 

@@ -162,6 +162,23 @@ impl Lab {
         );
     }
 
+    /// The tutorial's service made orchestrated (`orchestrate = ha`) and the
+    /// agent daemons started on node1 and node2 (lab/cluster.sh): a unicast
+    /// heartbeat, and a disk heartbeat on `disk` when given.
+    pub fn cluster(&self, disk: Option<&str>) {
+        let mut args = vec![self.id.as_str()];
+        if let Some(d) = disk {
+            args.extend(["--disk", d]);
+        }
+        let out = self.script("cluster.sh", &args);
+        assert!(
+            out.status.success(),
+            "lab/cluster.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn script(&self, name: &str, args: &[&str]) -> Output {
         Command::new("bash")
             .arg(repo().join("lab").join(name))
