@@ -153,3 +153,28 @@ fn nodemgr_freezes_and_thaws_the_node() {
     d.nodemgr(&["frozen"]).code(0);
     d.nodemgr(&["thaw"]).code(0);
 }
+
+/// A manual stop of an orchestrated service freezes it first (no daemon
+/// will start it again), a manual start thaws it (1.9's global expects,
+/// locally).
+#[test]
+fn manual_stop_and_start_of_an_orchestrated_service() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("[DEFAULT]", "[DEFAULT]\norchestrate = ha");
+    w.svc(&["start"]).code(0).stderr_has(
+        "HH:MM:SS INFO    P26.OPENSVC.COM         thawed: the agent daemon may fail it over again\n",
+    );
+    w.svc(&["frozen"]).code(0);
+    w.svc(&["stop"]).code(0).stderr_has(
+        "HH:MM:SS INFO    P26.OPENSVC.COM         frozen: no agent daemon will start it again until it is started or thawed\n",
+    );
+    w.svc(&["frozen"]).code(1);
+    // Frozen, it still obeys a manual start, which thaws it.
+    w.svc(&["start"]).code(0);
+    w.svc(&["frozen"]).code(0);
+    // The daemon's own actions (--cluster) change nothing of that.
+    w.svc(&["stop", "--cluster"])
+        .code(0)
+        .stderr_lacks("frozen:");
+    w.svc(&["frozen"]).code(0);
+}

@@ -230,8 +230,35 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
         log.error(format!("service {name} {msg}"));
         return FAILED;
     }
+    // A manual start or stop of an orchestrated service is an order to the
+    // cluster, as in 1.9: stop freezes it first, so that no daemon starts
+    // it again; start thaws it. The daemon's own actions run with --cluster.
+    let ordered = svc.config.orchestrate != "no"
+        && !env.opts.cluster
+        && matches!(action, Start | Stop | Restart);
+    if ordered {
+        let (res, what) = match action {
+            Stop => (
+                freeze::freeze(env.paths, name, &log),
+                "frozen: no agent daemon will start it again until it is started or thawed",
+            ),
+            _ => (
+                freeze::thaw(env.paths, name, &log),
+                "thawed: the agent daemon may fail it over again",
+            ),
+        };
+        if res != OK {
+            return FAILED;
+        }
+        log.info(what);
+    }
     let frozen = freeze::is_frozen(env.paths, name);
-    if frozen && !action.allowed_on_frozen() {
+    let gate = if ordered {
+        env.paths.frozen_node().exists()
+    } else {
+        frozen
+    };
+    if gate && !action.allowed_on_frozen() {
         log.info("Abort action for frozen service");
         return FAILED;
     }
