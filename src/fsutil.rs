@@ -1,4 +1,5 @@
-//! Atomic file writes: a temp file in the same directory, fsync, rename.
+//! File helpers: atomic writes (a temp file in the same directory, fsync,
+//! rename) and modification times.
 
 use std::io::Write;
 use std::path::Path;
@@ -20,4 +21,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     res
+}
+
+/// A file's modification time; None when it cannot be read.
+pub fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

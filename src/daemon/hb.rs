@@ -45,10 +45,21 @@ pub struct ClusterConf {
     pub hbs: Vec<HbConf>,
 }
 
-fn secs(v: Option<&str>, default: Duration) -> Duration {
-    v.and_then(|s| s.trim().trim_end_matches('s').parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
+/// A node.conf duration in seconds, `2`, `0.5` or `2s`; None when it is
+/// not a non-negative number.
+pub(super) fn parse_secs(v: &str) -> Option<Duration> {
+    v.trim()
+        .trim_end_matches('s')
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0 && s.is_finite())
         .map(Duration::from_secs_f64)
+}
+
+/// Heartbeat periods must be positive.
+fn secs(v: Option<&str>, default: Duration) -> Duration {
+    v.and_then(parse_secs)
+        .filter(|d| !d.is_zero())
         .unwrap_or(default)
 }
 
@@ -92,7 +103,8 @@ pub fn read_conf(paths: &Paths, nodename: &str) -> ClusterConf {
     ClusterConf { nodes, hbs }
 }
 
-fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared) {
+/// Sleeps until `deadline` in short steps, returning early on a stop.
+pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared) {
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !shared.stopping() {
         std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
     }

@@ -14,9 +14,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::hb::HbConf;
+use super::hb::{HbConf, sleep_until};
 use super::state::Shared;
 use super::wire::{Kind, Opener, Sealer};
 use crate::log::Logger;
@@ -118,12 +118,6 @@ fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
     Ok(all.bytes()[4..4 + len].to_vec())
 }
 
-fn pause(until: Instant, stop: &AtomicBool, shared: &Shared) {
-    while Instant::now() < until && !stop.load(Ordering::Relaxed) && !shared.stopping() {
-        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-    }
-}
-
 /// `hb#N.tx` on a disk: rewrites this node's slot every interval.
 pub fn tx(
     conf: HbConf,
@@ -164,7 +158,7 @@ pub fn tx(
                 shared.beat(&tid, &peer, ok.is_ok());
             }
         }
-        pause(started + conf.interval, &stop, &shared);
+        sleep_until(started + conf.interval, &stop, &shared);
     }
     shared.forget_thread(&tid);
 }
@@ -222,7 +216,7 @@ pub fn rx(
             Err(e) => log.warn(format!("{tid}: cannot read {dev}: {e}")),
         }
         shared.set_rejections(&tid, opener.stats.total());
-        pause(started + conf.interval, &stop, &shared);
+        sleep_until(started + conf.interval, &stop, &shared);
     }
     shared.forget_thread(&tid);
 }

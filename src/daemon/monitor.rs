@@ -60,10 +60,6 @@ impl Seen {
     }
 }
 
-fn mtime(p: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
 /// The service monitor state survives a refresh (the orchestrator sets it).
 fn smon_of(shared: &Shared, name: &str) -> String {
     shared
@@ -88,8 +84,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
         let stamp = Stamp {
             conf: config::find_file(env.paths, &name)
                 .ok()
-                .and_then(|f| mtime(&f)),
-            log: mtime(&env.paths.svc_log(&name)),
+                .and_then(|f| crate::fsutil::mtime(&f)),
+            log: crate::fsutil::mtime(&env.paths.svc_log(&name)),
             frozen: action::is_frozen(env.paths, &name),
         };
         let fresh = seen

@@ -49,9 +49,7 @@ impl Orchestrator {
         let ready_period = edit::get(&paths.node_conf(), "node.ready_period")
             .ok()
             .flatten()
-            .and_then(|v| v.trim().trim_end_matches('s').parse::<f64>().ok())
-            .filter(|s| *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|v| super::hb::parse_secs(&v))
             .unwrap_or(DEFAULT_READY_PERIOD);
         Orchestrator {
             ready_period,

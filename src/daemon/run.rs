@@ -7,7 +7,7 @@
 //! `<var>/osvcd.pid`, runs its threads and, once a second, watches node.conf.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,7 +100,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         s.spawn(move || scheduler::run(se, sh));
 
         let node_conf = paths.node_conf();
-        let mut seen = mtime(&node_conf);
+        let mut seen = crate::fsutil::mtime(&node_conf);
         let mut hbs = Heartbeats::default();
         hbs.reconcile(s, paths, nodename, &shared, &log);
         while !shared.stopping() {
@@ -108,7 +108,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 shared.request_stop();
                 break;
             }
-            let now = mtime(&node_conf);
+            let now = crate::fsutil::mtime(&node_conf);
             if now != seen {
                 log.info(format!("{} changed: reloading", node_conf.display()));
                 seen = now;
@@ -247,10 +247,6 @@ impl Heartbeats {
             }
         }
     }
-}
-
-fn mtime(p: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
 /// Launches the daemon detached and waits until it answers (10 s at most).
