@@ -8,6 +8,7 @@ pub mod hb_disk;
 pub mod lsnr;
 pub mod monitor;
 pub mod orchestrator;
+pub mod peer;
 pub mod run;
 pub mod scheduler;
 pub mod secret;

@@ -206,6 +206,12 @@ impl Sealer {
         self.seal_at(kind, payload, now_us())
     }
 
+    /// The `seq` of the last frame sealed (0 before the first): a requester
+    /// keeps it to bind the answer to its request.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
     fn seal_at(&mut self, kind: Kind, payload: &[u8], now_us: u64) -> Result<Vec<u8>, WireError> {
         let seq = now_us.max(self.last_seq.saturating_add(1));
         let mut frame = header(kind, &self.nodename, &self.cluster, seq);

@@ -1,0 +1,199 @@
+//! One request to a peer's listener and its answer, both sealed (wire.rs).
+//!
+//! The exchange, over one TCP connection:
+//!
+//! 1. the client writes one `Kind::Request` frame whose payload is
+//!    `{"action": "<name>", "options": {...}}`;
+//! 2. the listener opens it with the cluster key, runs the action and
+//!    writes one `Kind::Response` frame whose payload is
+//!    `{"status": 0|1, "data": ..., "error": "...", "req": <request seq>}`;
+//! 3. the client opens the answer with the same key and checks `req`, which
+//!    binds the answer to this request: an answer recorded earlier and
+//!    replayed to a later request is refused.
+//!
+//! Arbitrators are asked the same way, with the arbitrator's own secret and
+//! cluster name: holding the key is the only credential.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::wire::{self, Key, Kind, Opened, Opener, Sealer, WireError};
+
+/// The listener's default port (1.9's).
+pub const DEFAULT_PORT: u16 = 1214;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    #[error("cannot connect to {addr}: {err}")]
+    Connect {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
+    #[error("{addr}: {err}")]
+    Wire { addr: SocketAddr, err: WireError },
+    #[error("{addr} answered with a frame that is not a response")]
+    NotAResponse { addr: SocketAddr },
+    #[error("{addr} answered another request (req {got}, expected {want})")]
+    Unbound {
+        addr: SocketAddr,
+        got: u64,
+        want: u64,
+    },
+    #[error("{addr} sent an answer that is not JSON")]
+    BadAnswer { addr: SocketAddr },
+    #[error("{addr} refused {action}: {error}")]
+    Refused {
+        addr: SocketAddr,
+        action: String,
+        error: String,
+    },
+}
+
+/// `host:port` (a node name or an address) to a socket address.
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, PeerError> {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| PeerError::Resolve(format!("{host}:{port}")))
+}
+
+/// Who asks: this node's name and cluster, and the key of the cluster
+/// being asked (ours, or an arbitrator's).
+pub struct Asker<'a> {
+    pub nodename: &'a str,
+    pub cluster: &'a str,
+    pub key: &'a Key,
+}
+
+/// Sends `action` with `options` to the listener at `addr` and returns the
+/// answer's `data` when its `status` is 0. The whole exchange, connect
+/// included, is bounded by `timeout`.
+pub fn request(
+    asker: &Asker,
+    addr: SocketAddr,
+    action: &str,
+    options: Value,
+    timeout: Duration,
+) -> Result<Value, PeerError> {
+    let deadline = Instant::now() + timeout;
+    let wire_err = |err| PeerError::Wire { addr, err };
+    let mut sealer =
+        Sealer::new(asker.key.clone(), asker.nodename, asker.cluster).map_err(wire_err)?;
+    let body = json!({"action": action, "options": options}).to_string();
+    let frame = sealer
+        .seal(Kind::Request, body.as_bytes())
+        .map_err(wire_err)?;
+    let want = sealer.last_seq();
+    let mut s = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|err| PeerError::Connect { addr, err })?;
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    let _ = s.set_write_timeout(Some(left()));
+    wire::write_frame(&mut s, &frame).map_err(wire_err)?;
+    let _ = s.set_read_timeout(Some(left()));
+    let answer = wire::read_frame(&mut s).map_err(wire_err)?;
+    let mut opener = Opener::new(asker.key.clone(), asker.cluster);
+    let Opened { kind, payload, .. } = opener.open(&answer).map_err(wire_err)?;
+    if kind != Kind::Response {
+        return Err(PeerError::NotAResponse { addr });
+    }
+    let v: Value = serde_json::from_slice(&payload).map_err(|_| PeerError::BadAnswer { addr })?;
+    let got = v["req"].as_u64().unwrap_or(0);
+    if got != want {
+        return Err(PeerError::Unbound { addr, got, want });
+    }
+    if v["status"].as_i64() != Some(0) {
+        return Err(PeerError::Refused {
+            addr,
+            action: action.to_string(),
+            error: v["error"].as_str().unwrap_or("no reason given").to_string(),
+        });
+    }
+    Ok(v["data"].clone())
+}
+
+/// The answer to the request `req` (its `Opened::seq`), ready to seal.
+pub fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
+    let v = match result {
+        Ok(data) => json!({"status": 0, "data": data, "req": req}),
+        Err(error) => json!({"status": 1, "error": error, "req": req}),
+    };
+    v.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    /// A one-shot listener on loopback answering like the daemon's would;
+    /// `tamper` changes the answer's `req` to test the binding.
+    fn serve_once(tamper: bool) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let key = Key::from_secret(SECRET);
+            let frame = wire::read_frame(&mut s).unwrap();
+            let req = Opener::new(key.clone(), "c1").open(&frame).unwrap();
+            let body: Value = serde_json::from_slice(&req.payload).unwrap();
+            let data = json!({"pong": body["action"], "from": req.nodename});
+            let seq = if tamper { req.seq + 1 } else { req.seq };
+            let mut sealer = Sealer::new(key, "arb", "c1").unwrap();
+            let out = sealer.seal(Kind::Response, &answer(seq, Ok(data))).unwrap();
+            wire::write_frame(&mut s, &out).unwrap();
+        });
+        addr
+    }
+
+    #[test]
+    fn a_request_gets_its_own_answer() {
+        let addr = serve_once(false);
+        let key = Key::from_secret(SECRET);
+        let asker = Asker {
+            nodename: "node1",
+            cluster: "c1",
+            key: &key,
+        };
+        let data = request(&asker, addr, "ping", json!({}), Duration::from_secs(2)).unwrap();
+        assert_eq!(data, json!({"pong": "ping", "from": "node1"}));
+    }
+
+    #[test]
+    fn an_answer_to_another_request_is_refused() {
+        let addr = serve_once(true);
+        let key = Key::from_secret(SECRET);
+        let asker = Asker {
+            nodename: "node1",
+            cluster: "c1",
+            key: &key,
+        };
+        let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(2)).unwrap_err();
+        assert!(matches!(err, PeerError::Unbound { .. }), "{err}");
+    }
+
+    #[test]
+    fn nobody_listening_is_an_error_not_a_hang() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let key = Key::from_secret(SECRET);
+        let asker = Asker {
+            nodename: "node1",
+            cluster: "c1",
+            key: &key,
+        };
+        let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, PeerError::Connect { .. }), "{err}");
+    }
+}
