@@ -216,6 +216,31 @@ fn orchestrated_lab(disk_hb: bool) -> Lab {
     lab
 }
 
+/// Waits until node1's daemon has started the service and node2 sees it.
+fn running_on_node1(lab: &Lab) {
+    wait_for(lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    wait_for(lab, "node2", "seen it up on node1", |st| {
+        avail(st, "node1") == "up"
+    });
+}
+
+/// node2 loses node1 and, a ready period and more later, has not started
+/// the service.
+fn not_taken_over(lab: &Lab) {
+    wait_for(lab, "node2", "lost node1", |st| {
+        st["nodes"]["node1"].is_null()
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let st = status(lab, "node2");
+    assert_eq!(
+        avail(&st, "node2"),
+        "down",
+        "node2 must not start it: {st:#}"
+    );
+}
+
 fn avail(st: &serde_json::Value, node: &str) -> String {
     st["nodes"][node]["services"]["p26.opensvc.com"]["avail"]
         .as_str()
@@ -266,12 +291,7 @@ fn a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over() {
         return;
     }
     let lab = orchestrated_lab(true);
-    wait_for(&lab, "node1", "started the service", |st| {
-        avail(st, "node1") == "up"
-    });
-    wait_for(&lab, "node2", "seen it up on node1", |st| {
-        avail(st, "node1") == "up"
-    });
+    running_on_node1(&lab);
     lab.sh("node1", "ip link set eth0 down").ok();
     wait_for(&lab, "node2", "marked hb#1 stale", |st| {
         st["threads"]["hb#1.rx"]["peers"]["node1"] == false
@@ -299,24 +319,10 @@ fn without_proof_a_silent_node_is_not_taken_over() {
         return;
     }
     let lab = orchestrated_lab(false);
-    wait_for(&lab, "node1", "started the service", |st| {
-        avail(st, "node1") == "up"
-    });
-    wait_for(&lab, "node2", "seen it up on node1", |st| {
-        avail(st, "node1") == "up"
-    });
+    running_on_node1(&lab);
     // Only network heartbeats: a cut link is indistinguishable from a death.
     lab.sh("node1", "ip link set eth0 down").ok();
-    wait_for(&lab, "node2", "lost node1", |st| {
-        st["nodes"]["node1"].is_null()
-    });
-    std::thread::sleep(Duration::from_secs(4));
-    let st = status(&lab, "node2");
-    assert_eq!(
-        avail(&st, "node2"),
-        "down",
-        "node2 must not start it: {st:#}"
-    );
+    not_taken_over(&lab);
     let log = lab.sh("node2", "cat /var/log/opensvc/node.log");
     assert!(
         log.stdout
@@ -343,12 +349,7 @@ fn a_stonith_command_proves_a_silent_node_down() {
          nodemgr set --param stonith#node1.cmd --value '/usr/local/bin/fence node1'",
     )
     .ok();
-    wait_for(&lab, "node1", "started the service", |st| {
-        avail(st, "node1") == "up"
-    });
-    wait_for(&lab, "node2", "seen it up on node1", |st| {
-        avail(st, "node1") == "up"
-    });
+    running_on_node1(&lab);
     lab.kill("node1");
     wait_for(
         &lab,
@@ -360,5 +361,77 @@ fn a_stonith_command_proves_a_silent_node_down() {
     let log = lab.sh("node2", "cat /var/log/opensvc/node.log");
     assert!(log.stdout.contains("node node1 fenced"), "{}", log.dump());
     assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    lab.sh("node2", "nodemgr daemon stop").ok();
+}
+
+/// Lines of `node`'s node.log that contain `what`.
+fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
+    lab.sh(node, "cat /var/log/opensvc/node.log")
+        .stdout
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_daemon_killed_and_restarted_starts_nothing_twice() {
+    if !root_or_skip("a_daemon_killed_and_restarted_starts_nothing_twice") {
+        return;
+    }
+    let lab = orchestrated_lab(true);
+    running_on_node1(&lab);
+    // The agent dies alone (a crash, an OOM kill); its services run on.
+    lab.sh("node1", "kill -9 $(cat /var/lib/opensvc/osvcd.pid)")
+        .ok();
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    lab.sh("node1", "nodemgr daemon start").ok();
+    wait_for(&lab, "node1", "seen its own service up again", |st| {
+        avail(st, "node1") == "up"
+    });
+    // Longer than a heartbeat timeout plus the ready period: a takeover or
+    // a second start would have happened by now.
+    std::thread::sleep(Duration::from_secs(6));
+    let st = status(&lab, "node2");
+    assert_eq!(avail(&st, "node2"), "down", "{st:#}");
+    assert_eq!(avail(&st, "node1"), "up", "{st:#}");
+    let starts = log_lines(&lab, "node1", "p26.opensvc.com: started here");
+    assert_eq!(starts.len(), 1, "one start on node1, not two: {starts:#?}");
+    let takeovers = log_lines(&lab, "node2", "p26.opensvc.com: start");
+    assert!(takeovers.is_empty(), "node2 tried: {takeovers:#?}");
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
+}
+
+#[test]
+fn a_daemon_stopped_on_purpose_is_not_taken_over() {
+    if !root_or_skip("a_daemon_stopped_on_purpose_is_not_taken_over") {
+        return;
+    }
+    let lab = orchestrated_lab(true);
+    running_on_node1(&lab);
+    // An agent upgrade: the daemon stops, the service keeps running, and
+    // the disk heartbeat falls silent like a dead node's would.
+    lab.sh("node1", "nodemgr daemon stop").ok();
+    not_taken_over(&lab);
+    let why = log_lines(&lab, "node2", "node1 announced maintenance");
+    assert!(
+        !why.is_empty(),
+        "{}",
+        lab.sh("node2", "cat /var/log/opensvc/node.log").dump()
+    );
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+
+    // Back from maintenance: heard again, and a later death is a death.
+    lab.sh("node1", "nodemgr daemon start").ok();
+    wait_for(&lab, "node2", "heard node1 again", |st| {
+        avail(st, "node1") == "up"
+    });
+    lab.kill("node1");
+    wait_for(&lab, "node2", "taken the service over", |st| {
+        avail(st, "node2") == "up"
+    });
     lab.sh("node2", "nodemgr daemon stop").ok();
 }

@@ -6,6 +6,7 @@
 pub mod hb;
 pub mod hb_disk;
 pub mod lsnr;
+pub mod memory;
 pub mod monitor;
 pub mod orchestrator;
 pub mod peer;

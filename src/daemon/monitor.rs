@@ -23,7 +23,8 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared, &mut seen);
-        if orch.step(env, &shared) {
+        // Once a stop is asked for, nothing new is started here.
+        if !shared.stop_requested() && orch.step(env, &shared) {
             // Something was started: show it at once.
             seen.clear();
             refresh(env, &shared, &mut seen);

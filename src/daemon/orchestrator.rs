@@ -14,13 +14,14 @@
 //! node, or a peer heard) and not frozen. The leader waits `ready_period`
 //! (`[node] ready_period`, default 1 s) with the service still down
 //! everywhere, then starts it; a failed start is not retried until the
-//! daemon restarts or the service is frozen and thawed.
+//! service is frozen and thawed, even across a daemon restart (memory.rs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::memory::Memory;
 use super::state::Shared;
 use crate::action::{self, Action, Env, Opts};
 use crate::config::edit;
@@ -33,7 +34,8 @@ pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
 pub struct Orchestrator {
     ready_period: Duration,
     ready_since: BTreeMap<String, Instant>,
-    failed: BTreeSet<String>,
+    /// Failed starts and cluster-wide orders, kept on disk (memory.rs).
+    memory: Memory,
     /// `orchestrate = start` services seen running once: no failover.
     seen_running: BTreeSet<String>,
     /// Services whose start is blocked for want of proof: logged once.
@@ -51,14 +53,15 @@ impl Orchestrator {
             .flatten()
             .and_then(|v| super::hb::parse_secs(&v))
             .unwrap_or(DEFAULT_READY_PERIOD);
+        let log = Logger::named("node", "orchestrator");
         Orchestrator {
             ready_period,
             ready_since: BTreeMap::new(),
-            failed: BTreeSet::new(),
+            memory: Memory::load(paths, &log),
             seen_running: BTreeSet::new(),
             blocked: BTreeSet::new(),
             fenced: BTreeMap::new(),
-            log: Logger::named("node", "orchestrator"),
+            log,
         }
     }
 
@@ -87,11 +90,14 @@ impl Orchestrator {
             }
             if svc.frozen || node.frozen {
                 // Freezing is how an operator clears a failed start.
-                self.failed.remove(name);
+                if self.memory.start_failed.remove(name) {
+                    self.memory.save(env.paths, &self.log);
+                }
                 self.ready_since.remove(name);
                 continue;
             }
-            if self.failed.contains(name) {
+            if self.memory.start_failed.contains(name) {
+                set_smon(shared, name, "start failed");
                 continue;
             }
             let up = |s: &str| matches!(s, "up" | "warn" | "stdby up");
@@ -122,10 +128,31 @@ impl Orchestrator {
                 continue;
             }
             // This node would start it: every silent node must be proven down.
-            let unproven: Vec<String> = svc
+            let silent: Vec<&String> = svc
                 .nodes
                 .iter()
                 .filter(|n| *n != local && !peers.contains_key(*n))
+                .collect();
+            // A node whose daemon was stopped on purpose still runs its
+            // services: neither its silence nor fencing it is a reason to
+            // start them here (fencing would turn an agent upgrade into an
+            // outage).
+            let resting: Vec<String> = silent
+                .iter()
+                .filter(|n| shared.in_maintenance(n))
+                .map(|n| n.to_string())
+                .collect();
+            if !resting.is_empty() {
+                if self.blocked.insert(name.clone()) {
+                    self.log.warn(format!(
+                        "{name}: not started here: {} announced maintenance (its agent daemon was stopped on purpose) and may still run it",
+                        resting.join(", ")
+                    ));
+                }
+                continue;
+            }
+            let unproven: Vec<String> = silent
+                .into_iter()
                 .filter(|n| !disk_proof && !self.fence(env, n))
                 .cloned()
                 .collect();
@@ -218,8 +245,9 @@ impl Orchestrator {
             self.log.info(format!("{name}: started here ({phases})"));
             set_smon(shared, name, "idle");
         } else {
-            self.log.error(format!("{name}: start failed here ({phases}): not retried until the service is thawed or the daemon restarts"));
-            self.failed.insert(name.to_string());
+            self.log.error(format!("{name}: start failed here ({phases}): not retried until the service is frozen and thawed"));
+            self.memory.start_failed.insert(name.to_string());
+            self.memory.save(env.paths, &self.log);
             set_smon(shared, name, "start failed");
         }
     }

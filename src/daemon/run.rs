@@ -103,7 +103,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         let mut seen = crate::fsutil::mtime(&node_conf);
         let mut hbs = Heartbeats::default();
         hbs.reconcile(s, paths, nodename, &shared, &log);
-        while !shared.stopping() {
+        while !shared.stop_requested() {
             if exec::interrupted() {
                 shared.request_stop();
                 break;
@@ -119,6 +119,8 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+        announce_maintenance(&shared, &hbs, &log);
+        shared.halt();
         hbs.stop_all();
         log.info("daemon stopping");
         lsnr::wake(paths);
@@ -127,6 +129,25 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let _ = std::fs::remove_file(lsnr::socket_path(paths));
     log.info("daemon stopped");
     0
+}
+
+/// Tells the peers, through one more round of heartbeats, that this
+/// daemon stops on purpose: they keep this node's services as running
+/// (nothing is taken over from a node in maintenance) instead of reading
+/// the silence that follows as a death. The services keep running here.
+fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
+    shared.set_node_monitor("maintenance");
+    let beat = hbs.conf.hbs.iter().map(|h| h.interval).max();
+    if let Some(beat) = beat {
+        log.info("announcing maintenance to the peers before stopping");
+        // One full interval lets every tx thread send once more; capped so
+        // that a slow heartbeat setting cannot hold a stop for long.
+        let wait = (beat + Duration::from_millis(300)).min(Duration::from_secs(5));
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// The running heartbeat threads, by section, and what they were started with.

@@ -16,7 +16,7 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
     while !shared.stopping() {
         if Instant::now() >= next {
             for name in config::list_services(env.paths) {
-                if shared.stopping() {
+                if shared.stop_requested() {
                     break;
                 }
                 action::run(env, &name, Action::SyncAll);

@@ -1,7 +1,7 @@
 //! The daemon's shared memory: its threads and this node's dataset (every
 //! local service's status), as `daemon_status` returns it and svcmon shows it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -67,7 +67,14 @@ pub struct Shared {
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// When each lost peer was last heard, for the takeover's timing line.
     pub lost_at: Mutex<BTreeMap<String, Instant>>,
+    /// Lost peers whose last word was `maintenance`: their daemon was
+    /// stopped cleanly and their services may well still run, so silence
+    /// proves nothing about them until they are heard again.
+    pub maintenance: Mutex<BTreeSet<String>>,
     pub started: Instant,
+    /// A stop was asked for: the node announces maintenance first.
+    stop_requested: AtomicBool,
+    /// Every thread ends.
     stop: AtomicBool,
 }
 
@@ -86,7 +93,9 @@ impl Shared {
             rejected: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost_at: Mutex::new(BTreeMap::new()),
+            maintenance: Mutex::new(BTreeSet::new()),
             started: Instant::now(),
+            stop_requested: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }
@@ -116,8 +125,16 @@ impl Shared {
                 data: Value::Null,
                 last: BTreeMap::new(),
             });
+            let announced = data["monitor"] == "maintenance";
             e.data = data;
             e.last.insert(tid.to_string(), Instant::now());
+            if let Ok(mut m) = self.maintenance.lock() {
+                if announced {
+                    m.insert(peer.to_string());
+                } else {
+                    m.remove(peer);
+                }
+            }
         }
         self.beat(tid, peer, true);
     }
@@ -193,11 +210,34 @@ impl Shared {
         })
     }
 
+    /// This node's monitor state, sent with every heartbeat.
+    pub fn set_node_monitor(&self, state: &str) {
+        if let Ok(mut n) = self.node.lock() {
+            n.monitor = state.to_string();
+        }
+    }
+
+    /// True when `node` stopped its daemon cleanly and was not heard since.
+    pub fn in_maintenance(&self, node: &str) -> bool {
+        self.maintenance.lock().is_ok_and(|m| m.contains(node))
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
+    /// Asks the supervisor to stop the daemon: it announces maintenance to
+    /// the peers, then halts every thread.
     pub fn request_stop(&self) {
+        self.stop_requested.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Relaxed) || self.stopping()
+    }
+
+    /// Ends every thread (the supervisor's last step).
+    pub fn halt(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
