@@ -435,3 +435,58 @@ fn a_daemon_stopped_on_purpose_is_not_taken_over() {
     });
     lab.sh("node2", "nodemgr daemon stop").ok();
 }
+
+fn frozen(st: &serde_json::Value, node: &str) -> bool {
+    st["nodes"][node]["services"]["p26.opensvc.com"]["frozen"] == true
+}
+
+#[test]
+fn orders_typed_on_one_node_reach_the_node_running_the_service() {
+    if !root_or_skip("orders_typed_on_one_node_reach_the_node_running_the_service") {
+        return;
+    }
+    let lab = orchestrated_lab(true);
+    running_on_node1(&lab);
+
+    // A stop typed on node2, where the service does not run: node1 stops it.
+    let out = lab.sh("node2", "svcmgr -s p26.opensvc.com stop");
+    out.ok();
+    assert!(
+        out.stderr.contains("stopped on every node"),
+        "{}",
+        out.dump()
+    );
+    let st = wait_for(&lab, "node2", "seen both instances frozen and down", |st| {
+        avail(st, "node1") == "down" && frozen(st, "node1") && frozen(st, "node2")
+    });
+    assert_eq!(avail(&st, "node2"), "down", "{st:#}");
+    lab.client("! curl -sf --max-time 1 http://192.0.2.26:8080/")
+        .ok();
+
+    // A start typed on node2 starts it there and thaws node1's instance.
+    lab.sh("node2", "svcmgr -s p26.opensvc.com start").ok();
+    wait_for(&lab, "node2", "seen node1 thawed", |st| {
+        avail(st, "node2") == "up" && !frozen(st, "node1") && !frozen(st, "node2")
+    });
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    // A start typed where it does not run says where it runs instead of
+    // tripping over the address conflict.
+    let out = lab.sh("node1", "svcmgr -s p26.opensvc.com start");
+    out.ok();
+    assert!(
+        out.stderr.contains("already up on node2: not started here"),
+        "{}",
+        out.dump()
+    );
+
+    // freeze and thaw reach every node too.
+    lab.sh("node1", "svcmgr -s p26.opensvc.com freeze").ok();
+    wait_for(&lab, "node1", "seen node2 frozen", |st| frozen(st, "node2"));
+    lab.sh("node2", "svcmgr -s p26.opensvc.com thaw").ok();
+    wait_for(&lab, "node2", "seen node1 thawed", |st| {
+        !frozen(st, "node1")
+    });
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
+}

@@ -5,7 +5,8 @@
 mod config_cmds;
 mod create;
 mod executor;
-mod freeze;
+pub mod freeze;
+mod order;
 mod probe;
 
 use std::io::Write;
@@ -183,6 +184,9 @@ pub struct Opts {
     pub cron: bool,
     /// `switch --to <node>`.
     pub to: Option<String>,
+    /// The daemon stopping an instance it froze for a cluster-wide stop
+    /// (freezing first keeps every daemon from starting it meanwhile).
+    pub frozen_ok: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -230,27 +234,12 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
         log.error(format!("service {name} {msg}"));
         return FAILED;
     }
-    // A manual start or stop of an orchestrated service is an order to the
-    // cluster, as in 1.9: stop freezes it first, so that no daemon starts
-    // it again; start thaws it. The daemon's own actions run with --cluster.
-    let ordered = svc.config.orchestrate != "no"
-        && !env.opts.cluster
-        && matches!(action, Start | Stop | Restart);
-    if ordered {
-        let (res, what) = match action {
-            Stop => (
-                freeze::freeze(env.paths, name, &log),
-                "frozen: no agent daemon will start it again until it is started or thawed",
-            ),
-            _ => (
-                freeze::thaw(env.paths, name, &log),
-                "thawed: the agent daemon may fail it over again",
-            ),
-        };
-        if res != OK {
-            return FAILED;
-        }
-        log.info(what);
+    // A manual start, stop, freeze or thaw of an orchestrated service is an
+    // order to the cluster (order.rs). The daemon's own actions run with
+    // --cluster.
+    let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
+    if ordered && let Some(code) = order::before(env, name, action, &log) {
+        return code;
     }
     let frozen = freeze::is_frozen(env.paths, name);
     let gate = if ordered {
@@ -258,7 +247,7 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     } else {
         frozen
     };
-    if gate && !action.allowed_on_frozen() {
+    if gate && !action.allowed_on_frozen() && !env.opts.frozen_ok {
         log.info("Abort action for frozen service");
         return FAILED;
     }
@@ -289,7 +278,12 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     } else {
         None
     };
-    dispatch(env, &svc, action, frozen, &log)
+    let code = dispatch(env, &svc, action, frozen, &log);
+    if ordered {
+        drop(_guard);
+        return order::after(env, name, action, code, &log);
+    }
+    code
 }
 
 fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> i32 {

@@ -67,6 +67,7 @@ fn handle(conn: UnixStream, shared: &Shared) {
             shared.request_stop();
             json!({"status": 0})
         }
+        Some("set_service_monitor") => set_service_monitor(shared, &req["options"]),
         Some(other) => json!({"status": 1, "error": format!("unknown action {other}")}),
         None => json!({"status": 1, "error": "malformed request"}),
     };
@@ -78,13 +79,36 @@ fn handle(conn: UnixStream, shared: &Shared) {
     let _ = w.write_all(text.as_bytes());
 }
 
+/// A cluster-wide order for one service, from the CLI (expect.rs).
+fn set_service_monitor(shared: &Shared, opts: &Value) -> Value {
+    let (Some(svc), Some(target)) = (opts["svcname"].as_str(), opts["global_expect"].as_str())
+    else {
+        return json!({"status": 1, "error": "set_service_monitor needs svcname and global_expect"});
+    };
+    if !super::expect::TARGETS.contains(&target) {
+        return json!({"status": 1, "error": format!("unknown global_expect '{target}': one of {}", super::expect::TARGETS.join(", "))});
+    }
+    let order = super::memory::Expect {
+        target: target.to_string(),
+        at: super::expect::now(),
+    };
+    if let Ok(mut inbox) = shared.inbox.lock() {
+        inbox.push((svc.to_string(), order));
+    }
+    json!({"status": 0})
+}
+
 /// Sends one request to the local daemon; None when no daemon answers.
 pub fn request(paths: &Paths, action: &str) -> Option<Value> {
+    ask(paths, &json!({"action": action}))
+}
+
+/// Sends `req` (`{"action": ..., "options": ...}`) to the local daemon.
+pub fn ask(paths: &Paths, req: &Value) -> Option<Value> {
     let conn = UnixStream::connect(socket_path(paths)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut w = &conn;
-    w.write_all(format!("{}\n", json!({"action": action})).as_bytes())
-        .ok()?;
+    w.write_all(format!("{req}\n").as_bytes()).ok()?;
     let mut line = String::new();
     BufReader::new(&conn).read_line(&mut line).ok()?;
     serde_json::from_str(&line).ok()

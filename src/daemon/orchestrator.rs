@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::expect::Orders;
 use super::memory::Memory;
 use super::state::Shared;
 use crate::action::{self, Action, Env, Opts};
@@ -36,6 +37,7 @@ pub struct Orchestrator {
     ready_since: BTreeMap<String, Instant>,
     /// Failed starts and cluster-wide orders, kept on disk (memory.rs).
     memory: Memory,
+    orders: Orders,
     /// `orchestrate = start` services seen running once: no failover.
     seen_running: BTreeSet<String>,
     /// Services whose start is blocked for want of proof: logged once.
@@ -58,6 +60,7 @@ impl Orchestrator {
             ready_period,
             ready_since: BTreeMap::new(),
             memory: Memory::load(paths, &log),
+            orders: Orders::default(),
             seen_running: BTreeSet::new(),
             blocked: BTreeSet::new(),
             fenced: BTreeMap::new(),
@@ -83,7 +86,14 @@ impl Orchestrator {
         let local = shared.nodename.as_str();
         // A node heard again may be fenced again if it falls silent later.
         self.fenced.retain(|n, _| !peers.contains_key(n));
-        let mut attempted = false;
+        let mut attempted =
+            self.orders
+                .step(&mut self.memory, env, shared, &node, &peers, &self.log);
+        if attempted {
+            // The orders froze, thawed or stopped something: decide on
+            // fresh statuses at the next pass.
+            return true;
+        }
         for (name, svc) in &node.services {
             if !matches!(svc.orchestrate.as_str(), "ha" | "start") || svc.error.is_some() {
                 continue;

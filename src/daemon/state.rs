@@ -71,6 +71,10 @@ pub struct Shared {
     /// stopped cleanly and their services may well still run, so silence
     /// proves nothing about them until they are heard again.
     pub maintenance: Mutex<BTreeSet<String>>,
+    /// Cluster-wide orders given on this node, for the orchestrator.
+    pub inbox: Mutex<Vec<(String, super::memory::Expect)>>,
+    /// The orders this node holds, advertised to the peers.
+    pub expects: Mutex<BTreeMap<String, super::memory::Expect>>,
     pub started: Instant,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
@@ -94,6 +98,8 @@ impl Shared {
             hb_conf: Mutex::new(Vec::new()),
             lost_at: Mutex::new(BTreeMap::new()),
             maintenance: Mutex::new(BTreeSet::new()),
+            inbox: Mutex::new(Vec::new()),
+            expects: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             stop_requested: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -182,13 +188,17 @@ impl Shared {
     /// This node's part of the status: what the heartbeats send.
     pub fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
+        let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
         let services: serde_json::Map<String, Value> = node
             .services
             .iter()
             .map(|(name, s)| {
+                let order = expects.get(name);
                 (
                     name.clone(),
                     json!({
+                        "global_expect": order.map(|e| e.target.as_str()),
+                        "global_expect_at": order.map(|e| e.at),
                         "avail": s.avail.as_str(),
                         "overall": s.overall.as_str(),
                         "frozen": s.frozen,
