@@ -16,7 +16,14 @@ impl<'a> Daemon<'a> {
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
         let svcmon = w.root.join("svcmon");
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &svcmon).unwrap();
-        Daemon { w, nodemgr }
+        let d = Daemon { w, nodemgr };
+        // On the host network: loopback and an ephemeral port, so that
+        // tests neither expose 0.0.0.0:1214 nor collide with each other.
+        d.nodemgr(&["set", "--param", "listener.addr", "--value", "127.0.0.1"])
+            .code(0);
+        d.nodemgr(&["set", "--param", "listener.port", "--value", "0"])
+            .code(0);
+        d
     }
 
     fn nodemgr(&self, args: &[&str]) -> Run {
@@ -84,11 +91,16 @@ fn start_svcmon_stop() {
             .unwrap_or_default()
     };
     assert!(out.starts_with("Threads "), "{out}");
-    assert_eq!(
-        words("listener"),
-        ["listener", "running", "/var/lib/opensvc/lsnr/lsnr.sock"],
-        "{out}"
-    );
+    // The peer listener, with the port the kernel gave; the local socket
+    // is not a thread svcmon lists.
+    let listener = words("listener");
+    assert_eq!(listener[..2], ["listener", "running"], "{out}");
+    let port: u16 = listener[2]
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    assert!(port > 0 && listener.len() == 3, "{out}");
+    assert!(!out.contains("lsnr.sock"), "{out}");
     assert_eq!(words("monitor"), ["monitor", "running"], "{out}");
     assert_eq!(words("scheduler"), ["scheduler", "running"], "{out}");
     assert_eq!(words("Nodes"), ["Nodes", "sles1"], "{out}");
@@ -100,6 +112,25 @@ fn start_svcmon_stop() {
     let v = json.json();
     assert_eq!(v["node"], "sles1");
     assert_eq!(v["threads"]["listener"]["state"], "running");
+    assert_eq!(v["threads"]["listener"]["info"], listener[2].as_str());
+    assert_eq!(
+        v["threads"]["listener"]["stats"],
+        serde_json::json!({"accepted": 0, "auth_validated": 0, "rejected": 0, "blacklisted": 0})
+    );
+    assert_eq!(
+        v["threads"]
+            .as_object()
+            .map(|t| t.keys().cloned().collect::<Vec<_>>()),
+        Some(vec![
+            "listener".into(),
+            "monitor".into(),
+            "scheduler".into()
+        ])
+    );
+    // Every local service advertises its config's stamp for replication.
+    let conf = &v["nodes"]["sles1"]["services"][SVC]["config"];
+    assert!(conf["mtime"].as_f64().unwrap_or(0.0) > 1e9, "{conf}");
+    assert_eq!(conf["cksum"].as_str().map(str::len), Some(64), "{conf}");
     assert_eq!(v["nodes"]["sles1"]["services"][SVC]["avail"], "warn");
 
     d.nodemgr(&["daemon", "stop"]).code(0);

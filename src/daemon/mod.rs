@@ -3,12 +3,15 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
+pub mod blacklist;
 pub mod hb;
 pub mod hb_disk;
+pub mod listener;
 pub mod lsnr;
 pub mod monitor;
 pub mod orchestrator;
 pub mod peer;
+pub mod replicate;
 pub mod run;
 pub mod scheduler;
 pub mod secret;

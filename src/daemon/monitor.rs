@@ -20,9 +20,11 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 pub fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestrator::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
+    let mut replicator = super::replicate::Replicator::default();
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared, &mut seen);
+        replicator.step(env, &shared);
         if orch.step(env, &shared) {
             // Something was started: show it at once.
             seen.clear();
@@ -97,6 +99,9 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
             continue;
         }
         seen.probes.insert(name.clone(), (Instant::now(), stamp));
+        let conf_stamp = config::find_file(env.paths, &name)
+            .ok()
+            .and_then(|f| super::replicate::stamp(&f));
         let data = match config::load(env.paths, &name, env.nodename) {
             Ok(cfg) => {
                 let svc = crate::service::Service::build(
@@ -117,6 +122,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     error: None,
                     orchestrate: svc.config.orchestrate.clone(),
                     smon: smon_of(shared, &name),
+                    config: conf_stamp,
                 }
             }
             Err(e) => ServiceData {
@@ -129,6 +135,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 error: Some(e.to_string()),
                 orchestrate: "no".into(),
                 smon: "idle".into(),
+                config: conf_stamp,
             },
         };
         services.insert(name, data);

@@ -32,6 +32,8 @@ pub struct ServiceData {
     pub orchestrate: String,
     /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
     pub smon: String,
+    /// The config file's stamp, advertised for replication.
+    pub config: Option<super::replicate::ConfStamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -67,6 +69,11 @@ pub struct Shared {
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// When each lost peer was last heard, for the takeover's timing line.
     pub lost_at: Mutex<BTreeMap<String, Instant>>,
+    /// Per thread id, counters shown as the thread's `stats` (the listener's).
+    pub stats: Mutex<BTreeMap<String, Value>>,
+    /// Sources the listener refused; here so that the local socket can
+    /// show and clear it.
+    pub blacklist: Mutex<super::blacklist::Blacklist>,
     pub started: Instant,
     stop: AtomicBool,
 }
@@ -86,6 +93,8 @@ impl Shared {
             rejected: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost_at: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
+            blacklist: Mutex::new(super::blacklist::Blacklist::default()),
             started: Instant::now(),
             stop: AtomicBool::new(false),
         }
@@ -120,6 +129,12 @@ impl Shared {
             e.last.insert(tid.to_string(), Instant::now());
         }
         self.beat(tid, peer, true);
+    }
+
+    pub fn set_stats(&self, tid: &str, stats: Value) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.insert(tid.to_string(), stats);
+        }
     }
 
     pub fn set_rejections(&self, tid: &str, total: u64) {
@@ -181,6 +196,7 @@ impl Shared {
                         "error": s.error,
                         "orchestrate": s.orchestrate,
                         "smon": s.smon,
+                        "config": s.config.as_ref().map(|c| c.to_json()),
                     }),
                 )
             })
@@ -217,6 +233,7 @@ impl Shared {
     pub fn status_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         let threads: serde_json::Map<String, Value> = self
             .threads
             .lock()
@@ -227,6 +244,9 @@ impl Shared {
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));
+                        }
+                        if let Some(st) = stats.get(id) {
+                            v["stats"] = st.clone();
                         }
                         (id.clone(), v)
                     })
