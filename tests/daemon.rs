@@ -209,3 +209,56 @@ fn manual_stop_and_start_of_an_orchestrated_service() {
         .stderr_lacks("frozen:");
     w.svc(&["frozen"]).code(0);
 }
+
+#[test]
+fn garbage_on_the_listener_blacklists_the_source_until_cleared() {
+    use std::io::{Read, Write};
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(1)
+        .stderr_has("no agent daemon answers on");
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let v = d.svcmon(&["--format", "json"]).json();
+    let addr = v["threads"]["listener"]["info"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{v:#}");
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(0)
+        .stdout_is("{}\n");
+    let send = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let _ = s.write_all(b"\x00\x00\x00\x05hello");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = s.read_to_end(&mut Vec::new());
+    };
+    for _ in 0..7 {
+        send();
+    }
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = d.nodemgr(&["daemon", "blacklist_status"]).stdout;
+        if out.contains("127.0.0.1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let banned: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert_eq!(banned["127.0.0.1"]["strikes"], 6, "{out}");
+    let stats = &d.svcmon(&["--format", "json"]).json()["threads"]["listener"]["stats"];
+    assert_eq!(stats["rejected"], 6, "{stats}");
+    assert_eq!(stats["blacklisted"], 1, "{stats}");
+    d.nodemgr(&["daemon", "blacklist_clear"])
+        .code(0)
+        .stdout_is("");
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(0)
+        .stdout_is("{}\n");
+    let log = std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
+    assert!(log.contains("127.0.0.1 blacklisted for 60 s"), "{log}");
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}

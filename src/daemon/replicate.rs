@@ -132,7 +132,11 @@ fn in_scope(me: &str, o: &Offer) -> bool {
     let (peer_prd, peer_drp) = (has(&o.nodes, &o.peer), has(&o.drpnodes, &o.peer));
     let (me_prd, me_drp) = (has(&o.nodes, me), has(&o.drpnodes, me));
     // A production node takes only a production node's config.
-    let from_allowed = if me_prd { peer_prd } else { peer_prd || peer_drp };
+    let from_allowed = if me_prd {
+        peer_prd
+    } else {
+        peer_prd || peer_drp
+    };
     (me_prd || me_drp) && from_allowed
 }
 
