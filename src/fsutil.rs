@@ -5,6 +5,17 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_at(path, data, None)
+}
+
+/// `write_atomic` with the file's modification time set before the rename,
+/// so that the file never appears with another time (config replication
+/// keeps the origin's time: newest-wins must agree on every node).
+pub fn write_atomic_at(
+    path: &Path,
+    data: &[u8],
+    mtime: Option<std::time::SystemTime>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -14,6 +25,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
+        if let Some(t) = mtime {
+            f.set_modified(t)?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -16,7 +16,14 @@ impl<'a> Daemon<'a> {
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
         let svcmon = w.root.join("svcmon");
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &svcmon).unwrap();
-        Daemon { w, nodemgr }
+        let d = Daemon { w, nodemgr };
+        // On the host network: loopback and an ephemeral port, so that
+        // tests neither expose 0.0.0.0:1214 nor collide with each other.
+        d.nodemgr(&["set", "--param", "listener.addr", "--value", "127.0.0.1"])
+            .code(0);
+        d.nodemgr(&["set", "--param", "listener.port", "--value", "0"])
+            .code(0);
+        d
     }
 
     fn nodemgr(&self, args: &[&str]) -> Run {
@@ -84,11 +91,16 @@ fn start_svcmon_stop() {
             .unwrap_or_default()
     };
     assert!(out.starts_with("Threads "), "{out}");
-    assert_eq!(
-        words("listener"),
-        ["listener", "running", "/var/lib/opensvc/lsnr/lsnr.sock"],
-        "{out}"
-    );
+    // The peer listener, with the port the kernel gave; the local socket
+    // is not a thread svcmon lists.
+    let listener = words("listener");
+    assert_eq!(listener[..2], ["listener", "running"], "{out}");
+    let port: u16 = listener[2]
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    assert!(port > 0 && listener.len() == 3, "{out}");
+    assert!(!out.contains("lsnr.sock"), "{out}");
     assert_eq!(words("monitor"), ["monitor", "running"], "{out}");
     assert_eq!(words("scheduler"), ["scheduler", "running"], "{out}");
     assert_eq!(words("Nodes"), ["Nodes", "sles1"], "{out}");
@@ -100,6 +112,25 @@ fn start_svcmon_stop() {
     let v = json.json();
     assert_eq!(v["node"], "sles1");
     assert_eq!(v["threads"]["listener"]["state"], "running");
+    assert_eq!(v["threads"]["listener"]["info"], listener[2].as_str());
+    assert_eq!(
+        v["threads"]["listener"]["stats"],
+        serde_json::json!({"accepted": 0, "auth_validated": 0, "rejected": 0, "blacklisted": 0})
+    );
+    assert_eq!(
+        v["threads"]
+            .as_object()
+            .map(|t| t.keys().cloned().collect::<Vec<_>>()),
+        Some(vec![
+            "listener".into(),
+            "monitor".into(),
+            "scheduler".into()
+        ])
+    );
+    // Every local service advertises its config's stamp for replication.
+    let conf = &v["nodes"]["sles1"]["services"][SVC]["config"];
+    assert!(conf["mtime"].as_f64().unwrap_or(0.0) > 1e9, "{conf}");
+    assert_eq!(conf["cksum"].as_str().map(str::len), Some(64), "{conf}");
     assert_eq!(v["nodes"]["sles1"]["services"][SVC]["avail"], "warn");
 
     d.nodemgr(&["daemon", "stop"]).code(0);
@@ -177,4 +208,57 @@ fn manual_stop_and_start_of_an_orchestrated_service() {
         .code(0)
         .stderr_lacks("frozen:");
     w.svc(&["frozen"]).code(0);
+}
+
+#[test]
+fn garbage_on_the_listener_blacklists_the_source_until_cleared() {
+    use std::io::{Read, Write};
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(1)
+        .stderr_has("no agent daemon answers on");
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let v = d.svcmon(&["--format", "json"]).json();
+    let addr = v["threads"]["listener"]["info"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{v:#}");
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(0)
+        .stdout_is("{}\n");
+    let send = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let _ = s.write_all(b"\x00\x00\x00\x05hello");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = s.read_to_end(&mut Vec::new());
+    };
+    for _ in 0..7 {
+        send();
+    }
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = d.nodemgr(&["daemon", "blacklist_status"]).stdout;
+        if out.contains("127.0.0.1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let banned: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert_eq!(banned["127.0.0.1"]["strikes"], 6, "{out}");
+    let stats = &d.svcmon(&["--format", "json"]).json()["threads"]["listener"]["stats"];
+    assert_eq!(stats["rejected"], 6, "{stats}");
+    assert_eq!(stats["blacklisted"], 1, "{stats}");
+    d.nodemgr(&["daemon", "blacklist_clear"])
+        .code(0)
+        .stdout_is("");
+    d.nodemgr(&["daemon", "blacklist_status"])
+        .code(0)
+        .stdout_is("{}\n");
+    let log = std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
+    assert!(log.contains("127.0.0.1 blacklisted for 60 s"), "{log}");
+    d.nodemgr(&["daemon", "stop"]).code(0);
 }

@@ -11,6 +11,7 @@ use crate::config;
 use crate::fsutil::write_atomic;
 use crate::log::Logger;
 use crate::node;
+use crate::paths::Paths;
 
 pub fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
     let log = Logger::service(name);
@@ -56,26 +57,30 @@ pub fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
             return BAD_CONFIG;
         }
     }
+    if let Err(e) = install_links(paths, name, &env.svcmgr_bin) {
+        log.error(e);
+        return FAILED;
+    }
+    freeze::freeze(paths, name, &log).max(OK)
+}
+
+/// The launcher directory `<svc>.dir`, its `<svc>.d` link and the
+/// `<svc> -> svcmgr` entry point; what exists already is kept. Also used by
+/// the daemon for a service replicated from a peer.
+pub fn install_links(paths: &Paths, name: &str, svcmgr_bin: &Path) -> Result<(), String> {
     let dir = paths.etc.join(format!("{name}.dir"));
     let d = paths.launcher_dir(name);
     let link = paths.svc_link(name);
-    let steps = std::fs::create_dir_all(&dir)
+    std::fs::create_dir_all(&dir)
         .and_then(|_| match d.symlink_metadata() {
             Ok(_) => Ok(()),
             Err(_) => symlink(format!("{name}.dir"), &d),
         })
         .and_then(|_| match link.symlink_metadata() {
             Ok(_) => Ok(()),
-            Err(_) => symlink(&env.svcmgr_bin, &link),
-        });
-    if let Err(e) = steps {
-        log.error(format!(
-            "cannot create {} and its links: {e}",
-            dir.display()
-        ));
-        return FAILED;
-    }
-    freeze::freeze(paths, name, &log).max(OK)
+            Err(_) => symlink(svcmgr_bin, &link),
+        })
+        .map_err(|e| format!("cannot create {} and its links: {e}", dir.display()))
 }
 
 #[cfg(test)]
@@ -83,7 +88,6 @@ mod tests {
     use super::*;
     use crate::action::Opts;
     use crate::exec::FakeRunner;
-    use crate::paths::Paths;
 
     fn env<'a>(paths: &'a Paths, runner: &'a FakeRunner, opts: &'a Opts) -> Env<'a> {
         Env {

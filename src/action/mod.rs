@@ -21,9 +21,9 @@ use crate::paths::Paths;
 use crate::service::Service;
 use crate::{collector, lock, node, render};
 
-pub use create::create;
+pub use create::{create, install_links};
 pub use executor::write_last_start;
-pub use freeze::is_frozen;
+pub use freeze::{freeze, is_frozen};
 pub use probe::{collect, collect_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,14 +90,32 @@ pub fn main(args: Vec<OsString>) -> i32 {
         },
         "daemon_running" => i32::from(!daemon::run::running(&paths)),
         "daemon_status" => super::svcmon::show(&paths, a.format.as_deref() == Some("json"), false),
+        action @ ("daemon_blacklist_status" | "daemon_blacklist_clear") => {
+            blacklist(&paths, action)
+        }
         "" => usage("Missing action"),
         _ => usage("unsupported action"),
     }
 }
 
+/// The listener's banned sources as JSON, or clears them.
+fn blacklist(paths: &Paths, action: &str) -> i32 {
+    let Some(answer) = daemon::lsnr::request(paths, action) else {
+        eprintln!(
+            "no agent daemon answers on {}",
+            daemon::lsnr::socket_path(paths).display()
+        );
+        return 1;
+    };
+    if action.ends_with("_status") {
+        println!("{:#}", answer["data"]);
+    }
+    i32::from(answer["status"].as_i64() != Some(0))
+}
+
 fn usage(msg: &str) -> i32 {
     eprintln!(
-        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running\n\nnodemgr: error: {msg}"
+        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear\n\nnodemgr: error: {msg}"
     );
     2
 }

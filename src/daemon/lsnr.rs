@@ -68,6 +68,22 @@ fn handle(conn: UnixStream, shared: &Shared) {
             json!({"status": 0})
         }
         Some("set_service_monitor") => set_service_monitor(shared, &req["options"]),
+        // The peer listener's blacklist (1.9's `nodemgr daemon blacklist
+        // status|clear`): sources ignored after too many refused frames.
+        Some("daemon_blacklist_status") => {
+            let banned = shared
+                .blacklist
+                .lock()
+                .map(|b| b.status(std::time::Instant::now()))
+                .unwrap_or_default();
+            json!({"status": 0, "data": banned})
+        }
+        Some("daemon_blacklist_clear") => {
+            if let Ok(mut b) = shared.blacklist.lock() {
+                b.clear();
+            }
+            json!({"status": 0})
+        }
         Some(other) => json!({"status": 1, "error": format!("unknown action {other}")}),
         None => json!({"status": 1, "error": "malformed request"}),
     };

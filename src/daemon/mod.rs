@@ -3,14 +3,17 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
+pub mod blacklist;
 pub mod expect;
 pub mod hb;
 pub mod hb_disk;
+pub mod listener;
 pub mod lsnr;
 pub mod memory;
 pub mod monitor;
 pub mod orchestrator;
 pub mod peer;
+pub mod replicate;
 pub mod run;
 pub mod scheduler;
 pub mod secret;

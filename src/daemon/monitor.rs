@@ -20,9 +20,11 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 pub fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestrator::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
+    let mut replicator = super::replicate::Replicator::default();
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared, &mut seen);
+        replicator.step(env, &shared);
         // Once a stop is asked for, nothing new is started here.
         if !shared.stop_requested() && orch.step(env, &shared) {
             // Something was started: show it at once.
@@ -98,6 +100,9 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
             continue;
         }
         seen.probes.insert(name.clone(), (Instant::now(), stamp));
+        let conf_stamp = config::find_file(env.paths, &name)
+            .ok()
+            .and_then(|f| super::replicate::stamp(&f));
         let data = match config::load(env.paths, &name, env.nodename) {
             Ok(cfg) => {
                 let svc = crate::service::Service::build(
@@ -118,6 +123,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     error: None,
                     orchestrate: svc.config.orchestrate.clone(),
                     smon: smon_of(shared, &name),
+                    config: conf_stamp,
                 }
             }
             Err(e) => ServiceData {
@@ -130,6 +136,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 error: Some(e.to_string()),
                 orchestrate: "no".into(),
                 smon: "idle".into(),
+                config: conf_stamp,
             },
         };
         services.insert(name, data);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::listener as peer_listener;
 use super::{hb, hb_disk, lsnr, monitor, scheduler, secret, state::Shared, wire};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
@@ -86,10 +87,27 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let (monitor_env, sched_env) = (env(&monitor_opts), env(&sched_opts));
     log.info(format!("daemon started, pid {}", std::process::id()));
     std::thread::scope(|s| {
-        let socket = lsnr::socket_path(paths).display().to_string();
-        shared.set_thread("listener", "running", &socket);
+        // The local socket serves the CLI but is not a thread svcmon lists:
+        // `listener` is the peer listener, as in 1.9's svcmon.
         let (sh, lg) = (shared.clone(), log.clone());
         s.spawn(move || lsnr::serve(listener, sh, lg));
+        let conf = peer_listener::read_conf(paths);
+        match peer_listener::bind(&conf) {
+            Ok(tcp) => {
+                let (sh, lg) = (shared.clone(), log.clone());
+                s.spawn(move || peer_listener::serve(tcp, paths, sh, lg));
+            }
+            Err(e) => {
+                // The node still runs its services and answers the CLI;
+                // svcmon shows the listener stopped.
+                let at = format!("{}:{}", conf.addr, conf.port);
+                log.error(format!(
+                    "cannot listen on {at} ([listener] addr and port in {}): {e}",
+                    paths.node_conf().display()
+                ));
+                shared.set_thread("listener", "stopped", &at);
+            }
+        }
         shared.set_thread("monitor", "running", "");
         let sh = shared.clone();
         let me = &monitor_env;

@@ -32,6 +32,8 @@ pub struct ServiceData {
     pub orchestrate: String,
     /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
     pub smon: String,
+    /// The config file's stamp, advertised for replication.
+    pub config: Option<super::replicate::ConfStamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -75,6 +77,11 @@ pub struct Shared {
     pub inbox: Mutex<Vec<(String, super::memory::Expect)>>,
     /// The orders this node holds, advertised to the peers.
     pub expects: Mutex<BTreeMap<String, super::memory::Expect>>,
+    /// Per thread id, counters shown as the thread's `stats` (the listener's).
+    pub stats: Mutex<BTreeMap<String, Value>>,
+    /// Sources the listener refused; here so that the local socket can
+    /// show and clear it.
+    pub blacklist: Mutex<super::blacklist::Blacklist>,
     pub started: Instant,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
@@ -100,6 +107,8 @@ impl Shared {
             maintenance: Mutex::new(BTreeSet::new()),
             inbox: Mutex::new(Vec::new()),
             expects: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
+            blacklist: Mutex::new(super::blacklist::Blacklist::default()),
             started: Instant::now(),
             stop_requested: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -143,6 +152,12 @@ impl Shared {
             }
         }
         self.beat(tid, peer, true);
+    }
+
+    pub fn set_stats(&self, tid: &str, stats: Value) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.insert(tid.to_string(), stats);
+        }
     }
 
     pub fn set_rejections(&self, tid: &str, total: u64) {
@@ -208,6 +223,7 @@ impl Shared {
                         "error": s.error,
                         "orchestrate": s.orchestrate,
                         "smon": s.smon,
+                        "config": s.config.as_ref().map(|c| c.to_json()),
                     }),
                 )
             })
@@ -267,6 +283,7 @@ impl Shared {
     pub fn status_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         let threads: serde_json::Map<String, Value> = self
             .threads
             .lock()
@@ -277,6 +294,9 @@ impl Shared {
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));
+                        }
+                        if let Some(st) = stats.get(id) {
+                            v["stats"] = st.clone();
                         }
                         (id.clone(), v)
                     })

@@ -1,0 +1,403 @@
+//! The peer listener (spec cluster-1.9 §1.5): TCP `[listener] addr:port`
+//! (default 0.0.0.0:1214), one sealed request per connection, answered as
+//! peer.rs documents. Peers fetch service configs here (replicate.rs), and
+//! arbitrators are pinged here by other clusters' nodes.
+//!
+//! # Bounds
+//!
+//! The accept loop never reads: it drops a blacklisted source at once and
+//! hands every other connection to [`WORKERS`] handler threads through a
+//! queue of [`QUEUE`]; when the queue is full the connection is closed
+//! (counted as rejected). Each connection gets [`DEADLINE`] for its whole
+//! request, however slowly it trickles bytes, so a slow or silent client
+//! holds one worker for 2 s at most and a handful of them cannot stall the
+//! peers. A few threads rather than one per connection: memory stays bounded
+//! (one frame of at most `wire::MAX_FRAME` per worker) whatever arrives.
+//!
+//! # Refusals
+//!
+//! Every refused frame is counted in `threads.listener.stats.rejected` and
+//! logged at most once per source every few seconds (blacklist.rs). A frame
+//! that does not authenticate is also a strike against its source address;
+//! an authenticated peer asking something wrong (a non-request kind, an
+//! unknown action) is refused and counted but never blacklisted: it holds
+//! the key, so banning its address would only cut a cluster node off.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::state::Shared;
+use super::wire::{self, Key, Kind, Opener, Sealer, WireError};
+use super::{peer, secret};
+use crate::config::ini::Ini;
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub const DEFAULT_ADDR: &str = "0.0.0.0";
+pub const WORKERS: usize = 4;
+pub const QUEUE: usize = 16;
+pub const DEADLINE: Duration = Duration::from_secs(2);
+const THREAD: &str = "listener";
+
+/// `[listener] addr` and `port` of node.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConf {
+    pub addr: String,
+    /// 0 binds an ephemeral port (tests).
+    pub port: u16,
+}
+
+fn node_ini(paths: &Paths) -> Ini {
+    Ini::parse(&std::fs::read_to_string(paths.node_conf()).unwrap_or_default())
+}
+
+fn port_of(ini: &Ini, key: &str) -> Option<u16> {
+    ini.get("listener", key)
+        .and_then(|f| f.value.trim().parse().ok())
+}
+
+pub fn read_conf(paths: &Paths) -> ListenerConf {
+    let ini = node_ini(paths);
+    ListenerConf {
+        addr: ini
+            .get("listener", "addr")
+            .map(|f| f.value.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| DEFAULT_ADDR.to_string()),
+        port: port_of(&ini, "port").unwrap_or(peer::DEFAULT_PORT),
+    }
+}
+
+/// The port `node`'s listener is reached on: `[listener] port@<node>`,
+/// else `port`, else 1214.
+pub fn peer_port(paths: &Paths, node: &str) -> u16 {
+    let ini = node_ini(paths);
+    port_of(&ini, &format!("port@{node}"))
+        .or_else(|| port_of(&ini, "port"))
+        .unwrap_or(peer::DEFAULT_PORT)
+}
+
+pub fn bind(conf: &ListenerConf) -> io::Result<TcpListener> {
+    TcpListener::bind((conf.addr.as_str(), conf.port))
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Stats {
+    accepted: u64,
+    auth_validated: u64,
+    rejected: u64,
+    blacklisted: u64,
+}
+
+/// The cluster key and the replay windows: one Opener for the listener,
+/// renewed only when the secret or the cluster name changes.
+struct Auth {
+    secret: String,
+    cluster: String,
+    opener: Opener,
+    sealer: Sealer,
+}
+
+impl Auth {
+    fn load(paths: &Paths, nodename: &str) -> Result<Auth, String> {
+        let secret = secret::cluster_secret(paths).map_err(|e| e.to_string())?;
+        let cluster = secret::cluster_name(paths);
+        let key = Key::from_secret(&secret);
+        let sealer = Sealer::new(key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
+        Ok(Auth {
+            opener: Opener::new(key, &cluster),
+            secret,
+            cluster,
+            sealer,
+        })
+    }
+}
+
+struct Server<'a> {
+    paths: &'a Paths,
+    shared: Arc<Shared>,
+    log: Logger,
+    auth: Mutex<Option<Auth>>,
+    stats: Mutex<Stats>,
+}
+
+/// Serves until the daemon stops. The thread shows as `listener` with the
+/// bound address (the real port when `port = 0`).
+pub fn serve(tcp: TcpListener, paths: &Paths, shared: Arc<Shared>, log: Logger) {
+    let info = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    shared.set_thread(THREAD, "running", &info);
+    let server = Server {
+        paths,
+        shared: shared.clone(),
+        log,
+        auth: Mutex::new(None),
+        stats: Mutex::new(Stats::default()),
+    };
+    server.reload_auth();
+    server.publish();
+    // Non-blocking accept, polled, so that a stop is noticed.
+    let _ = tcp.set_nonblocking(true);
+    let (tx, rx) = sync_channel::<(TcpStream, IpAddr)>(QUEUE);
+    let rx = Mutex::new(rx);
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS {
+            s.spawn(|| server.work(&rx));
+        }
+        server.accept_loop(&tcp, &tx);
+    });
+    shared.set_thread(THREAD, "stopped", &info);
+}
+
+impl Server<'_> {
+    fn accept_loop(&self, tcp: &TcpListener, tx: &SyncSender<(TcpStream, IpAddr)>) {
+        let node_conf = self.paths.node_conf();
+        let mut seen = crate::fsutil::mtime(&node_conf);
+        while !self.shared.stopping() {
+            let now = crate::fsutil::mtime(&node_conf);
+            if now != seen {
+                seen = now;
+                self.reload_auth();
+            }
+            let (stream, from) = match tcp.accept() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            };
+            let ip = from.ip();
+            self.count(|s| s.accepted += 1);
+            if self.with_blacklist(|b| b.banned(ip, Instant::now())) {
+                // Dropped unread: a banned source costs an accept, nothing more.
+                self.count(|s| s.blacklisted += 1);
+                self.publish();
+                continue;
+            }
+            match tx.try_send((stream, ip)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.count(|s| s.rejected += 1);
+                    self.note(ip, "too many connections waiting: closed");
+                    self.publish();
+                }
+                Err(TrySendError::Disconnected(_)) => break,
+            }
+        }
+    }
+
+    fn work(&self, rx: &Mutex<Receiver<(TcpStream, IpAddr)>>) {
+        while !self.shared.stopping() {
+            let next = match rx.lock() {
+                Ok(r) => r.recv_timeout(Duration::from_millis(100)),
+                Err(_) => return,
+            };
+            if let Ok((stream, ip)) = next {
+                let _ = stream.set_nonblocking(false);
+                self.handle(&stream, ip);
+                self.publish();
+            }
+        }
+    }
+
+    fn reload_auth(&self) {
+        let Ok(mut auth) = self.auth.lock() else {
+            return;
+        };
+        let same = auth.as_ref().is_some_and(|a| {
+            a.secret.as_str() == secret::cluster_secret(self.paths).unwrap_or_default()
+                && a.cluster == secret::cluster_name(self.paths)
+        });
+        if same {
+            return;
+        }
+        match Auth::load(self.paths, &self.shared.nodename) {
+            Ok(a) => *auth = Some(a),
+            Err(e) => {
+                self.log
+                    .error(format!("listener: no peer request without a key: {e}"));
+                *auth = None;
+            }
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn with_blacklist<R>(&self, f: impl FnOnce(&mut super::blacklist::Blacklist) -> R) -> R
+    where
+        R: Default,
+    {
+        self.shared
+            .blacklist
+            .lock()
+            .map(|mut b| f(&mut b))
+            .unwrap_or_default()
+    }
+
+    fn publish(&self) {
+        let s = self.stats.lock().map(|s| *s).unwrap_or_default();
+        self.shared.set_stats(
+            THREAD,
+            json!({
+                "accepted": s.accepted,
+                "auth_validated": s.auth_validated,
+                "rejected": s.rejected,
+                "blacklisted": s.blacklisted,
+            }),
+        );
+    }
+
+    /// Logs a refusal from `ip`, at most once per source every few seconds.
+    fn note(&self, ip: IpAddr, why: &str) {
+        if let Some(unlogged) = self.with_blacklist(|b| b.may_log(ip, Instant::now())) {
+            let more = if unlogged > 0 {
+                format!(" ({unlogged} more refused since the last line)")
+            } else {
+                String::new()
+            };
+            self.log.warn(format!(
+                "listener: refused a request from {ip}: {why}{more}"
+            ));
+        }
+    }
+
+    /// A frame that did not authenticate: counted, and a strike.
+    fn refuse_frame(&self, ip: IpAddr, err: &WireError) {
+        self.count(|s| s.rejected += 1);
+        if self.with_blacklist(|b| b.strike(ip, Instant::now())) {
+            self.log.warn(format!(
+                "listener: {ip} blacklisted for {} s after more than {} refused frames",
+                super::blacklist::BAN.as_secs(),
+                super::blacklist::STRIKES
+            ));
+        }
+        self.note(ip, &err.to_string());
+    }
+
+    fn handle(&self, stream: &TcpStream, ip: IpAddr) {
+        let mut r = Deadline {
+            stream,
+            until: Instant::now() + DEADLINE,
+        };
+        let frame = match wire::read_frame(&mut r) {
+            Ok(f) => f,
+            // A connect and a close (a port probe) sent nothing to refuse.
+            Err(WireError::Closed) => return,
+            Err(e) => return self.refuse_frame(ip, &e),
+        };
+        let opened = {
+            let Ok(mut guard) = self.auth.lock() else {
+                return;
+            };
+            let Some(auth) = guard.as_mut() else {
+                drop(guard);
+                self.count(|s| s.rejected += 1);
+                return self.note(ip, "this node has no cluster key");
+            };
+            auth.opener.open(&frame)
+        };
+        let opened = match opened {
+            Ok(o) => o,
+            Err(e) => return self.refuse_frame(ip, &e),
+        };
+        self.count(|s| s.auth_validated += 1);
+        if opened.kind != Kind::Request {
+            // A captured heartbeat or answer replayed here: not a question.
+            self.count(|s| s.rejected += 1);
+            return self.note(
+                ip,
+                &format!(
+                    "a {:?} frame from {} is not a request",
+                    opened.kind, opened.nodename
+                ),
+            );
+        }
+        let result = self.dispatch(&opened.payload, &opened.nodename);
+        if let Err(why) = &result {
+            self.count(|s| s.rejected += 1);
+            self.note(ip, &format!("{}: {why}", opened.nodename));
+        }
+        let body = peer::answer(opened.seq, result);
+        let sealed = match self.auth.lock() {
+            Ok(mut g) => match g.as_mut() {
+                Some(a) => a.sealer.seal(Kind::Response, &body),
+                None => return,
+            },
+            Err(_) => return,
+        };
+        match sealed {
+            Ok(frame) => {
+                let _ = stream.set_write_timeout(Some(DEADLINE));
+                let mut w = stream;
+                let _ = wire::write_frame(&mut w, &frame);
+            }
+            Err(e) => self
+                .log
+                .error(format!("listener: cannot seal an answer: {e}")),
+        }
+    }
+
+    /// Runs the request of authenticated node `from`.
+    fn dispatch(&self, payload: &[u8], from: &str) -> Result<Value, String> {
+        let req: Value = serde_json::from_slice(payload)
+            .map_err(|_| "a request that is not JSON".to_string())?;
+        match req["action"].as_str() {
+            Some("ping") => Ok(json!({})),
+            Some("daemon_status") => Ok(self.shared.status_json()),
+            Some("get_service_config") => {
+                super::replicate::serve_config(self.paths, &req["options"], from)
+            }
+            Some(other) => Err(format!("unknown action {other}")),
+            None => Err("a request without an action".to_string()),
+        }
+    }
+}
+
+/// Reads within a deadline for the whole request, not per read: a client
+/// trickling one byte a second cannot hold a worker longer than that.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no whole request within {} s", DEADLINE.as_secs()),
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut s = self.stream;
+        s.read(buf)
+    }
+}
+
+/// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
+/// per-node override), else the node name; `peer_port` for the port.
+pub fn peer_addr(paths: &Paths, node: &str) -> Result<SocketAddr, peer::PeerError> {
+    let host = node_ini(paths)
+        .get("listener", &format!("addr@{node}"))
+        .map(|f| f.value.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| node.to_string());
+    peer::resolve(&host, peer_port(paths, node))
+}
+
+#[cfg(test)]
+#[path = "listener_tests.rs"]
+pub(crate) mod tests;

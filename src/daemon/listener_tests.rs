@@ -1,0 +1,273 @@
+//! The listener on loopback, driven by `peer::request` and by raw bytes.
+
+use super::*;
+use crate::daemon::blacklist::Blacklist;
+use crate::daemon::peer::{Asker, PeerError};
+use std::io::Write;
+use std::net::Shutdown;
+
+pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A listener of node1 in cluster c1 on loopback, stopped when dropped.
+pub(crate) struct Running {
+    _dir: tempfile::TempDir,
+    pub paths: Paths,
+    pub shared: Arc<Shared>,
+    pub addr: SocketAddr,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shared.halt();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub(crate) fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    std::fs::create_dir_all(&paths.etc).unwrap();
+    std::fs::write(
+        paths.node_conf(),
+        format!("[cluster]\nname = c1\nsecret = {SECRET}\n"),
+    )
+    .unwrap();
+    let shared = Arc::new(Shared::new("node1"));
+    let tcp = bind(&ListenerConf {
+        addr: "127.0.0.1".into(),
+        port: 0,
+    })
+    .unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (p, sh) = (paths.clone(), shared.clone());
+    let thread = std::thread::spawn(move || serve(tcp, &p, sh, Logger::named("node", "test")));
+    Running {
+        _dir: dir,
+        paths,
+        shared,
+        addr,
+        thread: Some(thread),
+    }
+}
+
+impl Running {
+    fn ask(&self, action: &str, options: Value) -> Result<Value, PeerError> {
+        let key = Key::from_secret(SECRET);
+        let asker = Asker {
+            nodename: "node2",
+            cluster: "c1",
+            key: &key,
+        };
+        peer::request(&asker, self.addr, action, options, Duration::from_secs(3))
+    }
+
+    /// Sends raw bytes, closes the write side, returns what came back.
+    fn raw(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(bytes);
+        let _ = s.shutdown(Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    pub fn stats(&self) -> Value {
+        self.shared.status_json()["threads"]["listener"]["stats"].clone()
+    }
+
+    /// Polls the stats until `key` reaches `want` (the worker publishes
+    /// them just after closing the connection).
+    pub fn wait_stat(&self, key: &str, want: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = self.stats();
+            if st[key].as_u64() == Some(want) || Instant::now() > deadline {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn framed(frame: &[u8]) -> Vec<u8> {
+    let mut v = (frame.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(frame);
+    v
+}
+
+fn request_frame(secret: &str, cluster: &str, kind: Kind, body: &str) -> Vec<u8> {
+    Sealer::new(Key::from_secret(secret), "node2", cluster)
+        .unwrap()
+        .seal(kind, body.as_bytes())
+        .unwrap()
+}
+
+#[test]
+fn ping_and_daemon_status_answer_and_the_thread_shows_the_bound_address() {
+    let l = start();
+    assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}));
+    let st = l.ask("daemon_status", json!({})).unwrap();
+    assert_eq!(st["node"], "node1", "{st:#}");
+    let th = &l.shared.status_json()["threads"]["listener"];
+    assert_eq!(th["state"], "running");
+    assert_eq!(th["info"], l.addr.to_string());
+    let stats = l.wait_stat("auth_validated", 2);
+    assert_eq!(
+        stats,
+        json!({"accepted": 2, "auth_validated": 2, "rejected": 0, "blacklisted": 0})
+    );
+}
+
+#[test]
+fn get_service_config_only_in_scope() {
+    let l = start();
+    let conf = l.paths.etc.join("svc1.conf");
+    std::fs::write(
+        &conf,
+        "[DEFAULT]\nnodes = node1 node3\nservice_type = TST\n",
+    )
+    .unwrap();
+    let err = l
+        .ask("get_service_config", json!({"svcname": "svc1"}))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("node2 is not in the nodes or drpnodes of svc1"),
+        "{err}"
+    );
+    let err = l
+        .ask("get_service_config", json!({"svcname": "node"}))
+        .unwrap_err();
+    assert!(err.to_string().contains("no service node here"), "{err}");
+    let text = "[DEFAULT]\nnodes = node1\ndrpnodes = node2\nservice_type = TST\n";
+    std::fs::write(&conf, text).unwrap();
+    let got = l
+        .ask("get_service_config", json!({"svcname": "svc1"}))
+        .unwrap();
+    assert_eq!(got["svcname"], "svc1");
+    assert_eq!(got["text"], text);
+    assert!(got["mtime"].as_f64().unwrap() > 1e9, "{got}");
+    assert_eq!(l.wait_stat("rejected", 2)["rejected"], 2);
+}
+
+#[test]
+fn a_replayed_request_is_refused_and_counted() {
+    let l = start();
+    let frame = framed(&request_frame(
+        SECRET,
+        "c1",
+        Kind::Request,
+        r#"{"action": "ping", "options": {}}"#,
+    ));
+    assert!(!l.raw(&frame).is_empty(), "the first one is answered");
+    assert!(l.raw(&frame).is_empty(), "the replay is not");
+    let st = l.wait_stat("rejected", 1);
+    assert_eq!(st["rejected"], 1, "{st}");
+    assert_eq!(st["auth_validated"], 1, "{st}");
+}
+
+#[test]
+fn forged_truncated_oversized_garbage_and_other_cluster_are_refused_and_counted() {
+    let l = start();
+    let ping = r#"{"action": "ping", "options": {}}"#;
+    let forged = request_frame("another secret", "c1", Kind::Request, ping);
+    let other = request_frame(SECRET, "c2", Kind::Request, ping);
+    let good = framed(&request_frame(SECRET, "c1", Kind::Request, ping));
+    let inputs: Vec<Vec<u8>> = vec![
+        framed(&forged),
+        good[..good.len() - 10].to_vec(),
+        ((wire::MAX_FRAME + 1) as u32).to_be_bytes().to_vec(),
+        b"\x00\x00\x00\x05hello".to_vec(),
+        framed(&other),
+    ];
+    for input in &inputs {
+        assert!(l.raw(input).is_empty(), "no answer to a refused frame");
+    }
+    let st = l.wait_stat("rejected", 5);
+    assert_eq!(
+        st,
+        json!({"accepted": 5, "auth_validated": 0, "rejected": 5, "blacklisted": 0})
+    );
+    // Five strikes are tolerated: the genuine request still gets through.
+    assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}));
+}
+
+#[test]
+fn authenticated_but_wrong_kind_or_action_is_refused_without_a_strike() {
+    let l = start();
+    for _ in 0..6 {
+        let beat = framed(&request_frame(SECRET, "c1", Kind::Heartbeat, "{}"));
+        assert!(l.raw(&beat).is_empty());
+        let answer = request_frame(SECRET, "c1", Kind::Response, "{}");
+        assert!(l.raw(&framed(&answer)).is_empty());
+    }
+    let err = l.ask("rm_rf", json!({})).unwrap_err();
+    assert!(err.to_string().ends_with("unknown action rm_rf"), "{err}");
+    assert_eq!(l.wait_stat("rejected", 13)["rejected"], 13);
+    assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}), "not banned");
+}
+
+#[test]
+fn more_than_five_refusals_blacklist_the_source_until_the_ban_expires() {
+    let l = start();
+    *l.shared.blacklist.lock().unwrap() = Blacklist::new(5, Duration::from_millis(700));
+    for _ in 0..6 {
+        l.raw(b"\x00\x00\x00\x05hello");
+    }
+    l.wait_stat("rejected", 6);
+    let err = l.ask("ping", json!({})).unwrap_err();
+    assert!(matches!(err, PeerError::Wire { .. }), "{err}");
+    let st = l.wait_stat("blacklisted", 1);
+    assert_eq!(st["blacklisted"], 1, "{st}");
+    assert_eq!(st["rejected"], 6, "dropped unread, not refused again: {st}");
+    let banned = l.shared.blacklist.lock().unwrap().status(Instant::now());
+    assert_eq!(banned["127.0.0.1"]["strikes"], 6, "{banned}");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}), "expired");
+}
+
+#[test]
+fn a_silent_client_does_not_block_the_others() {
+    let l = start();
+    // More silent connections than workers: each holds one for DEADLINE.
+    let silent: Vec<TcpStream> = (0..WORKERS + 2)
+        .map(|_| TcpStream::connect(l.addr).unwrap())
+        .collect();
+    let t0 = Instant::now();
+    assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}));
+    assert!(t0.elapsed() < DEADLINE * 2, "{:?}", t0.elapsed());
+    drop(silent);
+}
+
+#[test]
+fn node_conf_gives_addr_and_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    std::fs::create_dir_all(&paths.etc).unwrap();
+    assert_eq!(
+        read_conf(&paths),
+        ListenerConf {
+            addr: "0.0.0.0".into(),
+            port: 1214
+        }
+    );
+    assert_eq!(peer_port(&paths, "node2"), 1214);
+    std::fs::write(
+        paths.node_conf(),
+        "[listener]\naddr = 127.0.0.1\nport = 0\nport@node2 = 1300\n",
+    )
+    .unwrap();
+    assert_eq!(
+        read_conf(&paths),
+        ListenerConf {
+            addr: "127.0.0.1".into(),
+            port: 0
+        }
+    );
+    assert_eq!(peer_port(&paths, "node2"), 1300);
+    assert_eq!(peer_port(&paths, "node3"), 0);
+}

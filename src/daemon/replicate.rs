@@ -1,0 +1,392 @@
+//! Config replication (spec cluster-1.9 §3.6): every node advertises, per
+//! local service, its config file's mtime and sha256 in its heartbeat
+//! dataset; a node fetches a service's config from a peer in scope that
+//! has it and it has not, or that has another one with a newer mtime.
+//!
+//! - Scope: the peer and this node are both in the service's `nodes` or
+//!   `drpnodes` as the peer advertises them; a node of `nodes` does not take
+//!   the config of a peer that is only a DRP node (1.9: production never
+//!   fetches from a DRP node).
+//! - A fetched config is validated as `svcmgr validate config` does, on a
+//!   copy under `<var>/replicate`; the live file is kept when it is refused.
+//! - It is installed atomically with the origin's mtime, so both nodes then
+//!   advertise the same stamp and newest-wins is stable (no ping-pong).
+//! - A new service is frozen before its config appears (no daemon may start
+//!   it before its owner thaws it), then gets its links as `create` makes.
+//! - A local `<svc>.env` is rewritten in place: installing a `.conf` next to
+//!   it would give the service two files, which is an error.
+//! - A config that keeps failing is not fetched again for the same cksum
+//!   beyond [`MAX_TRIES`] (only transport errors are retried at all).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::state::Shared;
+use super::{listener, peer, secret, wire};
+use crate::action::{self, Env};
+use crate::config;
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+pub const MAX_TRIES: u32 = 3;
+/// The monitor thread does the fetches: a few per pass keeps its loop short.
+const FETCHES_PER_PASS: usize = 2;
+
+/// What a node advertises of one service's config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfStamp {
+    /// Seconds since the epoch.
+    pub mtime: f64,
+    /// sha256 of the file's bytes, hex.
+    pub cksum: String,
+}
+
+impl ConfStamp {
+    pub fn to_json(&self) -> Value {
+        json!({"mtime": self.mtime, "cksum": self.cksum})
+    }
+
+    fn from_json(v: &Value) -> Option<ConfStamp> {
+        Some(ConfStamp {
+            mtime: v["mtime"].as_f64().filter(|m| m.is_finite())?,
+            cksum: v["cksum"].as_str()?.to_string(),
+        })
+    }
+}
+
+fn secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+pub fn stamp(file: &Path) -> Option<ConfStamp> {
+    let bytes = std::fs::read(file).ok()?;
+    Some(ConfStamp {
+        mtime: secs(crate::fsutil::mtime(file)?),
+        cksum: cksum(&bytes),
+    })
+}
+
+fn cksum(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
+fn valid_svcname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "node"
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// The listener's `get_service_config` for authenticated node `from`:
+/// only a service this node has, and only to a node in its scope.
+pub fn serve_config(paths: &Paths, options: &Value, from: &str) -> Result<Value, String> {
+    let svc = options["svcname"]
+        .as_str()
+        .ok_or("get_service_config needs options.svcname")?;
+    if !valid_svcname(svc) || !config::list_services(paths).iter().any(|s| s == svc) {
+        return Err(format!("no service {svc} here"));
+    }
+    let file = config::find_file(paths, svc).map_err(|e| e.to_string())?;
+    match config::load(paths, svc, from) {
+        Ok(_) => {}
+        Err(config::ConfigError::NotManagedHere { .. }) => {
+            return Err(format!(
+                "{from} is not in the nodes or drpnodes of {svc}: its config is not sent there"
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mtime = crate::fsutil::mtime(&file).map_or(0.0, secs);
+    Ok(json!({
+        "svcname": svc,
+        "text": String::from_utf8_lossy(&bytes),
+        "mtime": mtime,
+    }))
+}
+
+/// A service as one peer advertises it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub peer: String,
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
+    pub stamp: ConfStamp,
+}
+
+fn in_scope(me: &str, o: &Offer) -> bool {
+    let has = |l: &[String], n: &str| l.iter().any(|x| x == n);
+    let (peer_prd, peer_drp) = (has(&o.nodes, &o.peer), has(&o.drpnodes, &o.peer));
+    let (me_prd, me_drp) = (has(&o.nodes, me), has(&o.drpnodes, me));
+    // A production node takes only a production node's config.
+    let from_allowed = if me_prd {
+        peer_prd
+    } else {
+        peer_prd || peer_drp
+    };
+    (me_prd || me_drp) && from_allowed
+}
+
+/// Newest wins: fetch when in scope and the service is missing here, or
+/// differs and the peer's copy is newer.
+pub fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
+    in_scope(me, o) && local.is_none_or(|l| l.cksum != o.stamp.cksum && o.stamp.mtime > l.mtime)
+}
+
+fn node_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// For each service to fetch, the newest offer among the peers' datasets
+/// (`{"<peer>": {"services": {"<svc>": {...}}}}`).
+pub fn choose(
+    me: &str,
+    local: &BTreeMap<String, Option<ConfStamp>>,
+    peers: &BTreeMap<String, Value>,
+) -> BTreeMap<String, Offer> {
+    let mut out: BTreeMap<String, Offer> = BTreeMap::new();
+    for (peer, data) in peers {
+        let Some(services) = data["services"].as_object() else {
+            continue;
+        };
+        for (svc, s) in services {
+            let Some(stamp) = ConfStamp::from_json(&s["config"]) else {
+                continue;
+            };
+            let offer = Offer {
+                peer: peer.clone(),
+                nodes: node_list(&s["nodes"]),
+                drpnodes: node_list(&s["drpnodes"]),
+                stamp,
+            };
+            if !valid_svcname(svc) || !wanted(me, local.get(svc).and_then(Option::as_ref), &offer) {
+                continue;
+            }
+            if out
+                .get(svc)
+                .is_none_or(|o| offer.stamp.mtime > o.stamp.mtime)
+            {
+                out.insert(svc.clone(), offer);
+            }
+        }
+    }
+    out
+}
+
+enum Failure {
+    /// Validation or the peer refused: not worth asking again.
+    Refused(String),
+    /// Network, resolution, local I/O: retried a few times.
+    Transient(String),
+}
+
+struct Tries {
+    count: u32,
+    next: Instant,
+}
+
+/// The monitor's replication state: what failed, per service and cksum.
+pub struct Replicator {
+    tries: HashMap<(String, String), Tries>,
+    log: Logger,
+}
+
+impl Default for Replicator {
+    fn default() -> Self {
+        Replicator {
+            tries: HashMap::new(),
+            log: Logger::named("node", "replicate"),
+        }
+    }
+}
+
+impl Replicator {
+    /// One pass, after the monitor's refresh.
+    pub fn step(&mut self, env: &Env, shared: &Shared) {
+        // From disk rather than the dataset: right after an install the
+        // dataset may still show the old stamp.
+        let local: BTreeMap<String, Option<ConfStamp>> = config::list_services(env.paths)
+            .into_iter()
+            .map(|svc| {
+                let st = config::find_file(env.paths, &svc)
+                    .ok()
+                    .and_then(|f| stamp(&f));
+                (svc, st)
+            })
+            .collect();
+        let peers: BTreeMap<String, Value> = shared
+            .peers
+            .lock()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.data.clone())).collect())
+            .unwrap_or_default();
+        let wanted = choose(env.nodename, &local, &peers);
+        self.tries
+            .retain(|(svc, ck), _| wanted.get(svc).is_some_and(|o| &o.stamp.cksum == ck));
+        let now = Instant::now();
+        let due: Vec<(String, Offer)> = wanted
+            .into_iter()
+            .filter(|(svc, o)| {
+                self.tries
+                    .get(&(svc.clone(), o.stamp.cksum.clone()))
+                    .is_none_or(|t| t.count < MAX_TRIES && now >= t.next)
+            })
+            .take(FETCHES_PER_PASS)
+            .collect();
+        for (svc, offer) in due {
+            let key = (svc.clone(), offer.stamp.cksum.clone());
+            let count = self.tries.get(&key).map_or(0, |t| t.count) + 1;
+            match fetch_install(env, &svc, &offer.peer) {
+                Ok(line) => {
+                    self.log.info(line);
+                    self.tries.remove(&key);
+                    continue;
+                }
+                Err(Failure::Refused(why)) => {
+                    self.log.error(format!(
+                        "{svc}: config from {} refused, the live file is kept: {why}",
+                        offer.peer
+                    ));
+                    self.tries.insert(
+                        key,
+                        Tries {
+                            count: MAX_TRIES,
+                            next: now,
+                        },
+                    );
+                }
+                Err(Failure::Transient(why)) => {
+                    let last = if count >= MAX_TRIES {
+                        " (giving up until it changes again)"
+                    } else {
+                        ""
+                    };
+                    self.log.warn(format!(
+                        "{svc}: cannot fetch its config from {}: {why}{last}",
+                        offer.peer
+                    ));
+                    self.tries.insert(
+                        key,
+                        Tries {
+                            count,
+                            next: now + Duration::from_secs(2u64.pow(count)),
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failure> {
+    let paths = env.paths;
+    let t = Failure::Transient;
+    let key = secret::cluster_secret(paths).map_err(|e| t(e.to_string()))?;
+    let key = wire::Key::from_secret(&key);
+    let cluster = secret::cluster_name(paths);
+    let asker = peer::Asker {
+        nodename: env.nodename,
+        cluster: &cluster,
+        key: &key,
+    };
+    let addr = listener::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
+    let data = peer::request(
+        &asker,
+        addr,
+        "get_service_config",
+        json!({"svcname": svc}),
+        FETCH_TIMEOUT,
+    )
+    .map_err(|e| match e {
+        peer::PeerError::Refused { .. } => Failure::Refused(e.to_string()),
+        _ => t(e.to_string()),
+    })?;
+    let (Some(text), Some(mtime)) = (data["text"].as_str(), data["mtime"].as_f64()) else {
+        return Err(Failure::Refused(format!(
+            "{peer_node} answered without text or mtime"
+        )));
+    };
+    let mtime = Duration::try_from_secs_f64(mtime)
+        .map(|d| UNIX_EPOCH + d)
+        .map_err(|_| Failure::Refused(format!("{peer_node} sent an invalid mtime {mtime}")))?;
+    let target =
+        config::find_file(paths, svc).unwrap_or_else(|_| paths.etc.join(format!("{svc}.conf")));
+    validate_copy(env, svc, text, &target)?;
+    let new = target.symlink_metadata().is_err();
+    if new && action::freeze(paths, svc, &Logger::service(svc)) != action::OK {
+        return Err(t(format!(
+            "cannot freeze the new service: {} not written",
+            target.display()
+        )));
+    }
+    crate::fsutil::write_atomic_at(&target, text.as_bytes(), Some(mtime))
+        .map_err(|e| t(format!("cannot write {}: {e}", target.display())))?;
+    if new {
+        action::install_links(paths, svc, &env.svcmgr_bin).map_err(t)?;
+    }
+    let what = if new {
+        "new service, frozen"
+    } else {
+        "updated"
+    };
+    Ok(format!(
+        "{svc}: config installed from {peer_node} ({what}, {}, sha256 {})",
+        target.display(),
+        &cksum(text.as_bytes())[..12]
+    ))
+}
+
+/// `svcmgr validate config` on a copy, never on the live file; problems
+/// are reported against the file they would have replaced.
+fn validate_copy(env: &Env, svc: &str, text: &str, target: &Path) -> Result<(), Failure> {
+    let dir: PathBuf = env.paths.var.join("replicate");
+    let copy = dir.join(format!("{svc}.conf"));
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| crate::fsutil::write_atomic(&copy, text.as_bytes()))
+        .map_err(|e| Failure::Transient(format!("cannot write {}: {e}", copy.display())))?;
+    let scratch = Paths {
+        etc: dir,
+        ..env.paths.clone()
+    };
+    let result = config::validate(&scratch, svc, env.nodename);
+    let _ = std::fs::remove_file(&copy);
+    match result {
+        Ok(problems) if problems.is_empty() => Ok(()),
+        Ok(problems) => Err(Failure::Refused(
+            problems
+                .into_iter()
+                .map(|p| {
+                    config::Problem {
+                        file: target.to_path_buf(),
+                        ..p
+                    }
+                    .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(e) => Err(Failure::Refused(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[path = "replicate_tests.rs"]
+mod tests;

@@ -1,0 +1,212 @@
+use super::*;
+use crate::action::Opts;
+use crate::daemon::listener::tests::{Running, SECRET, start};
+use crate::exec::FakeRunner;
+
+fn st(mtime: f64, cksum: &str) -> ConfStamp {
+    ConfStamp {
+        mtime,
+        cksum: cksum.into(),
+    }
+}
+
+fn offer(peer: &str, nodes: &[&str], drpnodes: &[&str], stamp: ConfStamp) -> Offer {
+    let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+    Offer {
+        peer: peer.into(),
+        nodes: v(nodes),
+        drpnodes: v(drpnodes),
+        stamp,
+    }
+}
+
+#[test]
+fn newest_wins_within_scope() {
+    let o = offer("n1", &["n1", "n2"], &[], st(100.0, "b"));
+    assert!(wanted("n2", None, &o), "missing here");
+    assert!(wanted("n2", Some(&st(99.0, "a")), &o), "newer elsewhere");
+    assert!(!wanted("n2", Some(&st(100.0, "a")), &o), "same age: kept");
+    assert!(!wanted("n2", Some(&st(101.0, "a")), &o), "ours is newer");
+    assert!(!wanted("n2", Some(&st(50.0, "b")), &o), "same bytes");
+    assert!(!wanted("n3", None, &o), "not for us");
+    let outside = offer("n9", &["n1", "n2"], &[], st(100.0, "b"));
+    assert!(!wanted("n2", None, &outside), "peer out of scope");
+    // DRP: a DRP node takes production's config, not the reverse.
+    let prd = offer("n1", &["n1"], &["d1"], st(100.0, "b"));
+    assert!(wanted("d1", None, &prd));
+    let drp = offer("d1", &["n1"], &["d1"], st(100.0, "b"));
+    assert!(!wanted("n1", None, &drp));
+    let drp2 = offer("d1", &["n1"], &["d1", "d2"], st(100.0, "b"));
+    assert!(wanted("d2", None, &drp2), "between DRP nodes");
+}
+
+#[test]
+fn choose_takes_the_newest_offer_and_skips_bad_names() {
+    let svc = |mtime: f64, ck: &str| json!({"nodes": ["n1", "n2", "n3"], "drpnodes": [], "config": {"mtime": mtime, "cksum": ck}});
+    let peers: BTreeMap<String, Value> = [
+        ("n1".to_string(), json!({"services": {"s": svc(10.0, "x"), "../evil": svc(1.0, "e"), "node": svc(1.0, "e")}})),
+        ("n3".to_string(), json!({"services": {"s": svc(20.0, "y"), "t": {"nodes": ["n3", "n2"]}}})),
+    ]
+    .into_iter()
+    .collect();
+    let got = choose("n2", &BTreeMap::new(), &peers);
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["s"]);
+    assert_eq!((got["s"].peer.as_str(), got["s"].stamp.mtime), ("n3", 20.0));
+    let local = [("s".to_string(), Some(st(30.0, "z")))]
+        .into_iter()
+        .collect();
+    assert!(choose("n2", &local, &peers).is_empty());
+}
+
+/// node2 (a temp root) replicating from the listener of `start()` (node1).
+struct Node2 {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    shared: Shared,
+}
+
+fn node2(node1: &Running) -> Node2 {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    std::fs::create_dir_all(&paths.etc).unwrap();
+    std::fs::write(
+        paths.node_conf(),
+        format!(
+            "[cluster]\nname = c1\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {}\n",
+            node1.addr.port()
+        ),
+    )
+    .unwrap();
+    Node2 {
+        _dir: dir,
+        paths,
+        shared: Shared::new("node2"),
+    }
+}
+
+impl Node2 {
+    /// What node1's heartbeat would bring for `svc`.
+    fn hear(&self, node1: &Running, svc: &str) {
+        let f = node1.paths.etc.join(format!("{svc}.conf"));
+        let data = json!({"services": {svc: {
+            "nodes": ["node1", "node2"], "drpnodes": [],
+            "config": stamp(&f).unwrap().to_json(),
+        }}});
+        self.shared.received("hb#1.rx", "node1", data);
+    }
+
+    fn step(&self, r: &mut Replicator) -> Vec<String> {
+        let (runner, opts) = (FakeRunner::new(), Opts::default());
+        let env = Env {
+            paths: &self.paths,
+            nodename: "node2",
+            runner: &runner,
+            opts: &opts,
+            svcmgr_bin: "/usr/bin/svcmgr".into(),
+        };
+        crate::log::capture(|| r.step(&env, &self.shared)).1
+    }
+}
+
+#[test]
+fn a_new_service_arrives_frozen_with_its_link_and_the_origin_mtime() {
+    let n1 = start();
+    let n2 = node2(&n1);
+    let src = n1.paths.etc.join("svc1.conf");
+    std::fs::write(&src, "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n").unwrap();
+    n2.hear(&n1, "svc1");
+    let mut r = Replicator::default();
+    let lines = n2.step(&mut r);
+    let dst = n2.paths.etc.join("svc1.conf");
+    assert_eq!(
+        std::fs::read(&dst).unwrap(),
+        std::fs::read(&src).unwrap(),
+        "{lines:?}"
+    );
+    assert_eq!(stamp(&dst), stamp(&src), "same mtime and cksum");
+    assert!(n2.paths.frozen_svc("svc1").exists());
+    assert_eq!(
+        std::fs::read_link(n2.paths.svc_link("svc1")).unwrap(),
+        Path::new("/usr/bin/svcmgr")
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("svc1: config installed from node1 (new service, frozen"),
+        "{lines:?}"
+    );
+    // Nothing more to do: same stamp on both sides.
+    assert!(n2.step(&mut r).is_empty());
+    assert_eq!(n1.stats()["accepted"], 1);
+
+    // A newer, invalid config is refused once and the live file kept.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(
+        &src,
+        "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n[bogus#1]\nx = 1\n",
+    )
+    .unwrap();
+    n2.hear(&n1, "svc1");
+    let before = std::fs::read(&dst).unwrap();
+    let lines = n2.step(&mut r);
+    assert_eq!(std::fs::read(&dst).unwrap(), before);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("svc1: config from node1 refused, the live file is kept")
+            && lines[0].contains(&format!("{}:4: [bogus#1]: unknown section", dst.display())),
+        "{lines:?}"
+    );
+    assert!(n2.step(&mut r).is_empty(), "not fetched again");
+    assert_eq!(n1.wait_stat("accepted", 2)["accepted"], 2);
+}
+
+#[test]
+fn an_update_rewrites_a_local_env_file_in_place() {
+    let n1 = start();
+    let n2 = node2(&n1);
+    let old = n2.paths.etc.join("svc1.env");
+    std::fs::write(&old, "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let text = "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\ncomment = new\n";
+    std::fs::write(n1.paths.etc.join("svc1.conf"), text).unwrap();
+    n2.hear(&n1, "svc1");
+    let lines = n2.step(&mut Replicator::default());
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), text, "{lines:?}");
+    assert!(!n2.paths.etc.join("svc1.conf").exists());
+    assert!(!n2.paths.frozen_svc("svc1").exists(), "not new: not frozen");
+    assert!(lines[0].contains("(updated,"), "{lines:?}");
+}
+
+#[test]
+fn an_unreachable_peer_is_retried_a_bounded_number_of_times() {
+    let n1 = start();
+    let n2 = node2(&n1);
+    std::fs::write(
+        n1.paths.etc.join("svc1.conf"),
+        "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n",
+    )
+    .unwrap();
+    n2.hear(&n1, "svc1");
+    // node1's listener moved: node2 asks a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        n2.paths.node_conf(),
+        format!("[cluster]\nname = c1\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {port}\n"),
+    )
+    .unwrap();
+    let mut r = Replicator::default();
+    let mut lines = Vec::new();
+    for _ in 0..MAX_TRIES + 2 {
+        for t in r.tries.values_mut() {
+            t.next = Instant::now();
+        }
+        lines.extend(n2.step(&mut r));
+    }
+    assert_eq!(lines.len(), MAX_TRIES as usize, "{lines:?}");
+    assert!(
+        lines[2].ends_with("(giving up until it changes again)"),
+        "{lines:?}"
+    );
+    assert!(!n2.paths.etc.join("svc1.conf").exists());
+}
