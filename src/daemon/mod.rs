@@ -5,6 +5,7 @@
 
 pub mod hb;
 pub mod hb_disk;
+pub mod hb_mcast;
 pub mod lsnr;
 pub mod monitor;
 pub mod orchestrator;
