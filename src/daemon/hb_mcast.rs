@@ -136,6 +136,19 @@ fn rx_socket(group: SocketAddrV4, intf: Option<&str>) -> Result<UdpSocket, Strin
     Ok(sock)
 }
 
+/// A failure that repeats every interval is logged once, and again only
+/// after a success: a cluster that outgrew the datagram, or a link that is
+/// down, would otherwise write the same line every second.
+#[derive(Default)]
+struct Once(bool);
+
+impl Once {
+    /// True the first time since the last success.
+    fn first(&mut self) -> bool {
+        !std::mem::replace(&mut self.0, true)
+    }
+}
+
 /// `hb#N.tx`: one datagram to the group every interval. A peer is beating
 /// on tx when the last send worked (a datagram has no acknowledgement).
 pub fn tx(
@@ -156,10 +169,7 @@ pub fn tx(
             return;
         }
     };
-    // Logged once per episode: a cluster that outgrew the datagram would
-    // otherwise log the same line every interval.
-    let mut too_big = false;
-    let mut send_failing = false;
+    let (mut too_big, mut send_failing) = (Once::default(), Once::default());
     hb::beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
         let sent = check_size(frame.len()).and_then(|()| {
             sock.send_to(frame, group)
@@ -168,18 +178,16 @@ pub fn tx(
         });
         match &sent {
             Err(e) if frame.len() > MAX_DATAGRAM => {
-                if !too_big {
+                if too_big.first() {
                     log.error(format!("{tid}: {e}"));
                 }
-                too_big = true;
             }
             Err(e) => {
-                if !send_failing {
+                if send_failing.first() {
                     log.warn(format!("{tid}: {e}"));
                 }
-                send_failing = true;
             }
-            Ok(()) => (too_big, send_failing) = (false, false),
+            Ok(()) => (too_big, send_failing) = (Once::default(), Once::default()),
         }
         for peer in &peers {
             shared.beat(&tid, peer, sent.is_ok());
@@ -272,6 +280,17 @@ mod tests {
         let err = check_size(MAX_DATAGRAM + 1).unwrap_err();
         assert!(err.contains("65508 bytes"), "{err}");
         assert!(err.contains("use a unicast or disk heartbeat"), "{err}");
+    }
+
+    #[test]
+    fn a_repeated_failure_is_logged_once_until_a_success() {
+        let mut once = Once::default();
+        assert_eq!(
+            (once.first(), once.first(), once.first()),
+            (true, false, false)
+        );
+        once = Once::default();
+        assert!(once.first(), "after a success, the next failure is logged");
     }
 
     #[test]
