@@ -33,6 +33,10 @@ pub struct HbConf {
     pub port: u16,
     /// Disk heartbeats: the shared block device.
     pub dev: Option<String>,
+    /// Multicast heartbeats: the group (default in hb_mcast.rs), as written.
+    pub addr: Option<String>,
+    /// Multicast heartbeats: the interface to send and join on (default any).
+    pub intf: Option<String>,
     pub interval: Duration,
     pub timeout: Duration,
 }
@@ -61,6 +65,10 @@ fn secs(v: Option<&str>, default: Duration) -> Duration {
     v.and_then(parse_secs)
         .filter(|d| !d.is_zero())
         .unwrap_or(default)
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
 }
 
 /// Reads `[cluster] nodes` and every `[hb#N]` (unknown types are logged
@@ -92,9 +100,9 @@ pub fn read_conf(paths: &Paths, nodename: &str) -> ClusterConf {
                 port: get("port")
                     .and_then(|p| p.trim().parse().ok())
                     .unwrap_or(DEFAULT_PORT),
-                dev: get("dev")
-                    .map(|d| d.trim().to_string())
-                    .filter(|d| !d.is_empty()),
+                dev: nonempty(get("dev")),
+                addr: nonempty(get("addr")),
+                intf: nonempty(get("intf")),
                 interval: secs(get("interval").as_deref(), DEFAULT_INTERVAL),
                 timeout: secs(get("timeout").as_deref(), DEFAULT_TIMEOUT),
             }
@@ -114,6 +122,30 @@ fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
     (node, port).to_socket_addrs().ok()?.next()
 }
 
+/// The tx loop every network heartbeat shares: each `interval` until a
+/// stop, seals this node's dataset and hands the frame to `send`, which
+/// reports the peers' beats.
+pub(super) fn beat_every(
+    conf: &HbConf,
+    tid: &str,
+    sealer: &mut Sealer,
+    shared: &Shared,
+    stop: &AtomicBool,
+    log: &Logger,
+    mut send: impl FnMut(&[u8]),
+) {
+    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+        let started = Instant::now();
+        let payload = shared.local_dataset().to_string();
+        match sealer.seal(Kind::Heartbeat, payload.as_bytes()) {
+            Ok(frame) => send(&frame),
+            Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
+        }
+        sleep_until(started + conf.interval, stop, shared);
+    }
+    shared.forget_thread(tid);
+}
+
 /// `hb#N.tx`: beats until `stop`.
 pub fn tx(
     conf: HbConf,
@@ -124,26 +156,39 @@ pub fn tx(
     log: Logger,
 ) {
     let tid = format!("{}.tx", conf.id);
-    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
-        let started = Instant::now();
-        let payload = shared.local_dataset().to_string();
-        match sealer.seal(Kind::Heartbeat, payload.as_bytes()) {
-            Ok(frame) => {
-                for peer in &peers {
-                    let ok = resolve(peer, conf.port)
-                        .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
-                        .is_some_and(|mut s| {
-                            let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
-                            wire::write_frame(&mut s, &frame).is_ok() && s.flush().is_ok()
-                        });
-                    shared.beat(&tid, peer, ok);
-                }
-            }
-            Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
+    beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
+        for peer in &peers {
+            let ok = resolve(peer, conf.port)
+                .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
+                .is_some_and(|mut s| {
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+                    wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+                });
+            shared.beat(&tid, peer, ok);
         }
-        sleep_until(started + conf.interval, &stop, &shared);
+    });
+}
+
+/// What every network rx does with one opened (or refused) frame: a peer's
+/// heartbeat refreshes it; our own frame, reflected or looped back, and
+/// other kinds are dropped; a refusal is logged and counted.
+pub(super) fn deliver(
+    tid: &str,
+    result: Result<wire::Opened, wire::WireError>,
+    opener: &Opener,
+    shared: &Shared,
+    log: &Logger,
+) {
+    match result {
+        Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
+        Ok(o) => {
+            let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
+            shared.received(tid, &o.nodename, data);
+        }
+        Err(wire::WireError::Closed) => {}
+        Err(e) => log.warn(format!("{tid}: {e}")),
     }
-    shared.forget_thread(&tid);
+    shared.set_rejections(tid, opener.stats.total());
 }
 
 /// `hb#N.rx`: accepts heartbeats until `stop`.
@@ -183,18 +228,7 @@ pub fn rx(
                         Err(e)
                     }
                 };
-                match result {
-                    // Our own frame, reflected, authenticates: drop it.
-                    Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
-                    Ok(o) => {
-                        let data =
-                            serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
-                        shared.received(&tid, &o.nodename, data);
-                    }
-                    Err(wire::WireError::Closed) => {}
-                    Err(e) => log.warn(format!("{tid}: {e}")),
-                }
-                shared.set_rejections(&tid, opener.stats.total());
+                deliver(&tid, result, &opener, &shared, &log);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -248,6 +282,8 @@ mod tests {
                 hb_type: "unicast".into(),
                 port: 10000,
                 dev: None,
+                addr: None,
+                intf: None,
                 interval: DEFAULT_INTERVAL,
                 timeout: DEFAULT_TIMEOUT
             }
@@ -259,12 +295,46 @@ mod tests {
     }
 
     #[test]
+    fn multicast_takes_its_group_and_interface() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        std::fs::create_dir_all(&paths.etc).unwrap();
+        std::fs::write(
+            paths.node_conf(),
+            "[hb#1]\ntype = Multicast\n[hb#2]\ntype = multicast\naddr = 239.0.0.9 \nintf = eth1\nport = 10002\nfoo = ignored\n",
+        )
+        .unwrap();
+        let c = read_conf(&paths, "node1");
+        let got: Vec<_> = c
+            .hbs
+            .iter()
+            .map(|h| {
+                (
+                    h.hb_type.as_str(),
+                    h.addr.as_deref(),
+                    h.intf.as_deref(),
+                    h.port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("multicast", None, None, 10000),
+                ("multicast", Some("239.0.0.9"), Some("eth1"), 10002)
+            ]
+        );
+    }
+
+    #[test]
     fn a_changed_section_is_restarted_and_a_removed_one_stopped() {
         let hb = |id: &str, port| HbConf {
             id: id.into(),
             hb_type: "unicast".into(),
             port,
             dev: None,
+            addr: None,
+            intf: None,
             interval: DEFAULT_INTERVAL,
             timeout: DEFAULT_TIMEOUT,
         };

@@ -7,6 +7,7 @@ pub mod blacklist;
 pub mod expect;
 pub mod hb;
 pub mod hb_disk;
+pub mod hb_mcast;
 pub mod listener;
 pub mod lsnr;
 pub mod memory;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::listener as peer_listener;
-use super::{hb, hb_disk, lsnr, monitor, scheduler, secret, state::Shared, wire};
+use super::{hb, hb_disk, hb_mcast, lsnr, monitor, scheduler, secret, state::Shared, wire};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
@@ -168,6 +168,13 @@ fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
     }
 }
 
+/// What a heartbeat section beats through.
+enum Medium {
+    Unicast,
+    Multicast(std::net::SocketAddrV4),
+    Disk(String),
+}
+
 /// The running heartbeat threads, by section, and what they were started with.
 #[derive(Default)]
 struct Heartbeats {
@@ -239,9 +246,16 @@ impl Heartbeats {
             .cloned()
             .collect();
         for conf in start {
-            let disk = match (conf.hb_type.as_str(), &conf.dev) {
-                ("unicast", _) => None,
-                ("disk", Some(dev)) => Some(dev.clone()),
+            let medium = match (conf.hb_type.as_str(), &conf.dev) {
+                ("unicast", _) => Medium::Unicast,
+                ("multicast", _) => match hb_mcast::group(&conf) {
+                    Ok(group) => Medium::Multicast(group),
+                    Err(e) => {
+                        log.error(e);
+                        continue;
+                    }
+                },
+                ("disk", Some(dev)) => Medium::Disk(dev.clone()),
                 ("disk", None) => {
                     log.error(format!("{}: a disk heartbeat needs dev", conf.id));
                     continue;
@@ -266,15 +280,22 @@ impl Heartbeats {
             let opener = wire::Opener::new(key.clone(), &cluster);
             let (rx_id, tx_id) = (format!("{}.rx", conf.id), format!("{}.tx", conf.id));
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
-            match disk {
-                None => {
+            match medium {
+                Medium::Unicast => {
                     shared.set_thread(&rx_id, "running", &format!("0.0.0.0:{}", conf.port));
                     shared.set_thread(&tx_id, "running", "");
                     s.spawn(move || hb::rx(c, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || hb::tx(conf, p, sealer, sh, flag, lg));
                 }
-                Some(dev) => {
+                Medium::Multicast(group) => {
+                    shared.set_thread(&rx_id, "running", &group.to_string());
+                    shared.set_thread(&tx_id, "running", &group.to_string());
+                    s.spawn(move || hb_mcast::rx(c, group, opener, sh, st, lg));
+                    let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
+                    s.spawn(move || hb_mcast::tx(conf, group, p, sealer, sh, flag, lg));
+                }
+                Medium::Disk(dev) => {
                     let info = hb_disk::info(&dev);
                     shared.set_thread(&rx_id, "running", &info);
                     shared.set_thread(&tx_id, "running", &info);

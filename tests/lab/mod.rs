@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
 pub const SERVICE_IP: &str = "192.0.2.26";
@@ -207,6 +208,47 @@ impl Lab {
             .trim()
             .to_string()
     }
+}
+
+/// `node`'s daemon status (`svcmon --format json`).
+pub fn status(lab: &Lab, node: &str) -> serde_json::Value {
+    let out = lab.sh(node, "svcmon --format json");
+    out.ok();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()))
+}
+
+/// Polls `node`'s daemon status until `ok` holds (10 s at most).
+pub fn wait_for(
+    lab: &Lab,
+    node: &str,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = status(lab, node);
+        if ok(&st) {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{node}: never {what}:\n{st:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills `node` (power loss) and asserts that `watcher` marks it stale on
+/// `hb#1.rx` and forgets it within 6 s (a 3 s timeout, the prune tick and
+/// this polling).
+pub fn power_loss_is_seen(lab: &Lab, node: &str, watcher: &str) {
+    lab.kill(node);
+    let lost = Instant::now();
+    wait_for(lab, watcher, &format!("lost {node}"), |st| {
+        st["threads"]["hb#1.rx"]["peers"][node] == false && st["nodes"][node].is_null()
+    });
+    assert!(
+        lost.elapsed() < Duration::from_secs(6),
+        "{watcher} lost {node} after {:?}",
+        lost.elapsed()
+    );
 }
 
 impl Drop for Lab {
