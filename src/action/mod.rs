@@ -183,6 +183,9 @@ pub struct Opts {
     pub cron: bool,
     /// `switch --to <node>`.
     pub to: Option<String>,
+    /// The daemon's split action (daemon/split.rs): its stop runs on the
+    /// node it has just frozen.
+    pub split: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -258,7 +261,7 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     } else {
         frozen
     };
-    if gate && !action.allowed_on_frozen() {
+    if gate && !action.allowed_on_frozen() && !(env.opts.split && matches!(action, Stop)) {
         log.info("Abort action for frozen service");
         return FAILED;
     }

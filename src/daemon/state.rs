@@ -1,7 +1,7 @@
 //! The daemon's shared memory: its threads and this node's dataset (every
 //! local service's status), as `daemon_status` returns it and svcmon shows it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -67,6 +67,15 @@ pub struct Shared {
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// When each lost peer was last heard, for the takeover's timing line.
     pub lost_at: Mutex<BTreeMap<String, Instant>>,
+    /// Lost peers whose last dataset said frozen: a frozen node runs no
+    /// split action, so quorum cannot prove it down (quorum.rs).
+    pub lost_frozen: Mutex<BTreeSet<String>>,
+    /// Lost peers proven down by quorum, from the given instant (the end
+    /// of the grace); forgotten when the peer is heard again.
+    pub quorum_down: Mutex<BTreeMap<String, Instant>>,
+    /// `[arbitrator#N]` names and whether they answered the last ping
+    /// (display only).
+    pub arbitrators: Mutex<BTreeMap<String, bool>>,
     pub started: Instant,
     stop: AtomicBool,
 }
@@ -86,6 +95,9 @@ impl Shared {
             rejected: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost_at: Mutex::new(BTreeMap::new()),
+            lost_frozen: Mutex::new(BTreeSet::new()),
+            quorum_down: Mutex::new(BTreeMap::new()),
+            arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             stop: AtomicBool::new(false),
         }
@@ -118,6 +130,10 @@ impl Shared {
             });
             e.data = data;
             e.last.insert(tid.to_string(), Instant::now());
+        }
+        // Heard again: a later loss needs a new proof.
+        if let Ok(mut q) = self.quorum_down.lock() {
+            q.remove(peer);
         }
         self.beat(tid, peer, true);
     }
@@ -154,6 +170,15 @@ impl Shared {
             for n in &lost {
                 let heard = peers.get(n).and_then(|p| p.last.values().max().copied());
                 l.insert(n.clone(), heard.unwrap_or(now));
+            }
+        }
+        if let Ok(mut f) = self.lost_frozen.lock() {
+            for n in &lost {
+                if peers.get(n).is_some_and(|p| p.data["frozen"] == true) {
+                    f.insert(n.clone());
+                } else {
+                    f.remove(n);
+                }
             }
         }
         for n in &lost {
@@ -245,11 +270,29 @@ impl Shared {
             .lock()
             .map(|c| c.clone())
             .unwrap_or_default();
-        json!({
+        let mut out = json!({
             "node": self.nodename,
             "cluster_nodes": cluster_nodes,
             "threads": threads,
             "nodes": nodes,
-        })
+        });
+        // Only when configured: without arbitrators the answer (and svcmon)
+        // stays what it was.
+        let arbitrators = self
+            .arbitrators
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        if !arbitrators.is_empty() {
+            out["arbitrators"] = arbitrators
+                .iter()
+                .map(|(n, up)| {
+                    let status = if *up { "up" } else { "down" };
+                    (n.clone(), json!({"status": status, "votes": u8::from(*up)}))
+                })
+                .collect::<serde_json::Map<String, Value>>()
+                .into();
+        }
+        out
     }
 }
