@@ -21,9 +21,20 @@
 //! would crash the whole host, while `reboot(2)` from a non-initial PID
 //! namespace only ends that namespace's init (the kernel's
 //! `reboot_pid_ns`): the lab's power loss. So the sysrq crash is used only
-//! when `/proc/self/status` proves this process is in the initial PID
-//! namespace (`NStgid` has one field); a nested or unknown namespace gets
-//! `reboot(2)`. Test builds of this crate cannot end anything at all.
+//! when this process is proven to be in the initial PID namespace: its
+//! `/proc/self/ns/pid` link names the kernel's fixed inode for it,
+//! `pid:[4026531836]` (`PROC_PID_INIT_INO`, include/linux/proc_ns.h, since
+//! 3.8). A nested namespace, or a link that cannot be read, gets
+//! `reboot(2)`.
+//!
+//! Not `NStgid` in `/proc/self/status`, which looks like the obvious test
+//! (one pid per namespace level): it lists the levels from the namespace
+//! of the *procfs mount* down, and a lab node (like any container) mounts
+//! its own /proc, so there it shows one pid, exactly as on the host
+//! (measured). The ns link is resolved for the caller, whatever /proc is
+//! mounted.
+//!
+//! Test builds of this crate cannot end anything at all.
 
 use std::time::Duration;
 
@@ -60,17 +71,47 @@ impl SplitAction {
     }
 }
 
-/// From `/proc/self/status`: Some(true) in the initial PID namespace
-/// (`NStgid` has one pid), Some(false) in a nested one (one pid per
-/// level), None when the kernel does not say (before 4.1).
-pub fn initial_pid_ns(status: &str) -> Option<bool> {
-    let line = status.lines().find(|l| l.starts_with("NStgid:"))?;
-    let levels = line["NStgid:".len()..].split_whitespace().count();
-    (levels > 0).then_some(levels == 1)
+/// The initial PID namespace's inode (`PROC_PID_INIT_INO`, 0xEFFFFFFC):
+/// fixed by the kernel, never given to another namespace.
+const INIT_PID_NS: &str = "pid:[4026531836]";
+
+/// True only for the `/proc/self/ns/pid` link of a process in the
+/// initial PID namespace; anything else (nested, unreadable) is false.
+pub fn initial_pid_ns(ns_link: &str) -> bool {
+    ns_link.trim() == INIT_PID_NS
 }
 
-/// Runs `what`. Returns only for `freezestop` and `disabled`.
+#[cfg(not(test))]
+fn relocated_on_the_host() -> bool {
+    std::env::var_os("OSVC_ROOT_PATH").is_some_and(|r| !r.is_empty())
+        && initial_pid_ns(&own_pid_ns())
+}
+
+#[cfg(test)]
+fn relocated_on_the_host() -> bool {
+    false
+}
+
+fn own_pid_ns() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Runs `what`. Returns only for `freezestop` and `disabled` (and when
+/// ending the node failed or was refused).
 pub fn act(env: &Env, shared: &Shared, what: SplitAction, log: &Logger) {
+    let ends_node = matches!(what, SplitAction::Crash | SplitAction::Reboot);
+    if ends_node && relocated_on_the_host() {
+        // A daemon under OSVC_ROOT_PATH in the initial PID namespace is
+        // the tier-2 test set-up (or a developer's sandbox): it shares the
+        // host with everything else, which it must not crash or reboot.
+        log.error(format!(
+            "split: not ending the host: this daemon runs under OSVC_ROOT_PATH outside a node's PID namespace ({} refused)",
+            what.as_str()
+        ));
+        return;
+    }
     match what {
         SplitAction::Crash => crash(log),
         SplitAction::Reboot => reboot(log),
@@ -123,8 +164,7 @@ fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
 
 #[cfg(not(test))]
 fn crash(log: &Logger) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if initial_pid_ns(&status) == Some(true) {
+    if initial_pid_ns(&own_pid_ns()) {
         log.error("split: crashing the node (sysrq c)");
         // Only reached when this fails (no /proc, no permission).
         if let Err(e) = std::fs::write("/proc/sysrq-trigger", b"c") {
@@ -162,24 +202,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nstgid_tells_the_pid_namespace_level() {
-        let host = "Name:\tsvcmgr\nTgid:\t4242\nNStgid:\t4242\nPid:\t4242\n";
-        assert_eq!(initial_pid_ns(host), Some(true));
-        let lab = "Name:\tsvcmgr\nTgid:\t4242\nNStgid:\t4242\t17\nPid:\t4242\n";
-        assert_eq!(initial_pid_ns(lab), Some(false));
-        let deeper = "NStgid:\t4242\t17\t3\n";
-        assert_eq!(initial_pid_ns(deeper), Some(false));
-        // An old kernel, or garbage: unknown, so never the sysrq crash.
-        assert_eq!(initial_pid_ns("Name:\tx\nPid:\t1\n"), None);
-        assert_eq!(initial_pid_ns("NStgid:\t\n"), None);
-        assert_eq!(initial_pid_ns(""), None);
+    fn only_the_kernels_initial_pid_namespace_is_initial() {
+        assert!(initial_pid_ns("pid:[4026531836]"));
+        assert!(initial_pid_ns("pid:[4026531836]\n"));
+        // A lab node's (measured: pid:[4026532681]), any container's.
+        assert!(!initial_pid_ns("pid:[4026532681]"));
+        // Unreadable: never the sysrq crash.
+        assert!(!initial_pid_ns(""));
+        assert!(!initial_pid_ns("net:[4026531836]"));
+        assert!(!initial_pid_ns("pid:[4026531836"));
     }
 
     #[test]
-    fn this_test_process_knows_its_namespace() {
-        // Whatever the host: the real file parses (kernel >= 4.1).
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        assert!(initial_pid_ns(&status).is_some(), "{status}");
+    fn this_test_process_reads_its_namespace_link() {
+        let link = own_pid_ns();
+        assert!(
+            link.starts_with("pid:[") && link.ends_with(']'),
+            "unexpected /proc/self/ns/pid: {link:?}"
+        );
     }
 
     #[test]

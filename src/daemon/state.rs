@@ -210,12 +210,40 @@ impl Shared {
                 )
             })
             .collect();
-        json!({
+        let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
             "monitor": node.monitor,
             "services": services,
-        })
+        });
+        // Each node's own view of the arbitrators travels with its beats,
+        // so svcmon shows who reaches which.
+        if let Some(a) = self.arbitrators_json() {
+            v["arbitrators"] = a;
+        }
+        v
+    }
+
+    /// `{name: {"status": "up"|"down", "votes": 1|0}}`, None when no
+    /// arbitrator is configured: the answer (and svcmon) then stays what it
+    /// was before arbitrators existed.
+    fn arbitrators_json(&self) -> Option<Value> {
+        let arbitrators = self
+            .arbitrators
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        if arbitrators.is_empty() {
+            return None;
+        }
+        let m: serde_json::Map<String, Value> = arbitrators
+            .iter()
+            .map(|(n, up)| {
+                let status = if *up { "up" } else { "down" };
+                (n.clone(), json!({"status": status, "votes": u8::from(*up)}))
+            })
+            .collect();
+        Some(m.into())
     }
 
     pub fn stopping(&self) -> bool {
@@ -276,22 +304,8 @@ impl Shared {
             "threads": threads,
             "nodes": nodes,
         });
-        // Only when configured: without arbitrators the answer (and svcmon)
-        // stays what it was.
-        let arbitrators = self
-            .arbitrators
-            .lock()
-            .map(|a| a.clone())
-            .unwrap_or_default();
-        if !arbitrators.is_empty() {
-            out["arbitrators"] = arbitrators
-                .iter()
-                .map(|(n, up)| {
-                    let status = if *up { "up" } else { "down" };
-                    (n.clone(), json!({"status": status, "votes": u8::from(*up)}))
-                })
-                .collect::<serde_json::Map<String, Value>>()
-                .into();
+        if let Some(a) = self.arbitrators_json() {
+            out["arbitrators"] = a;
         }
         out
     }
