@@ -15,6 +15,12 @@
 //! the minority and runs `[node] split_action` at once. A frozen node
 //! neither votes nor acts (1.9: an operator at work on it).
 //!
+//! The majority may only count on a minority that ends itself. Each node
+//! therefore advertises `fences_itself` in its heartbeat dataset (quorum
+//! on, split action crash or reboot, not frozen), and a lost peer whose
+//! last dataset did not say so is never proven down by quorum: 1.9 took
+//! over from a frozen or `disabled` node and ran the service twice.
+//!
 //! Arbitrators: `[arbitrator#N] name` (host), `secret` (its own cluster
 //! secret: holding it is the credential, peer.rs), `cluster` (its
 //! `[cluster] name`, default `default`), `port` (1214) and `timeout`.
@@ -27,6 +33,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -45,6 +52,8 @@ use crate::paths::Paths;
 pub const DEFAULT_ARBITRATOR_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the arbitrators' status is refreshed for display (1.9).
 pub const DISPLAY_REFRESH: Duration = Duration::from_secs(60);
+/// How soon a node.conf change reaches what this node advertises.
+const CONF_REFRESH: Duration = Duration::from_secs(1);
 /// Scheduling slack on both sides: the supervisor's 200 ms prune tick on
 /// each node, thread wake-ups, a loaded CPU.
 pub const GRACE_MARGIN: Duration = Duration::from_secs(1);
@@ -250,6 +259,8 @@ fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
 /// and the arbitrators' display status every [`DISPLAY_REFRESH`].
 pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Logger) {
     let mut shown: Option<Instant> = None;
+    let mut read: Option<Instant> = None;
+    let mut conf = read_conf(env.paths);
     let mut reported: Vec<String> = Vec::new();
     while !shared.stopping() {
         match lost.recv_timeout(Duration::from_millis(200)) {
@@ -264,19 +275,32 @@ pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Log
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        if shown.is_none_or(|t| t.elapsed() >= DISPLAY_REFRESH) {
-            let conf = read_conf(env.paths);
+        if read.is_none_or(|t| t.elapsed() >= CONF_REFRESH) {
+            conf = read_conf(env.paths);
+            read = Some(Instant::now());
             if conf.errors != reported {
                 for e in &conf.errors {
                     log.error(format!("node.conf: {e}"));
                 }
                 reported = conf.errors.clone();
             }
+            shared
+                .fences_itself
+                .store(fences_itself(&conf), Ordering::Relaxed);
+        }
+        if shown.is_none_or(|t| t.elapsed() >= DISPLAY_REFRESH) {
             let answers = ping_all(&conf.arbitrators, env.nodename);
             show(&shared, &answers);
             shown = Some(Instant::now());
         }
     }
+}
+
+/// Whether this node ends itself when it loses quorum: then, and only
+/// then, may the other side count it down by quorum. freezestop does not
+/// count: its stops are not bounded by the other side's grace.
+pub fn fences_itself(conf: &QuorumConf) -> bool {
+    conf.enabled && matches!(conf.split_action, SplitAction::Crash | SplitAction::Reboot)
 }
 
 fn show(shared: &Shared, answers: &[(String, Result<(), String>)]) {
@@ -318,19 +342,21 @@ fn vote(env: &Env, shared: &Shared, lost: &[String], log: &Logger) {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let g = grace(&conf.arbitrators, &hbs);
         let at = Instant::now() + g;
-        let frozen = shared
-            .lost_frozen
+        let unfenced = shared
+            .lost_unfenced
             .lock()
             .map(|f| f.clone())
             .unwrap_or_default();
         let mut proven = Vec::new();
         if let Ok(mut q) = shared.quorum_down.lock() {
             for n in lost {
-                // A frozen node does not fence itself (see above): the
+                // It did not say it would end itself (quorum off there,
+                // split_action freezestop or disabled, or frozen): the
                 // majority cannot count on it being down.
-                if frozen.contains(n) {
+                if unfenced.contains(n) {
                     log.warn(format!(
-                        "quorum: {n} was frozen when lost: it does not fence itself, so quorum does not prove it down"
+                        "quorum: {}/{} votes, but {n} does not fence itself (quorum off, split_action neither crash nor reboot, or frozen): quorum does not prove it down",
+                        v.votes, v.total
                     ));
                 } else {
                     q.insert(n.clone(), at);
@@ -441,6 +467,22 @@ mod tests {
         );
         // No arbitrator, no heartbeat section: interval default + margin.
         assert_eq!(grace(&[], &[]), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn only_crash_and_reboot_with_quorum_on_fence() {
+        let on = |action: &str| {
+            parse_conf(&format!(
+                "[cluster]\nquorum = true\n[node]\nsplit_action = {action}\n"
+            ))
+        };
+        assert!(fences_itself(&on("crash")));
+        assert!(fences_itself(&on("reboot")));
+        assert!(!fences_itself(&on("freezestop")));
+        assert!(!fences_itself(&on("disabled")));
+        assert!(!fences_itself(&parse_conf(
+            "[node]\nsplit_action = crash\n"
+        )));
     }
 
     #[test]

@@ -67,9 +67,12 @@ pub struct Shared {
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// When each lost peer was last heard, for the takeover's timing line.
     pub lost_at: Mutex<BTreeMap<String, Instant>>,
-    /// Lost peers whose last dataset said frozen: a frozen node runs no
-    /// split action, so quorum cannot prove it down (quorum.rs).
-    pub lost_frozen: Mutex<BTreeSet<String>>,
+    /// Lost peers whose last dataset did not say `fences_itself`: quorum
+    /// cannot prove them down (quorum.rs).
+    pub lost_unfenced: Mutex<BTreeSet<String>>,
+    /// This node would end itself on losing quorum (quorum on, split
+    /// action crash or reboot); advertised unless the node is frozen.
+    pub fences_itself: AtomicBool,
     /// Lost peers proven down by quorum, from the given instant (the end
     /// of the grace); forgotten when the peer is heard again.
     pub quorum_down: Mutex<BTreeMap<String, Instant>>,
@@ -95,7 +98,8 @@ impl Shared {
             rejected: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost_at: Mutex::new(BTreeMap::new()),
-            lost_frozen: Mutex::new(BTreeSet::new()),
+            lost_unfenced: Mutex::new(BTreeSet::new()),
+            fences_itself: AtomicBool::new(false),
             quorum_down: Mutex::new(BTreeMap::new()),
             arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
@@ -172,9 +176,9 @@ impl Shared {
                 l.insert(n.clone(), heard.unwrap_or(now));
             }
         }
-        if let Ok(mut f) = self.lost_frozen.lock() {
+        if let Ok(mut f) = self.lost_unfenced.lock() {
             for n in &lost {
-                if peers.get(n).is_some_and(|p| p.data["frozen"] == true) {
+                if peers.get(n).is_none_or(|p| p.data["fences_itself"] != true) {
                     f.insert(n.clone());
                 } else {
                     f.remove(n);
@@ -216,6 +220,11 @@ impl Shared {
             "monitor": node.monitor,
             "services": services,
         });
+        // Only when true, so that a cluster without quorum sends what it
+        // always sent. A frozen node runs no split action (quorum.rs).
+        if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
+            v["fences_itself"] = json!(true);
+        }
         // Each node's own view of the arbitrators travels with its beats,
         // so svcmon shows who reaches which.
         if let Some(a) = self.arbitrators_json() {
@@ -308,5 +317,52 @@ impl Shared {
             out["arbitrators"] = a;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lose_all(sh: &Shared) -> Vec<String> {
+        // A zero timeout: every peer heard so far is stale.
+        let t = BTreeMap::from([("hb#1.rx".to_string(), Duration::ZERO)]);
+        std::thread::sleep(Duration::from_millis(2));
+        sh.prune(&t)
+    }
+
+    #[test]
+    fn only_a_peer_that_said_it_fences_itself_may_be_proven_down_by_quorum() {
+        let sh = Shared::new("node2");
+        sh.received("hb#1.rx", "node1", json!({"fences_itself": true}));
+        sh.received("hb#1.rx", "node3", json!({"frozen": false}));
+        assert_eq!(lose_all(&sh), ["node1", "node3"]);
+        let unfenced = sh.lost_unfenced.lock().unwrap().clone();
+        assert_eq!(unfenced, BTreeSet::from(["node3".to_string()]));
+        // node3 comes back saying it now does: forgotten from the set.
+        sh.received("hb#1.rx", "node3", json!({"fences_itself": true}));
+        lose_all(&sh);
+        assert!(sh.lost_unfenced.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fences_itself_is_advertised_only_when_set_and_not_frozen() {
+        let sh = Shared::new("node1");
+        assert!(sh.local_dataset().get("fences_itself").is_none());
+        sh.fences_itself.store(true, Ordering::Relaxed);
+        assert_eq!(sh.local_dataset()["fences_itself"], true);
+        sh.node.lock().unwrap().frozen = true;
+        assert!(sh.local_dataset().get("fences_itself").is_none());
+    }
+
+    #[test]
+    fn a_peer_heard_again_loses_its_quorum_proof() {
+        let sh = Shared::new("node2");
+        sh.quorum_down
+            .lock()
+            .unwrap()
+            .insert("node1".into(), Instant::now());
+        sh.received("hb#1.rx", "node1", json!({}));
+        assert!(sh.quorum_down.lock().unwrap().is_empty());
     }
 }
