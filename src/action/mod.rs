@@ -184,8 +184,9 @@ pub struct Opts {
     pub cron: bool,
     /// `switch --to <node>`.
     pub to: Option<String>,
-    /// The daemon stopping an instance it froze for a cluster-wide stop
-    /// (freezing first keeps every daemon from starting it meanwhile).
+    /// The daemon stopping an instance it has just frozen, for a
+    /// cluster-wide stop or its split action: freezing first keeps every
+    /// daemon from starting it meanwhile.
     pub frozen_ok: bool,
 }
 

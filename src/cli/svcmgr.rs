@@ -160,7 +160,7 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         value: a.value,
         cron: a.cron,
         to: a.to,
-        frozen_ok: false,
+        ..Opts::default()
     };
     let runner = RealRunner::new();
     let env = Env {

@@ -5,7 +5,9 @@
 //! Proof (the split-brain rule): a cluster node no heartbeat hears is
 //! counted down only when a disk heartbeat is configured — a node alive
 //! but cut from the network still rewrites its disk slot, so it would
-//! still be heard — or when its `[stonith#<node>] cmd` fenced it (rc 0).
+//! still be heard — or when its `[stonith#<node>] cmd` fenced it (rc 0),
+//! or when this node won a quorum vote and the grace given to the
+//! minority to fence itself has passed (quorum.rs).
 //! Otherwise a silent node may be running the service behind a cut link:
 //! nothing it may run is started here, and the log says why. Nothing is decided before the heartbeats
 //! had time to hear every node after the daemon started.
@@ -77,6 +79,12 @@ impl Orchestrator {
             return false;
         }
         let disk_proof = hbs.iter().any(|h| h.hb_type == "disk");
+        let quorum_down = shared
+            .quorum_down
+            .lock()
+            .map(|q| q.clone())
+            .unwrap_or_default();
+        let by_quorum = |n: &str| quorum_down.get(n).is_some_and(|t| *t <= Instant::now());
         let peers: BTreeMap<String, Value> = shared
             .peers
             .lock()
@@ -163,13 +171,13 @@ impl Orchestrator {
             }
             let unproven: Vec<String> = silent
                 .into_iter()
-                .filter(|n| !disk_proof && !self.fence(env, n))
+                .filter(|n| !disk_proof && !by_quorum(n) && !self.fence(env, n))
                 .cloned()
                 .collect();
             if !unproven.is_empty() {
                 if self.blocked.insert(name.clone()) {
                     self.log.warn(format!(
-                        "{name}: not started here: {} may still run it (no heartbeat hears it, and neither a disk heartbeat nor stonith proves it down)",
+                        "{name}: not started here: {} may still run it (no heartbeat hears it, and neither a disk heartbeat, quorum nor stonith proves it down)",
                         unproven.join(", ")
                     ));
                 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::listener as peer_listener;
-use super::{hb, hb_disk, hb_mcast, lsnr, monitor, scheduler, secret, state::Shared, wire};
+use super::{hb, hb_disk, hb_mcast, lsnr, monitor, quorum, scheduler, secret, state::Shared, wire};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
@@ -84,7 +84,9 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         opts,
         svcmgr_bin: crate::action::svcmgr_bin(),
     };
+    let quorum_opts = Opts::default();
     let (monitor_env, sched_env) = (env(&monitor_opts), env(&sched_opts));
+    let quorum_env = env(&quorum_opts);
     log.info(format!("daemon started, pid {}", std::process::id()));
     std::thread::scope(|s| {
         // The local socket serves the CLI but is not a thread svcmon lists:
@@ -116,6 +118,11 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         let sh = shared.clone();
         let se = &sched_env;
         s.spawn(move || scheduler::run(se, sh));
+        // Votes ask arbitrators (up to their timeout): never on this thread,
+        // which must keep pruning and watching node.conf.
+        let (lost_tx, lost_rx) = std::sync::mpsc::channel();
+        let (sh, lg, qe) = (shared.clone(), log.clone(), &quorum_env);
+        s.spawn(move || quorum::run(qe, sh, lost_rx, lg));
 
         let node_conf = paths.node_conf();
         let mut seen = crate::fsutil::mtime(&node_conf);
@@ -132,8 +139,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 seen = now;
                 hbs.reconcile(s, paths, nodename, &shared, &log);
             }
-            for lost in shared.prune(&hbs.timeouts()) {
-                log.warn(format!("node {lost} lost: no heartbeat within the timeout"));
+            let lost = shared.prune(&hbs.timeouts());
+            for n in &lost {
+                log.warn(format!("node {n} lost: no heartbeat within the timeout"));
+            }
+            if !lost.is_empty() {
+                let _ = lost_tx.send(lost);
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -82,6 +82,18 @@ pub struct Shared {
     /// Sources the listener refused; here so that the local socket can
     /// show and clear it.
     pub blacklist: Mutex<super::blacklist::Blacklist>,
+    /// Lost peers whose last dataset did not say `fences_itself`: quorum
+    /// cannot prove them down (quorum.rs).
+    pub lost_unfenced: Mutex<BTreeSet<String>>,
+    /// This node would end itself on losing quorum (quorum on, split
+    /// action crash or reboot); advertised unless the node is frozen.
+    pub fences_itself: AtomicBool,
+    /// Lost peers proven down by quorum, from the given instant (the end
+    /// of the grace); forgotten when the peer is heard again.
+    pub quorum_down: Mutex<BTreeMap<String, Instant>>,
+    /// `[arbitrator#N]` names and whether they answered the last ping
+    /// (display only).
+    pub arbitrators: Mutex<BTreeMap<String, bool>>,
     pub started: Instant,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
@@ -109,6 +121,10 @@ impl Shared {
             expects: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
+            lost_unfenced: Mutex::new(BTreeSet::new()),
+            fences_itself: AtomicBool::new(false),
+            quorum_down: Mutex::new(BTreeMap::new()),
+            arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             stop_requested: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -150,6 +166,10 @@ impl Shared {
                     m.remove(peer);
                 }
             }
+        }
+        // Heard again: a later loss needs a new proof.
+        if let Ok(mut q) = self.quorum_down.lock() {
+            q.remove(peer);
         }
         self.beat(tid, peer, true);
     }
@@ -194,6 +214,15 @@ impl Shared {
                 l.insert(n.clone(), heard.unwrap_or(now));
             }
         }
+        if let Ok(mut f) = self.lost_unfenced.lock() {
+            for n in &lost {
+                if peers.get(n).is_none_or(|p| p.data["fences_itself"] != true) {
+                    f.insert(n.clone());
+                } else {
+                    f.remove(n);
+                }
+            }
+        }
         for n in &lost {
             peers.remove(n);
         }
@@ -228,12 +257,45 @@ impl Shared {
                 )
             })
             .collect();
-        json!({
+        let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
             "monitor": node.monitor,
             "services": services,
-        })
+        });
+        // Only when true, so that a cluster without quorum sends what it
+        // always sent. A frozen node runs no split action (quorum.rs).
+        if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
+            v["fences_itself"] = json!(true);
+        }
+        // Each node's own view of the arbitrators travels with its beats,
+        // so svcmon shows who reaches which.
+        if let Some(a) = self.arbitrators_json() {
+            v["arbitrators"] = a;
+        }
+        v
+    }
+
+    /// `{name: {"status": "up"|"down", "votes": 1|0}}`, None when no
+    /// arbitrator is configured: the answer (and svcmon) then stays what it
+    /// was before arbitrators existed.
+    fn arbitrators_json(&self) -> Option<Value> {
+        let arbitrators = self
+            .arbitrators
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        if arbitrators.is_empty() {
+            return None;
+        }
+        let m: serde_json::Map<String, Value> = arbitrators
+            .iter()
+            .map(|(n, up)| {
+                let status = if *up { "up" } else { "down" };
+                (n.clone(), json!({"status": status, "votes": u8::from(*up)}))
+            })
+            .collect();
+        Some(m.into())
     }
 
     /// This node's monitor state, sent with every heartbeat.
@@ -315,11 +377,62 @@ impl Shared {
             .lock()
             .map(|c| c.clone())
             .unwrap_or_default();
-        json!({
+        let mut out = json!({
             "node": self.nodename,
             "cluster_nodes": cluster_nodes,
             "threads": threads,
             "nodes": nodes,
-        })
+        });
+        if let Some(a) = self.arbitrators_json() {
+            out["arbitrators"] = a;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lose_all(sh: &Shared) -> Vec<String> {
+        // A zero timeout: every peer heard so far is stale.
+        let t = BTreeMap::from([("hb#1.rx".to_string(), Duration::ZERO)]);
+        std::thread::sleep(Duration::from_millis(2));
+        sh.prune(&t)
+    }
+
+    #[test]
+    fn only_a_peer_that_said_it_fences_itself_may_be_proven_down_by_quorum() {
+        let sh = Shared::new("node2");
+        sh.received("hb#1.rx", "node1", json!({"fences_itself": true}));
+        sh.received("hb#1.rx", "node3", json!({"frozen": false}));
+        assert_eq!(lose_all(&sh), ["node1", "node3"]);
+        let unfenced = sh.lost_unfenced.lock().unwrap().clone();
+        assert_eq!(unfenced, BTreeSet::from(["node3".to_string()]));
+        // node3 comes back saying it now does: forgotten from the set.
+        sh.received("hb#1.rx", "node3", json!({"fences_itself": true}));
+        lose_all(&sh);
+        assert!(sh.lost_unfenced.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fences_itself_is_advertised_only_when_set_and_not_frozen() {
+        let sh = Shared::new("node1");
+        assert!(sh.local_dataset().get("fences_itself").is_none());
+        sh.fences_itself.store(true, Ordering::Relaxed);
+        assert_eq!(sh.local_dataset()["fences_itself"], true);
+        sh.node.lock().unwrap().frozen = true;
+        assert!(sh.local_dataset().get("fences_itself").is_none());
+    }
+
+    #[test]
+    fn a_peer_heard_again_loses_its_quorum_proof() {
+        let sh = Shared::new("node2");
+        sh.quorum_down
+            .lock()
+            .unwrap()
+            .insert("node1".into(), Instant::now());
+        sh.received("hb#1.rx", "node1", json!({}));
+        assert!(sh.quorum_down.lock().unwrap().is_empty());
     }
 }

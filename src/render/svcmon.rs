@@ -181,6 +181,36 @@ pub fn render(status: &Value, color: bool) -> String {
     }
     blocks.push(svc_rows);
 
+    // Only with arbitrators configured: the three blocks above are the
+    // tutorial's, byte for byte. One cell per node: how that node's last
+    // ping went (its dataset carries it).
+    let names: std::collections::BTreeSet<String> = nodes
+        .iter()
+        .filter_map(|n| status["nodes"][n]["arbitrators"].as_object())
+        .chain(status["arbitrators"].as_object())
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    if !names.is_empty() {
+        let mut arb_rows = vec![title("Arbitrators")];
+        for name in &names {
+            let mut row = vec![
+                format!(" {}", bold(name)),
+                String::new(),
+                String::new(),
+                "|".into(),
+            ];
+            row.extend(per_node(
+                &|n| match n["arbitrators"][name]["status"].as_str() {
+                    Some("up") => paint("O", "32", color),
+                    Some(_) => paint("X", "31", color),
+                    None => String::new(),
+                },
+            ));
+            arb_rows.push(row);
+        }
+        blocks.push(arb_rows);
+    }
+
     let ncols = blocks.iter().flatten().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; ncols];
     for row in blocks.iter().flatten() {
@@ -267,6 +297,44 @@ Nodes                              node1
 
 Services                           node1
 "
+        );
+    }
+
+    #[test]
+    fn arbitrators_as_each_node_sees_them() {
+        let st = json!({
+            "node": "node1",
+            "cluster_nodes": ["node1", "node2"],
+            "threads": {"monitor": {"state": "running", "info": ""}},
+            "arbitrators": {"node3": {"status": "up", "votes": 1}},
+            "nodes": {
+                "node1": {"load15": 0.0, "frozen": false, "monitor": "idle", "services": {},
+                          "arbitrators": {"node3": {"status": "up", "votes": 1}}},
+                "node2": {"load15": 0.0, "frozen": false, "monitor": "idle", "services": {},
+                          "arbitrators": {"node3": {"status": "down", "votes": 0}}},
+            },
+        });
+        let out = render(&st, false);
+        assert!(
+            out.ends_with(
+                "\n\nArbitrators            node1 node2\n node3               | O     X\n"
+            ),
+            "{out}"
+        );
+        // Without arbitrators, no block: the tutorial's three blocks only.
+        let mut st = st;
+        for n in ["node1", "node2"] {
+            st["nodes"][n]
+                .as_object_mut()
+                .unwrap()
+                .remove("arbitrators");
+        }
+        st.as_object_mut().unwrap().remove("arbitrators");
+        let out = render(&st, false);
+        assert!(!out.contains("Arbitrators"), "{out}");
+        assert!(
+            out.ends_with("\nServices            node1 node2\n"),
+            "{out}"
         );
     }
 
