@@ -340,17 +340,11 @@ Services                           node1
             "nodes": {"node1": node(svc("up", false)), "node2": node(svc("down", false))},
         });
         let out = render(&st, false);
-        assert!(
-            out.contains(" svc1    down failover | O^    X\n"),
-            "{out}"
-        );
+        assert!(out.contains(" svc1    down failover | O^    X\n"), "{out}");
         // A frozen instance is never a candidate: the next node leads.
         st["nodes"]["node1"]["services"]["svc1"]["frozen"] = json!(true);
         let out = render(&st, false);
-        assert!(
-            out.contains(" svc1    down failover | O*    X^\n"),
-            "{out}"
-        );
+        assert!(out.contains(" svc1    down failover | O*    X^\n"), "{out}");
         // node1 lost: no data, `?`, and node2 leads.
         st["nodes"].as_object_mut().unwrap().remove("node1");
         st["nodes"]["node2"]["services"]["svc1"] = svc("up", false);
