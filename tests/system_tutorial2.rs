@@ -281,8 +281,12 @@ fn the_second_tutorial_from_agent_start_to_automatic_failover() {
     // The config was copied behind svcmgr's back: sync#i0 says node2
     // needs an update (overall warn, `O!^`) until the tutorial's
     // `syncnodes --force` from the node running the service.
-    lab.sh("node1", "svcmgr -s svc1 syncnodes --force").ok();
+    // node2 is thawed once it sees svc1 up on node1, so it never
+    // competes for the first start.
+    svc1_cell_until(&lab, "node2", "node1", "O!^");
     lab.sh("node2", "svcmgr -s svc1 thaw").ok();
+    let sync = lab.sh("node1", "svcmgr -s svc1 syncnodes --force");
+    assert!(!sync.ok().stderr.contains("WARNING"), "{}", sync.dump());
     svc1_cell_until(&lab, "node1", "node1", "O^");
     svc1_cell_until(&lab, "node1", "node2", "X");
     svc1_cell_until(&lab, "node2", "node1", "O^");
