@@ -14,11 +14,7 @@ data=$(bash "$LAB" get "$id" disk_data)
 vg=$(bash "$LAB" get "$id" vg)
 on() { local n=$1; shift; bash "$LAB" exec "$id" "$n" bash -c "$*"; }
 
-on "$1" "mkdir -p /mnt/a /mnt/d && mount $app /mnt/a && mount $data /mnt/d &&
-    mkdir -p /mnt/a/init.d && install -m 755 $HERE/../demo/weblauncher /mnt/a/init.d/weblauncher &&
-    for l in S10 K90 C10; do ln -sf weblauncher /mnt/a/init.d/\${l}weblauncher; done &&
-    echo '<html><body>It Works !</body></html>' >/mnt/d/index.html &&
-    umount /mnt/a /mnt/d"
+bash "$HERE/app-disks.sh" "$id" "$1"
 
 for node in "$@"; do
     on "$node" "ln -sf $bin /usr/bin/svcmgr && ln -sf svcmgr /usr/bin/nodemgr && ln -sf svcmgr /usr/bin/svcmon && cat >/etc/opensvc/p26.opensvc.com.conf <<CONF

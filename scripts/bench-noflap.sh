@@ -3,11 +3,19 @@
 # the daemon (orchestrate = ha, shipped defaults, unicast + disk
 # heartbeats) while two busy loops per core saturate node1's CPUs for
 # DURATION seconds. Fails if node2 ever starts the service or loses node1.
-# Usage, as root: bash scripts/bench-noflap.sh [DURATION]   (default 300)
+# Usage, as root: bash scripts/bench-noflap.sh [--fast] [DURATION]   (default 300)
+# --fast: the fastest settings (lab/fast.sh) instead of the shipped defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $EUID -eq 0 ]] || { echo "bench-noflap: run as root" >&2; exit 1; }
+FAST=()
+[[ ${1:-} == --fast ]] && { mapfile -t FAST < <(bash lab/fast.sh); shift; }
 DURATION=${1:-300}
+if ((${#FAST[@]})); then
+    echo "settings: $(printf '%s\n' "${FAST[@]}" | grep -v -- --param | tr '\n' ' ')"
+else
+    echo "settings: shipped defaults (hb interval 1s, timeout 3s, ready_period 1s)"
+fi
 bash scripts/deps.sh
 cargo build --release --locked -q
 BIN=$PWD/target/release/svcmgr
@@ -16,7 +24,7 @@ ID=$(bash "$LAB" up --nodes 2 --disks app:32M,data:32M,rawhb:8M --vg)
 trap 'bash "$LAB" down "$ID"' EXIT
 on() { local n=$1; shift; bash "$LAB" exec "$ID" "$n" env PATH=/etc/opensvc:/usr/sbin:/usr/bin:/sbin:/bin bash -c "$*"; }
 bash lab/tutorial.sh "$ID" "$BIN" node1 node2 >/dev/null
-bash lab/cluster.sh "$ID" --disk "$(bash "$LAB" get "$ID" disk_rawhb)"
+bash lab/cluster.sh "$ID" --disk "$(bash "$LAB" get "$ID" disk_rawhb)" "${FAST[@]}"
 for _ in $(seq 400); do
     on node1 "svcmon --format json" | grep -q '"avail": "up"' && break
     sleep 0.1

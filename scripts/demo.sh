@@ -10,6 +10,14 @@
 #      syncnodes --force (config replicated to node2 over ssh/rsync), both
 #      trees, stop on node1, start on node2, the client now reaches node2,
 #      a start on node1 refused for the address conflict, stop.
+# Then the second tutorial, automatic failover, on a fresh lab: the agent
+# daemons started (svcmon), a unicast heartbeat (svcmon), a disk heartbeat
+# (the proof a silent node is down), `svcmgr -s svc1 create`, svc1 made a
+# failover service with `orchestrate = ha` (lab/svc1.sh), thawed: the daemon
+# starts it on node1 (svcmon), the client fetches the page from
+# p27.opensvc.com; node1 loses power, node2 takes svc1 over (svcmon), the
+# client fetches the page again, node2's takeover log line.
+# Each step checks what it shows; any miss fails the demo (non-zero).
 # Every object is removed on exit, also on failure. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +35,10 @@ on() { # on NODE 'shell line': runs in the node, with /etc/opensvc on PATH as th
     bash "$LAB" exec "$ID" "$node" env PATH="/etc/opensvc:/usr/sbin:/usr/bin:/sbin:/bin" bash -c "$*"
 }
 
-fetch() {
-    local page=""
+fetch() { # [IP]: the page from the service address
+    local page="" ip=${1:-192.0.2.26}
     for _ in $(seq 50); do
-        page=$(bash "$LAB" client "$ID" curl -sf --max-time 1 http://192.0.2.26:8080/) && break
+        page=$(bash "$LAB" client "$ID" curl -sf --max-time 1 "http://$ip:8080/") && break
         sleep 0.1
     done
     echo "$page"
@@ -39,7 +47,8 @@ fetch() {
 
 step "lab up: 2 nodes, a client, 2 shared disks, a volume group"
 ID=$(bash "$LAB" up --nodes 2 --disks app:32M,data:32M --vg --ssh)
-trap 'step "lab down $ID"; bash "$LAB" down "$ID"' EXIT
+down() { [[ -z ${ID:-} ]] || { step "lab down $ID"; bash "$LAB" down "$ID"; ID=""; }; }
+trap down EXIT
 echo "lab $ID: disks $(bash "$LAB" get "$ID" disk_app) $(bash "$LAB" get "$ID" disk_data), vg $(bash "$LAB" get "$ID" vg)"
 
 step "node1: install svcmgr and the tutorial's service (lab/tutorial.sh); node2: svcmgr only"
@@ -90,3 +99,72 @@ if bash "$LAB" client "$ID" curl -sf --max-time 1 http://192.0.2.26:8080/ >/dev/
     exit 1
 fi
 echo "no answer, as expected"
+
+svcmon_shows() { # NODE ERE: svcmon on NODE until a line matches (10 s), shown
+    local out=""
+    for _ in $(seq 50); do
+        out=$(on "$1" svcmon) && grep -Eq "$2" <<<"$out" && break
+        out=""
+        sleep 0.2
+    done
+    on "$1" svcmon
+    [[ -n $out ]] || { echo "demo: svcmon on $1 never showed /$2/" >&2; exit 1; }
+}
+
+step "Part 2: automatic failover (the second tutorial), on a fresh lab"
+down
+ID=$(bash "$LAB" up --nodes 2 --disks app:32M,data:32M,rawhb:8M --ssh)
+echo "lab $ID: disks $(bash "$LAB" get "$ID" disk_app) $(bash "$LAB" get "$ID" disk_data) $(bash "$LAB" get "$ID" disk_rawhb)"
+step "node1, node2: install svcmgr; nodemgr daemon start; nodemgr daemon running"
+for n in node1 node2; do
+    on $n "ln -s $BIN /usr/bin/svcmgr && ln -s svcmgr /usr/bin/nodemgr && ln -s svcmgr /usr/bin/svcmon &&
+        nodemgr daemon start && nodemgr daemon running && echo $n: running"
+done
+step "node1: svcmon"
+svcmon_shows node1 '^ scheduler running$'
+
+step "node1, node2: [cluster] nodes and secret; nodemgr set --param hb#1.type --value unicast"
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for n in node1 node2; do
+    on $n "nodemgr set --param cluster.nodes --value 'node1 node2' && nodemgr set --param cluster.secret --value $secret &&
+        nodemgr set --param hb#1.type --value unicast"
+done
+step "node1: svcmon (node2 beating: O)"
+svcmon_shows node1 '^ hb#1.rx   running 0.0.0.0:10000 +\| /     O$'
+
+step "node1, node2: a disk heartbeat on a shared raw disk: a node is taken over only when proven down"
+for n in node1 node2; do
+    on $n "nodemgr set --param hb#2.type --value disk && nodemgr set --param hb#2.dev --value $(bash "$LAB" get "$ID" disk_rawhb)"
+done
+svcmon_shows node1 '^ hb#2.rx   running .*\| /     O$'
+
+step "node1: svcmgr -s svc1 create (frozen: *)"
+on node1 "svcmgr -s svc1 create && cd /etc/opensvc && ls -l | grep svc1"
+svcmon_shows node1 '^ svc1 .*\| /\*'
+
+step "node1: svc1 made the tutorial's failover service (svcmgr set), its config on node2 (lab/svc1.sh)"
+bash lab/svc1.sh "$ID"
+on node1 "cat /etc/opensvc/svc1.conf"
+
+step "node1: svcmgr -s svc1 thaw: the daemon starts svc1 on node1"
+on node1 "svcmgr -s svc1 thaw"
+svcmon_shows node1 '^ svc1 .*\| O!?\^'
+step "node2: svcmon (svc1 seen up on node1); svcmgr -s svc1 thaw"
+svcmon_shows node2 '^ svc1 .*\| O!?\^ +X\*$'
+on node2 "svcmgr -s svc1 thaw"
+step "node1: svcmgr -s svc1 syncnodes --force (the config copied by hand is recorded as synced)"
+on node1 "svcmgr -s svc1 syncnodes --force"
+step "node1: svcmon (svc1 up on node1, the placement leader: O^)"
+svcmon_shows node1 '^ svc1 .*\| O\^    X$'
+step "client: wget -qO - http://p27.opensvc.com:8080/"
+fetch 192.0.2.27
+
+step "node1 loses power (link down, every process killed)"
+bash "$LAB" kill "$ID" node1
+step "node2: svcmon (node1 lost: ?; svc1 taken over: O^)"
+svcmon_shows node2 '^ svc1 .*\| \?     O\^$'
+step "client: wget -qO - http://p27.opensvc.com:8080/ (now served by node2)"
+fetch 192.0.2.27
+step "node2: grep 'started here' /var/log/opensvc/node.log"
+on node2 "grep 'svc1: started here' /var/log/opensvc/node.log"
+on node2 "nodemgr daemon stop"

@@ -6,7 +6,7 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::{Lab, root_or_skip, status, wait_for};
+use lab::{Lab, SERVICE_IP, assert_ping_resumed, root_or_skip, status, unix_now, wait_for};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -216,8 +216,7 @@ fn avail(st: &serde_json::Value, node: &str) -> String {
 }
 
 fn fetch(lab: &Lab) -> String {
-    lab.client("for n in $(seq 50); do curl -sf --max-time 1 http://192.0.2.26:8080/ && exit 0; sleep 0.1; done; exit 1")
-        .stdout
+    lab.fetch(SERVICE_IP)
 }
 
 #[test]
@@ -234,11 +233,15 @@ fn a_killed_node_fails_over_and_the_client_follows() {
     let st = status(&lab, "node2");
     assert_eq!(avail(&st, "node2"), "down", "{st:#}");
 
+    // The client pings the service address every 50 ms through the kill.
+    let ping = lab.ping(SERVICE_IP);
+    let killed = unix_now();
     lab.kill("node1");
     wait_for(&lab, "node2", "taken the service over", |st| {
         avail(st, "node2") == "up"
     });
     assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    assert_ping_resumed(ping, killed);
     let neigh = lab.client("ip neigh show 192.0.2.26").stdout;
     assert!(
         neigh.contains(&lab.mac("node2")),

@@ -26,9 +26,10 @@ fn visible_len(s: &str) -> usize {
     n
 }
 
-/// A service's cell on one node: avail icon, `!` when overall is warn, `*`
-/// when frozen; `?` when the node has no data for it.
-fn cell(s: &Value, color: bool) -> String {
+/// A service's cell on one node: avail icon, `!` when overall is warn, `^`
+/// on the placement leader, `*` when frozen; `?` when the node has no data
+/// for it.
+fn cell(s: &Value, leader: bool, color: bool) -> String {
     if !s["error"].is_null() {
         return paint("?", "31", color);
     }
@@ -45,6 +46,9 @@ fn cell(s: &Value, color: bool) -> String {
     if s["overall"] == "warn" {
         out.push_str(&paint("!", "33", color));
     }
+    if leader {
+        out.push_str(&paint("^", "34", color));
+    }
     if s["frozen"] == true {
         out.push_str(&paint("*", "34", color));
     }
@@ -53,6 +57,20 @@ fn cell(s: &Value, color: bool) -> String {
         Some(m) => out.push_str(&format!(" {m}")),
     }
     out
+}
+
+/// The placement leader of service `name`, as the orchestrator picks it:
+/// the first of its `nodes` with data here (this node, or a peer heard)
+/// that is not frozen and whose instance is not frozen.
+fn leader<'a>(status: &Value, name: &str, svc_nodes: &'a Value) -> Option<&'a str> {
+    svc_nodes
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| {
+            let node = &status["nodes"][*n];
+            node.is_object() && node["frozen"] != true && node["services"][name]["frozen"] != true
+        })
 }
 
 pub fn render(status: &Value, color: bool) -> String {
@@ -162,6 +180,7 @@ pub fn render(status: &Value, color: bool) -> String {
                 s["cluster_type"].as_str().unwrap_or("failover").to_string(),
                 "|".into(),
             ];
+            let leader = leader(status, name, &s["nodes"]);
             for n in &nodes {
                 let member = s["nodes"]
                     .as_array()
@@ -173,7 +192,7 @@ pub fn render(status: &Value, color: bool) -> String {
                 row.push(match (member, theirs.is_null()) {
                     (false, _) => String::new(),
                     (true, true) => paint("?", "31", color),
-                    (true, false) => cell(theirs, color),
+                    (true, false) => cell(theirs, leader == Some(n.as_str()), color),
                 });
             }
             svc_rows.push(row);
@@ -355,7 +374,7 @@ Services                           node1
             "{out}"
         );
         assert!(
-            out.contains(" svc1    up      failover      | O     ?\n"),
+            out.contains(" svc1    up      failover      | O^    ?\n"),
             "{out}"
         );
     }
@@ -373,5 +392,34 @@ Services                           node1
         let out = render(&st, false);
         assert!(out.contains(" svc1    down    failover | X*\n"), "{out}");
         assert!(out.contains(" state                    | *\n"), "{out}");
+    }
+
+    #[test]
+    fn the_placement_leader_is_marked_and_moves_when_its_node_is_lost() {
+        let svc = |avail: &str, frozen: bool| {
+            json!({"avail": avail, "overall": avail, "frozen": frozen, "cluster_type": "failover",
+                   "nodes": ["node1", "node2"], "drpnodes": [], "error": null})
+        };
+        let node = |s: Value| json!({"load15": 0.0, "frozen": false, "monitor": "idle", "services": {"svc1": s}});
+        let mut st = json!({
+            "node": "node2",
+            "cluster_nodes": ["node1", "node2"],
+            "threads": {},
+            "nodes": {"node1": node(svc("up", false)), "node2": node(svc("down", false))},
+        });
+        let out = render(&st, false);
+        assert!(out.contains(" svc1    down failover | O^    X\n"), "{out}");
+        // A frozen instance is never a candidate: the next node leads.
+        st["nodes"]["node1"]["services"]["svc1"]["frozen"] = json!(true);
+        let out = render(&st, false);
+        assert!(out.contains(" svc1    down failover | O*    X^\n"), "{out}");
+        // node1 lost: no data, `?`, and node2 leads.
+        st["nodes"].as_object_mut().unwrap().remove("node1");
+        st["nodes"]["node2"]["services"]["svc1"] = svc("up", false);
+        assert!(
+            render(&st, false).contains(" svc1    up failover | ?     O^\n"),
+            "{}",
+            render(&st, false)
+        );
     }
 }

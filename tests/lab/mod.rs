@@ -7,8 +7,8 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
 pub const SERVICE_IP: &str = "192.0.2.26";
@@ -145,6 +145,38 @@ impl Lab {
         Out::from(format!("client: {line}"), out)
     }
 
+    /// Starts a bash line in the client namespace in the background (a
+    /// ping, say); `Bg::stop` ends it and returns what it printed.
+    pub fn client_bg(&self, line: &str) -> Bg {
+        let child = self
+            .lab_cmd()
+            .args(["client", &self.id, "bash", "-c", line])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Bg {
+            child: Some(child),
+            what: format!("client (background): {line}"),
+        }
+    }
+
+    /// The client pinging `ip` every 50 ms in the background, answering
+    /// already (half a second of it).
+    pub fn ping(&self, ip: &str) -> Bg {
+        let bg = self.client_bg(&format!("exec ping -D -n -i 0.05 -W 0.05 {ip}"));
+        std::thread::sleep(Duration::from_millis(500));
+        bg
+    }
+
+    /// The page at http://IP:8080/ as the client gets it, retried for 5 s.
+    pub fn fetch(&self, ip: &str) -> String {
+        self.client(&format!(
+            "for n in $(seq 50); do curl -sf --max-time 1 http://{ip}:8080/ && exit 0; sleep 0.1; done; exit 1"
+        ))
+        .stdout
+    }
+
     /// SIGKILL of the node's PID 1: every process of the node dies at once.
     pub fn kill(&self, node: &str) {
         let _ = self.lab_cmd().args(["kill", &self.id, node]).status();
@@ -161,6 +193,14 @@ impl Lab {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The second tutorial's svc1 (after `svcmgr -s svc1 create` on
+    /// node1) made a failover service through `svcmgr set`, and the same
+    /// config on node2 (lab/svc1.sh).
+    pub fn svc1(&self) -> Out {
+        let out = self.script("svc1.sh", &[self.id.as_str()]);
+        Out::from("lab/svc1.sh".into(), out)
     }
 
     /// The tutorial's service made orchestrated (`orchestrate = ha`) and the
@@ -255,4 +295,60 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.lab_cmd().args(["down", &self.id]).status();
     }
+}
+
+/// A background process of a test (`Lab::client_bg`), killed by its pid
+/// when stopped or dropped.
+pub struct Bg {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Bg {
+    /// SIGINT, so that what it buffered is written (ping prints its
+    /// summary), then its output.
+    pub fn stop(mut self) -> Out {
+        let child = self.child.take().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        Out::from(self.what.clone(), child.wait_with_output().unwrap())
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Now, as `ping -D` stamps its lines.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Stops `ping` (half a second after now) and asserts it was answered
+/// before the unix time `t` and again after it.
+pub fn assert_ping_resumed(ping: Bg, t: f64) {
+    std::thread::sleep(Duration::from_millis(500));
+    let ping = ping.stop();
+    let answers = ping_answers(&ping.stdout);
+    assert!(
+        answers.iter().any(|a| *a < t) && answers.iter().any(|a| *a > t),
+        "the client's ping must answer before {t:.3} (the kill) and again after the takeover:\n{}",
+        ping.dump()
+    );
+}
+
+/// The times of the answered pings in `ping -D` output.
+fn ping_answers(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter(|l| l.contains(" bytes from "))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect()
 }
