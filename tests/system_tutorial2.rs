@@ -47,8 +47,6 @@ Nodes                              node1 node2
 Services                           node1 node2
 ";
 
-const SEED_LISTENER: &str = "0.0.0.0:1214";
-
 /// The load figures of the ` 15m` row masked as the seed's `0.05`.
 fn mask_load(text: &str) -> String {
     text.lines()
@@ -71,56 +69,6 @@ fn mask_load(text: &str) -> String {
         })
         .map(|l| l + "\n")
         .collect()
-}
-
-/// The seed's layout with the listener's address as this daemon shows it.
-///
-/// LEAD: the TCP peer listener (another branch) shows ` listener  running
-/// 0.0.0.0:1214`; until it lands, the listener thread shows the local unix
-/// socket's path, which widens the third column of every block. Then
-/// `info` is the seed's own text and this is the identity: after the
-/// merge, assert `info == SEED_LISTENER` in `listener_info` and drop
-/// this function.
-fn with_listener(seed: &str, info: &str, col_width: usize) -> String {
-    let listener = seed.lines().find(|l| l.starts_with(" listener ")).unwrap();
-    let col_end = listener.find(SEED_LISTENER).unwrap() + col_width;
-    let pad = " ".repeat(info.len().saturating_sub(col_width));
-    seed.lines()
-        .map(|l| {
-            if l.starts_with(" listener ") {
-                l.replace(SEED_LISTENER, info)
-            } else if l.len() > col_end {
-                format!("{}{pad}{}", &l[..col_end], &l[col_end..])
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| l + "\n")
-        .collect()
-}
-
-/// The listener thread's address as svcmon shows it: the seed's
-/// `0.0.0.0:1214`, or (until the TCP listener lands) the local socket.
-fn listener_info(out: &Out) -> String {
-    let words: Vec<&str> = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(" listener "))
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert!(
-        words.len() == 3 && words[1] == "running",
-        "no running listener:\n{}",
-        out.dump()
-    );
-    assert!(
-        words[2] == SEED_LISTENER || words[2].starts_with("/var/lib/opensvc/"),
-        "listener on {}:\n{}",
-        words[2],
-        out.dump()
-    );
-    words[2].to_string()
 }
 
 /// Polls `svcmon` on `node` until its text (load masked) is `want(out)`
@@ -210,9 +158,7 @@ fn the_second_tutorial_from_agent_start_to_automatic_failover() {
         lab.sh(n, "nodemgr daemon start").ok();
         lab.sh(n, "nodemgr daemon running").ok();
     }
-    svcmon_until(&lab, "node1", |out| {
-        with_listener(SEED_SVCMON_AGENT, &listener_info(out), 12)
-    });
+    svcmon_until(&lab, "node1", |_| SEED_SVCMON_AGENT.to_string());
 
     // Cluster Build: nodes and a secret on both (as lab/cluster.sh), then
     // the tutorial's unicast heartbeat.
@@ -227,9 +173,7 @@ fn the_second_tutorial_from_agent_start_to_automatic_failover() {
         )
         .ok();
     }
-    svcmon_until(&lab, "node1", |out| {
-        with_listener(SEED_SVCMON_HB, &listener_info(out), 13)
-    });
+    svcmon_until(&lab, "node1", |_| SEED_SVCMON_HB.to_string());
 
     // A node is taken over only when proven down (the split-brain rule,
     // src/daemon/orchestrator.rs): a disk heartbeat on a shared raw disk,

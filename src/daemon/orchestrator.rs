@@ -70,6 +70,10 @@ impl Orchestrator {
         }
     }
 
+    pub fn ready_period(&self) -> Duration {
+        self.ready_period
+    }
+
     /// One pass over the local services; true when a start was attempted.
     pub fn step(&mut self, env: &Env, shared: &Shared) -> bool {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
