@@ -23,7 +23,7 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 echo "== cargo test (tiers 1-3, and 4 when root)"
-cargo test --locked --all-targets -- --test-threads=2
+cargo test --locked --all-targets --no-fail-fast -- --test-threads=2
 
 if [[ $EUID -eq 0 ]]; then
     echo "== demo on real kernel objects (tier 4)"

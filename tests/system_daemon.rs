@@ -460,3 +460,48 @@ fn orders_typed_on_one_node_reach_the_node_running_the_service() {
         lab.sh(n, "nodemgr daemon stop").ok();
     }
 }
+
+#[test]
+fn a_start_that_fails_on_the_leader_moves_to_the_next_node() {
+    if !root_or_skip("a_start_that_fails_on_the_leader_moves_to_the_next_node") {
+        return;
+    }
+    let lab = Lab::up(&[
+        "--nodes",
+        "2",
+        "--disks",
+        "app:32M,data:32M,rawhb:8M",
+        "--vg",
+    ]);
+    lab.tutorial(&["node1", "node2"]);
+    // The same config on both nodes; only node1 mounts with an option its
+    // kernel refuses, so only node1's start fails.
+    for n in ["node1", "node2"] {
+        lab.sh(
+            n,
+            "svcmgr -s p26.opensvc.com set --param fs#0.mnt_opt@node1 --value no_such_option",
+        )
+        .ok();
+    }
+    lab.cluster(Some(&lab.get("disk_rawhb")));
+    // After the settle period and a ready period, node1 fails...
+    wait_for(&lab, "node2", "seen node1's start fail", |st| {
+        st["nodes"]["node1"]["services"]["p26.opensvc.com"]["smon"] == "start failed"
+    });
+    // ...and node2, now the leader, starts it.
+    wait_for(&lab, "node2", "started it", |st| avail(st, "node2") == "up");
+    assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
+    let out = lab.sh("node2", "svcmon");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with(" p26.opensvc.com ")
+                && l.contains("| X start failed O")
+                && l.ends_with('^')),
+        "{}",
+        out.dump()
+    );
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
+}

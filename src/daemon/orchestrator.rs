@@ -140,8 +140,11 @@ impl Orchestrator {
                 if n == local {
                     true
                 } else {
+                    // A peer whose start failed is passed over, so that the
+                    // next node tries instead of the service staying down.
                     peers.get(n).is_some_and(|p| {
-                        p["frozen"] != true && p["services"][name]["frozen"] != true
+                        let s = &p["services"][name];
+                        p["frozen"] != true && s["frozen"] != true && s["smon"] != "start failed"
                     })
                 }
             };

@@ -61,7 +61,8 @@ fn cell(s: &Value, leader: bool, color: bool) -> String {
 
 /// The placement leader of service `name`, as the orchestrator picks it:
 /// the first of its `nodes` with data here (this node, or a peer heard)
-/// that is not frozen and whose instance is not frozen.
+/// that is not frozen, whose instance is not frozen and did not fail to
+/// start.
 fn leader<'a>(status: &Value, name: &str, svc_nodes: &'a Value) -> Option<&'a str> {
     svc_nodes
         .as_array()?
@@ -69,7 +70,11 @@ fn leader<'a>(status: &Value, name: &str, svc_nodes: &'a Value) -> Option<&'a st
         .filter_map(Value::as_str)
         .find(|n| {
             let node = &status["nodes"][*n];
-            node.is_object() && node["frozen"] != true && node["services"][name]["frozen"] != true
+            let s = &node["services"][name];
+            node.is_object()
+                && node["frozen"] != true
+                && s["frozen"] != true
+                && s["smon"] != "start failed"
         })
 }
 
@@ -180,7 +185,10 @@ pub fn render(status: &Value, color: bool) -> String {
                 s["cluster_type"].as_str().unwrap_or("failover").to_string(),
                 "|".into(),
             ];
-            let leader = leader(status, name, &s["nodes"]);
+            // Only the daemon's services have a leader: `^` says where the
+            // daemon would start it, which means nothing for the others.
+            let orchestrated = !matches!(s["orchestrate"].as_str(), None | Some("no"));
+            let leader = leader(status, name, &s["nodes"]).filter(|_| orchestrated);
             for n in &nodes {
                 let member = s["nodes"]
                     .as_array()
@@ -365,7 +373,7 @@ Services                           node1
             "threads": {"hb#1.rx": {"state": "running", "info": "0.0.0.0:10000", "peers": {"node2": false}}},
             "nodes": {"node1": {"load15": 0.0, "frozen": false, "monitor": "idle", "services": {
                 "svc1": {"avail": "up", "overall": "up", "frozen": false, "cluster_type": "failover",
-                         "nodes": ["node1", "node2"], "drpnodes": [], "error": null}
+                         "nodes": ["node1", "node2"], "drpnodes": [], "error": null, "orchestrate": "ha"}
             }}},
         });
         let out = render(&st, false);
@@ -398,7 +406,7 @@ Services                           node1
     fn the_placement_leader_is_marked_and_moves_when_its_node_is_lost() {
         let svc = |avail: &str, frozen: bool| {
             json!({"avail": avail, "overall": avail, "frozen": frozen, "cluster_type": "failover",
-                   "nodes": ["node1", "node2"], "drpnodes": [], "error": null})
+                   "nodes": ["node1", "node2"], "drpnodes": [], "error": null, "orchestrate": "ha"})
         };
         let node = |s: Value| json!({"load15": 0.0, "frozen": false, "monitor": "idle", "services": {"svc1": s}});
         let mut st = json!({
@@ -409,6 +417,11 @@ Services                           node1
         });
         let out = render(&st, false);
         assert!(out.contains(" svc1    down failover | O^    X\n"), "{out}");
+        // A service the daemon does not run has no leader.
+        st["nodes"]["node2"]["services"]["svc1"]["orchestrate"] = json!("no");
+        let out = render(&st, false);
+        assert!(out.contains(" svc1    down failover | O     X\n"), "{out}");
+        st["nodes"]["node2"]["services"]["svc1"]["orchestrate"] = json!("ha");
         // A frozen instance is never a candidate: the next node leads.
         st["nodes"]["node1"]["services"]["svc1"]["frozen"] = json!(true);
         let out = render(&st, false);
