@@ -170,6 +170,12 @@ fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
 /// The tutorial's service with `orchestrate = ha` on both nodes, daemons
 /// with a unicast and a disk heartbeat (or unicast only).
 fn orchestrated_lab(disk_hb: bool) -> Lab {
+    orchestrated_lab_after(disk_hb, |_| {})
+}
+
+/// The same, with `before` run once the service is installed and before
+/// the daemons start.
+fn orchestrated_lab_after(disk_hb: bool, before: impl Fn(&Lab)) -> Lab {
     let lab = Lab::up(&[
         "--nodes",
         "2",
@@ -178,6 +184,7 @@ fn orchestrated_lab(disk_hb: bool) -> Lab {
         "--vg",
     ]);
     lab.tutorial(&["node1", "node2"]);
+    before(&lab);
     let dev = lab.get("disk_rawhb");
     lab.cluster(disk_hb.then_some(dev.as_str()));
     lab
@@ -466,24 +473,17 @@ fn a_start_that_fails_on_the_leader_moves_to_the_next_node() {
     if !root_or_skip("a_start_that_fails_on_the_leader_moves_to_the_next_node") {
         return;
     }
-    let lab = Lab::up(&[
-        "--nodes",
-        "2",
-        "--disks",
-        "app:32M,data:32M,rawhb:8M",
-        "--vg",
-    ]);
-    lab.tutorial(&["node1", "node2"]);
     // The same config on both nodes; only node1 mounts with an option its
     // kernel refuses, so only node1's start fails.
-    for n in ["node1", "node2"] {
-        lab.sh(
-            n,
-            "svcmgr -s p26.opensvc.com set --param fs#0.mnt_opt@node1 --value no_such_option",
-        )
-        .ok();
-    }
-    lab.cluster(Some(&lab.get("disk_rawhb")));
+    let lab = orchestrated_lab_after(true, |lab| {
+        for n in ["node1", "node2"] {
+            lab.sh(
+                n,
+                "svcmgr -s p26.opensvc.com set --param fs#0.mnt_opt@node1 --value no_such_option",
+            )
+            .ok();
+        }
+    });
     // After the settle period and a ready period, node1 fails...
     wait_for(&lab, "node2", "seen node1's start fail", |st| {
         st["nodes"]["node1"]["services"]["p26.opensvc.com"]["smon"] == "start failed"
