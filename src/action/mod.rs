@@ -4,6 +4,7 @@
 
 mod config_cmds;
 mod create;
+mod edit_config;
 mod executor;
 pub mod freeze;
 mod order;
@@ -52,6 +53,7 @@ pub enum Action {
     Unset,
     PrintConfig,
     ValidateConfig,
+    EditConfig,
     SyncNodes,
     SyncDrp,
     SyncAll,
@@ -87,6 +89,7 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("unset", Unset),
     ("print_config", PrintConfig),
     ("validate_config", ValidateConfig),
+    ("edit_config", EditConfig),
     ("syncnodes", SyncNodes),
     ("syncdrp", SyncDrp),
     ("syncall", SyncAll),
@@ -188,6 +191,10 @@ pub struct Opts {
     /// cluster-wide stop or its split action: freezing first keeps every
     /// daemon from starting it meanwhile.
     pub frozen_ok: bool,
+    /// `edit config`: edit again the copy a refused edit left.
+    pub recover: bool,
+    /// `edit config`: drop that copy and start from the live file.
+    pub discard: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -216,6 +223,9 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     // These work on the file itself, so a broken config can be inspected and fixed.
     match action {
         ValidateConfig => return config_cmds::validate(env, name),
+        EditConfig => {
+            return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log);
+        }
         PrintConfig | Get | Set | Unset | Enable | Disable => {
             return config_cmds::run(env, name, action, &log);
         }
@@ -314,7 +324,7 @@ fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger
         // above is the point (the sender waits for our running action).
         PostSync => true,
         Switch => return ex.switch(),
-        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig => {
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig => {
             unreachable!("config actions are handled before the service is built")
         }
     };

@@ -15,7 +15,7 @@ use crate::paths::{self, Paths};
 #[command(
     name = "svcmgr",
     about = "Start, stop and report on the services of this node",
-    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config,\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>,\n         create [--config FILE | --template FILE]"
+    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config, edit config [--recover|--discard],\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>,\n         create [--config FILE | --template FILE]"
 )]
 struct Args {
     /// Services to act on, comma-separated (default: every service of this node)
@@ -66,6 +66,12 @@ struct Args {
     /// create: start from this template file
     #[arg(long, value_name = "FILE")]
     template: Option<std::path::PathBuf>,
+    /// edit config: edit again the copy a refused edit left
+    #[arg(long, conflicts_with = "discard")]
+    recover: bool,
+    /// edit config: drop that copy and start from the live file
+    #[arg(long)]
+    discard: bool,
     /// The action, in one or several words (`print status` or `print_status`)
     action: Vec<String>,
 }
@@ -160,6 +166,8 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         value: a.value,
         cron: a.cron,
         to: a.to,
+        recover: a.recover,
+        discard: a.discard,
         ..Opts::default()
     };
     let runner = RealRunner::new();

@@ -96,6 +96,49 @@ pub fn validate(paths: &Paths, svc: &str, nodename: &str) -> Result<Vec<Problem>
     Ok(dedup(problems))
 }
 
+/// Why a text not installed yet could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum TextCheckError {
+    /// The scratch copy could not be written: nothing is known of the text.
+    #[error("cannot write {}: {err}", .file.display())]
+    Scratch { file: PathBuf, err: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// `validate` for a config text that is not installed yet (an edit, a copy
+/// from a peer): checked as `<scratch>/<svc>.conf`, never as the live file,
+/// then removed. Problems name `target`, the file the text would replace.
+pub fn validate_text(
+    paths: &Paths,
+    svc: &str,
+    nodename: &str,
+    text: &str,
+    scratch: &Path,
+    target: &Path,
+) -> Result<Vec<Problem>, TextCheckError> {
+    let copy = scratch.join(format!("{svc}.conf"));
+    std::fs::create_dir_all(scratch)
+        .and_then(|_| crate::fsutil::write_atomic(&copy, text.as_bytes()))
+        .map_err(|err| TextCheckError::Scratch {
+            file: copy.clone(),
+            err,
+        })?;
+    let at = Paths {
+        etc: scratch.to_path_buf(),
+        ..paths.clone()
+    };
+    let result = validate(&at, svc, nodename);
+    let _ = std::fs::remove_file(&copy);
+    Ok(result?
+        .into_iter()
+        .map(|p| Problem {
+            file: target.to_path_buf(),
+            ..p
+        })
+        .collect())
+}
+
 fn read(file: &Path) -> Result<Ini, ConfigError> {
     let bytes = std::fs::read(file).map_err(|err| ConfigError::Read {
         file: file.to_path_buf(),

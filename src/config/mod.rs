@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use load::{find_file, list_services, load, validate};
+pub use load::{TextCheckError, find_file, list_services, load, validate, validate_text};
 pub use schedule::Schedule;
 
 /// One thing wrong in a config file, located for the user.

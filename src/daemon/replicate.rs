@@ -19,7 +19,7 @@
 //!   beyond [`MAX_TRIES`] (only transport errors are retried at all).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -357,32 +357,17 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
 /// `svcmgr validate config` on a copy, never on the live file; problems
 /// are reported against the file they would have replaced.
 fn validate_copy(env: &Env, svc: &str, text: &str, target: &Path) -> Result<(), Failure> {
-    let dir: PathBuf = env.paths.var.join("replicate");
-    let copy = dir.join(format!("{svc}.conf"));
-    std::fs::create_dir_all(&dir)
-        .and_then(|_| crate::fsutil::write_atomic(&copy, text.as_bytes()))
-        .map_err(|e| Failure::Transient(format!("cannot write {}: {e}", copy.display())))?;
-    let scratch = Paths {
-        etc: dir,
-        ..env.paths.clone()
-    };
-    let result = config::validate(&scratch, svc, env.nodename);
-    let _ = std::fs::remove_file(&copy);
-    match result {
+    let scratch = env.paths.var.join("replicate");
+    match config::validate_text(env.paths, svc, env.nodename, text, &scratch, target) {
         Ok(problems) if problems.is_empty() => Ok(()),
         Ok(problems) => Err(Failure::Refused(
             problems
-                .into_iter()
-                .map(|p| {
-                    config::Problem {
-                        file: target.to_path_buf(),
-                        ..p
-                    }
-                    .to_string()
-                })
+                .iter()
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
         )),
+        Err(e @ config::TextCheckError::Scratch { .. }) => Err(Failure::Transient(e.to_string())),
         Err(e) => Err(Failure::Refused(e.to_string())),
     }
 }

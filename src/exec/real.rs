@@ -104,6 +104,28 @@ impl RealRunner {
     }
 }
 
+impl RealRunner {
+    /// Runs `cmd` on the caller's terminal (standard streams inherited,
+    /// no timeout: an editor session lasts as long as the person needs)
+    /// and returns its exit code.
+    #[allow(clippy::disallowed_methods)]
+    pub fn run_on_terminal(&self, cmd: &Cmd) -> Result<i32, ExecError> {
+        let program = cmd.program();
+        let exe = self
+            .which(program)
+            .ok_or_else(|| ExecError::NotFound(program.to_string()))?;
+        let status = Command::new(exe)
+            .args(&cmd.argv[1..])
+            .env("PATH", &self.path)
+            .status()
+            .map_err(|err| ExecError::Spawn {
+                cmd: cmd.to_string(),
+                err: std::sync::Arc::new(err),
+            })?;
+        Ok(exit_code(&status))
+    }
+}
+
 impl Runner for RealRunner {
     fn which(&self, bin: &str) -> Option<PathBuf> {
         let cwd = std::env::current_dir().ok()?;

@@ -1,0 +1,107 @@
+//! Tier 2: `svcmgr -s svc edit config` (spec cluster-1.9 §5.4): the edit
+//! happens in a copy, a refused edit never reaches the live file, and a
+//! refused copy is neither lost nor silently overwritten. The "editor" is
+//! a script given through EDITOR.
+
+mod common;
+use common::*;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// An executable `sh` script in the World, for EDITOR.
+fn editor(w: &World, name: &str, body: &str) -> PathBuf {
+    let p = w.dir.path().join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn edit(w: &World, editor: &Path, flags: &[&str]) -> Run {
+    let mut args = vec!["edit", "config"];
+    args.extend_from_slice(flags);
+    w.run_env(
+        &w.etc().join(SVC),
+        &args,
+        &[("EDITOR", editor.to_str().unwrap())],
+    )
+}
+
+fn pending(w: &World) -> PathBuf {
+    w.root.join("tmp").join(format!("{SVC}.conf.tmp"))
+}
+
+#[test]
+fn a_valid_edit_is_installed_and_its_copy_removed() {
+    let w = World::tutorial();
+    let ed = editor(
+        &w,
+        "ed-ok",
+        r#"sed -i 's/^app = MyApp /app = Edited/' "$1""#,
+    );
+    edit(&w, &ed, &[]).code(0).no_calls();
+    assert!(
+        w.read_conf(SVC).contains("app = Edited"),
+        "{}",
+        w.read_conf(SVC)
+    );
+    assert!(!pending(&w).exists());
+}
+
+#[test]
+fn an_unchanged_file_is_left_alone() {
+    let w = World::tutorial();
+    let before = w.read_conf(SVC);
+    let ed = editor(&w, "ed-noop", "true");
+    edit(&w, &ed, &[]).code(0).stderr_has("no change to");
+    assert_eq!(w.read_conf(SVC), before);
+    assert!(!pending(&w).exists());
+}
+
+#[test]
+fn a_refused_edit_is_kept_aside_until_recovered_or_discarded() {
+    let w = World::tutorial();
+    let before = w.read_conf(SVC);
+    let bad = editor(&w, "ed-bad", r#"printf '[bogus#1]\nfoo = bar\n' >> "$1""#);
+    edit(&w, &bad, &[])
+        .code(2)
+        .stderr_has("bogus#1")
+        .stderr_has("not installed")
+        .no_calls();
+    assert_eq!(w.read_conf(SVC), before, "the live file must not change");
+    assert!(pending(&w).exists());
+
+    // The next edit does not overwrite the refused copy.
+    let ok = editor(
+        &w,
+        "ed-ok",
+        r#"sed -i 's/^app = MyApp /app = Edited/' "$1""#,
+    );
+    edit(&w, &ok, &[])
+        .code(1)
+        .stderr_has("--recover")
+        .stderr_has("--discard");
+    assert_eq!(w.read_conf(SVC), before);
+
+    // --recover edits the same copy again: still refused.
+    edit(&w, &ok, &["--recover"]).code(2).stderr_has("bogus#1");
+    // --discard starts over from the live file.
+    edit(&w, &ok, &["--discard"]).code(0);
+    let after = w.read_conf(SVC);
+    assert!(
+        after.contains("app = Edited") && !after.contains("bogus"),
+        "{after}"
+    );
+    assert!(!pending(&w).exists());
+}
+
+#[test]
+fn a_failing_editor_installs_nothing() {
+    let w = World::tutorial();
+    let before = w.read_conf(SVC);
+    let ed = editor(&w, "ed-fail", r#"echo junk >> "$1"; exit 3"#);
+    edit(&w, &ed, &[])
+        .code(1)
+        .stderr_has("the editor exited with 3");
+    assert_eq!(w.read_conf(SVC), before);
+}
