@@ -262,3 +262,47 @@ fn garbage_on_the_listener_blacklists_the_source_until_cleared() {
     assert!(log.contains("127.0.0.1 blacklisted for 60 s"), "{log}");
     d.nodemgr(&["daemon", "stop"]).code(0);
 }
+
+/// A heartbeat thread that dies on its own (its port is taken) is started
+/// again by the supervisor once the port is free.
+#[test]
+fn a_heartbeat_whose_port_was_taken_is_started_again() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    // Taken by this test on all addresses, as another program would. The
+    // cluster has no other node: nothing is ever sent.
+    let squatter = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = squatter.local_addr().unwrap().port().to_string();
+    d.nodemgr(&["set", "--param", "hb#1.type", "--value", "unicast"])
+        .code(0);
+    d.nodemgr(&["set", "--param", "hb#1.port", "--value", &port])
+        .code(0);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let rx_state = || {
+        let r = d.svcmon(&["--format", "json"]);
+        r.code(0);
+        r.json()["threads"]["hb#1.rx"]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let until = |want: &str, secs: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let st = rx_state();
+            if st == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hb#1.rx is {st:?}, not {want:?}, after {secs} s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    until("stopped", 5);
+    drop(squatter);
+    // Revived within REVIVE_EVERY (10 s) plus a pass.
+    until("running", 15);
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}

@@ -143,7 +143,6 @@ pub(super) fn beat_every(
         }
         sleep_until(started + conf.interval, stop, shared);
     }
-    shared.forget_thread(tid);
 }
 
 /// `hb#N.tx`: beats until `stop`.
@@ -236,7 +235,6 @@ pub fn rx(
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-    shared.forget_thread(&tid);
 }
 
 /// What changed between two heartbeat configurations.

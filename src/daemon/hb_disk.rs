@@ -160,7 +160,6 @@ pub fn tx(
         }
         sleep_until(started + conf.interval, &stop, &shared);
     }
-    shared.forget_thread(&tid);
 }
 
 /// `hb#N.rx` on a disk: reads the peers' slots every interval; a slot
@@ -218,7 +217,6 @@ pub fn rx(
         shared.set_rejections(&tid, opener.stats.total());
         sleep_until(started + conf.interval, &stop, &shared);
     }
-    shared.forget_thread(&tid);
 }
 
 /// What svcmon shows for a disk heartbeat: the device's base name.

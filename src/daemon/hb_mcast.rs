@@ -233,7 +233,6 @@ pub fn rx(
             }
         }
     }
-    shared.forget_thread(&tid);
 }
 
 #[cfg(test)]

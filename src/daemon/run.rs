@@ -139,6 +139,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 seen = now;
                 hbs.reconcile(s, paths, nodename, &shared, &log);
             }
+            hbs.revive(s, paths, nodename, &shared, &log);
             let lost = shared.prune(&hbs.timeouts());
             for n in &lost {
                 log.warn(format!("node {n} lost: no heartbeat within the timeout"));
@@ -152,7 +153,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         }
         announce_maintenance(&shared, &hbs, &log);
         shared.halt();
-        hbs.stop_all();
+        hbs.stop_all(&shared);
         log.info("daemon stopping");
         lsnr::wake(paths);
     });
@@ -188,12 +189,20 @@ enum Medium {
     Disk(String),
 }
 
-/// The running heartbeat threads, by section, and what they were started with.
+/// The running heartbeat threads, by section, and what they were started
+/// with. The supervisor owns their entries in `Shared::threads`: a thread
+/// that ends does not remove its own, which could be its replacement's.
 #[derive(Default)]
 struct Heartbeats {
     conf: hb::ClusterConf,
     stops: BTreeMap<String, Arc<AtomicBool>>,
+    /// When each section was last revived (`revive`).
+    revived: BTreeMap<String, Instant>,
 }
+
+/// How often a section whose thread died is started again: its error (a
+/// port in use, an interface not up yet) is logged at each try.
+const REVIVE_EVERY: Duration = Duration::from_secs(10);
 
 impl Heartbeats {
     fn timeouts(&self) -> BTreeMap<String, Duration> {
@@ -204,11 +213,62 @@ impl Heartbeats {
             .collect()
     }
 
-    fn stop_all(&mut self) {
-        for stop in self.stops.values() {
-            stop.store(true, Ordering::Relaxed);
+    fn stop_all(&mut self, shared: &Shared) {
+        let ids: Vec<String> = self.stops.keys().cloned().collect();
+        for id in ids {
+            self.stop(&id, shared);
         }
-        self.stops.clear();
+    }
+
+    /// Ends a section's threads and forgets them.
+    fn stop(&mut self, id: &str, shared: &Shared) {
+        if let Some(flag) = self.stops.remove(id) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        shared.forget_thread(&format!("{id}.rx"));
+        shared.forget_thread(&format!("{id}.tx"));
+    }
+
+    /// Starts again, every REVIVE_EVERY, the sections one of whose threads
+    /// ended on its own (1.9's supervisor restarts dead threads too).
+    fn revive<'scope, 'env>(
+        &mut self,
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        paths: &Paths,
+        nodename: &str,
+        shared: &Arc<Shared>,
+        log: &Logger,
+    ) {
+        let threads = shared.threads.lock().map(|t| t.clone()).unwrap_or_default();
+        let dead: Vec<hb::HbConf> = self
+            .conf
+            .hbs
+            .iter()
+            .filter(|h| {
+                ["rx", "tx"].iter().any(|d| {
+                    threads
+                        .get(&format!("{}.{d}", h.id))
+                        .is_some_and(|t| t.state == "stopped")
+                })
+            })
+            .filter(|h| {
+                self.revived
+                    .get(&h.id)
+                    .is_none_or(|at| at.elapsed() >= REVIVE_EVERY)
+            })
+            .cloned()
+            .collect();
+        for h in &dead {
+            log.warn(format!(
+                "{}: a thread stopped: starting the heartbeat again",
+                h.id
+            ));
+            self.stop(&h.id, shared);
+            self.revived.insert(h.id.clone(), Instant::now());
+        }
+        if !dead.is_empty() {
+            self.start(s, paths, nodename, shared, log, dead);
+        }
     }
 
     /// Starts the heartbeats node.conf now has, stops the ones it lost;
@@ -229,18 +289,29 @@ impl Heartbeats {
             *h = new.hbs.clone();
         }
         let (start, stop) = if new.nodes != self.conf.nodes {
-            self.stop_all();
+            self.stop_all(shared);
             (new.hbs.clone(), Vec::new())
         } else {
             hb::diff(&self.conf.hbs, &new.hbs)
         };
         for id in stop {
-            if let Some(flag) = self.stops.remove(&id) {
-                flag.store(true, Ordering::Relaxed);
-            }
+            self.stop(&id, shared);
         }
         self.conf = new;
-        if start.is_empty() {
+        self.start(s, paths, nodename, shared, log, start);
+    }
+
+    /// Starts the threads of `sections`.
+    fn start<'scope, 'env>(
+        &mut self,
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        paths: &Paths,
+        nodename: &str,
+        shared: &Arc<Shared>,
+        log: &Logger,
+        sections: Vec<hb::HbConf>,
+    ) {
+        if sections.is_empty() {
             return;
         }
         let key = match secret::cluster_secret(paths) {
@@ -258,7 +329,7 @@ impl Heartbeats {
             .filter(|n| *n != nodename)
             .cloned()
             .collect();
-        for conf in start {
+        for conf in sections {
             let medium = match (conf.hb_type.as_str(), &conf.dev) {
                 ("unicast", _) => Medium::Unicast,
                 ("multicast", _) => match hb_mcast::group(&conf) {
