@@ -39,6 +39,18 @@ fn tick(orch: &super::orchestrator::Orchestrator, shared: &Shared) -> Duration {
 /// Probes a service whose files did not change at most this often.
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Probes a service last seen in `warn` at most this often: warn is most
+/// often a service caught half-way (an application not serving yet just
+/// after a start), and peers decide on what this node shows.
+pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
+
+fn probe_every(prev: Option<&ServiceData>) -> Duration {
+    match prev {
+        Some(p) if p.avail == Status::Warn => UNSETTLED_INTERVAL,
+        _ => STATUS_INTERVAL,
+    }
+}
+
 pub fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestrator::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
@@ -113,10 +125,11 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
             log: crate::fsutil::mtime(&env.paths.svc_log(&name)),
             frozen: action::is_frozen(env.paths, &name),
         };
+        let every = probe_every(previous.get(&name));
         let fresh = seen
             .probes
             .get(&name)
-            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < STATUS_INTERVAL);
+            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < every);
         if let (true, Some(prev)) = (fresh, previous.get(&name)) {
             services.insert(name, prev.clone());
             continue;

@@ -127,7 +127,13 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         let node_conf = paths.node_conf();
         let mut seen = crate::fsutil::mtime(&node_conf);
         let mut hbs = Heartbeats::default();
-        hbs.reconcile(s, paths, nodename, &shared, &log);
+        let site = Site {
+            paths,
+            nodename,
+            shared: &shared,
+            log: &log,
+        };
+        hbs.reconcile(s, &site);
         while !shared.stop_requested() {
             if exec::interrupted() {
                 shared.request_stop();
@@ -137,9 +143,9 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             if now != seen {
                 log.info(format!("{} changed: reloading", node_conf.display()));
                 seen = now;
-                hbs.reconcile(s, paths, nodename, &shared, &log);
+                hbs.reconcile(s, &site);
             }
-            hbs.revive(s, paths, nodename, &shared, &log);
+            hbs.revive(s, &site);
             let lost = shared.prune(&hbs.timeouts());
             for n in &lost {
                 log.warn(format!("node {n} lost: no heartbeat within the timeout"));
@@ -180,6 +186,15 @@ fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// What the heartbeat supervision works with.
+#[derive(Clone, Copy)]
+struct Site<'a> {
+    paths: &'a Paths,
+    nodename: &'a str,
+    shared: &'a Arc<Shared>,
+    log: &'a Logger,
 }
 
 /// What a heartbeat section beats through.
@@ -231,14 +246,8 @@ impl Heartbeats {
 
     /// Starts again, every REVIVE_EVERY, the sections one of whose threads
     /// ended on its own (1.9's supervisor restarts dead threads too).
-    fn revive<'scope, 'env>(
-        &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
-        paths: &Paths,
-        nodename: &str,
-        shared: &Arc<Shared>,
-        log: &Logger,
-    ) {
+    fn revive<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
+        let Site { shared, log, .. } = *at;
         let threads = shared.threads.lock().map(|t| t.clone()).unwrap_or_default();
         let dead: Vec<hb::HbConf> = self
             .conf
@@ -267,20 +276,19 @@ impl Heartbeats {
             self.revived.insert(h.id.clone(), Instant::now());
         }
         if !dead.is_empty() {
-            self.start(s, paths, nodename, shared, log, dead);
+            self.start(s, at, dead);
         }
     }
 
     /// Starts the heartbeats node.conf now has, stops the ones it lost;
     /// a changed section (or a changed node list) restarts its threads.
-    fn reconcile<'scope, 'env>(
-        &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
-        paths: &Paths,
-        nodename: &str,
-        shared: &Arc<Shared>,
-        log: &Logger,
-    ) {
+    fn reconcile<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
+        let Site {
+            paths,
+            nodename,
+            shared,
+            ..
+        } = *at;
         let new = hb::read_conf(paths, nodename);
         if let Ok(mut n) = shared.cluster_nodes.lock() {
             *n = new.nodes.clone();
@@ -298,19 +306,22 @@ impl Heartbeats {
             self.stop(&id, shared);
         }
         self.conf = new;
-        self.start(s, paths, nodename, shared, log, start);
+        self.start(s, at, start);
     }
 
     /// Starts the threads of `sections`.
     fn start<'scope, 'env>(
         &mut self,
         s: &'scope std::thread::Scope<'scope, 'env>,
-        paths: &Paths,
-        nodename: &str,
-        shared: &Arc<Shared>,
-        log: &Logger,
+        at: &Site,
         sections: Vec<hb::HbConf>,
     ) {
+        let Site {
+            paths,
+            nodename,
+            shared,
+            log,
+        } = *at;
         if sections.is_empty() {
             return;
         }
