@@ -151,6 +151,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 log.warn(format!("node {n} lost: no heartbeat within the timeout"));
             }
             if !lost.is_empty() {
+                shared.wake_monitor();
                 let _ = lost_tx.send(lost);
             }
             // A peer is declared lost at most this late after its timeout:

@@ -97,6 +97,9 @@ pub struct Shared {
     pub started: Instant,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
+    /// Something the monitor must act on at once (a peer lost): it ends
+    /// the monitor's sleep between two passes.
+    wake_monitor: AtomicBool,
     /// Every thread ends.
     stop: AtomicBool,
 }
@@ -127,6 +130,7 @@ impl Shared {
             arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             stop_requested: AtomicBool::new(false),
+            wake_monitor: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }
@@ -318,6 +322,16 @@ impl Shared {
     /// the peers, then halts every thread.
     pub fn request_stop(&self) {
         self.stop_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends the monitor's current sleep: its next pass starts at once.
+    pub fn wake_monitor(&self) {
+        self.wake_monitor.store(true, Ordering::Relaxed);
+    }
+
+    /// True once after each `wake_monitor`.
+    pub fn monitor_woken(&self) -> bool {
+        self.wake_monitor.swap(false, Ordering::Relaxed)
     }
 
     pub fn stop_requested(&self) -> bool {
