@@ -59,9 +59,22 @@ impl ConfStamp {
     }
 }
 
+/// An mtime on the wire, in whole microseconds: an f64 of seconds keeps
+/// only about 0.24 µs at today's dates, so nanoseconds would not survive
+/// the trip and an installed copy's stamp would differ from its origin's.
 fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| {
+        let us = (d.as_nanos() + 500) / 1000;
+        // Microseconds since 1970 fit an f64's 53 bits until year 2255.
+        us as f64 / 1e6
+    })
+}
+
+/// The inverse of `secs`: that microsecond exactly.
+fn from_secs(s: f64) -> Option<SystemTime> {
+    let us = (s * 1e6).round();
+    (us.is_finite() && us >= 0.0 && us < u64::MAX as f64)
+        .then(|| UNIX_EPOCH + Duration::from_micros(us as u64))
 }
 
 pub fn stamp(file: &Path) -> Option<ConfStamp> {
@@ -324,9 +337,8 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
             "{peer_node} answered without text or mtime"
         )));
     };
-    let mtime = Duration::try_from_secs_f64(mtime)
-        .map(|d| UNIX_EPOCH + d)
-        .map_err(|_| Failure::Refused(format!("{peer_node} sent an invalid mtime {mtime}")))?;
+    let mtime = from_secs(mtime)
+        .ok_or_else(|| Failure::Refused(format!("{peer_node} sent an invalid mtime {mtime}")))?;
     let target =
         config::find_file(paths, svc).unwrap_or_else(|_| paths.etc.join(format!("{svc}.conf")));
     validate_copy(env, svc, text, &target)?;

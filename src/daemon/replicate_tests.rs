@@ -210,3 +210,15 @@ fn an_unreachable_peer_is_retried_a_bounded_number_of_times() {
     );
     assert!(!n2.paths.etc.join("svc1.conf").exists());
 }
+
+#[test]
+fn an_mtime_survives_the_wire_to_the_microsecond() {
+    for nanos in [0u32, 1, 499, 500, 999_999_499, 999_999_500, 683_686_499, 683_686_500] {
+        let t = UNIX_EPOCH + Duration::new(1_795_971_149, nanos);
+        let sent = secs(t);
+        let installed = from_secs(sent).unwrap();
+        assert_eq!(secs(installed), sent, "{nanos} ns");
+    }
+    assert!(from_secs(-1.0).is_none());
+    assert!(from_secs(f64::NAN).is_none());
+}
