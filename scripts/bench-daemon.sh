@@ -37,6 +37,10 @@ services() { # count
 count() { "$W/svcmon" --format json | python3 -c "import json,sys; print(len(json.load(sys.stdin)['nodes']['node1']['services']))"; }
 wait_count() { for _ in $(seq 200); do [[ $(count 2>/dev/null || echo 0) == "$1" ]] && return 0; sleep 0.1; done; return 1; }
 
+# This daemon runs on the host's network: its peer listener stays on
+# loopback, on a port the kernel picks.
+"$W/nodemgr" set --param listener.addr --value 127.0.0.1
+"$W/nodemgr" set --param listener.port --value 0
 echo "svcmgr $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) cores"
 services 50
 "$W/nodemgr" daemon start
