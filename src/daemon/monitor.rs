@@ -17,6 +17,14 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// Probes a service whose files did not change at most this often.
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 
+/// ... except a service with a resource the daemon restarts or monitors
+/// (restart.rs): a crashed application changes no file, so only a probe
+/// sees it, and a failover that waits 10 s for it is 10 s of outage. The
+/// cost is one full status of such a service every 2 s (for the tutorial's
+/// service, a few launcher and mount checks: a few ms of CPU each time),
+/// paid only by the services that asked for it.
+pub const WATCHED_STATUS_INTERVAL: Duration = Duration::from_secs(2);
+
 pub fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestrator::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
@@ -91,10 +99,14 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
             log: crate::fsutil::mtime(&env.paths.svc_log(&name)),
             frozen: action::is_frozen(env.paths, &name),
         };
+        let every = match previous.get(&name) {
+            Some(p) if !p.watched.is_empty() => WATCHED_STATUS_INTERVAL,
+            _ => STATUS_INTERVAL,
+        };
         let fresh = seen
             .probes
             .get(&name)
-            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < STATUS_INTERVAL);
+            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < every);
         if let (true, Some(prev)) = (fresh, previous.get(&name)) {
             services.insert(name, prev.clone());
             continue;
@@ -124,6 +136,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     orchestrate: svc.config.orchestrate.clone(),
                     smon: smon_of(shared, &name),
                     config: conf_stamp,
+                    watched: super::restart::watched(&svc, &st),
+                    monitor_action: svc.config.monitor_action.clone(),
                 }
             }
             Err(e) => ServiceData {
@@ -137,6 +151,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 orchestrate: "no".into(),
                 smon: "idle".into(),
                 config: conf_stamp,
+                watched: Vec::new(),
+                monitor_action: String::new(),
             },
         };
         services.insert(name, data);
