@@ -4,8 +4,10 @@
 # [cluster] nodes and one secret on both nodes, a unicast heartbeat and,
 # with --disk DEV, a disk heartbeat on that shared raw device; each
 # --param SECTION.KEY=VALUE is set in both nodes' node.conf before the
-# daemons start (e.g. hb#1.interval=0.2, node.ready_period=0.2).
-# Usage: cluster.sh LAB_ID [--disk DEV] [--param SECTION.KEY=VALUE]...
+# daemons start (e.g. hb#1.interval=0.2, node.ready_period=0.2); each
+# --svc-param SECTION.KEY=VALUE in both nodes' service config (e.g.
+# app.restart=2).
+# Usage: cluster.sh LAB_ID [--disk DEV] [--param SECTION.KEY=VALUE]... [--svc-param SECTION.KEY=VALUE]...
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 id=$1
@@ -15,6 +17,7 @@ while (($#)); do
     case $1 in
     --disk) disk="nodemgr set --param hb#2.type --value disk && nodemgr set --param hb#2.dev --value $2 &&"; shift 2 ;;
     --param) params+="nodemgr set --param '${2%%=*}' --value '${2#*=}' && "; shift 2 ;;
+    --svc-param) params+="svcmgr -s p26.opensvc.com set --param '${2%%=*}' --value '${2#*=}' && "; shift 2 ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done

@@ -210,6 +210,36 @@ fn manual_stop_and_start_of_an_orchestrated_service() {
     w.svc(&["frozen"]).code(0);
 }
 
+/// An administrator's `stop --rid app` of an orchestrated service with
+/// `restart = 2` on app: the service is frozen, so the daemon neither
+/// restarts app nor stops the rest of the service (no cluster-wide order).
+#[test]
+fn a_resource_stopped_by_hand_is_not_restarted_by_the_daemon() {
+    let w = World::tutorial();
+    w.tutorial_conf_with("[DEFAULT]", "[DEFAULT]\norchestrate = ha");
+    w.svc(&["set", "--param", "app.restart", "--value", "2"])
+        .code(0);
+    let d = Daemon::new(&w);
+    w.svc(&["start"]).code(0);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    w.svc(&["stop", "--rid", "app"])
+        .code(0)
+        .stderr_has("frozen: no agent daemon will start it again")
+        .stderr_has("only part of the service was stopped: no cluster-wide order")
+        .stderr_lacks("cluster-wide order 'stopped'");
+    // Long enough for the daemon to settle and re-probe the service (2 s
+    // for a service with restart) twice.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let v = d.svcmon(&["--format", "json"]).json();
+    let s = &v["nodes"]["sles1"]["services"][SVC];
+    assert_eq!(s["frozen"], true, "{v:#}");
+    assert_ne!(s["avail"], "down", "the rest must stay up: {v:#}");
+    assert_eq!(s["restart"], serde_json::json!({}), "{v:#}");
+    let log = std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
+    assert!(!log.contains("restart 1/2"), "{log}");
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}
+
 #[test]
 fn garbage_on_the_listener_blacklists_the_source_until_cleared() {
     use std::io::{Read, Write};

@@ -6,7 +6,10 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::{Lab, SERVICE_IP, assert_ping_resumed, root_or_skip, status, unix_now, wait_for};
+use lab::{
+    Lab, SERVICE_IP, assert_ping_resumed, avail, log_lines, orchestrated_lab,
+    orchestrated_lab_with, root_or_skip, running_on_node1, status, unix_now, wait_for,
+};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -167,39 +170,6 @@ fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
     lab.sh("node1", "nodemgr daemon stop").ok();
 }
 
-/// The tutorial's service with `orchestrate = ha` on both nodes, daemons
-/// with a unicast and a disk heartbeat (or unicast only).
-fn orchestrated_lab(disk_hb: bool) -> Lab {
-    orchestrated_lab_after(disk_hb, |_| {})
-}
-
-/// The same, with `before` run once the service is installed and before
-/// the daemons start.
-fn orchestrated_lab_after(disk_hb: bool, before: impl Fn(&Lab)) -> Lab {
-    let lab = Lab::up(&[
-        "--nodes",
-        "2",
-        "--disks",
-        "app:32M,data:32M,rawhb:8M",
-        "--vg",
-    ]);
-    lab.tutorial(&["node1", "node2"]);
-    before(&lab);
-    let dev = lab.get("disk_rawhb");
-    lab.cluster(disk_hb.then_some(dev.as_str()));
-    lab
-}
-
-/// Waits until node1's daemon has started the service and node2 sees it.
-fn running_on_node1(lab: &Lab) {
-    wait_for(lab, "node1", "started the service", |st| {
-        avail(st, "node1") == "up"
-    });
-    wait_for(lab, "node2", "seen it up on node1", |st| {
-        avail(st, "node1") == "up"
-    });
-}
-
 /// node2 loses node1 and, a ready period and more later, has not started
 /// the service.
 fn not_taken_over(lab: &Lab) {
@@ -213,13 +183,6 @@ fn not_taken_over(lab: &Lab) {
         "down",
         "node2 must not start it: {st:#}"
     );
-}
-
-fn avail(st: &serde_json::Value, node: &str) -> String {
-    st["nodes"][node]["services"]["p26.opensvc.com"]["avail"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 fn fetch(lab: &Lab) -> String {
@@ -339,16 +302,6 @@ fn a_stonith_command_proves_a_silent_node_down() {
     assert!(log.stdout.contains("node node1 fenced"), "{}", log.dump());
     assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
     lab.sh("node2", "nodemgr daemon stop").ok();
-}
-
-/// Lines of `node`'s node.log that contain `what`.
-fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
-    lab.sh(node, "cat /var/log/opensvc/node.log")
-        .stdout
-        .lines()
-        .filter(|l| l.contains(what))
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -475,15 +428,7 @@ fn a_start_that_fails_on_the_leader_moves_to_the_next_node() {
     }
     // The same config on both nodes; only node1 mounts with an option its
     // kernel refuses, so only node1's start fails.
-    let lab = orchestrated_lab_after(true, |lab| {
-        for n in ["node1", "node2"] {
-            lab.sh(
-                n,
-                "svcmgr -s p26.opensvc.com set --param fs#0.mnt_opt@node1 --value no_such_option",
-            )
-            .ok();
-        }
-    });
+    let lab = orchestrated_lab_with(true, &["fs#0.mnt_opt@node1=no_such_option"]);
     // After the settle period and a ready period, node1 fails...
     wait_for(&lab, "node2", "seen node1's start fail", |st| {
         st["nodes"]["node1"]["services"]["p26.opensvc.com"]["smon"] == "start failed"

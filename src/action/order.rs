@@ -64,6 +64,13 @@ pub fn after(env: &Env, name: &str, action: Action, code: i32, log: &Logger) -> 
     if code != OK {
         return code;
     }
+    if action == Action::Stop && (!env.opts.rids.is_empty() || !env.opts.tags.is_empty()) {
+        // `stop --rid app`: the administrator wants that resource down,
+        // not the service stopped everywhere. The freeze done before is
+        // what keeps the daemons from restarting it or failing over.
+        log.info("only part of the service was stopped: no cluster-wide order");
+        return code;
+    }
     let target = match action {
         Action::Stop => "stopped",
         Action::Start | Action::Restart => "started",

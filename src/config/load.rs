@@ -208,6 +208,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
     }
     let service_type = b.service_type();
     let orchestrate = b.orchestrate();
+    let monitor_action = b.monitor_action();
     let resources = b.resources();
     let get = |k| {
         ini.get(DEFAULT, k)
@@ -223,6 +224,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
         app: get("app"),
         comment: get("comment"),
         orchestrate,
+        monitor_action,
         resources,
     };
     let problems = dedup(b.problems);
@@ -400,6 +402,26 @@ impl<'a> Builder<'a> {
                 f,
                 format!(
                     "invalid orchestrate '{}' (expected no, start or ha)",
+                    f.value.trim()
+                ),
+            );
+        }
+        v
+    }
+
+    /// `monitor_action = freezestop|reboot|crash`: what the daemon does when
+    /// a monitored resource stays down (daemon/restart.rs). A typo must not
+    /// silently become another action, so anything else is refused.
+    fn monitor_action(&mut self) -> String {
+        let Some(f) = self.plain(DEFAULT, "monitor_action") else {
+            return String::new();
+        };
+        let v = f.value.trim().to_lowercase();
+        if !matches!(v.as_str(), "" | "freezestop" | "reboot" | "crash") {
+            self.problem_at(
+                f,
+                format!(
+                    "invalid monitor_action '{}' (expected freezestop, reboot or crash)",
                     f.value.trim()
                 ),
             );
@@ -1325,6 +1347,21 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
         let p = etc.one_problem();
         assert_eq!(p.message, "invalid integer '-1' (expected a whole number)");
         assert_eq!(p.key.as_deref(), Some("restart"));
+    }
+
+    #[test]
+    fn monitor_action_is_one_of_three_words() {
+        let etc = Etc::new();
+        etc.svc("monitor_action = FreezeStop\n");
+        let c = load(&etc.paths, "s", "n1").unwrap();
+        assert_eq!(c.monitor_action, "freezestop");
+        etc.svc("monitor_action = suicide\n");
+        let p = etc.one_problem();
+        assert_eq!(
+            p.message,
+            "invalid monitor_action 'suicide' (expected freezestop, reboot or crash)"
+        );
+        assert_eq!(p.key.as_deref(), Some("monitor_action"));
     }
 
     #[test]

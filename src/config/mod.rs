@@ -87,6 +87,9 @@ pub struct ServiceConfig {
     /// `no`, `start` or `ha`: whether the agent daemon starts the service
     /// and fails it over.
     pub orchestrate: String,
+    /// `DEFAULT.monitor_action`: `freezestop`, `reboot` or `crash`; empty
+    /// when unset (daemon/restart.rs then freezes and stops).
+    pub monitor_action: String,
     /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
     /// file order within a type. `app` always exists; `sync#i0` exists when
     /// nodes ∪ drpnodes has more than one node.

@@ -210,6 +210,21 @@ impl Orders {
 
 /// This node's instance stopped by the daemon; true when the stop worked.
 fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
+    let ok = stop_frozen(env, svc);
+    if ok {
+        log.info(format!("{svc}: stopped here for a cluster-wide stop"));
+    } else {
+        log.error(format!(
+            "{svc}: the stop ordered cluster-wide failed here: see {}",
+            env.paths.svc_log(svc).display()
+        ));
+    }
+    ok
+}
+
+/// The daemon's stop of an instance it has just frozen (a cluster-wide
+/// stop, a monitor action); true when it worked.
+pub(super) fn stop_frozen(env: &Env, svc: &str) -> bool {
     let opts = Opts {
         cluster: true,
         frozen_ok: true,
@@ -221,16 +236,7 @@ fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
         svcmgr_bin: env.svcmgr_bin.clone(),
         ..*env
     };
-    let ok = action::run(&stop_env, svc, Action::Stop) == action::OK;
-    if ok {
-        log.info(format!("{svc}: stopped here for a cluster-wide stop"));
-    } else {
-        log.error(format!(
-            "{svc}: the stop ordered cluster-wide failed here: see {}",
-            env.paths.svc_log(svc).display()
-        ));
-    }
-    ok
+    action::run(&stop_env, svc, Action::Stop) == action::OK
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What the orchestrator must not forget when its daemon dies: which
-//! services failed to start here (not retried until thawed) and the
-//! cluster-wide orders it has taken in. Kept in `<var>/osvcd.state.json`,
+//! services failed to start here (not retried until thawed), the
+//! cluster-wide orders it has taken in, and how many times each failed
+//! resource was restarted (restart.rs: a daemon restart must not give a
+//! crashing resource a fresh set of restarts). Kept in `<var>/osvcd.state.json`,
 //! rewritten atomically on every change, read once at start: a daemon
 //! killed with SIGKILL and started again carries on where it was instead of
 //! retrying a start that failed or forgetting an order half carried out.
@@ -30,6 +32,8 @@ pub struct Memory {
     /// The newest order taken in per service, reached or not: an order a
     /// peer still advertises is not taken in twice.
     pub handled: BTreeMap<String, f64>,
+    /// Restarts done per service and rid since the resource was last seen up.
+    pub restarts: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 fn file(paths: &Paths) -> PathBuf {
@@ -91,10 +95,29 @@ impl Memory {
                     .collect()
             })
             .unwrap_or_default();
+        // Older files have no `restarts`: no count in progress.
+        let restarts = v["restarts"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(svc, rids)| {
+                        let counts: BTreeMap<String, u32> = rids
+                            .as_object()?
+                            .iter()
+                            .filter_map(|(rid, n)| {
+                                Some((rid.clone(), u32::try_from(n.as_u64()?).ok()?))
+                            })
+                            .collect();
+                        (!counts.is_empty()).then(|| (svc.clone(), counts))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Memory {
             start_failed: names(&v["start_failed"]),
             expects,
             handled,
+            restarts,
         }
     }
 
@@ -108,6 +131,7 @@ impl Memory {
             "start_failed": self.start_failed,
             "expects": expects,
             "handled": self.handled,
+            "restarts": self.restarts,
         })
     }
 
@@ -146,8 +170,30 @@ mod tests {
             },
         );
         m.handled.insert("svc2".into(), 1_700_000_000.25);
+        m.restarts.insert(
+            "svc1".into(),
+            [("app".to_string(), 2), ("fs#1".to_string(), 1)].into(),
+        );
         m.save(&paths, &log);
         assert_eq!(Memory::load(&paths, &log), m);
+    }
+
+    #[test]
+    fn a_file_from_before_restart_counts_loads_without_them() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        std::fs::create_dir_all(&paths.var).unwrap();
+        std::fs::write(
+            file(&paths),
+            r#"{"start_failed": ["svc1"], "expects": {}, "handled": {},
+                "restarts": {"svc2": {"app": -1, "ip#0": "x"}}}"#,
+        )
+        .unwrap();
+        let log = Logger::named("node", "test");
+        let m = Memory::load(&paths, &log);
+        assert!(m.start_failed.contains("svc1"));
+        // Nonsense counts are dropped, not trusted.
+        assert!(m.restarts.is_empty(), "{m:?}");
     }
 
     #[test]

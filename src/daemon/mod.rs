@@ -16,6 +16,7 @@ pub mod orchestrator;
 pub mod peer;
 pub mod quorum;
 pub mod replicate;
+pub mod restart;
 pub mod run;
 pub mod scheduler;
 pub mod secret;

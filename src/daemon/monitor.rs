@@ -47,8 +47,17 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 /// after a start), and peers decide on what this node shows.
 pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 
+/// ... except a service with a resource the daemon restarts or monitors
+/// (restart.rs): a crashed application changes no file, so only a probe
+/// sees it, and a failover that waits 10 s for it is 10 s of outage. The
+/// cost is one full status of such a service every 2 s (for the tutorial's
+/// service, a few launcher and mount checks: a few ms of CPU each time),
+/// paid only by the services that asked for it.
+pub const WATCHED_STATUS_INTERVAL: Duration = Duration::from_secs(2);
+
 fn probe_every(prev: Option<&ServiceData>) -> Duration {
     match prev {
+        Some(p) if !p.watched.is_empty() => WATCHED_STATUS_INTERVAL,
         Some(p) if p.avail == Status::Warn => UNSETTLED_INTERVAL,
         _ => STATUS_INTERVAL,
     }
@@ -164,6 +173,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     orchestrate: svc.config.orchestrate.clone(),
                     smon: smon_of(shared, &name),
                     config: conf_stamp,
+                    watched: super::restart::watched(&svc, &st),
+                    monitor_action: svc.config.monitor_action.clone(),
                 }
             }
             Err(e) => ServiceData {
@@ -177,6 +188,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 orchestrate: "no".into(),
                 smon: "idle".into(),
                 config: conf_stamp,
+                watched: Vec::new(),
+                monitor_action: String::new(),
             },
         };
         services.insert(name, data);

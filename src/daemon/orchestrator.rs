@@ -40,6 +40,8 @@ pub struct Orchestrator {
     /// Failed starts and cluster-wide orders, kept on disk (memory.rs).
     memory: Memory,
     orders: Orders,
+    /// Restarts of failed resources and the monitor action (restart.rs).
+    restarter: super::restart::Restarter,
     /// `orchestrate = start` services seen running once: no failover.
     seen_running: BTreeSet<String>,
     /// Services whose start is blocked for want of proof: logged once.
@@ -63,6 +65,7 @@ impl Orchestrator {
             ready_since: BTreeMap::new(),
             memory: Memory::load(paths, &log),
             orders: Orders::default(),
+            restarter: super::restart::Restarter::default(),
             seen_running: BTreeSet::new(),
             blocked: BTreeSet::new(),
             fenced: BTreeMap::new(),
@@ -104,6 +107,12 @@ impl Orchestrator {
         if attempted {
             // The orders froze, thawed or stopped something: decide on
             // fresh statuses at the next pass.
+            return true;
+        }
+        if self
+            .restarter
+            .step(&mut self.memory, env, shared, &node, &peers, &self.log)
+        {
             return true;
         }
         for (name, svc) in &node.services {
@@ -278,7 +287,7 @@ impl Orchestrator {
     }
 }
 
-fn set_smon(shared: &Shared, name: &str, state: &str) {
+pub(super) fn set_smon(shared: &Shared, name: &str, state: &str) {
     if let Ok(mut n) = shared.node.lock()
         && let Some(s) = n.services.get_mut(name)
     {

@@ -213,7 +213,16 @@ fn an_unreachable_peer_is_retried_a_bounded_number_of_times() {
 
 #[test]
 fn an_mtime_survives_the_wire_to_the_microsecond() {
-    for nanos in [0u32, 1, 499, 500, 999_999_499, 999_999_500, 683_686_499, 683_686_500] {
+    for nanos in [
+        0u32,
+        1,
+        499,
+        500,
+        999_999_499,
+        999_999_500,
+        683_686_499,
+        683_686_500,
+    ] {
         let t = UNIX_EPOCH + Duration::new(1_795_971_149, nanos);
         let sent = secs(t);
         let installed = from_secs(sent).unwrap();

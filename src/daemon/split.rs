@@ -101,22 +101,36 @@ fn own_pid_ns() -> String {
 /// Runs `what`. Returns only for `freezestop` and `disabled` (and when
 /// ending the node failed or was refused).
 pub fn act(env: &Env, shared: &Shared, what: SplitAction, log: &Logger) {
-    let ends_node = matches!(what, SplitAction::Crash | SplitAction::Reboot);
-    if ends_node && relocated_on_the_host() {
+    match what {
+        SplitAction::Crash | SplitAction::Reboot => end_node(what, "split", log),
+        SplitAction::FreezeStop => freezestop(env, shared, log),
+        SplitAction::Disabled => {}
+    }
+}
+
+/// Crashes or reboots this node (`crash` or `reboot`; any other action is
+/// ignored), with the same guards as the split action: never the host of a
+/// tier-2 test, sysrq only in the initial PID namespace. `why` starts every
+/// log line (`split`, or the service and resource of a monitor action).
+/// Returns only when ending the node was refused or failed.
+pub fn end_node(what: SplitAction, why: &str, log: &Logger) {
+    if !matches!(what, SplitAction::Crash | SplitAction::Reboot) {
+        return;
+    }
+    if relocated_on_the_host() {
         // A daemon under OSVC_ROOT_PATH in the initial PID namespace is
         // the tier-2 test set-up (or a developer's sandbox): it shares the
         // host with everything else, which it must not crash or reboot.
         log.error(format!(
-            "split: not ending the host: this daemon runs under OSVC_ROOT_PATH outside a node's PID namespace ({} refused)",
+            "{why}: not ending the host: this daemon runs under OSVC_ROOT_PATH outside a node's PID namespace ({} refused)",
             what.as_str()
         ));
         return;
     }
-    match what {
-        SplitAction::Crash => crash(log),
-        SplitAction::Reboot => reboot(log),
-        SplitAction::FreezeStop => freezestop(env, shared, log),
-        SplitAction::Disabled => {}
+    if what == SplitAction::Crash {
+        crash(why, log);
+    } else {
+        reboot(why, log);
     }
 }
 
@@ -163,38 +177,38 @@ fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
 }
 
 #[cfg(not(test))]
-fn crash(log: &Logger) {
+fn crash(why: &str, log: &Logger) {
     if initial_pid_ns(&own_pid_ns()) {
-        log.error("split: crashing the node (sysrq c)");
+        log.error(format!("{why}: crashing the node (sysrq c)"));
         // Only reached when this fails (no /proc, no permission).
         if let Err(e) = std::fs::write("/proc/sysrq-trigger", b"c") {
             log.error(format!(
-                "split: sysrq crash failed ({e}): rebooting instead"
+                "{why}: sysrq crash failed ({e}): rebooting instead"
             ));
         }
     }
-    reboot(log);
+    reboot(why, log);
 }
 
 #[cfg(not(test))]
-fn reboot(log: &Logger) {
-    log.error("split: rebooting the node (reboot(2), no sync)");
+fn reboot(why: &str, log: &Logger) {
+    log.error(format!("{why}: rebooting the node (reboot(2), no sync)"));
     // Returns only on failure (no CAP_SYS_BOOT, seccomp).
     let Err(e) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
     log.error(format!(
-        "split: reboot(2) failed ({e}): this node keeps running its services"
+        "{why}: reboot(2) failed ({e}): this node keeps running its services"
     ));
 }
 
 // Unit tests run on the developer's or CI's host: nothing may end it.
 #[cfg(test)]
-fn crash(_: &Logger) {
-    panic!("a unit test reached the split crash");
+fn crash(_: &str, _: &Logger) {
+    panic!("a unit test reached the node crash");
 }
 
 #[cfg(test)]
-fn reboot(_: &Logger) {
-    panic!("a unit test reached the split reboot");
+fn reboot(_: &str, _: &Logger) {
+    panic!("a unit test reached the node reboot");
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ pub struct ServiceData {
     pub smon: String,
     /// The config file's stamp, advertised for replication.
     pub config: Option<super::replicate::ConfStamp>,
+    /// Resources with `restart > 0` or `monitor = true`, with their last
+    /// status: what restart.rs watches. Not advertised.
+    pub watched: Vec<super::restart::Watched>,
+    /// `DEFAULT.monitor_action` (empty: unset).
+    pub monitor_action: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -77,6 +82,8 @@ pub struct Shared {
     pub inbox: Mutex<Vec<(String, super::memory::Expect)>>,
     /// The orders this node holds, advertised to the peers.
     pub expects: Mutex<BTreeMap<String, super::memory::Expect>>,
+    /// Restarts done per service and rid (restart.rs), shown per service.
+    pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
     pub stats: Mutex<BTreeMap<String, Value>>,
     /// Sources the listener refused; here so that the local socket can
@@ -122,6 +129,7 @@ impl Shared {
             maintenance: Mutex::new(BTreeSet::new()),
             inbox: Mutex::new(Vec::new()),
             expects: Mutex::new(BTreeMap::new()),
+            restarts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
             lost_unfenced: Mutex::new(BTreeSet::new()),
@@ -237,6 +245,7 @@ impl Shared {
     pub fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
+        let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let services: serde_json::Map<String, Value> = node
             .services
             .iter()
@@ -257,6 +266,7 @@ impl Shared {
                         "orchestrate": s.orchestrate,
                         "smon": s.smon,
                         "config": s.config.as_ref().map(|c| c.to_json()),
+                        "restart": restarts.get(name).cloned().unwrap_or_default(),
                     }),
                 )
             })

@@ -148,16 +148,28 @@ impl Lab {
     /// Starts a bash line in the client namespace in the background (a
     /// ping, say); `Bg::stop` ends it and returns what it printed.
     pub fn client_bg(&self, line: &str) -> Bg {
+        self.bg(&["client", &self.id], line, "client")
+    }
+
+    /// A bash line in `node`, in the background, owned by the returned
+    /// guard (a process started with `sh` and `&` would inherit the
+    /// output pipe `sh` waits on, and hang it).
+    pub fn node_bg(&self, node: &str, line: &str) -> Bg {
+        self.bg(&["exec", &self.id, node], line, node)
+    }
+
+    fn bg(&self, lab_args: &[&str], line: &str, where_: &str) -> Bg {
         let child = self
             .lab_cmd()
-            .args(["client", &self.id, "bash", "-c", line])
+            .args(lab_args)
+            .args(["bash", "-c", line])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         Bg {
             child: Some(child),
-            what: format!("client (background): {line}"),
+            what: format!("{where_} (background): {line}"),
         }
     }
 
@@ -207,9 +219,18 @@ impl Lab {
     /// agent daemons started on node1 and node2 (lab/cluster.sh): a unicast
     /// heartbeat, and a disk heartbeat on `disk` when given.
     pub fn cluster(&self, disk: Option<&str>) {
+        self.cluster_with(disk, &[]);
+    }
+
+    /// As `cluster`, with `SECTION.KEY=VALUE` set in both nodes' service
+    /// config before the daemons start.
+    pub fn cluster_with(&self, disk: Option<&str>, svc_params: &[&str]) {
         let mut args = vec![self.id.as_str()];
         if let Some(d) = disk {
             args.extend(["--disk", d]);
+        }
+        for p in svc_params {
+            args.extend(["--svc-param", p]);
         }
         let out = self.script("cluster.sh", &args);
         assert!(
@@ -273,6 +294,55 @@ pub fn wait_for(
         assert!(Instant::now() < deadline, "{node}: never {what}:\n{st:#}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The tutorial's service with `orchestrate = ha` on both nodes, daemons
+/// with a unicast and a disk heartbeat (or unicast only), `svc_params`
+/// (`SECTION.KEY=VALUE`) set in the service config before they start.
+pub fn orchestrated_lab_with(disk_hb: bool, svc_params: &[&str]) -> Lab {
+    let lab = Lab::up(&[
+        "--nodes",
+        "2",
+        "--disks",
+        "app:32M,data:32M,rawhb:8M",
+        "--vg",
+    ]);
+    lab.tutorial(&["node1", "node2"]);
+    let dev = lab.get("disk_rawhb");
+    lab.cluster_with(disk_hb.then_some(dev.as_str()), svc_params);
+    lab
+}
+
+pub fn orchestrated_lab(disk_hb: bool) -> Lab {
+    orchestrated_lab_with(disk_hb, &[])
+}
+
+/// The tutorial service's avail on `node` as `st` shows it.
+pub fn avail(st: &serde_json::Value, node: &str) -> String {
+    st["nodes"][node]["services"]["p26.opensvc.com"]["avail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Waits until node1's daemon has started the service and node2 sees it.
+pub fn running_on_node1(lab: &Lab) {
+    wait_for(lab, "node1", "started the service", |st| {
+        avail(st, "node1") == "up"
+    });
+    wait_for(lab, "node2", "seen it up on node1", |st| {
+        avail(st, "node1") == "up"
+    });
+}
+
+/// Lines of `node`'s node.log that contain `what`.
+pub fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
+    lab.sh(node, "cat /var/log/opensvc/node.log")
+        .stdout
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(String::from)
+        .collect()
 }
 
 /// Kills `node` (power loss) and asserts that `watcher` marks it stale on

@@ -1,0 +1,514 @@
+//! Local restarts of failed resources and the monitor action (spec
+//! cluster-1.9 §3.4, with om3's fixes).
+//!
+//! A resource with `restart = N` of an orchestrated service that runs here
+//! (local_expect=started, see [`expected_here`]) and is found `down` is
+//! started again, alone (`start --rid`), at most N times. The count is per
+//! rid, kept in the daemon's memory (memory.rs: a daemon restart does not
+//! hand out a fresh set of restarts) and reset once the resource has
+//! stayed up for [`STABLE_UP`] (om3 reset it as soon as it was seen up: an
+//! application that dies a second after each start was then restarted for
+//! ever, and never reached the monitor action). Once the count is spent, a `monitor = true` resource gets
+//! `DEFAULT.monitor_action` — but only when another node could run the
+//! service (om3: acting with no candidate would turn a broken resource
+//! into a dead service); otherwise, and for unmonitored resources, the
+//! daemon only says so, once.
+//!
+//! A resource an administrator stopped is never restarted: a manual stop
+//! of an orchestrated service (even `--rid`) freezes it (action/order.rs),
+//! and nothing here acts on a frozen service or node, on a service an
+//! order is being carried out for, or while the orchestrator is busy with
+//! it (smon not idle).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How long a restarted resource must stay up before its restarts count
+/// from zero again.
+pub const STABLE_UP: Duration = Duration::from_secs(10);
+
+use serde_json::Value;
+
+use super::memory::Memory;
+use super::split::{self, SplitAction};
+use super::state::{NodeData, ServiceData, Shared};
+use crate::action::{self, Action, Env, Opts, freeze};
+use crate::log::Logger;
+use crate::service::Service;
+use crate::status::{ServiceStatus, Status};
+
+/// A resource the daemon watches, with its status at the last probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub rid: String,
+    pub status: Status,
+    pub restart: u32,
+    pub monitor: bool,
+}
+
+/// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
+pub fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
+    svc.resources
+        .iter()
+        .filter(|r| !r.disabled() && (r.conf.common.restart > 0 || r.conf.common.monitor))
+        .map(|r| Watched {
+            rid: r.rid().to_string(),
+            status: st
+                .resources
+                .iter()
+                .find(|s| s.rid == r.rid())
+                .map_or(Status::Undef, |s| s.status),
+            restart: r.conf.common.restart,
+            monitor: r.conf.common.monitor,
+        })
+        .collect()
+}
+
+fn is_down(s: Status) -> bool {
+    matches!(s, Status::Down | Status::StdbyDown)
+}
+
+fn is_up(s: Status) -> bool {
+    matches!(s.as_str(), "up" | "stdby up")
+}
+
+/// local_expect=started: the instance runs here (up, or warn because a
+/// resource failed) and nobody else is deciding about it. An instance
+/// wholly down is the placement's business (orchestrator.rs), not a
+/// resource restart's.
+pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
+    matches!(s.orchestrate.as_str(), "ha" | "start")
+        && s.error.is_none()
+        && !s.frozen
+        && !node_frozen
+        && !ordered
+        && s.smon == "idle"
+        && matches!(s.avail.as_str(), "up" | "warn")
+}
+
+/// Another node could take the service over: a peer heard, in the
+/// service's nodes, neither it nor its instance frozen, not stopping its
+/// daemon, and whose last start of it did not fail.
+pub fn other_candidate(
+    name: &str,
+    nodes: &[String],
+    local: &str,
+    peers: &BTreeMap<String, Value>,
+) -> bool {
+    nodes.iter().filter(|n| *n != local).any(|n| {
+        peers.get(n).is_some_and(|p| {
+            let s = &p["services"][name];
+            p["frozen"] != true
+                && p["monitor"] != "maintenance"
+                && s.is_object()
+                && s["frozen"] != true
+                && s["smon"] != "start failed"
+        })
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Nothing,
+    /// Up again after restarts: the count goes back to 0.
+    Reset,
+    /// Restart number `attempt` of `of`.
+    Restart {
+        attempt: u32,
+        of: u32,
+    },
+    /// Restarts spent, monitored, another node can run it.
+    MonitorAction,
+    /// Restarts spent, monitored, but no other node can run it.
+    WouldAct,
+    /// Restarts spent, not monitored: left down.
+    Exhausted,
+}
+
+/// What to do about one watched resource that was restarted `count` times;
+/// `stable`: it has been up for STABLE_UP.
+pub fn decide(
+    w: &Watched,
+    count: u32,
+    stable: bool,
+    expected_here: bool,
+    other_candidate: bool,
+) -> Step {
+    if !is_down(w.status) {
+        return if count > 0 && is_up(w.status) && stable {
+            Step::Reset
+        } else {
+            Step::Nothing
+        };
+    }
+    if !expected_here {
+        Step::Nothing
+    } else if count < w.restart {
+        Step::Restart {
+            attempt: count + 1,
+            of: w.restart,
+        }
+    } else if !w.monitor {
+        Step::Exhausted
+    } else if other_candidate {
+        Step::MonitorAction
+    } else {
+        Step::WouldAct
+    }
+}
+
+/// `DEFAULT.monitor_action`; unset means `freezestop`, the one action that
+/// moves the service away without ending the node.
+pub fn monitor_action(value: &str) -> SplitAction {
+    match SplitAction::parse(value) {
+        Some(a @ (SplitAction::Crash | SplitAction::Reboot)) => a,
+        _ => SplitAction::FreezeStop,
+    }
+}
+
+/// Carries out the decisions; keeps what it last said per resource so that
+/// a resource left down is logged (and acted on) once, not every pass.
+#[derive(Default)]
+pub struct Restarter {
+    said: BTreeMap<(String, String), Step>,
+    /// Since when each watched resource has been seen up, continuously.
+    up_since: BTreeMap<(String, String), Instant>,
+}
+
+impl Restarter {
+    /// True when something was started, frozen or stopped: the caller
+    /// decides nothing more on the statuses it had.
+    pub fn step(
+        &mut self,
+        memory: &mut Memory,
+        env: &Env,
+        shared: &Shared,
+        node: &NodeData,
+        peers: &BTreeMap<String, Value>,
+        log: &Logger,
+    ) -> bool {
+        let before = memory.restarts.len();
+        memory
+            .restarts
+            .retain(|svc, _| node.services.contains_key(svc));
+        let mut dirty = before != memory.restarts.len();
+        let mut acted = false;
+        for (name, s) in &node.services {
+            let expected = expected_here(s, node.frozen, memory.expects.contains_key(name));
+            let other = other_candidate(name, &s.nodes, &shared.nodename, peers);
+            for w in &s.watched {
+                let key = (name.clone(), w.rid.clone());
+                if !is_down(w.status) {
+                    self.said.remove(&key);
+                }
+                let stable = if is_up(w.status) {
+                    self.up_since
+                        .entry(key.clone())
+                        .or_insert_with(Instant::now)
+                        .elapsed()
+                        >= STABLE_UP
+                } else {
+                    self.up_since.remove(&key);
+                    false
+                };
+                let count = memory
+                    .restarts
+                    .get(name)
+                    .and_then(|m| m.get(&w.rid))
+                    .copied()
+                    .unwrap_or(0);
+                let step = decide(w, count, stable, expected, other);
+                match &step {
+                    Step::Nothing => continue,
+                    Step::Reset => {
+                        if let Some(m) = memory.restarts.get_mut(name) {
+                            m.remove(&w.rid);
+                            if m.is_empty() {
+                                memory.restarts.remove(name);
+                            }
+                        }
+                        dirty = true;
+                        log.info(format!(
+                            "{name}: {} up again: restart count reset",
+                            w.rid
+                        ));
+                        continue;
+                    }
+                    Step::Restart { attempt, of } => {
+                        memory
+                            .restarts
+                            .entry(name.clone())
+                            .or_default()
+                            .insert(w.rid.clone(), *attempt);
+                        // Saved before the attempt: a daemon killed during
+                        // it must count it.
+                        memory.save(env.paths, log);
+                        publish(shared, memory);
+                        log.info(format!("{name}: {} down: restart {attempt}/{of}", w.rid));
+                        restart(env, shared, name, &w.rid, log);
+                    }
+                    _ if self.said.get(&key) == Some(&step) => continue,
+                    Step::Exhausted => log.warn(format!(
+                        "{name}: {} down, restarts exhausted ({count}/{}): left down (monitor is off)",
+                        w.rid, w.restart
+                    )),
+                    Step::WouldAct => log.warn(format!(
+                        "{name}: {} down, restarts exhausted: would {} but no other node can run it",
+                        w.rid,
+                        monitor_action(&s.monitor_action).as_str()
+                    )),
+                    Step::MonitorAction => {
+                        let what = monitor_action(&s.monitor_action);
+                        log.warn(format!(
+                            "{name}: {} down, restarts exhausted: monitor_action {}",
+                            w.rid,
+                            what.as_str()
+                        ));
+                        run_monitor_action(env, name, &w.rid, what, log);
+                    }
+                }
+                self.said.insert(key, step.clone());
+                if matches!(step, Step::Restart { .. } | Step::MonitorAction) {
+                    // The service's other statuses are stale now.
+                    acted = true;
+                    break;
+                }
+            }
+        }
+        if dirty {
+            memory.save(env.paths, log);
+        }
+        publish(shared, memory);
+        acted
+    }
+}
+
+/// The counts as `daemon_status` shows them.
+fn publish(shared: &Shared, memory: &Memory) {
+    if let Ok(mut r) = shared.restarts.lock() {
+        *r = memory.restarts.clone();
+    }
+}
+
+/// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order).
+fn restart(env: &Env, shared: &Shared, name: &str, rid: &str, log: &Logger) {
+    super::orchestrator::set_smon(shared, name, "restarting");
+    let opts = Opts {
+        cluster: true,
+        rids: vec![rid.to_string()],
+        waitlock: Duration::from_secs(60),
+        ..Opts::default()
+    };
+    let start_env = Env {
+        opts: &opts,
+        svcmgr_bin: env.svcmgr_bin.clone(),
+        ..*env
+    };
+    if action::run(&start_env, name, Action::Start) != action::OK {
+        log.error(format!(
+            "{name}: {rid} restart failed: see {}",
+            env.paths.svc_log(name).display()
+        ));
+    }
+    super::orchestrator::set_smon(shared, name, "idle");
+}
+
+/// `freezestop` freezes this instance (no daemon of this node starts it
+/// again; the peers' placement skips a frozen instance and takes it over)
+/// then stops it. `crash` and `reboot` end the node through split.rs's
+/// guarded path; when that is refused (a tier-2 daemon on the host) or
+/// fails, the service is still moved away by a freezestop.
+fn run_monitor_action(env: &Env, name: &str, rid: &str, what: SplitAction, log: &Logger) {
+    let why = format!("{name}: {rid} monitor_action");
+    split::end_node(what, &why, log);
+    freeze::freeze(env.paths, name, log);
+    if super::expect::stop_frozen(env, name) {
+        log.info(format!("{why}: frozen and stopped here"));
+    } else {
+        log.error(format!(
+            "{why}: the stop failed: see {}",
+            env.paths.svc_log(name).display()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn w(status: Status, restart: u32, monitor: bool) -> Watched {
+        Watched {
+            rid: "app".into(),
+            status,
+            restart,
+            monitor,
+        }
+    }
+
+    #[test]
+    fn a_down_resource_is_restarted_while_the_count_is_below_n() {
+        let r = w(Status::Down, 3, false);
+        assert_eq!(
+            decide(&r, 0, false, true, false),
+            Step::Restart { attempt: 1, of: 3 }
+        );
+        assert_eq!(
+            decide(&r, 2, false, true, false),
+            Step::Restart { attempt: 3, of: 3 }
+        );
+        assert_eq!(decide(&r, 3, false, true, false), Step::Exhausted);
+        let sb = w(Status::StdbyDown, 1, false);
+        assert_eq!(
+            decide(&sb, 0, false, true, false),
+            Step::Restart { attempt: 1, of: 1 }
+        );
+    }
+
+    #[test]
+    fn up_for_a_while_resets_the_count_and_nothing_else_does() {
+        assert_eq!(
+            decide(&w(Status::Up, 3, false), 2, true, true, false),
+            Step::Reset
+        );
+        assert_eq!(
+            decide(&w(Status::StdbyUp, 3, false), 1, true, false, false),
+            Step::Reset
+        );
+        // Up, but not for STABLE_UP yet: a crash loop keeps its count.
+        assert_eq!(
+            decide(&w(Status::Up, 3, false), 2, false, true, false),
+            Step::Nothing
+        );
+        assert_eq!(
+            decide(&w(Status::Up, 3, false), 0, true, true, false),
+            Step::Nothing
+        );
+        // warn, n/a, undef are not "up again".
+        for s in [Status::Warn, Status::NotApplicable, Status::Undef] {
+            assert_eq!(decide(&w(s, 3, true), 2, true, true, true), Step::Nothing);
+        }
+    }
+
+    #[test]
+    fn spent_restarts_of_a_monitored_resource_act_only_with_another_candidate() {
+        let r = w(Status::Down, 2, true);
+        assert_eq!(decide(&r, 2, false, true, true), Step::MonitorAction);
+        assert_eq!(decide(&r, 2, false, true, false), Step::WouldAct);
+        // monitor without restart: the action at once.
+        assert_eq!(
+            decide(&w(Status::Down, 0, true), 0, false, true, true),
+            Step::MonitorAction
+        );
+    }
+
+    #[test]
+    fn nothing_is_done_for_an_instance_not_expected_here() {
+        for count in [0, 2] {
+            assert_eq!(
+                decide(&w(Status::Down, 2, true), count, false, false, true),
+                Step::Nothing
+            );
+        }
+    }
+
+    fn data() -> ServiceData {
+        ServiceData {
+            avail: Status::Warn,
+            overall: Status::Warn,
+            frozen: false,
+            cluster_type: "failover".into(),
+            nodes: vec!["node1".into(), "node2".into()],
+            drpnodes: vec![],
+            error: None,
+            orchestrate: "ha".into(),
+            smon: "idle".into(),
+            config: None,
+            watched: vec![],
+            monitor_action: String::new(),
+        }
+    }
+
+    #[test]
+    fn expected_here_means_running_here_unfrozen_and_nobody_else_deciding() {
+        assert!(expected_here(&data(), false, false));
+        let up = ServiceData {
+            avail: Status::Up,
+            orchestrate: "start".into(),
+            ..data()
+        };
+        assert!(expected_here(&up, false, false));
+        // An administrator's stop (even --rid) freezes the service.
+        let frozen = ServiceData {
+            frozen: true,
+            ..data()
+        };
+        assert!(!expected_here(&frozen, false, false));
+        assert!(!expected_here(&data(), true, false), "node frozen");
+        assert!(!expected_here(&data(), false, true), "an order in progress");
+        for (field, s) in [
+            (
+                "orchestrate no",
+                ServiceData {
+                    orchestrate: "no".into(),
+                    ..data()
+                },
+            ),
+            (
+                "wholly down",
+                ServiceData {
+                    avail: Status::Down,
+                    ..data()
+                },
+            ),
+            (
+                "busy",
+                ServiceData {
+                    smon: "starting".into(),
+                    ..data()
+                },
+            ),
+            (
+                "broken config",
+                ServiceData {
+                    error: Some("x".into()),
+                    ..data()
+                },
+            ),
+        ] {
+            assert!(!expected_here(&s, false, false), "{field}");
+        }
+    }
+
+    #[test]
+    fn another_candidate_is_a_heard_unfrozen_peer_of_the_service() {
+        let nodes = vec!["node1".to_string(), "node2".to_string()];
+        let peers = |v: Value| -> BTreeMap<String, Value> { [("node2".to_string(), v)].into() };
+        let ok = json!({"frozen": false, "services": {"svc": {"frozen": false, "smon": "idle"}}});
+        assert!(other_candidate("svc", &nodes, "node1", &peers(ok.clone())));
+        assert!(!other_candidate("svc", &nodes, "node1", &BTreeMap::new()));
+        assert!(!other_candidate("svc", &nodes[..1], "node1", &peers(ok)));
+        for bad in [
+            json!({"frozen": true, "services": {"svc": {"frozen": false}}}),
+            json!({"frozen": false, "services": {"svc": {"frozen": true}}}),
+            json!({"frozen": false, "services": {"svc": {"smon": "start failed"}}}),
+            json!({"monitor": "maintenance", "services": {"svc": {}}}),
+            json!({"frozen": false, "services": {}}),
+        ] {
+            assert!(
+                !other_candidate("svc", &nodes, "node1", &peers(bad.clone())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn monitor_action_defaults_to_freezestop() {
+        assert_eq!(monitor_action(""), SplitAction::FreezeStop);
+        assert_eq!(monitor_action("freezestop"), SplitAction::FreezeStop);
+        assert_eq!(monitor_action("reboot"), SplitAction::Reboot);
+        assert_eq!(monitor_action("crash"), SplitAction::Crash);
+        // split's `disabled` is not a monitor action.
+        assert_eq!(monitor_action("disabled"), SplitAction::FreezeStop);
+    }
+}
