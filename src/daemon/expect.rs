@@ -22,13 +22,13 @@
 //! an order alive for ever.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use super::memory::{Expect, Memory};
 use super::state::{NodeData, Shared};
-use crate::action::{self, Action, Env, Opts, freeze};
+use crate::action::{Env, freeze};
 use crate::log::Logger;
 
 pub const TARGETS: [&str; 4] = ["started", "stopped", "frozen", "thawed"];
@@ -210,7 +210,7 @@ impl Orders {
 
 /// This node's instance stopped by the daemon; true when the stop worked.
 fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
-    let ok = stop_frozen(env, svc);
+    let ok = super::act::stop_frozen(env, svc);
     if ok {
         log.info(format!("{svc}: stopped here for a cluster-wide stop"));
     } else {
@@ -220,23 +220,6 @@ fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
         ));
     }
     ok
-}
-
-/// The daemon's stop of an instance it has just frozen (a cluster-wide
-/// stop, a monitor action); true when it worked.
-pub(super) fn stop_frozen(env: &Env, svc: &str) -> bool {
-    let opts = Opts {
-        cluster: true,
-        frozen_ok: true,
-        waitlock: Duration::from_secs(60),
-        ..Opts::default()
-    };
-    let stop_env = Env {
-        opts: &opts,
-        svcmgr_bin: env.svcmgr_bin.clone(),
-        ..*env
-    };
-    action::run(&stop_env, svc, Action::Stop) == action::OK
 }
 
 #[cfg(test)]

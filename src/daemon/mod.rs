@@ -3,6 +3,7 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
+pub mod act;
 pub mod blacklist;
 pub mod expect;
 pub mod hb;

@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::expect::Orders;
 use super::memory::Memory;
 use super::state::Shared;
-use crate::action::{self, Action, Env, Opts};
+use crate::action::{Action, Env};
 use crate::config::edit;
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
@@ -253,20 +253,8 @@ impl Orchestrator {
             .and_then(|l| nodes.iter().filter_map(|n| l.get(n)).max().copied())
             .filter(|t| *t <= ready)
             .map(|t| ready.duration_since(t));
-        let opts = Opts {
-            cluster: true,
-            waitlock: Duration::from_secs(60),
-            ..Opts::default()
-        };
-        let start_env = Env {
-            paths: env.paths,
-            nodename: env.nodename,
-            runner: env.runner,
-            opts: &opts,
-            svcmgr_bin: env.svcmgr_bin.clone(),
-        };
         let t0 = Instant::now();
-        let code = action::run(&start_env, name, Action::Start);
+        let started = super::act::run(env, name, Action::Start, Default::default());
         let took = t0.elapsed();
         let phases = format!(
             "detection {}, ready wait {:.2}s, start {:.2}s",
@@ -275,7 +263,7 @@ impl Orchestrator {
             took.as_secs_f64()
         );
         self.ready_since.remove(name);
-        if code == action::OK {
+        if started {
             self.log.info(format!("{name}: started here ({phases})"));
             set_smon(shared, name, "idle");
         } else {

@@ -32,7 +32,7 @@ use serde_json::Value;
 use super::memory::Memory;
 use super::split::{self, SplitAction};
 use super::state::{NodeData, ServiceData, Shared};
-use crate::action::{self, Action, Env, Opts, freeze};
+use crate::action::{Action, Env, freeze};
 use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
@@ -293,18 +293,11 @@ fn publish(shared: &Shared, memory: &Memory) {
 /// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order).
 fn restart(env: &Env, shared: &Shared, name: &str, rid: &str, log: &Logger) {
     super::orchestrator::set_smon(shared, name, "restarting");
-    let opts = Opts {
-        cluster: true,
+    let how = super::act::How {
         rids: vec![rid.to_string()],
-        waitlock: Duration::from_secs(60),
-        ..Opts::default()
+        ..Default::default()
     };
-    let start_env = Env {
-        opts: &opts,
-        svcmgr_bin: env.svcmgr_bin.clone(),
-        ..*env
-    };
-    if action::run(&start_env, name, Action::Start) != action::OK {
+    if !super::act::run(env, name, Action::Start, how) {
         log.error(format!(
             "{name}: {rid} restart failed: see {}",
             env.paths.svc_log(name).display()
@@ -322,7 +315,7 @@ fn run_monitor_action(env: &Env, name: &str, rid: &str, what: SplitAction, log: 
     let why = format!("{name}: {rid} monitor_action");
     split::end_node(what, &why, log);
     freeze::freeze(env.paths, name, log);
-    if super::expect::stop_frozen(env, name) {
+    if super::act::stop_frozen(env, name) {
         log.info(format!("{why}: frozen and stopped here"));
     } else {
         log.error(format!(

@@ -36,10 +36,8 @@
 //!
 //! Test builds of this crate cannot end anything at all.
 
-use std::time::Duration;
-
 use super::state::Shared;
-use crate::action::{self, Action, Env, Opts};
+use crate::action::Env;
 use crate::log::Logger;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,22 +153,9 @@ fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
                 .collect()
         })
         .unwrap_or_default();
-    let opts = Opts {
-        cluster: true,
-        frozen_ok: true,
-        waitlock: Duration::from_secs(60),
-        ..Opts::default()
-    };
-    let stop_env = Env {
-        paths: env.paths,
-        nodename: env.nodename,
-        runner: env.runner,
-        opts: &opts,
-        svcmgr_bin: env.svcmgr_bin.clone(),
-    };
     for name in up {
         log.warn(format!("split: stopping {name}"));
-        if action::run(&stop_env, &name, Action::Stop) != action::OK {
+        if !super::act::stop_frozen(env, &name) {
             log.error(format!("split: {name} did not stop: it may still run here"));
         }
     }

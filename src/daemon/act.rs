@@ -1,0 +1,49 @@
+//! The daemon's own svcmgr actions, run in-process: as `--cluster` (they
+//! carry out the cluster's decisions; they are not administrator orders,
+//! action/order.rs), waiting up to a minute for the service's lock (an
+//! administrator's action may hold it).
+
+use std::time::Duration;
+
+use crate::action::{self, Action, Env, Opts};
+
+/// How the daemon runs `action`.
+#[derive(Debug, Clone, Default)]
+pub struct How {
+    /// Only these resources (`--rid`).
+    pub rids: Vec<String>,
+    /// On an instance the daemon has just frozen (a cluster-wide stop, a
+    /// monitor or split action): freezing first keeps every daemon from
+    /// starting it meanwhile, so the frozen gate must let this one by.
+    pub frozen_ok: bool,
+}
+
+/// True when the action succeeded.
+pub fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
+    let opts = Opts {
+        cluster: true,
+        waitlock: Duration::from_secs(60),
+        rids: how.rids,
+        frozen_ok: how.frozen_ok,
+        ..Opts::default()
+    };
+    let env = Env {
+        opts: &opts,
+        svcmgr_bin: env.svcmgr_bin.clone(),
+        ..*env
+    };
+    action::run(&env, svc, action) == action::OK
+}
+
+/// The stop of an instance the daemon has just frozen.
+pub fn stop_frozen(env: &Env, svc: &str) -> bool {
+    run(
+        env,
+        svc,
+        Action::Stop,
+        How {
+            frozen_ok: true,
+            ..How::default()
+        },
+    )
+}
