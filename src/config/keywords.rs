@@ -106,6 +106,7 @@ const DEFAULT_KEYS: &[Keyword] = &[
     scoped("bwlimit"),
     // Reserved for cluster orchestration (design.md: `no|start|ha`).
     kw("orchestrate"),
+    kw("placement"),
 ];
 
 const IP_KEYS: &[Keyword] = &[

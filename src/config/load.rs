@@ -209,6 +209,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
     let service_type = b.service_type();
     let orchestrate = b.orchestrate();
     let monitor_action = b.monitor_action();
+    let placement = b.placement();
     let resources = b.resources();
     let get = |k| {
         ini.get(DEFAULT, k)
@@ -225,6 +226,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
         comment: get("comment"),
         orchestrate,
         monitor_action,
+        placement,
         resources,
     };
     let problems = dedup(b.problems);
@@ -425,6 +427,31 @@ impl<'a> Builder<'a> {
                     f.value.trim()
                 ),
             );
+        }
+        v
+    }
+
+    /// `placement = nodes order|load avg` (1.9's two policies; spaces
+    /// between the words are not significant).
+    fn placement(&mut self) -> String {
+        let Some(f) = self.plain(DEFAULT, "placement") else {
+            return "nodes order".into();
+        };
+        let v = f
+            .value
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if !matches!(v.as_str(), "nodes order" | "load avg") {
+            self.problem_at(
+                f,
+                format!(
+                    "invalid placement '{}' (expected nodes order or load avg)",
+                    f.value.trim()
+                ),
+            );
+            return "nodes order".into();
         }
         v
     }
@@ -1347,6 +1374,24 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
         let p = etc.one_problem();
         assert_eq!(p.message, "invalid integer '-1' (expected a whole number)");
         assert_eq!(p.key.as_deref(), Some("restart"));
+    }
+
+    #[test]
+    fn placement_is_nodes_order_or_load_avg() {
+        let etc = Etc::new();
+        etc.svc("");
+        assert_eq!(
+            load(&etc.paths, "s", "n1").unwrap().placement,
+            "nodes order"
+        );
+        etc.svc("placement = Load  Avg\n");
+        assert_eq!(load(&etc.paths, "s", "n1").unwrap().placement, "load avg");
+        etc.svc("placement = spread\n");
+        let p = etc.one_problem();
+        assert_eq!(
+            p.message,
+            "invalid placement 'spread' (expected nodes order or load avg)"
+        );
     }
 
     #[test]

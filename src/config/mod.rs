@@ -90,6 +90,9 @@ pub struct ServiceConfig {
     /// `DEFAULT.monitor_action`: `freezestop`, `reboot` or `crash`; empty
     /// when unset (daemon/restart.rs then freezes and stops).
     pub monitor_action: String,
+    /// `DEFAULT.placement`: `nodes order` (default) or `load avg`: how the
+    /// daemon picks the node to run the service (daemon/placement.rs).
+    pub placement: String,
     /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
     /// file order within a type. `app` always exists; `sync#i0` exists when
     /// nodes ∪ drpnodes has more than one node.

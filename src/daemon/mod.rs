@@ -15,6 +15,7 @@ pub mod memory;
 pub mod monitor;
 pub mod orchestrator;
 pub mod peer;
+pub mod placement;
 pub mod quorum;
 pub mod replicate;
 pub mod restart;

@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::expect::Orders;
 use super::memory::Memory;
+use super::placement;
 use super::state::Shared;
 use crate::action::{Action, Env};
 use crate::config::edit;
@@ -99,6 +100,9 @@ impl Orchestrator {
             .unwrap_or_default();
         let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         let local = shared.nodename.as_str();
+        // Every node's dataset, this one's included: what placement ranks.
+        let mut datasets = peers.clone();
+        datasets.insert(local.to_string(), shared.local_dataset());
         // A node heard again may be fenced again if it falls silent later.
         self.fenced.retain(|n, _| !peers.contains_key(n));
         let mut attempted =
@@ -145,19 +149,9 @@ impl Orchestrator {
             if svc.orchestrate == "start" && self.seen_running.contains(name) {
                 continue;
             }
-            let candidate = |n: &String| {
-                if n == local {
-                    true
-                } else {
-                    // A peer whose start failed is passed over, so that the
-                    // next node tries instead of the service staying down.
-                    peers.get(n).is_some_and(|p| {
-                        let s = &p["services"][name];
-                        p["frozen"] != true && s["frozen"] != true && s["smon"] != "start failed"
-                    })
-                }
-            };
-            if svc.nodes.iter().find(|n| candidate(n)).map(String::as_str) != Some(local) {
+            // A peer whose start failed is passed over (placement.rs), so
+            // that the next node tries instead of the service staying down.
+            if placement::leader(name, &svc.nodes, &svc.placement, &datasets) != Some(local) {
                 self.ready_since.remove(name);
                 continue;
             }

@@ -415,6 +415,7 @@ mod tests {
             drpnodes: vec![],
             error: None,
             orchestrate: "ha".into(),
+            placement: "nodes order".into(),
             smon: "idle".into(),
             config: None,
             watched: vec![],

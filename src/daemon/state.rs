@@ -30,6 +30,8 @@ pub struct ServiceData {
     pub error: Option<String>,
     /// `no`, `start` or `ha`.
     pub orchestrate: String,
+    /// `nodes order` or `load avg` (placement.rs).
+    pub placement: String,
     /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
     pub smon: String,
     /// The config file's stamp, advertised for replication.
@@ -264,6 +266,7 @@ impl Shared {
                         "drpnodes": s.drpnodes,
                         "error": s.error,
                         "orchestrate": s.orchestrate,
+                        "placement": s.placement,
                         "smon": s.smon,
                         "config": s.config.as_ref().map(|c| c.to_json()),
                         "restart": restarts.get(name).cloned().unwrap_or_default(),

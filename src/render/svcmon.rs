@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::daemon::placement;
+
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color && !text.is_empty() {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -59,23 +61,19 @@ fn cell(s: &Value, leader: bool, color: bool) -> String {
     out
 }
 
-/// The placement leader of service `name`, as the orchestrator picks it:
-/// the first of its `nodes` with data here (this node, or a peer heard)
-/// that is not frozen, whose instance is not frozen and did not fail to
-/// start.
-fn leader<'a>(status: &Value, name: &str, svc_nodes: &'a Value) -> Option<&'a str> {
-    svc_nodes
+/// The placement leader of service `name`, as the orchestrator picks it
+/// (daemon/placement.rs), from the datasets in the daemon's answer.
+fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
+    let nodes: Vec<String> = svc["nodes"]
         .as_array()?
         .iter()
-        .filter_map(Value::as_str)
-        .find(|n| {
-            let node = &status["nodes"][*n];
-            let s = &node["services"][name];
-            node.is_object()
-                && node["frozen"] != true
-                && s["frozen"] != true
-                && s["smon"] != "start failed"
-        })
+        .filter_map(|n| n.as_str().map(String::from))
+        .collect();
+    let placement = svc["placement"].as_str().unwrap_or(placement::NODES_ORDER);
+    placement::leader_by(name, &nodes, placement, |n| {
+        Some(&status["nodes"][n]).filter(|d| d.is_object())
+    })
+    .map(String::from)
 }
 
 pub fn render(status: &Value, color: bool) -> String {
@@ -188,7 +186,7 @@ pub fn render(status: &Value, color: bool) -> String {
             // Only the daemon's services have a leader: `^` says where the
             // daemon would start it, which means nothing for the others.
             let orchestrated = !matches!(s["orchestrate"].as_str(), None | Some("no"));
-            let leader = leader(status, name, &s["nodes"]).filter(|_| orchestrated);
+            let leader = leader(status, name, s).filter(|_| orchestrated);
             for n in &nodes {
                 let member = s["nodes"]
                     .as_array()
@@ -200,7 +198,7 @@ pub fn render(status: &Value, color: bool) -> String {
                 row.push(match (member, theirs.is_null()) {
                     (false, _) => String::new(),
                     (true, true) => paint("?", "31", color),
-                    (true, false) => cell(theirs, leader == Some(n.as_str()), color),
+                    (true, false) => cell(theirs, leader.as_deref() == Some(n.as_str()), color),
                 });
             }
             svc_rows.push(row);
@@ -400,6 +398,25 @@ Services                           node1
         let out = render(&st, false);
         assert!(out.contains(" svc1    down    failover | X*\n"), "{out}");
         assert!(out.contains(" state                    | *\n"), "{out}");
+    }
+
+    #[test]
+    fn with_load_avg_the_least_loaded_node_leads() {
+        let svc = json!({"avail": "down", "overall": "down", "frozen": false,
+                         "cluster_type": "failover", "nodes": ["node1", "node2"], "drpnodes": [],
+                         "error": null, "orchestrate": "ha", "placement": "load avg"});
+        let node = |load: f64| {
+            json!({"load15": load, "frozen": false, "monitor": "idle",
+                                      "services": {"svc1": svc.clone()}})
+        };
+        let st = json!({
+            "node": "node1",
+            "cluster_nodes": ["node1", "node2"],
+            "threads": {},
+            "nodes": {"node1": node(0.8), "node2": node(0.2)},
+        });
+        let out = render(&st, false);
+        assert!(out.contains(" svc1    down failover | X     X^\n"), "{out}");
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! Which node should run a service (spec cluster-1.9 §3.3, "Placement"):
+//! one function for the orchestrator, which starts it there, and for
+//! svcmon, which marks that node `^`, so the two never disagree.
+//!
+//! Candidates: the nodes of the service's `nodes` that have a dataset
+//! (this node, or a peer heard), whose node and instance are not frozen
+//! and whose start did not fail there. Ranking by `DEFAULT.placement`:
+//! `nodes order` (default) takes the first in `nodes`; `load avg` the
+//! lowest 15-minute load, `nodes` order breaking ties.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+pub const NODES_ORDER: &str = "nodes order";
+pub const LOAD_AVG: &str = "load avg";
+
+fn candidate(dataset: &Value, svc: &str) -> bool {
+    let s = &dataset["services"][svc];
+    dataset.is_object()
+        && dataset["frozen"] != true
+        && s["frozen"] != true
+        && s["smon"] != "start failed"
+}
+
+/// The leader of `svc` among `nodes`, given every node's dataset (this
+/// node's included) and the service's `placement`.
+pub fn leader<'a>(
+    svc: &str,
+    nodes: &'a [String],
+    placement: &str,
+    datasets: &BTreeMap<String, Value>,
+) -> Option<&'a str> {
+    leader_by(svc, nodes, placement, |n| datasets.get(n))
+}
+
+/// The same, reading the datasets through `dataset` (svcmon reads them in
+/// place in the daemon's answer).
+pub fn leader_by<'a, 'd>(
+    svc: &str,
+    nodes: &'a [String],
+    placement: &str,
+    dataset: impl Fn(&str) -> Option<&'d Value>,
+) -> Option<&'a str> {
+    let mut ranked: Vec<(usize, &'a String, f64)> = nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let d = dataset(n).filter(|d| candidate(d, svc))?;
+            Some((i, n, d["load15"].as_f64().unwrap_or(f64::MAX)))
+        })
+        .collect();
+    if placement == LOAD_AVG {
+        ranked.sort_by(|(i, _, a), (j, _, b)| a.total_cmp(b).then(i.cmp(j)));
+    }
+    ranked.first().map(|(_, n, _)| n.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(load: f64, frozen: bool, svc_frozen: bool, smon: &str) -> Value {
+        json!({"load15": load, "frozen": frozen,
+               "services": {"svc1": {"frozen": svc_frozen, "smon": smon}}})
+    }
+
+    fn nodes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nodes_order_takes_the_first_candidate() {
+        let n = nodes(&["node1", "node2", "node3"]);
+        let mut d: BTreeMap<String, Value> = [
+            ("node1".to_string(), node(0.9, false, false, "idle")),
+            ("node2".to_string(), node(0.1, false, false, "idle")),
+            ("node3".to_string(), node(0.5, false, false, "idle")),
+        ]
+        .into();
+        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node1"));
+        // Frozen node, frozen instance, failed start, no dataset: passed over.
+        d.insert("node1".into(), node(0.9, true, false, "idle"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node2"));
+        d.insert("node2".into(), node(0.1, false, true, "idle"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node3"));
+        d.insert("node3".into(), node(0.5, false, false, "start failed"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), None);
+        d.clear();
+        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), None);
+    }
+
+    #[test]
+    fn load_avg_takes_the_least_loaded_then_nodes_order() {
+        let n = nodes(&["node1", "node2", "node3"]);
+        let mut d: BTreeMap<String, Value> = [
+            ("node1".to_string(), node(0.9, false, false, "idle")),
+            ("node2".to_string(), node(0.5, false, false, "idle")),
+            ("node3".to_string(), node(0.1, false, false, "idle")),
+        ]
+        .into();
+        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node3"));
+        d.insert("node3".into(), node(0.1, true, false, "idle"));
+        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node2"));
+        // A tie goes to the node listed first.
+        d.insert("node1".into(), node(0.5, false, false, "idle"));
+        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node1"));
+    }
+}
