@@ -146,12 +146,11 @@ step "node1: svc1 made the tutorial's failover service (svcmgr set), its config 
 bash lab/svc1.sh "$ID"
 on node1 "cat /etc/opensvc/svc1.conf"
 
-step "node1: svcmgr -s svc1 thaw: the daemon starts svc1 on node1"
+step "node1: svcmgr -s svc1 thaw: an order to the cluster: both instances thawed, the daemon starts svc1 on node1"
 on node1 "svcmgr -s svc1 thaw"
 svcmon_shows node1 '^ svc1 .*\| O!?\^'
-step "node2: svcmon (svc1 seen up on node1); svcmgr -s svc1 thaw"
-svcmon_shows node2 '^ svc1 .*\| O!?\^ +X\*$'
-on node2 "svcmgr -s svc1 thaw"
+step "node2: svcmon (svc1 seen up on node1; node2's instance thawed too: no *)"
+svcmon_shows node2 '^ svc1 .*\| O!?\^ +X$'
 step "node1: svcmgr -s svc1 syncnodes --force (the config copied by hand is recorded as synced)"
 on node1 "svcmgr -s svc1 syncnodes --force"
 step "node1: svcmon (svc1 up on node1, the placement leader: O^)"
