@@ -147,8 +147,13 @@ pub fn render(status: &Value, color: bool) -> String {
         String::new(),
         "|".into(),
     ];
+    // A node with no data here (lost, or not heard yet) has no load to
+    // show: a made-up 0.00 would read as an idle node.
     load.extend(per_node(&|n| {
-        format!("{:.2}", n["load15"].as_f64().unwrap_or(0.0))
+        n["load15"]
+            .as_f64()
+            .map(|l| format!("{l:.2}"))
+            .unwrap_or_default()
     }));
     node_rows.push(load);
     let mut state = vec![
@@ -383,6 +388,9 @@ Services                           node1
             out.contains(" svc1    up      failover      | O^    ?\n"),
             "{out}"
         );
+        // node2 lost: no load figure for it.
+        let load = out.lines().find(|l| l.starts_with(" 15m")).unwrap();
+        assert!(load.ends_with("| 0.00"), "{out}");
     }
 
     #[test]
