@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::action::{self, Action, Env, Opts};
+use crate::log::Logger;
 
 /// How the daemon runs `action`.
 #[derive(Debug, Clone, Default)]
@@ -35,15 +36,21 @@ pub fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
     action::run(&env, svc, action) == action::OK
 }
 
-/// The stop of an instance the daemon has just frozen.
-pub fn stop_frozen(env: &Env, svc: &str) -> bool {
-    run(
-        env,
-        svc,
-        Action::Stop,
-        How {
-            frozen_ok: true,
-            ..How::default()
-        },
-    )
+/// The stop of an instance the daemon has just frozen, logged under `why`
+/// (what asked for it); true when it worked.
+pub fn stop_frozen(env: &Env, svc: &str, why: &str, log: &Logger) -> bool {
+    let how = How {
+        frozen_ok: true,
+        ..How::default()
+    };
+    let ok = run(env, svc, Action::Stop, how);
+    if ok {
+        log.info(format!("{why}: frozen and stopped here"));
+    } else {
+        log.error(format!(
+            "{why}: the stop failed here, so the service may still run here: see {}",
+            env.paths.svc_log(svc).display()
+        ));
+    }
+    ok
 }

@@ -210,16 +210,7 @@ impl Orders {
 
 /// This node's instance stopped by the daemon; true when the stop worked.
 fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
-    let ok = super::act::stop_frozen(env, svc);
-    if ok {
-        log.info(format!("{svc}: stopped here for a cluster-wide stop"));
-    } else {
-        log.error(format!(
-            "{svc}: the stop ordered cluster-wide failed here: see {}",
-            env.paths.svc_log(svc).display()
-        ));
-    }
-    ok
+    super::act::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log)
 }
 
 #[cfg(test)]

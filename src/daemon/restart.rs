@@ -315,14 +315,7 @@ fn run_monitor_action(env: &Env, name: &str, rid: &str, what: SplitAction, log: 
     let why = format!("{name}: {rid} monitor_action");
     split::end_node(what, &why, log);
     freeze::freeze(env.paths, name, log);
-    if super::act::stop_frozen(env, name) {
-        log.info(format!("{why}: frozen and stopped here"));
-    } else {
-        log.error(format!(
-            "{why}: the stop failed: see {}",
-            env.paths.svc_log(name).display()
-        ));
-    }
+    super::act::stop_frozen(env, name, &why, log);
 }
 
 #[cfg(test)]

@@ -155,9 +155,7 @@ fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
         .unwrap_or_default();
     for name in up {
         log.warn(format!("split: stopping {name}"));
-        if !super::act::stop_frozen(env, &name) {
-            log.error(format!("split: {name} did not stop: it may still run here"));
-        }
+        super::act::stop_frozen(env, &name, &format!("split: {name}"), log);
     }
 }
 
