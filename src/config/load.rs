@@ -395,47 +395,29 @@ impl<'a> Builder<'a> {
 
     /// `orchestrate = no|start|ha` (default no): what the daemon may do.
     fn orchestrate(&mut self) -> String {
-        let Some(f) = self.plain(DEFAULT, "orchestrate") else {
-            return "no".into();
-        };
-        let v = f.value.trim().to_lowercase();
-        if !matches!(v.as_str(), "no" | "start" | "ha") {
-            self.problem_at(
-                f,
-                format!(
-                    "invalid orchestrate '{}' (expected no, start or ha)",
-                    f.value.trim()
-                ),
-            );
-        }
-        v
+        self.choice("orchestrate", "no", &["no", "start", "ha"])
     }
 
     /// `monitor_action = freezestop|reboot|crash`: what the daemon does when
     /// a monitored resource stays down (daemon/restart.rs). A typo must not
-    /// silently become another action, so anything else is refused.
+    /// silently become another action, so anything else is refused; empty
+    /// is unset.
     fn monitor_action(&mut self) -> String {
-        let Some(f) = self.plain(DEFAULT, "monitor_action") else {
-            return String::new();
-        };
-        let v = f.value.trim().to_lowercase();
-        if !matches!(v.as_str(), "" | "freezestop" | "reboot" | "crash") {
-            self.problem_at(
-                f,
-                format!(
-                    "invalid monitor_action '{}' (expected freezestop, reboot or crash)",
-                    f.value.trim()
-                ),
-            );
-        }
-        v
+        self.choice("monitor_action", "", &["", "freezestop", "reboot", "crash"])
     }
 
     /// `placement = nodes order|load avg` (1.9's two policies; spaces
     /// between the words are not significant).
     fn placement(&mut self) -> String {
-        let Some(f) = self.plain(DEFAULT, "placement") else {
-            return "nodes order".into();
+        self.choice("placement", "nodes order", &["nodes order", "load avg"])
+    }
+
+    /// A DEFAULT keyword that takes one of `allowed` (case and runs of
+    /// white space not significant); `default` when unset. Anything else is
+    /// a problem naming the expected words, and reads as `default`.
+    fn choice(&mut self, key: &str, default: &str, allowed: &[&str]) -> String {
+        let Some(f) = self.plain(DEFAULT, key) else {
+            return default.into();
         };
         let v = f
             .value
@@ -443,17 +425,20 @@ impl<'a> Builder<'a> {
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
-        if !matches!(v.as_str(), "nodes order" | "load avg") {
-            self.problem_at(
-                f,
-                format!(
-                    "invalid placement '{}' (expected nodes order or load avg)",
-                    f.value.trim()
-                ),
-            );
-            return "nodes order".into();
+        if allowed.contains(&v.as_str()) {
+            return v;
         }
-        v
+        let words: Vec<&str> = allowed.iter().copied().filter(|w| !w.is_empty()).collect();
+        let expected = match words.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        self.problem_at(
+            f,
+            format!("invalid {key} '{}' (expected {expected})", f.value.trim()),
+        );
+        default.into()
     }
 
     fn service_type(&mut self) -> String {
@@ -1374,6 +1359,22 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
         let p = etc.one_problem();
         assert_eq!(p.message, "invalid integer '-1' (expected a whole number)");
         assert_eq!(p.key.as_deref(), Some("restart"));
+    }
+
+    #[test]
+    fn orchestrate_is_no_start_or_ha() {
+        let etc = Etc::new();
+        etc.svc("");
+        assert_eq!(load(&etc.paths, "s", "n1").unwrap().orchestrate, "no");
+        etc.svc("orchestrate = HA\n");
+        assert_eq!(load(&etc.paths, "s", "n1").unwrap().orchestrate, "ha");
+        etc.svc("orchestrate = always\n");
+        let p = etc.one_problem();
+        assert_eq!(
+            p.message,
+            "invalid orchestrate 'always' (expected no, start or ha)"
+        );
+        assert_eq!(p.key.as_deref(), Some("orchestrate"));
     }
 
     #[test]
