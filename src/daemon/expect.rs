@@ -27,7 +27,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::memory::{Expect, Memory};
-use super::state::{NodeData, Shared};
+use super::orchestrator::Pass;
+
 use crate::action::{Env, freeze};
 use crate::log::Logger;
 
@@ -122,15 +123,14 @@ pub struct Orders {
 impl Orders {
     /// Returns true when something was frozen, thawed or stopped here: the
     /// caller decides nothing more on the statuses it had.
-    pub fn step(
-        &mut self,
-        memory: &mut Memory,
-        env: &Env,
-        shared: &Shared,
-        node: &NodeData,
-        peers: &BTreeMap<String, Value>,
-        log: &Logger,
-    ) -> bool {
+    pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
+        let Pass {
+            env,
+            shared,
+            node,
+            peers,
+            log,
+        } = *pass;
         let inbox = shared
             .inbox
             .lock()

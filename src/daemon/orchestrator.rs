@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::expect::Orders;
 use super::memory::Memory;
 use super::placement;
-use super::state::Shared;
+use super::state::{NodeData, Shared};
 use crate::action::{Action, Env};
 use crate::config::edit;
 use crate::exec::{self, Cmd, ErrLevel};
@@ -34,6 +34,19 @@ use crate::log::Logger;
 use crate::paths::Paths;
 
 pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
+
+/// What one pass of the orchestrator sees, as its orders (expect.rs) and
+/// restarts (restart.rs) steps read it.
+#[derive(Clone, Copy)]
+pub struct Pass<'a> {
+    pub env: &'a Env<'a>,
+    pub shared: &'a Shared,
+    /// This node's dataset, as the monitor last built it.
+    pub node: &'a NodeData,
+    /// The peers heard, by name.
+    pub peers: &'a BTreeMap<String, Value>,
+    pub log: &'a Logger,
+}
 
 pub struct Orchestrator {
     ready_period: Duration,
@@ -100,25 +113,31 @@ impl Orchestrator {
             .unwrap_or_default();
         let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         let local = shared.nodename.as_str();
-        // Every node's dataset, this one's included: what placement ranks.
-        let mut datasets = peers.clone();
-        datasets.insert(local.to_string(), shared.local_dataset());
+        // What placement ranks: the peers' datasets and this node's.
+        let local_dataset = shared.local_dataset();
+        let dataset = |n: &str| {
+            if n == local {
+                Some(&local_dataset)
+            } else {
+                peers.get(n)
+            }
+        };
         // A node heard again may be fenced again if it falls silent later.
         self.fenced.retain(|n, _| !peers.contains_key(n));
-        let mut attempted =
-            self.orders
-                .step(&mut self.memory, env, shared, &node, &peers, &self.log);
-        if attempted {
-            // The orders froze, thawed or stopped something: decide on
-            // fresh statuses at the next pass.
-            return true;
-        }
-        if self
-            .restarter
-            .step(&mut self.memory, env, shared, &node, &peers, &self.log)
+        let pass = Pass {
+            env,
+            shared,
+            node: &node,
+            peers: &peers,
+            log: &self.log,
+        };
+        // The orders, then the restarts, may freeze, thaw, stop or start
+        // something: then decide on fresh statuses at the next pass.
+        if self.orders.step(&mut self.memory, &pass) || self.restarter.step(&mut self.memory, &pass)
         {
             return true;
         }
+        let mut attempted = false;
         for (name, svc) in &node.services {
             if !matches!(svc.orchestrate.as_str(), "ha" | "start") || svc.error.is_some() {
                 continue;
@@ -151,7 +170,7 @@ impl Orchestrator {
             }
             // A peer whose start failed is passed over (placement.rs), so
             // that the next node tries instead of the service staying down.
-            if placement::leader(name, &svc.nodes, &svc.placement, &datasets) != Some(local) {
+            if placement::leader(name, &svc.nodes, &svc.placement, dataset) != Some(local) {
                 self.ready_since.remove(name);
                 continue;
             }

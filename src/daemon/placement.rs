@@ -8,8 +8,6 @@
 //! `nodes order` (default) takes the first in `nodes`; `load avg` the
 //! lowest 15-minute load, `nodes` order breaking ties.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 pub const NODES_ORDER: &str = "nodes order";
@@ -23,20 +21,11 @@ fn candidate(dataset: &Value, svc: &str) -> bool {
         && s["smon"] != "start failed"
 }
 
-/// The leader of `svc` among `nodes`, given every node's dataset (this
-/// node's included) and the service's `placement`.
-pub fn leader<'a>(
-    svc: &str,
-    nodes: &'a [String],
-    placement: &str,
-    datasets: &BTreeMap<String, Value>,
-) -> Option<&'a str> {
-    leader_by(svc, nodes, placement, |n| datasets.get(n))
-}
-
-/// The same, reading the datasets through `dataset` (svcmon reads them in
-/// place in the daemon's answer).
-pub fn leader_by<'a, 'd>(
+/// The leader of `svc` among `nodes`, given the service's `placement`
+/// and each node's dataset through `dataset` (this node's included; None
+/// for a node with no data): the orchestrator and svcmon read them where
+/// they are, with no copy.
+pub fn leader<'a, 'd>(
     svc: &str,
     nodes: &'a [String],
     placement: &str,
@@ -60,6 +49,7 @@ pub fn leader_by<'a, 'd>(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn node(load: f64, frozen: bool, svc_frozen: bool, smon: &str) -> Value {
         json!({"load15": load, "frozen": frozen,
@@ -79,16 +69,16 @@ mod tests {
             ("node3".to_string(), node(0.5, false, false, "idle")),
         ]
         .into();
-        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node1"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node1"));
         // Frozen node, frozen instance, failed start, no dataset: passed over.
         d.insert("node1".into(), node(0.9, true, false, "idle"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node2"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node2"));
         d.insert("node2".into(), node(0.1, false, true, "idle"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), Some("node3"));
+        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node3"));
         d.insert("node3".into(), node(0.5, false, false, "start failed"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), None);
+        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), None);
         d.clear();
-        assert_eq!(leader("svc1", &n, NODES_ORDER, &d), None);
+        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), None);
     }
 
     #[test]
@@ -100,11 +90,11 @@ mod tests {
             ("node3".to_string(), node(0.1, false, false, "idle")),
         ]
         .into();
-        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node3"));
+        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node3"));
         d.insert("node3".into(), node(0.1, true, false, "idle"));
-        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node2"));
+        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node2"));
         // A tie goes to the node listed first.
         d.insert("node1".into(), node(0.5, false, false, "idle"));
-        assert_eq!(leader("svc1", &n, LOAD_AVG, &d), Some("node1"));
+        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node1"));
     }
 }

@@ -30,8 +30,9 @@ pub const STABLE_UP: Duration = Duration::from_secs(10);
 use serde_json::Value;
 
 use super::memory::Memory;
+use super::orchestrator::Pass;
 use super::split::{self, SplitAction};
-use super::state::{NodeData, ServiceData, Shared};
+use super::state::{ServiceData, Shared};
 use crate::action::{Action, Env, freeze};
 use crate::log::Logger;
 use crate::service::Service;
@@ -178,15 +179,14 @@ pub struct Restarter {
 impl Restarter {
     /// True when something was started, frozen or stopped: the caller
     /// decides nothing more on the statuses it had.
-    pub fn step(
-        &mut self,
-        memory: &mut Memory,
-        env: &Env,
-        shared: &Shared,
-        node: &NodeData,
-        peers: &BTreeMap<String, Value>,
-        log: &Logger,
-    ) -> bool {
+    pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
+        let Pass {
+            env,
+            shared,
+            node,
+            peers,
+            log,
+        } = *pass;
         let before = memory.restarts.len();
         memory
             .restarts

@@ -70,7 +70,7 @@ fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
         .filter_map(|n| n.as_str().map(String::from))
         .collect();
     let placement = svc["placement"].as_str().unwrap_or(placement::NODES_ORDER);
-    placement::leader_by(name, &nodes, placement, |n| {
+    placement::leader(name, &nodes, placement, |n| {
         Some(&status["nodes"][n]).filter(|d| d.is_object())
     })
     .map(String::from)
