@@ -7,20 +7,30 @@
 #   lab.sh get ID KEY               a value of the lab's state (disk_app, vg, pid_node1...)
 #   lab.sh kill ID NODE             power loss: the node's link goes down and a SIGKILL of its
 #                                   PID 1 ends every process of the node at once
+#   lab.sh boot ID NODE             power on again a node that died (killed, or reset by its
+#                                   own reboot(2)): same disk, fresh memory, its agent started
+#                                   at boot when enabled (lab/node-services.sh)
+#   lab.sh alive ID NODE            exit 0 when the node is powered on
+#   lab.sh cut ID NODE | heal ID NODE   unplug / plug back the node's cable (its switch port)
 #   lab.sh down ID                  remove everything the lab made
 #   lab.sh list                     ids of the labs that exist
 #
 # A node = network + mount + UTS + PID namespaces: its own host name, its own
 # writable view of the filesystem (overlay over /: /etc/opensvc, /etc/hosts,
 # /var/lib/opensvc... are the node's own), eth0 on a bridge in a switch
-# namespace, 192.0.2.0/27 (node1 .21, node2 .22, ..., the client .10; .26 and
-# .27 are free for service addresses, named p26.opensvc.com and p27.opensvc.com
-# in every node's /etc/hosts). Shared disks are loop devices on sparse files,
-# visible to every node like SAN LUNs, with ext4 except those named raw*;
-# --vg adds an LVM VG on its own loop PV.
+# namespace, 192.0.2.0/27 (node1 .21, node2 .22, ..., the client .10; .26 to
+# .29 are free for service addresses, named p26.opensvc.com to
+# p29.opensvc.com in every node's /etc/hosts). Shared disks are loop devices
+# on sparse files, visible to every node like SAN LUNs, with ext4 except
+# those named raw*; --vg adds an LVM VG on its own loop PV.
 # --ssh starts an sshd inside every node (its own host keys) and gives each
 # node's root one key pair made for this lab, trusted by every node, as the
 # tutorial's "SSH Keys Setup" does.
+# Whatever ends a node's PID 1 (kill, or a reboot(2) inside the node: the
+# split action, the watchdog), a watcher outside the node darkens its NIC
+# at once, as a power cut or a reset does on a real machine: its switch port
+# goes down and its addresses are gone (the network namespace outlives the
+# node's processes, and would otherwise keep answering for it).
 # Every object is named after the lab id and removed by `down`, which also
 # works on a half-built lab.
 set -euo pipefail
@@ -42,6 +52,69 @@ get() {
 }
 
 node_addr() { echo "$SUBNET.$((20 + ${1#node}))"; }
+port() { echo "$1${2/node/n}s"; } # id node: the node's port on the switch
+
+# "pid:start time" of a live process, the start time from /proc/PID/stat:
+# a pid recorded earlier is signalled only while it is still that process,
+# never a process that later got the same number.
+stamp() { echo "$1:$(awk '{print $22}' "/proc/$1/stat" 2>/dev/null)"; }
+ours() { # pid:start -> the pid if that process still runs
+    local pid=${1%%:*} start=${1#*:}
+    [[ -n $pid && -n $start ]] || return 1
+    [[ $(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null) == "$start" ]] && echo "$pid"
+}
+kill_ours() { # signal pid:start
+    local pid
+    pid=$(ours "$2") && kill "-$1" "$pid" 2>/dev/null
+    return 0
+}
+
+# The node's NIC goes dark: switch port down, addresses gone.
+power_off() { # id node
+    ip -n "$1-sw" link set "$(port "$1" "$2")" down 2>/dev/null || true
+    ip -n "$1-$2" addr flush dev eth0 2>/dev/null || true
+    ip -n "$1-$2" link set eth0 down 2>/dev/null || true
+}
+
+# Powers a node on: its NIC as after a reset (only its own address, link
+# up), then its PID 1 (node-init.sh) in fresh PID, mount and UTS
+# namespaces over the node's overlay upper dir, which is its disk and
+# survives. A watcher outside the node powers it off when that PID 1 ends.
+start_node() { # id node
+    local id=$1 n=$2 dir=$RUN_BASE/$1
+    ip -n "$id-$n" addr flush dev eth0
+    ip -n "$id-$n" addr add "$(node_addr "$n")/27" dev eth0
+    ip -n "$id-$n" link set eth0 up
+    ip -n "$id-sw" link set "$(port "$id" "$n")" up
+    rm -f "$dir/$n/ready"
+    (
+        # --kill-child: if unshare dies, so does the node.
+        ip netns exec "$id-$n" unshare --mount --uts --pid --kill-child --mount-proc \
+            bash "$HERE/node-init.sh" "$n" "$dir" "$dir/hosts" "$HERE"
+        power_off "$id" "$n"
+    ) </dev/null >>"$dir/$n.log" 2>&1 &
+    local watcher=$!
+    put "$id" "watch_$n" "$(stamp "$watcher")"
+    local outer="" pid=""
+    for _ in $(seq 200); do
+        [[ -n $outer ]] || outer=$(cat "/proc/$watcher/task/$watcher/children" 2>/dev/null | awk '{print $1}')
+        [[ -n $outer && -f $dir/$n/ready ]] && pid=$(cat "/proc/$outer/task/$outer/children" 2>/dev/null | awk '{print $1}')
+        [[ -n $pid ]] && break
+        kill -0 "$watcher" 2>/dev/null || break
+        sleep 0.05
+    done
+    [[ -n $pid ]] || { cat "$dir/$n.log" >&2; false; }
+    put "$id" "outer_$n" "$(stamp "$outer")"
+    put "$id" "pid_$n" "$pid"
+    put "$id" "init_$n" "$(stamp "$pid")"
+}
+
+# The node's PID 1, if it is powered on.
+node_init() { # id node
+    local v
+    v=$(get "$1" "init_$2") || return 1
+    ours "$v"
+}
 
 cmd_up() {
     need_root
@@ -77,6 +150,8 @@ cmd_up() {
         echo "$SUBNET.10 client"
         echo "$SUBNET.26 p26.opensvc.com"
         echo "$SUBNET.27 p27.opensvc.com"
+        echo "$SUBNET.28 p28.opensvc.com"
+        echo "$SUBNET.29 p29.opensvc.com"
     } >"$hosts"
 
     ip netns add "$id-sw"
@@ -108,20 +183,7 @@ cmd_up() {
         ip netns add "$id-$n"
         put "$id" netns "$id-$n"
         attach "$id-$n" "n$i" "$(node_addr "$n")"
-        # --kill-child: if unshare dies, so does the node.
-        ip netns exec "$id-$n" unshare --mount --uts --pid --kill-child --mount-proc \
-            bash "$HERE/node-init.sh" "$n" "$RUN_BASE/$id" "$hosts" </dev/null >"$RUN_BASE/$id/$n.log" 2>&1 &
-        local outer=$!
-        put "$id" "outer_$n" "$outer"
-        local pid=""
-        for _ in $(seq 100); do
-            [[ -f $RUN_BASE/$id/$n/ready ]] && pid=$(cat "/proc/$outer/task/$outer/children" 2>/dev/null | awk '{print $1}')
-            [[ -n $pid ]] && break
-            kill -0 "$outer" 2>/dev/null || break
-            sleep 0.05
-        done
-        [[ -n $pid ]] || { cat "$RUN_BASE/$id/$n.log" >&2; false; }
-        put "$id" "pid_$n" "$pid"
+        start_node "$id" "$n"
     done
     put "$id" nodes "${names[*]}"
 
@@ -187,45 +249,81 @@ cmd_client() {
 }
 
 cmd_kill() {
-    local id=$1 node=$2 pid
-    pid=$(get "$id" "pid_$node") || die "no node $node in lab $id"
-    # A power loss: the NIC goes dark too. The node's network namespace
-    # outlives its processes (ip netns pins it), so without this its
-    # addresses would keep answering on the bridge.
-    ip -n "$id-sw" link set "$id${node/node/n}s" down 2>/dev/null || true
-    kill -KILL "$pid" 2>/dev/null || true
+    local id=$1 node=$2 init
+    get "$id" "pid_$node" >/dev/null || die "no node $node in lab $id"
+    # A power loss: the NIC goes dark first, then every process at once.
+    power_off "$id" "$node"
+    init=$(get "$id" "init_$node") || return 0
+    kill_ours KILL "$init"
+}
+
+cmd_boot() {
+    local id=$1 node=$2
+    need_root
+    get "$id" "pid_$node" >/dev/null || die "no node $node in lab $id"
+    ! node_init "$id" "$node" >/dev/null || die "$node is powered on"
+    # The last watcher has darkened the NIC and exits: wait for it so that
+    # it cannot darken the new boot's.
+    local w
+    w=$(get "$id" "watch_$node") || true
+    for _ in $(seq 100); do ours "$w" >/dev/null || break; sleep 0.05; done
+    start_node "$id" "$node"
+}
+
+cmd_alive() {
+    node_init "$1" "$2" >/dev/null
+}
+
+cmd_cut() {
+    ip -n "$1-sw" link set "$(port "$1" "$2")" down
+}
+
+cmd_heal() {
+    # A powered-off node stays dark whatever its cable does.
+    node_init "$1" "$2" >/dev/null || return 0
+    ip -n "$1-sw" link set "$(port "$1" "$2")" up
+}
+
+# The last value of every key of the lab's state, "key=value" a line:
+# values are appended, so a rebooted node's older pids are never used.
+latest() { # id
+    awk -F= '{ k = $1; v = substr($0, length(k) + 2) }
+        k ~ /^(netns|loops)$/ { print; next }
+        { last[k] = v; if (!(k in order)) { order[k] = n++; keys[order[k]] = k } }
+        END { for (i = 0; i < n; i++) print keys[i] "=" last[keys[i]] }' "$(state_file "$1")"
 }
 
 cmd_down() {
     local id=$1 f
     f=$(state_file "$id")
     [[ -f $f ]] || die "no lab $id"
-    local key val
+    local state key val
+    state=$(latest "$id")
     # Nodes first: their mounts hold the loop devices.
     while IFS='=' read -r key val; do
         case $key in
-        pid_*) kill -KILL "$val" 2>/dev/null || true ;;
+        init_*) kill_ours KILL "$val" ;;
         esac
-    done <"$f"
+    done <<<"$state"
     while IFS='=' read -r key val; do
         case $key in
-        outer_*)
-            for _ in $(seq 100); do kill -0 "$val" 2>/dev/null || break; sleep 0.05; done
-            kill -KILL "$val" 2>/dev/null || true
+        outer_* | watch_*)
+            for _ in $(seq 100); do ours "$val" >/dev/null || break; sleep 0.05; done
+            kill_ours KILL "$val"
             ;;
         esac
-    done <"$f"
+    done <<<"$state"
     while IFS='=' read -r key val; do
         case $key in
         netns) ip netns del "$val" 2>/dev/null || true ;;
         vg) vgremove -q -f -y "$val" >/dev/null 2>&1 || true ;;
         esac
-    done <"$f"
+    done <<<"$state"
     while IFS='=' read -r key val; do
         case $key in
         pv) pvremove -q -f -y "$val" >/dev/null 2>&1 || true ;;
         esac
-    done <"$f"
+    done <<<"$state"
     while IFS='=' read -r key val; do
         case $key in
         loops)
@@ -233,7 +331,7 @@ cmd_down() {
             ;;
         work) rm -rf "$val" ;;
         esac
-    done <"$f"
+    done <<<"$state"
     # Overlay upper dirs live on tmpfs; nothing is mounted there any more.
     rm -rf "${RUN_BASE:?}/$id"
 }
@@ -253,7 +351,11 @@ exec) shift; cmd_exec "$@" ;;
 client) shift; cmd_client "$@" ;;
 get) shift; get "$@" ;;
 kill) shift; cmd_kill "$@" ;;
+boot) shift; cmd_boot "$@" ;;
+alive) shift; cmd_alive "$@" ;;
+cut) shift; need_root; cmd_cut "$@" ;;
+heal) shift; need_root; cmd_heal "$@" ;;
 down) shift; need_root; cmd_down "$@" ;;
 list) cmd_list ;;
-*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

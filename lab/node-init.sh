@@ -4,9 +4,11 @@
 # writable view of the whole filesystem (an overlay over the host's /), so
 # that /etc/opensvc, /var/lib/opensvc, /etc/hosts and mount points such as
 # /svc1/app are the node's own and nothing reaches the host's files.
-# Args: NODE STATE_DIR HOSTS_FILE
+# Started again by `lab.sh boot` after the node died: the upper dir (the
+# node's disk) is kept, everything in memory (/run, mounts, processes) is new.
+# Args: NODE STATE_DIR HOSTS_FILE LAB_DIR
 set -euo pipefail
-node=$1 state=$2 hosts=$3
+node=$1 state=$2 hosts=$3 lab=$4
 root=$state/$node/root
 mkdir -p "$state/$node/upper" "$state/$node/work" "$root"
 
@@ -29,6 +31,6 @@ fi
 echo "$node" >"$root/etc/hostname"
 mkdir -p "$root/etc/opensvc" "$root/var/lib/opensvc" "$root/var/log/opensvc" "$root/var/tmp/opensvc"
 touch "$state/$node/ready"
-# Stay as PID 1 inside the node's root; bash reaps orphans (launchers'
-# daemons) on SIGCHLD. SIGKILL of this process is the node's power loss.
-exec chroot "$root" /bin/bash -c 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'
+# Stay as PID 1 inside the node's root, as its service manager (it reaps
+# orphans too). SIGKILL of this process is the node's power loss.
+exec chroot "$root" /bin/bash "$lab/node-services.sh"
