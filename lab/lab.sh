@@ -88,9 +88,13 @@ start_node() { # id node
     ip -n "$id-sw" link set "$(port "$id" "$n")" up
     rm -f "$dir/$n/ready"
     (
+        # However the node ends (its init killed, or by a signal: reboot(2)
+        # in a PID namespace kills init with SIGHUP), its NIC goes dark.
+        set +e
         # --kill-child: if unshare dies, so does the node.
         ip netns exec "$id-$n" unshare --mount --uts --pid --kill-child --mount-proc \
             bash "$HERE/node-init.sh" "$n" "$dir" "$dir/hosts" "$HERE"
+        echo "$(date '+%F %T.%N') $n powered off (exit $?)"
         power_off "$id" "$n"
     ) </dev/null >>"$dir/$n.log" 2>&1 &
     local watcher=$!
