@@ -84,7 +84,8 @@ fn a_killed_application_is_restarted_in_place() {
 }
 
 /// restart = 1 spent on node1, monitor = true: the monitor action
-/// (freezestop) freezes and stops node1's instance, and node2 takes over.
+/// (freezestop) takes node1 out of the placement for a back-off and stops
+/// its instance, and node2 takes over; node1's instance is not left frozen.
 #[test]
 fn spent_restarts_of_a_monitored_app_move_the_service_to_the_peer() {
     if !root_or_skip("spent_restarts_of_a_monitored_app_move_the_service_to_the_peer") {
@@ -119,14 +120,21 @@ fn spent_restarts_of_a_monitored_app_move_the_service_to_the_peer() {
     wait_log(
         &lab,
         "node1",
-        &format!("{SVC}: app monitor_action: frozen and stopped here"),
+        &format!("{SVC}: app monitor_action: stopped here"),
     );
     let st = wait_for(&lab, "node2", "taken the service over", |st| {
         avail(st, "node2") == "up"
     });
+    // Not frozen for good: node1 may run it again once its back-off
+    // passed (or at once if node2 is lost: the failure is then history).
     assert_eq!(
-        st["nodes"]["node1"]["services"][SVC]["frozen"], true,
+        st["nodes"]["node1"]["services"][SVC]["frozen"], false,
         "{st:#}"
+    );
+    wait_log(
+        &lab,
+        "node1",
+        &format!("{SVC}: app monitor_action: stopping here, out of the placement for 10s"),
     );
     assert_eq!(lab.fetch(SERVICE_IP), PAGE);
     lab.sh("node1", "nodemgr daemon stop").ok();

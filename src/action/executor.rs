@@ -17,6 +17,9 @@ pub struct Executor<'a> {
     svc: &'a Service,
     log: &'a Logger,
     vars: Vec<(String, String)>,
+    /// Why the last start did not complete: the daemon tells a conflict
+    /// (active elsewhere) from a failure of this node.
+    refused: std::sync::Mutex<Option<super::Refused>>,
 }
 
 impl<'a> Executor<'a> {
@@ -26,7 +29,19 @@ impl<'a> Executor<'a> {
             svc,
             log,
             vars: svc.env(),
+            refused: std::sync::Mutex::new(None),
         }
+    }
+
+    fn refuse(&self, why: super::Refused) {
+        if let Ok(mut r) = self.refused.lock() {
+            *r = Some(why);
+        }
+    }
+
+    /// Why the last start did not complete, if it did not.
+    pub fn refused(&self) -> Option<super::Refused> {
+        self.refused.lock().ok().and_then(|r| r.clone())
     }
 
     fn ctx(&self, r: &Resource, conflict_checked: bool) -> Ctx<'_> {
@@ -63,6 +78,7 @@ impl<'a> Executor<'a> {
                 .filter(|r| r.kind() == Kind::Ip && !r.disabled())
             {
                 if r.driver.abort_start(&self.ctx(r, false)) {
+                    self.refuse(super::Refused::Conflict(r.rid().to_string()));
                     self.stopped(
                         action,
                         Some(&format!(
@@ -98,6 +114,7 @@ impl<'a> Executor<'a> {
                 Ok(Started::AlreadyUp) => {}
                 Err(_) if r.conf.common.optional => {}
                 Err(f) => {
+                    self.refuse(super::Refused::Failed(r.rid().to_string()));
                     self.stopped(action, f.reason.as_deref());
                     self.rollback(action, &activated);
                     return false;

@@ -217,23 +217,57 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 pub const BAD_CONFIG: i32 = 2;
 
+/// Why a start did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The conflict gate: this resource is active on another host.
+    Conflict(String),
+    /// This resource failed to start here.
+    Failed(String),
+}
+
+/// What an action ended with, for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: i32,
+    pub refused: Option<Refused>,
+}
+
+impl From<i32> for Outcome {
+    fn from(code: i32) -> Outcome {
+        Outcome {
+            code,
+            refused: None,
+        }
+    }
+}
+
 /// Runs `action` on service `name`: the pipeline of spec §4.1.
 pub fn run(env: &Env, name: &str, action: Action) -> i32 {
+    run_outcome(env, name, action).code
+}
+
+/// `run`, saying why a start did not complete.
+pub fn run_outcome(env: &Env, name: &str, action: Action) -> Outcome {
+    pipeline(env, name, action)
+}
+
+fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     let log = Logger::service(name);
     // These work on the file itself, so a broken config can be inspected and fixed.
     match action {
-        ValidateConfig => return config_cmds::validate(env, name),
+        ValidateConfig => return config_cmds::validate(env, name).into(),
         EditConfig => {
-            return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log);
+            return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log).into();
         }
         PrintConfig | Get | Set | Unset | Enable | Disable => {
-            return config_cmds::run(env, name, action, &log);
+            return config_cmds::run(env, name, action, &log).into();
         }
         _ => {}
     }
     let svc = match load(env, name) {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(code) => return code.into(),
     };
     collector::push_if_needed(
         env.paths,
@@ -243,14 +277,14 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     );
     if let Err(msg) = node::check_host_mode(env.paths, &svc.config.service_type) {
         log.error(format!("service {name} {msg}"));
-        return FAILED;
+        return FAILED.into();
     }
     // A manual start, stop, freeze or thaw of an orchestrated service is an
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.
     let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
-    if ordered && let Some(code) = order::before(env, name, action, &log) {
-        return code;
+    if ordered && let Some(code) = order::before(env, name, &svc.info.nodes, action, &log) {
+        return code.into();
     }
     let frozen = freeze::is_frozen(env.paths, name);
     let gate = if ordered {
@@ -260,13 +294,13 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     };
     if gate && !action.allowed_on_frozen() && !env.opts.frozen_ok {
         log.info("Abort action for frozen service");
-        return FAILED;
+        return FAILED.into();
     }
     if svc.has_clusterware() && !env.opts.cluster && !action.cluster_exempt() {
         log.info(
             "this service is managed by a clusterware, thus direct service manipulation is disabled. the --cluster option circumvent this safety net.",
         );
-        return FAILED;
+        return FAILED.into();
     }
     let _guard = if action.is_sync() {
         match lock::acquire(&env.paths.svc_lock(name), Duration::ZERO) {
@@ -275,7 +309,7 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
                 if !env.opts.cron {
                     log.info(format!("{} action is already running", action.name()));
                 }
-                return OK;
+                return OK.into();
             }
         }
     } else if action.locked() {
@@ -283,22 +317,37 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
             Ok(g) => Some(g),
             Err(e) => {
                 log.error(e.to_string());
-                return FAILED;
+                return FAILED.into();
             }
         }
     } else {
         None
     };
-    let code = dispatch(env, &svc, action, frozen, &log);
+    let outcome = dispatch(env, &svc, action, frozen, &log);
     if ordered {
         drop(_guard);
-        return order::after(env, name, action, code, &log);
+        return order::after(env, name, action, outcome.code, &log).into();
     }
-    code
+    outcome
 }
 
-fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> i32 {
+fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> Outcome {
     let ex = executor::Executor::new(env, svc, log);
+    let code = dispatch_code(&ex, env, svc, action, frozen, log);
+    Outcome {
+        code,
+        refused: ex.refused(),
+    }
+}
+
+fn dispatch_code(
+    ex: &executor::Executor,
+    env: &Env,
+    svc: &Service,
+    action: Action,
+    frozen: bool,
+    log: &Logger,
+) -> i32 {
     let ok = match action {
         Start => ex.start("start", &START_KINDS, true),
         Stop => ex.stop("stop", &STOP_KINDS),

@@ -1,13 +1,17 @@
-//! A manual start, stop, freeze or thaw of an orchestrated service is an
-//! order to the cluster (1.9 §3.5), not only to this node.
+//! A manual start, stop, freeze, thaw or switch of an orchestrated service
+//! is an order to the cluster (1.9 §3.5), not only to this node.
 //!
 //! The local part runs here, with its output on the terminal: a stop
 //! freezes the instance first, so that no daemon starts it again, then
 //! stops it; a start thaws it, then starts it here unless it already runs
 //! on another node. The order then goes to the local agent daemon, which
 //! carries it to every node (daemon/expect.rs); a stop waits until no node
-//! reports the service up. Without a running daemon only the local part is
-//! done. The daemon's own actions run with `--cluster` and are not orders.
+//! reports the service up. `switch --to node` has no local part: the
+//! daemons stop it where it runs and start it on that node (a `placed@node`
+//! order), and the command waits for it; without a running daemon it is
+//! the stop here and start there over ssh of a service nobody orchestrates.
+//! Without a running daemon only the local part is done. The daemon's own
+//! actions run with `--cluster` and are not orders.
 
 use std::time::{Duration, Instant};
 
@@ -25,13 +29,25 @@ pub fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
         && !cluster
         && matches!(
             action,
-            Action::Start | Action::Stop | Action::Restart | Action::Freeze | Action::Thaw
+            Action::Start
+                | Action::Stop
+                | Action::Restart
+                | Action::Freeze
+                | Action::Thaw
+                | Action::Switch
         )
 }
 
 /// The local part before the action; `Some(code)` ends the action here.
-pub fn before(env: &Env, name: &str, action: Action, log: &Logger) -> Option<i32> {
+pub fn before(
+    env: &Env,
+    name: &str,
+    nodes: &[String],
+    action: Action,
+    log: &Logger,
+) -> Option<i32> {
     match action {
+        Action::Switch => return switch(env, name, nodes, log),
         Action::Stop => {
             if freeze::freeze(env.paths, name, log) != OK {
                 return Some(FAILED);
@@ -110,23 +126,66 @@ fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> bool {
 
 /// The other nodes where the daemon sees the service up.
 fn up_elsewhere(env: &Env, name: &str) -> Vec<String> {
+    let mut up = up_on(env, name);
+    up.retain(|n| n != env.nodename);
+    up
+}
+
+/// `switch --to <node>` through the daemons; None when no daemon runs here
+/// (the caller then stops here and starts there over ssh).
+fn switch(env: &Env, name: &str, nodes: &[String], log: &Logger) -> Option<i32> {
+    let to = env.opts.to.as_deref().unwrap_or("").to_lowercase();
+    if to.is_empty() || !nodes.contains(&to) {
+        log.error(format!("destination node {to} is not in service node list"));
+        return Some(FAILED);
+    }
+    lsnr::request(env.paths, "daemon_status")?;
+    if !tell(env, name, &format!("placed@{to}"), log) {
+        return Some(FAILED);
+    }
+    let deadline = Instant::now() + STOP_WAIT;
+    loop {
+        let up = up_on(env, name);
+        if up == [to.as_str()] {
+            log.info(format!("switched to {to}"));
+            return Some(OK);
+        }
+        if Instant::now() >= deadline {
+            log.error(format!(
+                "not up on {to} after {} s (up on: {}): see the logs there",
+                STOP_WAIT.as_secs(),
+                if up.is_empty() {
+                    "none".to_string()
+                } else {
+                    up.join(", ")
+                }
+            ));
+            return Some(FAILED);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The nodes where the local daemon sees the service up, this one included.
+fn up_on(env: &Env, name: &str) -> Vec<String> {
     let Some(st) = lsnr::request(env.paths, "daemon_status") else {
         return Vec::new();
     };
-    let Some(nodes) = st["data"]["nodes"].as_object() else {
-        return Vec::new();
-    };
-    nodes
-        .iter()
-        .filter(|(n, _)| *n != env.nodename)
-        .filter(|(_, d)| {
-            matches!(
-                d["services"][name]["avail"].as_str(),
-                Some("up" | "warn" | "stdby up")
-            )
+    st["data"]["nodes"]
+        .as_object()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter(|(_, d)| {
+                    matches!(
+                        d["services"][name]["avail"].as_str(),
+                        Some("up" | "warn" | "stdby up")
+                    )
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
         })
-        .map(|(n, _)| n.clone())
-        .collect()
+        .unwrap_or_default()
 }
 
 fn wait_stopped(env: &Env, name: &str, log: &Logger) -> i32 {

@@ -83,6 +83,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
             daemon::run::foreground(&paths, &paths::nodename())
         }
         "daemon_start" => daemon::run::start(&paths),
+        // The self-fencing supervisor the daemon starts (watchdog.rs).
+        "daemon_watchdog" => {
+            crate::log::init(a.debug, Some(&paths.log));
+            daemon::watchdogd::run(&paths)
+        }
         "daemon_stop" => daemon::run::stop(&paths),
         "daemon_restart" => match daemon::run::stop(&paths) {
             0 => daemon::run::start(&paths),
@@ -115,7 +120,7 @@ fn blacklist(paths: &Paths, action: &str) -> i32 {
 
 fn usage(msg: &str) -> i32 {
     eprintln!(
-        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear\n\nnodemgr: error: {msg}"
+        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
     );
     2
 }

@@ -21,6 +21,11 @@ pub struct How {
 
 /// True when the action succeeded.
 pub fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
+    outcome(env, svc, action, how).code == action::OK
+}
+
+/// The action's outcome: for a start, why it did not complete.
+pub fn outcome(env: &Env, svc: &str, action: Action, how: How) -> action::Outcome {
     let opts = Opts {
         cluster: true,
         waitlock: Duration::from_secs(60),
@@ -33,7 +38,7 @@ pub fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
         svcmgr_bin: env.svcmgr_bin.clone(),
         ..*env
     };
-    action::run(&env, svc, action) == action::OK
+    action::run_outcome(&env, svc, action)
 }
 
 /// The stop of an instance the daemon has just frozen, logged under `why`

@@ -1,88 +1,82 @@
 //! Cluster-wide orders (spec cluster-1.9 §3.5, "global expect"): an
-//! administrator's `svcmgr -s svc stop|start|freeze|thaw` of an orchestrated
-//! service reaches every node, not only the one it was typed on.
+//! administrator's `svcmgr -s svc stop|start|freeze|thaw|switch --to node`
+//! of an orchestrated service reaches every node, not only the one it was
+//! typed on.
 //!
 //! The CLI does the local part itself and hands the order to its daemon
-//! (`set_service_monitor` on the local socket). Every daemon advertises the
-//! orders it holds in its heartbeat dataset with the time they were given;
-//! a peer takes in an order newer than the last one it took in for that
-//! service, so the newest order wins wherever two were given. Each node
-//! then carries it out on its own instance:
+//! (`set_service_monitor` on the local socket). The orders form one
+//! newest-wins register per service: every daemon keeps the newest order it
+//! knows (memory.rs, across restarts) and advertises it in every heartbeat
+//! for good, reached or not, and takes in any newer one a peer advertises
+//! (order.rs says which is newer). So every node, including one that was
+//! powered off or cut when the order was given, ends up holding the same
+//! order; and each carries out its own part of it once:
 //!
-//! | target    | here                                  | reached when every instance heard is |
-//! |-----------|---------------------------------------|--------------------------------------|
-//! | `stopped` | freeze, then stop if up               | frozen and not up                    |
-//! | `started` | thaw (the placement starts it)        | thawed, and up somewhere             |
-//! | `frozen`  | freeze                                | frozen                               |
-//! | `thawed`  | thaw                                  | thawed                               |
+//! | target      | here, once per order                         | reached when every instance heard is |
+//! |-------------|----------------------------------------------|--------------------------------------|
+//! | `stopped`   | freeze; then stop while up                   | frozen and not up                    |
+//! | `started`   | thaw (the placement starts it)               | thawed, and up somewhere             |
+//! | `frozen`    | freeze                                       | frozen                               |
+//! | `thawed`    | thaw                                         | thawed                               |
+//! | `placed@n`  | thaw; elsewhere than n, stop while up and n can run it | thawed, up on n only        |
 //!
 //! Freezing before stopping is what keeps another daemon from starting the
-//! service while it goes down. An order is dropped once reached, or after
-//! [`ORDER_LIFETIME`] (logged): a node that never comes back must not keep
-//! an order alive for ever.
+//! service while it goes down. An order only reached or not: it is never
+//! dropped, so an order advertised only until reached, judged on a peer's
+//! stale view, can no longer leave two instances frozen while a third
+//! runs (an earlier design did). A `placed@n` order steers the placement
+//! to n (orchestrator.rs) until reached, or for [`PLACE_LIFETIME`] when n
+//! cannot run it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::memory::{Expect, Memory};
+use super::memory::Memory;
 use super::orchestrator::Pass;
+use super::order::{Order, Target, now};
 
-use crate::action::{Env, freeze};
+use crate::action::{Action, Env, freeze};
 use crate::log::Logger;
 
-pub const TARGETS: [&str; 4] = ["started", "stopped", "frozen", "thawed"];
+/// A `placed@n` order n could not reach in this long stops steering.
+pub const PLACE_LIFETIME_SECS: f64 = 600.0;
 
-/// An order not reached in this long is dropped.
-pub const ORDER_LIFETIME_SECS: f64 = 600.0;
-
-pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+/// A failed stop of this instance for an order is tried again this often.
+const STOP_RETRY: Duration = Duration::from_secs(30);
 
 /// Takes in the orders given here (`inbox`) and those peers advertise that
-/// are newer than the last one taken in for the same local service.
-/// Returns the services whose order changed.
+/// are newer than the one held for the same local service. Returns the
+/// services whose order changed.
 pub fn take_in(
     memory: &mut Memory,
-    inbox: Vec<(String, Expect)>,
+    inbox: Vec<(String, Order)>,
     peers: &BTreeMap<String, Value>,
     local: &BTreeSet<String>,
 ) -> Vec<String> {
-    let mut offers: Vec<(String, Expect)> = inbox;
+    let mut offers: Vec<(String, Order)> = inbox;
     for data in peers.values() {
         let Some(services) = data["services"].as_object() else {
             continue;
         };
         for (svc, s) in services {
-            let (Some(target), Some(at)) =
-                (s["global_expect"].as_str(), s["global_expect_at"].as_f64())
-            else {
-                continue;
-            };
-            if TARGETS.contains(&target) {
-                offers.push((
-                    svc.clone(),
-                    Expect {
-                        target: target.to_string(),
-                        at,
-                    },
-                ));
+            if let Some(o) = Order::from_json(s) {
+                offers.push((svc.clone(), o));
             }
         }
     }
     let mut changed = Vec::new();
-    for (svc, e) in offers {
+    for (svc, o) in offers {
         if !local.contains(&svc) {
             continue;
         }
-        let newer = memory.handled.get(&svc).is_none_or(|h| e.at > *h);
-        if newer {
-            memory.handled.insert(svc.clone(), e.at);
-            memory.expects.insert(svc.clone(), e);
+        if memory
+            .orders
+            .get(&svc)
+            .is_none_or(|held| o.newer_than(held))
+        {
+            memory.orders.insert(svc.clone(), o);
             changed.push(svc);
         }
     }
@@ -90,20 +84,24 @@ pub fn take_in(
 }
 
 /// One instance as its node reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
+    pub node: String,
     pub frozen: bool,
     pub up: bool,
 }
 
 /// Whether `target` holds over the instances heard (this node's included).
-pub fn reached(target: &str, instances: &[Instance]) -> bool {
+pub fn reached(target: &Target, instances: &[Instance]) -> bool {
+    let all = |f: &dyn Fn(&Instance) -> bool| instances.iter().all(f);
     match target {
-        "stopped" => instances.iter().all(|i| i.frozen && !i.up),
-        "frozen" => instances.iter().all(|i| i.frozen),
-        "thawed" => instances.iter().all(|i| !i.frozen),
-        "started" => instances.iter().all(|i| !i.frozen) && instances.iter().any(|i| i.up),
-        _ => true,
+        Target::Stopped => all(&|i| i.frozen && !i.up),
+        Target::Frozen => all(&|i| i.frozen),
+        Target::Thawed => all(&|i| !i.frozen),
+        Target::Started => all(&|i| !i.frozen) && instances.iter().any(|i| i.up),
+        Target::Placed(n) => {
+            all(&|i| !i.frozen && i.up == (i.node == *n)) && instances.iter().any(|i| i.up)
+        }
     }
 }
 
@@ -111,13 +109,33 @@ fn is_up(avail: &str) -> bool {
     matches!(avail, "up" | "warn" | "stdby up")
 }
 
-/// Carries out this node's part of the orders it holds, and drops the
-/// orders reached.
+/// The node a `placed@n` order steers `svc` to, while it is not reached
+/// and not too old.
+pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str> {
+    let o = memory.orders.get(svc)?;
+    let Target::Placed(n) = &o.target else {
+        return None;
+    };
+    let pending = memory.reached.get(svc) != Some(&o.at) && now - o.at < PLACE_LIFETIME_SECS;
+    pending.then_some(n.as_str())
+}
+
+/// An order is taking this instance down or away: nothing else (a
+/// resource restart) acts on it meanwhile.
+pub fn busy(memory: &Memory, svc: &str, local: &str) -> bool {
+    match memory.orders.get(svc).map(|o| &o.target) {
+        Some(Target::Stopped) => memory.reached.get(svc) != memory.orders.get(svc).map(|o| &o.at),
+        Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now()).is_some(),
+        _ => false,
+    }
+}
+
+/// Carries out this node's part of the orders it holds.
 #[derive(Default)]
 pub struct Orders {
-    /// Orders whose local stop was already tried: a failed stop is not
-    /// looped on (it is logged, and the order ages out).
-    stop_tried: BTreeSet<(String, u64)>,
+    /// When this instance's stop was last tried, per service and order: a
+    /// failed stop is logged and tried again every STOP_RETRY, not looped on.
+    stop_tried: BTreeMap<String, (u64, Instant)>,
 }
 
 impl Orders {
@@ -131,70 +149,82 @@ impl Orders {
             peers,
             log,
         } = *pass;
+        let local = shared.nodename.as_str();
         let inbox = shared
             .inbox
             .lock()
             .map(|mut i| std::mem::take(&mut *i))
             .unwrap_or_default();
-        let local: BTreeSet<String> = node.services.keys().cloned().collect();
-        let changed = take_in(memory, inbox, peers, &local);
+        let names: BTreeSet<String> = node.services.keys().cloned().collect();
+        let changed = take_in(memory, inbox, peers, &names);
         let mut dirty = !changed.is_empty();
         for svc in changed {
-            if let Some(e) = memory.expects.get(&svc) {
-                log.info(format!("{svc}: cluster-wide order '{}' taken in", e.target));
+            if let Some(o) = memory.orders.get(&svc) {
+                log.info(format!(
+                    "{svc}: cluster-wide order '{}' {} taken in",
+                    o.target.as_string(),
+                    o.given()
+                ));
             }
         }
+        memory.orders.retain(|svc, _| names.contains(svc));
+        memory.applied.retain(|svc, _| names.contains(svc));
+        memory.reached.retain(|svc, _| names.contains(svc));
+        self.stop_tried.retain(|svc, _| names.contains(svc));
         let mut acted = false;
-        for (svc, order) in memory.expects.clone() {
+        for (svc, order) in memory.orders.clone() {
             let Some(s) = node.services.get(&svc) else {
-                memory.expects.remove(&svc);
-                dirty = true;
                 continue;
             };
-            if now() - order.at > ORDER_LIFETIME_SECS {
-                log.warn(format!(
-                    "{svc}: cluster-wide order '{}' not reached in {ORDER_LIFETIME_SECS} s: dropped (see each node's log)",
-                    order.target
-                ));
-                memory.expects.remove(&svc);
-                dirty = true;
-                continue;
-            }
-            let frozen = freeze::is_frozen(env.paths, &svc);
-            let want_frozen = matches!(order.target.as_str(), "stopped" | "frozen");
-            if want_frozen != frozen {
-                acted = true;
-                if want_frozen {
-                    freeze::freeze(env.paths, &svc, log);
-                } else {
-                    freeze::thaw(env.paths, &svc, log);
+            if memory.applied.get(&svc) != Some(&order.at) {
+                let want = order.target.freezes();
+                if want != freeze::is_frozen(env.paths, &svc) {
+                    acted = true;
+                    if want {
+                        freeze::freeze(env.paths, &svc, log);
+                    } else {
+                        freeze::thaw(env.paths, &svc, log);
+                    }
                 }
+                memory.applied.insert(svc.clone(), order.at);
+                dirty = true;
             }
             let mut up_here = is_up(s.avail.as_str());
-            let key = (svc.clone(), order.at.to_bits());
-            if order.target == "stopped" && up_here && self.stop_tried.insert(key) {
+            let stop_here = match &order.target {
+                Target::Stopped => up_here,
+                Target::Placed(n) => {
+                    n != local
+                        && up_here
+                        && placed_on(memory, &svc, now()) == Some(n.as_str())
+                        && can_run(n, &svc, s, pass)
+                }
+                _ => false,
+            };
+            if stop_here && self.may_try_stop(&svc, order.at) {
                 acted = true;
-                up_here = !stop(env, &svc, log);
+                up_here = !stop(env, &svc, &order, log);
             }
             let mut instances = vec![Instance {
+                node: local.to_string(),
                 frozen: freeze::is_frozen(env.paths, &svc),
                 up: up_here,
             }];
-            for data in peers.values() {
+            for (n, data) in peers {
                 let p = &data["services"][&svc];
                 if p.is_object() {
                     instances.push(Instance {
+                        node: n.clone(),
                         frozen: p["frozen"] == true,
                         up: is_up(p["avail"].as_str().unwrap_or("")),
                     });
                 }
             }
-            if reached(&order.target, &instances) {
+            if memory.reached.get(&svc) != Some(&order.at) && reached(&order.target, &instances) {
                 log.info(format!(
                     "{svc}: cluster-wide order '{}' reached",
-                    order.target
+                    order.target.as_string()
                 ));
-                memory.expects.remove(&svc);
+                memory.reached.insert(svc.clone(), order.at);
                 dirty = true;
             }
         }
@@ -202,15 +232,56 @@ impl Orders {
             memory.save(env.paths, log);
         }
         if let Ok(mut e) = shared.expects.lock() {
-            *e = memory.expects.clone();
+            *e = memory.orders.clone();
         }
         acted
     }
+
+    fn may_try_stop(&mut self, svc: &str, at: f64) -> bool {
+        let key = at.to_bits();
+        match self.stop_tried.get(svc) {
+            Some((k, t)) if *k == key && t.elapsed() < STOP_RETRY => false,
+            _ => {
+                self.stop_tried
+                    .insert(svc.to_string(), (key, Instant::now()));
+                true
+            }
+        }
+    }
+}
+
+/// Node `n` could take the service: it is this pass's candidate for it
+/// (heard, not frozen, no failed start), as placement.rs judges.
+fn can_run(n: &str, svc: &str, s: &super::state::ServiceData, pass: &Pass) -> bool {
+    let local = pass.shared.local_dataset();
+    let dataset = |m: &str| {
+        if m == pass.shared.nodename {
+            Some(&local)
+        } else {
+            pass.peers.get(m)
+        }
+    };
+    let only = [n.to_string()];
+    super::placement::leader(svc, &only, &s.placement, dataset).is_some()
 }
 
 /// This node's instance stopped by the daemon; true when the stop worked.
-fn stop(env: &Env, svc: &str, log: &Logger) -> bool {
-    super::act::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log)
+fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
+    match &order.target {
+        Target::Placed(n) => {
+            let ok = super::act::run(env, svc, Action::Stop, Default::default());
+            if ok {
+                log.info(format!("{svc}: switch to {n}: stopped here"));
+            } else {
+                log.error(format!(
+                    "{svc}: switch to {n}: the stop failed here: see {}",
+                    env.paths.svc_log(svc).display()
+                ));
+            }
+            ok
+        }
+        _ => super::act::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log),
+    }
 }
 
 #[cfg(test)]
@@ -218,10 +289,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn e(target: &str, at: f64) -> Expect {
-        Expect {
-            target: target.into(),
+    fn o(target: Target, at: f64, by: &str) -> Order {
+        Order {
+            target,
             at,
+            by: by.into(),
         }
     }
 
@@ -229,55 +301,164 @@ mod tests {
         ["svc1".to_string()].into()
     }
 
+    fn peer(v: Value) -> BTreeMap<String, Value> {
+        [("node2".to_string(), v)].into()
+    }
+
     #[test]
     fn the_newest_order_wins_and_is_taken_in_once() {
         let mut m = Memory::default();
-        let peers: BTreeMap<String, Value> = [(
-            "node2".to_string(),
-            json!({"services": {"svc1": {"global_expect": "stopped", "global_expect_at": 20.0}}}),
-        )]
-        .into();
+        let peers = peer(json!({"services": {"svc1": {
+            "global_expect": "stopped", "global_expect_at": 20.0, "global_expect_by": "node2"}}}));
         let changed = take_in(
             &mut m,
-            vec![("svc1".into(), e("started", 10.0))],
+            vec![("svc1".into(), o(Target::Started, 10.0, "node1"))],
             &peers,
             &local(),
         );
         assert_eq!(changed, ["svc1", "svc1"]);
-        assert_eq!(m.expects["svc1"], e("stopped", 20.0));
-        // Reached and dropped here, still advertised by node2: not again.
-        m.expects.clear();
+        assert_eq!(m.orders["svc1"], o(Target::Stopped, 20.0, "node2"));
+        // Still advertised by node2: held already, not taken in again.
         assert!(take_in(&mut m, vec![], &peers, &local()).is_empty());
         // An older order given later elsewhere loses too.
-        let old = vec![("svc1".to_string(), e("started", 15.0))];
+        let old = vec![("svc1".to_string(), o(Target::Started, 15.0, "node3"))];
         assert!(take_in(&mut m, old, &BTreeMap::new(), &local()).is_empty());
     }
 
     #[test]
     fn orders_for_services_not_here_or_unknown_targets_are_ignored() {
         let mut m = Memory::default();
-        let peers: BTreeMap<String, Value> = [(
-            "node2".to_string(),
-            json!({"services": {
-                "other": {"global_expect": "stopped", "global_expect_at": 1.0},
-                "svc1": {"global_expect": "purged", "global_expect_at": 1.0},
-            }}),
-        )]
-        .into();
+        let peers = peer(json!({"services": {
+            "other": {"global_expect": "stopped", "global_expect_at": 1.0},
+            "svc1": {"global_expect": "purged", "global_expect_at": 1.0},
+        }}));
         assert!(take_in(&mut m, vec![], &peers, &local()).is_empty());
-        assert!(m.expects.is_empty());
+        assert!(m.orders.is_empty());
+    }
+
+    /// The non-convergence an earlier design showed: orders dropped once
+    /// reached (on a stale view) left a node holding an older order. Here
+    /// every node gossips its register for good: whatever the order in
+    /// which nodes hear what, they all end with the newest.
+    #[test]
+    fn any_delivery_order_converges_on_the_newest_order() {
+        let orders = [
+            ("node1", o(Target::Stopped, 100.0, "node1")),
+            ("node2", o(Target::Started, 101.0, "node2")),
+            ("node3", o(Target::Stopped, 101.5, "node3")),
+            ("node1", o(Target::Started, 102.0, "node1")),
+        ];
+        // Every permutation of "who hears whom when": each node takes in
+        // its own orders and, in rounds, one random peer's register.
+        let mut seed = 7u64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..200 {
+            let names = ["node1", "node2", "node3"];
+            let mut mem: Vec<Memory> = (0..3).map(|_| Memory::default()).collect();
+            let mut given = 0;
+            for _ in 0..40 {
+                if given < orders.len() && rnd(2) == 0 {
+                    let (on, ord) = &orders[given];
+                    let i = names.iter().position(|n| n == on).unwrap();
+                    take_in(
+                        &mut mem[i],
+                        vec![("svc1".into(), ord.clone())],
+                        &BTreeMap::new(),
+                        &local(),
+                    );
+                    given += 1;
+                }
+                let (to, from) = (rnd(3), rnd(3));
+                if to != from {
+                    let adv: serde_json::Map<String, Value> = mem[from]
+                        .orders
+                        .iter()
+                        .map(|(s, o)| (s.clone(), o.to_json()))
+                        .collect();
+                    let peers: BTreeMap<String, Value> =
+                        [(names[from].to_string(), json!({"services": adv}))].into();
+                    take_in(&mut mem[to], vec![], &peers, &local());
+                }
+            }
+            for (on, ord) in &orders[given..] {
+                let i = names.iter().position(|n| n == on).unwrap();
+                take_in(
+                    &mut mem[i],
+                    vec![("svc1".into(), ord.clone())],
+                    &BTreeMap::new(),
+                    &local(),
+                );
+            }
+            // Gossip until quiet: everyone holds the newest.
+            for _ in 0..3 {
+                for to in 0..3 {
+                    for from in 0..3 {
+                        let adv: serde_json::Map<String, Value> = mem[from]
+                            .orders
+                            .iter()
+                            .map(|(s, o)| (s.clone(), o.to_json()))
+                            .collect();
+                        let peers: BTreeMap<String, Value> =
+                            [(names[from].to_string(), json!({"services": adv}))].into();
+                        take_in(&mut mem[to], vec![], &peers, &local());
+                    }
+                }
+            }
+            for m in &mem {
+                assert_eq!(m.orders["svc1"], orders[3].1);
+            }
+        }
+    }
+
+    fn i(node: &str, frozen: bool, up: bool) -> Instance {
+        Instance {
+            node: node.into(),
+            frozen,
+            up,
+        }
     }
 
     #[test]
     fn targets_are_reached_over_every_instance_heard() {
-        let i = |frozen, up| Instance { frozen, up };
-        assert!(!reached("stopped", &[i(true, false), i(true, true)]));
-        assert!(!reached("stopped", &[i(true, false), i(false, false)]));
-        assert!(reached("stopped", &[i(true, false), i(true, false)]));
-        assert!(!reached("started", &[i(false, false), i(false, false)]));
-        assert!(!reached("started", &[i(false, true), i(true, false)]));
-        assert!(reached("started", &[i(false, true), i(false, false)]));
-        assert!(reached("frozen", &[i(true, true), i(true, false)]));
-        assert!(!reached("thawed", &[i(false, true), i(true, false)]));
+        use Target::*;
+        let st = |f1, u1, f2, u2| vec![i("node1", f1, u1), i("node2", f2, u2)];
+        assert!(!reached(&Stopped, &st(true, false, true, true)));
+        assert!(!reached(&Stopped, &st(true, false, false, false)));
+        assert!(reached(&Stopped, &st(true, false, true, false)));
+        assert!(!reached(&Started, &st(false, false, false, false)));
+        assert!(!reached(&Started, &st(false, true, true, false)));
+        assert!(reached(&Started, &st(false, true, false, false)));
+        assert!(reached(&Frozen, &st(true, true, true, false)));
+        assert!(!reached(&Thawed, &st(false, true, true, false)));
+        let on2 = Placed("node2".into());
+        assert!(reached(&on2, &st(false, false, false, true)));
+        assert!(!reached(&on2, &st(false, true, false, false)));
+        assert!(!reached(&on2, &st(false, true, false, true)));
+        assert!(!reached(&on2, &st(false, false, true, true)));
+    }
+
+    #[test]
+    fn a_placement_order_steers_until_reached_or_too_old() {
+        let mut m = Memory::default();
+        let t = now();
+        m.orders
+            .insert("svc1".into(), o(Target::Placed("node2".into()), t, "node1"));
+        assert_eq!(placed_on(&m, "svc1", t + 1.0), Some("node2"));
+        assert!(busy(&m, "svc1", "node1"));
+        assert!(!busy(&m, "svc1", "node2"));
+        assert_eq!(placed_on(&m, "svc1", t + PLACE_LIFETIME_SECS), None);
+        m.reached.insert("svc1".into(), t);
+        assert_eq!(placed_on(&m, "svc1", t + 1.0), None);
+        assert!(!busy(&m, "svc1", "node1"));
+        m.orders
+            .insert("svc1".into(), o(Target::Stopped, t + 5.0, "node1"));
+        assert!(busy(&m, "svc1", "node1"));
+        m.reached.insert("svc1".into(), t + 5.0);
+        assert!(!busy(&m, "svc1", "node1"));
     }
 }

@@ -136,6 +136,9 @@ pub(super) fn beat_every(
 ) {
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
+        // Alive and beating, whether or not the network carries it: the
+        // watchdog's gate (watchdog.rs).
+        shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
         match sealer.seal(Kind::Heartbeat, payload.as_bytes()) {
             Ok(frame) => send(&frame),
@@ -155,16 +158,25 @@ pub fn tx(
     log: Logger,
 ) {
     let tid = format!("{}.tx", conf.id);
+    // Each send is bounded by the interval: a peer behind a cut cable
+    // (connect waits for a SYN answer that never comes) must not delay the
+    // beats to the others, nor the next beat.
+    let budget = conf.interval.min(Duration::from_secs(1));
     beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
-        for peer in &peers {
-            let ok = resolve(peer, conf.port)
-                .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
-                .is_some_and(|mut s| {
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
-                    wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+        std::thread::scope(|s| {
+            for peer in &peers {
+                let (tid, shared) = (&tid, &shared);
+                s.spawn(move || {
+                    let ok = resolve(peer, conf.port)
+                        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
+                        .is_some_and(|mut s| {
+                            let _ = s.set_write_timeout(Some(budget));
+                            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+                        });
+                    shared.beat(tid, peer, ok);
                 });
-            shared.beat(&tid, peer, ok);
-        }
+            }
+        });
     });
 }
 

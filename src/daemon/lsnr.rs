@@ -101,12 +101,13 @@ fn set_service_monitor(shared: &Shared, opts: &Value) -> Value {
     else {
         return json!({"status": 1, "error": "set_service_monitor needs svcname and global_expect"});
     };
-    if !super::expect::TARGETS.contains(&target) {
-        return json!({"status": 1, "error": format!("unknown global_expect '{target}': one of {}", super::expect::TARGETS.join(", "))});
-    }
-    let order = super::memory::Expect {
-        target: target.to_string(),
-        at: super::expect::now(),
+    let Some(target) = super::order::Target::parse(target) else {
+        return json!({"status": 1, "error": format!("unknown global_expect '{target}': one of {}", super::order::TARGETS)});
+    };
+    let order = super::order::Order {
+        target,
+        at: super::order::now(),
+        by: shared.nodename.clone(),
     };
     if let Ok(mut inbox) = shared.inbox.lock() {
         inbox.push((svc.to_string(), order));

@@ -1,5 +1,5 @@
 //! What the orchestrator must not forget when its daemon dies: which
-//! services failed to start here (not retried until thawed), the
+//! services failed to start here and when to try again (failures.rs), the
 //! cluster-wide orders it has taken in, and how many times each failed
 //! resource was restarted (restart.rs: a daemon restart must not give a
 //! crashing resource a fresh set of restarts). Kept in `<var>/osvcd.state.json`,
@@ -7,31 +7,29 @@
 //! killed with SIGKILL and started again carries on where it was instead of
 //! retrying a start that failed or forgetting an order half carried out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::failures::Failure;
+use super::order::Order;
 use crate::log::Logger;
 use crate::paths::Paths;
 
-/// A cluster-wide order for one service (spec cluster-1.9 §3.5): its
-/// target (`started`, `stopped`, `frozen`, `thawed`) and when it was given,
-/// in seconds since the epoch, which orders two orders given on two nodes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expect {
-    pub target: String,
-    pub at: f64,
-}
-
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Memory {
-    pub start_failed: BTreeSet<String>,
-    /// Orders not reached yet, by service.
-    pub expects: BTreeMap<String, Expect>,
-    /// The newest order taken in per service, reached or not: an order a
-    /// peer still advertises is not taken in twice.
-    pub handled: BTreeMap<String, f64>,
+    /// Start failures here, by service (failures.rs).
+    pub start_failed: BTreeMap<String, Failure>,
+    /// The newest cluster-wide order known per service (expect.rs): kept
+    /// and advertised for good, so that every node, even one down when it
+    /// was given, ends up holding and carrying out the same one.
+    pub orders: BTreeMap<String, Order>,
+    /// Per service, the time of the order whose local part (freeze, thaw)
+    /// was carried out here: done once per order.
+    pub applied: BTreeMap<String, f64>,
+    /// Per service, the time of the order seen reached from here.
+    pub reached: BTreeMap<String, f64>,
     /// Restarts done per service and rid since the resource was last seen up.
     pub restarts: BTreeMap<String, BTreeMap<String, u32>>,
 }
@@ -62,39 +60,65 @@ impl Memory {
     }
 
     fn from_json(v: &Value) -> Memory {
-        let names = |v: &Value| -> BTreeSet<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
+        let start_failed = match &v["start_failed"] {
+            // Older agents kept bare names, retried only after a thaw:
+            // they are due for a try now.
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| {
+                    let f = Failure {
+                        count: 1,
+                        retry_at: 0.0,
+                        reason: "failed under an older agent".into(),
+                    };
+                    (s.to_string(), f)
+                })
+                .collect(),
+            Value::Object(o) => o
+                .iter()
+                .filter_map(|(svc, f)| {
+                    let f = Failure {
+                        count: u32::try_from(f["count"].as_u64()?).ok()?,
+                        retry_at: f["retry_at"].as_f64().filter(|t| t.is_finite())?,
+                        reason: f["reason"].as_str().unwrap_or("").to_string(),
+                    };
+                    Some((svc.clone(), f))
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let times = |v: &Value| -> BTreeMap<String, f64> {
+            v.as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(svc, at)| Some((svc.clone(), at.as_f64()?)))
                         .collect()
                 })
                 .unwrap_or_default()
         };
-        let expects = v["expects"]
+        let mut orders: BTreeMap<String, Order> = v["orders"]
             .as_object()
             .map(|o| {
                 o.iter()
-                    .filter_map(|(svc, e)| {
-                        Some((
-                            svc.clone(),
-                            Expect {
-                                target: e["target"].as_str()?.to_string(),
-                                at: e["at"].as_f64()?,
-                            },
-                        ))
-                    })
+                    .filter_map(|(svc, e)| Some((svc.clone(), Order::from_json(e)?)))
                     .collect()
             })
             .unwrap_or_default();
-        let handled = v["handled"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(svc, at)| Some((svc.clone(), at.as_f64()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut applied = times(&v["applied"]);
+        // Files of older agents: orders not reached yet, and the time of the
+        // newest one taken in (its local part was done).
+        if let Some(o) = v["expects"].as_object() {
+            for (svc, e) in o {
+                let old = json!({"global_expect": e["target"], "global_expect_at": e["at"]});
+                if let Some(order) = Order::from_json(&old) {
+                    orders.entry(svc.clone()).or_insert(order);
+                }
+            }
+        }
+        for (svc, at) in times(&v["handled"]) {
+            applied.entry(svc).or_insert(at);
+        }
         // Older files have no `restarts`: no count in progress.
         let restarts = v["restarts"]
             .as_object()
@@ -114,23 +138,33 @@ impl Memory {
             })
             .unwrap_or_default();
         Memory {
-            start_failed: names(&v["start_failed"]),
-            expects,
-            handled,
+            start_failed,
+            orders,
+            applied,
+            reached: times(&v["reached"]),
             restarts,
         }
     }
 
     fn to_json(&self) -> Value {
-        let expects: serde_json::Map<String, Value> = self
-            .expects
+        let orders: serde_json::Map<String, Value> = self
+            .orders
             .iter()
-            .map(|(s, e)| (s.clone(), json!({"target": e.target, "at": e.at})))
+            .map(|(s, o)| (s.clone(), o.to_json()))
+            .collect();
+        let start_failed: serde_json::Map<String, Value> = self
+            .start_failed
+            .iter()
+            .map(|(s, f)| {
+                let v = json!({"count": f.count, "retry_at": f.retry_at, "reason": f.reason});
+                (s.clone(), v)
+            })
             .collect();
         json!({
-            "start_failed": self.start_failed,
-            "expects": expects,
-            "handled": self.handled,
+            "start_failed": start_failed,
+            "orders": orders,
+            "applied": self.applied,
+            "reached": self.reached,
             "restarts": self.restarts,
         })
     }
@@ -161,15 +195,24 @@ mod tests {
         let log = Logger::named("node", "test");
         assert_eq!(Memory::load(&paths, &log), Memory::default());
         let mut m = Memory::default();
-        m.start_failed.insert("svc1".into());
-        m.expects.insert(
-            "svc2".into(),
-            Expect {
-                target: "stopped".into(),
-                at: 1_700_000_000.25,
+        m.start_failed.insert(
+            "svc1".into(),
+            Failure {
+                count: 2,
+                retry_at: 1_700_000_030.5,
+                reason: "fs#0 failed".into(),
             },
         );
-        m.handled.insert("svc2".into(), 1_700_000_000.25);
+        m.orders.insert(
+            "svc2".into(),
+            Order {
+                target: crate::daemon::order::Target::Placed("node2".into()),
+                at: 1_700_000_000.25,
+                by: "node3".into(),
+            },
+        );
+        m.applied.insert("svc2".into(), 1_700_000_000.25);
+        m.reached.insert("svc2".into(), 1_699_000_000.0);
         m.restarts.insert(
             "svc1".into(),
             [("app".to_string(), 2), ("fs#1".to_string(), 1)].into(),
@@ -185,13 +228,21 @@ mod tests {
         std::fs::create_dir_all(&paths.var).unwrap();
         std::fs::write(
             file(&paths),
-            r#"{"start_failed": ["svc1"], "expects": {}, "handled": {},
+            r#"{"start_failed": ["svc1"], "expects": {"svc3": {"target": "stopped", "at": 5.5}},
+                "handled": {"svc3": 5.5},
                 "restarts": {"svc2": {"app": -1, "ip#0": "x"}}}"#,
         )
         .unwrap();
         let log = Logger::named("node", "test");
         let m = Memory::load(&paths, &log);
-        assert!(m.start_failed.contains("svc1"));
+        // A bare name from an older agent is due for a try at once.
+        assert_eq!(m.start_failed["svc1"].retry_at, 0.0);
+        // An order not reached under an older agent is still held.
+        assert_eq!(
+            m.orders["svc3"].target,
+            crate::daemon::order::Target::Stopped
+        );
+        assert_eq!(m.applied["svc3"], 5.5);
         // Nonsense counts are dropped, not trusted.
         assert!(m.restarts.is_empty(), "{m:?}");
     }

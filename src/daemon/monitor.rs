@@ -121,6 +121,15 @@ fn smon_of(shared: &Shared, name: &str) -> String {
         .unwrap_or_else(|| "idle".into())
 }
 
+/// The orchestrator's note survives a refresh too.
+fn why_of(shared: &Shared, name: &str) -> Option<String> {
+    shared
+        .node
+        .lock()
+        .ok()
+        .and_then(|n| n.services.get(name).and_then(|s| s.why.clone()))
+}
+
 pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
     let previous = shared
         .node
@@ -176,6 +185,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     config: conf_stamp,
                     watched: super::restart::watched(&svc, &st),
                     monitor_action: svc.config.monitor_action.clone(),
+                    why: why_of(shared, &name),
                 }
             }
             Err(e) => ServiceData {
@@ -192,6 +202,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 config: conf_stamp,
                 watched: Vec::new(),
                 monitor_action: String::new(),
+                why: None,
             },
         };
         services.insert(name, data);
@@ -205,4 +216,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
         node.load15 = load15;
         node.frozen = env.paths.frozen_node().exists();
     }
+    shared
+        .probed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }

@@ -342,18 +342,15 @@ fn vote(env: &Env, shared: &Shared, lost: &[String], log: &Logger) {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let g = grace(&conf.arbitrators, &hbs);
         let at = Instant::now() + g;
-        let unfenced = shared
-            .lost_unfenced
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_default();
+        let lost_info = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
+        let unfenced = |n: &String| !lost_info.get(n).is_some_and(|l| l.fences_itself);
         let mut proven = Vec::new();
         if let Ok(mut q) = shared.quorum_down.lock() {
             for n in lost {
                 // It did not say it would end itself (quorum off there,
                 // split_action freezestop or disabled, or frozen): the
                 // majority cannot count on it being down.
-                if unfenced.contains(n) {
+                if unfenced(n) {
                     log.warn(format!(
                         "quorum: {}/{} votes, but {n} does not fence itself (quorum off, split_action neither crash nor reboot, or frozen): quorum does not prove it down",
                         v.votes, v.total

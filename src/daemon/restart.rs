@@ -33,7 +33,7 @@ use super::memory::Memory;
 use super::orchestrator::Pass;
 use super::split::{self, SplitAction};
 use super::state::{ServiceData, Shared};
-use crate::action::{Action, Env, freeze};
+use crate::action::{Action, Env};
 use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
@@ -194,7 +194,8 @@ impl Restarter {
         let mut dirty = before != memory.restarts.len();
         let mut acted = false;
         for (name, s) in &node.services {
-            let expected = expected_here(s, node.frozen, memory.expects.contains_key(name));
+            let ordered = super::expect::busy(memory, name, &shared.nodename);
+            let expected = expected_here(s, node.frozen, ordered);
             let other = other_candidate(name, &s.nodes, &shared.nodename, peers);
             for w in &s.watched {
                 let key = (name.clone(), w.rid.clone());
@@ -264,7 +265,7 @@ impl Restarter {
                             w.rid,
                             what.as_str()
                         ));
-                        run_monitor_action(env, name, &w.rid, what, log);
+                        run_monitor_action(env, shared, memory, name, &w.rid, what, log);
                     }
                 }
                 self.said.insert(key, step.clone());
@@ -306,16 +307,43 @@ fn restart(env: &Env, shared: &Shared, name: &str, rid: &str, log: &Logger) {
     super::orchestrator::set_smon(shared, name, "idle");
 }
 
-/// `freezestop` freezes this instance (no daemon of this node starts it
-/// again; the peers' placement skips a frozen instance and takes it over)
-/// then stops it. `crash` and `reboot` end the node through split.rs's
-/// guarded path; when that is refused (a tier-2 daemon on the host) or
-/// fails, the service is still moved away by a freezestop.
-fn run_monitor_action(env: &Env, name: &str, rid: &str, what: SplitAction, log: &Logger) {
+/// `freezestop` moves the service away: this node goes out of the
+/// placement for a start failure's back-off (failures.rs: the peers'
+/// placement skips it and takes the service over, and this node may run it
+/// again later, with no operator needed), then the instance is stopped.
+/// 1.9 froze the instance for good, which left a frozen instance nobody
+/// asked for and one node less for the next failover. `crash` and `reboot`
+/// end the node through split.rs's guarded path; when that is refused (a
+/// tier-2 daemon on the host) or fails, the service is still moved away.
+fn run_monitor_action(
+    env: &Env,
+    shared: &Shared,
+    memory: &mut Memory,
+    name: &str,
+    rid: &str,
+    what: SplitAction,
+    log: &Logger,
+) {
     let why = format!("{name}: {rid} monitor_action");
     split::end_node(what, &why, log);
-    freeze::freeze(env.paths, name, log);
-    super::act::stop_frozen(env, name, &why, log);
+    let wall = super::order::now();
+    let reason = format!("{rid} down, restarts spent");
+    let f = super::failures::record(memory.start_failed.get(name), wall, &reason);
+    log.warn(format!(
+        "{why}: stopping here, out of the placement for {}s",
+        f.retry_in(wall)
+    ));
+    memory.start_failed.insert(name.to_string(), f);
+    memory.save(env.paths, log);
+    super::orchestrator::set_smon(shared, name, "start failed");
+    if super::act::run(env, name, Action::Stop, Default::default()) {
+        log.info(format!("{why}: stopped here"));
+    } else {
+        log.error(format!(
+            "{why}: the stop failed here, so the service may still run here: see {}",
+            env.paths.svc_log(name).display()
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +441,7 @@ mod tests {
             config: None,
             watched: vec![],
             monitor_action: String::new(),
+            why: None,
         }
     }
 

@@ -134,6 +134,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             log: &log,
         };
         hbs.reconcile(s, &site);
+        let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
         while !shared.stop_requested() {
             if exec::interrupted() {
                 shared.request_stop();
@@ -146,6 +147,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 hbs.reconcile(s, &site);
             }
             hbs.revive(s, &site);
+            watchdog.tick(&hbs.watchdog, &hbs.conf.hbs, &shared);
             let lost = shared.prune(&hbs.timeouts());
             for n in &lost {
                 log.warn(format!("node {n} lost: no heartbeat within the timeout"));
@@ -155,10 +157,14 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                 let _ = lost_tx.send(lost);
             }
             // A peer is declared lost at most this late after its timeout:
-            // one stat and a walk over the peers, cheap at 10 per second.
-            std::thread::sleep(Duration::from_millis(100));
+            // one stat and a walk over the peers, cheap at 10 per second;
+            // and the watchdog is petted this often.
+            std::thread::sleep(super::watchdog::PET_EVERY);
         }
         announce_maintenance(&shared, &hbs, &log);
+        // Stopping on purpose: the node is in maintenance, never taken
+        // over, so nothing needs resetting.
+        watchdog.disarm(&shared);
         shared.halt();
         hbs.stop_all(&shared);
         log.info("daemon stopping");
@@ -211,6 +217,8 @@ enum Medium {
 #[derive(Default)]
 struct Heartbeats {
     conf: hb::ClusterConf,
+    /// `[node] watchdog` and `watchdog_timeout` (watchdog.rs).
+    watchdog: super::watchdog::Conf,
     stops: BTreeMap<String, Arc<AtomicBool>>,
     /// When each section was last revived (`revive`).
     revived: BTreeMap<String, Instant>,
@@ -291,6 +299,7 @@ impl Heartbeats {
             ..
         } = *at;
         let new = hb::read_conf(paths, nodename);
+        self.watchdog = super::watchdog::read_conf(paths, at.log);
         if let Ok(mut n) = shared.cluster_nodes.lock() {
             *n = new.nodes.clone();
         }

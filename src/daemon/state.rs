@@ -8,7 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::proof::{Lost, SlotSeen};
 use crate::status::Status;
+
+/// The watchdog deadline a peer's dataset advertises, when sane.
+pub fn advertised_watchdog(data: &Value) -> Option<Duration> {
+    data["watchdog"]
+        .as_f64()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 3600.0)
+        .map(Duration::from_secs_f64)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadInfo {
@@ -41,6 +50,9 @@ pub struct ServiceData {
     pub watched: Vec<super::restart::Watched>,
     /// `DEFAULT.monitor_action` (empty: unset).
     pub monitor_action: String,
+    /// Why the orchestrator does not run it here while it could (a failed
+    /// start, a proof missing, an order), for svcmon and print status.
+    pub why: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,6 +62,18 @@ pub struct NodeData {
     /// The node monitor state; `idle` is not shown.
     pub monitor: String,
     pub services: BTreeMap<String, ServiceData>,
+}
+
+/// What one heartbeat's threads last achieved: the watchdog's gate
+/// (watchdog.rs) and the disk proof (proof.rs) read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ticks {
+    /// The tx loop sealed and sent (or tried to send) a beat.
+    pub beat: Option<Instant>,
+    /// A disk tx wrote its slot.
+    pub written: Option<Instant>,
+    /// A disk rx read the device through.
+    pub scanned: Option<Instant>,
 }
 
 /// What the heartbeats brought from one peer.
@@ -74,16 +98,27 @@ pub struct Shared {
     pub rejected: Mutex<BTreeMap<String, u64>>,
     /// The heartbeats node.conf configures (the orchestrator's proofs).
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
-    /// When each lost peer was last heard, for the takeover's timing line.
-    pub lost_at: Mutex<BTreeMap<String, Instant>>,
+    /// Lost peers: when they were last heard and what they had promised
+    /// (their watchdog, fencing themselves on losing quorum): the evidence
+    /// proof.rs weighs, and the takeover's timing line. Forgotten when the
+    /// peer is heard again.
+    pub lost: Mutex<BTreeMap<String, Lost>>,
+    /// Per heartbeat id, what its threads last achieved.
+    pub ticks: Mutex<BTreeMap<String, Ticks>>,
+    /// Per disk heartbeat id and peer, what its slot shows (hb_disk.rs).
+    pub slots: Mutex<BTreeMap<String, BTreeMap<String, SlotSeen>>>,
+    /// The watchdog deadline this node advertises while its watchdog is
+    /// armed (watchdog.rs): at most this long after its last disk write
+    /// (or beat), a node whose agent died or hangs is reset.
+    pub watchdog: Mutex<Option<Duration>>,
     /// Lost peers whose last word was `maintenance`: their daemon was
     /// stopped cleanly and their services may well still run, so silence
     /// proves nothing about them until they are heard again.
     pub maintenance: Mutex<BTreeSet<String>>,
     /// Cluster-wide orders given on this node, for the orchestrator.
-    pub inbox: Mutex<Vec<(String, super::memory::Expect)>>,
+    pub inbox: Mutex<Vec<(String, super::order::Order)>>,
     /// The orders this node holds, advertised to the peers.
-    pub expects: Mutex<BTreeMap<String, super::memory::Expect>>,
+    pub expects: Mutex<BTreeMap<String, super::order::Order>>,
     /// Restarts done per service and rid (restart.rs), shown per service.
     pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
@@ -91,9 +126,6 @@ pub struct Shared {
     /// Sources the listener refused; here so that the local socket can
     /// show and clear it.
     pub blacklist: Mutex<super::blacklist::Blacklist>,
-    /// Lost peers whose last dataset did not say `fences_itself`: quorum
-    /// cannot prove them down (quorum.rs).
-    pub lost_unfenced: Mutex<BTreeSet<String>>,
     /// This node would end itself on losing quorum (quorum on, split
     /// action crash or reboot); advertised unless the node is frozen.
     pub fences_itself: AtomicBool,
@@ -104,6 +136,9 @@ pub struct Shared {
     /// (display only).
     pub arbitrators: Mutex<BTreeMap<String, bool>>,
     pub started: Instant,
+    /// The monitor has probed every local service once: before, any of
+    /// them may be running (the watchdog's gate).
+    pub probed: AtomicBool,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
     /// Something the monitor must act on at once (a peer lost): it ends
@@ -127,18 +162,21 @@ impl Shared {
             beating: Mutex::new(BTreeMap::new()),
             rejected: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
-            lost_at: Mutex::new(BTreeMap::new()),
+            lost: Mutex::new(BTreeMap::new()),
+            ticks: Mutex::new(BTreeMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
+            watchdog: Mutex::new(None),
             maintenance: Mutex::new(BTreeSet::new()),
             inbox: Mutex::new(Vec::new()),
             expects: Mutex::new(BTreeMap::new()),
             restarts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
-            lost_unfenced: Mutex::new(BTreeSet::new()),
             fences_itself: AtomicBool::new(false),
             quorum_down: Mutex::new(BTreeMap::new()),
             arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            probed: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -185,7 +223,21 @@ impl Shared {
         if let Ok(mut q) = self.quorum_down.lock() {
             q.remove(peer);
         }
+        if let Ok(mut l) = self.lost.lock() {
+            l.remove(peer);
+        }
         self.beat(tid, peer, true);
+    }
+
+    /// Records what heartbeat `hb` (its id, `hb#2`) just achieved.
+    pub fn tick(&self, hb: &str, what: impl FnOnce(&mut Ticks, Instant)) {
+        if let Ok(mut t) = self.ticks.lock() {
+            what(t.entry(hb.to_string()).or_default(), Instant::now());
+        }
+    }
+
+    pub fn ticks(&self) -> BTreeMap<String, Ticks> {
+        self.ticks.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
     pub fn set_stats(&self, tid: &str, stats: Value) {
@@ -222,19 +274,19 @@ impl Shared {
                 lost.push(node.clone());
             }
         }
-        if let Ok(mut l) = self.lost_at.lock() {
+        if let Ok(mut l) = self.lost.lock() {
             for n in &lost {
-                let heard = peers.get(n).and_then(|p| p.last.values().max().copied());
-                l.insert(n.clone(), heard.unwrap_or(now));
-            }
-        }
-        if let Ok(mut f) = self.lost_unfenced.lock() {
-            for n in &lost {
-                if peers.get(n).is_none_or(|p| p.data["fences_itself"] != true) {
-                    f.insert(n.clone());
-                } else {
-                    f.remove(n);
-                }
+                let p = peers.get(n);
+                let heard = p.and_then(|p| p.last.values().max().copied());
+                let data = p.map(|p| &p.data);
+                l.insert(
+                    n.clone(),
+                    Lost {
+                        at: heard.unwrap_or(now),
+                        watchdog: data.and_then(advertised_watchdog),
+                        fences_itself: data.is_some_and(|d| d["fences_itself"] == true),
+                    },
+                );
             }
         }
         for n in &lost {
@@ -252,12 +304,7 @@ impl Shared {
             .services
             .iter()
             .map(|(name, s)| {
-                let order = expects.get(name);
-                (
-                    name.clone(),
-                    json!({
-                        "global_expect": order.map(|e| e.target.as_str()),
-                        "global_expect_at": order.map(|e| e.at),
+                let mut entry = json!({
                         "avail": s.avail.as_str(),
                         "overall": s.overall.as_str(),
                         "frozen": s.frozen,
@@ -270,8 +317,16 @@ impl Shared {
                         "smon": s.smon,
                         "config": s.config.as_ref().map(|c| c.to_json()),
                         "restart": restarts.get(name).cloned().unwrap_or_default(),
-                    }),
-                )
+                });
+                if let Some(why) = &s.why {
+                    entry["why"] = json!(why);
+                }
+                if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
+                    && let Value::Object(fields) = o.to_json()
+                {
+                    e.extend(fields);
+                }
+                (name.clone(), entry)
             })
             .collect();
         let mut v = json!({
@@ -284,6 +339,9 @@ impl Shared {
         // always sent. A frozen node runs no split action (quorum.rs).
         if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
             v["fences_itself"] = json!(true);
+        }
+        if let Some(w) = self.watchdog.lock().ok().and_then(|w| *w) {
+            v["watchdog"] = json!(w.as_secs_f64());
         }
         // Each node's own view of the arbitrators travels with its beats,
         // so svcmon shows who reaches which.
@@ -313,6 +371,19 @@ impl Shared {
             })
             .collect();
         Some(m.into())
+    }
+
+    /// A local service may be running: one is up or partly up, or the
+    /// monitor has not looked yet.
+    pub fn services_may_run(&self) -> bool {
+        if !self.probed.load(Ordering::Relaxed) {
+            return true;
+        }
+        self.node.lock().map_or(true, |n| {
+            n.services
+                .values()
+                .any(|s| !matches!(s.avail.as_str(), "down" | "n/a" | "undef"))
+        })
     }
 
     /// This node's monitor state, sent with every heartbeat.
@@ -434,12 +505,38 @@ mod tests {
         sh.received("hb#1.rx", "node1", json!({"fences_itself": true}));
         sh.received("hb#1.rx", "node3", json!({"frozen": false}));
         assert_eq!(lose_all(&sh), ["node1", "node3"]);
-        let unfenced = sh.lost_unfenced.lock().unwrap().clone();
-        assert_eq!(unfenced, BTreeSet::from(["node3".to_string()]));
-        // node3 comes back saying it now does: forgotten from the set.
+        let fences = |n: &str| sh.lost.lock().unwrap()[n].fences_itself;
+        assert!(fences("node1"));
+        assert!(!fences("node3"));
+        // node3 comes back saying it now does.
         sh.received("hb#1.rx", "node3", json!({"fences_itself": true}));
+        assert!(
+            !sh.lost.lock().unwrap().contains_key("node3"),
+            "heard again"
+        );
         lose_all(&sh);
-        assert!(sh.lost_unfenced.lock().unwrap().is_empty());
+        assert!(fences("node3"));
+    }
+
+    #[test]
+    fn a_lost_peer_keeps_its_last_beat_and_its_watchdog() {
+        let sh = Shared::new("node2");
+        let before = Instant::now();
+        sh.received("hb#1.rx", "node1", json!({"watchdog": 3.5}));
+        sh.received("hb#1.rx", "node3", json!({"watchdog": "nonsense"}));
+        lose_all(&sh);
+        let lost = sh.lost.lock().unwrap().clone();
+        assert_eq!(lost["node1"].watchdog, Some(Duration::from_millis(3500)));
+        assert!(lost["node1"].at >= before && lost["node1"].at < Instant::now());
+        assert_eq!(lost["node3"].watchdog, None);
+    }
+
+    #[test]
+    fn the_watchdog_is_advertised_only_while_armed() {
+        let sh = Shared::new("node1");
+        assert!(sh.local_dataset().get("watchdog").is_none());
+        *sh.watchdog.lock().unwrap() = Some(Duration::from_millis(3500));
+        assert_eq!(sh.local_dataset()["watchdog"], 3.5);
     }
 
     #[test]

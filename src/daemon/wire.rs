@@ -212,6 +212,19 @@ impl Sealer {
         self.last_seq
     }
 
+    /// Seals the next frames as if sealed `age` ago: tests of what a
+    /// receiver does with old frames.
+    #[cfg(test)]
+    pub fn seal_aged(
+        &mut self,
+        kind: Kind,
+        payload: &[u8],
+        age: std::time::Duration,
+    ) -> Result<Vec<u8>, WireError> {
+        let age_us = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+        self.seal_at(kind, payload, now_us().saturating_sub(age_us))
+    }
+
     fn seal_at(&mut self, kind: Kind, payload: &[u8], now_us: u64) -> Result<Vec<u8>, WireError> {
         let seq = now_us.max(self.last_seq.saturating_add(1));
         let mut frame = header(kind, &self.nodename, &self.cluster, seq);
@@ -253,7 +266,8 @@ fn header(kind: Kind, nodename: &str, cluster: &str, seq: u64) -> Vec<u8> {
     h
 }
 
-fn now_us() -> u64 {
+/// Microseconds since the epoch: what `seq` counts in.
+pub fn now_us() -> u64 {
     // A clock before 1970 gives 0: seq still grows through last_seq + 1.
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
