@@ -393,7 +393,29 @@ fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
     let st = collect(svc, env.runner, frozen);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(render::tree::body(&st, env.opts.color).as_bytes());
+    let _ = out.write_all(orchestrator_notes(env, svc).as_bytes());
     OK
+}
+
+/// Why the agent daemons do not run an orchestrated service where they
+/// could, from the local daemon's view of every node; nothing when no
+/// daemon answers or nothing is worth saying.
+fn orchestrator_notes(env: &Env, svc: &Service) -> String {
+    if svc.config.orchestrate == "no" {
+        return String::new();
+    }
+    let Some(st) = crate::daemon::lsnr::request(env.paths, "daemon_status") else {
+        return String::new();
+    };
+    let notes = render::svcmon::notes(&st["data"], svc.name());
+    if notes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nagent daemons:\n");
+    for (node, why) in notes {
+        out.push_str(&format!("  {node}: {why}\n"));
+    }
+    out
 }
 
 fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {

@@ -179,7 +179,11 @@ pub fn tx(
         match &ok {
             // Written: the peers see this node alive on the disk, and the
             // watchdog may be petted (watchdog.rs).
-            Ok(()) => shared.tick(&conf.id, |t, now| t.written = Some(now)),
+            // (Not once stopped: a replacement thread's history is its own.)
+            Ok(()) if !stop.load(Ordering::Relaxed) => {
+                shared.tick(&conf.id, |t, now| t.written = Some(now))
+            }
+            Ok(()) => {}
             Err(e) => log.warn(format!("{tid}: {e}")),
         }
         for peer in &nodes {

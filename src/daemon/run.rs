@@ -249,8 +249,7 @@ impl Heartbeats {
         if let Some(flag) = self.stops.remove(id) {
             flag.store(true, Ordering::Relaxed);
         }
-        shared.forget_thread(&format!("{id}.rx"));
-        shared.forget_thread(&format!("{id}.tx"));
+        shared.forget_heartbeat(id);
     }
 
     /// Starts again, every REVIVE_EVERY, the sections one of whose threads

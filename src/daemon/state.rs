@@ -183,6 +183,20 @@ impl Shared {
         }
     }
 
+    /// A heartbeat section stopped (removed, changed or revived): what
+    /// its threads achieved is forgotten with them, so that a new thread
+    /// on another device starts with no history (watchdog.rs, proof.rs).
+    pub fn forget_heartbeat(&self, hb: &str) {
+        if let Ok(mut t) = self.ticks.lock() {
+            t.remove(hb);
+        }
+        if let Ok(mut s) = self.slots.lock() {
+            s.remove(hb);
+        }
+        self.forget_thread(&format!("{hb}.rx"));
+        self.forget_thread(&format!("{hb}.tx"));
+    }
+
     pub fn forget_thread(&self, id: &str) {
         if let Ok(mut t) = self.threads.lock() {
             t.remove(id);

@@ -76,6 +76,43 @@ fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
     .map(String::from)
 }
 
+/// The orchestrators' notes on service `name`, per node: why it does not
+/// run where it could (a failed start, a missing proof, an order).
+pub fn notes(status: &Value, name: &str) -> Vec<(String, String)> {
+    let Some(nodes) = status["nodes"].as_object() else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .filter_map(|(n, d)| {
+            let why = d["services"][name]["why"].as_str()?;
+            Some((n.clone(), why.to_string()))
+        })
+        .collect()
+}
+
+/// The notes of every service, one line each, after the tables: only when
+/// there is one, so that the tables stay the tutorial's otherwise.
+fn why_block(status: &Value, services: &[String], color: bool) -> String {
+    let lines: Vec<(String, String)> = services
+        .iter()
+        .flat_map(|name| {
+            notes(status, name)
+                .into_iter()
+                .map(move |(n, why)| (name.clone(), format!("{n}: {why}")))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let width = lines.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let mut out = format!("\n{}\n", paint("Why", "1", color));
+    for (svc, note) in lines {
+        out.push_str(&format!(" {svc:<width$}  {note}\n"));
+    }
+    out
+}
+
 pub fn render(status: &Value, color: bool) -> String {
     let local = status["node"].as_str().unwrap_or("").to_string();
     // The cluster's nodes, whether or not their heartbeats arrive (a lost
@@ -263,13 +300,43 @@ pub fn render(status: &Value, color: bool) -> String {
                 .collect::<String>()
         })
         .collect();
-    text.join("\n")
+    let services: Vec<String> = status["nodes"][&local]["services"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    text.join("\n") + &why_block(status, &services, color)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn notes_follow_the_tables_only_when_there_is_one() {
+        let st = json!({
+            "node": "node1",
+            "cluster_nodes": ["node1", "node2"],
+            "threads": {},
+            "nodes": {
+                "node1": {"services": {"svc1": {"avail": "down", "nodes": ["node1", "node2"],
+                    "orchestrate": "ha", "frozen": true,
+                    "why": "frozen by order 'stopped' given on node2 at 23:35:50"}}},
+                "node2": {"services": {"svc1": {"avail": "down", "nodes": ["node1", "node2"],
+                    "orchestrate": "ha", "smon": "start failed",
+                    "why": "start failed here (fs#0 failed), retry in 24s"}}},
+            },
+        });
+        let out = render(&st, false);
+        assert!(
+            out.ends_with(
+                "\nWhy\n svc1  node1: frozen by order 'stopped' given on node2 at 23:35:50\n svc1  node2: start failed here (fs#0 failed), retry in 24s\n"
+            ),
+            "{out}"
+        );
+        assert_eq!(notes(&st, "svc1").len(), 2);
+        assert!(notes(&st, "other").is_empty());
+    }
 
     #[test]
     fn the_seeds_first_svcmon() {

@@ -422,3 +422,44 @@ fn ping_answers(out: &str) -> Vec<f64> {
         .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
         .collect()
 }
+
+/// Whether lab `id`'s `node` is powered on: its PID 1, as the lab's state
+/// file last recorded it (`init_<node>=PID:STARTTIME`), still runs. Read
+/// from the files, not through lab.sh: cheap enough to sample often.
+pub fn powered(id: &str, node: &str) -> bool {
+    let state = std::fs::read_to_string(format!("/run/svcmgr-lab/{id}/state")).unwrap_or_default();
+    let key = format!("init_{node}=");
+    let Some(v) = state.lines().rev().find_map(|l| l.strip_prefix(&key)) else {
+        return false;
+    };
+    let Some((pid, start)) = v.split_once(':') else {
+        return false;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Field 22 (starttime), counted after the ")" that ends comm.
+            let rest = s.rsplit_once(')')?.1;
+            rest.split_whitespace().nth(19).map(|f| f == start)
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `node`'s eth0 holds `addr` (its network namespace, seen from
+/// the host: the namespace outlives the node, so check `powered` too).
+pub fn holds_addr(id: &str, node: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "-n",
+            &format!("{id}-{node}"),
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {addr}/")))
+        .unwrap_or(false)
+}
