@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # No false failover under load: the tutorial's service runs on node1 under
 # the daemon (orchestrate = ha, shipped defaults, unicast + disk
-# heartbeats) while two busy loops per core saturate node1's CPUs for
-# DURATION seconds. Fails if node2 ever starts the service or loses node1.
+# heartbeats, watchdog armed) while two busy loops per core saturate
+# node1's CPUs for DURATION seconds. Fails if node2 ever starts the
+# service or loses node1, or if node1's watchdog resets it.
 # Usage, as root: bash scripts/bench-noflap.sh [--fast] [DURATION]   (default 300)
 # --fast: the fastest settings (lab/fast.sh) instead of the shipped defaults.
 set -euo pipefail
@@ -41,5 +42,7 @@ while ((SECONDS < end)); do
 done
 started=$(on node2 "grep -c 'p26.opensvc.com: started here' /var/log/opensvc/node.log || true")
 lostlog=$(on node2 "grep -c 'node node1 lost' /var/log/opensvc/node.log || true")
-echo "node2: ${started:-0} takeovers, node1 lost ${lostlog:-0} times, ${lost} samples (about one a second) without node1"
-[[ ${started:-0} -eq 0 && ${lostlog:-0} -eq 0 && $lost -eq 0 ]]
+reset=0
+bash "$LAB" alive "$ID" node1 || reset=1
+echo "node2: ${started:-0} takeovers, node1 lost ${lostlog:-0} times, ${lost} samples (about one a second) without node1; node1 reset by its watchdog: $reset"
+[[ ${started:-0} -eq 0 && ${lostlog:-0} -eq 0 && $lost -eq 0 && $reset -eq 0 ]]

@@ -336,3 +336,91 @@ fn a_heartbeat_whose_port_was_taken_is_started_again() {
     until("running", 15);
     d.nodemgr(&["daemon", "stop"]).code(0);
 }
+
+/// The node.log lines of the World that contain `what`.
+fn node_log(w: &World, what: &str) -> Vec<String> {
+    std::fs::read_to_string(w.root.join("log/node.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(String::from)
+        .collect()
+}
+
+/// Polls node.log until a line contains `what` (10 s at most).
+fn wait_node_log(w: &World, what: &str) -> Vec<String> {
+    for _ in 0..200 {
+        let lines = node_log(w, what);
+        if !lines.is_empty() {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "node.log never said {what:?}:\n{}",
+        std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default()
+    );
+}
+
+/// The daemon arms its watchdog supervisor and disarms it on a clean
+/// stop. Killed, it leaves the supervisor to expire: here, under
+/// OSVC_ROOT_PATH on the host, the reset is refused and logged, never
+/// done, and the supervisor exits.
+#[test]
+fn the_watchdog_is_armed_disarmed_and_never_resets_the_test_host() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let sock = w.var().join("lsnr").join("watchdog.sock");
+    d.nodemgr(&["daemon", "start"]).code(0);
+    wait_node_log(&w, "watchdog armed: this node resets itself 2.00s after");
+    assert!(
+        sock.exists(),
+        "the supervisor listens on {}",
+        sock.display()
+    );
+    d.nodemgr(&["daemon", "stop"]).code(0);
+    wait_node_log(&w, "watchdog disarmed");
+    wait_node_log(&w, "disarmed by the agent: exiting");
+
+    d.nodemgr(&["daemon", "start"]).code(0);
+    for _ in 0..100 {
+        if node_log(&w, "watchdog armed").len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = d.pid().expect("pid file");
+    // Ours: started by this test, ended by its pid.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_node_log(&w, "the agent did not pet the watchdog for 2.00s");
+    wait_node_log(&w, "watchdog: not ending the host");
+    for _ in 0..100 {
+        if !sock.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the supervisor did not exit: {} remains", sock.display());
+}
+
+/// `nodemgr set` refuses a watchdog value the daemon could not use.
+#[test]
+fn nodemgr_set_refuses_a_bad_watchdog_value_and_writes_nothing() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    let before = std::fs::read_to_string(&conf).unwrap_or_default();
+    d.nodemgr(&["set", "--param", "node.watchdog", "--value", "maybe"])
+        .code(2)
+        .stderr_has("[node] watchdog: 'maybe' is not true or false: nothing written");
+    d.nodemgr(&["set", "--param", "node.watchdog_timeout", "--value", "0"])
+        .code(2)
+        .stderr_has("[node] watchdog_timeout: '0' is not a number of seconds from 0.5 to 600");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap_or_default(), before);
+    d.nodemgr(&["set", "--param", "node.watchdog_timeout", "--value", "1.5"])
+        .code(0);
+}

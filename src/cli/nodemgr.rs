@@ -170,6 +170,10 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
         return usage("--value is required for set");
     };
     let file = paths.node_conf();
+    if let Some(why) = daemon::watchdog::check_value(p, v) {
+        eprintln!("{}: {why}: nothing written", file.display());
+        return 2;
+    }
     if let Err(e) = ensure_file(&file) {
         eprintln!("cannot create {}: {e}", file.display());
         return 1;

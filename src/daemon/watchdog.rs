@@ -69,34 +69,66 @@ impl Default for Conf {
     }
 }
 
+/// A bad watchdog value in node.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    /// `[node] watchdog: 'maybe' is not true or false`.
+    pub what: String,
+    /// What the daemon uses instead.
+    pub instead: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.what, self.instead)
+    }
+}
+
 /// `[node] watchdog` (true/false) and `watchdog_timeout` (seconds) from
 /// node.conf's text; bad values are reported and replaced by the default.
-pub fn parse_conf(ini: &crate::config::ini::Ini) -> (Conf, Vec<String>) {
+pub fn parse_conf(ini: &crate::config::ini::Ini) -> (Conf, Vec<Problem>) {
     let mut conf = Conf::default();
-    let mut errors = Vec::new();
+    let mut problems = Vec::new();
     if let Some(f) = ini.get("node", "watchdog") {
         match f.value.trim().to_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => conf.enabled = true,
             "false" | "no" | "off" | "0" => conf.enabled = false,
-            v => errors.push(format!(
-                "line {}: [node] watchdog: '{v}' is not true or false: the watchdog stays on",
-                f.line
-            )),
+            v => problems.push(Problem {
+                line: f.line,
+                what: format!("[node] watchdog: '{v}' is not true or false"),
+                instead: "the watchdog stays on".into(),
+            }),
         }
     }
     if let Some(f) = ini.get("node", "watchdog_timeout") {
         match super::hb::parse_secs(f.value) {
             Some(t) if t >= MIN_TIMEOUT && t <= Duration::from_secs(600) => conf.timeout = t,
-            _ => errors.push(format!(
-                "line {}: [node] watchdog_timeout: '{}' is not a number of seconds from {} to 600: {} s used",
-                f.line,
-                f.value.trim(),
-                MIN_TIMEOUT.as_secs_f64(),
-                DEFAULT_TIMEOUT.as_secs_f64()
-            )),
+            _ => problems.push(Problem {
+                line: f.line,
+                what: format!(
+                    "[node] watchdog_timeout: '{}' is not a number of seconds from {} to 600",
+                    f.value.trim(),
+                    MIN_TIMEOUT.as_secs_f64()
+                ),
+                instead: format!("{} s used", DEFAULT_TIMEOUT.as_secs_f64()),
+            }),
         }
     }
-    (conf, errors)
+    (conf, problems)
+}
+
+/// Why `nodemgr set --param <param> --value <value>` must be refused, for
+/// the watchdog's own keys (nothing is written then).
+pub fn check_value(param: &str, value: &str) -> Option<String> {
+    let key = param.trim().to_lowercase();
+    let key = key.strip_prefix("node.")?;
+    if !matches!(key, "watchdog" | "watchdog_timeout") {
+        return None;
+    }
+    let text = format!("[node]\n{key} = {value}\n");
+    let (_, problems) = parse_conf(&crate::config::ini::Ini::parse(&text));
+    problems.into_iter().next().map(|p| p.what)
 }
 
 /// node.conf's watchdog settings; problems are logged.
@@ -340,6 +372,21 @@ mod tests {
     }
 
     #[test]
+    fn nodemgr_set_refuses_bad_values_of_its_keys() {
+        assert_eq!(check_value("node.watchdog", "off"), None);
+        assert_eq!(check_value("node.watchdog_timeout", "1.5"), None);
+        assert_eq!(check_value("hb#1.timeout", "nonsense"), None);
+        assert_eq!(
+            check_value("node.watchdog", "maybe").as_deref(),
+            Some("[node] watchdog: 'maybe' is not true or false")
+        );
+        assert_eq!(
+            check_value("NODE.watchdog_timeout", "0.1").as_deref(),
+            Some("[node] watchdog_timeout: '0.1' is not a number of seconds from 0.5 to 600")
+        );
+    }
+
+    #[test]
     fn node_conf_sets_it_and_bad_values_keep_the_safe_default() {
         let parse = |t: &str| parse_conf(&crate::config::ini::Ini::parse(t));
         assert_eq!(parse("").0, Conf::default());
@@ -355,10 +402,10 @@ mod tests {
         let (c, e) = parse("[node]\nwatchdog = maybe\nwatchdog_timeout = 0.1\n");
         assert_eq!(c, Conf::default());
         assert_eq!(e.len(), 2, "{e:?}");
-        assert!(
-            e[0].starts_with("line 2: [node] watchdog: 'maybe'"),
-            "{e:?}"
+        assert_eq!(
+            e[0].to_string(),
+            "line 2: [node] watchdog: 'maybe' is not true or false: the watchdog stays on"
         );
-        assert!(e[1].contains("watchdog_timeout: '0.1'"), "{e:?}");
+        assert!(e[1].what.contains("watchdog_timeout: '0.1'"), "{e:?}");
     }
 }
