@@ -371,3 +371,210 @@ fn a_disk_slot_never_heard_proves_nothing() {
     assert_eq!(said.len(), 1, "said once: {said:#?}");
     lab.sh("node2", "nodemgr daemon stop").ok();
 }
+
+/// The chaos suite's cluster (lab/chaos-cluster.sh) on `n` nodes: the
+/// tutorial's service, ipsvc (an address), fssvc (a filesystem) and
+/// appsvc (an address and a monitored web server), every node's agent run
+/// as systemd would, unicast and disk heartbeats.
+fn chaos_cluster(n: usize) -> Lab {
+    let nodes = n.to_string();
+    let lab = Lab::up(&[
+        "--nodes",
+        &nodes,
+        "--disks",
+        "app:32M,data:32M,fsdata:32M,rawhb:8M",
+        "--vg",
+    ]);
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/lab/chaos-cluster.sh"))
+        .args([lab.id.as_str(), lab::BIN])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lab/chaos-cluster.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab
+}
+
+/// `svc`'s avail on `node`, as `on`'s daemon sees it.
+fn avail_of(st: &serde_json::Value, node: &str, svc: &str) -> String {
+    st["nodes"][node]["services"][svc]["avail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The powered-on nodes among `nodes` whose FROZEN flag for `svc` exists
+/// (read from the node's own filesystem, not from any daemon).
+fn frozen_on(lab: &Lab, nodes: &[&str], svc: &str) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|n| lab::powered(&lab.id, n))
+        .filter(|n| {
+            lab.sh(n, &format!("test -e /var/lib/opensvc/FROZEN.{svc}"))
+                .code
+                == 0
+        })
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// The powered-on nodes among `nodes` holding `addr`.
+fn holders(lab: &Lab, nodes: &[&str], addr: &str) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|n| lab::powered(&lab.id, n))
+        .filter(|n| lab::holds_addr(&lab.id, n, addr))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// Polls until `ok` holds (`secs` at most), describing the state on failure.
+fn until(what: &str, secs: u64, ok: impl Fn() -> bool, state: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "never {what}:\n{}", state());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Failure 3: the owner loses power, a second node a second later. The
+/// survivor takes every service over, with no spurious conflict: nothing
+/// of a dead node answers for its addresses.
+#[test]
+fn a_double_power_loss_gives_no_spurious_conflict() {
+    if !root_or_skip("a_double_power_loss_gives_no_spurious_conflict") {
+        return;
+    }
+    let lab = chaos_cluster(3);
+    let all = ["node1", "node2", "node3"];
+    let addrs = ["192.0.2.26", "192.0.2.27", "192.0.2.28"];
+    until(
+        "every service up on node1",
+        60,
+        || addrs.iter().all(|a| holders(&lab, &all, a) == ["node1"]),
+        || lab.sh("node1", "svcmon").stdout,
+    );
+    lab.kill("node1");
+    std::thread::sleep(Duration::from_secs(1));
+    lab.kill("node2");
+    until(
+        "every service taken over by node3",
+        30,
+        || {
+            let st = status(&lab, "node3");
+            ["p26.opensvc.com", "ipsvc", "fssvc", "appsvc"]
+                .iter()
+                .all(|s| avail_of(&st, "node3", s) == "up")
+        },
+        || {
+            lab.sh("node3", "svcmon; tail -30 /var/log/opensvc/node.log")
+                .dump()
+        },
+    );
+    for a in addrs {
+        assert_eq!(holders(&lab, &all, a), ["node3"], "{a}");
+    }
+    let conflicts = log_lines(&lab, "node3", "refused here");
+    assert!(conflicts.is_empty(), "spurious conflicts: {conflicts:#?}");
+    assert_eq!(lab.fetch(SERVICE_IP), PAGE);
+}
+
+/// Failure 5: stop and start orders typed a second apart on different
+/// nodes, again and again, then orders given while a node is powered
+/// off: every instance ends in the state of the newest order, including
+/// the node that was off when it was given.
+#[test]
+fn orders_typed_on_different_nodes_converge() {
+    if !root_or_skip("orders_typed_on_different_nodes_converge") {
+        return;
+    }
+    let lab = chaos_cluster(3);
+    let all = ["node1", "node2", "node3"];
+    let addr = "192.0.2.27";
+    until(
+        "ipsvc up on one node",
+        60,
+        || holders(&lab, &all, addr).len() == 1,
+        || lab.sh("node1", "svcmon").stdout,
+    );
+    let converged = |frozen: &[&str], up: usize| {
+        let f = frozen_on(&lab, &all, "ipsvc");
+        f == frozen && holders(&lab, &all, addr).len() == up
+    };
+    let state = || {
+        format!(
+            "frozen on {:?}, held by {:?}\n{}",
+            frozen_on(&lab, &all, "ipsvc"),
+            holders(&lab, &all, addr),
+            lab.sh(
+                "node1",
+                "svcmon; grep -h ipsvc /var/log/opensvc/node.log | tail -20"
+            )
+            .dump()
+        )
+    };
+    for (stop_on, start_on) in [("node1", "node2"), ("node3", "node1"), ("node2", "node3")] {
+        let stop = lab.node_bg(stop_on, "PATH=/etc/opensvc:$PATH svcmgr -s ipsvc stop");
+        std::thread::sleep(Duration::from_secs(1));
+        lab.sh(start_on, "svcmgr -s ipsvc start").ok();
+        let _ = stop.stop();
+        until(
+            "one instance up and none frozen",
+            30,
+            || converged(&[], 1),
+            state,
+        );
+    }
+    // Moved to node1 (switch --to, typed where it does not run), then
+    // orders given while node3 is powered off: a freeze, reached by the
+    // others; node3 takes it in when it is back.
+    lab.sh("node3", "svcmgr -s ipsvc switch --to node1").ok();
+    assert_eq!(holders(&lab, &all, addr), ["node1"], "{}", state());
+    lab.kill("node3");
+    until(
+        "node3 powered off",
+        10,
+        || !lab::powered(&lab.id, "node3"),
+        state,
+    );
+    lab.sh("node1", "svcmgr -s ipsvc freeze").ok();
+    until(
+        "frozen on node1 and node2",
+        30,
+        || converged(&["node1", "node2"], 1),
+        state,
+    );
+    lab.boot("node3");
+    until(
+        "frozen on every node, node3 included",
+        60,
+        || converged(&["node1", "node2", "node3"], 1),
+        state,
+    );
+    // ...and a stop then a start typed while node3 is off again.
+    lab.kill("node3");
+    until(
+        "node3 powered off",
+        10,
+        || !lab::powered(&lab.id, "node3"),
+        state,
+    );
+    lab.sh("node2", "svcmgr -s ipsvc stop").ok();
+    lab.sh("node1", "svcmgr -s ipsvc start").ok();
+    lab.boot("node3");
+    until(
+        "thawed everywhere and up on one node",
+        60,
+        || lab::powered(&lab.id, "node3") && converged(&[], 1),
+        state,
+    );
+    let st = status(&lab, "node3");
+    assert!(
+        st["nodes"]["node3"]["services"]["ipsvc"]["global_expect"] == "started",
+        "node3 holds the newest order: {st:#}"
+    );
+}

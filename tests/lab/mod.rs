@@ -194,6 +194,21 @@ impl Lab {
         let _ = self.lab_cmd().args(["kill", &self.id, node]).status();
     }
 
+    /// Powers `node` on again after it died (lab.sh boot): its disk kept,
+    /// its agent started at boot when enabled.
+    pub fn boot(&self, node: &str) {
+        let out = self
+            .lab_cmd()
+            .args(["boot", &self.id, node])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lab boot {node} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The tutorial's service on `nodes` (lab/tutorial.sh): config, links,
     /// svcmgr in each node's own /usr/bin, the application and its page on
     /// the shared disks `app` and `data`, and the lab's VG.
