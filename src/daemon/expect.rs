@@ -336,6 +336,18 @@ mod tests {
         assert!(m.orders.is_empty());
     }
 
+    /// Node `to` hears node `from`'s heartbeat: its whole register.
+    fn hear(mem: &mut [Memory], to: usize, from: usize) {
+        let adv: serde_json::Map<String, Value> = mem[from]
+            .orders
+            .iter()
+            .map(|(s, o)| (s.clone(), o.to_json()))
+            .collect();
+        let peers: BTreeMap<String, Value> =
+            [(format!("node{}", from + 1), json!({"services": adv}))].into();
+        take_in(&mut mem[to], vec![], &peers, &local());
+    }
+
     /// The non-convergence an earlier design showed: orders dropped once
     /// reached (on a stale view) left a node holding an older order. Here
     /// every node gossips its register for good: whatever the order in
@@ -375,14 +387,7 @@ mod tests {
                 }
                 let (to, from) = (rnd(3), rnd(3));
                 if to != from {
-                    let adv: serde_json::Map<String, Value> = mem[from]
-                        .orders
-                        .iter()
-                        .map(|(s, o)| (s.clone(), o.to_json()))
-                        .collect();
-                    let peers: BTreeMap<String, Value> =
-                        [(names[from].to_string(), json!({"services": adv}))].into();
-                    take_in(&mut mem[to], vec![], &peers, &local());
+                    hear(&mut mem, to, from);
                 }
             }
             for (on, ord) in &orders[given..] {
@@ -398,14 +403,7 @@ mod tests {
             for _ in 0..3 {
                 for to in 0..3 {
                     for from in 0..3 {
-                        let adv: serde_json::Map<String, Value> = mem[from]
-                            .orders
-                            .iter()
-                            .map(|(s, o)| (s.clone(), o.to_json()))
-                            .collect();
-                        let peers: BTreeMap<String, Value> =
-                            [(names[from].to_string(), json!({"services": adv}))].into();
-                        take_in(&mut mem[to], vec![], &peers, &local());
+                        hear(&mut mem, to, from);
                     }
                 }
             }
