@@ -385,17 +385,7 @@ fn chaos_cluster(n: usize) -> Lab {
         "app:32M,data:32M,fsdata:32M,rawhb:8M",
         "--vg",
     ]);
-    let out = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/lab/chaos-cluster.sh"))
-        .args([lab.id.as_str(), lab::BIN])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "lab/chaos-cluster.sh failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.chaos_cluster();
     lab
 }
 

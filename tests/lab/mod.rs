@@ -256,6 +256,19 @@ impl Lab {
         );
     }
 
+    /// The chaos suite's cluster on every node (lab/chaos-cluster.sh):
+    /// four orchestrated services, unicast and disk heartbeats, each
+    /// node's agent run as systemd would, every node hearing every other.
+    pub fn chaos_cluster(&self) {
+        let out = self.script("chaos-cluster.sh", &[self.id.as_str(), BIN]);
+        assert!(
+            out.status.success(),
+            "lab/chaos-cluster.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn script(&self, name: &str, args: &[&str]) -> Output {
         Command::new("bash")
             .arg(repo().join("lab").join(name))
