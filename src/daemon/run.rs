@@ -161,10 +161,11 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             // and the watchdog is petted this often.
             std::thread::sleep(super::watchdog::PET_EVERY);
         }
-        announce_maintenance(&shared, &hbs, &log);
         // Stopping on purpose: the node is in maintenance, never taken
-        // over, so nothing needs resetting.
+        // over, so nothing needs resetting; and disarmed first, since the
+        // announcement may outlast the watchdog timeout (a beat interval).
         watchdog.disarm(&shared);
+        announce_maintenance(&shared, &hbs, &log);
         shared.halt();
         hbs.stop_all(&shared);
         log.info("daemon stopping");
