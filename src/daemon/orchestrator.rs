@@ -128,6 +128,10 @@ impl Orchestrator {
             .lock()
             .map(|p| p.iter().map(|(n, p)| (n.clone(), p.data.clone())).collect())
             .unwrap_or_default();
+        // Read with the peers: a peer heard again in the middle of the
+        // pass must not look lost but never heard.
+        let lost = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
+        let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
         let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         // A node heard again may be fenced again if it falls silent later.
         self.fenced.retain(|n, _| !peers.contains_key(n));
@@ -151,6 +155,8 @@ impl Orchestrator {
             peers: &peers,
             local: shared.local_dataset(),
             ticks: shared.ticks(),
+            lost,
+            slots,
             now: Instant::now(),
             wall: order::now(),
         };
@@ -451,6 +457,9 @@ struct View<'a> {
     /// This node's dataset, as the peers see it.
     local: Value,
     ticks: BTreeMap<String, Ticks>,
+    /// Read with `peers`.
+    lost: BTreeMap<String, proof::Lost>,
+    slots: BTreeMap<String, BTreeMap<String, proof::SlotSeen>>,
     now: Instant,
     /// Wall-clock seconds, for failure records.
     wall: f64,
@@ -488,7 +497,6 @@ fn disk_not_written(v: &View) -> Option<String> {
 
 /// Everything this node knows of silent node `n` (proof.rs judges it).
 fn evidence(v: &View, n: &str) -> proof::Evidence {
-    let slots = v.shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
     let disks = v
         .hbs
         .iter()
@@ -503,13 +511,13 @@ fn evidence(v: &View, n: &str) -> proof::Evidence {
                     .and_then(|t| t.scanned)
                     .is_some_and(|s| v.now.saturating_duration_since(s) <= limit),
                 timeout: h.timeout,
-                slot: slots.get(&h.id).and_then(|s| s.get(n)).copied(),
+                slot: v.slots.get(&h.id).and_then(|s| s.get(n)).copied(),
             }
         })
         .collect();
     proof::Evidence {
         maintenance: v.shared.in_maintenance(n),
-        lost: v.shared.lost.lock().ok().and_then(|l| l.get(n).cloned()),
+        lost: v.lost.get(n).cloned(),
         disks,
         quorum_down_at: v
             .shared
