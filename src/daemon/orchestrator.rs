@@ -174,6 +174,10 @@ impl Orchestrator {
                     }
                     Some(why)
                 }
+                // The pass's view is as old as the starts made before this
+                // one in it (a second each): a peer may have started this
+                // service meanwhile. Look again just before.
+                Decision::Start { .. } if up_on_a_peer(shared, name) => None,
                 Decision::Start { ready } => {
                     self.said.remove(name);
                     attempted = true;
@@ -467,6 +471,14 @@ struct View<'a> {
 
 fn is_up(avail: &str) -> bool {
     matches!(avail, "up" | "warn" | "stdby up")
+}
+
+/// A peer heard now reports `name` up.
+fn up_on_a_peer(shared: &Shared, name: &str) -> bool {
+    shared.peers.lock().is_ok_and(|p| {
+        p.values()
+            .any(|p| is_up(p.data["services"][name]["avail"].as_str().unwrap_or("")))
+    })
 }
 
 /// With the watchdog armed, a disk heartbeat that does not write would
