@@ -567,4 +567,30 @@ fn orders_typed_on_different_nodes_converge() {
         st["nodes"]["node3"]["services"]["ipsvc"]["global_expect"] == "started",
         "node3 holds the newest order: {st:#}"
     );
+    // A switch to a node that cannot take it (its instance frozen there
+    // alone) waits; a stop typed elsewhere meanwhile replaces it, and the
+    // switch says so instead of waiting its whole 120 s.
+    lab.sh("node3", "svcmgr -s ipsvc freeze --cluster").ok();
+    let switch = lab.node_bg(
+        "node1",
+        "PATH=/etc/opensvc:$PATH svcmgr -s ipsvc switch --to node3",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = Instant::now();
+    lab.sh("node2", "svcmgr -s ipsvc stop").ok();
+    let out = switch.wait();
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("replaced by the newer cluster-wide order 'stopped' given on node2 at"),
+        "{}",
+        out.dump()
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    until(
+        "stopped and frozen everywhere",
+        30,
+        || converged(&["node1", "node2", "node3"], 0),
+        state,
+    );
 }

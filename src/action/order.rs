@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::{Action, Env, FAILED, OK, freeze};
 use crate::daemon::lsnr;
+use crate::daemon::order::Order;
 use crate::log::Logger;
 
 /// How long a stop waits for the other nodes to stop their instance.
@@ -65,7 +66,7 @@ pub fn before(
                     "already up on {}: not started here",
                     elsewhere.join(", ")
                 ));
-                tell(env, name, "started", log);
+                let _ = tell(env, name, "started", log);
                 return Some(OK);
             }
         }
@@ -94,14 +95,15 @@ pub fn after(env: &Env, name: &str, action: Action, code: i32, log: &Logger) -> 
         Action::Thaw => "thawed",
         _ => return code,
     };
-    if tell(env, name, target, log) && action == Action::Stop {
-        return wait_stopped(env, name, log);
+    match tell(env, name, target, log) {
+        Some(at) if action == Action::Stop => wait_stopped(env, name, at, log),
+        _ => code,
     }
-    code
 }
 
-/// Hands the order to the local daemon; false when none runs.
-fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> bool {
+/// Hands the order to the local daemon: the time it gave the order, None
+/// when no daemon runs or it refused.
+fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> Option<f64> {
     let req = json!({
         "action": "set_service_monitor",
         "options": {"svcname": name, "global_expect": target},
@@ -111,22 +113,98 @@ fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> bool {
             log.info(format!(
                 "cluster-wide order '{target}' given to the agent daemon"
             ));
-            true
+            Some(v["data"]["at"].as_f64().unwrap_or(0.0))
         }
         Some(v) => {
             log.warn(format!(
                 "the agent daemon refused the cluster-wide order '{target}': {}",
                 v["error"].as_str().unwrap_or("no reason given")
             ));
-            false
+            None
         }
-        None => false,
+        None => None,
+    }
+}
+
+/// What the local daemon shows of the service: the nodes where it is up,
+/// and the order this node holds for it.
+struct Seen {
+    up: Vec<String>,
+    order: Option<Order>,
+}
+
+fn look(env: &Env, name: &str) -> Seen {
+    let Some(st) = lsnr::request(env.paths, "daemon_status") else {
+        return Seen {
+            up: Vec::new(),
+            order: None,
+        };
+    };
+    let nodes = st["data"]["nodes"].as_object();
+    let up = nodes
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter(|(_, d)| {
+                    matches!(
+                        d["services"][name]["avail"].as_str(),
+                        Some("up" | "warn" | "stdby up")
+                    )
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let order = Order::from_json(&st["data"]["nodes"][env.nodename]["services"][name]);
+    Seen { up, order }
+}
+
+/// Waits until `done` holds over the nodes where the service is up, for
+/// the order given at `at`; gives up when a newer order replaced it (an
+/// administrator on another node changed their mind: theirs wins) or
+/// after STOP_WAIT. `waiting` says what is awaited, once.
+fn wait(
+    env: &Env,
+    name: &str,
+    at: f64,
+    done: impl Fn(&[String]) -> bool,
+    waiting: impl Fn(&[String]) -> String,
+    log: &Logger,
+) -> i32 {
+    let deadline = Instant::now() + STOP_WAIT;
+    let mut said = false;
+    loop {
+        let seen = look(env, name);
+        if done(&seen.up) {
+            return OK;
+        }
+        if let Some(o) = seen.order.filter(|o| o.at > at) {
+            log.error(format!(
+                "replaced by the newer cluster-wide order '{}' {}: not waiting any more",
+                o.target.as_string(),
+                o.given()
+            ));
+            return FAILED;
+        }
+        if Instant::now() >= deadline {
+            log.error(format!(
+                "{} after {} s: see the logs there",
+                waiting(&seen.up),
+                STOP_WAIT.as_secs()
+            ));
+            return FAILED;
+        }
+        if !said {
+            log.info(waiting(&seen.up));
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 /// The other nodes where the daemon sees the service up.
 fn up_elsewhere(env: &Env, name: &str) -> Vec<String> {
-    let mut up = up_on(env, name);
+    let mut up = look(env, name).up;
     up.retain(|n| n != env.nodename);
     up
 }
@@ -140,77 +218,41 @@ fn switch(env: &Env, name: &str, nodes: &[String], log: &Logger) -> Option<i32> 
         return Some(FAILED);
     }
     lsnr::request(env.paths, "daemon_status")?;
-    if !tell(env, name, &format!("placed@{to}"), log) {
+    let Some(at) = tell(env, name, &format!("placed@{to}"), log) else {
         return Some(FAILED);
-    }
-    let deadline = Instant::now() + STOP_WAIT;
-    loop {
-        let up = up_on(env, name);
-        if up == [to.as_str()] {
-            log.info(format!("switched to {to}"));
-            return Some(OK);
-        }
-        if Instant::now() >= deadline {
-            log.error(format!(
-                "not up on {to} after {} s (up on: {}): see the logs there",
-                STOP_WAIT.as_secs(),
-                if up.is_empty() {
-                    "none".to_string()
-                } else {
-                    up.join(", ")
-                }
-            ));
-            return Some(FAILED);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The nodes where the local daemon sees the service up, this one included.
-fn up_on(env: &Env, name: &str) -> Vec<String> {
-    let Some(st) = lsnr::request(env.paths, "daemon_status") else {
-        return Vec::new();
     };
-    st["data"]["nodes"]
-        .as_object()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .filter(|(_, d)| {
-                    matches!(
-                        d["services"][name]["avail"].as_str(),
-                        Some("up" | "warn" | "stdby up")
-                    )
-                })
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    let code = wait(
+        env,
+        name,
+        at,
+        |up| up == [to.as_str()],
+        |up| match up {
+            [] => format!("waiting for {to} to start it"),
+            _ => format!("waiting for {} to stop it and {to} to start it", up.join(", ")),
+        },
+        log,
+    );
+    if code == OK {
+        log.info(format!("switched to {to}"));
+    }
+    Some(code)
 }
 
-fn wait_stopped(env: &Env, name: &str, log: &Logger) -> i32 {
-    let deadline = Instant::now() + STOP_WAIT;
-    let mut waited = false;
-    loop {
-        let up = up_elsewhere(env, name);
-        if up.is_empty() {
-            if waited {
-                log.info("stopped on every node");
-            }
-            return OK;
-        }
-        if Instant::now() >= deadline {
-            log.error(format!(
-                "still up on {} after {} s: see the logs there",
-                up.join(", "),
-                STOP_WAIT.as_secs()
-            ));
-            return FAILED;
-        }
-        if !waited {
-            log.info(format!("waiting for {} to stop it", up.join(", ")));
-            waited = true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
+fn wait_stopped(env: &Env, name: &str, at: f64, log: &Logger) -> i32 {
+    let me = env.nodename;
+    let code = wait(
+        env,
+        name,
+        at,
+        |up| up.iter().all(|n| n == me),
+        |up| {
+            let others: Vec<&str> = up.iter().map(String::as_str).filter(|n| *n != me).collect();
+            format!("waiting for {} to stop it", others.join(", "))
+        },
+        log,
+    );
+    if code == OK {
+        log.info("stopped on every node");
     }
+    code
 }

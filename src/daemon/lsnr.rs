@@ -109,10 +109,12 @@ fn set_service_monitor(shared: &Shared, opts: &Value) -> Value {
         at: super::order::now(),
         by: shared.nodename.clone(),
     };
+    // Its time, so that the CLI can tell its order from a newer one.
+    let data = json!({"at": order.at, "by": order.by});
     if let Ok(mut inbox) = shared.inbox.lock() {
         inbox.push((svc.to_string(), order));
     }
-    json!({"status": 0})
+    json!({"status": 0, "data": data})
 }
 
 /// Sends one request to the local daemon; None when no daemon answers.

@@ -403,6 +403,12 @@ pub struct Bg {
 }
 
 impl Bg {
+    /// Waits for it to end by itself, then its output.
+    pub fn wait(mut self) -> Out {
+        let child = self.child.take().unwrap();
+        Out::from(self.what.clone(), child.wait_with_output().unwrap())
+    }
+
     /// SIGINT, so that what it buffered is written (ping prints its
     /// summary), then its output.
     pub fn stop(mut self) -> Out {
