@@ -228,7 +228,10 @@ fn switch(env: &Env, name: &str, nodes: &[String], log: &Logger) -> Option<i32> 
         |up| up == [to.as_str()],
         |up| match up {
             [] => format!("waiting for {to} to start it"),
-            _ => format!("waiting for {} to stop it and {to} to start it", up.join(", ")),
+            _ => format!(
+                "waiting for {} to stop it and {to} to start it",
+                up.join(", ")
+            ),
         },
         log,
     );
