@@ -39,6 +39,8 @@ const META_SLOT: u64 = 4096;
 const DATA_OFFSET: u64 = 4 * 1024 * 1024;
 const DATA_SLOT: u64 = 1024 * 1024;
 pub const SLOTS: usize = 64;
+/// How often a slow slot write is logged.
+const SLOW_SAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A buffer aligned for O_DIRECT (address and length multiples of 4 KiB).
 struct Aligned {
@@ -168,6 +170,7 @@ pub fn tx(
             return;
         }
     };
+    let mut slow_said: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
@@ -176,6 +179,17 @@ pub fn tx(
             .seal(Kind::Heartbeat, payload.as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|frame| write_slot(&f, slot, &frame).map_err(|e| e.to_string()));
+        // A slow device delays the watchdog's pets: say so, at most every
+        // 10 s, so that a reset it causes can be explained.
+        let took = started.elapsed();
+        if took > conf.interval && slow_said.is_none_or(|t: Instant| t.elapsed() >= SLOW_SAY) {
+            log.warn(format!(
+                "{tid}: writing the slot took {:.2}s (interval {:.2}s)",
+                took.as_secs_f64(),
+                conf.interval.as_secs_f64()
+            ));
+            slow_said = Some(Instant::now());
+        }
         match &ok {
             // Written: the peers see this node alive on the disk, and the
             // watchdog may be petted (watchdog.rs).

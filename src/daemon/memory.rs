@@ -32,6 +32,25 @@ pub struct Memory {
     pub reached: BTreeMap<String, f64>,
     /// Restarts done per service and rid since the resource was last seen up.
     pub restarts: BTreeMap<String, BTreeMap<String, u32>>,
+    /// The node's boot the restart counts belong to ([`boot`]).
+    pub boot: String,
+}
+
+/// This boot of the node: the kernel's boot id and PID 1's start time (in
+/// a container or a lab node, its own PID 1: a new one is a new boot).
+/// Restart counts are a daemon's memory, not a machine's: a node that
+/// rebooted starts them from zero (a reset left resources of the last boot
+/// to restart, with the counts of that boot spent).
+pub fn boot() -> String {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let init = std::fs::read_to_string("/proc/1/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            rest.split_whitespace().nth(19).map(String::from)
+        })
+        .unwrap_or_default();
+    format!("{}:{init}", id.trim())
 }
 
 fn file(paths: &Paths) -> PathBuf {
@@ -42,6 +61,19 @@ impl Memory {
     /// What the last daemon left; nothing when there is no file or it is
     /// unreadable (logged: the daemon then starts from a blank memory).
     pub fn load(paths: &Paths, log: &Logger) -> Memory {
+        let mut m = Memory::read(paths, log);
+        let now = boot();
+        if m.boot != now {
+            if !m.restarts.is_empty() {
+                log.info("the node booted since the last daemon: restart counts start from 0");
+            }
+            m.restarts.clear();
+            m.boot = now;
+        }
+        m
+    }
+
+    fn read(paths: &Paths, log: &Logger) -> Memory {
         let path = file(paths);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -143,6 +175,7 @@ impl Memory {
             applied,
             reached: times(&v["reached"]),
             restarts,
+            boot: v["boot"].as_str().unwrap_or("").to_string(),
         }
     }
 
@@ -166,6 +199,7 @@ impl Memory {
             "applied": self.applied,
             "reached": self.reached,
             "restarts": self.restarts,
+            "boot": self.boot,
         })
     }
 
@@ -193,8 +227,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let paths = Paths::under(d.path());
         let log = Logger::named("node", "test");
-        assert_eq!(Memory::load(&paths, &log), Memory::default());
-        let mut m = Memory::default();
+        let blank = Memory {
+            boot: boot(),
+            ..Memory::default()
+        };
+        assert_eq!(Memory::load(&paths, &log), blank);
+        let mut m = blank.clone();
         m.start_failed.insert(
             "svc1".into(),
             Failure {
@@ -254,6 +292,23 @@ mod tests {
         std::fs::create_dir_all(&paths.var).unwrap();
         std::fs::write(file(&paths), "{not json").unwrap();
         let log = Logger::named("node", "test");
-        assert_eq!(Memory::load(&paths, &log), Memory::default());
+        assert_eq!(Memory::load(&paths, &log).start_failed, BTreeMap::new());
+    }
+
+    #[test]
+    fn restart_counts_of_another_boot_start_from_zero() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        let log = Logger::named("node", "test");
+        let mut m = Memory::load(&paths, &log);
+        m.restarts
+            .insert("svc1".into(), [("app".to_string(), 1)].into());
+        m.save(&paths, &log);
+        assert_eq!(Memory::load(&paths, &log).restarts, m.restarts, "same boot");
+        m.boot = "an-older-boot:12".into();
+        m.save(&paths, &log);
+        let again = Memory::load(&paths, &log);
+        assert!(again.restarts.is_empty(), "{again:?}");
+        assert_eq!(again.boot, boot());
     }
 }

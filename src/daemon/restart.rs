@@ -235,6 +235,11 @@ impl Restarter {
                         ));
                         continue;
                     }
+                    // An action holds the service (an administrator's, or
+                    // the orchestrator's): the status this decision read
+                    // may be one it was half-way through. Look again once
+                    // it is done, and count nothing meanwhile.
+                    Step::Restart { .. } if action_running(env, name) => continue,
                     Step::Restart { attempt, of } => {
                         memory
                             .restarts
@@ -282,6 +287,11 @@ impl Restarter {
         publish(shared, memory);
         acted
     }
+}
+
+/// Another process holds the service's action lock.
+fn action_running(env: &Env, name: &str) -> bool {
+    crate::lock::acquire(&env.paths.svc_lock(name), Duration::ZERO).is_err()
 }
 
 /// The counts as `daemon_status` shows them.

@@ -152,26 +152,45 @@ fn within(at: Option<Instant>, limit: Duration, now: Instant) -> bool {
 }
 
 /// The gate: may the agent pet the watchdog at `now`? `services_may_run`:
-/// a local service is up, or the monitor has not probed them yet.
+/// a local service is up, or the monitor has not probed them yet. Err
+/// says why not, for the log.
 pub fn fresh(
     hbs: &[HbConf],
     ticks: &BTreeMap<String, Ticks>,
     services_may_run: bool,
     now: Instant,
-) -> bool {
+) -> Result<(), String> {
     if hbs.is_empty() {
         // No heartbeat: no peer hears this node, none takes anything over.
-        return true;
+        return Ok(());
     }
     let tick = |h: &HbConf| ticks.get(&h.id).copied().unwrap_or_default();
     let limit = |h: &HbConf| h.interval + slack(h.interval);
-    let beating = hbs.iter().any(|h| within(tick(h).beat, limit(h), now));
-    let disks_written = hbs
+    if !hbs.iter().any(|h| within(tick(h).beat, limit(h), now)) {
+        return Err("no heartbeat has beaten within its interval".into());
+    }
+    let stale: Vec<String> = hbs
         .iter()
         .filter(|h| h.hb_type == "disk")
         .filter(|h| services_may_run || tick(h).written.is_some())
-        .all(|h| within(tick(h).written, limit(h), now));
-    beating && disks_written
+        .filter(|h| !within(tick(h).written, limit(h), now))
+        .map(|h| match tick(h).written {
+            Some(w) => format!(
+                "{} has not written its slot for {:.1}s",
+                h.id,
+                now.saturating_duration_since(w).as_secs_f64()
+            ),
+            None => format!(
+                "{} has not written its slot, while a service may run here",
+                h.id
+            ),
+        })
+        .collect();
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(stale.join(", "))
+    }
 }
 
 /// What this node promises its peers: at most this long after its last
@@ -199,6 +218,8 @@ pub struct Watchdog {
     armed: bool,
     spawned: Option<Instant>,
     said_unarmed: bool,
+    /// Since when the gate has been closed (logged once).
+    closed: Option<Instant>,
     log: Logger,
 }
 
@@ -210,6 +231,7 @@ impl Watchdog {
             armed: false,
             spawned: None,
             said_unarmed: false,
+            closed: None,
             log: log.clone(),
         }
     }
@@ -233,9 +255,22 @@ impl Watchdog {
             return;
         }
         let now = Instant::now();
-        if !fresh(hbs, &shared.ticks(), shared.services_may_run(), now) {
+        if let Err(why) = fresh(hbs, &shared.ticks(), shared.services_may_run(), now) {
             // Not petted: if this lasts, the supervisor resets the node.
+            if self.armed && self.closed.is_none() {
+                self.log.warn(format!(
+                    "watchdog not petted: {why}: the node is reset if this lasts {:.2}s",
+                    conf.timeout.as_secs_f64()
+                ));
+                self.closed = Some(now);
+            }
             return;
+        }
+        if let Some(since) = self.closed.take() {
+            self.log.info(format!(
+                "watchdog petted again after {:.2}s",
+                now.saturating_duration_since(since).as_secs_f64()
+            ));
         }
         let msg = format!("pet {}", conf.timeout.as_millis());
         match self.send(&msg) {
@@ -311,13 +346,53 @@ mod tests {
         }
     }
 
+    fn is_open(
+        hbs: &[HbConf],
+        ticks: &BTreeMap<String, Ticks>,
+        services: bool,
+        now: Instant,
+    ) -> bool {
+        fresh(hbs, ticks, services, now).is_ok()
+    }
+
+    #[test]
+    fn a_closed_gate_says_why() {
+        let now = Instant::now();
+        let hbs = [hb("hb#1", "unicast", 1000), hb("hb#2", "disk", 1000)];
+        let t = ticks(&[
+            (
+                "hb#1",
+                Ticks {
+                    beat: Some(now),
+                    ..Ticks::default()
+                },
+            ),
+            (
+                "hb#2",
+                Ticks {
+                    beat: Some(now),
+                    written: Some(now - Duration::from_millis(2500)),
+                    ..Ticks::default()
+                },
+            ),
+        ]);
+        assert_eq!(
+            fresh(&hbs, &t, true, now),
+            Err("hb#2 has not written its slot for 2.5s".into())
+        );
+        assert_eq!(
+            fresh(&hbs, &BTreeMap::new(), true, now),
+            Err("no heartbeat has beaten within its interval".into())
+        );
+    }
+
     fn ticks(v: &[(&str, Ticks)]) -> BTreeMap<String, Ticks> {
         v.iter().map(|(k, t)| (k.to_string(), *t)).collect()
     }
 
     #[test]
     fn no_heartbeat_no_gate() {
-        assert!(fresh(&[], &BTreeMap::new(), true, Instant::now()));
+        assert!(is_open(&[], &BTreeMap::new(), true, Instant::now()));
     }
 
     #[test]
@@ -328,9 +403,9 @@ mod tests {
             beat: Some(now - Duration::from_millis(ago)),
             ..Ticks::default()
         };
-        assert!(fresh(&hbs, &ticks(&[("hb#1", at(1400))]), true, now));
-        assert!(!fresh(&hbs, &ticks(&[("hb#1", at(1600))]), true, now));
-        assert!(!fresh(&hbs, &BTreeMap::new(), true, now));
+        assert!(is_open(&hbs, &ticks(&[("hb#1", at(1400))]), true, now));
+        assert!(!is_open(&hbs, &ticks(&[("hb#1", at(1600))]), true, now));
+        assert!(!is_open(&hbs, &BTreeMap::new(), true, now));
     }
 
     #[test]
@@ -348,14 +423,14 @@ mod tests {
         };
         // Written lately: open.
         let t = ticks(&[("hb#1", net), ("hb#2", disk(Some(200)))]);
-        assert!(fresh(&hbs, &t, true, now));
+        assert!(is_open(&hbs, &t, true, now));
         // Written once, not lately: closed, services or not.
         let t = ticks(&[("hb#1", net), ("hb#2", disk(Some(5000)))]);
-        assert!(!fresh(&hbs, &t, false, now));
+        assert!(!is_open(&hbs, &t, false, now));
         // Never written in this life: only matters while services may run.
         let t = ticks(&[("hb#1", net), ("hb#2", disk(None))]);
-        assert!(fresh(&hbs, &t, false, now));
-        assert!(!fresh(&hbs, &t, true, now));
+        assert!(is_open(&hbs, &t, false, now));
+        assert!(!is_open(&hbs, &t, true, now));
     }
 
     #[test]
