@@ -174,6 +174,8 @@ pub struct Restarter {
     said: BTreeMap<(String, String), Step>,
     /// Since when each watched resource has been seen up, continuously.
     up_since: BTreeMap<(String, String), Instant>,
+    /// Unmonitored resources whose restarts were spent (rest).
+    resting: BTreeMap<(String, String), Resting>,
 }
 
 impl Restarter {
@@ -222,6 +224,7 @@ impl Restarter {
                 match &step {
                     Step::Nothing => continue,
                     Step::Reset => {
+                        self.resting.remove(&key);
                         if let Some(m) = memory.restarts.get_mut(name) {
                             m.remove(&w.rid);
                             if m.is_empty() {
@@ -253,11 +256,46 @@ impl Restarter {
                         log.info(format!("{name}: {} down: restart {attempt}/{of}", w.rid));
                         restart(env, shared, name, &w.rid, log);
                     }
+                    // Spent, and rested long enough: a new set of restarts,
+                    // like Pacemaker's failure-timeout. Never a verdict
+                    // that needs a human, never a tight loop.
+                    Step::Exhausted
+                        if rest(self.resting.get(&key).copied(), Instant::now()) == Rest::Over =>
+                    {
+                        if let Some(m) = memory.restarts.get_mut(name) {
+                            m.remove(&w.rid);
+                        }
+                        if let Some(r) = self.resting.get_mut(&key) {
+                            r.until = None;
+                        }
+                        dirty = true;
+                        self.said.remove(&key);
+                        log.info(format!(
+                            "{name}: {} still down: {} restart(s) again",
+                            w.rid, w.restart
+                        ));
+                        continue;
+                    }
                     _ if self.said.get(&key) == Some(&step) => continue,
-                    Step::Exhausted => log.warn(format!(
-                        "{name}: {} down, restarts exhausted ({count}/{}): left down (monitor is off)",
-                        w.rid, w.restart
-                    )),
+                    Step::Exhausted => {
+                        let now = Instant::now();
+                        let Rest::Begin { rests, until } =
+                            rest(self.resting.get(&key).copied(), now)
+                        else {
+                            continue;
+                        };
+                        let state = Resting {
+                            until: Some(until),
+                            rests,
+                        };
+                        self.resting.insert(key.clone(), state);
+                        log.warn(format!(
+                            "{name}: {} down, restarts exhausted ({count}/{}): left down for {}s (monitor is off)",
+                            w.rid,
+                            w.restart,
+                            until.duration_since(now).as_secs()
+                        ))
+                    }
                     Step::WouldAct => log.warn(format!(
                         "{name}: {} down, restarts exhausted: would {} but no other node can run it",
                         w.rid,
@@ -286,6 +324,42 @@ impl Restarter {
         }
         publish(shared, memory);
         acted
+    }
+}
+
+/// An unmonitored resource whose restarts were spent: when its rest
+/// ends (None once restarts resumed), and how many rests in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resting {
+    pub until: Option<Instant>,
+    pub rests: u32,
+}
+
+/// Where such a resource stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rest {
+    /// Spent just now: left down until `until`, the `rests`th time in a
+    /// row (the back-off of a start failure's).
+    Begin { rests: u32, until: Instant },
+    /// Resting still.
+    Resting,
+    /// Rested: a new set of restarts.
+    Over,
+}
+
+/// `state`: None when not resting since the resource was last stable.
+pub fn rest(state: Option<Resting>, now: Instant) -> Rest {
+    let state = state.unwrap_or_default();
+    match state.until {
+        Some(until) if now < until => Rest::Resting,
+        Some(_) => Rest::Over,
+        None => {
+            let rests = state.rests + 1;
+            Rest::Begin {
+                rests,
+                until: now + super::failures::backoff(rests),
+            }
+        }
     }
 }
 
@@ -526,6 +600,31 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn spent_restarts_rest_then_resume_with_a_growing_backoff() {
+        let t0 = Instant::now();
+        let secs = |s| Duration::from_secs(s);
+        let Rest::Begin { rests, until } = rest(None, t0) else {
+            panic!()
+        };
+        assert_eq!((rests, until), (1, t0 + secs(10)));
+        let resting = Resting {
+            until: Some(until),
+            rests,
+        };
+        assert_eq!(rest(Some(resting), t0 + secs(9)), Rest::Resting);
+        assert_eq!(rest(Some(resting), t0 + secs(10)), Rest::Over);
+        // Resumed, spent again: a longer rest.
+        let resumed = Resting { until: None, rests };
+        assert_eq!(
+            rest(Some(resumed), t0 + secs(12)),
+            Rest::Begin {
+                rests: 2,
+                until: t0 + secs(32)
+            }
+        );
     }
 
     #[test]
