@@ -276,6 +276,27 @@ fn a_failed_takeover_is_retried_after_a_backoff() {
     lab.sh("node2", "nodemgr daemon stop").ok();
 }
 
+/// node1 loses power; node2 loses it and, 6 s later, still has not
+/// started the service. Returns node2's status and the reason it gives.
+fn node1_dies_node2_waits(lab: &Lab) -> (serde_json::Value, String) {
+    lab.kill("node1");
+    wait_for(lab, "node2", "lost node1", |st| {
+        st["nodes"]["node1"].is_null()
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    let st = status(lab, "node2");
+    assert_eq!(
+        avail(&st, "node2"),
+        "down",
+        "node2 must not start it: {st:#}"
+    );
+    let why = st["nodes"]["node2"]["services"][SVC]["why"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (st, why)
+}
+
 /// Failure 4: node2's disk heartbeat cannot read its device (a wrong
 /// path on node2 only). node1 then dies: the disk proves nothing for
 /// node2, which must not take over, and says why.
@@ -294,20 +315,7 @@ fn a_disk_heartbeat_that_cannot_read_proves_nothing() {
     wait_for(&lab, "node2", "stopped its disk heartbeat", |st| {
         st["threads"]["hb#2.rx"]["state"] == "stopped"
     });
-    lab.kill("node1");
-    wait_for(&lab, "node2", "lost node1", |st| {
-        st["nodes"]["node1"].is_null()
-    });
-    std::thread::sleep(Duration::from_secs(6));
-    let st = status(&lab, "node2");
-    assert_eq!(
-        avail(&st, "node2"),
-        "down",
-        "node2 must not start it: {st:#}"
-    );
-    let why = st["nodes"]["node2"]["services"][SVC]["why"]
-        .as_str()
-        .unwrap_or_default();
+    let (st, why) = node1_dies_node2_waits(&lab);
     assert_eq!(
         why, "hb#2 cannot write its disk slot: this node would look dead to its peers",
         "{st:#}"
@@ -345,20 +353,7 @@ fn a_disk_slot_never_heard_proves_nothing() {
         st["threads"]["hb#2.rx"]["state"] == "running"
             && st["threads"]["hb#2.rx"]["peers"]["node1"] == false
     });
-    lab.kill("node1");
-    wait_for(&lab, "node2", "lost node1", |st| {
-        st["nodes"]["node1"].is_null()
-    });
-    std::thread::sleep(Duration::from_secs(6));
-    let st = status(&lab, "node2");
-    assert_eq!(
-        avail(&st, "node2"),
-        "down",
-        "node2 must not start it: {st:#}"
-    );
-    let why = st["nodes"]["node2"]["services"][SVC]["why"]
-        .as_str()
-        .unwrap_or_default();
+    let (st, why) = node1_dies_node2_waits(&lab);
     assert!(
         why.starts_with("node1 may still run it") && why.contains("hb#2 never heard it"),
         "{st:#}"
@@ -377,14 +372,7 @@ fn a_disk_slot_never_heard_proves_nothing() {
 /// appsvc (an address and a monitored web server), every node's agent run
 /// as systemd would, unicast and disk heartbeats.
 fn chaos_cluster(n: usize) -> Lab {
-    let nodes = n.to_string();
-    let lab = Lab::up(&[
-        "--nodes",
-        &nodes,
-        "--disks",
-        "app:32M,data:32M,fsdata:32M,rawhb:8M",
-        "--vg",
-    ]);
+    let lab = Lab::up_for_chaos(n);
     lab.chaos_cluster();
     lab
 }

@@ -31,9 +31,12 @@
 
 use std::time::{Duration, Instant};
 
-/// Added to a promised deadline before it counts: the time a reset takes,
-/// and the slack between two nodes' readings of the same silence.
-pub const MARGIN: Duration = Duration::from_millis(500);
+/// Added to a promised deadline before it counts: the time a reset takes
+/// once the supervisor's deadline passes (it is SCHED_FIFO and mlocked, and
+/// reboot(2) does not sync). The deadline itself is already late: it runs
+/// from this node's reading of the last beat or slot change, never earlier
+/// than the silent node's own write.
+pub const MARGIN: Duration = Duration::from_millis(250);
 
 /// How long before the last beat heard (on any heartbeat) a disk slot may
 /// have stopped changing, in that disk heartbeat's timeouts, and still

@@ -100,14 +100,7 @@ impl Drop for StopOnDrop<'_> {
 /// The whole run; the lab is gone (unless --keep) when it returns.
 fn run(args: &args::Args, seed: u64) -> i32 {
     let clock = Clock::start();
-    let nodes = args.nodes.to_string();
-    let lab = Lab::up(&[
-        "--nodes",
-        &nodes,
-        "--disks",
-        "app:32M,data:32M,fsdata:32M,rawhb:8M",
-        "--vg",
-    ]);
+    let lab = Lab::up_for_chaos(args.nodes);
     println!(
         "chaos: lab {} (if this run is interrupted: bash lab/lab.sh down {})",
         lab.id, lab.id

@@ -256,6 +256,18 @@ impl Lab {
         );
     }
 
+    /// A lab with the disks lab/chaos-cluster.sh expects, on `nodes` nodes.
+    pub fn up_for_chaos(nodes: usize) -> Lab {
+        let nodes = nodes.to_string();
+        Lab::up(&[
+            "--nodes",
+            &nodes,
+            "--disks",
+            "app:32M,data:32M,fsdata:32M,rawhb:8M",
+            "--vg",
+        ])
+    }
+
     /// The chaos suite's cluster on every node (lab/chaos-cluster.sh):
     /// four orchestrated services, unicast and disk heartbeats, each
     /// node's agent run as systemd would, every node hearing every other.
