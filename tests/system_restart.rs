@@ -140,3 +140,36 @@ fn spent_restarts_of_a_monitored_app_move_the_service_to_the_peer() {
     lab.sh("node1", "nodemgr daemon stop").ok();
     lab.sh("node2", "nodemgr daemon stop").ok();
 }
+
+/// A filesystem unmounted lazily behind the agent's back while the web
+/// server works in it (its working directory is /svc1/data): the kernel
+/// keeps the device busy, so the filesystem cannot be checked and mounted
+/// again alone. The restart then stops what starts after it (the app),
+/// and starts both: the page is served again, from the same node.
+#[test]
+fn a_busy_filesystem_is_restarted_with_what_holds_it() {
+    if !root_or_skip("a_busy_filesystem_is_restarted_with_what_holds_it") {
+        return;
+    }
+    let lab = orchestrated_lab_with(false, &["fs#1.restart=1"]);
+    running_on_node1(&lab);
+    assert_eq!(lab.fetch(SERVICE_IP), PAGE);
+    let before = server_pid(&lab, "node1");
+    lab.sh("node1", "umount -l /svc1/data").ok();
+    wait_log(
+        &lab,
+        "node1",
+        &format!("{SVC}: fs#1 does not start alone: restarting it with what starts after it (app)"),
+    );
+    let st = wait_for(&lab, "node1", "the service up again", |st| {
+        avail(st, "node1") == "up"
+    });
+    lab.sh("node1", "mountpoint -q /svc1/data").ok();
+    assert_ne!(server_pid(&lab, "node1"), before, "the app was restarted");
+    assert_eq!(lab.fetch(SERVICE_IP), PAGE);
+    assert_eq!(avail(&st, "node2"), "down", "{st:#}");
+    let failed = log_lines(&lab, "node1", &format!("{SVC}: fs#1 restart failed"));
+    assert!(failed.is_empty(), "{failed:#?}");
+    lab.sh("node1", "nodemgr daemon stop").ok();
+    lab.sh("node2", "nodemgr daemon stop").ok();
+}

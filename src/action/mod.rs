@@ -167,7 +167,7 @@ impl Action {
 }
 
 /// Kinds a start-like action touches, in start order (spec §4.2).
-const START_KINDS: [Kind; 5] = [Kind::Ip, Kind::Vg, Kind::Fs, Kind::App, Kind::Hb];
+pub(crate) const START_KINDS: [Kind; 5] = [Kind::Ip, Kind::Vg, Kind::Fs, Kind::App, Kind::Hb];
 /// Stop order (spec §4.3).
 const STOP_KINDS: [Kind; 5] = [Kind::Hb, Kind::App, Kind::Fs, Kind::Vg, Kind::Ip];
 

@@ -3,7 +3,9 @@
 //!
 //! A resource with `restart = N` of an orchestrated service that runs here
 //! (local_expect=started, see [`expected_here`]) and is found `down` is
-//! started again, alone (`start --rid`), at most N times. The count is per
+//! started again, alone (`start --rid`), at most N times (a vg or fs that
+//! does not start alone, with the resources started after it, which may
+//! hold it: [`Watched::followers`]). The count is per
 //! rid, kept in the daemon's memory (memory.rs: a daemon restart does not
 //! hand out a fresh set of restarts) and reset once the resource has
 //! stayed up for [`STABLE_UP`] (om3 reset it as soon as it was seen up: an
@@ -34,6 +36,7 @@ use super::orchestrator::Pass;
 use super::split::{self, SplitAction};
 use super::state::{ServiceData, Shared};
 use crate::action::{Action, Env};
+use crate::driver::Kind;
 use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
@@ -45,6 +48,13 @@ pub struct Watched {
     pub status: Status,
     pub restart: u32,
     pub monitor: bool,
+    /// For a storage resource (vg, fs): the enabled resources started
+    /// after it, which may hold it (an application whose working directory
+    /// is in a lazily unmounted filesystem keeps its device busy). A
+    /// restart that fails alone is tried again with them stopped first,
+    /// as an administrator would. Empty for the others: nothing started
+    /// later can keep an address from being added back.
+    pub followers: Vec<String>,
 }
 
 /// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
@@ -61,7 +71,22 @@ pub fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
                 .map_or(Status::Undef, |s| s.status),
             restart: r.conf.common.restart,
             monitor: r.conf.common.monitor,
+            followers: followers(svc, r),
         })
+        .collect()
+}
+
+/// See [`Watched::followers`].
+fn followers(svc: &Service, r: &crate::service::Resource) -> Vec<String> {
+    if !matches!(r.kind(), Kind::Vg | Kind::Fs) {
+        return Vec::new();
+    }
+    svc.ordered(&crate::action::START_KINDS, true)
+        .into_iter()
+        .filter(|x| !x.disabled())
+        .map(|x| x.rid().to_string())
+        .skip_while(|rid| rid != r.rid())
+        .skip(1)
         .collect()
 }
 
@@ -254,7 +279,7 @@ impl Restarter {
                         memory.save(env.paths, log);
                         publish(shared, memory);
                         log.info(format!("{name}: {} down: restart {attempt}/{of}", w.rid));
-                        restart(env, shared, name, &w.rid, log);
+                        restart(env, shared, name, w, log);
                     }
                     // Spent, and rested long enough: a new set of restarts,
                     // like Pacemaker's failure-timeout. Never a verdict
@@ -375,14 +400,29 @@ fn publish(shared: &Shared, memory: &Memory) {
     }
 }
 
-/// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order).
-fn restart(env: &Env, shared: &Shared, name: &str, rid: &str, log: &Logger) {
+/// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order);
+/// when that fails, the resource and its followers stopped, then started.
+fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
     super::orchestrator::set_smon(shared, name, "restarting");
-    let how = super::act::How {
-        rids: vec![rid.to_string()],
-        ..Default::default()
+    let rid = w.rid.as_str();
+    let run = |action: Action, rids: Vec<String>| {
+        let how = super::act::How {
+            rids,
+            ..Default::default()
+        };
+        super::act::run(env, name, action, how)
     };
-    if !super::act::run(env, name, Action::Start, how) {
+    let mut ok = run(Action::Start, vec![rid.to_string()]);
+    if !ok && !w.followers.is_empty() {
+        let mut rids = vec![rid.to_string()];
+        rids.extend(w.followers.iter().cloned());
+        log.warn(format!(
+            "{name}: {rid} does not start alone: restarting it with what starts after it ({})",
+            w.followers.join(" ")
+        ));
+        ok = run(Action::Stop, rids.clone()) && run(Action::Start, rids);
+    }
+    if !ok {
         log.error(format!(
             "{name}: {rid} restart failed: see {}",
             env.paths.svc_log(name).display()
@@ -441,6 +481,7 @@ mod tests {
             status,
             restart,
             monitor,
+            followers: Vec::new(),
         }
     }
 
@@ -635,5 +676,34 @@ mod tests {
         assert_eq!(monitor_action("crash"), SplitAction::Crash);
         // split's `disabled` is not a monitor action.
         assert_eq!(monitor_action("disabled"), SplitAction::FreezeStop);
+    }
+
+    #[test]
+    fn storage_resources_name_what_starts_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = crate::paths::Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.etc).unwrap();
+        std::fs::write(
+            paths.etc.join("s.conf"),
+            "[DEFAULT]\nservice_type = TST\nnodes = n1\n\
+             [app]\ndir = /srv/launchers\n\
+             [fs#2]\ntype = ext4\nmnt = /b\ndev = /dev/b\n\
+             [fs#1]\ntype = ext4\nmnt = /a\ndev = /dev/a\n\
+             [ip#0]\nipname = 192.0.2.1\nipdev = lo\n\
+             [fs#3]\ntype = ext4\nmnt = /c\ndev = /dev/c\ndisable = true\n",
+        )
+        .unwrap();
+        let cfg = crate::config::load(&paths, "s", "n1").unwrap();
+        let svc = Service::build(cfg, "n1", &paths, "/bin/true".into());
+        let of = |rid: &str| {
+            let r = svc.resources.iter().find(|r| r.rid() == rid).unwrap();
+            followers(&svc, r)
+        };
+        // Start order: ip, then fs by mount point, then apps; a disabled
+        // resource is not started, so it holds nothing.
+        assert_eq!(of("fs#1"), ["fs#2", "app"]);
+        assert_eq!(of("fs#2"), ["app"]);
+        assert!(of("ip#0").is_empty(), "an address waits for nothing");
+        assert!(of("app").is_empty());
     }
 }
