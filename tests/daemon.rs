@@ -424,3 +424,123 @@ fn nodemgr_set_refuses_a_bad_watchdog_value_and_writes_nothing() {
     d.nodemgr(&["set", "--param", "node.watchdog_timeout", "--value", "1.5"])
         .code(0);
 }
+
+/// A TCP connection to `to` from the loopback address `src` (127.0.0.0/8
+/// is all on lo), so that a test can play two sources.
+fn connect_from(
+    src: std::net::Ipv4Addr,
+    to: std::net::SocketAddrV4,
+) -> std::io::Result<std::net::TcpStream> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )?;
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(src, 0)),
+    )?;
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to))?;
+    Ok(std::net::TcpStream::from(fd))
+}
+
+/// A port free on loopback now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Clients trickling a byte every 0.3 s into the unicast heartbeat port,
+/// on as many connections as they can open, do not silence a peer: every
+/// connection has a whole-frame deadline and a reader of its own, and one
+/// source holds at most a few. Before, one such client (each read()
+/// timed alone, one connection served at a time) made the peer lost.
+#[test]
+fn a_trickling_client_does_not_silence_the_peers() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let port = free_port();
+    let nodes = format!("{NODE} node2");
+    let port_s = port.to_string();
+    for (k, v) in [
+        ("cluster.secret", SECRET),
+        ("cluster.nodes", nodes.as_str()),
+        ("hb#1.type", "unicast"),
+        ("hb#1.addr", "127.0.0.1"),
+        ("hb#1.port", port_s.as_str()),
+    ] {
+        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
+    }
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let to = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    let peer = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let stop = AtomicBool::new(false);
+    let heard = || {
+        let v = d.svcmon(&["--format", "json"]).json();
+        !v["nodes"]["node2"].is_null()
+    };
+    std::thread::scope(|s| {
+        // node2: a beat every 0.5 s, from its own address.
+        s.spawn(|| {
+            let mut sealer = Sealer::new(Key::from_secret(SECRET), "node2", "default").unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let frame = sealer.seal(Kind::Heartbeat, b"{}").unwrap();
+                if let Ok(mut c) = connect_from(peer, to) {
+                    let _ = write_frame(&mut c, &frame);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !heard() {
+            assert!(Instant::now() < deadline, "node2 never heard");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // The tricklers: 6 connections from 127.0.0.1, each announcing a
+        // 1000-byte frame and sending a byte every 0.3 s, reconnecting
+        // when closed.
+        for _ in 0..6 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut c) = std::net::TcpStream::connect(to) else {
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    };
+                    let _ = c.write_all(&1000u32.to_be_bytes());
+                    while !stop.load(Ordering::Relaxed) && c.write_all(b"x").is_ok() {
+                        std::thread::sleep(Duration::from_millis(300));
+                    }
+                }
+            });
+        }
+        // 8 s of trickling: more than twice the 3 s heartbeat timeout.
+        let mut missing = 0;
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(400));
+            if !heard() {
+                missing += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(missing, 0, "node2 was lost while a client trickled");
+    });
+    let log = std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("hb#1.rx: from 127.0.0.1"))
+        .count();
+    assert!(refusals >= 1, "the trickler's refusals are logged:\n{log}");
+    assert!(refusals <= 6, "and rate-limited ({refusals} lines):\n{log}");
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}

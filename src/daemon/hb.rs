@@ -6,13 +6,15 @@
 //! A peer is lost when no heartbeat has brought anything from it for
 //! `timeout` (`Shared::prune`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::blacklist::Blacklist;
+use super::deadline::Deadline;
 use super::state::Shared;
 use super::wire::{self, Kind, Opener, Sealer};
 use crate::config::ini::Ini;
@@ -180,73 +182,184 @@ pub fn tx(
     });
 }
 
-/// What every network rx does with one opened (or refused) frame: a peer's
-/// heartbeat refreshes it; our own frame, reflected or looped back, and
-/// other kinds are dropped; a refusal is logged and counted.
-pub(super) fn deliver(
-    tid: &str,
-    result: Result<wire::Opened, wire::WireError>,
-    opener: &Opener,
-    shared: &Shared,
-    log: &Logger,
-) {
-    match result {
-        Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
-        Ok(o) => {
-            let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
-            shared.received(tid, &o.nodename, data);
-        }
-        Err(wire::WireError::Closed) => {}
-        Err(e) => log.warn(format!("{tid}: {e}")),
-    }
-    shared.set_rejections(tid, opener.stats.total());
+/// What a network rx keeps from one frame to the next: the opener (its
+/// replay windows) and when it last logged a refusal from each source.
+pub(super) struct RxState {
+    pub opener: Opener,
+    said: Blacklist,
 }
 
-/// `hb#N.rx`: accepts heartbeats until `stop`.
-pub fn rx(
-    conf: HbConf,
-    mut opener: Opener,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    log: Logger,
-) {
+impl RxState {
+    pub fn new(opener: Opener) -> RxState {
+        RxState {
+            opener,
+            said: Blacklist::default(),
+        }
+    }
+
+    /// What every network rx does with one opened (or refused) frame from
+    /// `from`: a peer's heartbeat refreshes it; our own frame, reflected or
+    /// looped back, and other kinds are dropped; a refusal is counted, and
+    /// logged at most once per source every few seconds (a junk stream
+    /// must not rotate node.log away).
+    pub fn deliver(
+        &mut self,
+        tid: &str,
+        from: IpAddr,
+        result: Result<wire::Opened, wire::WireError>,
+        shared: &Shared,
+        log: &Logger,
+    ) {
+        match result {
+            Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
+            Ok(o) => {
+                let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
+                shared.received(tid, &o.nodename, data);
+            }
+            Err(wire::WireError::Closed) => {}
+            Err(e) => self.refused(tid, from, &e, log),
+        }
+        shared.set_rejections(tid, self.opener.stats.total());
+    }
+
+    fn refused(&mut self, tid: &str, from: IpAddr, e: &dyn std::fmt::Display, log: &Logger) {
+        if let Some(unlogged) = self.said.may_log(from, Instant::now()) {
+            let more = if unlogged > 0 {
+                format!(" ({unlogged} more refused since the last line)")
+            } else {
+                String::new()
+            };
+            log.warn(format!("{tid}: from {from}: {e}{more}"));
+        }
+    }
+}
+
+/// At most this many connections at once from one source address: a peer
+/// sends each beat on a connection of its own, done in milliseconds.
+pub const PER_SOURCE: usize = 2;
+/// At most this many at once in all, so that a flood costs bounded threads.
+pub const MAX_CONNS: usize = 64;
+
+/// The whole-frame deadline of a unicast beat: one that takes longer to
+/// arrive is too late to matter, and a trickling client must not hold a
+/// reader longer.
+pub fn frame_deadline(conf: &HbConf) -> Duration {
+    (conf.timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+/// Where a unicast rx listens: `[hb#N] addr` (one local address), or every
+/// address.
+pub fn listen_on(conf: &HbConf) -> String {
+    let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
+    if host.contains(':') {
+        format!("[{host}]:{}", conf.port)
+    } else {
+        format!("{host}:{}", conf.port)
+    }
+}
+
+/// The connections open now, by source: a slot is held while one is read.
+#[derive(Default)]
+pub struct Conns(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in [`Conns`], given back when dropped.
+pub struct Slot<'a> {
+    conns: &'a Conns,
+    ip: IpAddr,
+}
+
+impl Conns {
+    /// A slot for a connection from `ip`, unless that source or everyone
+    /// holds too many already.
+    pub fn take(&self, ip: IpAddr) -> Option<Slot<'_>> {
+        let mut m = self.0.lock().ok()?;
+        let total: usize = m.values().sum();
+        let mine = m.entry(ip).or_default();
+        if *mine >= PER_SOURCE || total >= MAX_CONNS {
+            return None;
+        }
+        *mine += 1;
+        Some(Slot { conns: self, ip })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.conns.0.lock()
+            && let Some(n) = m.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// `hb#N.rx`: accepts heartbeats until `stop`. Each connection is read by
+/// a thread of its own within [`frame_deadline`], so one slow or silent
+/// client (or a few per source, up to [`MAX_CONNS`]) cannot delay the
+/// peers' beats.
+pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBool>, log: Logger) {
     let tid = format!("{}.rx", conf.id);
-    let listener = match TcpListener::bind(("0.0.0.0", conf.port)) {
+    let at = listen_on(&conf);
+    let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
+    let listener = match TcpListener::bind((host, conf.port)) {
         Ok(l) => l,
         Err(e) => {
             log.error(format!(
-                "{tid}: cannot listen on 0.0.0.0:{}: {e}",
-                conf.port
+                "{tid}: cannot listen on {at}: {e} (check [{}] addr and port in node.conf)",
+                conf.id
             ));
-            shared.set_thread(&tid, "stopped", &format!("0.0.0.0:{}", conf.port));
+            shared.set_thread(&tid, "stopped", &at);
             return;
         }
     };
     // Non-blocking accept, polled, so that a stop or a reload is noticed.
     let _ = listener.set_nonblocking(true);
-    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
-        match listener.accept() {
-            Ok((mut s, _)) => {
-                let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                // open() counts its own refusals; a bad stream is counted here.
-                let result = match wire::read_frame(&mut s) {
-                    Ok(frame) => opener.open(&frame),
-                    Err(e) => {
-                        if !matches!(e, wire::WireError::Closed) {
-                            opener.stats.record(&e);
+    let state = Mutex::new(RxState::new(opener));
+    let conns = Conns::default();
+    let within = frame_deadline(&conf);
+    std::thread::scope(|sc| {
+        while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+            match listener.accept() {
+                Ok((s, from)) => {
+                    let Some(slot) = conns.take(from.ip()) else {
+                        if let Ok(mut st) = state.lock() {
+                            st.refused(
+                                &tid,
+                                from.ip(),
+                                &"too many connections at once: closed",
+                                &log,
+                            );
                         }
-                        Err(e)
-                    }
-                };
-                deliver(&tid, result, &opener, &shared, &log);
+                        continue;
+                    };
+                    let (tid, state, shared, log) = (&tid, &state, &shared, &log);
+                    sc.spawn(move || {
+                        let _slot = slot;
+                        let _ = s.set_nonblocking(false);
+                        let frame = wire::read_frame(&mut Deadline::new(&s, within));
+                        drop(s);
+                        let Ok(mut st) = state.lock() else { return };
+                        // open() counts its own refusals; a bad stream is counted here.
+                        let result = match frame {
+                            Ok(frame) => st.opener.open(&frame),
+                            Err(e) => {
+                                st.opener.stats.record(&e);
+                                Err(e)
+                            }
+                        };
+                        st.deliver(tid, from.ip(), result, shared, log);
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
-    }
+    });
 }
 
 /// What changed between two heartbeat configurations.
@@ -271,6 +384,60 @@ pub fn diff(old: &[HbConf], new: &[HbConf]) -> (Vec<HbConf>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unicast(addr: Option<&str>, timeout: Duration) -> HbConf {
+        HbConf {
+            id: "hb#1".into(),
+            hb_type: "unicast".into(),
+            port: 10000,
+            dev: None,
+            addr: addr.map(String::from),
+            intf: None,
+            interval: DEFAULT_INTERVAL,
+            timeout,
+        }
+    }
+
+    #[test]
+    fn a_source_holds_a_few_connections_and_everyone_a_bounded_number() {
+        let conns = Conns::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let held: Vec<Slot> = (0..PER_SOURCE).map(|_| conns.take(a).unwrap()).collect();
+        assert!(conns.take(a).is_none(), "one more from the same source");
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let other = conns.take(b).expect("another source is still served");
+        drop(held);
+        drop(other);
+        assert!(conns.0.lock().unwrap().is_empty(), "slots given back");
+        let many: Vec<Slot> = (0..MAX_CONNS as u32)
+            .map(|i| {
+                conns
+                    .take(IpAddr::from(std::net::Ipv4Addr::from(i)))
+                    .unwrap()
+            })
+            .collect();
+        assert!(conns.take(a).is_none(), "no slot left for anyone");
+        drop(many);
+        assert!(conns.take(a).is_some());
+    }
+
+    #[test]
+    fn the_rx_listens_where_told_within_a_deadline_that_fits_the_timeout() {
+        assert_eq!(listen_on(&unicast(None, DEFAULT_TIMEOUT)), "0.0.0.0:10000");
+        assert_eq!(
+            listen_on(&unicast(Some("10.0.0.1"), DEFAULT_TIMEOUT)),
+            "10.0.0.1:10000"
+        );
+        assert_eq!(
+            listen_on(&unicast(Some("fd00::1"), DEFAULT_TIMEOUT)),
+            "[fd00::1]:10000"
+        );
+        let d = |t: f64| frame_deadline(&unicast(None, Duration::from_secs_f64(t)));
+        assert_eq!(d(3.0), Duration::from_millis(1500));
+        assert_eq!(d(0.8), Duration::from_millis(400));
+        assert_eq!(d(0.1), Duration::from_millis(100));
+        assert_eq!(d(60.0), Duration::from_secs(2));
+    }
 
     #[test]
     fn node_conf_gives_the_nodes_and_heartbeats() {

@@ -199,7 +199,7 @@ pub fn tx(
 pub fn rx(
     conf: HbConf,
     group: SocketAddrV4,
-    mut opener: Opener,
+    opener: Opener,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     log: Logger,
@@ -213,12 +213,13 @@ pub fn rx(
             return;
         }
     };
+    let mut rx = hb::RxState::new(opener);
     let mut buf = vec![0u8; RX_BUF];
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         match sock.recv_from(&mut buf) {
-            Ok((n, _)) => {
-                let result = opener.open(&buf[..n]);
-                hb::deliver(&tid, result, &opener, &shared, &log);
+            Ok((n, from)) => {
+                let result = rx.opener.open(&buf[..n]);
+                rx.deliver(&tid, from.ip(), result, &shared, &log);
             }
             Err(e)
                 if matches!(

@@ -23,7 +23,7 @@
 //! unknown action) is refused and counted but never blacklisted: it holds
 //! the key, so banning its address would only cut a cluster node off.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::deadline::Deadline;
 use super::state::Shared;
 use super::wire::{self, Key, Kind, Opener, Sealer, WireError};
 use super::{peer, secret};
@@ -287,10 +288,7 @@ impl Server<'_> {
     }
 
     fn handle(&self, stream: &TcpStream, ip: IpAddr) {
-        let mut r = Deadline {
-            stream,
-            until: Instant::now() + DEADLINE,
-        };
+        let mut r = Deadline::new(stream, DEADLINE);
         let frame = match wire::read_frame(&mut r) {
             Ok(f) => f,
             // A connect and a close (a port probe) sent nothing to refuse.
@@ -362,28 +360,6 @@ impl Server<'_> {
             Some(other) => Err(format!("unknown action {other}")),
             None => Err("a request without an action".to_string()),
         }
-    }
-}
-
-/// Reads within a deadline for the whole request, not per read: a client
-/// trickling one byte a second cannot hold a worker longer than that.
-struct Deadline<'a> {
-    stream: &'a TcpStream,
-    until: Instant,
-}
-
-impl Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no whole request within {} s", DEADLINE.as_secs()),
-            ));
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut s = self.stream;
-        s.read(buf)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 use crate::daemon::blacklist::Blacklist;
 use crate::daemon::peer::{Asker, PeerError};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::Shutdown;
 
 pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef";

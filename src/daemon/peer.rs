@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::deadline::Deadline;
 use super::wire::{self, Key, Kind, Opened, Opener, Sealer, WireError};
 
 /// The listener's default port (1.9's).
@@ -98,8 +99,10 @@ pub fn request(
     };
     let _ = s.set_write_timeout(Some(left()));
     wire::write_frame(&mut s, &frame).map_err(wire_err)?;
-    let _ = s.set_read_timeout(Some(left()));
-    let answer = wire::read_frame(&mut s).map_err(wire_err)?;
+    // One deadline for the whole answer: a server trickling its answer a
+    // byte at a time cannot stretch a 1 s request (the quorum grace
+    // counts on it ending within its timeout).
+    let answer = wire::read_frame(&mut Deadline::new(&s, left())).map_err(wire_err)?;
     let mut opener = Opener::new(asker.key.clone(), asker.cluster);
     let Opened { kind, payload, .. } = opener.open(&answer).map_err(wire_err)?;
     if kind != Kind::Response {
@@ -195,5 +198,38 @@ mod tests {
         };
         let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, PeerError::Connect { .. }), "{err}");
+    }
+    #[test]
+    fn a_trickling_server_does_not_stretch_the_timeout() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut s, _) = l.accept().unwrap();
+            // A length prefix announcing 1000 bytes, then a byte every
+            // 200 ms: each read() gets something well within a 1 s timeout.
+            let _ = s.write_all(&1000u32.to_be_bytes());
+            for _ in 0..30 {
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let key = Key::from_secret(SECRET);
+        let asker = Asker {
+            nodename: "node1",
+            cluster: "c1",
+            key: &key,
+        };
+        let t0 = Instant::now();
+        let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(1)).unwrap_err();
+        let took = t0.elapsed();
+        assert!(matches!(err, PeerError::Wire { .. }), "{err}");
+        assert!(
+            took < Duration::from_secs(3),
+            "a 1 s request took {took:?}: {err}"
+        );
+        server.join().unwrap();
     }
 }

@@ -382,12 +382,14 @@ impl Heartbeats {
             };
             let flag = Arc::new(AtomicBool::new(false));
             self.stops.insert(conf.id.clone(), flag.clone());
-            let opener = wire::Opener::new(key.clone(), &cluster);
+            // Only members are heard: a frame naming anyone else is
+            // dropped on its header, before it costs a decryption.
+            let opener = wire::Opener::new(key.clone(), &cluster).only_from(&self.conf.nodes);
             let (rx_id, tx_id) = (format!("{}.rx", conf.id), format!("{}.tx", conf.id));
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
             match medium {
                 Medium::Unicast => {
-                    shared.set_thread(&rx_id, "running", &format!("0.0.0.0:{}", conf.port));
+                    shared.set_thread(&rx_id, "running", &hb::listen_on(&conf));
                     shared.set_thread(&tx_id, "running", "");
                     s.spawn(move || hb::rx(c, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());

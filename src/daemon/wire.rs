@@ -70,7 +70,7 @@
 //!   more than [`REPLAY_SPAN_US`] and which then restarts is refused by
 //!   receivers that kept running until its clock passes its old `seq`s.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -134,6 +134,10 @@ pub enum WireError {
         "frame from {node} forged or not for this cluster's key: check [cluster] secret on both nodes"
     )]
     Forged { node: String },
+    #[error(
+        "frame from {node}, which is not in [cluster] nodes: dropped before decryption (add it there on every node if it is a new member)"
+    )]
+    Stranger { node: String },
     #[error("frame from {node} replayed (seq {seq}, {reason})")]
     Replayed {
         node: String,
@@ -302,6 +306,7 @@ pub struct Rejections {
     pub other_cluster: u64,
     pub forged: u64,
     pub replayed: u64,
+    pub stranger: u64,
 }
 
 impl Rejections {
@@ -318,6 +323,7 @@ impl Rejections {
             WireError::OtherCluster { .. } => &mut self.other_cluster,
             WireError::Forged { .. } => &mut self.forged,
             WireError::Replayed { .. } => &mut self.replayed,
+            WireError::Stranger { .. } => &mut self.stranger,
             WireError::Closed
             | WireError::Io(_)
             | WireError::Random(_)
@@ -337,6 +343,7 @@ impl Rejections {
             self.other_cluster,
             self.forged,
             self.replayed,
+            self.stranger,
         ]
         .iter()
         .fold(0u64, |a, b| a.saturating_add(*b))
@@ -385,6 +392,8 @@ pub struct Opener {
     key: Key,
     cluster: String,
     windows: HashMap<String, ReplayWindow>,
+    /// The senders heard; None: any holder of the key.
+    members: Option<HashSet<String>>,
     pub stats: Rejections,
 }
 
@@ -405,8 +414,17 @@ impl Opener {
             key,
             cluster: cluster.to_string(),
             windows: HashMap::new(),
+            members: None,
             stats: Rejections::default(),
         }
+    }
+
+    /// Hears only `nodes` (`[cluster] nodes`): a frame naming anyone else
+    /// is dropped on its header, before it costs a decryption or a replay
+    /// window entry.
+    pub fn only_from(mut self, nodes: &[String]) -> Opener {
+        self.members = Some(nodes.iter().map(|n| n.to_lowercase()).collect());
+        self
     }
 
     /// Every refusal is counted in `stats`.
@@ -427,6 +445,13 @@ impl Opener {
             return Err(WireError::OtherCluster {
                 node: p.nodename.to_string(),
                 cluster: p.cluster.escape_ascii().to_string(),
+            });
+        }
+        if let Some(m) = &self.members
+            && !m.contains(p.nodename)
+        {
+            return Err(WireError::Stranger {
+                node: p.nodename.to_string(),
             });
         }
         let payload = self
@@ -597,6 +622,25 @@ mod tests {
 
     fn is_replayed(r: Result<Opened, WireError>) -> bool {
         matches!(r, Err(WireError::Replayed { .. }))
+    }
+
+    #[test]
+    fn a_stranger_is_dropped_before_decryption() {
+        let members = vec!["n1".to_string(), "n2".to_string()];
+        let mut o = opener().only_from(&members);
+        let mut frame = sealer("n3").seal(Kind::Heartbeat, b"{}").unwrap();
+        // Its sealed part garbled: still refused as a stranger, so the
+        // check ran before the AEAD (which would say forged).
+        let last = frame.len() - 1;
+        frame[last] ^= 0xff;
+        let got = o.open(&frame);
+        assert!(
+            matches!(got, Err(WireError::Stranger { ref node }) if node == "n3"),
+            "{got:?}"
+        );
+        assert_eq!(o.stats.stranger, 1);
+        let ok = sealer("n2").seal(Kind::Heartbeat, b"{}").unwrap();
+        assert_eq!(o.open(&ok).unwrap().nodename, "n2");
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! A whole-exchange deadline on a TCP stream. A socket read timeout bounds
+//! each `read()`, so a peer trickling one byte per timeout could hold a
+//! reader for ever; this bounds the sum: every read gets only what is left.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+pub struct Deadline<'a> {
+    stream: &'a TcpStream,
+    within: Duration,
+    until: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    /// Reads from `stream` that must all be done `within` from now.
+    pub fn new(stream: &'a TcpStream, within: Duration) -> Deadline<'a> {
+        Deadline {
+            stream,
+            within,
+            until: Instant::now() + within,
+        }
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no whole frame within {:.1} s", self.within.as_secs_f64()),
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut s = self.stream;
+        s.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A client sending one byte every 100 ms, for ever, is cut off at the
+    /// deadline, not after a per-read timeout per byte.
+    #[test]
+    fn a_trickle_is_cut_at_the_deadline() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut c = TcpStream::connect(addr).unwrap();
+            for _ in 0..40 {
+                if c.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let (s, _) = l.accept().unwrap();
+        let t0 = Instant::now();
+        let mut r = Deadline::new(&s, Duration::from_millis(500));
+        let mut got = Vec::new();
+        let err = r.read_to_end(&mut got).unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            err.to_string().contains("no whole frame within 0.5 s"),
+            "{err}"
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "cut after {took:?}, {} bytes",
+            got.len()
+        );
+        drop(s);
+        writer.join().unwrap();
+    }
+}
