@@ -285,3 +285,23 @@ fn bad_edits_leave_the_file_alone() {
         .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 }
+
+/// A launcher time limit past any clock: it validated clean and then
+/// panicked the runner (in the daemon, with panic=abort). Durations are
+/// bounded to a day.
+#[test]
+fn an_app_timeout_beyond_a_day() {
+    let w = World::tutorial();
+    let lines = w.read_conf(SVC).lines().count();
+    w.append_conf("[app]\ntimeout = 18446744073709551615\n");
+    refused_everywhere(
+        &w,
+        &format!(
+            "{FILE}:{}: [app] timeout: timeout must be at most 86400 seconds (a day)",
+            lines + 2
+        ),
+    );
+    w.tutorial_conf_with("", "");
+    w.append_conf("[app]\ntimeout = 86400\n");
+    w.svc(&["validate", "config"]).code(0).no_calls();
+}

@@ -637,6 +637,13 @@ impl<'a> Builder<'a> {
                 self.problem_at(f, "timeout must be a positive number of seconds".into());
                 None
             }
+            // Bounded (duration.rs): a larger one overflowed the runner's
+            // deadline, a panic in the daemon.
+            (Some(s), Some(f)) if s > super::duration::MAX.as_secs() => {
+                let max = super::duration::MAX.as_secs();
+                self.problem_at(f, format!("timeout must be at most {max} seconds (a day)"));
+                None
+            }
             (s, _) => s.map(Duration::from_secs),
         };
         ResourceConfig {

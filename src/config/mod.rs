@@ -4,6 +4,7 @@
 //!
 //! Every problem names the file, section, key and line (design.md).
 
+pub mod duration;
 pub mod edit;
 pub mod ini;
 pub mod keywords;

@@ -237,7 +237,7 @@ pub fn ping_all(arbitrators: &[Arbitrator], nodename: &str) -> Vec<(String, Resu
 }
 
 fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
-    let deadline = Instant::now() + a.timeout;
+    let deadline = crate::config::duration::deadline(Instant::now(), a.timeout);
     let addr = peer::resolve(&a.name, a.port).map_err(|e| e.to_string())?;
     let key = Key::from_secret(&a.secret);
     let asker = Asker {
@@ -341,7 +341,7 @@ fn vote(env: &Env, shared: &Shared, lost: &[String], log: &Logger) {
     if v.holds() {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let g = grace(&conf.arbitrators, &hbs);
-        let at = Instant::now() + g;
+        let at = crate::config::duration::deadline(Instant::now(), g);
         let lost_info = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
         let unfenced = |n: &String| !lost_info.get(n).is_some_and(|l| l.fences_itself);
         let mut proven = Vec::new();
