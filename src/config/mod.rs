@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod edit;
+pub mod hostname;
 pub mod ini;
 pub mod keywords;
 pub mod load;
