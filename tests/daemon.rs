@@ -424,3 +424,98 @@ fn nodemgr_set_refuses_a_bad_watchdog_value_and_writes_nothing() {
     d.nodemgr(&["set", "--param", "node.watchdog_timeout", "--value", "1.5"])
         .code(0);
 }
+
+/// `nodemgr validate config` lists every problem of node.conf with its
+/// line, as `svcmgr validate config` does for a service file, and exits 2.
+#[test]
+fn nodemgr_validate_config_lists_every_problem_of_node_conf() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    d.nodemgr(&["validate", "config"])
+        .code(0)
+        .stdout_is("/etc/opensvc/node.conf: no problem found\n");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    let bad = format!(
+        "{before}[hb#1]\ntype = unicat\ninterval = 500ms\nport = abc\n\
+         [arbitrator#1]\nname = arb1\nsecret = s\ntimeout = 1e19\n\
+         [cluster]\nnodes = sles1 -oproxycommand=x\n[hb#2]\ntype = unicast\nintervall = 1\n"
+    );
+    std::fs::write(&conf, &bad).unwrap();
+    let n = before.lines().count();
+    // As printed: the root is masked to the real paths.
+    let f = "/etc/opensvc/node.conf";
+    let want = [
+        format!(
+            "{f}:{}: [hb#1] type: 'unicat' is not a heartbeat type (one of unicast, multicast, disk)",
+            n + 2
+        ),
+        format!(
+            "{f}:{}: [hb#1] interval: '500ms' is not a number of seconds from 0.001 to 86400 (e.g. 2, 0.5 or 2s)",
+            n + 3
+        ),
+        format!(
+            "{f}:{}: [hb#1] port: 'abc' is not a port (1 to 65535)",
+            n + 4
+        ),
+        format!(
+            "{f}:{}: [arbitrator#1] timeout: '1e19' is not a number of seconds from 0.001 to 60 (e.g. 2, 0.5 or 2s)",
+            n + 8
+        ),
+        format!(
+            "{f}:{}: [cluster] nodes: '-oproxycommand=x' is not a valid node name: only letters, digits, hyphens and dots are allowed",
+            n + 10
+        ),
+        format!(
+            "{f}:{}: [hb#2] intervall: unknown keyword (this section has: type, port, dev, addr, intf, interval, timeout)",
+            n + 13
+        ),
+    ];
+    d.nodemgr(&["validate", "config"])
+        .code(2)
+        .stdout_is(&(want.join("\n") + "\n"));
+    // Nothing was rewritten.
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), bad);
+}
+
+/// `nodemgr set` checks the value with the table `validate config` uses,
+/// with the same message, and writes nothing when it is bad.
+#[test]
+fn nodemgr_set_refuses_unknown_keys_and_bad_values_and_writes_nothing() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    // As printed: the root is masked to the real paths.
+    let f = "/etc/opensvc/node.conf";
+    for (param, value, msg) in [
+        (
+            "hb#1.port",
+            "abc",
+            "[hb#1] port: 'abc' is not a port (1 to 65535)",
+        ),
+        (
+            "hb#1.type",
+            "unicat",
+            "[hb#1] type: 'unicat' is not a heartbeat type",
+        ),
+        (
+            "hb#1.interval",
+            "1e20",
+            "[hb#1] interval: '1e20' is not a number of seconds",
+        ),
+        ("hb#1.colour", "blue", "[hb#1] colour: unknown keyword"),
+        ("hbs#1.type", "unicast", "[hbs#1]: unknown section"),
+        (
+            "cluster.nodes",
+            "n1 -oproxycommand=x",
+            "[cluster] nodes: '-oproxycommand=x' is not a valid node name",
+        ),
+    ] {
+        d.nodemgr(&["set", "--param", param, "--value", value])
+            .code(2)
+            .stderr_has(&format!("{f}: {msg}"))
+            .stderr_has(": nothing written");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), before, "{param}");
+    }
+}

@@ -10,6 +10,8 @@ pub mod hostname;
 pub mod ini;
 pub mod keywords;
 pub mod load;
+pub mod node_keywords;
+pub mod node_validate;
 pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
