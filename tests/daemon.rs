@@ -519,3 +519,66 @@ fn nodemgr_set_refuses_unknown_keys_and_bad_values_and_writes_nothing() {
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), before, "{param}");
     }
 }
+
+/// The daemon does not start on an invalid node.conf: it says why and
+/// exits 2, and nothing runs (no pid file, no socket answers).
+#[test]
+fn the_daemon_refuses_to_start_on_an_invalid_node_conf() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    let text =
+        std::fs::read_to_string(&conf).unwrap() + "[hb#1]\ntype = unicast\ninterval = 1e20\n";
+    std::fs::write(&conf, text).unwrap();
+    for args in [&["daemon", "start"][..], &["daemon", "restart"][..]] {
+        d.nodemgr(args)
+            .code(2)
+            .stderr_has("[hb#1] interval: '1e20' is not a number of seconds from 0.001 to 86400")
+            .stderr_has("the daemon does not start with an invalid node.conf");
+    }
+    assert_eq!(d.pid(), None);
+    d.nodemgr(&["daemon", "running"]).code(1);
+    // The foreground form (systemd's) refuses too, in the log.
+    d.nodemgr(&["daemon", "start", "--foreground"]).code(2);
+    assert_eq!(d.pid(), None);
+    wait_node_log(&w, "the daemon does not start with an invalid node.conf");
+}
+
+/// A reload of an invalid node.conf keeps the running configuration and
+/// says why; the fixed file is taken in.
+#[test]
+fn an_invalid_node_conf_on_reload_keeps_the_previous_configuration() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["set", "--param", "hb#1.type", "--value", "unicast"])
+        .code(0);
+    // Any free port: the cluster has no other node, nothing is sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    d.nodemgr(&["set", "--param", "hb#1.port", "--value", &port])
+        .code(0);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let conf = w.etc().join("node.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    // A careless edit: the heartbeat type mistyped, a duration that would
+    // overflow. Neither stops nor restarts the heartbeat.
+    std::fs::write(
+        &conf,
+        good.replace("type = unicast", "type = unicat\ninterval = 1e20"),
+    )
+    .unwrap();
+    wait_node_log(
+        &w,
+        "changed but is invalid: keeping the previous configuration",
+    );
+    wait_node_log(&w, "[hb#1] type: 'unicat' is not a heartbeat type");
+    d.nodemgr(&["daemon", "running"]).code(0);
+    let threads = d.svcmon(&["--format", "json"]).json()["threads"].clone();
+    assert_eq!(threads["hb#1.tx"]["state"], "running", "{threads:#}");
+    assert!(node_log(&w, "not implemented yet").is_empty());
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}

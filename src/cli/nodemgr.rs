@@ -90,6 +90,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
             daemon::watchdogd::run(&paths)
         }
         "daemon_stop" => daemon::run::stop(&paths),
+        // Checked before the stop: a daemon is not stopped for a config
+        // it could not start again with.
+        "daemon_restart" if daemon::run::refuse_on_bad_node_conf(&paths).is_err() => 2,
         "daemon_restart" => match daemon::run::stop(&paths) {
             0 => daemon::run::start(&paths),
             c => c,
