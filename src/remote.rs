@@ -116,9 +116,13 @@ mod tests {
     fn any_argument_round_trips_through_the_shell() {
         let mut args = random_args(0x5eed_1234_abcd_0001, 2000);
         args.extend(["#", "#x", "a#b", "", "-", "--", "~", "~root", "a=b", "*"].map(String::from));
+        // In a scratch directory: a quoting bug turns argument text into
+        // shell code, redirections included.
+        let scratch = tempfile::tempdir().unwrap();
+        let cd = quote(&scratch.path().to_string_lossy());
         for chunk in args.chunks(200) {
             let line: Vec<String> = chunk.iter().map(|a| quote(a)).collect();
-            let script = format!("printf '%s\\0' {}", line.join(" "));
+            let script = format!("cd {cd} && printf '%s\\0' {}", line.join(" "));
             use crate::exec::Runner;
             let out = crate::exec::RealRunner::new()
                 .run(&Cmd::new(["sh", "-c", &script]))
