@@ -29,7 +29,7 @@ pub enum SectionKind {
 pub enum ValueKind {
     /// Anything (a secret, a command line, a path).
     Text,
-    /// One word without blanks (a cluster name, an interface, a host mode).
+    /// One word without blanks (a cluster name, an interface).
     Word,
     Bool,
     /// 1 to 65535.
@@ -102,6 +102,13 @@ pub const HB_TYPE: ValueKind = ValueKind::OneOf {
     words: &["unicast", "multicast", "disk"],
 };
 
+/// The host modes are the service types (spec §2.3); a typo would make
+/// the node TST without a word.
+const HOST_MODE: ValueKind = ValueKind::OneOf {
+    what: "a host mode",
+    words: &super::load::SERVICE_TYPES,
+};
+
 /// split.rs's actions.
 const SPLIT_ACTION: ValueKind = ValueKind::OneOf {
     what: "a split action",
@@ -109,9 +116,9 @@ const SPLIT_ACTION: ValueKind = ValueKind::OneOf {
 };
 
 const NODE: &[NodeKeyword] = &[
-    kw("host_mode", ValueKind::Word),
+    kw("host_mode", HOST_MODE),
     // 1.9's name of host_mode.
-    kw("env", ValueKind::Word),
+    kw("env", HOST_MODE),
     kw("ruser", ValueKind::Ruser),
     kw("watchdog", ValueKind::Bool),
     // watchdog.rs: below 0.5 s scheduling latency alone resets nodes.
@@ -250,7 +257,7 @@ pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
         ValueKind::Addr => {
             hostname::check(v).map_err(|_| format!("'{v}' is not an IP address or a host name"))
         }
-        ValueKind::OneOf { words, .. } if words.contains(&v.to_lowercase().as_str()) => Ok(()),
+        ValueKind::OneOf { words, .. } if words.iter().any(|w| w.eq_ignore_ascii_case(v)) => Ok(()),
         ValueKind::OneOf { what, words } => {
             Err(format!("'{v}' is not {what} (one of {})", words.join(", ")))
         }
@@ -308,6 +315,11 @@ mod tests {
         assert!(!ok(ARBITRATOR_SECS, "1e19"));
         assert!(ok(HB_TYPE, "Unicast") && !ok(HB_TYPE, "unicat"));
         assert!(ok(SPLIT_ACTION, "reboot") && !ok(SPLIT_ACTION, "halt"));
+        assert!(ok(HOST_MODE, "prd") && ok(HOST_MODE, "PPRD"));
+        assert_eq!(
+            check_value(HOST_MODE, "PDR").unwrap_err(),
+            "'PDR' is not a host mode (one of PRD, PPRD, REC, INT, DEV, TST, TMP, DRP, FOR, PRA)"
+        );
         assert!(ok(ValueKind::Nodes, "node1 node2"));
         assert!(!ok(ValueKind::Nodes, "n1 -oproxycommand=x"));
         assert!(ok(ValueKind::Ruser, "svcsync admin@node3"));
