@@ -408,9 +408,12 @@ impl Heartbeats {
                     log.error(format!("{}: a disk heartbeat needs dev", conf.id));
                     continue;
                 }
+                // node_keywords.rs admits only the types above, and the
+                // daemon runs on a valid node.conf only: a guard, should
+                // the two lists ever part.
                 (t, _) => {
                     log.error(format!(
-                        "{}: heartbeat type '{t}' is not implemented yet",
+                        "{}: unknown heartbeat type '{t}': see nodemgr validate config",
                         conf.id
                     ));
                     continue;
