@@ -38,7 +38,8 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<LockGuard, LockError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(create)?;
     }
-    let deadline = Instant::now() + wait;
+    // `--waitlock` comes from the command line: any u64 of seconds.
+    let deadline = crate::config::duration::deadline(Instant::now(), wait);
     let mut file = open(path).map_err(create)?;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

@@ -44,6 +44,22 @@ pub fn ruser(paths: &Paths, peer: &str) -> String {
     default
 }
 
+/// `[stonith#<node>] cmd`, the command that fences `node`; None when
+/// there is none. Read from the section itself, not through a
+/// `section.key` parameter, since a node name may hold dots. Err when
+/// node.conf is invalid: a command from a file being edited is not run.
+pub fn stonith_cmd(paths: &Paths, node: &str) -> Result<Option<String>, String> {
+    let file = paths.node_conf();
+    let text = crate::config::node_validate::read_valid(&file)
+        .ok_or_else(|| format!("{} is invalid (nodemgr validate config)", file.display()))?;
+    let ini = crate::config::ini::Ini::parse(&text);
+    Ok(ini
+        .section(&format!("stonith#{node}"))
+        .and_then(|s| s.entry("cmd"))
+        .map(|e| e.value.trim().to_string())
+        .filter(|c| !c.is_empty()))
+}
+
 /// A PRD node runs only PRD services (spec §2.3).
 pub fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), String> {
     let mode = host_mode(paths);
@@ -75,5 +91,27 @@ mod tests {
         assert_eq!(host_mode(&paths), "PRD");
         assert!(check_host_mode(&paths, "TST").is_err());
         assert!(check_host_mode(&paths, "PRD").is_ok());
+    }
+
+    #[test]
+    fn stonith_command_of_a_node_with_dots_and_none_from_an_invalid_file() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        assert_eq!(stonith_cmd(&paths, "n2"), Ok(None));
+        std::fs::create_dir_all(&paths.etc).unwrap();
+        let conf = "[stonith#n2.example.com]\ncmd = /sbin/fence n2\n[stonith#n3]\ncmd =\n";
+        std::fs::write(paths.node_conf(), conf).unwrap();
+        assert_eq!(
+            stonith_cmd(&paths, "n2.example.com"),
+            Ok(Some("/sbin/fence n2".into()))
+        );
+        assert_eq!(stonith_cmd(&paths, "n3"), Ok(None));
+        assert_eq!(stonith_cmd(&paths, "n4"), Ok(None));
+        std::fs::write(paths.node_conf(), format!("{conf}[hb#1]\ntype = unicat\n")).unwrap();
+        let e = stonith_cmd(&paths, "n2.example.com").unwrap_err();
+        assert!(
+            e.ends_with("node.conf is invalid (nodemgr validate config)"),
+            "{e}"
+        );
     }
 }

@@ -29,11 +29,13 @@ pub fn rsh() -> String {
 }
 
 /// POSIX shell quoting: `it's` becomes `'it'\''s'`; plain words stay bare.
+/// `#` is not plain: a word starting with it is a comment to the remote
+/// shell, which would drop it and everything after it.
 pub fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-#".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
     if plain {
         arg.to_string()
     } else {
@@ -41,9 +43,11 @@ pub fn quote(arg: &str) -> String {
     }
 }
 
-/// `ssh -q <opts> -l <user> <node> -- <quoted argv>`; a non-root user runs
+/// `ssh -q <opts> -l <user> -- <node> <quoted argv>`; a non-root user runs
 /// the command through `sudo` (the peer grants it for nodemgr, svcmgr and
-/// rsync, spec §9.1).
+/// rsync, spec §9.1). `--` before the node: nothing after it is an ssh
+/// option, neither the node (names are checked as host names, too) nor
+/// the command line (OpenSSH reads options after the host otherwise).
 pub fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
     let mut remote: Vec<String> = Vec::new();
     if user != "root" {
@@ -55,8 +59,8 @@ pub fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
     cmd.extend([
         "-l".into(),
         user.into(),
-        node.into(),
         "--".into(),
+        node.into(),
         remote.join(" "),
     ]);
     Cmd::new(cmd)
@@ -77,6 +81,58 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(id)"), "'$(id)'");
+        assert_eq!(quote("#x"), "'#x'");
+        assert_eq!(quote("-x=1,a@b:c/d.e_f%g+h"), "-x=1,a@b:c/d.e_f%g+h");
+    }
+
+    /// Deterministic pseudo-random arguments (xorshift): no dependency,
+    /// and a failure replays the same case.
+    fn random_args(seed: u64, n: usize) -> Vec<String> {
+        const ALPHABET: &[char] = &[
+            'a', 'Z', '0', ' ', '\t', '\n', '\'', '"', '\\', '$', '`', '#', '~', '*', '?', '[',
+            ']', '{', '}', '(', ')', '<', '>', '|', '&', ';', '!', '=', '%', '+', ',', '.', '/',
+            ':', '@', '^', '-', '_', '\r', '\u{7f}', '\u{1}', '\u{e9}', '\u{2028}',
+        ];
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// What ssh hands the remote shell, a line of quoted words, reads
+    /// back as the very same arguments: run through a local `sh -c`.
+    #[test]
+    fn any_argument_round_trips_through_the_shell() {
+        let mut args = random_args(0x5eed_1234_abcd_0001, 2000);
+        args.extend(["#", "#x", "a#b", "", "-", "--", "~", "~root", "a=b", "*"].map(String::from));
+        // In a scratch directory: a quoting bug turns argument text into
+        // shell code, redirections included.
+        let scratch = tempfile::tempdir().unwrap();
+        let cd = quote(&scratch.path().to_string_lossy());
+        for chunk in args.chunks(200) {
+            let line: Vec<String> = chunk.iter().map(|a| quote(a)).collect();
+            let script = format!("cd {cd} && printf '%s\\0' {}", line.join(" "));
+            use crate::exec::Runner;
+            let out = crate::exec::RealRunner::new()
+                .run(&Cmd::new(["sh", "-c", &script]))
+                .expect("sh");
+            assert!(out.ok(), "{script}: {out:?}");
+            let got: Vec<&str> = out.stdout.split('\0').collect();
+            let got = &got[..got.len() - 1];
+            let want: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            assert_eq!(got, &want[..], "{script}");
+        }
     }
 
     #[test]
@@ -88,12 +144,12 @@ mod tests {
         );
         assert_eq!(
             c.to_string(),
-            "ssh -q -o StrictHostKeyChecking=accept-new -o ForwardX11=no -o BatchMode=yes -o ConnectTimeout=10 -l svcsync node2 -- sudo nodemgr get --param node.host_mode"
+            "ssh -q -o StrictHostKeyChecking=accept-new -o ForwardX11=no -o BatchMode=yes -o ConnectTimeout=10 -l svcsync -- node2 sudo nodemgr get --param node.host_mode"
         );
         let c = ssh("root", "node2", &["/etc/opensvc/a b", "postsync"]);
         assert!(
             c.to_string()
-                .ends_with("-l root node2 -- '/etc/opensvc/a b' postsync")
+                .ends_with("-l root -- node2 '/etc/opensvc/a b' postsync")
         );
     }
 }

@@ -285,3 +285,53 @@ fn bad_edits_leave_the_file_alone() {
         .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 }
+
+/// Node names reach ssh and rsync: one that ssh would read as an option
+/// is refused before anything runs (issue 10, item 14).
+#[test]
+fn a_node_name_that_is_not_a_host_name() {
+    let w = World::tutorial();
+    w.tutorial_conf_with(
+        "nodes = sles1 sles2 ",
+        "nodes = sles1 sles2 -oproxycommand=touch${IFS}/tmp/pwned ",
+    );
+    refused_everywhere(
+        &w,
+        &format!(
+            "{FILE}:5: [DEFAULT] nodes: '-oproxycommand=touch${{ifs}}/tmp/pwned' is not a valid node name: only letters, digits, hyphens and dots are allowed"
+        ),
+    );
+    for other in ["sles2;id", "-l", "a_b"] {
+        w.tutorial_conf_with("nodes = sles1 sles2 ", &format!("nodes = sles1 {other} "));
+        w.svc(&["validate", "config"])
+            .code(2)
+            .stdout_has(&format!("'{other}' is not a valid node name"))
+            .no_calls();
+    }
+    // An inline comment is no node name (deviations.md, Config).
+    w.tutorial_conf_with(
+        "nodes = sles1 sles2 ",
+        "nodes = sles1 sles2\ndrpnodes = sles3 #x ",
+    );
+    w.svc(&["validate", "config"]).code(0).no_calls();
+}
+
+/// A launcher time limit past any clock: it validated clean and then
+/// panicked the runner (in the daemon, with panic=abort). Durations are
+/// bounded to a day.
+#[test]
+fn an_app_timeout_beyond_a_day() {
+    let w = World::tutorial();
+    let lines = w.read_conf(SVC).lines().count();
+    w.append_conf("[app]\ntimeout = 18446744073709551615\n");
+    refused_everywhere(
+        &w,
+        &format!(
+            "{FILE}:{}: [app] timeout: timeout must be at most 86400 seconds (a day)",
+            lines + 2
+        ),
+    );
+    w.tutorial_conf_with("", "");
+    w.append_conf("[app]\ntimeout = 86400\n");
+    w.svc(&["validate", "config"]).code(0).no_calls();
+}

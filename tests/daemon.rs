@@ -425,6 +425,165 @@ fn nodemgr_set_refuses_a_bad_watchdog_value_and_writes_nothing() {
         .code(0);
 }
 
+/// `nodemgr validate config` lists every problem of node.conf with its
+/// line, as `svcmgr validate config` does for a service file, and exits 2.
+#[test]
+fn nodemgr_validate_config_lists_every_problem_of_node_conf() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    d.nodemgr(&["validate", "config"])
+        .code(0)
+        .stdout_is("/etc/opensvc/node.conf: no problem found\n");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    let bad = format!(
+        "{before}[hb#1]\ntype = unicat\ninterval = 500ms\nport = abc\n\
+         [arbitrator#1]\nname = arb1\nsecret = s\ntimeout = 1e19\n\
+         [cluster]\nnodes = sles1 -oproxycommand=x\n[hb#2]\ntype = unicast\nintervall = 1\n"
+    );
+    std::fs::write(&conf, &bad).unwrap();
+    let n = before.lines().count();
+    // As printed: the root is masked to the real paths.
+    let f = "/etc/opensvc/node.conf";
+    let want = [
+        format!(
+            "{f}:{}: [hb#1] type: 'unicat' is not a heartbeat type (one of unicast, multicast, disk)",
+            n + 2
+        ),
+        format!(
+            "{f}:{}: [hb#1] interval: '500ms' is not a number of seconds from 0.001 to 86400 (e.g. 2, 0.5 or 2s)",
+            n + 3
+        ),
+        format!(
+            "{f}:{}: [hb#1] port: 'abc' is not a port (1 to 65535)",
+            n + 4
+        ),
+        format!(
+            "{f}:{}: [arbitrator#1] timeout: '1e19' is not a number of seconds from 0.001 to 60 (e.g. 2, 0.5 or 2s)",
+            n + 8
+        ),
+        format!(
+            "{f}:{}: [cluster] nodes: '-oproxycommand=x' is not a valid node name: only letters, digits, hyphens and dots are allowed",
+            n + 10
+        ),
+        format!(
+            "{f}:{}: [hb#2] intervall: unknown keyword (this section has: type, port, dev, addr, intf, interval, timeout)",
+            n + 13
+        ),
+    ];
+    d.nodemgr(&["validate", "config"])
+        .code(2)
+        .stdout_is(&(want.join("\n") + "\n"));
+    // Nothing was rewritten.
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), bad);
+}
+
+/// `nodemgr set` checks the value with the table `validate config` uses,
+/// with the same message, and writes nothing when it is bad.
+#[test]
+fn nodemgr_set_refuses_unknown_keys_and_bad_values_and_writes_nothing() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    // As printed: the root is masked to the real paths.
+    let f = "/etc/opensvc/node.conf";
+    for (param, value, msg) in [
+        (
+            "hb#1.port",
+            "abc",
+            "[hb#1] port: 'abc' is not a port (1 to 65535)",
+        ),
+        (
+            "hb#1.type",
+            "unicat",
+            "[hb#1] type: 'unicat' is not a heartbeat type",
+        ),
+        (
+            "hb#1.interval",
+            "1e20",
+            "[hb#1] interval: '1e20' is not a number of seconds",
+        ),
+        ("hb#1.colour", "blue", "[hb#1] colour: unknown keyword"),
+        ("hbs#1.type", "unicast", "[hbs#1]: unknown section"),
+        (
+            "cluster.nodes",
+            "n1 -oproxycommand=x",
+            "[cluster] nodes: '-oproxycommand=x' is not a valid node name",
+        ),
+    ] {
+        d.nodemgr(&["set", "--param", param, "--value", value])
+            .code(2)
+            .stderr_has(&format!("{f}: {msg}"))
+            .stderr_has(": nothing written");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), before, "{param}");
+    }
+}
+
+/// The daemon does not start on an invalid node.conf: it says why and
+/// exits 2, and nothing runs (no pid file, no socket answers).
+#[test]
+fn the_daemon_refuses_to_start_on_an_invalid_node_conf() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let conf = w.etc().join("node.conf");
+    let text =
+        std::fs::read_to_string(&conf).unwrap() + "[hb#1]\ntype = unicast\ninterval = 1e20\n";
+    std::fs::write(&conf, text).unwrap();
+    for args in [&["daemon", "start"][..], &["daemon", "restart"][..]] {
+        d.nodemgr(args)
+            .code(2)
+            .stderr_has("[hb#1] interval: '1e20' is not a number of seconds from 0.001 to 86400")
+            .stderr_has("the daemon does not start with an invalid node.conf");
+    }
+    assert_eq!(d.pid(), None);
+    d.nodemgr(&["daemon", "running"]).code(1);
+    // The foreground form (systemd's) refuses too, in the log.
+    d.nodemgr(&["daemon", "start", "--foreground"]).code(2);
+    assert_eq!(d.pid(), None);
+    wait_node_log(&w, "the daemon does not start with an invalid node.conf");
+}
+
+/// A reload of an invalid node.conf keeps the running configuration and
+/// says why; the fixed file is taken in.
+#[test]
+fn an_invalid_node_conf_on_reload_keeps_the_previous_configuration() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["set", "--param", "hb#1.type", "--value", "unicast"])
+        .code(0);
+    // Any free port: the cluster has no other node, nothing is sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    d.nodemgr(&["set", "--param", "hb#1.port", "--value", &port])
+        .code(0);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let conf = w.etc().join("node.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    // A careless edit: the heartbeat type mistyped, a duration that would
+    // overflow. Neither stops nor restarts the heartbeat.
+    std::fs::write(
+        &conf,
+        good.replace("type = unicast", "type = unicat\ninterval = 1e20"),
+    )
+    .unwrap();
+    wait_node_log(
+        &w,
+        "changed but is invalid: keeping the previous configuration",
+    );
+    wait_node_log(&w, "[hb#1] type: 'unicat' is not a heartbeat type");
+    d.nodemgr(&["daemon", "running"]).code(0);
+    let threads = d.svcmon(&["--format", "json"]).json()["threads"].clone();
+    assert_eq!(threads["hb#1.tx"]["state"], "running", "{threads:#}");
+    // The mistyped section never reached the heartbeat supervisor.
+    assert!(node_log(&w, "unknown heartbeat type").is_empty());
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}
+
 /// A TCP connection to `to` from the loopback address `src` (127.0.0.0/8
 /// is all on lo), so that a test can play two sources.
 fn connect_from(

@@ -41,15 +41,15 @@ fn syncnodes_force_pushes_the_config_then_runs_postsync() {
     assert_eq!(
         calls,
         [
-            format!("{SSH} -l root sles2 -- nodemgr get --param node.host_mode"),
+            format!("{SSH} -l root -- sles2 nodemgr get --param node.host_mode"),
             format!(
-                "rsync -HpogDtrlvx --stats --delete --force --timeout=3600 -R --exclude=*.core -e {RSH} \
+                "rsync -HpogDtrlvx --stats --delete --force --timeout=3600 -R --exclude=*.core -e {RSH} -- \
                  /etc/opensvc/p26.opensvc.com /etc/opensvc/p26.opensvc.com.env /etc/opensvc/p26.opensvc.com.d /etc/opensvc/p26.opensvc.com.dir root@sles2:/"
             ),
             format!(
-                "rsync -e {RSH} -R /var/lib/opensvc/sync/sles2/p26.opensvc.com!sync#i0 /var/lib/opensvc/sync/sles1/p26.opensvc.com!sync#i0 root@sles2:/"
+                "rsync -e {RSH} -R -- /var/lib/opensvc/sync/sles2/p26.opensvc.com!sync#i0 /var/lib/opensvc/sync/sles1/p26.opensvc.com!sync#i0 root@sles2:/"
             ),
-            format!("{SSH} -l root sles2 -- /etc/opensvc/p26.opensvc.com --waitlock 3600 postsync"),
+            format!("{SSH} -l root -- sles2 /etc/opensvc/p26.opensvc.com --waitlock 3600 postsync"),
         ],
         "{}",
         r.report()
@@ -164,7 +164,7 @@ fn a_non_root_ruser_logs_in_as_itself_and_uses_sudo() {
         .collect();
     assert_eq!(
         calls[0],
-        format!("{SSH} -l svcsync sles2 -- sudo nodemgr get --param node.host_mode")
+        format!("{SSH} -l svcsync -- sles2 sudo nodemgr get --param node.host_mode")
     );
     assert!(
         calls[1].contains(" --rsync-path sudo rsync ") && calls[1].ends_with(" svcsync@sles2:/"),
@@ -174,7 +174,7 @@ fn a_non_root_ruser_logs_in_as_itself_and_uses_sudo() {
     assert_eq!(
         calls[3],
         format!(
-            "{SSH} -l svcsync sles2 -- sudo /etc/opensvc/p26.opensvc.com --waitlock 3600 postsync"
+            "{SSH} -l svcsync -- sles2 sudo /etc/opensvc/p26.opensvc.com --waitlock 3600 postsync"
         )
     );
 }

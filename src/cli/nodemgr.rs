@@ -56,6 +56,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match a.action.join("_").as_str() {
         "get" => get(&paths, a.param.as_deref()),
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
+        "validate_config" => validate_config(&paths),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
         // The whole node: the orchestrator starts nothing here, and
@@ -89,6 +90,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
             daemon::watchdogd::run(&paths)
         }
         "daemon_stop" => daemon::run::stop(&paths),
+        // Checked before the stop: a daemon is not stopped for a config
+        // it could not start again with.
+        "daemon_restart" if daemon::run::refuse_on_bad_node_conf(&paths).is_err() => 2,
         "daemon_restart" => match daemon::run::stop(&paths) {
             0 => daemon::run::start(&paths),
             c => c,
@@ -120,7 +124,7 @@ fn blacklist(paths: &Paths, action: &str) -> i32 {
 
 fn usage(msg: &str) -> i32 {
     eprintln!(
-        "Usage: nodemgr [options] get|set|unset|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
+        "Usage: nodemgr [options] get|set|unset|validate config|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
     );
     2
 }
@@ -170,8 +174,8 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
         return usage("--value is required for set");
     };
     let file = paths.node_conf();
-    if let Some(why) = daemon::watchdog::check_value(p, v) {
-        eprintln!("{}: {why}: nothing written", file.display());
+    if let Err(problem) = config::node_validate::check_param(&file, p, v) {
+        eprintln!("{problem}: nothing written");
         return 2;
     }
     if let Err(e) = ensure_file(&file) {
@@ -179,6 +183,28 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
         return 1;
     }
     report(edit::set(&file, p, v))
+}
+
+/// Every problem of node.conf on stdout, as `svcmgr validate config` lists
+/// a service file's; exit 2 if any.
+fn validate_config(paths: &Paths) -> i32 {
+    let file = paths.node_conf();
+    match config::node_validate::validate_file(&file) {
+        Ok(problems) if problems.is_empty() => {
+            println!("{}: no problem found", file.display());
+            0
+        }
+        Ok(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            2
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    }
 }
 
 fn unset(paths: &Paths, p: Option<&str>) -> i32 {

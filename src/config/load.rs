@@ -348,10 +348,19 @@ impl<'a> Builder<'a> {
             .filter(|v| !v.is_empty())
     }
 
-    fn node_list_scoped(&self, section: &str, kw: &str) -> Vec<String> {
-        self.scoped(section, kw)
-            .map(|f| node_words(f.value))
-            .unwrap_or_default()
+    /// Node names reach ssh and rsync as arguments: each must be a host
+    /// name (hostname.rs), or the service does not load.
+    fn node_list_scoped(&mut self, section: &str, kw: &str) -> Vec<String> {
+        let Some(f) = self.scoped(section, kw) else {
+            return Vec::new();
+        };
+        let words = node_words(f.value);
+        for w in &words {
+            if let Err(msg) = super::hostname::check(w) {
+                self.problem_at(f, msg);
+            }
+        }
+        words
     }
 
     fn bool_of(&mut self, found: Option<Found<'_>>) -> bool {
@@ -635,6 +644,13 @@ impl<'a> Builder<'a> {
         let timeout = match (secs, timeout) {
             (Some(0), Some(f)) => {
                 self.problem_at(f, "timeout must be a positive number of seconds".into());
+                None
+            }
+            // Bounded (duration.rs): a larger one overflowed the runner's
+            // deadline, a panic in the daemon.
+            (Some(s), Some(f)) if s > super::duration::MAX.as_secs() => {
+                let max = super::duration::MAX.as_secs();
+                self.problem_at(f, format!("timeout must be at most {max} seconds (a day)"));
                 None
             }
             (s, _) => s.map(Duration::from_secs),

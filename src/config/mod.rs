@@ -4,10 +4,14 @@
 //!
 //! Every problem names the file, section, key and line (design.md).
 
+pub mod duration;
 pub mod edit;
+pub mod hostname;
 pub mod ini;
 pub mod keywords;
 pub mod load;
+pub mod node_keywords;
+pub mod node_validate;
 pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -18,7 +18,7 @@ impl<'a> Deadline<'a> {
         Deadline {
             stream,
             within,
-            until: Instant::now() + within,
+            until: crate::config::duration::deadline(Instant::now(), within),
         }
     }
 }

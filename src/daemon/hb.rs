@@ -17,6 +17,7 @@ use super::blacklist::Blacklist;
 use super::deadline::Deadline;
 use super::state::Shared;
 use super::wire::{self, Kind, Opener, Sealer};
+use crate::config::duration::deadline;
 use crate::config::ini::Ini;
 use crate::log::Logger;
 use crate::paths::Paths;
@@ -52,14 +53,10 @@ pub struct ClusterConf {
 }
 
 /// A node.conf duration in seconds, `2`, `0.5` or `2s`; None when it is
-/// not a non-negative number.
+/// not one from 0 to a day (config/duration.rs: larger values panic the
+/// conversions and the deadlines made from them).
 pub(super) fn parse_secs(v: &str) -> Option<Duration> {
-    v.trim()
-        .trim_end_matches('s')
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s >= 0.0 && s.is_finite())
-        .map(Duration::from_secs_f64)
+    crate::config::duration::parse_secs(v, Duration::ZERO, crate::config::duration::MAX).ok()
 }
 
 /// Heartbeat periods must be positive.
@@ -146,7 +143,7 @@ pub(super) fn beat_every(
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
-        sleep_until(started + conf.interval, stop, shared);
+        sleep_until(deadline(started, conf.interval), stop, shared);
     }
 }
 

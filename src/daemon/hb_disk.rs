@@ -32,6 +32,7 @@ use super::hb::{HbConf, sleep_until};
 use super::proof::SlotSeen;
 use super::state::{Shared, advertised_watchdog};
 use super::wire::{Kind, Opener, Sealer};
+use crate::config::duration::deadline;
 use crate::log::Logger;
 
 const BLOCK: usize = 4096;
@@ -205,7 +206,7 @@ pub fn tx(
                 shared.beat(&tid, peer, ok.is_ok());
             }
         }
-        sleep_until(started + conf.interval, &stop, &shared);
+        sleep_until(deadline(started, conf.interval), &stop, &shared);
     }
 }
 
@@ -275,7 +276,7 @@ pub fn rx(
             Some(e) => log.warn(format!("{tid}: cannot read {dev}: {e}")),
         }
         shared.set_rejections(&tid, opener.stats.total());
-        sleep_until(started + conf.interval, &stop, &shared);
+        sleep_until(deadline(started, conf.interval), &stop, &shared);
     }
 }
 

@@ -210,6 +210,10 @@ impl Server<'_> {
     }
 
     fn reload_auth(&self) {
+        // An invalid node.conf keeps the previous key (run.rs logs why).
+        if crate::config::node_validate::read_valid(&self.paths.node_conf()).is_none() {
+            return;
+        }
         let Ok(mut auth) = self.auth.lock() else {
             return;
         };

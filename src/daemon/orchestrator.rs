@@ -358,10 +358,13 @@ impl Orchestrator {
         if let Some(done) = self.fenced.get(node) {
             return *done;
         }
-        let cmd = edit::get(&env.paths.node_conf(), &format!("stonith#{node}.cmd"))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let cmd = match crate::node::stonith_cmd(env.paths, node) {
+            Ok(cmd) => cmd.unwrap_or_default(),
+            // node.conf is being edited into something invalid (run.rs
+            // logs why, once): no command runs from it, and nothing is
+            // remembered in `fenced`, so the next step tries again.
+            Err(_) => return false,
+        };
         let argv: Vec<&str> = cmd.split_whitespace().collect();
         if argv.is_empty() {
             return false;

@@ -81,7 +81,7 @@ pub fn request(
     options: Value,
     timeout: Duration,
 ) -> Result<Value, PeerError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::config::duration::deadline(Instant::now(), timeout);
     let wire_err = |err| PeerError::Wire { addr, err };
     let mut sealer =
         Sealer::new(asker.key.clone(), asker.nodename, asker.cluster).map_err(wire_err)?;

@@ -159,6 +159,12 @@ pub fn read_conf(paths: &Paths) -> QuorumConf {
     parse_conf(&std::fs::read_to_string(paths.node_conf()).unwrap_or_default())
 }
 
+/// node.conf's quorum settings, or None while the file is invalid: the
+/// daemon keeps the previous ones then (run.rs logs why).
+fn read_valid(paths: &Paths) -> Option<QuorumConf> {
+    crate::config::node_validate::read_valid(&paths.node_conf()).map(|t| parse_conf(&t))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vote {
     pub votes: usize,
@@ -237,7 +243,7 @@ pub fn ping_all(arbitrators: &[Arbitrator], nodename: &str) -> Vec<(String, Resu
 }
 
 fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
-    let deadline = Instant::now() + a.timeout;
+    let deadline = crate::config::duration::deadline(Instant::now(), a.timeout);
     let addr = peer::resolve(&a.name, a.port).map_err(|e| e.to_string())?;
     let key = Key::from_secret(&a.secret);
     let asker = Asker {
@@ -269,14 +275,19 @@ pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Log
                 while let Ok(more) = lost.try_recv() {
                     nodes.extend(more);
                 }
-                vote(env, &shared, &nodes, &log);
+                if let Some(c) = read_valid(env.paths) {
+                    conf = c;
+                }
+                vote(env, &shared, &conf, &nodes, &log);
                 shown = Some(Instant::now());
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         if read.is_none_or(|t| t.elapsed() >= CONF_REFRESH) {
-            conf = read_conf(env.paths);
+            if let Some(c) = read_valid(env.paths) {
+                conf = c;
+            }
             read = Some(Instant::now());
             if conf.errors != reported {
                 for e in &conf.errors {
@@ -312,8 +323,7 @@ fn show(shared: &Shared, answers: &[(String, Result<(), String>)]) {
     }
 }
 
-fn vote(env: &Env, shared: &Shared, lost: &[String], log: &Logger) {
-    let conf = read_conf(env.paths);
+fn vote(env: &Env, shared: &Shared, conf: &QuorumConf, lost: &[String], log: &Logger) {
     let who = lost.join(", ");
     if !conf.enabled {
         return;
@@ -341,7 +351,7 @@ fn vote(env: &Env, shared: &Shared, lost: &[String], log: &Logger) {
     if v.holds() {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let g = grace(&conf.arbitrators, &hbs);
-        let at = Instant::now() + g;
+        let at = crate::config::duration::deadline(Instant::now(), g);
         let lost_info = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
         let unfenced = |n: &String| !lost_info.get(n).is_some_and(|l| l.fences_itself);
         let mut proven = Vec::new();

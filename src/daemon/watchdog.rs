@@ -118,19 +118,6 @@ pub fn parse_conf(ini: &crate::config::ini::Ini) -> (Conf, Vec<Problem>) {
     (conf, problems)
 }
 
-/// Why `nodemgr set --param <param> --value <value>` must be refused, for
-/// the watchdog's own keys (nothing is written then).
-pub fn check_value(param: &str, value: &str) -> Option<String> {
-    let key = param.trim().to_lowercase();
-    let key = key.strip_prefix("node.")?;
-    if !matches!(key, "watchdog" | "watchdog_timeout") {
-        return None;
-    }
-    let text = format!("[node]\n{key} = {value}\n");
-    let (_, problems) = parse_conf(&crate::config::ini::Ini::parse(&text));
-    problems.into_iter().next().map(|p| p.what)
-}
-
 /// node.conf's watchdog settings; problems are logged.
 pub fn read_conf(paths: &Paths, log: &Logger) -> Conf {
     let text = std::fs::read_to_string(paths.node_conf()).unwrap_or_default();
@@ -444,21 +431,6 @@ mod tests {
             timeout: Duration::from_millis(500),
         };
         assert_eq!(advertised(&c, &fast), Duration::from_millis(800));
-    }
-
-    #[test]
-    fn nodemgr_set_refuses_bad_values_of_its_keys() {
-        assert_eq!(check_value("node.watchdog", "off"), None);
-        assert_eq!(check_value("node.watchdog_timeout", "1.5"), None);
-        assert_eq!(check_value("hb#1.timeout", "nonsense"), None);
-        assert_eq!(
-            check_value("node.watchdog", "maybe").as_deref(),
-            Some("[node] watchdog: 'maybe' is not true or false")
-        );
-        assert_eq!(
-            check_value("NODE.watchdog_timeout", "0.1").as_deref(),
-            Some("[node] watchdog_timeout: '0.1' is not a number of seconds from 0.5 to 600")
-        );
     }
 
     #[test]

@@ -163,8 +163,12 @@ impl Runner for RealRunner {
             let _ = tx.send(child.wait_with_output());
         });
         let started = Instant::now();
-        let deadline = started + cmd.timeout;
-        let mut nudge = cmd.interrupt_after.map(|d| started + d);
+        // Checked: a configured timeout (`[app] timeout`) must never
+        // overflow the clock and panic an in-process action of the daemon.
+        let deadline = crate::config::duration::deadline(started, cmd.timeout);
+        let mut nudge = cmd
+            .interrupt_after
+            .map(|d| crate::config::duration::deadline(started, d));
         loop {
             let mut wake = deadline;
             if let Some(n) = nudge {

@@ -354,6 +354,8 @@ impl Sync {
         if let Some(bw) = self.conf.bwlimit {
             argv.push(format!("--bwlimit={bw}"));
         }
+        // `--`: no source path, however named, is read as an rsync option.
+        argv.push("--".to_string());
         argv.extend(payload.src.iter().cloned());
         argv.push(format!("{ruser}@{peer}:{}", payload.dst));
         Cmd::new(argv).timeout(RSYNC_RUN_LIMIT)
@@ -378,6 +380,7 @@ impl Sync {
         argv.extend(transport(ruser));
         argv.extend([
             "-R".to_string(),
+            "--".to_string(),
             theirs.to_string_lossy().into_owned(),
             ours.to_string_lossy().into_owned(),
             format!("{ruser}@{peer}:/"),
@@ -740,7 +743,7 @@ mod tests {
         };
         let mut a = v(&["ssh", "-q"]);
         a.extend(remote::SSH_OPTS.iter().map(|s| s.to_string()));
-        a.extend(v(&["-l", user, node, "--"]));
+        a.extend(v(&["-l", user, "--", node]));
         a.push(remote);
         a
     }
@@ -765,6 +768,7 @@ mod tests {
             "--exclude=*.core",
         ]);
         a.extend(transport_argv(user));
+        a.push("--".into());
         a.extend(src.iter().map(|s| lab.etc(s)));
         a.push(format!("{user}@{node}:/"));
         a
@@ -774,6 +778,7 @@ mod tests {
         let mut a = v(&["rsync"]);
         a.extend(transport_argv(user));
         a.push("-R".into());
+        a.push("--".into());
         a.push(lab.stamp_path(node, rid).to_string_lossy().into_owned());
         a.push(lab.stamp_path(local, rid).to_string_lossy().into_owned());
         a.push(format!("{user}@{node}:/"));
@@ -1283,6 +1288,7 @@ mod tests {
         ]);
         want.extend(transport_argv("root"));
         want.push("--bwlimit=1000".into());
+        want.push("--".into());
         want.extend(TUTORIAL_FILES.iter().map(|f| lab.etc(f)));
         want.push("root@sles2:/".into());
         assert_eq!(lab.argvs()[1], want);
@@ -1312,7 +1318,7 @@ mod tests {
         assert_eq!(r, peers(&["sles2"]));
         let root = app.trim_end_matches("/app");
         let want = format!(
-            "rsync -HpogDtrlvx --stats --delete --force --timeout=3600 -e {RSH} --rsync-path sudo rsync {root}/data/a.db {root}/data/b.db {app} svcsync@sles2:/backup"
+            "rsync -HpogDtrlvx --stats --delete --force --timeout=3600 -e {RSH} --rsync-path sudo rsync -- {root}/data/a.db {root}/data/b.db {app} svcsync@sles2:/backup"
         );
         let name = "P26.OPENSVC.COM.SYNC#1";
         assert_eq!(
