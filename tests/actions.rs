@@ -1067,11 +1067,12 @@ fn rid_and_tags_select_resources() {
         "kpartx -d /dev/vgsvc1/lvdatasvc1",
         "vgchange -a n vgsvc1",
     ]);
-    // An unknown tag selects nothing.
-    w.svc(&["start", "--tags", "nosuch"]).code(0).actions_are(&[
-        "arping -D -c 2 -w 2 -I eth0 37.59.71.26",
-        "ping -c 1 -W 0.15 37.59.71.26",
-    ]);
+    // An unknown tag or rid is refused: it would select nothing (issue 10,
+    // item 15); bad_input.rs checks that nothing is written.
+    w.svc(&["start", "--tags", "nosuch"])
+        .code(2)
+        .stderr_is("/etc/opensvc/p26.opensvc.com.env: no resource tagged nosuch (tags: storage)\n")
+        .no_calls();
 }
 
 /// Checklist 16: a one-node service has no sync#i0 and sync n/a.
