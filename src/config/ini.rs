@@ -34,6 +34,9 @@ pub struct Section {
     pub entries: Vec<Entry>,
     /// Key → position in `entries`.
     index: HashMap<String, usize>,
+    /// Some key has a `@scope`: only then are `kw@…` forms looked up,
+    /// which costs four formatted names a lookup.
+    scoped: bool,
 }
 
 impl Section {
@@ -43,6 +46,7 @@ impl Section {
             line,
             entries: Vec::new(),
             index: HashMap::new(),
+            scoped: false,
         }
     }
 
@@ -256,6 +260,10 @@ impl Ini {
     /// `kw@drpnodes`, `kw@encapnodes`, then `kw` (spec §2.2), each step
     /// with DEFAULT inheritance.
     pub fn get_scoped(&self, section: &str, kw: &str, scope: &Scope) -> Option<Found<'_>> {
+        let has_scoped = |s: Option<&Section>| s.is_some_and(|s| s.scoped);
+        if !has_scoped(self.section(section)) && !has_scoped(self.default.as_ref()) {
+            return self.get(section, kw);
+        }
         let candidates = [
             (format!("{kw}@{}", scope.nodename), true),
             (format!("{kw}@nodes"), scope.in_nodes),
@@ -344,6 +352,7 @@ impl Ini {
                     *existing = entry;
                 }
                 None => {
+                    section.scoped |= key.contains('@');
                     section.index.insert(key.to_string(), section.entries.len());
                     section.entries.push(entry);
                 }

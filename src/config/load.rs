@@ -193,8 +193,9 @@ fn lint(file: &Path, ini: &Ini) -> Vec<Problem> {
             ));
             continue;
         }
+        let table = keywords::keywords(kind);
         for e in &section.entries {
-            if !keywords::is_known(kind, &e.key) {
+            if !keywords::is_in(&table, &e.key) {
                 out.push(problem(
                     e.line,
                     &section.name,
