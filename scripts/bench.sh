@@ -31,8 +31,9 @@ fake ip "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
 fake lvs "  -wi-a-----
   -wi-a-----"
 fake vgs "  sles1"
-fake mount "/dev/mapper/vgsvc1-lvappsvc1 on $W/svc1/app type ext3 (rw)
-/dev/mapper/vgsvc1-lvdatasvc1 on $W/svc1/data type ext3 (rw)"
+# The mount table the fs driver reads instead of /proc/self/mountinfo.
+printf '%s\n' "98 1 253:1 / $W/svc1/app rw - ext3 /dev/mapper/vgsvc1-lvappsvc1 rw" \
+    "99 1 253:2 / $W/svc1/data rw - ext3 /dev/mapper/vgsvc1-lvdatasvc1 rw" >"$W/mountinfo"
 fake ps "UID PID PPID C STIME TTY TIME CMD"
 printf '#!/bin/sh\nexit 0\n' >"$W/svc1/app/init.d/C10check"
 chmod 755 "$W/svc1/app/init.d/C10check"
@@ -55,7 +56,7 @@ mnt = $W/svc1/data
 dev = /dev/mapper/vgsvc1-lvdatasvc1
 CONF
 ln -s "$W/svc1/app/init.d" "$R/etc/p26.opensvc.com.d"
-export OSVC_ROOT_PATH=$R OSVC_NODENAME=sles1 PATH="$W/fakes:$PATH"
+export OSVC_ROOT_PATH=$R OSVC_NODENAME=sles1 OSVC_MOUNTINFO=$W/mountinfo PATH="$W/fakes:$PATH"
 "$BIN" -s p26.opensvc.com print status >/dev/null # first run prints the collector lines
 "$BIN" -s p26.opensvc.com print status
 

@@ -532,12 +532,13 @@ fn get_set_unset_round_trip_and_keep_comments() {
 fn get_and_set_errors() {
     let w = World::tutorial();
     let before = w.read_conf(SVC);
+    // Bad input: exit 2 (a missing value is exit 1).
     w.svc(&["get", "--param", "foo"])
-        .code(1)
+        .code(2)
         .stdout_is("")
         .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         malformed parameter. format as 'section.key'\n");
     w.svc(&["get", "--param", "nosuch.foo"])
-        .code(1)
+        .code(2)
         .stderr_is("HH:MM:SS ERROR   P26.OPENSVC.COM         section 'nosuch' not found\n");
     w.svc(&["get"])
         .code(2)

@@ -3,8 +3,12 @@
 //! broken file can be inspected and repaired with svcmgr.
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::action::{Action, BAD_CONFIG, Env, FAILED, OK};
+use crate::config::edit::{EditError, Planned};
+use crate::config::guard::{self, Refusal};
+use crate::config::ini::Ini;
 use crate::config::{self, edit};
 use crate::log::Logger;
 
@@ -83,22 +87,88 @@ pub fn run(env: &Env, name: &str, action: Action, log: &Logger) -> i32 {
                 eprintln!("--value is required for 'set'");
                 return BAD_CONFIG;
             };
-            edit::set(&file, p, v)
+            return match edit::plan_set(&file, p, v) {
+                Ok(plan) => checked_commit(env, name, &file, plan, log),
+                Err(e) => edit_failed(e, log),
+            };
         }
-        Action::Unset => match param() {
-            Ok(p) => edit::unset(&file, p).map(|_| ()),
-            Err(c) => return c,
-        },
+        Action::Unset => {
+            let p = match param() {
+                Ok(p) => p,
+                Err(c) => return c,
+            };
+            return match edit::plan_unset(&file, p) {
+                Ok(plan) if !plan.removed => {
+                    let ini = Ini::parse(&plan.new_text());
+                    match guard::check_unset_absent(&ini, &file, &plan.section, &plan.key) {
+                        Ok(()) => OK,
+                        Err(r) => refused(r),
+                    }
+                }
+                Ok(plan) => checked_commit(env, name, &file, plan, log),
+                Err(e) => edit_failed(e, log),
+            };
+        }
         Action::Enable | Action::Disable => {
+            if let Err(msg) = check_rids(&file, opts) {
+                eprintln!("{msg}");
+                return BAD_CONFIG;
+            }
             edit::set_disable(&file, &opts.rids, action == Action::Disable)
         }
         _ => return BAD_CONFIG,
     };
     match result {
         Ok(()) => OK,
-        Err(e) => {
-            log.error(e.to_string());
-            FAILED
-        }
+        Err(e) => edit_failed(e, log),
     }
+}
+
+/// A bad parameter or a file that cannot be edited is bad input (exit 2);
+/// a file that cannot be read or written is a failure (exit 1).
+fn edit_failed(e: EditError, log: &Logger) -> i32 {
+    log.error(e.to_string());
+    match e {
+        EditError::Read { .. } | EditError::Write { .. } => FAILED,
+        _ => BAD_CONFIG,
+    }
+}
+
+/// Writes `plan` unless `validate config` would then find something wrong
+/// at the key it edits (config/guard.rs).
+fn checked_commit(env: &Env, name: &str, file: &Path, plan: Planned, log: &Logger) -> i32 {
+    if let Err(r) = guard::check_edit(&plan, file, name, env.nodename, env.opts.force) {
+        return refused(r);
+    }
+    match plan.commit() {
+        Ok(()) => OK,
+        Err(e) => edit_failed(e, log),
+    }
+}
+
+/// The problems as `validate config` prints them, on stderr; exit 2.
+fn refused(r: Refusal) -> i32 {
+    for p in &r.problems {
+        eprintln!("{p}");
+    }
+    if r.forcible {
+        eprintln!("nothing written (--force writes an unknown keyword anyway)");
+    }
+    BAD_CONFIG
+}
+
+/// `enable`/`disable --rid` name resources of the file: a typo used to add
+/// a section that no longer loads. They take no `--tags`: ignored, it
+/// would have turned a tagged disable into a disable of everything.
+fn check_rids(file: &Path, opts: &crate::action::Opts) -> Result<(), String> {
+    if !opts.tags.is_empty() {
+        return Err("enable and disable take --rid, not --tags".to_string());
+    }
+    if opts.rids.is_empty() {
+        return Ok(());
+    }
+    // An unreadable file is reported by the edit itself.
+    let text = std::fs::read(file).unwrap_or_default();
+    let ini = Ini::parse(&String::from_utf8_lossy(&text));
+    guard::check_rids(file, &opts.rids, &guard::resource_ids(&ini))
 }

@@ -9,6 +9,7 @@ mod executor;
 pub mod freeze;
 mod order;
 mod probe;
+mod selection;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -269,6 +270,10 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         Ok(s) => s,
         Err(code) => return code.into(),
     };
+    if let Err(msg) = selection::check(&svc, env.opts) {
+        eprintln!("{msg}");
+        return BAD_CONFIG.into();
+    }
     collector::push_if_needed(
         env.paths,
         name,
@@ -425,18 +430,36 @@ fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
 }
 
 /// Loads and builds the service; config errors are printed with their
-/// location and give exit code 2.
+/// location and give exit code 2. Unknown keywords are logged as warnings.
 pub fn load(env: &Env, name: &str) -> Result<Service, i32> {
     match config::load(env.paths, name, env.nodename) {
-        Ok(cfg) => Ok(Service::build(
-            cfg,
-            env.nodename,
-            env.paths,
-            env.svcmgr_bin.clone(),
-        )),
+        Ok(cfg) => {
+            warn_once(&Logger::service(name), &cfg.warnings);
+            Ok(Service::build(
+                cfg,
+                env.nodename,
+                env.paths,
+                env.svcmgr_bin.clone(),
+            ))
+        }
         Err(e) => {
             report_config_error(name, &e);
             Err(BAD_CONFIG)
+        }
+    }
+}
+
+/// A `mount_opts` for `mnt_opt` is ignored by the action, so it is said
+/// (issue 10, item 17); once per process, as an action may load the
+/// service more than once and the daemon loads it every few seconds.
+fn warn_once(log: &Logger, warnings: &[config::Problem]) {
+    static SAID: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let Ok(mut said) = SAID.lock() else { return };
+    for w in warnings {
+        let text = w.to_string();
+        if said.insert(text.clone()) {
+            log.warn(text);
         }
     }
 }

@@ -4,6 +4,11 @@
 //!
 //! rust-ini cannot report line numbers, and every config problem must name
 //! its line (design.md), hence this small parser.
+//!
+//! Sections and keys are indexed by name: a config of 10,000 sections must
+//! not cost 10,000 × 10,000 string compares (issue 10, item 22).
+
+use std::collections::HashMap;
 
 /// The section every other section inherits from.
 pub const DEFAULT: &str = "DEFAULT";
@@ -27,12 +32,44 @@ pub struct Section {
     pub line: usize,
     /// Keys in order of first appearance, last value wins.
     pub entries: Vec<Entry>,
+    /// Key → position in `entries`.
+    index: HashMap<String, usize>,
+    /// Some key has a `@scope`: only then are `kw@…` forms looked up,
+    /// which costs four formatted names a lookup.
+    scoped: bool,
 }
 
 impl Section {
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.key == key)
+    fn new(name: &str, line: usize) -> Section {
+        Section {
+            name: name.to_string(),
+            line,
+            entries: Vec::new(),
+            index: HashMap::new(),
+            scoped: false,
+        }
     }
+
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        self.index.get(key).map(|&i| &self.entries[i])
+    }
+
+    fn entry_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        self.index.get(key).map(|&i| &mut self.entries[i])
+    }
+}
+
+/// A section header or a key written a second time: RawConfigParser merged
+/// them silently (last wins), which hides which value is in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub section: String,
+    /// None for a repeated section header.
+    pub key: Option<String>,
+    /// 1-based line of the earlier occurrence.
+    pub first: usize,
+    /// 1-based line of this occurrence.
+    pub line: usize,
 }
 
 /// A line the parser could not make sense of.
@@ -50,6 +87,10 @@ pub struct KeySpan {
     /// 1-based first and last line (continuation lines included).
     pub first: usize,
     pub last: usize,
+    /// Last line that belongs to the key: `last`, or a later indented
+    /// comment line. Such a line parses only after a key, so it goes with
+    /// its key when the key is removed.
+    pub tail: usize,
 }
 
 /// A value found by a lookup, with where it physically comes from.
@@ -79,10 +120,17 @@ pub struct Ini {
     ends_with_newline: bool,
     default: Option<Section>,
     sections: Vec<Section>,
+    /// Section name → position in `sections`.
+    by_name: HashMap<String, usize>,
     spans: Vec<KeySpan>,
     headers: Vec<(String, usize)>,
     errors: Vec<ParseError>,
+    duplicates: Vec<Duplicate>,
 }
+
+/// The UTF-8 byte order mark some editors write first; it is not part of
+/// the first line's text.
+pub const BOM: char = '\u{feff}';
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -102,11 +150,16 @@ impl Ini {
         if ini.ends_with_newline || text.is_empty() {
             ini.raw.pop();
         }
-        let lines: Vec<String> = ini
+        let mut lines: Vec<String> = ini
             .raw
             .iter()
             .map(|l| l.trim_end_matches('\r').to_string())
             .collect();
+        if let Some(first) = lines.first_mut()
+            && let Some(rest) = first.strip_prefix(BOM)
+        {
+            *first = rest.to_string();
+        }
         let mut cur: Option<Target> = None;
         let mut cur_key: Option<(String, usize)> = None;
         for (idx, line) in lines.iter().enumerate() {
@@ -124,6 +177,7 @@ impl Ini {
                     ini.append_value(cur, key, &value);
                     ini.spans[*span].last = lineno;
                 }
+                ini.spans[*span].tail = lineno;
                 continue;
             }
             if let Some(name) = header(line) {
@@ -158,6 +212,11 @@ impl Ini {
         &self.errors
     }
 
+    /// Repeated section headers and keys, in file order.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
+    }
+
     /// Sections other than DEFAULT, in file order.
     pub fn sections(&self) -> &[Section] {
         &self.sections
@@ -176,7 +235,7 @@ impl Ini {
         if name == DEFAULT {
             return self.default.as_ref();
         }
-        self.sections.iter().find(|s| s.name == name)
+        self.by_name.get(name).map(|&i| &self.sections[i])
     }
 
     pub fn has_section(&self, name: &str) -> bool {
@@ -201,6 +260,10 @@ impl Ini {
     /// `kw@drpnodes`, `kw@encapnodes`, then `kw` (spec §2.2), each step
     /// with DEFAULT inheritance.
     pub fn get_scoped(&self, section: &str, kw: &str, scope: &Scope) -> Option<Found<'_>> {
+        let has_scoped = |s: Option<&Section>| s.is_some_and(|s| s.scoped);
+        if !has_scoped(self.section(section)) && !has_scoped(self.default.as_ref()) {
+            return self.get(section, kw);
+        }
         let candidates = [
             (format!("{kw}@{}", scope.nodename), true),
             (format!("{kw}@nodes"), scope.in_nodes),
@@ -244,23 +307,25 @@ impl Ini {
             name
         };
         self.headers.push((name.to_string(), line));
-        if name == DEFAULT {
-            self.default.get_or_insert_with(|| Section {
-                name: DEFAULT.to_string(),
+        let target = if name == DEFAULT {
+            Target::Default
+        } else if let Some(&i) = self.by_name.get(name) {
+            Target::Section(i)
+        } else {
+            self.by_name.insert(name.to_string(), self.sections.len());
+            self.sections.push(Section::new(name, line));
+            return Target::Section(self.sections.len() - 1);
+        };
+        match self.target_mut(target).map(|s| s.line) {
+            Some(first) => self.duplicates.push(Duplicate {
+                section: name.to_string(),
+                key: None,
+                first,
                 line,
-                entries: Vec::new(),
-            });
-            return Target::Default;
+            }),
+            None => self.default = Some(Section::new(DEFAULT, line)),
         }
-        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
-            return Target::Section(i);
-        }
-        self.sections.push(Section {
-            name: name.to_string(),
-            line,
-            entries: Vec::new(),
-        });
-        Target::Section(self.sections.len() - 1)
+        target
     }
 
     fn target_mut(&mut self, target: Target) -> Option<&mut Section> {
@@ -273,6 +338,7 @@ impl Ini {
     /// Returns the index of the new key span.
     fn set_value(&mut self, target: Target, key: &str, value: &str, line: usize) -> usize {
         let mut section_name = String::new();
+        let mut earlier = None;
         if let Some(section) = self.target_mut(target) {
             section_name = section.name.clone();
             let entry = Entry {
@@ -280,16 +346,32 @@ impl Ini {
                 value: value.to_string(),
                 line,
             };
-            match section.entries.iter_mut().find(|e| e.key == key) {
-                Some(existing) => *existing = entry,
-                None => section.entries.push(entry),
+            match section.entry_mut(key) {
+                Some(existing) => {
+                    earlier = Some(existing.line);
+                    *existing = entry;
+                }
+                None => {
+                    section.scoped |= key.contains('@');
+                    section.index.insert(key.to_string(), section.entries.len());
+                    section.entries.push(entry);
+                }
             }
+        }
+        if let Some(first) = earlier {
+            self.duplicates.push(Duplicate {
+                section: section_name.clone(),
+                key: Some(key.to_string()),
+                first,
+                line,
+            });
         }
         self.spans.push(KeySpan {
             section: section_name,
             key: key.to_string(),
             first: line,
             last: line,
+            tail: line,
         });
         self.spans.len() - 1
     }
@@ -298,7 +380,7 @@ impl Ini {
         let Some(section) = target.and_then(|t| self.target_mut(t)) else {
             return;
         };
-        if let Some(entry) = section.entries.iter_mut().find(|e| e.key == key) {
+        if let Some(entry) = section.entry_mut(key) {
             entry.value.push('\n');
             entry.value.push_str(more);
         }
@@ -431,6 +513,53 @@ mod tests {
         assert_eq!(a.entry("k").map(|e| (&*e.value, e.line)), Some(("2", 6)));
         assert_eq!(value(&ini, "a", "j"), Some("3"));
         assert_eq!(ini.key_spans().len(), 4);
+        let dup = |key: Option<&str>, first, line| Duplicate {
+            section: "a".into(),
+            key: key.map(str::to_string),
+            first,
+            line,
+        };
+        assert_eq!(ini.duplicates(), &[dup(None, 1, 5), dup(Some("k"), 2, 6)]);
+    }
+
+    #[test]
+    fn repeated_default_headers_and_keys_are_duplicates_in_any_case() {
+        let ini = Ini::parse("[default]\nK = 1\n[DEFAULT]\nk = 2\n");
+        let got: Vec<_> = ini
+            .duplicates()
+            .iter()
+            .map(|d| (d.section.as_str(), d.key.as_deref(), d.first, d.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("DEFAULT", None, 1, 3), ("DEFAULT", Some("k"), 2, 4)]
+        );
+        assert!(
+            Ini::parse("[a]\nk = 1\nk@n1 = 2\n[b]\nk = 3\n")
+                .duplicates()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_utf8_bom_is_not_part_of_the_first_line() {
+        let ini = Ini::parse("\u{feff}[DEFAULT]\nk = v\n");
+        assert!(ini.errors().is_empty(), "{:?}", ini.errors());
+        assert_eq!(value(&ini, "s", "k"), Some("v"));
+        assert_eq!(ini.raw_lines()[0], "\u{feff}[DEFAULT]");
+        let ini = Ini::parse("\u{feff}# c\n[s]\nk = v\n");
+        assert!(ini.errors().is_empty(), "{:?}", ini.errors());
+        assert_eq!(ini.section("s").map(|s| s.line), Some(2));
+    }
+
+    #[test]
+    fn indented_comments_after_a_key_belong_to_its_tail() {
+        let ini = Ini::parse("[s]\na = 1\n  two\n\n  # note\n# col 0\n  # after col 0\nb = 2\n");
+        assert!(ini.errors().is_empty(), "{:?}", ini.errors());
+        let a = &ini.key_spans()[0];
+        assert_eq!((a.first, a.last, a.tail), (2, 3, 7));
+        let b = &ini.key_spans()[1];
+        assert_eq!((b.first, b.last, b.tail), (8, 8, 8));
     }
 
     #[test]

@@ -223,7 +223,11 @@ pub fn keywords(kind: SectionKind) -> Vec<Keyword> {
 /// Whether `key` (maybe `name@scope`) is a keyword of this section kind.
 /// A keyword scoped in one table and not in another counts as scoped.
 pub fn is_known(kind: SectionKind, key: &str) -> bool {
-    let table = keywords(kind);
+    is_in(&keywords(kind), key)
+}
+
+/// `is_known` against a table built once for a whole section.
+pub fn is_in(table: &[Keyword], key: &str) -> bool {
     match key.split_once('@') {
         None => table.iter().any(|k| k.name == key),
         Some((name, scope)) => {

@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod edit;
+pub mod guard;
 pub mod hostname;
 pub mod ini;
 pub mod keywords;
@@ -19,11 +20,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use load::{TextCheckError, find_file, list_services, load, validate, validate_text};
+pub use load::{
+    TextCheckError, find_file, list_services, load, problems_of_text, validate, validate_text,
+};
 pub use schedule::Schedule;
 
 /// One thing wrong in a config file, located for the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Problem {
     pub file: PathBuf,
     pub line: Option<usize>,
@@ -101,6 +104,9 @@ pub struct ServiceConfig {
     /// file order within a type. `app` always exists; `sync#i0` exists when
     /// nodes ∪ drpnodes has more than one node.
     pub resources: Vec<ResourceConfig>,
+    /// What `validate config` would list that does not stop a load
+    /// (unknown keywords, a `mount_opts` for `mnt_opt`): actions log them.
+    pub warnings: Vec<Problem>,
 }
 
 /// Keywords every resource section accepts (spec §2.4), resolved for this node.

@@ -36,6 +36,10 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 pub const MAX_TRIES: u32 = 3;
 /// The monitor thread does the fetches: a few per pass keeps its loop short.
 const FETCHES_PER_PASS: usize = 2;
+/// The largest config accepted from a peer. A real one is a few KiB; a
+/// bigger one is a mistake or an attack, and validating it would hold the
+/// monitor thread (issue 10, item 22).
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 /// What a node advertises of one service's config file.
 #[derive(Debug, Clone, PartialEq)]
@@ -369,6 +373,12 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
 /// `svcmgr validate config` on a copy, never on the live file; problems
 /// are reported against the file they would have replaced.
 fn validate_copy(env: &Env, svc: &str, text: &str, target: &Path) -> Result<(), Failure> {
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(Failure::Refused(format!(
+            "the config is {} bytes, more than the {MAX_CONFIG_BYTES} a replicated config may hold",
+            text.len()
+        )));
+    }
     let scratch = env.paths.var.join("replicate");
     match config::validate_text(env.paths, svc, env.nodename, text, &scratch, target) {
         Ok(problems) if problems.is_empty() => Ok(()),

@@ -231,3 +231,29 @@ fn an_mtime_survives_the_wire_to_the_microsecond() {
     assert!(from_secs(-1.0).is_none());
     assert!(from_secs(f64::NAN).is_none());
 }
+
+#[test]
+fn a_config_over_the_size_bound_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    let (runner, opts) = (FakeRunner::new(), Opts::default());
+    let env = Env {
+        paths: &paths,
+        nodename: "node2",
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: "/usr/bin/svcmgr".into(),
+    };
+    let head = "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\ncomment = ";
+    let text = format!("{head}{}\n", "x".repeat(MAX_CONFIG_BYTES - head.len() - 1));
+    let target = paths.etc.join("svc1.conf");
+    assert!(validate_copy(&env, "svc1", &text, &target).is_ok());
+    let text = format!("{head}{}\n", "x".repeat(MAX_CONFIG_BYTES - head.len()));
+    match validate_copy(&env, "svc1", &text, &target) {
+        Err(Failure::Refused(why)) => assert_eq!(
+            why,
+            "the config is 1048577 bytes, more than the 1048576 a replicated config may hold"
+        ),
+        _ => panic!("a config over the bound must be refused"),
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::mountinfo::{self, Mount as MountEntry};
 use super::*;
 use crate::config::FsConf;
 use crate::exec::{Cmd, ErrLevel, run_logged, run_passthrough};
@@ -29,14 +30,6 @@ pub struct Fs {
     conf: FsConf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct MountEntry {
-    dev: String,
-    mnt: String,
-    fstype: String,
-    opts: Vec<String>,
-}
-
 impl Fs {
     pub fn new(conf: FsConf) -> Fs {
         Fs { conf }
@@ -48,14 +41,17 @@ impl Fs {
 
     /// Our entry in the mount table, if mounted.
     fn mounted(&self, ctx: &Ctx) -> Option<MountEntry> {
-        let out = match ctx.probe(&Cmd::new(["mount"])) {
-            Ok(out) if out.ok() => out,
-            _ => return None,
+        let text = match ctx.runner.mountinfo() {
+            Ok(text) => text,
+            Err(e) => {
+                ctx.log.debug(e.to_string());
+                return None;
+            }
         };
         let mnt = strip_slash(&self.conf.mnt);
-        parse_mount_table(&out.stdout)
+        mountinfo::parse(&text)
             .into_iter()
-            .find(|m| m.mnt == mnt && same_dev(&m.dev, &self.conf.dev))
+            .find(|m| strip_slash(&m.mnt) == mnt && same_dev(&m.dev, &self.conf.dev))
     }
 
     /// Status write test: a mount that went read-only after an I/O error
@@ -149,26 +145,6 @@ fn strip_slash(p: &str) -> &str {
         Some("") | None => p,
         Some(s) => s,
     }
-}
-
-/// `<dev> on <mnt> type <type> (<opts>)`; other lines (mount points with
-/// spaces, messages) are skipped where 1.5 stopped reading.
-fn parse_mount_table(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let w: Vec<&str> = line.split_whitespace().collect();
-            let [dev, "on", mnt, "type", fstype, opts] = w[..] else {
-                return None;
-            };
-            let opts = opts.strip_prefix('(')?.strip_suffix(')')?;
-            Some(MountEntry {
-                dev: dev.to_string(),
-                mnt: strip_slash(mnt).to_string(),
-                fstype: fstype.to_string(),
-                opts: opts.split(',').map(String::from).collect(),
-            })
-        })
-        .collect()
 }
 
 /// `/dev/<vg>/<lv>` as device-mapper names it: `-` inside names doubled.
@@ -330,10 +306,15 @@ mod tests {
         })
     }
 
+    const PROC: &str = "22 1 0:21 / /proc rw,nosuid - proc proc rw\n";
+
+    /// `/proc/self/mountinfo` with /proc and our fs mounted.
     fn table(l: &Lab, opts: &str) -> String {
+        let esc = |p: &str| p.replace(' ', "\\040");
         format!(
-            "proc on /proc type proc (rw)\n{} on {} type ext3 ({opts})\n",
-            l.dev, l.mnt
+            "{PROC}98 1 253:1 / {} {opts},relatime - ext3 {} {opts}\n",
+            esc(&l.mnt),
+            esc(&l.dev)
         )
     }
 
@@ -353,29 +334,17 @@ mod tests {
             .collect()
     }
 
+    /// Issue 10, item 23: `mount` output split this mount point in two
+    /// and the fs always read down.
     #[test]
-    fn mount_table_parser_skips_odd_lines() {
-        let text = "\
-/dev/mapper/vgsvc1-lvappsvc1 on /svc1/app type ext3 (rw)
-some warning line
-/dev/sdb on /mnt/with space type ext4 (rw)
-srv:/export on /data/ type nfs (rw,ro,vers=3)
-/dev/sda1 on / type ext4 (rw,relatime)
-";
-        let t = parse_mount_table(text);
-        let summary: Vec<_> = t
-            .iter()
-            .map(|m| (m.dev.as_str(), m.mnt.as_str(), m.fstype.as_str()))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("/dev/mapper/vgsvc1-lvappsvc1", "/svc1/app", "ext3"),
-                ("srv:/export", "/data", "nfs"),
-                ("/dev/sda1", "/", "ext4"),
-            ]
-        );
-        assert_eq!(t[1].opts, ["rw", "ro", "vers=3"]);
+    fn a_mount_point_with_a_space_reads_up() {
+        let (mut l, s, r) = (lab(), svc(), FakeRunner::new());
+        l.mnt = format!("{}/my data", l.mnt);
+        std::fs::create_dir_all(&l.mnt).unwrap();
+        r.on(&["mountinfo"], 0, &table(&l, "rw"), "");
+        let f = fs(&l, "ext3");
+        assert_eq!(f.status(&ctx(&r, &s), &Deps::NONE), Probe::new(Status::Up));
+        assert!(Path::new(&l.mnt).join(".opensvc").exists());
     }
 
     #[test]
@@ -403,7 +372,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn start_matches_the_seed() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on(&["mount"], 0, "proc on /proc type proc (rw)\n", "");
+        r.on(&["mountinfo"], 0, PROC, "");
         r.on(&["mount", "-t"], 0, "", "");
         r.on(
             &["e2fsck"],
@@ -417,7 +386,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         assert_eq!(
             r.calls(),
             [
-                "mount".to_string(),
+                "mountinfo".to_string(),
                 format!("e2fsck -p {}", l.dev),
                 format!("mount -t ext3 {} {}", l.dev, l.mnt),
             ]
@@ -437,7 +406,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     fn start_passes_options_and_skips_fsck_without_a_type() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
         std::fs::create_dir_all(&l.mnt).unwrap();
-        r.on(&["mount"], 0, "", "");
+        r.on(&["mountinfo"], 0, "", "");
         let f = Fs::new(FsConf {
             mnt_opt: "noatime,nodev".into(),
             ..fs(&l, "").conf
@@ -446,7 +415,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         assert_eq!(res, Ok(Started::Activated));
         assert_eq!(
             tidy(&l, r.calls()),
-            ["mount", "mount -o noatime,nodev DEV MNT"]
+            ["mountinfo", "mount -o noatime,nodev DEV MNT"]
         );
         assert_eq!(
             tidy(&l, lines),
@@ -466,7 +435,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         let (res, lines) = capture(|| fs(&l, "ext4").start(&ctx(&r, &s)));
         assert_eq!(res, Ok(Started::Activated));
         assert_eq!(lines[0], "WARNING S1.FS#0 ext4 not found. bypass.");
-        assert_eq!(tidy(&l, r.calls()), ["mount", "mount -t ext4 DEV MNT"]);
+        assert_eq!(tidy(&l, r.calls()), ["mountinfo", "mount -t ext4 DEV MNT"]);
     }
 
     #[test]
@@ -474,7 +443,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         let (l, s) = (lab(), svc());
         for (rc, ok) in [(1, true), (32, true), (33, true), (4, false), (8, false)] {
             let r = FakeRunner::new();
-            r.on(&["mount"], 0, "", "");
+            r.on(&["mountinfo"], 0, "", "");
             r.on(&["e2fsck"], rc, "", "");
             let (res, _) = capture(|| fs(&l, "ext3").start(&ctx(&r, &s)));
             assert_eq!(res.is_ok(), ok, "rc {rc}");
@@ -534,10 +503,10 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     fn start_of_a_mounted_fs_is_already_up() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
         std::fs::create_dir_all(&l.mnt).unwrap();
-        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        r.on(&["mountinfo"], 0, &table(&l, "rw"), "");
         let (res, lines) = capture(|| fs(&l, "ext3").start(&ctx(&r, &s)));
         assert_eq!(res, Ok(Started::AlreadyUp));
-        assert_eq!(r.calls(), ["mount"]);
+        assert_eq!(r.calls(), ["mountinfo"]);
         assert_eq!(
             tidy(&l, lines),
             ["INFO S1.FS#0 fs(DEV MNT) is already mounted"]
@@ -547,7 +516,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn start_fails_when_mount_fails() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on(&["mount"], 0, "", "");
+        r.on(&["mountinfo"], 0, "", "");
         r.on(&["mount", "-t"], 32, "", "mount: wrong fs type\n");
         let (res, lines) = capture(|| fs(&l, "xfs").start(&ctx(&r, &s)));
         assert_eq!(
@@ -565,7 +534,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
         std::fs::create_dir_all(&l.mnt).unwrap();
         r.on_seq(
-            &["mount"],
+            &["mountinfo"],
             vec![out(""), out(&table(&l, "rw")), out(&table(&l, "ro"))],
         );
         let f = fs(&l, "ext3");
@@ -583,7 +552,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     fn status_warns_when_unwritable_and_tolerates_a_full_fs() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
         // The mount point does not exist: the write fails whoever we are.
-        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        r.on(&["mountinfo"], 0, &table(&l, "rw"), "");
         let (p, lines) = capture(|| fs(&l, "ext3").status(&ctx(&r, &s), &Deps::NONE));
         assert_eq!(p, Probe::with(Status::Warn, "fs is not writable"));
         assert!(lines.is_empty());
@@ -601,20 +570,23 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn stop_matches_the_seed() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on_seq(&["mount"], vec![out(&table(&l, "rw")), out("")]);
+        r.on_seq(&["mountinfo"], vec![out(&table(&l, "rw")), out("")]);
         let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
-        assert_eq!(tidy(&l, r.calls()), ["mount", "umount MNT", "mount"]);
+        assert_eq!(
+            tidy(&l, r.calls()),
+            ["mountinfo", "umount MNT", "mountinfo"]
+        );
         assert_eq!(tidy(&l, lines), ["INFO S1.FS#0 umount MNT"]);
     }
 
     #[test]
     fn stop_of_an_unmounted_fs_is_already_umounted() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on(&["mount"], 0, "", "");
+        r.on(&["mountinfo"], 0, "", "");
         let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
-        assert_eq!(r.calls(), ["mount"]);
+        assert_eq!(r.calls(), ["mountinfo"]);
         assert_eq!(
             tidy(&l, lines),
             ["INFO S1.FS#0 fs(DEV MNT) is already umounted"]
@@ -625,7 +597,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     fn stop_kills_the_users_of_a_busy_mount() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
         r.on_seq(
-            &["mount"],
+            &["mountinfo"],
             vec![out(&table(&l, "rw")), out(&table(&l, "rw")), out("")],
         );
         r.on_seq(
@@ -645,13 +617,13 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         assert_eq!(
             tidy(&l, r.calls()),
             [
-                "mount",
+                "mountinfo",
                 "umount MNT",
                 "sync",
-                "mount",
+                "mountinfo",
                 "fuser -kmv MNT",
                 "umount MNT",
-                "mount",
+                "mountinfo",
             ]
         );
         assert_eq!(
@@ -670,7 +642,7 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn stop_fails_after_three_rounds() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on(&["mount"], 0, &table(&l, "rw"), "");
+        r.on(&["mountinfo"], 0, &table(&l, "rw"), "");
         r.on(&["umount"], 32, "", "umount: target is busy.\n");
         let (res, lines) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
         assert_eq!(res, Err(Failed::silent()));
@@ -686,7 +658,12 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn stop_never_kills_for_a_protected_mount_point() {
         let (s, r) = (svc(), FakeRunner::new());
-        r.on(&["mount"], 0, "/dev/sdz1 on /opt type ext4 (rw)\n", "");
+        r.on(
+            &["mountinfo"],
+            0,
+            "30 1 8:1 / /opt rw - ext4 /dev/sdz1 rw\n",
+            "",
+        );
         r.on(&["umount"], 32, "", "umount: /opt: target is busy.\n");
         let f = Fs::new(FsConf {
             dev: "/dev/sdz1".into(),
@@ -699,11 +676,11 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
         assert_eq!(
             r.calls(),
             [
-                "mount",
+                "mountinfo",
                 "umount /opt",
                 "umount /opt",
                 "umount /opt",
-                "mount"
+                "mountinfo"
             ]
         );
         assert_eq!(lines.last().unwrap(), "ERROR S1.FS#0 failed to umount /opt");
@@ -712,10 +689,13 @@ srv:/export on /data/ type nfs (rw,ro,vers=3)
     #[test]
     fn umount_saying_not_mounted_is_success() {
         let (l, s, r) = (lab(), svc(), FakeRunner::new());
-        r.on_seq(&["mount"], vec![out(&table(&l, "rw")), out("")]);
+        r.on_seq(&["mountinfo"], vec![out(&table(&l, "rw")), out("")]);
         r.on(&["umount"], 32, "", "umount: MNT: not mounted.\n");
         let (res, _) = capture(|| fs(&l, "ext3").stop(&ctx(&r, &s)));
         assert_eq!(res, Ok(()));
-        assert_eq!(tidy(&l, r.calls()), ["mount", "umount MNT", "mount"]);
+        assert_eq!(
+            tidy(&l, r.calls()),
+            ["mountinfo", "umount MNT", "mountinfo"]
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod app;
 pub mod fs;
 pub mod hb;
 pub mod ip;
+mod mountinfo;
 pub mod sync;
 pub mod vg;
 

@@ -1,5 +1,5 @@
-//! One status pass runs each read-only probe command once: two fs resources
-//! share one `mount` listing, several ip resources one `ip addr`. Never used
+//! One status pass runs each read-only probe command once: several ip
+//! resources share one `ip addr`, vg resources their listings. Never used
 //! by start or stop, where the answers change under our feet.
 
 use std::collections::HashMap;

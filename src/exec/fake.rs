@@ -105,6 +105,11 @@ impl Runner for FakeRunner {
             .unwrap_or(false);
         (!missing).then(|| PathBuf::from("/fake/bin").join(bin))
     }
+
+    /// Answered and recorded as a command named `mountinfo`.
+    fn mountinfo(&self) -> Result<String, ExecError> {
+        self.run(&Cmd::new(["mountinfo"])).map(|o| o.stdout)
+    }
 }
 
 #[cfg(test)]

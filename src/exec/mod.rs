@@ -121,6 +121,25 @@ pub trait Runner: Send + Sync {
     fn run(&self, cmd: &Cmd) -> Result<Output, ExecError>;
     /// Where `bin` would be found, for "is the tool installed" checks.
     fn which(&self, bin: &str) -> Option<PathBuf>;
+    /// The kernel's mount table (driver/mountinfo.rs). Read through the
+    /// runner, as the tools' answers are, so that tests can answer it.
+    fn mountinfo(&self) -> Result<String, ExecError> {
+        let path = mountinfo_path();
+        std::fs::read_to_string(&path).map_err(|err| ExecError::Spawn {
+            cmd: format!("read {}", path.display()),
+            err: std::sync::Arc::new(err),
+        })
+    }
+}
+
+/// `/proc/self/mountinfo`, or `OSVC_MOUNTINFO`: the tier-2 tests and
+/// `scripts/bench.sh` run the real binary with fake tools, and point it at
+/// the table their fake `mount` keeps.
+pub fn mountinfo_path() -> PathBuf {
+    match std::env::var_os("OSVC_MOUNTINFO") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/proc/self/mountinfo"),
+    }
 }
 
 extern "C" fn on_signal(_: libc::c_int) {

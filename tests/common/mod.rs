@@ -480,6 +480,22 @@ fn append(p: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// `mountinfo` from `mounts`, as `fake_mountinfo` in fakes/lib.sh makes
+/// it: the product reads it (`OSVC_MOUNTINFO`) as /proc/self/mountinfo.
+fn write_mountinfo(state: &Path) {
+    let mounts = std::fs::read_to_string(state.join("mounts")).unwrap_or_default();
+    let mut out = String::new();
+    for (i, l) in mounts.lines().enumerate() {
+        if let [dev, mnt, fstype, opts] = l.split_whitespace().collect::<Vec<_>>()[..] {
+            let n = 21 + i;
+            out.push_str(&format!(
+                "{n} 1 0:{n} / {mnt} {opts} - {fstype} {dev} {opts}\n"
+            ));
+        }
+    }
+    write(&state.join("mountinfo"), &out);
+}
+
 fn key(p: &str) -> String {
     p.replace('/', "_")
 }
@@ -509,6 +525,7 @@ impl World {
         );
         write(&state.join("remote_ips"), "");
         write(&state.join("mounts"), "/dev/sda1 / ext4 rw,relatime\n");
+        write_mountinfo(&state);
         let bin = base.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         for entry in std::fs::read_dir(fakes_dir()).unwrap() {
@@ -906,10 +923,12 @@ impl World {
     /// A mounted fs in the fake mount table (the mount point is created).
     pub fn mounted(&self, dev: &str, mnt: &str, fstype: &str) {
         std::fs::create_dir_all(mnt).unwrap();
+        let esc = |p: &str| p.replace(' ', "\\040");
         append(
             &self.state.join("mounts"),
-            &format!("{dev} {mnt} {fstype} rw\n"),
+            &format!("{} {} {fstype} rw\n", esc(dev), esc(mnt)),
         );
+        write_mountinfo(&self.state);
     }
 
     pub fn mounts(&self) -> String {
@@ -1088,6 +1107,7 @@ impl World {
             .env("HOME", self.dir.path())
             .env("LANG", "C")
             .env("FAKE_STATE", &self.state)
+            .env("OSVC_MOUNTINFO", self.state.join("mountinfo"))
             .env("OSVC_ROOT_PATH", &self.root)
             .env("OSVC_NODENAME", &self.node)
             .current_dir(self.dir.path())

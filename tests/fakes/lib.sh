@@ -17,7 +17,10 @@
 #   vg/<vg>/tags       vg tags, one a line, without the @
 #   e2fsck/<key>.out   replaces the e2fsck answer for a device (key: / -> _)
 #   e2fsck/<key>.rc    its exit code
-#   mounts             `<dev> <mnt> <type> <opts>` per mounted fs
+#   mounts             `<dev> <mnt> <type> <opts>` per mounted fs, a space
+#                      in a path written `\040`, as the kernel does
+#   mountinfo          the same as /proc/self/mountinfo shows it (the
+#                      product reads it there: OSVC_MOUNTINFO)
 #   umount_busy/<key>  umount of that mount point fails with "target is busy"
 #   ps                 what `ps -ef` prints
 #   unreachable        peers ssh and rsync cannot reach, one a line
@@ -33,6 +36,22 @@ if [ -z "${FAKE_STATE:-}" ] || [ ! -d "$FAKE_STATE" ]; then
 fi
 
 FAKE_TOOL=$(basename "$0")
+
+# A path as a field of `mounts`: spaces as `\040`.
+fake_mount_field() {
+    printf '%s' "${1// /\\040}"
+}
+
+# Rewrites `mountinfo` from `mounts` (tests/common/mod.rs does the same).
+fake_mountinfo() {
+    local n=20 d m t o
+    while read -r d m t o; do
+        [ -n "$d" ] || continue
+        n=$((n + 1))
+        echo "$n 1 0:$n / $m $o - $t $d $o"
+    done < "$FAKE_STATE/mounts" > "$FAKE_STATE/mountinfo.tmp.$$"
+    mv "$FAKE_STATE/mountinfo.tmp.$$" "$FAKE_STATE/mountinfo"
+}
 
 fake_record() {
     local line="$FAKE_TOOL"
