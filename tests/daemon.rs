@@ -694,6 +694,11 @@ fn a_trickling_client_does_not_silence_the_peers() {
         stop.store(true, Ordering::Relaxed);
         assert_eq!(missing, 0, "node2 was lost while a client trickled");
     });
+    let rx = d.svcmon(&["--format", "json"]).json()["threads"]["hb#1.rx"].clone();
+    assert!(
+        rx["rejected"].as_u64().unwrap_or(0) >= 1,
+        "the closed connections are counted: {rx:#}"
+    );
     let log = std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
     let refusals = log
         .lines()

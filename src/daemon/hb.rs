@@ -322,7 +322,12 @@ pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBoo
             match listener.accept() {
                 Ok((s, from)) => {
                     let Some(slot) = conns.take(from.ip()) else {
+                        // Counted like a refused frame: a source that holds
+                        // sockets open must show in svcmon.
                         if let Ok(mut st) = state.lock() {
+                            let c = &mut st.opener.stats.crowded;
+                            *c = c.saturating_add(1);
+                            shared.set_rejections(&tid, st.opener.stats.total());
                             st.refused(
                                 &tid,
                                 from.ip(),

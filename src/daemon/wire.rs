@@ -307,6 +307,8 @@ pub struct Rejections {
     pub forged: u64,
     pub replayed: u64,
     pub stranger: u64,
+    /// Connections closed unread: their source held too many at once.
+    pub crowded: u64,
 }
 
 impl Rejections {
@@ -344,6 +346,7 @@ impl Rejections {
             self.forged,
             self.replayed,
             self.stranger,
+            self.crowded,
         ]
         .iter()
         .fold(0u64, |a, b| a.saturating_add(*b))
