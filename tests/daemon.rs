@@ -459,6 +459,10 @@ fn nodemgr_validate_config_lists_every_problem_of_node_conf() {
             n + 4
         ),
         format!(
+            "{f}:{}: [arbitrator#1] secret: a secret of length 1 is too weak: use at least 128 random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)",
+            n + 7
+        ),
+        format!(
             "{f}:{}: [arbitrator#1] timeout: '1e19' is not a number of seconds from 0.001 to 60 (e.g. 2, 0.5 or 2s)",
             n + 8
         ),
@@ -510,6 +514,16 @@ fn nodemgr_set_refuses_unknown_keys_and_bad_values_and_writes_nothing() {
             "cluster.nodes",
             "n1 -oproxycommand=x",
             "[cluster] nodes: '-oproxycommand=x' is not a valid node name",
+        ),
+        (
+            "cluster.secret",
+            "hunter2",
+            "[cluster] secret: a secret of length 7 is too weak",
+        ),
+        (
+            "arbitrator#1.secret",
+            "0123456789abcdef",
+            "[arbitrator#1] secret: a secret of length 16 is too weak",
         ),
     ] {
         d.nodemgr(&["set", "--param", param, "--value", value])

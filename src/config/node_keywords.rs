@@ -27,8 +27,10 @@ pub enum SectionKind {
 /// What a value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
-    /// Anything (a secret, a command line, a path).
+    /// Anything (a command line, a path).
     Text,
+    /// A secret of at least 128 bits (daemon/secret.rs).
+    Secret,
     /// One word without blanks (a cluster name, an interface).
     Word,
     Bool,
@@ -129,7 +131,7 @@ const NODE: &[NodeKeyword] = &[
 
 const CLUSTER: &[NodeKeyword] = &[
     kw("nodes", ValueKind::Nodes),
-    kw("secret", ValueKind::Text),
+    kw("secret", ValueKind::Secret),
     kw("name", ValueKind::Word),
     kw("quorum", ValueKind::Bool),
 ];
@@ -151,7 +153,7 @@ const HB: &[NodeKeyword] = &[
 
 const ARBITRATOR: &[NodeKeyword] = &[
     kw("name", ValueKind::Node),
-    kw("secret", ValueKind::Text),
+    kw("secret", ValueKind::Secret),
     kw("cluster", ValueKind::Word),
     kw("port", ValueKind::Port),
     kw("timeout", ARBITRATOR_SECS),
@@ -237,6 +239,7 @@ pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
     }
     match kind {
         ValueKind::Text => Ok(()),
+        ValueKind::Secret => crate::daemon::secret::check_strength(v),
         ValueKind::Word if v.split_whitespace().count() == 1 => Ok(()),
         ValueKind::Word => Err(format!("'{v}' is not one word")),
         ValueKind::Bool => parse_bool(v)

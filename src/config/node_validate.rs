@@ -150,14 +150,14 @@ mod tests {
 
     #[test]
     fn the_tutorials_node_conf_is_clean() {
-        let text = "[cluster]\nnodes = node1 node2\nsecret = 0123abcd\nname = c1\nquorum = true\n\
+        let text = "[cluster]\nnodes = node1 node2\nsecret = 0123456789abcdef0123456789abcdef\nname = c1\nquorum = true\n\
             [node]\nruser = svcsync admin@node3\nhost_mode = PRD\nsplit_action = crash\n\
             watchdog = yes\nwatchdog_timeout = 0.5\nready_period = 0.2\n\
             [listener]\naddr = 0.0.0.0\nport = 1214\naddr@node2 = 127.0.0.1\nport@node2 = 0\n\
             [hb#1]\ntype = unicast\ninterval = 0.2\ntimeout = 0.8\nport = 10000\n\
             [hb#2]\ntype = disk\ndev = /dev/mapper/hb\n\
             [hb#3]\ntype = multicast\naddr = 224.3.29.71\nintf = eth0\n\
-            [arbitrator#1]\nname = arb1\nsecret = s\ncluster = arbiters\ntimeout = 1\nport = 1214\n\
+            [arbitrator#1]\nname = arb1\nsecret = q83vEjRWeJCrze8SNFZ4kA==\ncluster = arbiters\ntimeout = 1\nport = 1214\n\
             [stonith#node2]\ncmd = /usr/local/sbin/fence-node2 --hard\n";
         assert_eq!(problems(text), Vec::<String>::new());
         assert_eq!(problems(""), Vec::<String>::new());
@@ -184,6 +184,9 @@ mod tests {
                 format!("{f}:4: [hb#1] port: 'abc' is not a port (1 to 65535)"),
                 format!(
                     "{f}:7: [hb#2] timeout: '1e20' is not a number of seconds from 0.001 to 86400 (e.g. 2, 0.5 or 2s)"
+                ),
+                format!(
+                    "{f}:10: [arbitrator#1] secret: a secret of length 1 is too weak: use at least 128 random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)"
                 ),
                 format!(
                     "{f}:11: [arbitrator#1] timeout: '1e19' is not a number of seconds from 0.001 to 60 (e.g. 2, 0.5 or 2s)"
@@ -215,6 +218,10 @@ mod tests {
         assert!(msg("nodes.x", "1").contains("unknown section"));
         // One key at a time: a disk heartbeat's type before its dev.
         assert_eq!(check_param(f, "hb#2.type", "disk"), Ok(()));
-        assert_eq!(check_param(f, "cluster.secret", "any thing"), Ok(()));
+        assert_eq!(
+            check_param(f, "cluster.secret", "0123456789abcdef0123456789abcdef"),
+            Ok(())
+        );
+        assert!(msg("cluster.secret", "any thing").contains("too weak"));
     }
 }

@@ -3,8 +3,10 @@
 //! Like 1.9, a node without a secret makes one on first use, so a fresh
 //! node is a working one-node cluster. The secret is 32 random bytes in hex
 //! (1.9 used a 32-hex-char uuid1, which is partly guessable: the MAC
-//! address and a timestamp); any string an operator sets is accepted, since
-//! `wire::Key` stretches it with HKDF.
+//! address and a timestamp). A secret an operator sets must carry at least
+//! 128 bits ([`check_strength`]): `wire::Key` derives the key with HKDF,
+//! which spreads the secret's entropy but adds none, so a short or
+//! guessable secret would be a short or guessable key.
 
 use std::fs;
 use std::io;
@@ -22,6 +24,36 @@ const DEFAULT_NAME: &str = "default";
 const SECRET_BYTES: usize = 32;
 /// Two processes starting at once must not each write their own secret.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The fewest bits a secret must carry.
+pub const MIN_BITS: usize = 128;
+
+/// Whether `secret` carries [`MIN_BITS`]: hex digits count 4 bits each,
+/// base64 characters (either alphabet, padding aside) 6; anything else,
+/// a pass phrase, is refused, since its entropy cannot be told. The
+/// message never shows the secret.
+pub fn check_strength(secret: &str) -> Result<(), String> {
+    let s = secret.trim();
+    let hex = s.chars().all(|c| c.is_ascii_hexdigit());
+    let b64 = s
+        .trim_end_matches('=')
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/-_".contains(c));
+    let bits = if hex {
+        s.len() * 4
+    } else if b64 {
+        s.trim_end_matches('=').len() * 6
+    } else {
+        0
+    };
+    if bits >= MIN_BITS {
+        return Ok(());
+    }
+    Err(format!(
+        "a secret of length {} is too weak: use at least {MIN_BITS} random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)",
+        s.chars().count()
+    ))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -192,5 +224,31 @@ mod tests {
         assert_eq!(cluster_name(&paths), "default");
         fs::write(paths.node_conf(), "[cluster]\nname = prod1\n").unwrap();
         assert_eq!(cluster_name(&paths), "prod1");
+    }
+
+    #[test]
+    fn a_secret_carries_128_bits_or_is_refused() {
+        for ok in [
+            "0123456789abcdef0123456789abcdef",
+            "0123456789ABCDEF0123456789ABCDEF0123456789abcdef",
+            "q83vEjRWeJCrze8SNFZ4kA==",
+            "q83vEjRWeJCrze8SNFZ4kA",
+            "q83vEjRWeJCrze8SNF-_kA",
+        ] {
+            assert_eq!(check_strength(ok), Ok(()), "{ok}");
+        }
+        for weak in [
+            "s",
+            "0123456789abcdef0123456789abcde",
+            "q83vEjRWeJCrze8SNFZ4k",
+            "correct horse battery staple and more words",
+            "pässwörd-pässwörd-pässwörd-pässwörd",
+        ] {
+            let e = check_strength(weak).unwrap_err();
+            assert!(e.contains("too weak"), "{e}");
+            if weak.len() > 4 {
+                assert!(!e.contains(weak), "the message shows the secret: {e}");
+            }
+        }
     }
 }
