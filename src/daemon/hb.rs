@@ -6,7 +6,7 @@
 //! A peer is lost when no heartbeat has brought anything from it for
 //! `timeout` (`Shared::prune`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::blacklist::Blacklist;
+use super::conns::Conns;
 use super::deadline::Deadline;
 use super::state::Shared;
 use super::wire::{self, Kind, Opener, Sealer};
@@ -255,44 +256,6 @@ pub fn listen_on(conf: &HbConf) -> String {
     }
 }
 
-/// The connections open now, by source: a slot is held while one is read.
-#[derive(Default)]
-pub struct Conns(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection's place in [`Conns`], given back when dropped.
-pub struct Slot<'a> {
-    conns: &'a Conns,
-    ip: IpAddr,
-}
-
-impl Conns {
-    /// A slot for a connection from `ip`, unless that source or everyone
-    /// holds too many already.
-    pub fn take(&self, ip: IpAddr) -> Option<Slot<'_>> {
-        let mut m = self.0.lock().ok()?;
-        let total: usize = m.values().sum();
-        let mine = m.entry(ip).or_default();
-        if *mine >= PER_SOURCE || total >= MAX_CONNS {
-            return None;
-        }
-        *mine += 1;
-        Some(Slot { conns: self, ip })
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.conns.0.lock()
-            && let Some(n) = m.get_mut(&self.ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// `hb#N.rx`: accepts heartbeats until `stop`. Each connection is read by
 /// a thread of its own within [`frame_deadline`], so one slow or silent
 /// client (or a few per source, up to [`MAX_CONNS`]) cannot delay the
@@ -315,7 +278,7 @@ pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBoo
     // Non-blocking accept, polled, so that a stop or a reload is noticed.
     let _ = listener.set_nonblocking(true);
     let state = Mutex::new(RxState::new(opener));
-    let conns = Conns::default();
+    let conns = Conns::new(PER_SOURCE, MAX_CONNS);
     let within = frame_deadline(&conf);
     std::thread::scope(|sc| {
         while !stop.load(Ordering::Relaxed) && !shared.stopping() {
@@ -398,29 +361,6 @@ mod tests {
             interval: DEFAULT_INTERVAL,
             timeout,
         }
-    }
-
-    #[test]
-    fn a_source_holds_a_few_connections_and_everyone_a_bounded_number() {
-        let conns = Conns::default();
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let held: Vec<Slot> = (0..PER_SOURCE).map(|_| conns.take(a).unwrap()).collect();
-        assert!(conns.take(a).is_none(), "one more from the same source");
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let other = conns.take(b).expect("another source is still served");
-        drop(held);
-        drop(other);
-        assert!(conns.0.lock().unwrap().is_empty(), "slots given back");
-        let many: Vec<Slot> = (0..MAX_CONNS as u32)
-            .map(|i| {
-                conns
-                    .take(IpAddr::from(std::net::Ipv4Addr::from(i)))
-                    .unwrap()
-            })
-            .collect();
-        assert!(conns.take(a).is_none(), "no slot left for anyone");
-        drop(many);
-        assert!(conns.take(a).is_some());
     }
 
     #[test]

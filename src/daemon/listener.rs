@@ -7,8 +7,11 @@
 //!
 //! The accept loop never reads: it drops a blacklisted source at once and
 //! hands every other connection to [`WORKERS`] handler threads through a
-//! queue of [`QUEUE`]; when the queue is full the connection is closed
-//! (counted as rejected). Each connection gets [`DEADLINE`] for its whole
+//! queue of [`QUEUE`]. A source holds at most [`PER_SOURCE`] connections,
+//! queued or read; one more, or one more when the queue is full, is closed
+//! at once, counted as rejected and a strike, as is a connection held
+//! silent for [`IDLE_STRIKE`] and then closed: a source holding sockets
+//! open ends blacklisted instead of starving the peers. Each connection gets [`DEADLINE`] for its whole
 //! request, however slowly it trickles bytes, so a slow or silent client
 //! holds one worker for 2 s at most and a handful of them cannot stall the
 //! peers. A few threads rather than one per connection: memory stays bounded
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::conns::{Conns, Slot};
 use super::deadline::Deadline;
 use super::state::Shared;
 use super::wire::{self, Key, Kind, Opener, Sealer, WireError};
@@ -40,7 +44,14 @@ use crate::log::Logger;
 use crate::paths::Paths;
 
 pub const DEFAULT_ADDR: &str = "0.0.0.0";
-pub const WORKERS: usize = 4;
+pub const WORKERS: usize = 8;
+/// Connections one source may hold at once, queued or read: fewer than
+/// [`WORKERS`], so that a source holding sockets open leaves readers to
+/// the others.
+pub const PER_SOURCE: usize = 2;
+/// A connection that sent nothing for this long before closing held a
+/// worker on purpose (a port probe closes at once): a strike.
+pub const IDLE_STRIKE: Duration = Duration::from_millis(500);
 pub const QUEUE: usize = 16;
 pub const DEADLINE: Duration = Duration::from_secs(2);
 const THREAD: &str = "listener";
@@ -143,19 +154,23 @@ pub fn serve(tcp: TcpListener, paths: &Paths, shared: Arc<Shared>, log: Logger) 
     server.publish();
     // Non-blocking accept, polled, so that a stop is noticed.
     let _ = tcp.set_nonblocking(true);
-    let (tx, rx) = sync_channel::<(TcpStream, IpAddr)>(QUEUE);
+    let conns = Conns::new(PER_SOURCE, WORKERS + QUEUE);
+    let (tx, rx) = sync_channel::<Conn>(QUEUE);
     let rx = Mutex::new(rx);
     std::thread::scope(|s| {
         for _ in 0..WORKERS {
             s.spawn(|| server.work(&rx));
         }
-        server.accept_loop(&tcp, &tx);
+        server.accept_loop(&tcp, &tx, &conns);
     });
     shared.set_thread(THREAD, "stopped", &info);
 }
 
+/// An accepted connection, its source and its place among the source's.
+type Conn<'a> = (TcpStream, IpAddr, Slot<'a>);
+
 impl Server<'_> {
-    fn accept_loop(&self, tcp: &TcpListener, tx: &SyncSender<(TcpStream, IpAddr)>) {
+    fn accept_loop<'c>(&self, tcp: &TcpListener, tx: &SyncSender<Conn<'c>>, conns: &'c Conns) {
         let node_conf = self.paths.node_conf();
         let mut seen = crate::fsutil::mtime(&node_conf);
         while !self.shared.stopping() {
@@ -183,11 +198,15 @@ impl Server<'_> {
                 self.publish();
                 continue;
             }
-            match tx.try_send((stream, ip)) {
+            let Some(slot) = conns.take(ip) else {
+                self.strike(ip, "too many connections at once from this source: closed");
+                self.publish();
+                continue;
+            };
+            match tx.try_send((stream, ip, slot)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
-                    self.count(|s| s.rejected += 1);
-                    self.note(ip, "too many connections waiting: closed");
+                    self.strike(ip, "too many connections waiting: closed");
                     self.publish();
                 }
                 Err(TrySendError::Disconnected(_)) => break,
@@ -195,13 +214,13 @@ impl Server<'_> {
         }
     }
 
-    fn work(&self, rx: &Mutex<Receiver<(TcpStream, IpAddr)>>) {
+    fn work(&self, rx: &Mutex<Receiver<Conn<'_>>>) {
         while !self.shared.stopping() {
             let next = match rx.lock() {
                 Ok(r) => r.recv_timeout(Duration::from_millis(100)),
                 Err(_) => return,
             };
-            if let Ok((stream, ip)) = next {
+            if let Ok((stream, ip, _slot)) = next {
                 let _ = stream.set_nonblocking(false);
                 self.handle(&stream, ip);
                 self.publish();
@@ -280,22 +299,34 @@ impl Server<'_> {
 
     /// A frame that did not authenticate: counted, and a strike.
     fn refuse_frame(&self, ip: IpAddr, err: &WireError) {
+        self.strike(ip, &err.to_string());
+    }
+
+    /// Counted as rejected, and a strike against `ip`: a frame that did
+    /// not authenticate, or a connection that held the listener for
+    /// nothing (too many at once, or silent until closed).
+    fn strike(&self, ip: IpAddr, why: &str) {
         self.count(|s| s.rejected += 1);
         if self.with_blacklist(|b| b.strike(ip, Instant::now())) {
             self.log.warn(format!(
-                "listener: {ip} blacklisted for {} s after more than {} refused frames",
+                "listener: {ip} blacklisted for {} s after more than {} refused frames or idle connections",
                 super::blacklist::BAN.as_secs(),
                 super::blacklist::STRIKES
             ));
         }
-        self.note(ip, &err.to_string());
+        self.note(ip, why);
     }
 
     fn handle(&self, stream: &TcpStream, ip: IpAddr) {
         let mut r = Deadline::new(stream, DEADLINE);
+        let t0 = Instant::now();
         let frame = match wire::read_frame(&mut r) {
             Ok(f) => f,
-            // A connect and a close (a port probe) sent nothing to refuse.
+            // A connect and a close at once (a port probe) sent nothing to
+            // refuse; a silent wait before closing held a worker for nothing.
+            Err(WireError::Closed) if t0.elapsed() >= IDLE_STRIKE => {
+                return self.strike(ip, "connection held silent, then closed");
+            }
             Err(WireError::Closed) => return,
             Err(e) => return self.refuse_frame(ip, &e),
         };

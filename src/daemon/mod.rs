@@ -5,6 +5,7 @@
 
 pub mod act;
 pub mod blacklist;
+pub mod conns;
 pub mod deadline;
 pub mod expect;
 pub mod failures;
