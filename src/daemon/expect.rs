@@ -66,15 +66,16 @@ pub fn take_in(
             }
         }
     }
+    let now = super::order::now();
     let mut changed = Vec::new();
     for (svc, o) in offers {
-        if !local.contains(&svc) {
+        if !local.contains(&svc) || o.ahead(now).is_some() {
             continue;
         }
         if memory
             .orders
             .get(&svc)
-            .is_none_or(|held| o.newer_than(held))
+            .is_none_or(|held| held.ahead(now).is_some() || o.newer_than(held))
         {
             memory.orders.insert(svc.clone(), o);
             changed.push(svc);
@@ -136,9 +137,47 @@ pub struct Orders {
     /// When this instance's stop was last tried, per service and order: a
     /// failed stop is logged and tried again every STOP_RETRY, not looped on.
     stop_tried: BTreeMap<String, (u64, Instant)>,
+    /// The orders dated ahead of this node's clock already said, by
+    /// service: logged once each, not every pass.
+    ahead_said: BTreeMap<String, (String, u64)>,
 }
 
 impl Orders {
+    /// Logs, once each, the peers' orders [`take_in`] leaves out for being
+    /// dated ahead of this node's clock.
+    fn say_ahead(
+        &mut self,
+        peers: &BTreeMap<String, Value>,
+        local: &BTreeSet<String>,
+        log: &crate::log::Logger,
+    ) {
+        let now = super::order::now();
+        for data in peers.values() {
+            let Some(services) = data["services"].as_object() else {
+                continue;
+            };
+            for (svc, s) in services.iter().filter(|(n, _)| local.contains(*n)) {
+                let Some(o) = Order::from_json(s) else {
+                    continue;
+                };
+                let Some(d) = o.ahead(now) else {
+                    continue;
+                };
+                let key = (o.by.clone(), o.at.to_bits());
+                if self.ahead_said.get(svc) == Some(&key) {
+                    continue;
+                }
+                log.warn(format!(
+                    "{svc}: cluster-wide order '{}' {} ignored: dated {d:.0} s ahead of this node's clock (more than {} s): check the clocks (NTP)",
+                    o.target.as_string(),
+                    o.given(),
+                    super::order::MAX_SKEW
+                ));
+                self.ahead_said.insert(svc.clone(), key);
+            }
+        }
+    }
+
     /// Returns true when something was frozen, thawed or stopped here: the
     /// caller decides nothing more on the statuses it had.
     pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
@@ -156,6 +195,7 @@ impl Orders {
             .map(|mut i| std::mem::take(&mut *i))
             .unwrap_or_default();
         let names: BTreeSet<String> = node.services.keys().cloned().collect();
+        self.say_ahead(peers, &names, log);
         let changed = take_in(memory, inbox, peers, &names);
         let mut dirty = !changed.is_empty();
         for svc in changed {
@@ -323,6 +363,35 @@ mod tests {
         // An older order given later elsewhere loses too.
         let old = vec![("svc1".to_string(), o(Target::Started, 15.0, "node3"))];
         assert!(take_in(&mut m, old, &BTreeMap::new(), &local()).is_empty());
+    }
+
+    /// A peer whose clock runs an hour ahead gives orders dated an hour
+    /// ahead: newest-wins would lock every later order out for that hour.
+    #[test]
+    fn an_order_dated_ahead_of_the_clock_locks_nothing_out() {
+        let now = super::super::order::now();
+        let future = o(Target::Stopped, now + 3600.0, "node2");
+        let mut m = Memory::default();
+        let peers = peer(json!({"services": {"svc1": future.to_json()}}));
+        assert!(take_in(&mut m, vec![], &peers, &local()).is_empty());
+        assert!(m.orders.is_empty(), "not taken in");
+        // Held already (a state file written before the clock was stepped
+        // back): any other order replaces it.
+        m.orders.insert("svc1".into(), future);
+        let typed = o(Target::Started, now, "node1");
+        let changed = take_in(
+            &mut m,
+            vec![("svc1".into(), typed.clone())],
+            &BTreeMap::new(),
+            &local(),
+        );
+        assert_eq!(changed, ["svc1"]);
+        assert_eq!(m.orders["svc1"], typed);
+        // Within the tolerated skew, newest wins as always.
+        let soon = o(Target::Frozen, now + 5.0, "node2");
+        let peers = peer(json!({"services": {"svc1": soon.to_json()}}));
+        assert_eq!(take_in(&mut m, vec![], &peers, &local()), ["svc1"]);
+        assert_eq!(m.orders["svc1"], soon);
     }
 
     #[test]

@@ -113,6 +113,22 @@ impl Order {
     }
 }
 
+/// How far ahead of this node's clock an order may be dated (seconds).
+/// Newest wins, so an order dated in the future (a peer whose clock runs
+/// ahead) would lock every later order out until that time came: such an
+/// order is not taken in, and one held here that the clock now finds
+/// ahead (the clock was stepped back) loses to any other. The nodes'
+/// clocks must agree within this (NTP does far better).
+pub const MAX_SKEW: f64 = 10.0;
+
+impl Order {
+    /// By how much it is dated ahead of `now` beyond [`MAX_SKEW`].
+    pub fn ahead(&self, now: f64) -> Option<f64> {
+        let d = self.at - now;
+        (d > MAX_SKEW).then_some(d)
+    }
+}
+
 pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

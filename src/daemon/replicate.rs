@@ -158,9 +158,15 @@ fn in_scope(me: &str, o: &Offer) -> bool {
 }
 
 /// Newest wins: fetch when in scope and the service is missing here, or
-/// differs and the peer's copy is newer.
+/// differs and the peer's copy is newer. A copy dated ahead of this node's
+/// clock by more than the skew orders tolerate (order.rs) is not taken: a
+/// peer whose clock runs ahead would otherwise win over every edit made
+/// here until its date came.
 pub fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
-    in_scope(me, o) && local.is_none_or(|l| l.cksum != o.stamp.cksum && o.stamp.mtime > l.mtime)
+    let ahead = o.stamp.mtime > super::order::now() + super::order::MAX_SKEW;
+    in_scope(me, o)
+        && !ahead
+        && local.is_none_or(|l| l.cksum != o.stamp.cksum && o.stamp.mtime > l.mtime)
 }
 
 fn node_list(v: &Value) -> Vec<String> {

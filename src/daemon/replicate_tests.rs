@@ -40,6 +40,21 @@ fn newest_wins_within_scope() {
     assert!(wanted("d2", None, &drp2), "between DRP nodes");
 }
 
+/// A peer whose clock runs an hour ahead stamps its copies an hour ahead:
+/// taken, they would win over every edit made here for that hour.
+#[test]
+fn a_copy_dated_ahead_of_the_clock_is_not_taken() {
+    let now = crate::daemon::order::now();
+    let ahead = offer("n1", &["n1", "n2"], &[], st(now + 3600.0, "b"));
+    assert!(!wanted("n2", None, &ahead));
+    assert!(!wanted("n2", Some(&st(now - 60.0, "a")), &ahead));
+    let skewed = offer("n1", &["n1", "n2"], &[], st(now + 5.0, "b"));
+    assert!(
+        wanted("n2", Some(&st(now - 60.0, "a")), &skewed),
+        "within the skew"
+    );
+}
+
 #[test]
 fn choose_takes_the_newest_offer_and_skips_bad_names() {
     let svc = |mtime: f64, ck: &str| json!({"nodes": ["n1", "n2", "n3"], "drpnodes": [], "config": {"mtime": mtime, "cksum": ck}});
