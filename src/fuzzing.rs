@@ -457,6 +457,16 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             br#"{"action":"get_service_config","options":{"svcname":"svc1"}}"#.to_vec(),
         ),
     ];
+    // A node.conf using every section the daemon reads.
+    let node_conf = "[node]\nhost_mode = PRD\nwatchdog_timeout = 10\n\n[cluster]\nname = fuzz\nnodes = n1 n2\nsecret = 0123456789abcdef0123456789abcdef\nquorum = true\n\n[listener]\naddr = 0.0.0.0\nport = 1214\nport@n2 = 1215\n\n[hb#1]\ntype = unicast\naddr = 127.0.0.1\nport = 10000\ninterval = 1\ntimeout = 5s\n\n[hb#2]\ntype = multicast\naddr = 224.3.29.71\nintf = eth0\n\n[hb#3]\ntype = disk\ndev = /dev/sdb\ninterval = 0.5\n\n[arbitrator#1]\nname = arb1\nsecret = fedcba9876543210fedcba9876543210\ntimeout = 2\n";
+    out.push((
+        "node_conf",
+        "every_section.conf".into(),
+        node_conf.as_bytes().to_vec(),
+    ));
+    // Slots as a disk holds them when no frame is there yet, or garbage.
+    out.push(("disk_slot", "empty.slot".into(), vec![0; 16]));
+    out.push(("disk_slot", "oversized.slot".into(), vec![0xff; 16]));
     for (kind, name) in [
         (Kind::Heartbeat, "hb"),
         (Kind::Request, "req"),
