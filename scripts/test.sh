@@ -6,6 +6,8 @@
 #   4. system tests on real kernel objects, as root (tests/system_*.rs, scripts/demo.sh)
 #   5. chaos: 30 seeded random faults on a three-node lab, audited from the
 #      kernel objects (tests/chaos/; a failure prints the seed to replay)
+#   fuzzing: every fuzz/ target for 20 s (nightly; a loud skip without it,
+#      the corpora are still replayed by tests/fuzz_corpus.rs)
 # plus formatting and lints. Leaves nothing behind: checked at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,14 @@ cargo test --locked --all-targets --no-fail-fast -- --test-threads=2
 if [[ $EUID -eq 0 ]]; then
     echo "== chaos: random faults on a lab cluster (tier 5)"
     cargo test --locked --test chaos -- --faults 30 --max-minutes 12
+fi
+
+# Not root-only: parsers and decoders need no kernel objects. About 5 min
+# of build plus 8 targets x 20 s.
+echo "== fuzzing (scripts/fuzz.sh 20)"
+bash scripts/fuzz.sh 20
+
+if [[ $EUID -eq 0 ]]; then
     echo "== demo on real kernel objects (tier 4)"
     bash scripts/demo.sh
 fi

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod driver;
 pub mod exec;
 pub mod fsutil;
+pub mod fuzzing;
 pub mod lock;
 pub mod log;
 pub mod node;

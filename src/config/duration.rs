@@ -36,7 +36,9 @@ pub fn parse_secs(value: &str, min: Duration, max: Duration) -> Result<Duration,
     if !(secs >= min.as_secs_f64() && secs <= max.as_secs_f64()) {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(secs))
+    // A `max` near Duration::MAX rounds up as f64 and lets 2^64 through:
+    // the checked conversion keeps the function total (found by fuzzing).
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
 
 /// `from + d`, or a day past `from` when that is beyond what `Instant`
@@ -83,6 +85,9 @@ mod tests {
             );
         }
         assert!(parse_secs("0.1", S / 2, 10 * S).is_err());
+        // 2^64 s passes an f64 comparison with Duration::MAX (it rounds
+        // to the same f64), then would not fit a Duration.
+        assert!(parse_secs("18446744073709551615", Duration::ZERO, Duration::MAX).is_err());
     }
 
     #[test]

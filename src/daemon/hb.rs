@@ -75,7 +75,12 @@ fn nonempty(v: Option<String>) -> Option<String> {
 /// and skipped by the caller).
 pub fn read_conf(paths: &Paths, nodename: &str) -> ClusterConf {
     let text = std::fs::read_to_string(paths.node_conf()).unwrap_or_default();
-    let ini = Ini::parse(&text);
+    conf_of_text(&text, nodename)
+}
+
+/// `read_conf` on node.conf's text (the fuzzer feeds it any text).
+pub fn conf_of_text(text: &str, nodename: &str) -> ClusterConf {
+    let ini = Ini::parse(text);
     let mut nodes: Vec<String> = ini
         .get("cluster", "nodes")
         .map(|f| {

@@ -122,19 +122,21 @@ fn write_slot(f: &File, slot: usize, frame: &[u8]) -> std::io::Result<()> {
     f.write_all_at(b.bytes(), DATA_OFFSET + slot as u64 * DATA_SLOT)
 }
 
+/// The length of the frame a data slot holds, from the slot's first bytes
+/// (at least 4); None for an empty slot or a length no slot can hold.
+pub fn frame_len(head: &[u8]) -> Option<usize> {
+    let prefix: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    let len = u32::from_be_bytes(prefix) as usize;
+    (len != 0 && len + 4 <= DATA_SLOT as usize).then_some(len)
+}
+
 fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
     let off = DATA_OFFSET + slot as u64 * DATA_SLOT;
     let mut head = Aligned::new(BLOCK);
     f.read_exact_at(head.bytes_mut(), off)?;
-    let len = u32::from_be_bytes([
-        head.bytes()[0],
-        head.bytes()[1],
-        head.bytes()[2],
-        head.bytes()[3],
-    ]) as usize;
-    if len == 0 || len + 4 > DATA_SLOT as usize {
+    let Some(len) = frame_len(head.bytes()) else {
         return Ok(Vec::new());
-    }
+    };
     if len + 4 <= BLOCK {
         return Ok(head.bytes()[4..4 + len].to_vec());
     }
@@ -283,7 +285,7 @@ pub fn rx(
 /// What a changed slot of `peer` holds: how the proof must see it, and the
 /// dataset to deliver when it is a live beat. None for an empty slot or a
 /// frame refused (logged).
-fn read_beat(
+pub fn read_beat(
     tid: &str,
     frame: &[u8],
     peer: &str,

@@ -382,19 +382,27 @@ impl Server<'_> {
         }
     }
 
-    /// Runs the request of authenticated node `from`.
     fn dispatch(&self, payload: &[u8], from: &str) -> Result<Value, String> {
-        let req: Value = serde_json::from_slice(payload)
-            .map_err(|_| "a request that is not JSON".to_string())?;
-        match req["action"].as_str() {
-            Some("ping") => Ok(json!({})),
-            Some("daemon_status") => Ok(self.shared.status_json()),
-            Some("get_service_config") => {
-                super::replicate::serve_config(self.paths, &req["options"], from)
-            }
-            Some(other) => Err(format!("unknown action {other}")),
-            None => Err("a request without an action".to_string()),
-        }
+        dispatch(self.paths, &self.shared, payload, from)
+    }
+}
+
+/// Runs the request of authenticated node `from`: the decoding of an
+/// opened request's payload, apart from the socket (the fuzzer calls it).
+pub fn dispatch(
+    paths: &Paths,
+    shared: &Shared,
+    payload: &[u8],
+    from: &str,
+) -> Result<Value, String> {
+    let req: Value =
+        serde_json::from_slice(payload).map_err(|_| "a request that is not JSON".to_string())?;
+    match req["action"].as_str() {
+        Some("ping") => Ok(json!({})),
+        Some("daemon_status") => Ok(shared.status_json()),
+        Some("get_service_config") => super::replicate::serve_config(paths, &req["options"], from),
+        Some(other) => Err(format!("unknown action {other}")),
+        None => Err("a request without an action".to_string()),
     }
 }
 
