@@ -393,18 +393,29 @@ fn orders_typed_on_one_node_reach_the_node_running_the_service() {
     lab.client("! curl -sf --max-time 1 http://192.0.2.26:8080/")
         .ok();
 
-    // A start typed on node2 starts it there and thaws node1's instance.
-    lab.sh("node2", "svcmgr -s p26.opensvc.com start").ok();
-    wait_for(&lab, "node2", "seen node1 thawed", |st| {
-        avail(st, "node2") == "up" && !frozen(st, "node1") && !frozen(st, "node2")
+    // A start typed on node2 thaws every instance, and the placement
+    // leader, node1 (first in nodes), starts it: only the leader starts,
+    // so that two starts typed at once on two nodes cannot both start it.
+    let out = lab.sh("node2", "svcmgr -s p26.opensvc.com start");
+    out.ok();
+    assert!(
+        out.stderr.contains(
+            "node1 comes first in its placement: the agent daemon starts it there, not here"
+        ),
+        "{}",
+        out.dump()
+    );
+    wait_for(&lab, "node2", "seen node1 start it", |st| {
+        avail(st, "node1") == "up" && !frozen(st, "node1") && !frozen(st, "node2")
     });
+    assert_eq!(avail(&status(&lab, "node2"), "node2"), "down");
     assert_eq!(fetch(&lab), "<html><body>It Works !</body></html>\n");
     // A start typed where it does not run says where it runs instead of
     // tripping over the address conflict.
-    let out = lab.sh("node1", "svcmgr -s p26.opensvc.com start");
+    let out = lab.sh("node2", "svcmgr -s p26.opensvc.com start");
     out.ok();
     assert!(
-        out.stderr.contains("already up on node2: not started here"),
+        out.stderr.contains("already up on node1: not started here"),
         "{}",
         out.dump()
     );

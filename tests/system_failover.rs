@@ -582,3 +582,54 @@ fn orders_typed_on_different_nodes_converge() {
         state,
     );
 }
+
+/// Found by the chaos suite (seed 9413195996327578340, fault #41): `start`
+/// typed at the same instant on two nodes, the service down everywhere.
+/// Each command found it down and its address free, and both started it:
+/// the address on two nodes for 40 s. Only the placement leader starts
+/// it now; the other commands hand the order to their daemons.
+#[test]
+fn starts_typed_at_once_on_two_nodes_start_it_once() {
+    if !root_or_skip("starts_typed_at_once_on_two_nodes_start_it_once") {
+        return;
+    }
+    let lab = chaos_cluster(3);
+    let all = ["node1", "node2", "node3"];
+    let addr = "192.0.2.27";
+    until(
+        "ipsvc up on one node",
+        60,
+        || holders(&lab, &all, addr).len() == 1,
+        || lab.sh("node1", "svcmon").stdout,
+    );
+    for round in 0..3 {
+        lab.sh("node1", "svcmgr -s ipsvc stop").ok();
+        until(
+            "ipsvc stopped everywhere",
+            30,
+            || holders(&lab, &all, addr).is_empty() && frozen_on(&lab, &all, "ipsvc").len() == 3,
+            || lab.sh("node1", "svcmon").stdout,
+        );
+        let watch = DualWatch::start(&lab, &all, addr);
+        let starts: Vec<_> = ["node2", "node3"]
+            .iter()
+            .map(|n| lab.node_bg(n, "PATH=/etc/opensvc:$PATH svcmgr -s ipsvc start"))
+            .collect();
+        for s in starts {
+            s.wait();
+        }
+        until(
+            "ipsvc up on one node, thawed everywhere",
+            30,
+            || holders(&lab, &all, addr).len() == 1 && frozen_on(&lab, &all, "ipsvc").is_empty(),
+            || lab.sh("node1", "svcmon").stdout,
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        let dual = watch.stop();
+        assert!(
+            dual.is_empty(),
+            "round {round}: the address on two nodes: {dual:#?}"
+        );
+        assert_eq!(holders(&lab, &all, addr), ["node1"], "the leader runs it");
+    }
+}

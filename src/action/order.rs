@@ -4,7 +4,9 @@
 //! The local part runs here, with its output on the terminal: a stop
 //! freezes the instance first, so that no daemon starts it again, then
 //! stops it; a start thaws it, then starts it here unless it already runs
-//! on another node. The order then goes to the local agent daemon, which
+//! on another node or another node comes first in its placement (the
+//! daemons start it there: two starts typed at once on two nodes must not
+//! both start it). The order then goes to the local agent daemon, which
 //! carries it to every node (daemon/expect.rs); a stop waits until no node
 //! reports the service up. `switch --to node` has no local part: the
 //! daemons stop it where it runs and start it on that node (a `placed@node`
@@ -65,6 +67,18 @@ pub fn before(
                 log.info(format!(
                     "already up on {}: not started here",
                     elsewhere.join(", ")
+                ));
+                let _ = tell(env, name, "started", log);
+                return Some(OK);
+            }
+            // Only the placement leader starts it, here or through its
+            // daemon: two starts typed at once on two nodes would each
+            // find the service down and its address free, and both start.
+            if action == Action::Start
+                && let Some(leader) = start_leader(env, name).filter(|l| l != env.nodename)
+            {
+                log.info(format!(
+                    "{leader} comes first in its placement: the agent daemon starts it there, not here"
                 ));
                 let _ = tell(env, name, "started", log);
                 return Some(OK);
@@ -200,6 +214,35 @@ fn wait(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Where the daemons will start `name` once its order thaws every
+/// instance: the placement leader (daemon/placement.rs) among the nodes
+/// this daemon hears, their instances' frozen flags set aside. None
+/// without a daemon, or with no candidate.
+fn start_leader(env: &Env, name: &str) -> Option<String> {
+    let st = lsnr::request(env.paths, "daemon_status")?;
+    let datasets = st["data"]["nodes"].as_object()?;
+    let svc = &datasets.get(env.nodename)?["services"][name];
+    let nodes: Vec<String> = svc["nodes"]
+        .as_array()?
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_lowercase))
+        .collect();
+    let placement = svc["placement"]
+        .as_str()
+        .unwrap_or(crate::daemon::placement::NODES_ORDER);
+    let thawed: serde_json::Map<String, serde_json::Value> = datasets
+        .iter()
+        .map(|(n, d)| {
+            let mut d = d.clone();
+            if let Some(s) = d["services"][name].as_object_mut() {
+                s.insert("frozen".into(), json!(false));
+            }
+            (n.clone(), d)
+        })
+        .collect();
+    crate::daemon::placement::leader(name, &nodes, placement, |n| thawed.get(n)).map(String::from)
 }
 
 /// The other nodes where the daemon sees the service up.

@@ -131,6 +131,18 @@ pub fn busy(memory: &Memory, svc: &str, local: &str) -> bool {
     }
 }
 
+/// An order that thaws every instance (`started`, `thawed`) is on its way:
+/// the instances still frozen are frozen only until their node takes it
+/// in, so the placement must not pass them over. Otherwise the first node
+/// to thaw its own instance would lead, and start it, while the node that
+/// comes first in the placement thaws too and leads as well.
+pub fn thawing(memory: &Memory, svc: &str) -> bool {
+    let Some(o) = memory.orders.get(svc) else {
+        return false;
+    };
+    matches!(o.target, Target::Started | Target::Thawed) && memory.reached.get(svc) != Some(&o.at)
+}
+
 /// Carries out this node's part of the orders it holds.
 #[derive(Default)]
 pub struct Orders {
@@ -392,6 +404,23 @@ mod tests {
         let peers = peer(json!({"services": {"svc1": soon.to_json()}}));
         assert_eq!(take_in(&mut m, vec![], &peers, &local()), ["svc1"]);
         assert_eq!(m.orders["svc1"], soon);
+    }
+
+    #[test]
+    fn a_start_or_thaw_order_thaws_the_placement_until_reached() {
+        let mut m = Memory::default();
+        assert!(!thawing(&m, "svc1"), "no order");
+        m.orders
+            .insert("svc1".into(), o(Target::Started, 10.0, "node2"));
+        assert!(thawing(&m, "svc1"));
+        m.reached.insert("svc1".into(), 10.0);
+        assert!(!thawing(&m, "svc1"), "reached: the flags are true again");
+        m.orders
+            .insert("svc1".into(), o(Target::Thawed, 11.0, "node2"));
+        assert!(thawing(&m, "svc1"));
+        m.orders
+            .insert("svc1".into(), o(Target::Stopped, 12.0, "node2"));
+        assert!(!thawing(&m, "svc1"));
     }
 
     #[test]

@@ -252,8 +252,25 @@ impl Orchestrator {
             )));
         }
         let local = shared.nodename.as_str();
+        // Under an order that thaws every instance, as every node will
+        // see them once it took the order in (expect::thawing).
+        let thawed: Option<BTreeMap<String, Value>> =
+            expect::thawing(&self.memory, name).then(|| {
+                std::iter::once((local.to_string(), &v.local))
+                    .chain(v.peers.iter().map(|(n, d)| (n.clone(), d)))
+                    .map(|(n, d)| {
+                        let mut d = d.clone();
+                        if let Some(s) = d["services"][name].as_object_mut() {
+                            s.insert("frozen".into(), Value::Bool(false));
+                        }
+                        (n, d)
+                    })
+                    .collect()
+            });
         let dataset = |n: &str| {
-            if n == local {
+            if let Some(t) = &thawed {
+                t.get(n)
+            } else if n == local {
                 Some(&v.local)
             } else {
                 v.peers.get(n)
