@@ -633,3 +633,55 @@ fn starts_typed_at_once_on_two_nodes_start_it_once() {
         assert_eq!(holders(&lab, &all, addr), ["node1"], "the leader runs it");
     }
 }
+
+/// Found by the chaos suite (seed 2610218312809666657, fault #29): an order
+/// typed on a node that loses power right after the command returns. The
+/// order lived in the daemon's memory only, and died with the node before
+/// its next heartbeat, while the command's local part (a thaw) was on disk:
+/// the others kept the older `stopped` order, frozen, and the service
+/// stayed down. The daemon now keeps an order on disk before it answers,
+/// and the node that comes back carries it to the others.
+#[test]
+fn an_order_outlives_the_power_loss_of_the_node_it_was_typed_on() {
+    if !root_or_skip("an_order_outlives_the_power_loss_of_the_node_it_was_typed_on") {
+        return;
+    }
+    let lab = chaos_cluster(3);
+    let all = ["node1", "node2", "node3"];
+    let addr = "192.0.2.27";
+    let svcmon = || lab.sh("node1", "svcmon").stdout;
+    until(
+        "ipsvc up on one node",
+        60,
+        || holders(&lab, &all, addr).len() == 1,
+        svcmon,
+    );
+    lab.sh("node1", "svcmgr -s ipsvc stop").ok();
+    until(
+        "ipsvc stopped and frozen everywhere",
+        30,
+        || holders(&lab, &all, addr).is_empty() && frozen_on(&lab, &all, "ipsvc").len() == 3,
+        svcmon,
+    );
+    // Typed on node3, which loses power as soon as the command returns:
+    // well before its next heartbeat could carry the order.
+    lab.sh("node3", "svcmgr -s ipsvc start").ok();
+    lab.kill("node3");
+    until(
+        "node3 powered off",
+        10,
+        || !lab::powered(&lab.id, "node3"),
+        svcmon,
+    );
+    lab.boot("node3");
+    until(
+        "the start carried out: thawed everywhere, up on one node",
+        60,
+        || {
+            lab::powered(&lab.id, "node3")
+                && frozen_on(&lab, &all, "ipsvc").is_empty()
+                && holders(&lab, &all, addr).len() == 1
+        },
+        svcmon,
+    );
+}

@@ -288,8 +288,12 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.
     let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
-    if ordered && let Some(code) = order::before(env, name, &svc.info.nodes, action, &log) {
-        return code.into();
+    let mut order_at = None;
+    if ordered {
+        match order::before(env, name, &svc.info.nodes, action, &log) {
+            Ok(at) => order_at = at,
+            Err(code) => return code.into(),
+        }
     }
     let frozen = freeze::is_frozen(env.paths, name);
     let gate = if ordered {
@@ -331,7 +335,7 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     let outcome = dispatch(env, &svc, action, frozen, &log);
     if ordered {
         drop(_guard);
-        return order::after(env, name, action, outcome.code, &log).into();
+        return order::after(env, name, action, outcome.code, order_at, &log).into();
     }
     outcome
 }

@@ -1,19 +1,20 @@
 //! A manual start, stop, freeze, thaw or switch of an orchestrated service
 //! is an order to the cluster (1.9 §3.5), not only to this node.
 //!
-//! The local part runs here, with its output on the terminal: a stop
-//! freezes the instance first, so that no daemon starts it again, then
-//! stops it; a start thaws it, then starts it here unless it already runs
-//! on another node or another node comes first in its placement (the
-//! daemons start it there: two starts typed at once on two nodes must not
-//! both start it). The order then goes to the local agent daemon, which
-//! carries it to every node (daemon/expect.rs); a stop waits until no node
-//! reports the service up. `switch --to node` has no local part: the
-//! daemons stop it where it runs and start it on that node (a `placed@node`
-//! order), and the command waits for it; without a running daemon it is
-//! the stop here and start there over ssh of a service nobody orchestrates.
-//! Without a running daemon only the local part is done. The daemon's own
-//! actions run with `--cluster` and are not orders.
+//! The order goes first to the local agent daemon, which keeps it on disk
+//! before it answers; then the local part runs here, with its output on
+//! the terminal: a stop freezes the instance first, so that no daemon
+//! starts it again, then stops it; a start thaws it, then starts it here
+//! unless it already runs on another node or another node comes first in
+//! its placement (the daemons start it there: two starts typed at once on
+//! two nodes must not both start it). The daemon carries the order to
+//! every node (daemon/expect.rs); a stop waits until no node reports the
+//! service up. `switch --to node` has no local part: the daemons stop it
+//! where it runs and start it on that node (a `placed@node` order), and the
+//! command waits for it; without a running daemon it is the stop here and
+//! start there over ssh of a service nobody orchestrates. Without a running
+//! daemon only the local part is done. The daemon's own actions run with
+//! `--cluster` and are not orders.
 
 use std::time::{Duration, Instant};
 
@@ -41,75 +42,99 @@ pub fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
         )
 }
 
-/// The local part before the action; `Some(code)` ends the action here.
+/// The cluster-wide target an action orders, None for none: a `stop
+/// --rid app` wants that resource down, not the service stopped
+/// everywhere (the freeze done before keeps the daemons from restarting
+/// it or failing over).
+fn target(env: &Env, action: Action) -> Option<&'static str> {
+    let partial = !env.opts.rids.is_empty() || !env.opts.tags.is_empty();
+    match action {
+        Action::Stop if partial => None,
+        Action::Stop => Some("stopped"),
+        Action::Start | Action::Restart => Some("started"),
+        Action::Freeze => Some("frozen"),
+        Action::Thaw => Some("thawed"),
+        _ => None,
+    }
+}
+
+/// Before the action: the order to the daemon first, then the local part.
+/// The daemon keeps the order on disk before it answers (daemon/inbox.rs),
+/// so that no local part (a thaw, a freeze) outlives an order lost with
+/// a node that died just after it was typed. `Err(code)` ends the action
+/// here; `Ok(at)` is the time of the order given, None when no daemon
+/// took one.
 pub fn before(
     env: &Env,
     name: &str,
     nodes: &[String],
     action: Action,
     log: &Logger,
-) -> Option<i32> {
+) -> Result<Option<f64>, i32> {
+    if action == Action::Switch {
+        return match switch(env, name, nodes, log) {
+            Some(code) => Err(code),
+            None => Ok(None),
+        };
+    }
+    // Where it runs and who leads, read before the order thaws anything.
+    let (elsewhere, leader) = match action {
+        Action::Start => (up_elsewhere(env, name), start_leader(env, name)),
+        _ => (Vec::new(), None),
+    };
+    let at = target(env, action).and_then(|t| tell(env, name, t, log));
     match action {
-        Action::Switch => return switch(env, name, nodes, log),
         Action::Stop => {
             if freeze::freeze(env.paths, name, log) != OK {
-                return Some(FAILED);
+                return Err(FAILED);
             }
             log.info("frozen: no agent daemon will start it again until it is started or thawed");
         }
         Action::Start | Action::Restart => {
             if freeze::thaw(env.paths, name, log) != OK {
-                return Some(FAILED);
+                return Err(FAILED);
             }
             log.info("thawed: the agent daemon may fail it over again");
-            let elsewhere = up_elsewhere(env, name);
-            if action == Action::Start && !elsewhere.is_empty() {
+            if !elsewhere.is_empty() {
                 log.info(format!(
                     "already up on {}: not started here",
                     elsewhere.join(", ")
                 ));
-                let _ = tell(env, name, "started", log);
-                return Some(OK);
+                return Err(OK);
             }
             // Only the placement leader starts it, here or through its
             // daemon: two starts typed at once on two nodes would each
             // find the service down and its address free, and both start.
-            if action == Action::Start
-                && let Some(leader) = start_leader(env, name).filter(|l| l != env.nodename)
-            {
+            if let Some(leader) = leader.filter(|l| l != env.nodename) {
                 log.info(format!(
                     "{leader} comes first in its placement: the agent daemon starts it there, not here"
                 ));
-                let _ = tell(env, name, "started", log);
-                return Some(OK);
+                return Err(OK);
             }
         }
         _ => {}
     }
-    None
+    Ok(at)
 }
 
-/// After the local action: the order to the daemon, and for a stop the
-/// wait for every node.
-pub fn after(env: &Env, name: &str, action: Action, code: i32, log: &Logger) -> i32 {
+/// After the local action: for a stop ordered cluster-wide, the wait for
+/// every node.
+pub fn after(
+    env: &Env,
+    name: &str,
+    action: Action,
+    code: i32,
+    at: Option<f64>,
+    log: &Logger,
+) -> i32 {
     if code != OK {
         return code;
     }
-    if action == Action::Stop && (!env.opts.rids.is_empty() || !env.opts.tags.is_empty()) {
-        // `stop --rid app`: the administrator wants that resource down,
-        // not the service stopped everywhere. The freeze done before is
-        // what keeps the daemons from restarting it or failing over.
+    if action == Action::Stop && target(env, action).is_none() {
         log.info("only part of the service was stopped: no cluster-wide order");
         return code;
     }
-    let target = match action {
-        Action::Stop => "stopped",
-        Action::Start | Action::Restart => "started",
-        Action::Freeze => "frozen",
-        Action::Thaw => "thawed",
-        _ => return code,
-    };
-    match tell(env, name, target, log) {
+    match at {
         Some(at) if action == Action::Stop => wait_stopped(env, name, at, log),
         _ => code,
     }

@@ -201,15 +201,24 @@ impl Orders {
             log,
         } = *pass;
         let local = shared.nodename.as_str();
-        let inbox = shared
-            .inbox
-            .lock()
-            .map(|mut i| std::mem::take(&mut *i))
-            .unwrap_or_default();
+        // The orders typed here come from their files (inbox.rs), which
+        // also hold those a power loss kept from the memory file; the
+        // in-memory queue only wakes the monitor.
+        if let Ok(mut i) = shared.inbox.lock() {
+            i.clear();
+        }
+        let kept = super::inbox::pending(env.paths);
+        let (inbox, files): (Vec<(String, Order)>, Vec<std::path::PathBuf>) =
+            kept.into_iter().map(|(svc, o, f)| ((svc, o), f)).unzip();
         let names: BTreeSet<String> = node.services.keys().cloned().collect();
         self.say_ahead(peers, &names, log);
         let changed = take_in(memory, inbox, peers, &names);
         let mut dirty = !changed.is_empty();
+        if !files.is_empty() {
+            // In the memory file before the files go.
+            memory.save(env.paths, log);
+            super::inbox::done(&files);
+        }
         for svc in changed {
             if let Some(o) = memory.orders.get(&svc) {
                 log.info(format!(

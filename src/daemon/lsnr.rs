@@ -34,7 +34,7 @@ pub fn bind(paths: &Paths) -> std::io::Result<UnixListener> {
 }
 
 /// Serves until the daemon stops; `daemon_stop` is one of the requests.
-pub fn serve(listener: UnixListener, shared: Arc<Shared>, log: Logger) {
+pub fn serve(listener: UnixListener, paths: &Paths, shared: Arc<Shared>, log: Logger) {
     let me = nix::unistd::geteuid().as_raw();
     for conn in listener.incoming() {
         if shared.stopping() {
@@ -50,11 +50,11 @@ pub fn serve(listener: UnixListener, shared: Arc<Shared>, log: Logger) {
             continue;
         }
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        handle(conn, &shared);
+        handle(conn, paths, &shared);
     }
 }
 
-fn handle(conn: UnixStream, shared: &Shared) {
+fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
     let mut line = String::new();
     let mut reader = BufReader::new(&conn);
     if reader.read_line(&mut line).is_err() {
@@ -67,7 +67,7 @@ fn handle(conn: UnixStream, shared: &Shared) {
             shared.request_stop();
             json!({"status": 0})
         }
-        Some("set_service_monitor") => set_service_monitor(shared, &req["options"]),
+        Some("set_service_monitor") => set_service_monitor(paths, shared, &req["options"]),
         // The peer listener's blacklist (1.9's `nodemgr daemon blacklist
         // status|clear`): sources ignored after too many refused frames.
         Some("daemon_blacklist_status") => {
@@ -95,8 +95,10 @@ fn handle(conn: UnixStream, shared: &Shared) {
     let _ = w.write_all(text.as_bytes());
 }
 
-/// A cluster-wide order for one service, from the CLI (expect.rs).
-fn set_service_monitor(shared: &Shared, opts: &Value) -> Value {
+/// A cluster-wide order for one service, from the CLI (expect.rs), kept
+/// on disk before the answer (inbox.rs): the command's local part runs
+/// only once the order survives a power loss.
+fn set_service_monitor(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
     let (Some(svc), Some(target)) = (opts["svcname"].as_str(), opts["global_expect"].as_str())
     else {
         return json!({"status": 1, "error": "set_service_monitor needs svcname and global_expect"});
@@ -111,6 +113,9 @@ fn set_service_monitor(shared: &Shared, opts: &Value) -> Value {
     };
     // Its time, so that the CLI can tell its order from a newer one.
     let data = json!({"at": order.at, "by": order.by});
+    if let Err(e) = super::inbox::keep(paths, svc, &order) {
+        return json!({"status": 1, "error": format!("cannot keep the order: {e}")});
+    }
     if let Ok(mut inbox) = shared.inbox.lock() {
         inbox.push((svc.to_string(), order));
     }

@@ -12,6 +12,7 @@ pub mod failures;
 pub mod hb;
 pub mod hb_disk;
 pub mod hb_mcast;
+pub mod inbox;
 pub mod listener;
 pub mod lsnr;
 pub mod memory;

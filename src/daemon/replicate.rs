@@ -97,7 +97,7 @@ fn cksum(bytes: &[u8]) -> String {
 }
 
 /// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
-fn valid_svcname(name: &str) -> bool {
+pub fn valid_svcname(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && name != "node"

@@ -122,7 +122,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         // The local socket serves the CLI but is not a thread svcmon lists:
         // `listener` is the peer listener, as in 1.9's svcmon.
         let (sh, lg) = (shared.clone(), log.clone());
-        s.spawn(move || lsnr::serve(listener, sh, lg));
+        s.spawn(move || lsnr::serve(listener, paths, sh, lg));
         let conf = peer_listener::read_conf(paths);
         match peer_listener::bind(&conf) {
             Ok(tcp) => {
