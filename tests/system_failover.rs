@@ -377,6 +377,33 @@ fn chaos_cluster(n: usize) -> Lab {
     lab
 }
 
+/// The nodes of the chaos cluster, and ipsvc's address.
+const ALL: [&str; 3] = ["node1", "node2", "node3"];
+const IPSVC_ADDR: &str = "192.0.2.27";
+
+/// The chaos cluster on 3 nodes, once ipsvc (an address) is up on one.
+fn ipsvc_cluster() -> Lab {
+    let lab = chaos_cluster(3);
+    until(
+        "ipsvc up on one node",
+        60,
+        || holders(&lab, &ALL, IPSVC_ADDR).len() == 1,
+        || lab.sh("node1", "svcmon").stdout,
+    );
+    lab
+}
+
+/// ipsvc stopped cluster-wide from node1: down and frozen on every node.
+fn stop_ipsvc(lab: &Lab) {
+    lab.sh("node1", "svcmgr -s ipsvc stop").ok();
+    until(
+        "ipsvc stopped and frozen everywhere",
+        30,
+        || holders(lab, &ALL, IPSVC_ADDR).is_empty() && frozen_on(lab, &ALL, "ipsvc").len() == 3,
+        || lab.sh("node1", "svcmon").stdout,
+    );
+}
+
 /// `svc`'s avail on `node`, as `on`'s daemon sees it.
 fn avail_of(st: &serde_json::Value, node: &str, svc: &str) -> String {
     st["nodes"][node]["services"][svc]["avail"]
@@ -470,15 +497,7 @@ fn orders_typed_on_different_nodes_converge() {
     if !root_or_skip("orders_typed_on_different_nodes_converge") {
         return;
     }
-    let lab = chaos_cluster(3);
-    let all = ["node1", "node2", "node3"];
-    let addr = "192.0.2.27";
-    until(
-        "ipsvc up on one node",
-        60,
-        || holders(&lab, &all, addr).len() == 1,
-        || lab.sh("node1", "svcmon").stdout,
-    );
+    let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     let converged = |frozen: &[&str], up: usize| {
         let f = frozen_on(&lab, &all, "ipsvc");
         f == frozen && holders(&lab, &all, addr).len() == up
@@ -593,23 +612,9 @@ fn starts_typed_at_once_on_two_nodes_start_it_once() {
     if !root_or_skip("starts_typed_at_once_on_two_nodes_start_it_once") {
         return;
     }
-    let lab = chaos_cluster(3);
-    let all = ["node1", "node2", "node3"];
-    let addr = "192.0.2.27";
-    until(
-        "ipsvc up on one node",
-        60,
-        || holders(&lab, &all, addr).len() == 1,
-        || lab.sh("node1", "svcmon").stdout,
-    );
+    let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     for round in 0..3 {
-        lab.sh("node1", "svcmgr -s ipsvc stop").ok();
-        until(
-            "ipsvc stopped everywhere",
-            30,
-            || holders(&lab, &all, addr).is_empty() && frozen_on(&lab, &all, "ipsvc").len() == 3,
-            || lab.sh("node1", "svcmon").stdout,
-        );
+        stop_ipsvc(&lab);
         let watch = DualWatch::start(&lab, &all, addr);
         let starts: Vec<_> = ["node2", "node3"]
             .iter()
@@ -646,23 +651,9 @@ fn an_order_outlives_the_power_loss_of_the_node_it_was_typed_on() {
     if !root_or_skip("an_order_outlives_the_power_loss_of_the_node_it_was_typed_on") {
         return;
     }
-    let lab = chaos_cluster(3);
-    let all = ["node1", "node2", "node3"];
-    let addr = "192.0.2.27";
+    let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     let svcmon = || lab.sh("node1", "svcmon").stdout;
-    until(
-        "ipsvc up on one node",
-        60,
-        || holders(&lab, &all, addr).len() == 1,
-        svcmon,
-    );
-    lab.sh("node1", "svcmgr -s ipsvc stop").ok();
-    until(
-        "ipsvc stopped and frozen everywhere",
-        30,
-        || holders(&lab, &all, addr).is_empty() && frozen_on(&lab, &all, "ipsvc").len() == 3,
-        svcmon,
-    );
+    stop_ipsvc(&lab);
     // Typed on node3, which loses power as soon as the command returns:
     // well before its next heartbeat could carry the order.
     lab.sh("node3", "svcmgr -s ipsvc start").ok();
