@@ -420,7 +420,7 @@ fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
             "{name}: {rid} does not start alone: restarting it with what starts after it ({})",
             w.followers.join(" ")
         ));
-        ok = run(Action::Stop, rids.clone()) && run(Action::Start, rids);
+        ok = run(Action::Stop, rids.clone()) && start_when_released(&run, rids, name, log);
     }
     if !ok {
         log.error(format!(
@@ -429,6 +429,40 @@ fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
         ));
     }
     super::orchestrator::set_smon(shared, name, "idle");
+}
+
+/// How long a restart with followers keeps trying to start once they are
+/// stopped. A stop script may return before its processes are gone (the
+/// tutorial's launcher signals its server and exits), and the device stays
+/// busy until the last of them has exited: the first start then fails
+/// with the device "in use" a few milliseconds too early.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+const RELEASE_STEP: Duration = Duration::from_millis(500);
+
+/// Starts `rids` again, retrying for [`RELEASE_WAIT`] while what the stop
+/// released is still held by exiting processes. Each failed start rolled
+/// itself back, so a retry starts from the same place.
+fn start_when_released(
+    run: &impl Fn(Action, Vec<String>) -> bool,
+    rids: Vec<String>,
+    name: &str,
+    log: &Logger,
+) -> bool {
+    let deadline = Instant::now() + RELEASE_WAIT;
+    loop {
+        if run(Action::Start, rids.clone()) {
+            return true;
+        }
+        if Instant::now() + RELEASE_STEP > deadline {
+            return false;
+        }
+        log.info(format!(
+            "{name}: start of {} failed, retrying in {}ms: stopped processes may still hold it",
+            rids.join(" "),
+            RELEASE_STEP.as_millis()
+        ));
+        std::thread::sleep(RELEASE_STEP);
+    }
 }
 
 /// `freezestop` moves the service away: this node goes out of the

@@ -331,7 +331,11 @@ pub fn wait_for(
         if ok(&st) {
             return st;
         }
-        assert!(Instant::now() < deadline, "{node}: never {what}:\n{st:#}");
+        if Instant::now() >= deadline {
+            // The daemon's log says why; the status alone rarely does.
+            let log = lab.sh(node, "tail -n 60 /var/log/opensvc/*.log").stdout;
+            panic!("{node}: never {what}:\n{st:#}\n--- {node} /var/log/opensvc (tails) ---\n{log}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
