@@ -146,7 +146,7 @@ pub fn thawing(memory: &Memory, svc: &str) -> bool {
 /// Carries out this node's part of the orders it holds.
 #[derive(Default)]
 pub struct Orders {
-    /// When this instance's stop was last tried, per service and order: a
+    /// When this instance's stop last failed, per service and order: a
     /// failed stop is logged and tried again every STOP_RETRY, not looped on.
     stop_tried: BTreeMap<String, (u64, Instant)>,
     /// The orders dated ahead of this node's clock already said, by
@@ -263,7 +263,15 @@ impl Orders {
             };
             if stop_here && self.may_try_stop(&svc, order.at) {
                 acted = true;
-                up_here = !stop(env, &svc, &order, log);
+                let stopped = stop(env, &svc, &order, log);
+                if stopped {
+                    // Only failures wait STOP_RETRY. A switch whose target
+                    // died before it started the service sees it started
+                    // here again; once the target is back, this instance
+                    // is stopped again at once, not 30 s later.
+                    self.stop_tried.remove(&svc);
+                }
+                up_here = !stopped;
             }
             let mut instances = vec![Instance {
                 node: local.to_string(),
