@@ -3,7 +3,7 @@
 //! nodes at once, and the convergence rules a settled cluster meets, as
 //! pure functions of one sample and the model.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +25,9 @@ struct State {
     latest: Option<Arc<Sample>>,
     samples: u64,
     dual: Vec<Dual>,
+    /// Per service, from when (run seconds) it was up on that one live
+    /// node only (None: on none, or on several), entered on each change.
+    sole: BTreeMap<Svc, Vec<(f64, Option<Node>)>>,
 }
 
 #[derive(Default)]
@@ -45,6 +48,13 @@ impl Auditor {
             }
             let mut st = self.state.lock().unwrap();
             st.samples += 1;
+            for svc in SERVICES {
+                let now = sole_owner(svc, &s, &cl.kernel.topo);
+                let seen = st.sole.entry(svc).or_default();
+                if seen.last().map(|(_, n)| *n) != Some(now) {
+                    seen.push((s.t, now));
+                }
+            }
             if !seen.is_empty() {
                 st.dual.push(Dual { t: s.t, seen });
             }
@@ -78,6 +88,17 @@ impl Auditor {
             .filter(|d| d.t >= t0 && d.t < t1)
             .cloned()
             .collect()
+    }
+
+    /// Whether `svc` was up on `node` alone in some sample from `t` on
+    /// (the sample in force at `t` included).
+    pub fn ran_alone_on(&self, svc: Svc, node: Node, t: f64) -> bool {
+        let st = self.state.lock().unwrap();
+        let Some(seen) = st.sole.get(&svc) else {
+            return false;
+        };
+        let from = seen.iter().rposition(|(at, _)| *at <= t).unwrap_or(0);
+        seen[from..].iter().any(|(_, n)| *n == Some(node))
     }
 
     pub fn samples(&self) -> u64 {
@@ -145,6 +166,18 @@ pub fn objects(svc: Svc, v: &NodeView, topo: &Topology) -> Vec<(String, bool)> {
 /// Up on a node: all of its objects there.
 pub fn up_on(svc: Svc, v: &NodeView, topo: &Topology) -> bool {
     v.live && objects(svc, v, topo).iter().all(|(_, p)| *p)
+}
+
+/// The one live node the service is fully up on, if exactly one.
+fn sole_owner(svc: Svc, s: &Sample, topo: &Topology) -> Option<Node> {
+    let mut full = s
+        .live()
+        .filter(|(_, v)| up_on(svc, v, topo))
+        .map(|(n, _)| *n);
+    match (full.next(), full.next()) {
+        (Some(n), None) => Some(n),
+        _ => None,
+    }
 }
 
 /// The live node holding the service's objects (any of them), the first

@@ -38,6 +38,11 @@ pub struct OrderRun {
     /// A settle came after it: a switch has then been carried out, and a
     /// later failover away from its node is no failure (no fail-back).
     pub settled: bool,
+    /// The auditor saw the service up on the switch's target alone after
+    /// it was typed: carried out as well, even with no settle between
+    /// (the target may die a second later, and the failover away from it
+    /// is no failure either).
+    pub carried: bool,
     /// Its last output lines, for the report.
     pub tail: String,
 }
@@ -111,6 +116,16 @@ impl Model {
         }
     }
 
+    /// Marks the switches the auditor saw carried out (see
+    /// [`OrderRun::carried`]).
+    pub fn carry(&mut self, ran_alone_on: impl Fn(Svc, Node, f64) -> bool) {
+        for o in self.orders.iter_mut().filter(|o| !o.carried) {
+            if let OrderKind::Switch(to) = o.kind {
+                o.carried = ran_alone_on(o.svc, to, o.typed);
+            }
+        }
+    }
+
     /// Every state the service may settle in (newest candidate last).
     pub fn wants(&self, svc: Svc) -> Vec<Want> {
         let runs: Vec<&OrderRun> = self.orders.iter().filter(|o| o.svc == svc).collect();
@@ -132,7 +147,9 @@ impl Model {
                 OrderKind::Start | OrderKind::Thaw => (Placement::ExactlyOne, false),
                 OrderKind::Stop => (Placement::Nowhere, true),
                 OrderKind::Freeze => (Placement::Anywhere, true),
-                OrderKind::Switch(to) if o.to_eligible && !o.settled => (Placement::On(to), false),
+                OrderKind::Switch(to) if o.to_eligible && !o.settled && !o.carried => {
+                    (Placement::On(to), false)
+                }
                 OrderKind::Switch(_) => (Placement::ExactlyOne, false),
             };
             wants.push(Want {

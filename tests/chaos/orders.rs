@@ -142,6 +142,7 @@ impl Injector<'_> {
             maybe_lost: out.code != 0 && self.cl.kernel.init_pid(node) != boot,
             to_eligible,
             settled: false,
+            carried: false,
             tail: tail(&out, 2),
         }
     }

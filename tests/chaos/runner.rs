@@ -122,7 +122,7 @@ impl<'a> Runner<'a> {
             self.cl,
             self.auditor,
             self.power,
-            &self.model,
+            &mut self.model,
             &mut self.logs,
             &wait,
         )

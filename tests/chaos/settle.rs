@@ -253,7 +253,7 @@ pub fn settle(
     cl: &Cluster,
     auditor: &Auditor,
     power: &Power,
-    model: &Model,
+    model: &mut Model,
     logs: &mut LogWatch,
     w: &Wait,
 ) -> Verdict {
@@ -268,6 +268,7 @@ pub fn settle(
         let quiet = if back > 0.0 { back + AGENT_GRACE } else { 0.0 };
         let deadline = (w.from + w.budget).max(quiet + HOLD);
         let s = auditor.sample_after(cl.clock.now());
+        model.carry(|svc, to, t| auditor.ran_alone_on(svc, to, t));
         let mut diffs = differences(&s, &cl.kernel.topo, model);
         if diffs.is_empty() && settled_at.is_none() {
             diffs = slow_checks(cl, &s, model);
