@@ -357,7 +357,14 @@ fn consume_dataset(peer: &str, dataset: Value) {
         let nodes = members();
         for svc in services.keys() {
             for how in [placement::NODES_ORDER, placement::LOAD_AVG] {
-                let _ = placement::leader(svc, &nodes, how, |n| (n == peer).then_some(&dataset));
+                for inst in [
+                    placement::Instances::AsTheyAre,
+                    placement::Instances::Thawing,
+                ] {
+                    let _ = placement::leader(svc, &nodes, how, inst, |n| {
+                        (n == peer).then_some(&dataset)
+                    });
+                }
             }
         }
     }

@@ -257,17 +257,11 @@ fn start_leader(env: &Env, name: &str) -> Option<String> {
     let placement = svc["placement"]
         .as_str()
         .unwrap_or(crate::daemon::placement::NODES_ORDER);
-    let thawed: serde_json::Map<String, serde_json::Value> = datasets
-        .iter()
-        .map(|(n, d)| {
-            let mut d = d.clone();
-            if let Some(s) = d["services"][name].as_object_mut() {
-                s.insert("frozen".into(), json!(false));
-            }
-            (n.clone(), d)
-        })
-        .collect();
-    crate::daemon::placement::leader(name, &nodes, placement, |n| thawed.get(n)).map(String::from)
+    use crate::daemon::placement::{Instances, leader};
+    leader(name, &nodes, placement, Instances::Thawing, |n| {
+        datasets.get(n)
+    })
+    .map(String::from)
 }
 
 /// The other nodes where the daemon sees the service up.

@@ -133,9 +133,8 @@ pub fn busy(memory: &Memory, svc: &str, local: &str) -> bool {
 
 /// An order that thaws every instance (`started`, `thawed`) is on its way:
 /// the instances still frozen are frozen only until their node takes it
-/// in, so the placement must not pass them over. Otherwise the first node
-/// to thaw its own instance would lead, and start it, while the node that
-/// comes first in the placement thaws too and leads as well.
+/// in, so the placement must not pass them over
+/// (placement::Instances::Thawing).
 pub fn thawing(memory: &Memory, svc: &str) -> bool {
     let Some(o) = memory.orders.get(svc) else {
         return false;
@@ -331,7 +330,8 @@ fn can_run(n: &str, svc: &str, s: &super::state::ServiceData, pass: &Pass) -> bo
         }
     };
     let only = [n.to_string()];
-    super::placement::leader(svc, &only, &s.placement, dataset).is_some()
+    use super::placement::{Instances, leader};
+    leader(svc, &only, &s.placement, Instances::AsTheyAre, dataset).is_some()
 }
 
 /// This node's instance stopped by the daemon; true when the stop worked.

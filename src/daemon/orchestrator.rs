@@ -254,23 +254,13 @@ impl Orchestrator {
         let local = shared.nodename.as_str();
         // Under an order that thaws every instance, as every node will
         // see them once it took the order in (expect::thawing).
-        let thawed: Option<BTreeMap<String, Value>> =
-            expect::thawing(&self.memory, name).then(|| {
-                std::iter::once((local.to_string(), &v.local))
-                    .chain(v.peers.iter().map(|(n, d)| (n.clone(), d)))
-                    .map(|(n, d)| {
-                        let mut d = d.clone();
-                        if let Some(s) = d["services"][name].as_object_mut() {
-                            s.insert("frozen".into(), Value::Bool(false));
-                        }
-                        (n, d)
-                    })
-                    .collect()
-            });
+        let instances = if expect::thawing(&self.memory, name) {
+            placement::Instances::Thawing
+        } else {
+            placement::Instances::AsTheyAre
+        };
         let dataset = |n: &str| {
-            if let Some(t) = &thawed {
-                t.get(n)
-            } else if n == local {
+            if n == local {
                 Some(&v.local)
             } else {
                 v.peers.get(n)
@@ -279,11 +269,11 @@ impl Orchestrator {
         // A switch --to steers the placement while its node can take it.
         let placed = expect::placed_on(&self.memory, name, v.wall).filter(|n| {
             let only = [n.to_string()];
-            placement::leader(name, &only, &svc.placement, dataset).is_some()
+            placement::leader(name, &only, &svc.placement, instances, dataset).is_some()
         });
         let leader = match placed {
             Some(n) => svc.nodes.iter().find(|m| *m == n).map(String::as_str),
-            None => placement::leader(name, &svc.nodes, &svc.placement, dataset),
+            None => placement::leader(name, &svc.nodes, &svc.placement, instances, dataset),
         };
         match leader {
             Some(l) if l == local => {}

@@ -13,11 +13,23 @@ use serde_json::Value;
 pub const NODES_ORDER: &str = "nodes order";
 pub const LOAD_AVG: &str = "load avg";
 
-fn candidate(dataset: &Value, svc: &str) -> bool {
+/// How a frozen instance counts when choosing the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instances {
+    /// As they are: a frozen instance is passed over.
+    AsTheyAre,
+    /// As an order that thaws every instance (`start`, `thaw`) will leave
+    /// them once every node took it in: a frozen instance still counts.
+    /// Otherwise the first node to thaw its own instance would lead while
+    /// the node that comes first thaws too and leads as well.
+    Thawing,
+}
+
+fn candidate(dataset: &Value, svc: &str, instances: Instances) -> bool {
     let s = &dataset["services"][svc];
     dataset.is_object()
         && dataset["frozen"] != true
-        && s["frozen"] != true
+        && (instances == Instances::Thawing || s["frozen"] != true)
         && s["smon"] != "start failed"
 }
 
@@ -29,13 +41,14 @@ pub fn leader<'a, 'd>(
     svc: &str,
     nodes: &'a [String],
     placement: &str,
+    instances: Instances,
     dataset: impl Fn(&str) -> Option<&'d Value>,
 ) -> Option<&'a str> {
     let mut ranked: Vec<(usize, &'a String, f64)> = nodes
         .iter()
         .enumerate()
         .filter_map(|(i, n)| {
-            let d = dataset(n).filter(|d| candidate(d, svc))?;
+            let d = dataset(n).filter(|d| candidate(d, svc, instances))?;
             Some((i, n, d["load15"].as_f64().unwrap_or(f64::MAX)))
         })
         .collect();
@@ -50,6 +63,8 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::collections::BTreeMap;
+
+    const AS_THEY_ARE: Instances = Instances::AsTheyAre;
 
     fn node(load: f64, frozen: bool, svc_frozen: bool, smon: &str) -> Value {
         json!({"load15": load, "frozen": frozen,
@@ -69,16 +84,60 @@ mod tests {
             ("node3".to_string(), node(0.5, false, false, "idle")),
         ]
         .into();
-        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node1"));
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            Some("node1")
+        );
         // Frozen node, frozen instance, failed start, no dataset: passed over.
         d.insert("node1".into(), node(0.9, true, false, "idle"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node2"));
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            Some("node2")
+        );
         d.insert("node2".into(), node(0.1, false, true, "idle"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), Some("node3"));
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            Some("node3")
+        );
         d.insert("node3".into(), node(0.5, false, false, "start failed"));
-        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), None);
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            None
+        );
         d.clear();
-        assert_eq!(leader("svc1", &n, NODES_ORDER, |k| d.get(k)), None);
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            None
+        );
+    }
+
+    #[test]
+    fn while_every_instance_is_thawed_a_frozen_one_still_leads() {
+        let n = nodes(&["node1", "node2"]);
+        let d: BTreeMap<String, Value> = [
+            ("node1".to_string(), node(0.9, false, true, "idle")),
+            ("node2".to_string(), node(0.1, false, false, "idle")),
+        ]
+        .into();
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, AS_THEY_ARE, |k| d.get(k)),
+            Some("node2")
+        );
+        let thawing = Instances::Thawing;
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, thawing, |k| d.get(k)),
+            Some("node1")
+        );
+        // A frozen node stays out: no order thaws it.
+        let d: BTreeMap<String, Value> = [
+            ("node1".to_string(), node(0.9, true, true, "idle")),
+            ("node2".to_string(), node(0.1, false, false, "idle")),
+        ]
+        .into();
+        assert_eq!(
+            leader("svc1", &n, NODES_ORDER, thawing, |k| d.get(k)),
+            Some("node2")
+        );
     }
 
     #[test]
@@ -90,11 +149,20 @@ mod tests {
             ("node3".to_string(), node(0.1, false, false, "idle")),
         ]
         .into();
-        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node3"));
+        assert_eq!(
+            leader("svc1", &n, LOAD_AVG, AS_THEY_ARE, |k| d.get(k)),
+            Some("node3")
+        );
         d.insert("node3".into(), node(0.1, true, false, "idle"));
-        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node2"));
+        assert_eq!(
+            leader("svc1", &n, LOAD_AVG, AS_THEY_ARE, |k| d.get(k)),
+            Some("node2")
+        );
         // A tie goes to the node listed first.
         d.insert("node1".into(), node(0.5, false, false, "idle"));
-        assert_eq!(leader("svc1", &n, LOAD_AVG, |k| d.get(k)), Some("node1"));
+        assert_eq!(
+            leader("svc1", &n, LOAD_AVG, AS_THEY_ARE, |k| d.get(k)),
+            Some("node1")
+        );
     }
 }

@@ -70,7 +70,10 @@ fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
         .filter_map(|n| n.as_str().map(String::from))
         .collect();
     let placement = svc["placement"].as_str().unwrap_or(placement::NODES_ORDER);
-    placement::leader(name, &nodes, placement, |n| {
+    // svcmon shows the instances as they are: a pending order's thaw is
+    // the daemons' business, and their notes say so.
+    let instances = placement::Instances::AsTheyAre;
+    placement::leader(name, &nodes, placement, instances, |n| {
         Some(&status["nodes"][n]).filter(|d| d.is_object())
     })
     .map(String::from)
