@@ -148,6 +148,8 @@ pub struct Orders {
     /// When this instance's stop last failed, per service and order: a
     /// failed stop is logged and tried again every STOP_RETRY, not looped on.
     stop_tried: BTreeMap<String, (u64, Instant)>,
+    /// `<var>/orders.in/` was read once since the daemon started.
+    inbox_read: bool,
     /// The orders dated ahead of this node's clock already said, by
     /// service: logged once each, not every pass.
     ahead_said: BTreeMap<String, (String, u64)>,
@@ -201,12 +203,20 @@ impl Orders {
         } = *pass;
         let local = shared.nodename.as_str();
         // The orders typed here come from their files (inbox.rs), which
-        // also hold those a power loss kept from the memory file; the
-        // in-memory queue only wakes the monitor.
-        if let Ok(mut i) = shared.inbox.lock() {
+        // also hold those a power loss kept from the memory file. The
+        // directory is read at the first pass (what a power loss kept),
+        // then only when the in-memory queue says an order came.
+        let queued = shared.inbox.lock().map_or(true, |mut i| {
+            let any = !i.is_empty();
             i.clear();
-        }
-        let kept = super::inbox::pending(env.paths);
+            any
+        });
+        let kept = if queued || !self.inbox_read {
+            self.inbox_read = true;
+            super::inbox::pending(env.paths)
+        } else {
+            Vec::new()
+        };
         let (inbox, files): (Vec<(String, Order)>, Vec<std::path::PathBuf>) =
             kept.into_iter().map(|(svc, o, f)| ((svc, o), f)).unzip();
         let names: BTreeSet<String> = node.services.keys().cloned().collect();
