@@ -90,11 +90,22 @@ pub struct Instance {
     pub node: String,
     pub frozen: bool,
     pub up: bool,
+    /// Its node advertises the very order being judged.
+    pub holds: bool,
 }
 
 /// Whether `target` holds over the instances heard (this node's included).
+///
+/// Only once every node heard holds the order too: a node still on an
+/// older one may yet carry it out (a switch elsewhere stops its instance)
+/// after the states looked right. An order judged reached stops steering
+/// the placement here while the node still on the older order steers it
+/// to its own target, and two nodes would each lead.
 pub fn reached(target: &Target, instances: &[Instance]) -> bool {
     let all = |f: &dyn Fn(&Instance) -> bool| instances.iter().all(f);
+    if !all(&|i| i.holds) {
+        return false;
+    }
     match target {
         Target::Stopped => all(&|i| i.frozen && !i.up),
         Target::Frozen => all(&|i| i.frozen),
@@ -286,6 +297,7 @@ impl Orders {
                 node: local.to_string(),
                 frozen: freeze::is_frozen(env.paths, &svc),
                 up: up_here,
+                holds: true,
             }];
             for (n, data) in peers {
                 let p = &data["services"][&svc];
@@ -294,6 +306,7 @@ impl Orders {
                         node: n.clone(),
                         frozen: p["frozen"] == true,
                         up: is_up(p["avail"].as_str().unwrap_or("")),
+                        holds: Order::from_json(p).as_ref() == Some(&order),
                     });
                 }
             }
@@ -543,6 +556,7 @@ mod tests {
             node: node.into(),
             frozen,
             up,
+            holds: true,
         }
     }
 
@@ -563,6 +577,23 @@ mod tests {
         assert!(!reached(&on2, &st(false, true, false, false)));
         assert!(!reached(&on2, &st(false, true, false, true)));
         assert!(!reached(&on2, &st(false, false, true, true)));
+    }
+
+    /// Chaos seed 14168359073087895945 #26: `switch --to node3`, then
+    /// `switch --to node2` typed on node1 while node2 ran the service.
+    /// node1 judged the second reached at once; node2, still on the
+    /// first, stopped its instance a moment later. node1 then led by
+    /// `nodes` order and node2 by the switch: both started it.
+    #[test]
+    fn an_order_is_not_reached_while_a_node_heard_holds_an_older_one() {
+        let on2 = Target::Placed("node2".into());
+        let mut still_older = i("node2", false, true);
+        still_older.holds = false;
+        assert!(!reached(&on2, &[i("node1", false, false), still_older]));
+        assert!(reached(
+            &on2,
+            &[i("node1", false, false), i("node2", false, true)]
+        ));
     }
 
     #[test]
