@@ -1,6 +1,7 @@
-//! The collector push of 1.5 (spec §10): after every config change the first
-//! command prints two lines and records when the config was "sent". We keep
-//! the lines and the timestamp file; the network push itself is a no-op.
+//! The collector push of 1.5 (docs/behaviour.md, "Other behaviours"): after
+//! every config change the first command prints two lines and records when the
+//! config was "sent". We keep the lines and the timestamp file; the network
+//! push itself is a no-op.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;

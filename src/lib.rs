@@ -1,8 +1,8 @@
 //! svcmgr: a service manager for high-availability clusters, compatible with
 //! the OpenSVC agent's configuration files, commands and output.
 //!
-//! Data flows one way (design.md): cli → config → service → action → drivers
-//! → exec; status → render.
+//! Data flows one way (docs/contracts.md, "Architecture: data flows one
+//! way"): cli → config → service → action → drivers → exec; status → render.
 
 pub mod action;
 pub mod cli;

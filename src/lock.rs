@@ -1,6 +1,7 @@
 //! Exclusive file locks: the per-service action lock and the node-wide
-//! `startip` lock (spec §8). `flock` is released by the kernel when the
-//! process dies, so a crashed svcmgr never leaves a stale lock behind.
+//! `startip` lock (docs/behaviour.md, "Service lock"). `flock` is released by
+//! the kernel when the process dies, so a crashed svcmgr never leaves a stale
+//! lock behind.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};

@@ -3,8 +3,9 @@
 //! Every record goes through `tracing` with two fields, `svc` (which file it
 //! belongs to) and `name` (the upper-cased logger name shown on the console).
 //! Console: `HH:MM:SS LEVEL__ NAME_______ message`, the name padded to
-//! `len(svc) + 8` (spec §7.1). File: `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`,
-//! rotated at 5 MiB with 5 backups (spec §7.2).
+//! `len(svc) + 8` (docs/behaviour.md, "Console format"). File:
+//! `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`, rotated at 5 MiB with
+//! 5 backups (docs/behaviour.md, "Log files").
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -1,4 +1,5 @@
-//! Node-level settings from `<etc>/node.conf` (spec §9.1).
+//! Node-level settings from `<etc>/node.conf` (docs/behaviour.md,
+//! "node.conf").
 
 use crate::config::edit;
 use crate::paths::Paths;
@@ -20,7 +21,8 @@ pub fn host_mode(paths: &Paths) -> String {
     "TST".into()
 }
 
-/// The user to log in as on `peer` (`[node] ruser`, spec §9.1): a list
+/// The user to log in as on `peer` (`[node] ruser`, docs/behaviour.md,
+/// "node.conf"): a list
 /// where a bare `user` is the default and `user@node` applies to one node;
 /// root when unset.
 pub fn ruser(paths: &Paths, peer: &str) -> String {
@@ -60,7 +62,8 @@ pub fn stonith_cmd(paths: &Paths, node: &str) -> Result<Option<String>, String> 
         .filter(|c| !c.is_empty()))
 }
 
-/// A PRD node runs only PRD services (spec §2.3).
+/// A PRD node runs only PRD services (docs/behaviour.md, "Service types and
+/// host modes").
 pub fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), String> {
     let mode = host_mode(paths);
     if mode == "PRD" && service_type != "PRD" {

@@ -45,8 +45,8 @@ pub fn quote(arg: &str) -> String {
 
 /// `ssh -q <opts> -l <user> -- <node> <quoted argv>`; a non-root user runs
 /// the command through `sudo` (the peer grants it for nodemgr, svcmgr and
-/// rsync, spec §9.1). `--` before the node: nothing after it is an ssh
-/// option, neither the node (names are checked as host names, too) nor
+/// rsync; docs/behaviour.md, "node.conf"). `--` before the node: nothing
+/// after it is an ssh option, neither the node (names are checked as host names, too) nor
 /// the command line (OpenSSH reads options after the host otherwise).
 pub fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
     let mut remote: Vec<String> = Vec::new();

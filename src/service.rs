@@ -1,5 +1,6 @@
 //! A service ready to act on: its config, its resources with their drivers,
-//! and the resource orderings of each action (spec §2.6, §4.2, §4.3).
+//! and the resource orderings of each action (docs/behaviour.md, "Build
+//! order", "Start order", "Stop order").
 
 use std::path::PathBuf;
 
@@ -120,7 +121,8 @@ impl Service {
         out
     }
 
-    /// `OPENSVC_SVCNAME` plus every resource's variables (spec §5.1).
+    /// `OPENSVC_SVCNAME` plus every resource's variables (docs/behaviour.md,
+    /// "Running commands").
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![("OPENSVC_SVCNAME".to_string(), self.info.name.clone())];
         for r in self.resources.iter().filter(|r| !r.disabled()) {

@@ -1,4 +1,5 @@
-//! Resource and service status values and the merge table (spec §6.1).
+//! Resource and service status values and the merge table
+//! (docs/behaviour.md, "Status merge").
 
 use std::fmt;
 
@@ -105,7 +106,8 @@ impl Status {
     }
 }
 
-/// Column order of the table in spec §6.1; merge() looks up the upper triangle.
+/// Column order of the table in docs/behaviour.md, "Status merge"; merge()
+/// looks up the upper triangle.
 fn rank(s: Status) -> u8 {
     match s {
         Up => 0,
@@ -161,7 +163,8 @@ mod tests {
 
     #[test]
     fn merge_table_rows_from_the_spec() {
-        // (a, b, expected), one line per cell of spec §6.1's upper triangle.
+        // (a, b, expected), one line per cell of the upper triangle of
+        // docs/behaviour.md, "Status merge".
         let cells = [
             (Up, Up, Up),
             (Up, Down, Warn),
@@ -253,7 +256,7 @@ pub struct ServiceStatus {
 
 pub const GROUPS: [&str; 6] = ["disk", "fs", "ip", "app", "sync", "hb"];
 
-/// Group aggregation (spec §6.2) plus our overall rule (spec §11.1): when
+/// Group aggregation plus our overall rule (docs/behaviour.md, "Aggregation"): when
 /// avail is down (or stdby down), overall is avail, whatever sync says.
 pub fn aggregate(name: &str, resources: Vec<ResourceStatus>, frozen: bool) -> ServiceStatus {
     let set = |group: &str| {

@@ -1,6 +1,10 @@
 //! Tier 2: start/stop and the partial actions of the real binary against
 //! the fake tools, asserting the exact log lines and the exact sequence of
-//! tool calls (spec §4, §5; checklist 7, 16, 25-48, 58-63, 68, 72-75).
+//! tool calls: the log name width, `sync#i0`, start and stop orders and
+//! their messages per driver, optional and disabled resources, rollback,
+//! the OpenHA resource and the clusterware guard, `@node` scoping and the
+//! status comments of ip, fs and app (docs/behaviour.md, "Action pipeline"
+//! and "Drivers").
 
 mod common;
 use common::*;
@@ -19,7 +23,7 @@ Received 0 response(s)
 
 // ---- ip --------------------------------------------------------------------
 
-/// Checklist 26-28: startip checks the address (no conflict), plumbs it on
+/// startip checks the address (no conflict), plumbs it on
 /// the first free alias with the parent's mask, announces it; stopip
 /// unplumbs it and checks once that it is gone.
 #[test]
@@ -59,7 +63,7 @@ fn startip_then_stopip() {
     assert!(!w.plumbed(ADDR));
 }
 
-/// Checklist 27: eth0:1 is taken by another address, so eth0:2 is used.
+/// eth0:1 is taken by another address, so eth0:2 is used.
 #[test]
 fn startip_takes_the_first_free_alias() {
     let w = World::tutorial();
@@ -76,7 +80,7 @@ fn startip_takes_the_first_free_alias() {
     ]);
 }
 
-/// Checklist 29, 42: already plumbed / already gone.
+/// Already plumbed / already gone.
 #[test]
 fn ip_start_and_stop_are_idempotent() {
     let w = World::tutorial();
@@ -92,7 +96,7 @@ fn ip_start_and_stop_are_idempotent() {
         .calls_are(&["ip addr"]);
 }
 
-/// Checklist 73: the base interface is down: nothing is plumbed.
+/// The base interface is down: nothing is plumbed.
 #[test]
 fn start_refuses_to_stack_over_a_down_interface() {
     let w = World::tutorial();
@@ -112,7 +116,7 @@ fn start_refuses_to_stack_over_a_down_interface() {
     ]);
 }
 
-/// Checklist 43 with startip: the conflict is detected by the driver itself.
+/// `startip` alone: the conflict is detected by the driver itself.
 #[test]
 fn startip_refuses_an_address_alive_elsewhere() {
     let w = World::tutorial();
@@ -131,7 +135,7 @@ fn startip_refuses_an_address_alive_elsewhere() {
     assert!(!w.plumbed(ADDR));
 }
 
-/// Checklist 72: an unresolvable name is a warn in the status and an error
+/// An unresolvable name is a warn in the status and an error
 /// at start (nothing is pinged: no name, no address).
 #[test]
 fn unresolvable_ipname() {
@@ -158,7 +162,7 @@ fn unresolvable_ipname() {
     r.no_calls();
 }
 
-/// Checklist 68: `ipname@<node>` wins over `ipname` on that node, and
+/// `ipname@<node>` wins over `ipname` on that node, and
 /// `ipname@nodes` applies by membership.
 #[test]
 fn scoped_ipname() {
@@ -185,7 +189,7 @@ fn scoped_ipname() {
         .stdout_has("|  |- ip#0           .... up       p26.opensvc.com@eth0\n");
 }
 
-/// Checklist 7: the name column is len(svc)+8 wide, whatever the name.
+/// The name column is len(svc)+8 wide, whatever the name.
 #[test]
 fn log_name_column_follows_the_service_name_length() {
     let w = World::new();
@@ -200,7 +204,7 @@ fn log_name_column_follows_the_service_name_length() {
 
 // ---- vg --------------------------------------------------------------------
 
-/// Checklist 30-32, 40, 42: startvg on an inactive VG carrying a stale tag
+/// startvg on an inactive VG carrying a stale tag
 /// drops it, tags the VG for this node, activates it; stopvg untags, runs
 /// kpartx per LV, deactivates; both are idempotent.
 #[test]
@@ -289,7 +293,7 @@ fn missing_tool_is_reported() {
 
 // ---- fs --------------------------------------------------------------------
 
-/// Checklist 33-36, 40, 42: startfs (vg, then fs in mount-point order with
+/// startfs (vg, then fs in mount-point order with
 /// fsck), stopfs (fs deepest first, then the vg), each idempotent.
 #[test]
 fn startfs_then_stopfs() {
@@ -368,8 +372,8 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#0    fs(/dev/mapper/vgsvc1-lvappsvc1 /svc1/a
         .actions_are(&[]);
 }
 
-/// Spec §2.6: fs sort by mount point, whatever the file order: a parent
-/// mounts before its child and unmounts after it.
+/// docs/behaviour.md, "Build order": fs sort by mount point, whatever the file
+/// order: a parent mounts before its child and unmounts after it.
 #[test]
 fn filesystems_follow_mount_point_order() {
     let w = World::new();
@@ -384,14 +388,14 @@ fn filesystems_follow_mount_point_order() {
     let r = w.svcmgr(&["-s", "svc1", "startfs"]);
     r.code(0)
         .actions_are(&["mount /dev/sdc /svc1/app", "mount /dev/sdb /svc1/app/data"]);
-    // No type: no fsck and no -t (checklist 35).
+    // No type: no fsck and no -t (docs/behaviour.md, "fs").
     r.stderr_lacks("e2fsck");
     let r = w.svcmgr(&["-s", "svc1", "stopfs"]);
     r.code(0)
         .actions_are(&["umount /svc1/app/data", "umount /svc1/app"]);
 }
 
-/// Checklist 34: e2fsck rc 1 (errors fixed) is accepted, rc 4 stops the
+/// e2fsck rc 1 (errors fixed) is accepted, rc 4 stops the
 /// start before the mount.
 #[test]
 fn e2fsck_return_codes() {
@@ -425,7 +429,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM         skip rollback startfs: no resource acti
     ]);
 }
 
-/// Spec §5.4: without e2fsck the check is bypassed with a warning.
+/// docs/behaviour.md, "fs": without e2fsck the check is bypassed with a warning.
 #[test]
 fn missing_e2fsck_is_bypassed() {
     let w = World::tutorial();
@@ -439,8 +443,8 @@ fn missing_e2fsck_is_bypassed() {
     ]);
 }
 
-/// Spec §5.4: a busy fs gets 3 rounds of umount, sync, and 4 x (fuser -kmv,
-/// umount), then `failed to umount`; the stop stops there.
+/// docs/behaviour.md, "fs": a busy fs gets 3 rounds of umount, sync, and
+/// 4 x (fuser -kmv, umount), then `failed to umount`; the stop stops there.
 #[test]
 fn busy_filesystem_fails_the_stop() {
     let w = World::tutorial();
@@ -468,7 +472,7 @@ fn busy_filesystem_fails_the_stop() {
     assert!(w.is_mounted(&w.r("svc1/app")) && w.vg_active("vgsvc1"));
 }
 
-/// Checklist 74: a mounted fs where `<mnt>/.opensvc` cannot be written
+/// A mounted fs where `<mnt>/.opensvc` cannot be written
 /// (here a directory stands in its way: root writes anywhere) is warn.
 #[test]
 fn unwritable_filesystem_is_warn() {
@@ -512,7 +516,7 @@ fn read(p: &std::path::Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-/// Checklist 37-39: S* run in lexicographic order of their path (S2 after
+/// S* run in lexicographic order of their path (S2 after
 /// S10), a non-zero launcher rc is logged, not fatal; their output goes to
 /// `<tmp>/svc_<svc>_<name>.log` only, truncated each run. K* run in
 /// ascending order too.
@@ -560,7 +564,7 @@ fn launchers_order_rc_and_logs() {
     assert_eq!(read(&order), "K10a stop\nK2b stop\n");
 }
 
-/// Checklist 23, 24, 75: app status from the C* scripts of a one-node
+/// App status from the C* scripts of a one-node
 /// service: none n/a `no checkup scripts`; all rc 0 up; one of two failing
 /// warn `<path> returned errors`; all failing down.
 #[test]
@@ -612,7 +616,7 @@ overall                   up
     assert_eq!(status(&w), ("down".into(), "".into()));
 }
 
-/// Checklist 22: on a multi-node service whose ip/fs are not all up, the
+/// On a multi-node service whose ip/fs are not all up, the
 /// C scripts are not run and app is n/a without comment.
 #[test]
 fn app_status_waits_for_the_base_resources() {
@@ -681,7 +685,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.APP     stop done in D - ret 0 - logs in /var/t
 
 // ---- whole service -----------------------------------------------------------
 
-/// Checklist 29, 30, 36: a second start finds everything up and changes
+/// A second start finds everything up and changes
 /// nothing.
 #[test]
 fn start_is_idempotent() {
@@ -703,7 +707,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.FS#1    fs(/dev/mapper/vgsvc1-lvdatasvc1 /svc1/
     ]);
 }
 
-/// Checklist 42: stopping a stopped service is a success that changes
+/// Stopping a stopped service is a success that changes
 /// nothing.
 #[test]
 fn stop_is_idempotent() {
@@ -805,7 +809,7 @@ const START_ACTIONS_TO_FS1: &[&str] = &[
     "mount -t ext3 /dev/mapper/vgsvc1-lvdatasvc1 /svc1/data",
 ];
 
-/// Checklist 44: fs#1 fails to mount after ip#0, vg#0 and fs#0 came up:
+/// fs#1 fails to mount after ip#0, vg#0 and fs#0 came up:
 /// exactly those are stopped again, in stop order.
 #[test]
 fn failed_start_rolls_back_what_it_activated() {
@@ -861,7 +865,8 @@ fn rollback_leaves_a_preexisting_vg_alone() {
     assert!(w.vg_active("vgsvc1") && !w.plumbed(ADDR));
 }
 
-/// Checklist 45.
+/// `--disable-rollback`: a failed start leaves up what it started
+/// (docs/behaviour.md, "Failures and rollback").
 #[test]
 fn disable_rollback_leaves_everything_up() {
     let w = World::tutorial();
@@ -877,7 +882,7 @@ fn disable_rollback_leaves_everything_up() {
     assert!(w.plumbed(ADDR) && w.vg_active("vgsvc1") && w.is_mounted(&w.r("svc1/app")));
 }
 
-/// Checklist 46: an optional resource's failure is logged, and the start
+/// An optional resource's failure is logged, and the start
 /// goes on and succeeds; its row shows the `O` flag.
 #[test]
 fn optional_resource_failure_does_not_stop_the_start() {
@@ -899,7 +904,7 @@ fn optional_resource_failure_does_not_stop_the_start() {
     );
 }
 
-/// Checklist 47: `disable --rid ip#0` writes the flag; the row shows `.D..`,
+/// `disable --rid ip#0` writes the flag; the row shows `.D..`,
 /// `n/a`, `# disabled`; start and stop leave it alone (no conflict ping
 /// either); `enable --rid` restores it.
 #[test]
@@ -951,7 +956,7 @@ overall                   warn
 const DEFAULT_LINE: &str =
     "[DEFAULT]                                       # Global section for service description\n";
 
-/// Checklist 48: `[DEFAULT] disable = true` disables every resource, the
+/// `[DEFAULT] disable = true` disables every resource, the
 /// implicit ones included: nothing runs.
 #[test]
 fn default_disable_disables_everything() {
@@ -994,7 +999,8 @@ overall                   n/a
     w.svc(&["stop"]).code(0).stderr_is("").no_calls();
 }
 
-/// Spec §2.1: a section's own `disable = False` wins over DEFAULT's (the
+/// docs/behaviour.md, "Parser": a section's own `disable = False` wins over
+/// DEFAULT's (the
 /// tutorial file has one in ip#0, fs#0 and fs#1).
 #[test]
 fn section_disable_overrides_default() {
@@ -1032,7 +1038,7 @@ overall                   down
 }
 
 /// `--rid` and `--tags` narrow start/stop to some resources; the conflict
-/// check still covers every ip (spec §4.2).
+/// check still covers every ip (docs/behaviour.md, "Start order").
 #[test]
 fn rid_and_tags_select_resources() {
     let w = World::tutorial();
@@ -1065,7 +1071,7 @@ fn rid_and_tags_select_resources() {
         .no_calls();
 }
 
-/// Checklist 16: a one-node service has no sync#i0 and sync n/a.
+/// A one-node service has no sync#i0 and sync n/a.
 #[test]
 fn one_node_service_has_no_internal_sync() {
     let w = World::new();
@@ -1106,7 +1112,7 @@ fn hb_rows(w: &World) -> (String, String) {
     )
 }
 
-/// Checklist 58-60: the hb status from OpenHA's installation, daemons and
+/// The hb status from OpenHA's installation, daemons and
 /// STATE file; the `.cluster`/`.stonith` links are made once.
 #[test]
 fn openha_heartbeat_status() {
@@ -1167,7 +1173,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM.HB#0    /etc/opensvc/p26.opensvc.com.stonith: n
     );
 }
 
-/// Checklist 62, 63: an hb resource blocks direct start/stop (nothing runs);
+/// An hb resource blocks direct start/stop (nothing runs);
 /// `--cluster` and the `<svc>.cluster` entry point bypass it; status is
 /// never blocked; a disabled hb blocks nothing.
 #[test]
@@ -1203,8 +1209,9 @@ fn clusterware_guard() {
     w.svc(&["startip"]).code(0).stderr_lacks("clusterware");
 }
 
-/// Checklist 61: avail up and hb warn make overall warn (and the tree of
-/// seed000 L1054-1065 when hb is up is in tests/tutorial.rs).
+/// avail up and hb warn make overall warn (docs/behaviour.md, "Aggregation";
+/// the tree when hb is up too is golden/status_all_up_hb.txt, in
+/// tests/tutorial.rs).
 #[test]
 fn hb_warn_makes_overall_warn() {
     let w = with_openha();
@@ -1220,9 +1227,9 @@ fn hb_warn_makes_overall_warn() {
 
 // ---- signals ---------------------------------------------------------------
 
-/// Spec §10: SIGTERM during an action ends the running launcher and stops
-/// the action with `interrupted by signal`, exit 1; later launchers do not
-/// run.
+/// docs/behaviour.md, "Other behaviours": SIGTERM during an action ends the
+/// running launcher and stops the action with `interrupted by signal`, exit 1;
+/// later launchers do not run.
 #[test]
 fn sigterm_interrupts_the_action() {
     let (w, dir, order) = launcher_world(&[("S20after", 0)]);
@@ -1272,9 +1279,9 @@ HH:MM:SS ERROR   APP1.APP     start interrupted after D - ret 1 - logs in /var/t
 
 // ---- ordering, environment, triggers ------------------------------------------
 
-/// Spec §2.6, §4.2: every ip is checked before any is plumbed; ip and vg
-/// keep file order both to start and to stop; the tree shows them in file
-/// order within their kind, vg first.
+/// docs/behaviour.md, "Build order" and "Start order": every ip is checked
+/// before any is plumbed; ip and vg keep file order both to start and to stop;
+/// the tree shows them in file order within their kind, vg first.
 #[test]
 fn ip_and_vg_keep_file_order_both_ways() {
     let w = World::new();
@@ -1299,7 +1306,8 @@ fn ip_and_vg_keep_file_order_both_ways() {
         "vgchange --addtag @sles1 vga",
         "vgchange -a y vga",
     ]);
-    // No launcher directory: logged, not fatal (spec §5.5).
+    // No launcher directory: logged, not fatal (docs/behaviour.md, "What
+    // makes a service").
     r.stderr_has("HH:MM:SS ERROR   SVC1.APP     /etc/opensvc/svc1.d is not present\n");
     w.svcmgr(&["-s", "svc1", "print", "status"])
         .code(0)
@@ -1334,8 +1342,8 @@ overall                   up
     r.stderr_has("HH:MM:SS INFO    SVC1.APP     /etc/opensvc/svc1.d is not present, perhaps already stopped\n");
 }
 
-/// Spec §5.1: launchers get OPENSVC_SVCNAME and the ip variables
-/// (`OPENSVC_MASK` empty without a netmask: deliberate deviation).
+/// docs/behaviour.md, "Running commands": launchers get OPENSVC_SVCNAME and the
+/// ip variables (`OPENSVC_MASK` empty without a netmask: deliberate deviation).
 #[test]
 fn launchers_get_the_service_environment() {
     let w = World::tutorial_with_launchers();
@@ -1361,8 +1369,9 @@ OPENSVC_SVCNAME=p26.opensvc.com
     );
 }
 
-/// Spec §2.4: pre_/post_ triggers run around the resource's action, logged
-/// like any command; their return code is ignored.
+/// docs/behaviour.md, "Keys of every resource": pre_/post_ triggers run around
+/// the resource's action, logged like any command; their return code is
+/// ignored.
 #[test]
 fn triggers_run_around_the_action() {
     let w = World::tutorial();
@@ -1399,7 +1408,7 @@ fn triggers_run_around_the_action() {
     );
 }
 
-/// Checklist 41: the address still answers after it was unplumbed (another
+/// The address still answers after it was unplumbed (another
 /// host took it): 15 probes one second apart, then `refuse to go down`.
 /// The slowest test of the suite (about 14 s, the product's own pacing).
 #[test]
@@ -1424,7 +1433,7 @@ fn ip_that_keeps_answering_refuses_to_go_down() {
     r.calls_are(&want);
 }
 
-/// Checklist 13: the flags column, `M` monitor, `D` disabled, `O` optional.
+/// The flags column, `M` monitor, `D` disabled, `O` optional.
 #[test]
 fn resource_flags() {
     let w = World::new();
@@ -1456,8 +1465,8 @@ overall                   up
     assert_eq!(v["resources"]["vg#2"]["disable"], true);
 }
 
-/// Spec §4.5: stop skips a resource whose `always_on` names this node,
-/// unless --force.
+/// docs/behaviour.md, "Standby resources and triggers": stop skips a resource
+/// whose `always_on` names this node, unless --force.
 #[test]
 fn always_on_resource_survives_stop() {
     let w = World::new();
@@ -1478,8 +1487,8 @@ fn always_on_resource_survives_stop() {
         .actions_are(&["kpartx -d /dev/vg2/lv", "vgchange -a n vg2"]);
 }
 
-/// Spec §2.4, §5.3: on a node in `always_on` the status is `stdby up` /
-/// `stdby down`.
+/// docs/behaviour.md, "Keys of every resource" and "vg": on a node in
+/// `always_on` the status is `stdby up` / `stdby down`.
 #[test]
 fn always_on_resource_reports_standby_status() {
     let w = World::new();
@@ -1505,7 +1514,7 @@ fn always_on_resource_reports_standby_status() {
     );
 }
 
-/// Spec §5.4: a missing device fails the fs start (and what started is
+/// docs/behaviour.md, "fs": a missing device fails the fs start (and what started is
 /// rolled back).
 #[test]
 fn missing_device_fails_the_start() {
@@ -1542,7 +1551,7 @@ HH:MM:SS INFO    APP1         skip rollback startapp: no resource activated
     assert_eq!(read(&order), "", "a launcher ran although one was refused");
 }
 
-/// Checklist 35: `mnt_opt` becomes `-o`.
+/// `mnt_opt` becomes `-o`.
 /// Issue 10, item 23: a mount point with a space. `mount` output split it
 /// in two fields, so the fs always read down (and a stop never unmounted
 /// it); the kernel's mountinfo escapes it.

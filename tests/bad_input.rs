@@ -1,7 +1,9 @@
 //! Tier 2: bad input. Each case gets a clear message naming the file and
 //! the line (or the service) where to look, exit code 2, and nothing on the
 //! system is touched: the fake tools' call log stays EMPTY
-//! (design.md, "Rules of the house"; checklist 67, 69, 70).
+//! (docs/contracts.md, "Rules of the house"): unknown sections and
+//! keywords, a bad or missing service type, a node outside the service's
+//! nodes and drpnodes, among others.
 
 mod common;
 use common::*;
@@ -90,7 +92,8 @@ fn bad_boolean() {
     );
 }
 
-/// Checklist 69.
+/// A missing or unknown `service_type` is a config error (docs/behaviour.md,
+/// "Service types and host modes").
 #[test]
 fn missing_or_unknown_service_type() {
     let w = World::tutorial();
@@ -195,7 +198,8 @@ fn unreadable_config() {
     }
 }
 
-/// Checklist 70 (exit 2 is a deliberate deviation: 1.5 exited 0 in the
+/// A node outside the service's nodes and drpnodes refuses it (exit 2 is a
+/// deliberate deviation: 1.5 exited 0 in the
 /// argv[0] form).
 #[test]
 fn node_not_in_nodes() {
@@ -220,7 +224,8 @@ fn node_not_in_nodes() {
     .no_calls();
 }
 
-/// A PRD node runs PRD services only (spec §2.3).
+/// A PRD node runs PRD services only (docs/behaviour.md, "Service types and
+/// host modes").
 #[test]
 fn non_prd_service_on_prd_node() {
     let w = World::tutorial();
@@ -231,7 +236,7 @@ fn non_prd_service_on_prd_node() {
         .no_calls();
 }
 
-/// Checklist 67: unknown sections and keywords do not stop the actions, as
+/// Unknown sections and keywords do not stop the actions, as
 /// in 1.5, but each is logged as a warning, once, with the very line
 /// `validate config` prints (issue 10, item 17: a `mount_opts` for
 /// `mnt_opt` mounted without the options, and nobody was told).

@@ -1,5 +1,8 @@
-//! Tier 2: the command line of the real binary (spec §3, §8, §10; checklist
-//! 1-5, 9, 64-66, 71) and the harness's own safety nets.
+//! Tier 2: the command line of the real binary (docs/behaviour.md, "Command
+//! line", "Service lock", "Other behaviours"): the service-named form,
+//! which services exist, missing and unknown actions, action words joined
+//! by `_`, logs on stderr and data on stdout, the collector lines, freeze,
+//! waiting for the lock, exit codes; and the harness's own safety nets.
 
 // Tests start helper processes (lock holders, fake tools) themselves.
 #![allow(clippy::disallowed_methods)]
@@ -138,7 +141,7 @@ rc=1
 
 // ---- invocation forms --------------------------------------------------------
 
-/// Checklist 1: `svcmgr -s svc print status` ≡ `svc print status`, and
+/// `svcmgr -s svc print status` ≡ `svc print status`, and
 /// with no `-s` svcmgr acts on every service of the node.
 #[test]
 fn service_named_form_equals_svcmgr_s() {
@@ -151,7 +154,7 @@ fn service_named_form_equals_svcmgr_s() {
     c.code(0).stdout_is(&a.stdout).stderr_is("");
 }
 
-/// Checklist 2, deliberate deviation: the config file alone makes a
+/// Deliberate deviation: the config file alone makes a
 /// service; the `<etc>/<svc>` link is a convenience.
 #[test]
 fn a_service_exists_without_its_link() {
@@ -165,7 +168,8 @@ fn a_service_exists_without_its_link() {
         .stdout_is(&golden("status_initial.txt"));
 }
 
-/// Checklist 3.
+/// No service selected: the usage, exit 1 (docs/behaviour.md, "Command
+/// line").
 #[test]
 fn no_service_specified() {
     let w = World::new();
@@ -178,7 +182,7 @@ fn no_service_specified() {
         .no_calls();
 }
 
-/// Checklist 4: no action words.
+/// No action words: a usage error.
 #[test]
 fn missing_action_is_a_usage_error() {
     let w = World::tutorial();
@@ -191,7 +195,7 @@ fn missing_action_is_a_usage_error() {
     w.svc(&[]).code(2).stdout_is("").stderr_is(&want).no_calls();
 }
 
-/// Checklist 4: unknown words, with the actions the first word starts.
+/// Unknown words: a usage error, with the actions the first word starts.
 #[test]
 fn unsupported_action_is_a_usage_error() {
     let w = World::tutorial();
@@ -212,7 +216,7 @@ fn unsupported_action_is_a_usage_error() {
         .no_calls();
 }
 
-/// Spec §3.1: the service-named form takes no -s.
+/// docs/behaviour.md, "Command line": the service-named form takes no -s.
 #[test]
 fn dash_s_is_refused_in_the_service_named_form() {
     let w = World::tutorial();
@@ -225,7 +229,7 @@ fn dash_s_is_refused_in_the_service_named_form() {
         .no_calls();
 }
 
-/// Checklist 5 and 9: action words join with `_`; the tree goes to stdout,
+/// Action words join with `_`; the tree goes to stdout,
 /// nothing to stderr.
 #[test]
 fn print_status_words_join_with_underscore() {
@@ -236,7 +240,8 @@ fn print_status_words_join_with_underscore() {
     b.code(0).stderr_is("").stdout_is(&a.stdout);
 }
 
-/// Checklist 71 (deliberate deviation: 1 when any service failed, not the
+/// The exit code of several services (deliberate deviation: 1 when any
+/// service failed, not the
 /// count), with two services selected by `-s a,b`.
 #[test]
 fn several_services_exit_1_when_any_fails() {
@@ -352,7 +357,7 @@ fn json_status_stays_json_after_a_config_change() {
         .stdout_is(&golden("status_initial.txt"));
 }
 
-/// Checklist 64: the first command after a config edit tells the collector
+/// The first command after a config edit tells the collector
 /// (two stdout lines); the next does not.
 #[test]
 fn collector_lines_once_per_config_change() {
@@ -379,7 +384,7 @@ fn collector_lines_once_per_config_change() {
 
 // ---- freeze ----------------------------------------------------------------
 
-/// Checklist 65: a frozen service refuses start (nothing runs) but still
+/// A frozen service refuses start (nothing runs) but still
 /// reports its status; thaw restores.
 #[test]
 fn freeze_blocks_start_until_thaw() {
@@ -425,7 +430,7 @@ fn node_freeze_blocks_every_service() {
 
 // ---- lock ------------------------------------------------------------------
 
-/// Checklist 66: while another process holds the service lock, `start
+/// While another process holds the service lock, `start
 /// --waitlock 1` gives up after about a second, names the holder, exits 1
 /// and runs nothing. Read-only actions do not wait.
 #[test]
@@ -580,8 +585,8 @@ fn validate_config_lists_unknown_keywords_with_their_line() {
         .no_calls();
 }
 
-/// Spec §8, deliberate deviation: `--waitlock 0` still tries once, so a free
-/// lock is taken.
+/// docs/behaviour.md, "Service lock", deliberate deviation: `--waitlock 0`
+/// still tries once, so a free lock is taken.
 #[test]
 fn waitlock_zero_takes_a_free_lock() {
     let w = World::tutorial();
@@ -590,7 +595,7 @@ fn waitlock_zero_takes_a_free_lock() {
         .stderr_is("HH:MM:SS INFO    P26.OPENSVC.COM.VG#0    vgsvc1 is already up\n");
 }
 
-/// Spec §7.2: every record also goes to `<log>/<svc>.log` as
+/// docs/behaviour.md, "Log files": every record also goes to `<log>/<svc>.log` as
 /// `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`.
 #[test]
 fn actions_are_logged_to_the_service_log_file() {
@@ -626,7 +631,8 @@ fn actions_are_logged_to_the_service_log_file() {
     );
 }
 
-/// Spec §1.2: a lower-case `[default]` section is the DEFAULT section.
+/// docs/behaviour.md, "What makes a service": a lower-case `[default]` section
+/// is the DEFAULT section.
 #[test]
 fn lower_case_default_section() {
     let w = World::new();

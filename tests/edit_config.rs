@@ -1,4 +1,5 @@
-//! Tier 2: `svcmgr -s svc edit config` (spec cluster-1.9 §5.4): the edit
+//! Tier 2: `svcmgr -s svc edit config` (docs/behaviour.md, "Edit config"):
+//! the edit
 //! happens in a copy, a refused edit never reaches the live file, and a
 //! refused copy is neither lost nor silently overwritten. The "editor" is
 //! a script given through EDITOR.

@@ -1,4 +1,5 @@
-//! Tier 2: the sync actions (spec §5.6, seed000 L711-760) with fake ssh and
+//! Tier 2: the sync actions (docs/behaviour.md, "sync"; the tutorial's
+//! "Service Failover" chapter) with fake ssh and
 //! rsync: what is run, in which order, with which messages; the peer is
 //! never contacted.
 

@@ -1,5 +1,5 @@
-//! Tier 4: the multicast heartbeat between two lab nodes (spec cluster-1.9
-//! §2.3): each daemon sees the other beat through the group on eth0, a bad
+//! Tier 4: the multicast heartbeat between two lab nodes (docs/behaviour.md,
+//! "Heartbeats"): each daemon sees the other beat through the group on eth0, a bad
 //! group is refused by name, garbage datagrams to the group are counted and
 //! harmless, and a dead peer is lost within the timeout.
 

@@ -1,5 +1,6 @@
 //! Tier 4: the peer listener on port 1214 and config replication between
-//! two daemons (spec cluster-1.9 §1.5, §3.6): a service created on node1
+//! two daemons (docs/behaviour.md, "Listener", "Config replication"): a
+//! service created on node1
 //! and extended to node2 arrives there frozen, with its link; later edits
 //! follow; an invalid config does not; hostile frames are refused.
 

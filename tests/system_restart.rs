@@ -1,5 +1,5 @@
 //! Tier 4: the daemon restarts a crashed application (`restart = N`,
-//! spec cluster-1.9 §3.4) and, once the restarts are spent on a
+//! docs/orchestration.md, "A resource that fails") and, once the restarts are spent on a
 //! `monitor = true` resource, runs the monitor action (freezestop): the
 //! peer takes the service over.
 

@@ -1,10 +1,10 @@
-//! Tier 3: the status trees and log blocks of the first tutorial
-//! (seed000, "Query service status" up to "Service Failover", plus the ip
-//! conflict of L827-830 and the clusterware refusal of L1085-1086),
-//! reproduced by the real binary from equivalent fake states.
+//! Tier 3: the status trees and log blocks of the first tutorial (from
+//! "Service Testing" up to "Service Failover", plus the ip conflict on sles1
+//! and the clusterware refusal of "OpenHA Testing"), reproduced by the real
+//! binary from equivalent fake states (docs/behaviour.md, "The tutorials").
 //!
-//! The golden texts in tests/golden are copied verbatim from the seed (the
-//! file name says what; tests/golden/README.md gives the line numbers).
+//! The golden texts in tests/golden are copied verbatim from the tutorial
+//! (the file name says what; tests/golden/README.md gives the step).
 //! Outputs are compared after path normalisation (World::norm), masking of
 //! the log times and launcher durations, and right-trimming.
 
@@ -18,7 +18,8 @@ const START_IP: &[&str] = &[
     "arping -U -c 1 -I eth0 -s 37.59.71.26 0.0.0.0",
 ];
 
-/// seed000 L338-350: vg active, nothing else up, nobody synced yet.
+/// The first `print status` (golden/status_initial.txt): vg active, nothing
+/// else up, nobody synced yet.
 #[test]
 fn first_print_status() {
     let w = World::tutorial();
@@ -28,8 +29,8 @@ fn first_print_status() {
         .stderr_is("");
 }
 
-/// seed000 L365-384 (vg already active, mount points missing), then the
-/// tree of L411-424.
+/// The first start (golden/start_first.txt: vg already active, mount points
+/// missing), then its tree (golden/status_started.txt).
 #[test]
 fn first_start_then_status() {
     let w = World::tutorial();
@@ -54,8 +55,9 @@ fn first_start_then_status() {
 }
 
 /// The "Application Integration" sequence: start with launchers and an
-/// inactive vg (L581-607), status with the app up (L613-625), stop
-/// (L638-654), status after the stop (L665-677), start again (L681-707).
+/// inactive vg (golden/start_launchers.txt), status with the app up
+/// (status_app_up.txt), stop (stop.txt), status after the stop
+/// (status_stopped.txt), start again (start_again.txt).
 #[test]
 fn launcher_start_status_stop_status_start() {
     let w = World::tutorial_with_launchers();
@@ -120,7 +122,7 @@ fn launcher_start_status_stop_status_start() {
     r.actions_are(&want);
 }
 
-/// seed000 L827-830: the address answers from another node. Only the
+/// golden/conflict.txt: the address answers from another node. Only the
 /// conflict check runs; nothing is touched.
 #[test]
 fn start_refused_on_ip_conflict() {
@@ -136,7 +138,7 @@ fn start_refused_on_ip_conflict() {
     assert!(!w.dir.path().join("webserver.pid").exists());
 }
 
-/// seed000 L1085-1086: with an OpenHA heartbeat, direct stop is refused
+/// golden/clusterware.txt: with an OpenHA heartbeat, direct stop is refused
 /// before anything runs.
 #[test]
 fn stop_refused_under_clusterware() {
@@ -151,7 +153,7 @@ fn stop_refused_under_clusterware() {
     r.no_calls();
 }
 
-/// seed000 L745-755: after `syncnodes --force` the peer has the config
+/// golden/status_synced.txt: after `syncnodes --force` the peer has the config
 /// (its stamp is fresh): sync#i0 up, overall up.
 #[test]
 fn status_after_the_config_reached_the_peer() {
@@ -165,8 +167,8 @@ fn status_after_the_config_reached_the_peer() {
         .stderr_is("");
 }
 
-/// seed000 L782-820: the same start on sles2, which received the config
-/// from sles1, then its status.
+/// golden/start_sles2.txt, status_sles2_up.txt: the same start on sles2, which
+/// received the config from sles1, then its status.
 #[test]
 fn start_and_status_on_the_second_node() {
     let mut w = World::tutorial_with_launchers();
@@ -184,10 +186,10 @@ fn start_and_status_on_the_second_node() {
         .stderr_is("");
 }
 
-/// seed000 L857-874: `[hb#0] type = OpenHA` appended, OpenHA installed but
+/// golden/status_hb_daemons_down.*: `[hb#0] type = OpenHA` appended, OpenHA installed but
 /// its daemons not running: the collector lines (the config changed), the
-/// `.cluster`/`.stonith` links created with their log lines (padded by 4,
-/// spec §11.4), hb warn and overall warn.
+/// `.cluster`/`.stonith` links created with their log lines (padded by 4;
+/// docs/behaviour.md, "The tutorials"), hb warn and overall warn.
 #[test]
 fn status_with_openha_daemons_down() {
     let w = World::tutorial_with_launchers();
@@ -213,7 +215,7 @@ fn status_with_openha_daemons_down() {
     }
 }
 
-/// seed000 L889-902: on the passive node, which received the config: the
+/// golden/status_passive_hb.*: on the passive node, which received the config: the
 /// links fixed there too, everything down, sync up, hb warn, overall down.
 #[test]
 fn passive_node_status_with_openha() {
@@ -229,7 +231,7 @@ fn passive_node_status_with_openha() {
         .stderr_is(&golden("status_passive_hb.stderr.txt"));
 }
 
-/// seed000 L1053-1065: OpenHA started the service (through the `.cluster`
+/// golden/status_all_up_hb.txt: OpenHA started the service (through the `.cluster`
 /// entry point) and reports it started: everything up.
 #[test]
 fn status_when_openha_runs_the_service() {

@@ -1,5 +1,5 @@
-//! `svcmgr -s <svc> create [--config F | --template F]` (spec cluster-1.9
-//! §5.3): the service's config, its launcher directory and `.d` link, its
+//! `svcmgr -s <svc> create [--config F | --template F]` (docs/behaviour.md,
+//! "svcmgr create"): the service's config, its launcher directory and `.d` link, its
 //! argv[0] link — and the new service frozen, so that no daemon starts it
 //! before its owner thaws it.
 

@@ -1,5 +1,6 @@
 //! Start and stop: resource selection, ordering, the conflict gate,
-//! optional resources, triggers and rollback (spec §4.2–§4.5).
+//! optional resources, triggers and rollback (docs/behaviour.md, "Start
+//! order" to "Standby resources and triggers").
 
 use std::io::Write;
 
@@ -153,7 +154,8 @@ impl<'a> Executor<'a> {
             match res {
                 Ok(()) => {}
                 // An application that fails to stop must not keep its
-                // filesystems and address held: go on (spec §4.3).
+                // filesystems and address held: go on (docs/behaviour.md, "Stop
+                // order").
                 Err(_) if r.kind() == Kind::App || r.conf.common.optional => {}
                 Err(f) => {
                     self.stopped(action, f.reason.as_deref());
@@ -210,7 +212,8 @@ impl<'a> Executor<'a> {
     }
 
     /// `<etc>/<svc> [--cluster] [--cron] --waitlock 3600 postsync` on the
-    /// peer, as `ruser` (1.5 ignored ruser here, spec §11.7).
+    /// peer, as `ruser` (1.5 ignored ruser here; docs/deviations.md, "Sync and
+    /// peers").
     fn postsync(&self, peer: &str) {
         let entry = self
             .svc
@@ -324,7 +327,8 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Triggers run like any logged command; their return code is ignored (spec §2.4).
+    /// Triggers run like any logged command; their return code is ignored
+    /// (docs/behaviour.md, "Keys of every resource").
     fn trigger(&self, r: &Resource, name: &str) {
         if let Some(argv) = r.conf.common.triggers.get(name) {
             if argv.is_empty() {

@@ -1,6 +1,6 @@
 //! Service actions: the table of actions and what each needs (lock, frozen
-//! check, clusterware guard), and `run`, the pipeline of spec §4.1 for one
-//! service.
+//! check, clusterware guard), and `run`, the pipeline of one service
+//! (docs/behaviour.md, "Action pipeline").
 
 mod config_cmds;
 mod create;
@@ -112,7 +112,7 @@ impl Action {
     }
 
     /// Read-only and config actions run on frozen services and are never
-    /// blocked by the clusterware guard (spec §4.1).
+    /// blocked by the clusterware guard (docs/behaviour.md, "Action pipeline").
     fn allowed_on_frozen(self) -> bool {
         matches!(
             self,
@@ -133,18 +133,20 @@ impl Action {
     }
 
     /// Config replication is never blocked by the clusterware guard: the
-    /// tutorial syncs a service under OpenHA (1.6 behaviour, spec §4.6).
+    /// tutorial syncs a service under OpenHA (1.6 behaviour, docs/behaviour.md,
+    /// "Clusterware guard").
     fn cluster_exempt(self) -> bool {
         self.allowed_on_frozen() || matches!(self, SyncNodes | SyncDrp | SyncAll | PostSync)
     }
 
     /// Sync actions try the lock once and, when it is held, say so and
-    /// succeed: the running action is doing the job (spec §4.1).
+    /// succeed: the running action is doing the job (docs/behaviour.md,
+    /// "Action pipeline").
     fn is_sync(self) -> bool {
         matches!(self, SyncNodes | SyncDrp | SyncAll)
     }
 
-    /// Actions that take the per-service lock (spec §8).
+    /// Actions that take the per-service lock (docs/behaviour.md, "Service lock").
     fn locked(self) -> bool {
         !matches!(
             self,
@@ -167,9 +169,10 @@ impl Action {
     }
 }
 
-/// Kinds a start-like action touches, in start order (spec §4.2).
+/// Kinds a start-like action touches, in start order (docs/behaviour.md,
+/// "Start order").
 pub(crate) const START_KINDS: [Kind; 5] = [Kind::Ip, Kind::Vg, Kind::Fs, Kind::App, Kind::Hb];
-/// Stop order (spec §4.3).
+/// Stop order (docs/behaviour.md, "Stop order").
 const STOP_KINDS: [Kind; 5] = [Kind::Hb, Kind::App, Kind::Fs, Kind::Vg, Kind::Ip];
 
 #[derive(Debug, Clone, Default)]
@@ -212,8 +215,8 @@ pub fn svcmgr_bin() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into())
 }
 
-/// Exit codes (design.md): 0 success, 1 action failed, 2 usage or config
-/// error; `status` returns the status code.
+/// Exit codes (docs/contracts.md, "Public contracts"): 0 success, 1 action
+/// failed, 2 usage or config error; `status` returns the status code.
 pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 pub const BAD_CONFIG: i32 = 2;
@@ -243,7 +246,8 @@ impl From<i32> for Outcome {
     }
 }
 
-/// Runs `action` on service `name`: the pipeline of spec §4.1.
+/// Runs `action` on service `name`: the pipeline of docs/behaviour.md,
+/// "Action pipeline".
 pub fn run(env: &Env, name: &str, action: Action) -> i32 {
     run_outcome(env, name, action).code
 }

@@ -1,5 +1,6 @@
 //! A manual start, stop, freeze, thaw or switch of an orchestrated service
-//! is an order to the cluster (1.9 §3.5), not only to this node.
+//! is an order to the cluster (docs/orchestration.md, "Orders typed by an
+//! administrator"), not only to this node.
 //!
 //! The order goes first to the local agent daemon, which keeps it on disk
 //! before it answers; then the local part runs here, with its output on

@@ -1,4 +1,5 @@
-//! Entry point: argv[0] selects the CLI (design.md, "Public contracts").
+//! Entry point: argv[0] selects the CLI (docs/contracts.md, "Public
+//! contracts").
 //! `svcmgr`, `nodemgr`, `svcmon`, or any other name: a service
 //! (`p26.opensvc.com print status`), `<svc>.cluster` in cluster mode.
 

@@ -1,4 +1,5 @@
-//! `nodemgr`: node-level settings in `<etc>/node.conf` (spec §9.2).
+//! `nodemgr`: node-level settings in `<etc>/node.conf` (docs/behaviour.md,
+//! "nodemgr").
 
 use std::ffi::OsString;
 

@@ -1,4 +1,5 @@
-//! `svcmon`: the cluster as the agent daemon sees it (spec §4), answered
+//! `svcmon`: the cluster as the agent daemon sees it (docs/behaviour.md,
+//! "svcmon"), answered
 //! from the daemon's memory through its local socket.
 
 use std::ffi::OsString;

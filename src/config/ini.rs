@@ -1,9 +1,11 @@
-//! INI documents with Python 2 `RawConfigParser` semantics (spec §2.1), plus
+//! INI documents with Python 2 `RawConfigParser` semantics (docs/behaviour.md,
+//! "Parser"), plus
 //! what that parser never gave: the 1-based line of every header and key, and
 //! the raw lines, so that `edit` can rewrite a file without losing comments.
 //!
 //! rust-ini cannot report line numbers, and every config problem must name
-//! its line (design.md), hence this small parser.
+//! its line (docs/contracts.md, "Rules of the house"), hence this small
+//! parser.
 //!
 //! Sections and keys are indexed by name: a config of 10,000 sections must
 //! not cost 10,000 × 10,000 string compares (issue 10, item 22).
@@ -104,7 +106,8 @@ pub struct Found<'a> {
     pub line: usize,
 }
 
-/// The local node's place in the service, for `kw@…` resolution (spec §2.2).
+/// The local node's place in the service, for `kw@…` resolution
+/// (docs/behaviour.md, "Keyword scoping").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope<'a> {
     /// Lower-cased.
@@ -257,7 +260,8 @@ impl Ini {
     }
 
     /// Resolves `kw` for the local node: `kw@<node>`, `kw@nodes`,
-    /// `kw@drpnodes`, `kw@encapnodes`, then `kw` (spec §2.2), each step
+    /// `kw@drpnodes`, `kw@encapnodes`, then `kw` (docs/behaviour.md, "Keyword
+    /// scoping"), each step
     /// with DEFAULT inheritance.
     pub fn get_scoped(&self, section: &str, kw: &str, scope: &Scope) -> Option<Found<'_>> {
         let has_scoped = |s: Option<&Section>| s.is_some_and(|s| s.scoped);

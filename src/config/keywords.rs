@@ -1,4 +1,5 @@
-//! Which sections and keys a service file may hold (spec §2.3–§2.5), and
+//! Which sections and keys a service file may hold (docs/behaviour.md,
+//! "Service types and host modes" to "Resource keys by type"), and
 //! which keys accept a `@node`, `@nodes`, `@drpnodes` or `@encapnodes` scope.
 //! `load` ignores what is not here, as 1.5 did; `validate` lists it.
 
@@ -51,7 +52,8 @@ pub const TRIGGERS: [&str; 10] = [
     "post_syncresync",
 ];
 
-/// Keys every resource section accepts (spec §2.4), triggers apart.
+/// Keys every resource section accepts (docs/behaviour.md, "Keys of every
+/// resource"), triggers apart.
 const COMMON: &[Keyword] = &[
     scoped("disable"),
     kw("disable_on"),
@@ -104,7 +106,8 @@ const DEFAULT_KEYS: &[Keyword] = &[
     kw("no_preempt_abort"),
     kw("pkg_name"),
     scoped("bwlimit"),
-    // Reserved for cluster orchestration (design.md: `no|start|ha`).
+    // Cluster orchestration, `no|start|ha` (docs/contracts.md, "Public
+    // contracts").
     kw("orchestrate"),
     kw("placement"),
 ];

@@ -13,7 +13,8 @@ use super::schedule::{self, Malformed};
 use super::*;
 use crate::paths::Paths;
 
-/// The known service types, which are also the host modes (spec §2.3).
+/// The known service types, which are also the host modes
+/// (docs/behaviour.md, "Service types and host modes").
 pub const SERVICE_TYPES: [&str; 10] = [
     "PRD", "PPRD", "REC", "INT", "DEV", "TST", "TMP", "DRP", "FOR", "PRA",
 ];
@@ -498,7 +499,8 @@ impl<'a> Builder<'a> {
         t.to_string()
     }
 
-    /// Build order of spec §2.6: hb, ip, vg, fs, app, user syncs, sync#i0.
+    /// Build order (docs/behaviour.md, "Build order"): hb, ip, vg, fs, app,
+    /// user syncs, sync#i0.
     fn resources(&mut self) -> Vec<ResourceConfig> {
         let (mut hb, mut ip, mut vg, mut fs, mut sync) = (vec![], vec![], vec![], vec![], vec![]);
         let drp_only = self.in_drpnodes && !self.in_nodes;
@@ -743,7 +745,8 @@ impl<'a> Builder<'a> {
         words
     }
 
-    /// The service's own files go to every other node (spec §2.5).
+    /// The service's own files go to every other node (docs/behaviour.md,
+    /// "Resource keys by type").
     fn sync_internal(&mut self) -> Option<ResourceConfig> {
         let mut all: BTreeSet<&String> = self.nodes.iter().collect();
         all.extend(self.drpnodes.iter());
@@ -774,7 +777,8 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// Scheduling keys of spec §5.6, from `section` then DEFAULT.
+    /// Scheduling keys (docs/behaviour.md, "sync"), from `section` then
+    /// DEFAULT.
     fn schedule(&mut self, section: &str) -> Schedule {
         let mut s = Schedule::default();
         let interval = self
@@ -819,7 +823,8 @@ impl<'a> Builder<'a> {
 mod tests {
     use super::*;
 
-    /// seed000 L252-279, inline comments included.
+    /// The first tutorial's annotated service file, inline comments included
+    /// (`tests/common/mod.rs` has it too, with test paths).
     const P26: &str = r#"[DEFAULT]                                       # Global section for service description
 app = MyApp                                     # service application friendly name
 service_type = TST                              # specify is service runs production, test, dev, ...

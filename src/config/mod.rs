@@ -2,7 +2,8 @@
 //! validated `ServiceConfig`, already scoped for the local node
 //! (`kw@node`, `@nodes`, `@drpnodes`), DEFAULT inheritance applied.
 //!
-//! Every problem names the file, section, key and line (design.md).
+//! Every problem names the file, section, key and line (docs/contracts.md,
+//! "Rules of the house").
 
 pub mod duration;
 pub mod edit;
@@ -109,7 +110,8 @@ pub struct ServiceConfig {
     pub warnings: Vec<Problem>,
 }
 
-/// Keywords every resource section accepts (spec §2.4), resolved for this node.
+/// Keywords every resource section accepts (docs/behaviour.md, "Keys of every
+/// resource"), resolved for this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Common {
     pub disable: bool,

@@ -104,7 +104,8 @@ pub const HB_TYPE: ValueKind = ValueKind::OneOf {
     words: &["unicast", "multicast", "disk"],
 };
 
-/// The host modes are the service types (spec §2.3); a typo would make
+/// The host modes are the service types (docs/behaviour.md, "Service types
+/// and host modes"); a typo would make
 /// the node TST without a word.
 const HOST_MODE: ValueKind = ValueKind::OneOf {
     what: "a host mode",

@@ -1,4 +1,5 @@
-//! Sync scheduling keys (spec §5.6): interval, max_delay, period, days.
+//! Sync scheduling keys (docs/behaviour.md, "sync"): interval, max_delay,
+//! period, days.
 
 /// Parsed scheduling keys of one sync resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,8 @@ impl Default for Schedule {
 }
 
 /// A scheduling value that is not the JSON it must be; the caller names the
-/// key in `malformed parameter value: <section>.<key>` (spec §5.6).
+/// key in `malformed parameter value: <section>.<key>` (docs/behaviour.md,
+/// "sync").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Malformed;
 

@@ -1,4 +1,5 @@
-//! Cluster-wide orders (spec cluster-1.9 §3.5, "global expect"): an
+//! Cluster-wide orders (docs/orchestration.md, "Orders typed by an
+//! administrator"; 1.9's "global expect"): an
 //! administrator's `svcmgr -s svc stop|start|freeze|thaw|switch --to node`
 //! of an orchestrated service reaches every node, not only the one it was
 //! typed on.

@@ -1,4 +1,4 @@
-//! The orchestrator (spec cluster-1.9 §3): starts `orchestrate = ha`
+//! The orchestrator (docs/orchestration.md): starts `orchestrate = ha`
 //! services where they should run, and takes them over when their node is
 //! lost, but only when that node is proven down (proof.rs says on what
 //! evidence). docs/orchestration.md tells the whole story; here is the

@@ -1,4 +1,4 @@
-//! Which node should run a service (spec cluster-1.9 §3.3, "Placement"):
+//! Which node should run a service (docs/orchestration.md, "Placement"):
 //! one function for the orchestrator, which starts it there, and for
 //! svcmon, which marks that node `^`, so the two never disagree.
 //!

@@ -1,5 +1,6 @@
-//! Local restarts of failed resources and the monitor action (spec
-//! cluster-1.9 §3.4, with om3's fixes).
+//! Local restarts of failed resources and the monitor action
+//! (docs/orchestration.md, "A resource that fails"; 1.9's behaviour with
+//! om3's fixes, docs/deviations.md, "Cluster").
 //!
 //! A resource with `restart = N` of an orchestrated service that runs here
 //! (local_expect=started, see [`expected_here`]) and is found `down` is

@@ -1,4 +1,4 @@
-//! The filesystem resource (spec §5.4): fsck then mount on start, umount
+//! The filesystem resource (docs/behaviour.md, "fs"): fsck then mount on start, umount
 //! (killing the users of the mount if needed) on stop, a write test in status.
 
 use std::path::Path;

@@ -1,4 +1,5 @@
-//! The OpenHA heartbeat resource (spec §5.7): it reports the service state
+//! The OpenHA heartbeat resource (docs/behaviour.md, "OpenHA heartbeat
+//! resource"): it reports the service state
 //! as the clusterware sees it and takes no action itself. OpenHA drives the
 //! service through `<etc>/<svc>.cluster` and `<etc>/<svc>.stonith`, so every
 //! status makes sure those entry points exist.

@@ -1,4 +1,4 @@
-//! The ip resource (spec §5.2): an address stacked on an alias of `ipdev`
+//! The ip resource (docs/behaviour.md, "ip"): an address stacked on an alias of `ipdev`
 //! with `ifconfig`, announced with `arping -U`, guarded by a duplicate
 //! address probe (`arping -D` and ICMP at once) before start and after stop.
 

@@ -80,7 +80,8 @@ pub struct Ctx<'a> {
     /// This resource's logger (`SVC.RID`).
     pub log: Logger,
     pub svc: &'a SvcInfo,
-    /// `OPENSVC_*` variables for launchers and triggers (spec §5.1).
+    /// `OPENSVC_*` variables for launchers and triggers (docs/behaviour.md,
+    /// "Running commands").
     pub env: &'a [(String, String)],
     pub force: bool,
     /// The executor already ran `abort_start` for this action, so the ip

@@ -1,4 +1,4 @@
-//! The LVM volume group resource (spec §5.3): activation with `vgchange`,
+//! The LVM volume group resource (docs/behaviour.md, "vg"): activation with `vgchange`,
 //! ownership shown by an `@<nodename>` host tag.
 
 use std::time::Duration;

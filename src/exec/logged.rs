@@ -1,5 +1,6 @@
-//! The logging conventions around a command (spec §5.1): the command line at
-//! INFO, then `output:` / `stderr:` blocks whose level depends on the rc.
+//! The logging conventions around a command (docs/behaviour.md, "Running
+//! commands"): the command line at INFO, then `output:` / `stderr:` blocks
+//! whose level depends on the rc.
 
 use super::{Cmd, ExecError, Output, Runner};
 use crate::log::Logger;

@@ -1,4 +1,5 @@
-//! The only place that starts processes (design.md, "Rules of the house").
+//! The only place that starts processes (docs/contracts.md, "Rules of the
+//! house").
 //!
 //! A command is an argv vector, never a shell line, so no config value ever
 //! reaches a shell. `Runner` is a trait so that driver unit tests can script
@@ -147,7 +148,8 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// SIGINT and SIGTERM end the running command and stop the action with
-/// `interrupted by signal` (spec §10) instead of killing svcmgr mid-way.
+/// `interrupted by signal` (docs/behaviour.md, "Other behaviours") instead
+/// of killing svcmgr mid-way.
 pub fn install_signal_handlers() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(

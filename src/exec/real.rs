@@ -13,7 +13,8 @@ use nix::unistd::Pid;
 use super::{Cmd, ExecError, Output, Runner, interrupted};
 
 /// Directories the agent always searches after the caller's PATH, so that
-/// cron's minimal PATH still finds vgchange, e2fsck and friends (spec §5.1).
+/// cron's minimal PATH still finds vgchange, e2fsck and friends
+/// (docs/behaviour.md, "Running commands").
 const EXTRA_PATH: &[&str] = &[
     "/usr/local/sbin",
     "/usr/local/bin",

@@ -1,4 +1,5 @@
-//! `json status` / `print status --format json` (spec §6.3): one object with
+//! `json status` / `print status --format json` (docs/behaviour.md, "Status
+//! tree"): one object with
 //! `resources` (rid → details) and every group's status.
 
 use serde_json::{Map, Value, json};

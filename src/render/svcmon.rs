@@ -1,6 +1,6 @@
-//! svcmon (spec §4): the Threads, Nodes and Services blocks of the daemon's
-//! status. One width per column across all three blocks; the per-node
-//! columns come after a `|`.
+//! svcmon (docs/behaviour.md, "svcmon"): the Threads, Nodes and Services blocks
+//! of the daemon's status. One width per column across all three blocks; the
+//! per-node columns come after a `|`.
 
 use serde_json::Value;
 

@@ -1,5 +1,6 @@
-//! The `print status` tree (spec §6.3): fixed columns, `....` flags, and the
-//! resource comments wrapped as one paragraph to 78 columns.
+//! The `print status` tree (docs/behaviour.md, "Status tree"): fixed columns,
+//! `....` flags, and the resource comments wrapped as one paragraph to 78
+//! columns.
 //!
 //! The reference pads its header and row lines with trailing spaces; the
 //! tutorial shows them stripped, and so do we.

@@ -84,7 +84,7 @@ pub fn golden(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
-/// The tutorial's service (seed000 L252-279), inline comments included, with
+/// The tutorial's service file ("Service Creation"), inline comments included, with
 /// `{R}` standing for the root so that dev and mnt live inside the World.
 pub const TUTORIAL_CONF: &str = "\
 [DEFAULT]                                       # Global section for service description
@@ -117,7 +117,7 @@ optional = False
 dev = {R}/dev/mapper/vgsvc1-lvdatasvc1
 ";
 
-/// OpenHA's `conf/monitor` of seed000 L950-953.
+/// OpenHA's `conf/monitor` of the tutorial ("OpenHA Configuration").
 pub const OPENHA_MONITOR: &str = "\
 sles1 net eth0 239.131.50.10 1234 10
 sles1 dio /dev/mapper/14f504e46494c45526967724d32682d553243692d4f336a4c 0 10
@@ -125,8 +125,9 @@ sles2 net eth0 239.131.50.10 4321 10
 sles2 dio /dev/mapper/14f504e46494c45526967724d32682d553243692d4f336a4c 2 10
 ";
 
-/// The weblauncher of seed000 L505-545, without killall/pgrep by name: the
-/// "daemon" is a `sleep` whose pid is kept in a pid file.
+/// The tutorial's weblauncher ("Applications launcher script"), without
+/// killall/pgrep by name: the "daemon" is a `sleep` whose pid is kept in a pid
+/// file.
 fn weblauncher(pidfile: &Path) -> String {
     format!(
         r#"#!/bin/bash
@@ -555,7 +556,8 @@ impl World {
         }
     }
 
-    /// The tutorial before its first start (seed000 L252-350): config with
+    /// The tutorial before its first start ("Service Creation" and the first
+    /// `print status`): config with
     /// its comments, `.d -> p26.opensvc.com.dir` (empty), the argv[0] link,
     /// vgsvc1 active with its two LVs, devices present, mount points absent,
     /// the collector already told about this config.
@@ -573,7 +575,8 @@ impl World {
         w
     }
 
-    /// The tutorial from "Application Integration" on (seed000 L581): the
+    /// The tutorial from "Application Integration" on (its first start with
+    /// the launcher): the
     /// launcher directory moved to `/svc1/app/init.d` with the weblauncher
     /// and its S10/K90/C10 links, mount points existing, vg inactive.
     pub fn tutorial_with_launchers() -> World {
@@ -791,7 +794,8 @@ impl World {
         self.dir.path().join("ez")
     }
 
-    /// OpenHA installed, with the heartbeats of seed000 L950-953.
+    /// OpenHA installed, with the heartbeats of the tutorial's "OpenHA
+    /// Configuration".
     pub fn openha_install(&self) {
         let ez = self.ez();
         self.launcher(&ez.join("bin"), "service", "#!/bin/sh\nexit 0\n");

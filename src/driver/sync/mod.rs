@@ -1,5 +1,5 @@
-//! The rsync sync resources (spec §5.6): the status computed from the
-//! timestamp files, and the push to peers (`syncnodes`, `syncdrp`,
+//! The rsync sync resources (docs/behaviour.md, "sync"): the status
+//! computed from the timestamp files, and the push to peers (`syncnodes`, `syncdrp`,
 //! `syncall`) in the `push` submodule, which writes those files.
 //!
 //! A timestamp file `<var>/sync/<node>/<svc>!<rid>` holds the local time
@@ -149,7 +149,8 @@ impl Sync {
         }
         // 1.5 called a stopped node passive even when it was the last to run
         // the service and never sent its config: it then showed "passive
-        // node needs update" where the tutorial (seed000 L665-676) shows the
+        // node needs update" where the tutorial's status after the stop
+        // (tests/golden/status_stopped.txt) shows the
         // peer late. A node that started the service since it last received
         // the config still owns it.
         let own = self.stamp(svc, &svc.nodename);
@@ -363,7 +364,8 @@ mod tests {
 
     #[test]
     fn passive_node_never_synced_needs_update() {
-        // seed000 L348-349: sles1 before the first start.
+        // The tutorial's sles1 before the first start
+        // (tests/golden/status_initial.txt).
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         for base in [Status::Down, Status::Warn] {
             assert_eq!(
@@ -381,7 +383,8 @@ mod tests {
 
     #[test]
     fn passive_node_recently_synced_is_up() {
-        // seed000 L901: sles2 after syncnodes.
+        // The tutorial's sles2 after syncnodes
+        // (tests/golden/status_passive_hb.stdout.txt).
         let lab = Lab::new("sles2", &["sles1", "sles2"], &[]);
         lab.stamp("sles2", "2014-02-17 11:55:50.000001");
         assert_eq!(
@@ -404,7 +407,7 @@ mod tests {
 
     #[test]
     fn up_node_with_a_late_peer_is_down() {
-        // seed000 L413, L422-423.
+        // The tutorial's sles1 once started (tests/golden/status_started.txt).
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         for base in [
             Status::Up,
@@ -428,7 +431,8 @@ mod tests {
 
     #[test]
     fn up_node_with_fresh_peers_is_up() {
-        // seed000 L755 / L870.
+        // The tutorial's sles1 after syncnodes --force
+        // (tests/golden/status_synced.txt, status_hb_daemons_down.stdout.txt).
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         lab.stamp("sles2", "2014-02-17 11:55:50.000000");
         assert_eq!(
@@ -462,7 +466,8 @@ mod tests {
 
     #[test]
     fn stopped_node_that_last_ran_the_service_still_owns_it() {
-        // seed000 L665-676: started, never synced, stopped.
+        // The tutorial's sles1 started, never synced, stopped
+        // (tests/golden/status_stopped.txt).
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         lab.started("2014-02-17 16:52:37.000000");
         assert_eq!(

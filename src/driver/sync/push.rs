@@ -1,4 +1,4 @@
-//! The push to peers (spec §5.6): which nodes, when, the rsync command,
+//! The push to peers (docs/behaviour.md, "sync"): which nodes, when, the rsync command,
 //! and the timestamp files written and sent after each success.
 
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ use crate::config::load::SERVICE_TYPES;
 /// that keeps moving, so that a sync never holds the service lock forever.
 const RSYNC_RUN_LIMIT: Duration = Duration::from_secs(24 * 3600);
 
-/// The rsync options of every data transfer (spec §5.6).
+/// The rsync options of every data transfer (docs/behaviour.md, "sync").
 const RSYNC_BASE: [&str; 6] = [
     "rsync",
     "-HpogDtrlvx",
@@ -76,7 +76,7 @@ pub(super) enum Verdict {
     Skip(String),
 }
 
-/// The schedule check of one peer (spec §5.6 skip_sync), as a pure
+/// The schedule check of one peer (docs/behaviour.md, "sync"), as a pure
 /// function of the local time and the peer's last sync.
 pub(super) fn verdict(s: &Schedule, last: Option<NaiveDateTime>, now: NaiveDateTime) -> Verdict {
     if s.interval_min == 0 {
@@ -493,7 +493,7 @@ mod tests {
         ts("2014-02-17 04:30:00.250000")
     }
 
-    /// seed000 L730.
+    /// When the tutorial's first `syncnodes` ran, outside the default period.
     fn out_of_period() -> NaiveDateTime {
         ts("2014-02-17 17:20:37.000000")
     }
@@ -789,7 +789,8 @@ mod tests {
 
     #[test]
     fn forced_i0_sync_as_root_runs_quietly_and_stamps_both_sides() {
-        // seed000 L732-739: syncnodes --force on the up node.
+        // The tutorial's `syncnodes --force` on the up node ("Service
+        // Failover").
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         let (r, lines) = lab.run(&i0(), &forced(), out_of_period());
         assert_eq!(r, peers(&["sles2"]));
@@ -844,7 +845,7 @@ mod tests {
 
     #[test]
     fn out_of_period_is_skipped_without_force() {
-        // seed000 L729-730.
+        // The tutorial's first `syncnodes`: skipped outside the period.
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         let (r, lines) = lab.run(&i0(), &syncnodes(), out_of_period());
         assert_eq!(r, peers(&[]));
@@ -911,7 +912,7 @@ mod tests {
             vec![format!("INFO {I0} don't skip sync: no timestamp")]
         );
         assert_eq!(lab.runner.calls().len(), 3);
-        // spec §12 item 53.
+        // A second sync within the interval (121 min) is too soon.
         let later = now + TimeDelta::minutes(30);
         let (r, lines) = lab.run(&i0(), &syncnodes(), later);
         assert_eq!(r, peers(&[]));
@@ -948,7 +949,7 @@ mod tests {
 
     #[test]
     fn force_does_not_bypass_the_up_rule() {
-        // spec §12 item 52.
+        // --force bypasses the schedule, never the rule that the service be up.
         let lab = Lab::new("sles1", &["sles1", "sles2"], &[]);
         let (r, lines) = lab.run(&i0(), &req(&["nodes"], true, Status::Down), in_period());
         assert_eq!(r, peers(&[]));
