@@ -61,6 +61,25 @@ pub fn refuse_on_bad_node_conf(paths: &Paths) -> Result<(), i32> {
     Err(2)
 }
 
+/// Temp files of writers killed mid-write (145 kills of `set` left 78,
+/// node.conf copies with the secret among them), in the directories the
+/// atomic writer writes to. A live writer's are kept.
+fn sweep_temp_files(paths: &Paths, log: &Logger) {
+    let dirs = [
+        paths.etc.clone(),
+        paths.var.clone(),
+        paths.var.join("orders.in"),
+    ];
+    for dir in &dirs {
+        for f in crate::fsutil::sweep(dir, None) {
+            log.info(format!(
+                "removed {}, left by a writer that died",
+                f.display()
+            ));
+        }
+    }
+}
+
 /// The daemon itself. Returns its exit code.
 pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let log = Logger::named("node", &format!("{nodename}.osvcd"));
@@ -92,6 +111,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             return 1;
         }
     };
+    sweep_temp_files(paths, &log);
     if let Err(e) = crate::fsutil::write_atomic(
         &pid_file(paths),
         format!("{}\n", std::process::id()).as_bytes(),
