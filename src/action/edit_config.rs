@@ -52,15 +52,15 @@ pub fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) ->
             return FAILED;
         }
     }
-    if !exists(&pending) {
-        if let Err(e) = copy_private(&live, &pending) {
-            eprintln!(
-                "cannot copy {} to {}: {e}",
-                live.display(),
-                pending.display()
-            );
-            return FAILED;
-        }
+    if !exists(&pending)
+        && let Err(e) = copy_private(&live, &pending)
+    {
+        eprintln!(
+            "cannot copy {} to {}: {e}",
+            live.display(),
+            pending.display()
+        );
+        return FAILED;
     }
     let rc = match editor(&pending) {
         Ok(cmd) => RealRunner::new().run_on_terminal(&cmd),
