@@ -232,7 +232,7 @@ pub fn mtime(path: &Path) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn mode(p: &Path) -> u32 {
@@ -249,7 +249,7 @@ mod tests {
     }
 
     /// A pid no process can have: pids stay below `pid_max`.
-    fn dead_pid() -> u32 {
+    pub(crate) fn dead_pid() -> u32 {
         std::fs::read_to_string("/proc/sys/kernel/pid_max")
             .ok()
             .and_then(|s| s.trim().parse().ok())
