@@ -402,6 +402,7 @@ fn write_atomic_bytes(file: &Path, bytes: &[u8], perms: Perms) -> Result<(), Edi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::tests::entries as dir_entries;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     const SVC: &str = "# service p\n[DEFAULT]\nnodes = n1 n2   # both\nservice_type = TST\n\n; ip section\n[ip#0]\nipname = a\nipdev = eth0\n\n# fs below\n[fs#0]\ndev = /dev/sdb\nmnt = /a\n";
@@ -411,15 +412,6 @@ mod tests {
         let p = dir.path().join("s.conf");
         fs::write(&p, text).unwrap();
         (dir, p)
-    }
-
-    fn dir_entries(dir: &Path) -> Vec<String> {
-        let mut v: Vec<_> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]

@@ -1095,6 +1095,17 @@ mod tests {
         );
     }
 
+    /// `want` from the pre-action check, and from a start: logged once,
+    /// nothing run.
+    fn refused_before_anything(lab: &Lab, want: &str) {
+        assert_eq!(lab.app().preflight(), Err(want.to_string()));
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(res.is_err());
+        assert_eq!(lines, vec![format!("ERROR P26.OPENSVC.COM.APP {want}")]);
+        assert_eq!(runner.calls(), Vec::<String>::new());
+    }
+
     /// Issue 10, item 11: only the launcher itself was checked, not the
     /// directories on its path.
     #[test]
@@ -1108,12 +1119,7 @@ mod tests {
             d = lab.initd(),
             a = app_dir.display()
         );
-        assert_eq!(lab.app().preflight(), Err(want.clone()));
-        let runner = FakeRunner::new();
-        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
-        assert!(res.is_err());
-        assert_eq!(lines, vec![format!("ERROR P26.OPENSVC.COM.APP {want}")]);
-        assert_eq!(runner.calls(), Vec::<String>::new());
+        refused_before_anything(&lab, &want);
         assert!(!lab.svc.paths.tmp.exists(), "nothing written");
     }
 
@@ -1171,12 +1177,7 @@ mod tests {
             "{t} is writable by group or others (mode 0777): refusing to write launcher logs there (remove it, or fix with: chown root:root {t} && chmod 0700 {t})",
             t = tmp.display()
         );
-        assert_eq!(lab.app().preflight(), Err(want.clone()));
-        let runner = FakeRunner::new();
-        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
-        assert!(res.is_err());
-        assert_eq!(lines, vec![format!("ERROR P26.OPENSVC.COM.APP {want}")]);
-        assert_eq!(runner.calls(), Vec::<String>::new());
+        refused_before_anything(&lab, &want);
     }
 
     /// The log is opened `O_NOFOLLOW`: a link planted at its predictable
