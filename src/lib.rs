@@ -19,5 +19,6 @@ pub mod node;
 pub mod paths;
 pub mod remote;
 pub mod render;
+pub mod safepath;
 pub mod service;
 pub mod status;

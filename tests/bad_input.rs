@@ -599,3 +599,49 @@ fn odd_files() {
         latin1(&text.replace(app, "app = Other"))
     );
 }
+
+/// Issue 10, item 11: a launcher is as safe as the directories on its
+/// path; one others can write is bad input, refused before anything runs.
+#[test]
+fn launchers_in_a_directory_others_can_write_are_refused() {
+    let w = World::tutorial_with_launchers();
+    let app = w.root.join("svc1/app");
+    std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    for action in ["start", "startapp", "stop"] {
+        refused_untouched(
+            &w,
+            &[action],
+            "HH:MM:SS ERROR   P26.OPENSVC.COM.APP     /etc/opensvc/p26.opensvc.com.d/S10weblauncher: /svc1/app is writable by group or others (mode 0777): refusing to run it (fix with: chmod go-w /svc1/app)\n",
+        );
+    }
+    assert!(
+        !w.dir.path().join("webserver.pid").exists(),
+        "a launcher ran"
+    );
+}
+
+/// Issue 10, item 10: a `/var/tmp/opensvc` made by someone else is
+/// refused, not written through.
+#[test]
+fn a_temp_dir_someone_else_made_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::tutorial_with_launchers();
+    let tmp = w.root.join("tmp");
+    std::fs::set_permissions(&tmp, PermissionsExt::from_mode(0o777)).unwrap();
+    refused_untouched(
+        &w,
+        &["start"],
+        "HH:MM:SS ERROR   P26.OPENSVC.COM.APP     /var/tmp/opensvc is writable by group or others (mode 0777): refusing to write launcher logs there (remove it, or fix with: chown root:root /var/tmp/opensvc && chmod 0700 /var/tmp/opensvc)\n",
+    );
+    std::fs::set_permissions(&tmp, PermissionsExt::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&tmp, Some(1000), Some(1000)).unwrap();
+    refused_untouched(
+        &w,
+        &["startapp"],
+        "HH:MM:SS ERROR   P26.OPENSVC.COM.APP     /var/tmp/opensvc is owned by uid 1000, not root: refusing to write launcher logs there (remove it, or fix with: chown root:root /var/tmp/opensvc && chmod 0700 /var/tmp/opensvc)\n",
+    );
+    assert!(
+        !w.dir.path().join("webserver.pid").exists(),
+        "a launcher ran"
+    );
+}

@@ -679,3 +679,34 @@ fn create_makes_a_frozen_service() {
         .code(2)
         .stderr_has("create takes exactly one service");
 }
+
+/// Issue 10, item 9: `nodemgr set` created node.conf 0644 (and kept a
+/// wider mode), readable by all until the daemon narrowed it; node.conf
+/// holds or may come to hold the cluster secret.
+#[test]
+fn nodemgr_set_keeps_node_conf_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let nodemgr = w.root.join("nodemgr");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
+    let conf = w.etc().join("node.conf");
+    let mode = || std::fs::metadata(&conf).unwrap().permissions().mode() & 0o7777;
+    w.run_as(
+        &nodemgr,
+        &["set", "--param", "node.host_mode", "--value", "PRD"],
+    )
+    .code(0);
+    assert_eq!(mode(), 0o600);
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    w.run_as(
+        &nodemgr,
+        &["set", "--param", "node.host_mode", "--value", "DEV"],
+    )
+    .code(0);
+    assert_eq!(mode(), 0o600);
+    let names: Vec<_> = std::fs::read_dir(w.etc())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["node.conf"], "a temp file was left");
+}

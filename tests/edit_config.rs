@@ -106,3 +106,57 @@ fn a_failing_editor_installs_nothing() {
         .stderr_has("the editor exited with 3");
     assert_eq!(w.read_conf(SVC), before);
 }
+
+/// Issue 10, item 12: `edit config` turned a 0600 file of uid 1000 into
+/// root's 0644.
+#[test]
+fn an_installed_edit_keeps_the_mode_and_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::tutorial();
+    let conf = w.conf_path(SVC);
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&conf, Some(1000), Some(1000)).unwrap();
+    let ed = editor(
+        &w,
+        "ed-ok",
+        r#"sed -i 's/^app = MyApp /app = Edited/' "$1""#,
+    );
+    edit(&w, &ed, &[]).code(0).no_calls();
+    let meta = std::fs::metadata(&conf).unwrap();
+    assert!(w.read_conf(SVC).contains("app = Edited"));
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+        (0o600, 1000, 1000)
+    );
+}
+
+/// Issue 10, item 10: the pending copy sits at a predictable path; a
+/// temp directory someone else could write is bad input, and nothing is
+/// copied there nor edited.
+#[test]
+fn a_temp_dir_others_can_write_is_refused() {
+    let w = World::tutorial();
+    let before = w.read_conf(SVC);
+    let tmp = w.root.join("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = w.dir.path().join("edited");
+    let ed = editor(&w, "ed-mark", &format!("touch {}", marker.display()));
+    edit(&w, &ed, &[]).code(2).no_calls().stderr_is(
+        "/var/tmp/opensvc is writable by group or others (mode 0777): refusing to keep an edit of /etc/opensvc/p26.opensvc.com.env there (remove it, or fix with: chown root:root /var/tmp/opensvc && chmod 0700 /var/tmp/opensvc)\n",
+    );
+    assert!(!marker.exists(), "the editor ran");
+    assert_eq!(w.read_conf(SVC), before);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "written to");
+}
+
+/// The pending copy is 0600 from its first byte (it may hold application
+/// credentials), whatever the live file's mode.
+#[test]
+fn the_pending_copy_is_private() {
+    let w = World::tutorial();
+    std::fs::set_permissions(w.conf_path(SVC), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let bad = editor(&w, "ed-bad", r#"printf '[bogus#1]\nfoo = bar\n' >> "$1""#);
+    edit(&w, &bad, &[]).code(2);
+    let mode = std::fs::metadata(pending(&w)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o600);
+}

@@ -24,8 +24,19 @@ pub fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) ->
             return BAD_CONFIG;
         }
     };
+    // The pending copy may hold credentials and sits at a predictable
+    // path: its directory must be ours alone (bad input otherwise).
+    if let Err(e) = crate::safepath::private_dir(&env.paths.tmp) {
+        eprintln!(
+            "{e}: refusing to keep an edit of {} there (remove it, or fix with: chown root:root {d} && chmod 0700 {d})",
+            live.display(),
+            d = e.dir.display()
+        );
+        return BAD_CONFIG;
+    }
     let pending = env.paths.tmp.join(format!("{name}.conf.tmp"));
-    if pending.exists() {
+    let exists = |p: &Path| p.symlink_metadata().is_ok();
+    if exists(&pending) {
         if discard {
             if let Err(e) = std::fs::remove_file(&pending) {
                 eprintln!("cannot remove {}: {e}", pending.display());
@@ -41,17 +52,15 @@ pub fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) ->
             return FAILED;
         }
     }
-    if !pending.exists() {
-        let copied =
-            std::fs::create_dir_all(&env.paths.tmp).and_then(|_| std::fs::copy(&live, &pending));
-        if let Err(e) = copied {
-            eprintln!(
-                "cannot copy {} to {}: {e}",
-                live.display(),
-                pending.display()
-            );
-            return FAILED;
-        }
+    if !exists(&pending)
+        && let Err(e) = copy_private(&live, &pending)
+    {
+        eprintln!(
+            "cannot copy {} to {}: {e}",
+            live.display(),
+            pending.display()
+        );
+        return FAILED;
     }
     let rc = match editor(&pending) {
         Ok(cmd) => RealRunner::new().run_on_terminal(&cmd),
@@ -75,6 +84,18 @@ pub fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) ->
         }
     }
     install(env, name, &live, &pending, log)
+}
+
+/// `live` copied to a new file, 0600 from its first byte, never through a
+/// link (`fs::copy` followed one and copied the mode).
+fn copy_private(live: &Path, pending: &Path) -> std::io::Result<()> {
+    let text = std::fs::read(live)?;
+    let mut f = crate::safepath::create_new(pending)?;
+    let res = std::io::Write::write_all(&mut f, &text).and_then(|()| f.sync_all());
+    if res.is_err() {
+        let _ = std::fs::remove_file(pending);
+    }
+    res
 }
 
 /// `$EDITOR` split on white space (no shell: `EDITOR="vim -n"` works, shell

@@ -67,6 +67,18 @@ impl<'a> Executor<'a> {
             && (o.tags.is_empty() || o.tags.iter().any(|t| r.has_tag(t)))
     }
 
+    /// Checks that need no action, for the resources selected: false (and
+    /// logged) when one refuses, before anything started.
+    pub fn preflight(&self) -> bool {
+        for r in self.svc.resources.iter().filter(|r| self.selected(r)) {
+            if let Err(msg) = r.driver.preflight() {
+                self.log.resource(r.rid()).error(msg);
+                return false;
+            }
+        }
+        true
+    }
+
     /// True when the action completed. `gate`: run the ip conflict check first
     /// (the full `start` only, as 1.5).
     pub fn start(&self, action: &str, kinds: &[Kind], gate: bool) -> bool {

@@ -288,6 +288,13 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         log.error(format!("service {name} {msg}"));
         return FAILED.into();
     }
+    // Bad input found without acting (launchers on an unsafe path) is
+    // refused before anything, an order to the cluster included, happens.
+    if matches!(action, Start | Stop | Restart | StartApp | StopApp)
+        && !executor::Executor::new(env, &svc, &log).preflight()
+    {
+        return BAD_CONFIG.into();
+    }
     // A manual start, stop, freeze or thaw of an orchestrated service is an
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.

@@ -179,11 +179,13 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
         eprintln!("{problem}: nothing written");
         return 2;
     }
-    if let Err(e) = ensure_file(&file) {
+    if let Some(Err(e)) = file.parent().map(std::fs::create_dir_all) {
         eprintln!("cannot create {}: {e}", file.display());
         return 1;
     }
-    report(edit::set(&file, p, v))
+    // node.conf holds or may come to hold the cluster secret: 0600 from
+    // the first byte, whatever mode it had (it was created 0644 here).
+    report(edit::plan_set(&file, p, v).and_then(|plan| plan.private().commit()))
 }
 
 /// Every problem of node.conf on stdout, as `svcmgr validate config` lists
@@ -210,7 +212,9 @@ fn validate_config(paths: &Paths) -> i32 {
 
 fn unset(paths: &Paths, p: Option<&str>) -> i32 {
     match param(p) {
-        Ok(p) => report(edit::unset(&paths.node_conf(), p).map(|_| ())),
+        Ok(p) => {
+            report(edit::plan_unset(&paths.node_conf(), p).and_then(|plan| plan.private().commit()))
+        }
         Err(c) => c,
     }
 }
@@ -250,14 +254,4 @@ fn syncservices(paths: &Paths, debug: bool, force: bool) -> i32 {
         .map(|s| action::run(&env, s, Action::SyncAll))
         .max()
         .unwrap_or(0)
-}
-
-fn ensure_file(p: &std::path::Path) -> std::io::Result<()> {
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    if !p.exists() {
-        std::fs::write(p, b"")?;
-    }
-    Ok(())
 }

@@ -5,10 +5,11 @@
 //! comment; here only the lines of the edited key change, and the file is
 //! replaced atomically so a crash never leaves half a config behind.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::fsutil::{self, Perms, WriteOpts};
 
 use super::ini::{DEFAULT, Ini, ParseError};
 
@@ -82,6 +83,7 @@ pub struct Planned {
     pub key: String,
     /// `unset`: whether a line was removed.
     pub removed: bool,
+    perms: Perms,
 }
 
 impl Planned {
@@ -100,7 +102,14 @@ impl Planned {
         if !self.changes() {
             return Ok(());
         }
-        write_atomic_bytes(&self.file, &self.new)
+        write_atomic_bytes(&self.file, &self.new, self.perms)
+    }
+
+    /// Written 0600 whatever the file's mode was: node.conf, which holds
+    /// or may come to hold the cluster secret.
+    pub fn private(mut self) -> Planned {
+        self.perms = Perms::Private;
+        self
     }
 }
 
@@ -134,6 +143,7 @@ fn plan(
         section,
         key,
         removed,
+        perms: Perms::Keep,
     })
 }
 
@@ -371,81 +381,29 @@ fn write_if_changed(file: &Path, old: &[u8], new: &[u8]) -> Result<(), EditError
     if old == new {
         return Ok(());
     }
-    write_atomic_bytes(file, new)
+    write_atomic_bytes(file, new, Perms::Keep)
 }
 
-/// Temp file in the same directory, fsync, rename over the original; the
-/// original's mode and owner are kept, a new file gets 0600 (node.conf
-/// holds the cluster secret). A symlink is followed, not replaced.
+/// Through the one atomic writer (`fsutil`): the original's mode and
+/// owner are kept, a new file gets 0600. A symlink is followed, not
+/// replaced.
 pub fn write_atomic(file: &Path, text: &str) -> Result<(), EditError> {
-    write_atomic_bytes(file, text.as_bytes())
+    write_atomic_bytes(file, text.as_bytes(), Perms::Keep)
 }
 
-fn write_atomic_bytes(file: &Path, bytes: &[u8]) -> Result<(), EditError> {
-    let write_err = |err| EditError::Write {
+fn write_atomic_bytes(file: &Path, bytes: &[u8], perms: Perms) -> Result<(), EditError> {
+    let opts = WriteOpts { perms, mtime: None };
+    fsutil::write_atomic_with(file, bytes, opts).map_err(|err| EditError::Write {
         file: file.to_path_buf(),
         err,
-    };
-    let target = match fs::canonicalize(file) {
-        Ok(p) => p,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => file.to_path_buf(),
-        Err(e) => return Err(write_err(e)),
-    };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .ok_or_else(|| write_err(io::Error::other("not a file name")))?;
-    let tmp = dir.join(format!(
-        ".{}.svcmgr-tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let meta = fs::metadata(&target).ok();
-    let result = write_replace(&tmp, &target, &dir, bytes, meta.as_ref());
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write_err)
-}
-
-fn write_replace(
-    tmp: &Path,
-    target: &Path,
-    dir: &Path,
-    bytes: &[u8],
-    meta: Option<&fs::Metadata>,
-) -> io::Result<()> {
-    let mode = meta.map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    // A temp file left by a crashed run of this same pid would block create_new.
-    let _ = fs::remove_file(tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(tmp)?;
-    f.write_all(bytes)?;
-    // The umask narrowed the open() mode; restore the exact original.
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    if let Some(m) = meta {
-        // Only root may give a file away; anyone else keeps their own files.
-        let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
-    }
-    f.sync_all()?;
-    drop(f);
-    fs::rename(tmp, target)?;
-    // Make the rename itself durable.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::tests::entries as dir_entries;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     const SVC: &str = "# service p\n[DEFAULT]\nnodes = n1 n2   # both\nservice_type = TST\n\n; ip section\n[ip#0]\nipname = a\nipdev = eth0\n\n# fs below\n[fs#0]\ndev = /dev/sdb\nmnt = /a\n";
 
@@ -454,15 +412,6 @@ mod tests {
         let p = dir.path().join("s.conf");
         fs::write(&p, text).unwrap();
         (dir, p)
-    }
-
-    fn dir_entries(dir: &Path) -> Vec<String> {
-        let mut v: Vec<_> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]

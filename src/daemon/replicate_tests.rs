@@ -180,6 +180,10 @@ fn an_update_rewrites_a_local_env_file_in_place() {
     let n2 = node2(&n1);
     let old = n2.paths.etc.join("svc1.env");
     std::fs::write(&old, "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n").unwrap();
+    // Issue 10, item 12: an install reset 0600 to 0644 (service files may
+    // hold application credentials).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let text = "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\ncomment = new\n";
     std::fs::write(n1.paths.etc.join("svc1.conf"), text).unwrap();
@@ -189,6 +193,8 @@ fn an_update_rewrites_a_local_env_file_in_place() {
     assert!(!n2.paths.etc.join("svc1.conf").exists());
     assert!(!n2.paths.frozen_svc("svc1").exists(), "not new: not frozen");
     assert!(lines[0].contains("(updated,"), "{lines:?}");
+    let mode = std::fs::metadata(&old).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o600, "the local mode is kept");
 }
 
 #[test]

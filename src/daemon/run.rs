@@ -61,6 +61,25 @@ pub fn refuse_on_bad_node_conf(paths: &Paths) -> Result<(), i32> {
     Err(2)
 }
 
+/// Temp files of writers killed mid-write (145 kills of `set` left 78,
+/// node.conf copies with the secret among them), in the directories the
+/// atomic writer writes to. A live writer's are kept.
+fn sweep_temp_files(paths: &Paths, log: &Logger) {
+    let dirs = [
+        paths.etc.clone(),
+        paths.var.clone(),
+        paths.var.join("orders.in"),
+    ];
+    for dir in &dirs {
+        for f in crate::fsutil::sweep(dir, None) {
+            log.info(format!(
+                "removed {}, left by a writer that died",
+                f.display()
+            ));
+        }
+    }
+}
+
 /// The daemon itself. Returns its exit code.
 pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let log = Logger::named("node", &format!("{nodename}.osvcd"));
@@ -92,6 +111,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             return 1;
         }
     };
+    sweep_temp_files(paths, &log);
     if let Err(e) = crate::fsutil::write_atomic(
         &pid_file(paths),
         format!("{}\n", std::process::id()).as_bytes(),
@@ -515,4 +535,40 @@ pub fn stop(paths: &Paths) -> i32 {
     }
     eprintln!("the daemon did not stop within 30 s");
     1
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    /// Issue 10, item 13: temp files of killed writers, node.conf copies
+    /// with the secret among them, are removed when the daemon starts; a
+    /// live writer's stays.
+    #[test]
+    fn the_daemon_sweeps_stale_temp_files_at_start() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        std::fs::create_dir_all(paths.var.join("orders.in")).unwrap();
+        std::fs::create_dir_all(&paths.etc).unwrap();
+        let dead = crate::fsutil::tests::dead_pid();
+        let stale = paths
+            .etc
+            .join(format!(".node.conf.tmp.{dead}.0123456789ab"));
+        let order = paths
+            .var
+            .join("orders.in")
+            .join(format!(".s@1.json.tmp.{dead}.0123456789ab"));
+        let live = paths
+            .etc
+            .join(format!(".s.conf.tmp.{}.0123456789ab", std::process::id()));
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for f in [&stale, &order, &live] {
+            std::fs::write(f, "[cluster]\nsecret = x\n").unwrap();
+            let h = std::fs::File::options().write(true).open(f).unwrap();
+            h.set_modified(old).unwrap();
+        }
+        sweep_temp_files(&paths, &Logger::named("node", "n1.osvcd"));
+        assert!(!stale.exists() && !order.exists());
+        assert!(live.exists(), "a live writer's temp file was removed");
+    }
 }

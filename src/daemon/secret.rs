@@ -88,8 +88,11 @@ pub fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
         dir: paths.etc.clone(),
         err,
     })?;
-    edit::set(&file, SECRET_KEY, &secret)?;
-    make_private(&file)?;
+    // 0600 from the temp file's first byte: a wider node.conf must not
+    // hold the secret readable by others, not even until a chmod.
+    edit::plan_set(&file, SECRET_KEY, &secret)?
+        .private()
+        .commit()?;
     Ok(secret)
 }
 

@@ -16,6 +16,7 @@ use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started, SvcInfo};
 use crate::config::AppConf;
 use crate::exec::{Cmd, ExecError, Output};
 use crate::log::Logger;
+use crate::safepath;
 use crate::status::Status;
 
 /// Start and stop launchers may legitimately take long (a database
@@ -31,6 +32,8 @@ pub struct App {
     /// `initd`: where the launchers are, as written (logs show this path,
     /// not the link's target).
     dir: PathBuf,
+    /// Where the launcher logs go (`/var/tmp/opensvc`).
+    tmp: PathBuf,
 }
 
 /// What a launcher directory looks like before an action.
@@ -56,7 +59,36 @@ impl App {
             .dir
             .clone()
             .unwrap_or_else(|| svc.paths.launcher_dir(&svc.name));
-        App { conf, dir }
+        App {
+            conf,
+            dir,
+            tmp: svc.paths.tmp.clone(),
+        }
+    }
+
+    /// Before an action touches anything: a launcher directory on an
+    /// unsafe path, or a log directory someone else made, is bad input
+    /// (exit 2), refused before any resource starts. The same checks run
+    /// again just before each launcher (`prepare`), where a change made
+    /// meanwhile fails the action.
+    fn check_paths(&self) -> Result<(), String> {
+        if self.initd() != Initd::Usable {
+            return Ok(());
+        }
+        let launchers: Vec<PathBuf> = [b'S', b'K', b'C']
+            .into_iter()
+            .filter_map(|p| self.launchers(p).ok())
+            .flatten()
+            .collect();
+        for p in &launchers {
+            if let Err(e) = safepath::check_path(p) {
+                return Err(unsafe_dir_message(p, &e));
+            }
+        }
+        if launchers.is_empty() {
+            return Ok(());
+        }
+        safepath::private_dir(&self.tmp).map_err(|e| tmp_dir_message(&e))
     }
 
     fn initd(&self) -> Initd {
@@ -121,21 +153,29 @@ impl App {
                 self.dir.display()
             )));
         }
-        let tmp = &ctx.svc.paths.tmp;
+        let tmp = &self.tmp;
         if !runnable.is_empty()
-            && let Err(e) = std::fs::create_dir_all(tmp)
+            && let Err(e) = safepath::private_dir(tmp)
         {
-            ctx.log.error(format!(
-                "cannot create {} for the launcher logs: {e}",
-                tmp.display()
-            ));
-            return Err(Failed::because(format!("cannot create {}", tmp.display())));
+            ctx.log.error(tmp_dir_message(&e));
+            return Err(Failed::because(format!("unsafe {}", tmp.display())));
         }
         for p in runnable {
             if crate::exec::interrupted() {
                 break;
             }
-            self.run_one(ctx, &p, action);
+            // Again just before the exec: a launcher swapped while an
+            // earlier one ran must not run.
+            match prepare(&ctx.log, &p) {
+                Ok(()) => self.run_one(ctx, &p, action),
+                Err(Refusal::Unsafe) => {
+                    return Err(Failed::because(format!(
+                        "unsafe launchers in {}",
+                        self.dir.display()
+                    )));
+                }
+                Err(Refusal::Broken) => {}
+            }
         }
         Ok(())
     }
@@ -145,11 +185,7 @@ impl App {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let logfile = ctx
-            .svc
-            .paths
-            .tmp
-            .join(format!("svc_{}_{name}.log", ctx.svc.name));
+        let logfile = self.tmp.join(format!("svc_{}_{name}.log", ctx.svc.name));
         let cmd = Cmd::new([path.to_string_lossy().into_owned(), action.to_string()])
             .env(ctx.env)
             .timeout(self.timeout(DEFAULT_ACTION_TIMEOUT))
@@ -284,6 +320,23 @@ fn unsafe_reason(path: &Path, target: &Path, uid: u32, mode: u32, euid: u32) -> 
     None
 }
 
+/// A directory on a launcher's path that someone else than root could
+/// change: the launcher is as safe as its least safe directory.
+fn unsafe_dir_message(path: &Path, e: &safepath::Untrusted) -> String {
+    format!(
+        "{}: {e}: refusing to run it (fix with: {})",
+        path.display(),
+        e.fix()
+    )
+}
+
+fn tmp_dir_message(e: &safepath::Untrusted) -> String {
+    format!(
+        "{e}: refusing to write launcher logs there (remove it, or fix with: chown root:root {d} && chmod 0700 {d})",
+        d = e.dir.display()
+    )
+}
+
 /// Checks a launcher before it runs and makes it executable if needed
 /// (1.5 did `chmod +x`, logged).
 fn prepare(log: &Logger, path: &Path) -> Result<(), Refusal> {
@@ -298,7 +351,13 @@ fn prepare(log: &Logger, path: &Path) -> Result<(), Refusal> {
     if !meta.is_file() {
         return Err(broken("not a regular file".to_string()));
     }
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let target = match safepath::check_path(path) {
+        Ok(t) => t,
+        Err(e) => {
+            log.error(unsafe_dir_message(path, &e));
+            return Err(Refusal::Unsafe);
+        }
+    };
     let euid = nix::unistd::geteuid().as_raw();
     if let Some(reason) = unsafe_reason(path, &target, meta.uid(), meta.mode(), euid) {
         log.error(reason);
@@ -350,6 +409,10 @@ impl Driver for App {
 
     fn label(&self) -> String {
         "app".into()
+    }
+
+    fn preflight(&self) -> Result<(), String> {
+        self.check_paths()
     }
 
     fn start(&self, ctx: &Ctx) -> Result<Started, Failed> {
@@ -584,7 +647,9 @@ mod tests {
                     .join("svc_p26.opensvc.com_S10weblauncher.log")
             )
         );
-        assert!(lab.svc.paths.tmp.is_dir(), "the log dir is created");
+        let tmp = std::fs::symlink_metadata(&lab.svc.paths.tmp).unwrap();
+        assert!(tmp.is_dir(), "the log dir is created");
+        assert_eq!(tmp.mode() & 0o7777, 0o700, "and is ours alone");
     }
 
     #[test]
@@ -1018,7 +1083,7 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         let log = lab.svc.paths.tmp.join("svc_p26.opensvc.com_S10echo.log");
-        std::fs::create_dir_all(&lab.svc.paths.tmp).unwrap();
+        crate::safepath::private_dir(&lab.svc.paths.tmp).unwrap();
         std::fs::write(&log, "previous run\n").unwrap();
         let runner = crate::exec::RealRunner::new();
         let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
@@ -1028,6 +1093,110 @@ mod tests {
             std::fs::read_to_string(&log).unwrap(),
             "start p26.opensvc.com\nerr\n"
         );
+    }
+
+    /// `want` from the pre-action check, and from a start: logged once,
+    /// nothing run.
+    fn refused_before_anything(lab: &Lab, want: &str) {
+        assert_eq!(lab.app().preflight(), Err(want.to_string()));
+        let runner = FakeRunner::new();
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(res.is_err());
+        assert_eq!(lines, vec![format!("ERROR P26.OPENSVC.COM.APP {want}")]);
+        assert_eq!(runner.calls(), Vec::<String>::new());
+    }
+
+    /// Issue 10, item 11: only the launcher itself was checked, not the
+    /// directories on its path.
+    #[test]
+    fn a_launcher_in_a_world_writable_directory_is_refused() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        let app_dir = lab.real.parent().unwrap().to_path_buf();
+        std::fs::set_permissions(&app_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let want = format!(
+            "{d}/S10a: {a} is writable by group or others (mode 0777): refusing to run it (fix with: chmod go-w {a})",
+            d = lab.initd(),
+            a = app_dir.display()
+        );
+        refused_before_anything(&lab, &want);
+        assert!(!lab.svc.paths.tmp.exists(), "nothing written");
+    }
+
+    /// A runner that makes the later launchers unsafe while the first runs.
+    struct Swapping {
+        inner: FakeRunner,
+        dir: PathBuf,
+    }
+
+    impl Runner for Swapping {
+        fn run(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+            let b = self.dir.join("S20b");
+            std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o777)).unwrap();
+            self.inner.run(cmd)
+        }
+        fn which(&self, bin: &str) -> Option<PathBuf> {
+            self.inner.which(bin)
+        }
+    }
+
+    /// Issue 10, item 11: all launchers were checked first, then run one
+    /// after another, so a later one could be swapped meanwhile.
+    #[test]
+    fn a_launcher_changed_while_an_earlier_one_runs_does_not_run() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        lab.launcher("S20b", 0o755);
+        lab.launcher("S30c", 0o755);
+        let runner = Swapping {
+            inner: FakeRunner::new(),
+            dir: lab.real.clone(),
+        };
+        let (res, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert_eq!(
+            res.unwrap_err().reason.as_deref(),
+            Some(format!("unsafe launchers in {}", lab.initd()).as_str())
+        );
+        let d = lab.initd();
+        assert_eq!(runner.inner.calls(), vec![format!("{d}/S10a start")]);
+        assert!(
+            lines[2].contains("S20b is writable by group or others"),
+            "{lines:?}"
+        );
+    }
+
+    /// Issue 10, item 10: a `/var/tmp/opensvc` made by anyone was used.
+    #[test]
+    fn a_log_directory_others_can_write_is_refused() {
+        let lab = Lab::new(&["sles1"]);
+        lab.launcher("S10a", 0o755);
+        let tmp = &lab.svc.paths.tmp;
+        std::fs::create_dir_all(tmp).unwrap();
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let want = format!(
+            "{t} is writable by group or others (mode 0777): refusing to write launcher logs there (remove it, or fix with: chown root:root {t} && chmod 0700 {t})",
+            t = tmp.display()
+        );
+        refused_before_anything(&lab, &want);
+    }
+
+    /// The log is opened `O_NOFOLLOW`: a link planted at its predictable
+    /// name made root write launcher output into the link's target.
+    #[test]
+    fn a_link_at_the_log_path_is_not_followed() {
+        let lab = Lab::new(&["sles1"]);
+        let p = lab.real.join("S10echo");
+        std::fs::write(&p, "#!/bin/sh\necho pwned\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let victim = lab.real.join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        crate::safepath::private_dir(&lab.svc.paths.tmp).unwrap();
+        let log = lab.svc.paths.tmp.join("svc_p26.opensvc.com_S10echo.log");
+        symlink(&victim, &log).unwrap();
+        let runner = crate::exec::RealRunner::new();
+        let (_, lines) = capture(|| lab.app().start(&lab.ctx(&runner)));
+        assert!(lines[1].contains("execution error"), "{lines:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
     }
 
     #[test]

@@ -184,6 +184,11 @@ pub trait Driver: Send + Sync {
     fn abort_start(&self, _ctx: &Ctx) -> bool {
         false
     }
+    /// Before a start or stop changes anything: a refusal here is bad
+    /// input (exit 2), such as launchers on a path others could change.
+    fn preflight(&self) -> Result<(), String> {
+        Ok(())
+    }
     fn start(&self, ctx: &Ctx) -> Result<Started, Failed>;
     fn stop(&self, ctx: &Ctx) -> Result<(), Failed>;
     fn status(&self, ctx: &Ctx, deps: &Deps) -> Probe;

@@ -1,7 +1,6 @@
 //! Runs commands on the system, with a timeout and signal awareness.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -152,7 +151,8 @@ impl Runner for RealRunner {
             err: std::sync::Arc::new(err),
         };
         if let Some(path) = &cmd.output_file {
-            let f = File::create(path).map_err(spawn_err)?;
+            // At a predictable path, opened as root: never through a link.
+            let f = crate::safepath::open_log(path).map_err(spawn_err)?;
             c.stdout(f.try_clone().map_err(spawn_err)?).stderr(f);
         } else {
             c.stdout(Stdio::piped()).stderr(Stdio::piped());

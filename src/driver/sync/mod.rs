@@ -5,7 +5,7 @@
 //! A timestamp file `<var>/sync/<node>/<svc>!<rid>` holds the local time
 //! `node` last received `rid`, as `YYYY-MM-DD HH:MM:SS.ffffff\n`.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{Local, NaiveDateTime, TimeDelta};
@@ -50,21 +50,7 @@ pub fn write_stamp(path: &Path, ts: NaiveDateTime) -> io::Result<()> {
         .parent()
         .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
     std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let res = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(format_stamp(ts).as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    crate::fsutil::write_atomic(path, format_stamp(ts).as_bytes())
 }
 
 /// The service counts as up for a sync: its ip, disk and fs resources are
