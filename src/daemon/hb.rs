@@ -128,11 +128,13 @@ fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
 }
 
 /// The tx loop every network heartbeat shares: each `interval` until a
-/// stop, seals this node's dataset and hands the frame to `send`, which
-/// reports the peers' beats.
+/// stop, seals this node's dataset as a frame of `kind` (the path, bound
+/// into the frame) and hands it to `send`, which reports the peers' beats.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn beat_every(
     conf: &HbConf,
     tid: &str,
+    kind: Kind,
     sealer: &mut Sealer,
     shared: &Shared,
     stop: &AtomicBool,
@@ -145,7 +147,7 @@ pub(super) fn beat_every(
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
-        match sealer.seal(Kind::Heartbeat, payload.as_bytes()) {
+        match sealer.seal(kind, payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
@@ -167,22 +169,32 @@ pub fn tx(
     // (connect waits for a SYN answer that never comes) must not delay the
     // beats to the others, nor the next beat.
     let budget = conf.interval.min(Duration::from_secs(1));
-    beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
-        std::thread::scope(|s| {
-            for peer in &peers {
-                let (tid, shared) = (&tid, &shared);
-                s.spawn(move || {
-                    let ok = resolve(peer, conf.port)
-                        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
-                        .is_some_and(|mut s| {
-                            let _ = s.set_write_timeout(Some(budget));
-                            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
-                        });
-                    shared.beat(tid, peer, ok);
-                });
-            }
-        });
-    });
+    let kind = Kind::HbUnicast;
+    beat_every(
+        &conf,
+        &tid,
+        kind,
+        &mut sealer,
+        &shared,
+        &stop,
+        &log,
+        |frame| {
+            std::thread::scope(|s| {
+                for peer in &peers {
+                    let (tid, shared) = (&tid, &shared);
+                    s.spawn(move || {
+                        let ok = resolve(peer, conf.port)
+                            .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
+                            .is_some_and(|mut s| {
+                                let _ = s.set_write_timeout(Some(budget));
+                                wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+                            });
+                        shared.beat(tid, peer, ok);
+                    });
+                }
+            });
+        },
+    );
 }
 
 /// What a network rx keeps from one frame to the next: the opener (its
@@ -202,9 +214,10 @@ impl RxState {
 
     /// What every network rx does with one opened (or refused) frame from
     /// `from`: a peer's heartbeat refreshes it; our own frame, reflected or
-    /// looped back, and other kinds are dropped; a refusal is counted, and
-    /// logged at most once per source every few seconds (a junk stream
-    /// must not rotate node.log away).
+    /// looped back, is dropped (the opener takes only this path's kind); a
+    /// refusal is counted, and logged at most once per source every few
+    /// seconds (a junk stream must not rotate node.log away), naming the
+    /// sender and, for a frame outside the clock bound, the skew.
     pub fn deliver(
         &mut self,
         tid: &str,
@@ -214,13 +227,16 @@ impl RxState {
         log: &Logger,
     ) {
         match result {
-            Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
+            Ok(o) if o.nodename == shared.nodename => {}
             Ok(o) => {
                 let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
                 shared.received(tid, &o.nodename, data);
             }
             Err(wire::WireError::Closed) => {}
             Err(e) => self.refused(tid, from, &e, log),
+        }
+        if let Some(e) = self.opener.take_floor_error() {
+            log.warn(format!("{tid}: {e}"));
         }
         shared.set_rejections(tid, self.opener.stats.total());
     }

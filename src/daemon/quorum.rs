@@ -245,11 +245,14 @@ pub fn ping_all(arbitrators: &[Arbitrator], nodename: &str) -> Vec<(String, Resu
 fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
     let deadline = crate::config::duration::deadline(Instant::now(), a.timeout);
     let addr = peer::resolve(&a.name, a.port).map_err(|e| e.to_string())?;
-    let key = Key::from_secret(&a.secret);
+    // The ping-only key: the arbitrator answers nothing else under it,
+    // and none of its cluster's heartbeats or requests open with it.
+    let key = Key::arbitrator(&a.secret);
     let asker = Asker {
         nodename,
         cluster: &a.cluster,
         key: &key,
+        asked: peer::Asked::Arbitrator,
     };
     // Resolution may have eaten part of the budget.
     let left = deadline.saturating_duration_since(Instant::now());
