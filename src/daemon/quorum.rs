@@ -22,7 +22,8 @@
 //! over from a frozen or `disabled` node and ran the service twice.
 //!
 //! Arbitrators: `[arbitrator#N] name` (host), `secret` (its own cluster
-//! secret: holding it is the credential, peer.rs), `cluster` (its
+//! secret, from which both sides derive a ping-only key: holding it lets
+//! a node ping the arbitrator and nothing else, peer.rs), `cluster` (its
 //! `[cluster] name`, default `default`), `port` (1214) and `timeout`.
 //! Timeout 1 s, not 1.9's 5 s: an arbitrator is a listener answering from
 //! memory on a LAN or a third site, a few milliseconds away; and the
