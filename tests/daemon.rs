@@ -629,6 +629,28 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The secret `with_unicast_peer` gives the cluster, for the tests that
+/// play node2.
+const PEER_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// Makes node2 a member and `hb#1` a unicast heartbeat on a free loopback
+/// port, which it returns: a test then plays node2 with [`PEER_SECRET`].
+fn with_unicast_peer(d: &Daemon) -> u16 {
+    let port = free_port();
+    let nodes = format!("{NODE} node2");
+    let port_s = port.to_string();
+    for (k, v) in [
+        ("cluster.secret", PEER_SECRET),
+        ("cluster.nodes", nodes.as_str()),
+        ("hb#1.type", "unicast"),
+        ("hb#1.addr", "127.0.0.1"),
+        ("hb#1.port", port_s.as_str()),
+    ] {
+        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
+    }
+    port
+}
+
 /// Clients trickling a byte every 0.3 s into the unicast heartbeat port,
 /// on as many connections as they can open, do not silence a peer: every
 /// connection has a whole-frame deadline and a reader of its own, and one
@@ -640,21 +662,9 @@ fn a_trickling_client_does_not_silence_the_peers() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
     let w = World::tutorial();
     let d = Daemon::new(&w);
-    let port = free_port();
-    let nodes = format!("{NODE} node2");
-    let port_s = port.to_string();
-    for (k, v) in [
-        ("cluster.secret", SECRET),
-        ("cluster.nodes", nodes.as_str()),
-        ("hb#1.type", "unicast"),
-        ("hb#1.addr", "127.0.0.1"),
-        ("hb#1.port", port_s.as_str()),
-    ] {
-        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
-    }
+    let port = with_unicast_peer(&d);
     d.nodemgr(&["daemon", "start"]).code(0);
     let to = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
     let peer = std::net::Ipv4Addr::new(127, 0, 0, 2);
@@ -666,7 +676,8 @@ fn a_trickling_client_does_not_silence_the_peers() {
     std::thread::scope(|s| {
         // node2: a beat every 0.5 s, from its own address.
         s.spawn(|| {
-            let mut sealer = Sealer::new(Key::from_secret(SECRET), "node2", "default").unwrap();
+            let mut sealer =
+                Sealer::new(Key::from_secret(PEER_SECRET), "node2", "default").unwrap();
             while !stop.load(Ordering::Relaxed) {
                 let frame = sealer.seal(Kind::HbUnicast, b"{}").unwrap();
                 if let Ok(mut c) = connect_from(peer, to) {
@@ -731,21 +742,9 @@ fn a_trickling_client_does_not_silence_the_peers() {
 fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
     use std::time::{Duration, Instant};
     use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
     let w = World::tutorial();
     let d = Daemon::new(&w);
-    let port = free_port();
-    let nodes = format!("{NODE} node2");
-    let port_s = port.to_string();
-    for (k, v) in [
-        ("cluster.secret", SECRET),
-        ("cluster.nodes", nodes.as_str()),
-        ("hb#1.type", "unicast"),
-        ("hb#1.addr", "127.0.0.1"),
-        ("hb#1.port", port_s.as_str()),
-    ] {
-        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
-    }
+    let port = with_unicast_peer(&d);
     let to = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
     let peer = std::net::Ipv4Addr::new(127, 0, 0, 2);
     let send = |frame: &[u8]| {
@@ -757,7 +756,7 @@ fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
     let log = || std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
     let floors =
         || std::fs::read_to_string(w.var().join("wire/hb#1.floors.json")).unwrap_or_default();
-    let mut sealer = Sealer::new(Key::from_secret(SECRET), "node2", "default").unwrap();
+    let mut sealer = Sealer::new(Key::from_secret(PEER_SECRET), "node2", "default").unwrap();
     d.nodemgr(&["daemon", "start"]).code(0);
     // node2 beats until heard; the last beat before it is heard is the
     // one captured.

@@ -127,14 +127,23 @@ fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
     (node, port).to_socket_addrs().ok()?.next()
 }
 
+/// The frame kind of a heartbeat section's path: bound into every frame
+/// it sends, and the only kind its rx opens (wire.rs). run.rs starts
+/// only the three types node.conf validation admits.
+pub fn path_kind(conf: &HbConf) -> Kind {
+    match conf.hb_type.as_str() {
+        "multicast" => Kind::HbMulticast,
+        "disk" => Kind::HbDisk,
+        _ => Kind::HbUnicast,
+    }
+}
+
 /// The tx loop every network heartbeat shares: each `interval` until a
-/// stop, seals this node's dataset as a frame of `kind` (the path, bound
-/// into the frame) and hands it to `send`, which reports the peers' beats.
-#[allow(clippy::too_many_arguments)]
+/// stop, seals this node's dataset as a frame of its path's kind and
+/// hands it to `send`, which reports the peers' beats.
 pub(super) fn beat_every(
     conf: &HbConf,
     tid: &str,
-    kind: Kind,
     sealer: &mut Sealer,
     shared: &Shared,
     stop: &AtomicBool,
@@ -147,7 +156,7 @@ pub(super) fn beat_every(
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
-        match sealer.seal(kind, payload.as_bytes()) {
+        match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
@@ -169,32 +178,22 @@ pub fn tx(
     // (connect waits for a SYN answer that never comes) must not delay the
     // beats to the others, nor the next beat.
     let budget = conf.interval.min(Duration::from_secs(1));
-    let kind = Kind::HbUnicast;
-    beat_every(
-        &conf,
-        &tid,
-        kind,
-        &mut sealer,
-        &shared,
-        &stop,
-        &log,
-        |frame| {
-            std::thread::scope(|s| {
-                for peer in &peers {
-                    let (tid, shared) = (&tid, &shared);
-                    s.spawn(move || {
-                        let ok = resolve(peer, conf.port)
-                            .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
-                            .is_some_and(|mut s| {
-                                let _ = s.set_write_timeout(Some(budget));
-                                wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
-                            });
-                        shared.beat(tid, peer, ok);
-                    });
-                }
-            });
-        },
-    );
+    beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
+        std::thread::scope(|s| {
+            for peer in &peers {
+                let (tid, shared) = (&tid, &shared);
+                s.spawn(move || {
+                    let ok = resolve(peer, conf.port)
+                        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
+                        .is_some_and(|mut s| {
+                            let _ = s.set_write_timeout(Some(budget));
+                            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+                        });
+                    shared.beat(tid, peer, ok);
+                });
+            }
+        });
+    });
 }
 
 /// What a network rx keeps from one frame to the next: the opener (its

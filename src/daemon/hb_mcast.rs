@@ -17,7 +17,7 @@ use nix::sys::socket::{
 
 use super::hb::{self, HbConf};
 use super::state::Shared;
-use super::wire::{Kind, Opener, Sealer};
+use super::wire::{Opener, Sealer};
 use crate::log::Logger;
 
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 3, 29, 71);
@@ -170,39 +170,29 @@ pub fn tx(
         }
     };
     let (mut too_big, mut send_failing) = (Once::default(), Once::default());
-    let kind = Kind::HbMulticast;
-    hb::beat_every(
-        &conf,
-        &tid,
-        kind,
-        &mut sealer,
-        &shared,
-        &stop,
-        &log,
-        |frame| {
-            let sent = check_size(frame.len()).and_then(|()| {
-                sock.send_to(frame, group)
-                    .map(|_| ())
-                    .map_err(|e| format!("cannot send to {group}: {e}"))
-            });
-            match &sent {
-                Err(e) if frame.len() > MAX_DATAGRAM => {
-                    if too_big.first() {
-                        log.error(format!("{tid}: {e}"));
-                    }
+    hb::beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
+        let sent = check_size(frame.len()).and_then(|()| {
+            sock.send_to(frame, group)
+                .map(|_| ())
+                .map_err(|e| format!("cannot send to {group}: {e}"))
+        });
+        match &sent {
+            Err(e) if frame.len() > MAX_DATAGRAM => {
+                if too_big.first() {
+                    log.error(format!("{tid}: {e}"));
                 }
-                Err(e) => {
-                    if send_failing.first() {
-                        log.warn(format!("{tid}: {e}"));
-                    }
+            }
+            Err(e) => {
+                if send_failing.first() {
+                    log.warn(format!("{tid}: {e}"));
                 }
-                Ok(()) => (too_big, send_failing) = (Once::default(), Once::default()),
             }
-            for peer in &peers {
-                shared.beat(&tid, peer, sent.is_ok());
-            }
-        },
-    );
+            Ok(()) => (too_big, send_failing) = (Once::default(), Once::default()),
+        }
+        for peer in &peers {
+            shared.beat(&tid, peer, sent.is_ok());
+        }
+    });
 }
 
 /// `hb#N.rx`: receives the group's datagrams until `stop`.

@@ -431,11 +431,7 @@ impl Heartbeats {
             // Only members are heard: a frame naming anyone else is
             // dropped on its header, before it costs a decryption. Each
             // opener takes its own path's kind only (wire.rs, Frame).
-            let kind = match medium {
-                Medium::Unicast => wire::Kind::HbUnicast,
-                Medium::Multicast(_) => wire::Kind::HbMulticast,
-                Medium::Disk(_) => wire::Kind::HbDisk,
-            };
+            let kind = hb::path_kind(&conf);
             let mut opener =
                 wire::Opener::new(key.clone(), &cluster, kind).only_from(&self.conf.nodes);
             if kind == wire::Kind::HbDisk {
