@@ -57,12 +57,15 @@ fn members() -> Vec<String> {
     vec![ME.to_string(), PEER.to_string()]
 }
 
-/// `data` sealed by [`PEER`] with the fuzzers' key.
+/// `data` sealed by [`PEER`] with the fuzzers' key, for [`ME`] when the
+/// kind names a receiver (requests and responses).
 pub fn seal(kind: Kind, data: &[u8]) -> Option<Vec<u8>> {
-    Sealer::new(key(), PEER, CLUSTER)
-        .ok()?
-        .seal(kind, data)
-        .ok()
+    let mut s = Sealer::new(key(), PEER, CLUSTER).ok()?;
+    match kind {
+        Kind::Request | Kind::Response => s.seal_to(kind, ME, data),
+        _ => s.seal(kind, data),
+    }
+    .ok()
 }
 
 fn text(data: &[u8]) -> String {
@@ -312,24 +315,34 @@ pub fn schedule(data: &[u8]) {
 // ----------------------------------------------------------------- network
 
 /// Raw bytes as a unicast receiver meets them: a length-prefixed frame
-/// read from a stream, then opened; and the bytes opened as one datagram.
+/// read from a stream, then opened; and the bytes opened as one datagram,
+/// by the listener's request path, and with no clock bound (the seed
+/// frames were sealed long ago) so that the replay window is reached.
 pub fn wire_raw(data: &[u8]) {
-    let mut opener = Opener::new(key(), CLUSTER).only_from(&members());
+    let mut opener = Opener::new(key(), CLUSTER, Kind::HbUnicast).only_from(&members());
     let _ = opener.open(data);
     if let Ok(frame) = wire::read_frame(&mut &data[..]) {
         let _ = opener.open(&frame);
     }
-    let _ = Opener::new(key(), CLUSTER).open(data);
+    let kind = wire::peek_kind(data).unwrap_or(Kind::HbMulticast);
+    let mut any = Opener::new(key(), CLUSTER, kind).without_clock();
+    if matches!(kind, Kind::Request | Kind::Response) {
+        any = any.to_me(ME);
+    }
+    let _ = any.open(data);
+    let _ = Opener::new(key(), CLUSTER, Kind::Request)
+        .to_me(ME)
+        .open(data);
 }
 
 /// A heartbeat payload as a peer sends it, authenticated, through what the
 /// daemon does with it: the dataset stored, then read by svcmon, the
 /// replication, placement and the watchdog proof.
 pub fn sealed_dataset(data: &[u8]) {
-    let Some(frame) = seal(Kind::Heartbeat, data) else {
+    let Some(frame) = seal(Kind::HbUnicast, data) else {
         return;
     };
-    let mut opener = Opener::new(key(), CLUSTER).only_from(&members());
+    let mut opener = Opener::new(key(), CLUSTER, Kind::HbUnicast).only_from(&members());
     let Ok(opened) = opener.open(&frame) else {
         return;
     };
@@ -381,9 +394,11 @@ pub fn disk_slot(data: &[u8]) {
     let log = Logger::named("node", "fuzz");
     let timeout = Duration::from_secs(10);
     let first = data.first().is_some_and(|b| b & 1 == 1);
-    let mut opener = Opener::new(key(), CLUSTER).only_from(&members());
+    let mut opener = Opener::new(key(), CLUSTER, Kind::HbDisk)
+        .only_from(&members())
+        .without_clock();
     let _ = read_slot(data, first, timeout, &mut opener, &log);
-    let Some(frame) = seal(Kind::Heartbeat, data) else {
+    let Some(frame) = seal(Kind::HbDisk, data) else {
         return;
     };
     let mut slot = (frame.len() as u32).to_be_bytes().to_vec();
@@ -419,7 +434,10 @@ pub fn listener_request(data: &[u8]) {
     let Some(frame) = seal(Kind::Request, data) else {
         return;
     };
-    let mut opener = Opener::new(key(), CLUSTER).only_from(&members());
+    let _ = listener::arbitrator_ping(data);
+    let mut opener = Opener::new(key(), CLUSTER, Kind::Request)
+        .only_from(&members())
+        .to_me(ME);
     let Ok(opened) = opener.open(&frame) else {
         return;
     };
@@ -475,16 +493,19 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out.push(("disk_slot", "empty.slot".into(), vec![0; 16]));
     out.push(("disk_slot", "oversized.slot".into(), vec![0xff; 16]));
     for (kind, name) in [
-        (Kind::Heartbeat, "hb"),
+        (Kind::HbUnicast, "hb"),
         (Kind::Request, "req"),
         (Kind::Response, "resp"),
+        (Kind::HbMulticast, "mcast"),
+        (Kind::HbDisk, "disk"),
+        (Kind::ArbPing, "ping"),
     ] {
         if let Some(frame) = seal(kind, &rich) {
             let mut prefixed = (frame.len() as u32).to_be_bytes().to_vec();
             prefixed.extend_from_slice(&frame);
             out.push(("wire_raw", format!("{name}.frame"), frame));
             out.push(("wire_raw", format!("{name}.prefixed"), prefixed.clone()));
-            if kind == Kind::Heartbeat {
+            if kind == Kind::HbDisk {
                 out.push(("disk_slot", "hb.slot".into(), prefixed));
             }
         }

@@ -629,6 +629,28 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The secret `with_unicast_peer` gives the cluster, for the tests that
+/// play node2.
+const PEER_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// Makes node2 a member and `hb#1` a unicast heartbeat on a free loopback
+/// port, which it returns: a test then plays node2 with [`PEER_SECRET`].
+fn with_unicast_peer(d: &Daemon) -> u16 {
+    let port = free_port();
+    let nodes = format!("{NODE} node2");
+    let port_s = port.to_string();
+    for (k, v) in [
+        ("cluster.secret", PEER_SECRET),
+        ("cluster.nodes", nodes.as_str()),
+        ("hb#1.type", "unicast"),
+        ("hb#1.addr", "127.0.0.1"),
+        ("hb#1.port", port_s.as_str()),
+    ] {
+        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
+    }
+    port
+}
+
 /// Clients trickling a byte every 0.3 s into the unicast heartbeat port,
 /// on as many connections as they can open, do not silence a peer: every
 /// connection has a whole-frame deadline and a reader of its own, and one
@@ -640,21 +662,9 @@ fn a_trickling_client_does_not_silence_the_peers() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
     let w = World::tutorial();
     let d = Daemon::new(&w);
-    let port = free_port();
-    let nodes = format!("{NODE} node2");
-    let port_s = port.to_string();
-    for (k, v) in [
-        ("cluster.secret", SECRET),
-        ("cluster.nodes", nodes.as_str()),
-        ("hb#1.type", "unicast"),
-        ("hb#1.addr", "127.0.0.1"),
-        ("hb#1.port", port_s.as_str()),
-    ] {
-        d.nodemgr(&["set", "--param", k, "--value", v]).code(0);
-    }
+    let port = with_unicast_peer(&d);
     d.nodemgr(&["daemon", "start"]).code(0);
     let to = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
     let peer = std::net::Ipv4Addr::new(127, 0, 0, 2);
@@ -666,9 +676,10 @@ fn a_trickling_client_does_not_silence_the_peers() {
     std::thread::scope(|s| {
         // node2: a beat every 0.5 s, from its own address.
         s.spawn(|| {
-            let mut sealer = Sealer::new(Key::from_secret(SECRET), "node2", "default").unwrap();
+            let mut sealer =
+                Sealer::new(Key::from_secret(PEER_SECRET), "node2", "default").unwrap();
             while !stop.load(Ordering::Relaxed) {
-                let frame = sealer.seal(Kind::Heartbeat, b"{}").unwrap();
+                let frame = sealer.seal(Kind::HbUnicast, b"{}").unwrap();
                 if let Ok(mut c) = connect_from(peer, to) {
                     let _ = write_frame(&mut c, &frame);
                 }
@@ -720,5 +731,107 @@ fn a_trickling_client_does_not_silence_the_peers() {
         .count();
     assert!(refusals >= 1, "the trickler's refusals are logged:\n{log}");
     assert!(refusals <= 6, "and rate-limited ({refusals} lines):\n{log}");
+    d.nodemgr(&["daemon", "stop"]).code(0);
+}
+
+/// A heartbeat accepted before the receiving daemon restarts is refused
+/// after it, and counted: the newest seq accepted per peer is kept under
+/// `<var>/wire` across restarts. Before, the replay window started empty
+/// in every new process and took any old frame once.
+#[test]
+fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
+    use std::time::{Duration, Instant};
+    use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    let port = with_unicast_peer(&d);
+    let to = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    let peer = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let send = |frame: &[u8]| {
+        if let Ok(mut c) = connect_from(peer, to) {
+            let _ = write_frame(&mut c, frame);
+        }
+    };
+    let status = || d.svcmon(&["--format", "json"]).json();
+    let log = || std::fs::read_to_string(w.root.join("log/node.log")).unwrap_or_default();
+    let floors =
+        || std::fs::read_to_string(w.var().join("wire/hb#1.floors.json")).unwrap_or_default();
+    let mut sealer = Sealer::new(Key::from_secret(PEER_SECRET), "node2", "default").unwrap();
+    d.nodemgr(&["daemon", "start"]).code(0);
+    // node2 beats until heard; the last beat before it is heard is the
+    // one captured.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut captured = Vec::new();
+    while status()["nodes"]["node2"].is_null() {
+        assert!(
+            Instant::now() < deadline,
+            "node2 never heard:\n{:#}\n{}",
+            status(),
+            log()
+        );
+        captured = sealer.seal(Kind::HbUnicast, b"{}").unwrap();
+        send(&captured);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let before = status()["threads"]["hb#1.rx"]["rejected"]
+        .as_u64()
+        .unwrap_or(0);
+    d.nodemgr(&["daemon", "stop"]).code(0);
+    assert!(
+        floors().contains("\"node2\""),
+        "the clean stop wrote the floors: {:?}\n{}",
+        floors(),
+        log()
+    );
+    d.nodemgr(&["daemon", "start"]).code(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status()["threads"]["hb#1.rx"]["state"] != "running" {
+        assert!(Instant::now() < deadline, "no hb#1.rx:\n{:#}", status());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give the rx the time to bind before replaying.
+    std::thread::sleep(Duration::from_millis(500));
+    send(&captured);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut rx = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        rx = status()["threads"]["hb#1.rx"].clone();
+        if rx["rejected"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let s = status();
+    let log = log();
+    assert_eq!(before, 0, "nothing refused before the restart:\n{log}");
+    assert_eq!(
+        rx["rejected"].as_u64(),
+        Some(1),
+        "the replay is counted: {rx:#}\n{log}"
+    );
+    assert!(
+        s["nodes"]["node2"].is_null(),
+        "the replay did not bring node2 back: {s:#}\n{log}"
+    );
+    assert!(
+        log.lines().any(
+            |l| l.contains("hb#1.rx: from 127.0.0.2: frame from node2 replayed")
+                && l.contains(
+                    "not newer than the last frame accepted before this receiver restarted"
+                )
+        ),
+        "the replay is logged with its sender:\n{log}"
+    );
+    // A fresh beat is heard again.
+    send(&sealer.seal(Kind::HbUnicast, b"{}").unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status()["nodes"]["node2"].is_null() {
+        assert!(
+            Instant::now() < deadline,
+            "a fresh beat is heard:\n{:#}",
+            status()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     d.nodemgr(&["daemon", "stop"]).code(0);
 }

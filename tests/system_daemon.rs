@@ -89,7 +89,7 @@ def send(b):
     s.sendall(b)
     s.close()
 name = b"node2"; cluster = b"default"
-hdr = b"SVM1" + bytes([1, len(name)]) + name + bytes([len(cluster)]) + cluster + struct.pack(">Q", 1)
+hdr = b"SVM2" + bytes([1, len(name)]) + name + bytes([len(cluster)]) + cluster + bytes([0]) + struct.pack(">Q", 1)
 forged = hdr + bytes(24) + bytes(40)
 send(struct.pack(">I", len(forged)) + forged)
 send(struct.pack(">I", len(forged)) + forged[:20])

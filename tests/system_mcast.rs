@@ -83,7 +83,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("192.0.2.10"))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
 name = b"node2"; cluster = b"default"
-hdr = b"SVM1" + bytes([1, len(name)]) + name + bytes([len(cluster)]) + cluster + struct.pack(">Q", 1)
+hdr = b"SVM2" + bytes([4, len(name)]) + name + bytes([len(cluster)]) + cluster + bytes([0]) + struct.pack(">Q", 1)
 forged = hdr + bytes(24) + bytes(40)
 for b in [forged, forged[:20], b"GET / HTTP/1.0\r\n\r\n", b""]:
     s.sendto(b, ("224.3.29.71", 10000))

@@ -23,18 +23,37 @@ impl<'a> Deadline<'a> {
     }
 }
 
+impl Deadline<'_> {
+    fn expired(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no whole frame within {:.1} s", self.within.as_secs_f64()),
+        )
+    }
+}
+
 impl Read for Deadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.until.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no whole frame within {:.1} s", self.within.as_secs_f64()),
-            ));
+            return Err(self.expired());
         }
         self.stream.set_read_timeout(Some(left))?;
         let mut s = self.stream;
-        s.read(buf)
+        match s.read(buf) {
+            // The socket timeout set to what was left ran out inside this
+            // read: the same deadline, said the same way (the kernel says
+            // EAGAIN, which names nothing).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(self.expired())
+            }
+            other => other,
+        }
     }
 }
 

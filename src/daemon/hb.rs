@@ -127,9 +127,20 @@ fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
     (node, port).to_socket_addrs().ok()?.next()
 }
 
+/// The frame kind of a heartbeat section's path: bound into every frame
+/// it sends, and the only kind its rx opens (wire.rs). run.rs starts
+/// only the three types node.conf validation admits.
+pub fn path_kind(conf: &HbConf) -> Kind {
+    match conf.hb_type.as_str() {
+        "multicast" => Kind::HbMulticast,
+        "disk" => Kind::HbDisk,
+        _ => Kind::HbUnicast,
+    }
+}
+
 /// The tx loop every network heartbeat shares: each `interval` until a
-/// stop, seals this node's dataset and hands the frame to `send`, which
-/// reports the peers' beats.
+/// stop, seals this node's dataset as a frame of its path's kind and
+/// hands it to `send`, which reports the peers' beats.
 pub(super) fn beat_every(
     conf: &HbConf,
     tid: &str,
@@ -145,7 +156,7 @@ pub(super) fn beat_every(
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
-        match sealer.seal(Kind::Heartbeat, payload.as_bytes()) {
+        match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
@@ -202,9 +213,10 @@ impl RxState {
 
     /// What every network rx does with one opened (or refused) frame from
     /// `from`: a peer's heartbeat refreshes it; our own frame, reflected or
-    /// looped back, and other kinds are dropped; a refusal is counted, and
-    /// logged at most once per source every few seconds (a junk stream
-    /// must not rotate node.log away).
+    /// looped back, is dropped (the opener takes only this path's kind); a
+    /// refusal is counted, and logged at most once per source every few
+    /// seconds (a junk stream must not rotate node.log away), naming the
+    /// sender and, for a frame outside the clock bound, the skew.
     pub fn deliver(
         &mut self,
         tid: &str,
@@ -214,13 +226,16 @@ impl RxState {
         log: &Logger,
     ) {
         match result {
-            Ok(o) if o.nodename == shared.nodename || o.kind != Kind::Heartbeat => {}
+            Ok(o) if o.nodename == shared.nodename => {}
             Ok(o) => {
                 let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
                 shared.received(tid, &o.nodename, data);
             }
             Err(wire::WireError::Closed) => {}
             Err(e) => self.refused(tid, from, &e, log),
+        }
+        if let Some(e) = self.opener.take_floor_error() {
+            log.warn(format!("{tid}: {e}"));
         }
         shared.set_rejections(tid, self.opener.stats.total());
     }

@@ -179,7 +179,7 @@ pub fn tx(
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
         let ok = sealer
-            .seal(Kind::Heartbeat, payload.as_bytes())
+            .seal(Kind::HbDisk, payload.as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|frame| write_slot(&f, slot, &frame).map_err(|e| e.to_string()));
         // A slow device delays the watchdog's pets: say so, at most every
@@ -305,7 +305,7 @@ pub fn read_beat(
         }
     };
     // The slot's node must be the frame's sender.
-    if o.nodename != peer || o.kind != Kind::Heartbeat {
+    if o.nodename != peer {
         log.warn(format!(
             "{tid}: the slot of {peer} holds a frame from {}",
             o.nodename
@@ -415,9 +415,9 @@ mod tests {
         let key = crate::daemon::wire::Key::from_secret("0123456789abcdef0123456789abcdef");
         let mut s = Sealer::new(key.clone(), node, "c").unwrap();
         let f = s
-            .seal_aged(Kind::Heartbeat, payload.as_bytes(), seq_age)
+            .seal_aged(Kind::HbDisk, payload.as_bytes(), seq_age)
             .unwrap();
-        (f, Opener::new(key, "c"))
+        (f, Opener::new(key, "c", Kind::HbDisk).without_clock())
     }
 
     #[test]

@@ -17,6 +17,15 @@
 //! peers. A few threads rather than one per connection: memory stays bounded
 //! (one frame of at most `wire::MAX_FRAME` per worker) whatever arrives.
 //!
+//! # Who is answered
+//!
+//! - A `Request` frame under the cluster key, from a node of `[cluster]
+//!   nodes`, addressed to this node by name (wire.rs): any action.
+//! - An `ArbPing` frame under this cluster's arbitrator key
+//!   (`wire::Key::arbitrator` of `[cluster] secret`), from anyone: nodes of
+//!   other clusters ping this node as their arbitrator. Only `ping` is
+//!   answered under that key; nothing else is.
+//!
 //! # Refusals
 //!
 //! Every refused frame is counted in `threads.listener.stats.rejected` and
@@ -106,28 +115,54 @@ struct Stats {
     blacklisted: u64,
 }
 
-/// The cluster key and the replay windows: one Opener for the listener,
-/// renewed only when the secret or the cluster name changes.
+/// The keys and the replay windows: one Opener for the peers' requests
+/// and one for arbitrator pings, renewed only when the secret or the
+/// cluster name changes (a new `[cluster] nodes` is applied in place).
 struct Auth {
     secret: String,
     cluster: String,
     opener: Opener,
     sealer: Sealer,
+    arbitrator: Opener,
+    arbitrator_sealer: Sealer,
 }
 
+/// The receive path name of the listener's floors file (wire.rs).
+const FLOORS: &str = "listener";
+
 impl Auth {
-    fn load(paths: &Paths, nodename: &str) -> Result<Auth, String> {
+    /// The new Auth, and a problem to log with its floors file if any.
+    fn load(paths: &Paths, nodename: &str) -> Result<(Auth, Option<String>), String> {
         let secret = secret::cluster_secret(paths).map_err(|e| e.to_string())?;
         let cluster = secret::cluster_name(paths);
         let key = Key::from_secret(&secret);
         let sealer = Sealer::new(key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
-        Ok(Auth {
-            opener: Opener::new(key, &cluster),
-            secret,
-            cluster,
-            sealer,
-        })
+        let arb_key = Key::arbitrator(&secret);
+        let arbitrator_sealer =
+            Sealer::new(arb_key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
+        let mut opener = Opener::new(key, &cluster, Kind::Request)
+            .only_from(&members(paths, nodename))
+            .to_me(nodename);
+        let floors = opener.keep_floors(wire::floors_file(paths, FLOORS)).err();
+        Ok((
+            Auth {
+                opener,
+                // No clock bound: a ping changes nothing, and a skewed
+                // node of another cluster must not lose its vote.
+                arbitrator: Opener::new(arb_key, &cluster, Kind::ArbPing).without_clock(),
+                arbitrator_sealer,
+                secret,
+                cluster,
+                sealer,
+            },
+            floors,
+        ))
     }
+}
+
+/// `[cluster] nodes`, this node included: the only senders of requests.
+fn members(paths: &Paths, nodename: &str) -> Vec<String> {
+    super::hb::read_conf(paths, nodename).nodes
 }
 
 struct Server<'a> {
@@ -241,10 +276,22 @@ impl Server<'_> {
                 && a.cluster == secret::cluster_name(self.paths)
         });
         if same {
+            if let Some(a) = auth.as_mut() {
+                let nodes = members(self.paths, &self.shared.nodename);
+                a.opener.set_members(&nodes);
+            }
             return;
         }
+        // The old opener writes its floors as it goes, before the new one
+        // reads them.
+        *auth = None;
         match Auth::load(self.paths, &self.shared.nodename) {
-            Ok(a) => *auth = Some(a),
+            Ok((a, floors)) => {
+                if let Some(e) = floors {
+                    self.log.warn(format!("listener: {e}"));
+                }
+                *auth = Some(a);
+            }
             Err(e) => {
                 self.log
                     .error(format!("listener: no peer request without a key: {e}"));
@@ -330,7 +377,10 @@ impl Server<'_> {
             Err(WireError::Closed) => return,
             Err(e) => return self.refuse_frame(ip, &e),
         };
-        let opened = {
+        // The kind in the header picks the key; a frame relabelled to
+        // the other kind fails that key's tag.
+        let ping = wire::peek_kind(&frame) == Some(Kind::ArbPing);
+        let (opened, floors) = {
             let Ok(mut guard) = self.auth.lock() else {
                 return;
             };
@@ -339,25 +389,26 @@ impl Server<'_> {
                 self.count(|s| s.rejected += 1);
                 return self.note(ip, "this node has no cluster key");
             };
-            auth.opener.open(&frame)
+            if ping {
+                (auth.arbitrator.open(&frame), None)
+            } else {
+                let opened = auth.opener.open(&frame);
+                (opened, auth.opener.take_floor_error())
+            }
         };
+        if let Some(e) = floors {
+            self.log.warn(format!("listener: {e}"));
+        }
         let opened = match opened {
             Ok(o) => o,
             Err(e) => return self.refuse_frame(ip, &e),
         };
         self.count(|s| s.auth_validated += 1);
-        if opened.kind != Kind::Request {
-            // A captured heartbeat or answer replayed here: not a question.
-            self.count(|s| s.rejected += 1);
-            return self.note(
-                ip,
-                &format!(
-                    "a {:?} frame from {} is not a request",
-                    opened.kind, opened.nodename
-                ),
-            );
-        }
-        let result = self.dispatch(&opened.payload, &opened.nodename);
+        let result = if ping {
+            arbitrator_ping(&opened.payload)
+        } else {
+            self.dispatch(&opened.payload, &opened.nodename)
+        };
         if let Err(why) = &result {
             self.count(|s| s.rejected += 1);
             self.note(ip, &format!("{}: {why}", opened.nodename));
@@ -365,7 +416,11 @@ impl Server<'_> {
         let body = peer::answer(opened.seq, result);
         let sealed = match self.auth.lock() {
             Ok(mut g) => match g.as_mut() {
-                Some(a) => a.sealer.seal(Kind::Response, &body),
+                Some(a) if ping => {
+                    a.arbitrator_sealer
+                        .seal_to(Kind::ArbPong, &opened.nodename, &body)
+                }
+                Some(a) => a.sealer.seal_to(Kind::Response, &opened.nodename, &body),
                 None => return,
             },
             Err(_) => return,
@@ -384,6 +439,17 @@ impl Server<'_> {
 
     fn dispatch(&self, payload: &[u8], from: &str) -> Result<Value, String> {
         dispatch(self.paths, &self.shared, payload, from)
+    }
+}
+
+/// What an arbitrator ping may ask: `ping`, and nothing else, whatever
+/// the holder of the arbitrator key sends.
+pub fn arbitrator_ping(payload: &[u8]) -> Result<Value, String> {
+    let req: Value =
+        serde_json::from_slice(payload).map_err(|_| "a ping that is not JSON".to_string())?;
+    match req["action"].as_str() {
+        Some("ping") => Ok(json!({})),
+        _ => Err("only ping is answered under the arbitrator key".to_string()),
     }
 }
 

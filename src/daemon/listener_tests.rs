@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::daemon::blacklist::Blacklist;
-use crate::daemon::peer::{Asker, PeerError};
+use crate::daemon::peer::{Asked, Asker, PeerError};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 
@@ -32,7 +32,7 @@ pub(crate) fn start() -> Running {
     std::fs::create_dir_all(&paths.etc).unwrap();
     std::fs::write(
         paths.node_conf(),
-        format!("[cluster]\nname = c1\nsecret = {SECRET}\n"),
+        format!("[cluster]\nname = c1\nnodes = node1 node2\nsecret = {SECRET}\n"),
     )
     .unwrap();
     let shared = Arc::new(Shared::new("node1"));
@@ -56,10 +56,22 @@ pub(crate) fn start() -> Running {
 impl Running {
     fn ask(&self, action: &str, options: Value) -> Result<Value, PeerError> {
         let key = Key::from_secret(SECRET);
+        self.ask_as(&key, "node2", Asked::Node("node1"), action, options)
+    }
+
+    fn ask_as(
+        &self,
+        key: &Key,
+        nodename: &str,
+        asked: Asked,
+        action: &str,
+        options: Value,
+    ) -> Result<Value, PeerError> {
         let asker = Asker {
-            nodename: "node2",
+            nodename,
             cluster: "c1",
-            key: &key,
+            key,
+            asked,
         };
         peer::request(&asker, self.addr, action, options, Duration::from_secs(3))
     }
@@ -99,11 +111,96 @@ fn framed(frame: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A frame from node2 to node1: addressed to it when the kind names a
+/// receiver.
 fn request_frame(secret: &str, cluster: &str, kind: Kind, body: &str) -> Vec<u8> {
-    Sealer::new(Key::from_secret(secret), "node2", cluster)
+    let mut s = Sealer::new(Key::from_secret(secret), "node2", cluster).unwrap();
+    match kind {
+        Kind::Request | Kind::Response => s.seal_to(kind, "node1", body.as_bytes()),
+        _ => s.seal(kind, body.as_bytes()),
+    }
+    .unwrap()
+}
+
+const PING: &str = r#"{"action": "ping", "options": {}}"#;
+
+/// The strikes the blacklist holds against loopback.
+fn strikes(l: &Running) -> Value {
+    let status = l.shared.blacklist.lock().unwrap().status(Instant::now());
+    status["127.0.0.1"]["strikes"].clone()
+}
+
+#[test]
+fn a_request_addressed_to_another_node_is_refused() {
+    let l = start();
+    let to_node3 = Sealer::new(Key::from_secret(SECRET), "node2", "c1")
         .unwrap()
-        .seal(kind, body.as_bytes())
-        .unwrap()
+        .seal_to(Kind::Request, "node3", PING.as_bytes())
+        .unwrap();
+    assert!(l.raw(&framed(&to_node3)).is_empty(), "not answered");
+    let st = l.wait_stat("rejected", 1);
+    assert_eq!(st["rejected"], 1, "{st}");
+    assert_eq!(st["auth_validated"], 0, "{st}");
+    // Addressed to no one (as a ping or a beat is) is refused too.
+    let to_node1 = request_frame(SECRET, "c1", Kind::Request, PING);
+    let mut anyone = Sealer::new(Key::from_secret(SECRET), "node2", "c1").unwrap();
+    let to_none = anyone.seal(Kind::Request, PING.as_bytes()).unwrap();
+    assert!(
+        !l.raw(&framed(&to_node1)).is_empty(),
+        "addressed to node1: answered"
+    );
+    assert!(l.raw(&framed(&to_none)).is_empty());
+    assert_eq!(l.wait_stat("rejected", 2)["rejected"], 2);
+}
+
+#[test]
+fn a_request_from_outside_cluster_nodes_is_refused() {
+    let l = start();
+    let key = Key::from_secret(SECRET);
+    let err = l
+        .ask_as(&key, "node9", Asked::Node("node1"), "ping", json!({}))
+        .unwrap_err();
+    assert!(matches!(err, PeerError::Wire { .. }), "{err}");
+    let st = l.wait_stat("rejected", 1);
+    assert_eq!(st["auth_validated"], 0, "{st}");
+}
+
+#[test]
+fn the_arbitrator_key_answers_a_ping_from_anyone_and_nothing_else() {
+    let l = start();
+    let arb = Key::arbitrator(SECRET);
+    // A node of another cluster, not in [cluster] nodes.
+    let got = l.ask_as(&arb, "other1", Asked::Arbitrator, "ping", json!({}));
+    assert_eq!(got.unwrap(), json!({}));
+    let err = l
+        .ask_as(
+            &arb,
+            "other1",
+            Asked::Arbitrator,
+            "daemon_status",
+            json!({}),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("only ping is answered under the arbitrator key"),
+        "{err}"
+    );
+    // Under the arbitrator key, a request (even from a member, for node1)
+    // is forged: the key opens pings only.
+    let err = l
+        .ask_as(&arb, "node2", Asked::Node("node1"), "ping", json!({}))
+        .unwrap_err();
+    assert!(matches!(err, PeerError::Wire { .. }), "{err}");
+    // And the cluster key does not open a ping.
+    let cluster = Key::from_secret(SECRET);
+    let err = l
+        .ask_as(&cluster, "other1", Asked::Arbitrator, "ping", json!({}))
+        .unwrap_err();
+    assert!(matches!(err, PeerError::Wire { .. }), "{err}");
+    let st = l.wait_stat("rejected", 3);
+    assert_eq!(st["auth_validated"], 2, "{st}");
+    assert_eq!(st["rejected"], 3, "{st}");
 }
 
 #[test]
@@ -197,18 +294,25 @@ fn forged_truncated_oversized_garbage_and_other_cluster_are_refused_and_counted(
 }
 
 #[test]
-fn authenticated_but_wrong_kind_or_action_is_refused_without_a_strike() {
+fn a_wrong_action_is_refused_without_a_strike_a_frame_of_another_path_with_one() {
     let l = start();
+    // Banned after more than one strike: the status shows them then.
+    *l.shared.blacklist.lock().unwrap() = Blacklist::new(1, Duration::from_secs(60));
     for _ in 0..6 {
-        let beat = framed(&request_frame(SECRET, "c1", Kind::Heartbeat, "{}"));
-        assert!(l.raw(&beat).is_empty());
-        let answer = request_frame(SECRET, "c1", Kind::Response, "{}");
-        assert!(l.raw(&framed(&answer)).is_empty());
+        let err = l.ask("rm_rf", json!({})).unwrap_err();
+        assert!(err.to_string().ends_with("unknown action rm_rf"), "{err}");
     }
-    let err = l.ask("rm_rf", json!({})).unwrap_err();
-    assert!(err.to_string().ends_with("unknown action rm_rf"), "{err}");
-    assert_eq!(l.wait_stat("rejected", 13)["rejected"], 13);
+    assert_eq!(l.wait_stat("rejected", 6)["rejected"], 6);
     assert_eq!(l.ask("ping", json!({})).unwrap(), json!({}), "not banned");
+    assert!(strikes(&l).is_null(), "not banned: {}", strikes(&l));
+    // A heartbeat or an answer replayed here is refused on its header,
+    // before any crypto: as cheap to send as junk, so a strike.
+    let beat = framed(&request_frame(SECRET, "c1", Kind::HbUnicast, "{}"));
+    assert!(l.raw(&beat).is_empty());
+    let answer = request_frame(SECRET, "c1", Kind::Response, "{}");
+    assert!(l.raw(&framed(&answer)).is_empty());
+    assert_eq!(l.wait_stat("rejected", 8)["rejected"], 8);
+    assert_eq!(strikes(&l), 2, "banned after these two");
 }
 
 #[test]

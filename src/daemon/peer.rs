@@ -11,8 +11,15 @@
 //!    binds the answer to this request: an answer recorded earlier and
 //!    replayed to a later request is refused.
 //!
-//! Arbitrators are asked the same way, with the arbitrator's own secret and
-//! cluster name: holding the key is the only credential.
+//! Both frames name their receiver (wire.rs, Frame): a request sealed for
+//! node3 is refused by node1, and an answer is accepted only by its asker
+//! and only from the node asked.
+//!
+//! Arbitrators are pinged the same way, with the arbitrator's cluster name
+//! and its ping-only key (`wire::Key::arbitrator` of `[arbitrator#N]
+//! secret`), as `ArbPing` and `ArbPong` frames addressed to no one (the
+//! asker knows the arbitrator by address): holding that key lets a node
+//! ping, and nothing else.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -36,8 +43,6 @@ pub enum PeerError {
     },
     #[error("{addr}: {err}")]
     Wire { addr: SocketAddr, err: WireError },
-    #[error("{addr} answered with a frame that is not a response")]
-    NotAResponse { addr: SocketAddr },
     #[error("{addr} answered another request (req {got}, expected {want})")]
     Unbound {
         addr: SocketAddr,
@@ -63,12 +68,23 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, PeerError> {
         .ok_or_else(|| PeerError::Resolve(format!("{host}:{port}")))
 }
 
-/// Who asks: this node's name and cluster, and the key of the cluster
-/// being asked (ours, or an arbitrator's).
+/// Who asks: this node's name and cluster, the key of the cluster being
+/// asked (ours, or an arbitrator's ping-only key), and who is asked.
 pub struct Asker<'a> {
     pub nodename: &'a str,
     pub cluster: &'a str,
     pub key: &'a Key,
+    pub asked: Asked<'a>,
+}
+
+/// Who a request is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Asked<'a> {
+    /// A node of this cluster, by its node name: the request is sealed for
+    /// it alone, and only it may answer.
+    Node(&'a str),
+    /// An arbitrator: a ping under its ping-only key.
+    Arbitrator,
 }
 
 /// Sends `action` with `options` to the listener at `addr` and returns the
@@ -86,9 +102,21 @@ pub fn request(
     let mut sealer =
         Sealer::new(asker.key.clone(), asker.nodename, asker.cluster).map_err(wire_err)?;
     let body = json!({"action": action, "options": options}).to_string();
-    let frame = sealer
-        .seal(Kind::Request, body.as_bytes())
-        .map_err(wire_err)?;
+    let (frame, answers) = match asker.asked {
+        Asked::Node(node) => (
+            sealer.seal_to(Kind::Request, node, body.as_bytes()),
+            Opener::new(asker.key.clone(), asker.cluster, Kind::Response)
+                .only_from(&[node.to_string()]),
+        ),
+        Asked::Arbitrator => (
+            sealer.seal(Kind::ArbPing, body.as_bytes()),
+            Opener::new(asker.key.clone(), asker.cluster, Kind::ArbPong),
+        ),
+    };
+    let frame = frame.map_err(wire_err)?;
+    // No clock bound on the answer: its `req` binds it to this request,
+    // which no replay can match (wire.rs, Freshness).
+    let mut opener = answers.to_me(asker.nodename).without_clock();
     let want = sealer.last_seq();
     let mut s = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|err| PeerError::Connect { addr, err })?;
@@ -103,11 +131,7 @@ pub fn request(
     // byte at a time cannot stretch a 1 s request (the quorum grace
     // counts on it ending within its timeout).
     let answer = wire::read_frame(&mut Deadline::new(&s, left())).map_err(wire_err)?;
-    let mut opener = Opener::new(asker.key.clone(), asker.cluster);
-    let Opened { kind, payload, .. } = opener.open(&answer).map_err(wire_err)?;
-    if kind != Kind::Response {
-        return Err(PeerError::NotAResponse { addr });
-    }
+    let Opened { payload, .. } = opener.open(&answer).map_err(wire_err)?;
     let v: Value = serde_json::from_slice(&payload).map_err(|_| PeerError::BadAnswer { addr })?;
     let got = v["req"].as_u64().unwrap_or(0);
     if got != want {
@@ -148,12 +172,17 @@ mod tests {
             let (mut s, _) = l.accept().unwrap();
             let key = Key::from_secret(SECRET);
             let frame = wire::read_frame(&mut s).unwrap();
-            let req = Opener::new(key.clone(), "c1").open(&frame).unwrap();
+            let req = Opener::new(key.clone(), "c1", Kind::Request)
+                .to_me("arb")
+                .open(&frame)
+                .unwrap();
             let body: Value = serde_json::from_slice(&req.payload).unwrap();
             let data = json!({"pong": body["action"], "from": req.nodename});
             let seq = if tamper { req.seq + 1 } else { req.seq };
             let mut sealer = Sealer::new(key, "arb", "c1").unwrap();
-            let out = sealer.seal(Kind::Response, &answer(seq, Ok(data))).unwrap();
+            let out = sealer
+                .seal_to(Kind::Response, &req.nodename, &answer(seq, Ok(data)))
+                .unwrap();
             wire::write_frame(&mut s, &out).unwrap();
         });
         addr
@@ -167,6 +196,7 @@ mod tests {
             nodename: "node1",
             cluster: "c1",
             key: &key,
+            asked: Asked::Node("arb"),
         };
         let data = request(&asker, addr, "ping", json!({}), Duration::from_secs(2)).unwrap();
         assert_eq!(data, json!({"pong": "ping", "from": "node1"}));
@@ -180,6 +210,7 @@ mod tests {
             nodename: "node1",
             cluster: "c1",
             key: &key,
+            asked: Asked::Node("arb"),
         };
         let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(2)).unwrap_err();
         assert!(matches!(err, PeerError::Unbound { .. }), "{err}");
@@ -195,6 +226,7 @@ mod tests {
             nodename: "node1",
             cluster: "c1",
             key: &key,
+            asked: Asked::Node("arb"),
         };
         let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, PeerError::Connect { .. }), "{err}");
@@ -221,6 +253,7 @@ mod tests {
             nodename: "node1",
             cluster: "c1",
             key: &key,
+            asked: Asked::Node("arb"),
         };
         let t0 = Instant::now();
         let err = request(&asker, addr, "ping", json!({}), Duration::from_secs(1)).unwrap_err();

@@ -22,7 +22,8 @@
 //! over from a frozen or `disabled` node and ran the service twice.
 //!
 //! Arbitrators: `[arbitrator#N] name` (host), `secret` (its own cluster
-//! secret: holding it is the credential, peer.rs), `cluster` (its
+//! secret, from which both sides derive a ping-only key: holding it lets
+//! a node ping the arbitrator and nothing else, peer.rs), `cluster` (its
 //! `[cluster] name`, default `default`), `port` (1214) and `timeout`.
 //! Timeout 1 s, not 1.9's 5 s: an arbitrator is a listener answering from
 //! memory on a LAN or a third site, a few milliseconds away; and the
@@ -245,11 +246,14 @@ pub fn ping_all(arbitrators: &[Arbitrator], nodename: &str) -> Vec<(String, Resu
 fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
     let deadline = crate::config::duration::deadline(Instant::now(), a.timeout);
     let addr = peer::resolve(&a.name, a.port).map_err(|e| e.to_string())?;
-    let key = Key::from_secret(&a.secret);
+    // The ping-only key: the arbitrator answers nothing else under it,
+    // and none of its cluster's heartbeats or requests open with it.
+    let key = Key::arbitrator(&a.secret);
     let asker = Asker {
         nodename,
         cluster: &a.cluster,
         key: &key,
+        asked: peer::Asked::Arbitrator,
     };
     // Resolution may have eaten part of the budget.
     let left = deadline.saturating_duration_since(Instant::now());

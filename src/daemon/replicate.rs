@@ -256,10 +256,23 @@ impl Replicator {
                 (svc, st)
             })
             .collect();
+        // Offers only from members: a dataset may outlive a node's removal
+        // from [cluster] nodes until it is pruned, and a stranger's config
+        // must never be chosen.
+        let members = shared
+            .cluster_nodes
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
         let peers: BTreeMap<String, Value> = shared
             .peers
             .lock()
-            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.data.clone())).collect())
+            .map(|p| {
+                p.iter()
+                    .filter(|(k, _)| members.contains(k))
+                    .map(|(k, v)| (k.clone(), v.data.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let wanted = choose(env.nodename, &local, &peers);
         self.tries
@@ -329,6 +342,7 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
         nodename: env.nodename,
         cluster: &cluster,
         key: &key,
+        asked: peer::Asked::Node(peer_node),
     };
     let addr = listener::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
     let data = peer::request(

@@ -87,15 +87,17 @@ fn node2(node1: &Running) -> Node2 {
     std::fs::write(
         paths.node_conf(),
         format!(
-            "[cluster]\nname = c1\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {}\n",
+            "[cluster]\nname = c1\nnodes = node1 node2\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {}\n",
             node1.addr.port()
         ),
     )
     .unwrap();
+    let shared = Shared::new("node2");
+    *shared.cluster_nodes.lock().unwrap() = vec!["node1".into(), "node2".into()];
     Node2 {
         _dir: dir,
         paths,
-        shared: Shared::new("node2"),
+        shared,
     }
 }
 
@@ -213,7 +215,7 @@ fn an_unreachable_peer_is_retried_a_bounded_number_of_times() {
     drop(closed);
     std::fs::write(
         n2.paths.node_conf(),
-        format!("[cluster]\nname = c1\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {port}\n"),
+        format!("[cluster]\nname = c1\nnodes = node1 node2\nsecret = {SECRET}\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {port}\n"),
     )
     .unwrap();
     let mut r = Replicator::default();
@@ -277,4 +279,19 @@ fn a_config_over_the_size_bound_is_refused_before_it_is_read() {
         ),
         _ => panic!("a config over the bound must be refused"),
     }
+}
+
+/// A dataset from a node that is not (or no longer) in [cluster] nodes
+/// offers nothing: its config is never fetched.
+#[test]
+fn a_stranger_offers_nothing() {
+    let node1 = start();
+    let n2 = node2(&node1);
+    let src = node1.paths.etc.join("svc1.conf");
+    std::fs::write(&src, "[DEFAULT]\nnodes = node1 node2\nservice_type = TST\n").unwrap();
+    n2.hear(&node1, "svc1");
+    *n2.shared.cluster_nodes.lock().unwrap() = vec!["node2".into()];
+    let mut r = Replicator::default();
+    assert!(n2.step(&mut r).is_empty());
+    assert!(!n2.paths.etc.join("svc1.conf").exists());
 }

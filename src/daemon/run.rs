@@ -449,8 +449,18 @@ impl Heartbeats {
             let flag = Arc::new(AtomicBool::new(false));
             self.stops.insert(conf.id.clone(), flag.clone());
             // Only members are heard: a frame naming anyone else is
-            // dropped on its header, before it costs a decryption.
-            let opener = wire::Opener::new(key.clone(), &cluster).only_from(&self.conf.nodes);
+            // dropped on its header, before it costs a decryption. Each
+            // opener takes its own path's kind only (wire.rs, Frame).
+            let kind = hb::path_kind(&conf);
+            let mut opener =
+                wire::Opener::new(key.clone(), &cluster, kind).only_from(&self.conf.nodes);
+            if kind == wire::Kind::HbDisk {
+                // A dead peer's old beat must still be read from its slot
+                // (wire.rs, Freshness): no clock bound, no floors.
+                opener = opener.without_clock();
+            } else if let Err(e) = opener.keep_floors(wire::floors_file(paths, &conf.id)) {
+                log.warn(format!("{}: {e}", conf.id));
+            }
             let (rx_id, tx_id) = (format!("{}.rx", conf.id), format!("{}.tx", conf.id));
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
             match medium {

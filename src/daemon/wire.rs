@@ -1,6 +1,6 @@
 //! The frame every peer message travels in: heartbeats, listener requests
-//! and their responses, authenticated and encrypted with a key derived from
-//! `[cluster] secret`.
+//! and their responses, arbitrator pings, authenticated and encrypted with
+//! a key derived from `[cluster] secret`.
 //!
 //! # Deliberately not 1.9's format
 //!
@@ -8,40 +8,102 @@
 //! encrypted and no MAC: a captured message could be replayed at will, and
 //! a forged one was "authenticated" only by decrypting to valid JSON. This
 //! format is an AEAD (XChaCha20-Poly1305) over the payload, with the sender,
-//! cluster, kind and a sequence number authenticated in clear, and a replay
-//! check per sender. svcmgr and 1.9 agents cannot talk to each other; a 1.9
-//! message is refused as [`WireError::BadMagic`].
+//! cluster, path, receiver and a sequence number authenticated in clear,
+//! and a replay check per sender. svcmgr and 1.9 agents cannot talk to each
+//! other; a 1.9 message is refused as [`WireError::BadMagic`], and so is a
+//! frame of the first svcmgr format (`SVM1`, which bound neither the path
+//! nor the receiver).
 //!
 //! # Frame
 //!
 //! ```text
-//! offset 0      4      5     6          6+n   7+n        7+n+c     15+n+c      39+n+c
-//!        +------+------+-----+----------+-----+----------+---------+-----------+--------------------+
-//!        | SVM1 | kind |  n  | nodename |  c  | cluster  |   seq   |   nonce   | ciphertext + tag   |
-//!        |  4   |  1   |  1  | n bytes  |  1  | c bytes  | u64 BE  | 24 bytes  | payload + 16 bytes |
-//!        +------+------+-----+----------+-----+----------+---------+-----------+--------------------+
-//!        \_______ associated data: in clear, authenticated ________/
+//! offset 0      4      5     6          6+n   7+n        7+n+c  8+n+c    8+n+c+t  16+n+c+t   40+n+c+t
+//!        +------+------+-----+----------+-----+----------+-----+--------+--------+----------+--------------------+
+//!        | SVM2 | kind |  n  | nodename |  c  | cluster  |  t  |   to   |  seq   |  nonce   | ciphertext + tag   |
+//!        |  4   |  1   |  1  | n bytes  |  1  | c bytes  |  1  | t bytes| u64 BE | 24 bytes | payload + 16 bytes |
+//!        +------+------+-----+----------+-----+----------+-----+--------+--------+----------+--------------------+
+//!        \______________ associated data: in clear, authenticated ______________/
 //! ```
 //!
-//! - `kind`: 1 heartbeat, 2 request, 3 response.
+//! - `kind`: the path the frame was sealed for ([`Kind`]): 1 unicast
+//!   heartbeat, 2 listener request, 3 listener response, 4 multicast
+//!   heartbeat, 5 disk heartbeat, 6 arbitrator ping, 7 its answer. Each
+//!   [`Opener`] takes one kind, checked before any crypto: a unicast beat
+//!   replayed on the multicast group, or a request replayed to a heartbeat
+//!   port, is refused as [`WireError::WrongPath`].
 //! - `nodename`: the sender, 1..=255 bytes of `a-z 0-9 . - _`.
 //! - `cluster`: the sender's `[cluster] name`, 1..=255 bytes.
-//! - `seq`: `max(previous seq + 1, microseconds since the epoch)`, so it
-//!   keeps growing across daemon restarts with no state on disk.
+//! - `to`: the receiver's node name for requests and responses, empty for
+//!   heartbeats (one beat goes to every peer) and arbitrator pings (the
+//!   asker knows the arbitrator by address, not by node name). A request
+//!   sealed for node3 and replayed to node1 is refused by node1 as
+//!   [`WireError::Misaddressed`].
+//! - `seq`: `max(previous seq + 1, microseconds since the epoch)`.
 //! - `nonce`: 24 random bytes. XChaCha20's nonce is long enough to draw at
 //!   random for the life of a key, so nothing is counted or persisted.
 //! - The key is HKDF-SHA256(ikm = the secret's bytes, no salt,
-//!   info = `svcmgr wire v1`): the secret can key other uses later under
-//!   another info string without reusing this key.
+//!   info = `svcmgr wire v1`). Arbitrator pings use another key,
+//!   HKDF(info = `svcmgr arbitrator ping v1`) of the arbitrator's secret
+//!   ([`Key::arbitrator`]): the secret a cluster is given to ping another
+//!   cluster's node as its arbitrator does not key that node's heartbeats,
+//!   requests or config offers, and its listener answers nothing but a
+//!   ping under it.
 //! - A whole frame is at most [`MAX_FRAME`] bytes; on a stream it is
 //!   preceded by its length, u32 big-endian ([`read_frame`], [`write_frame`]).
 //!
+//! Why the path and receiver travel in the header rather than in per-path
+//! keys (HKDF info strings per path): a per-path key would make a frame
+//! on the wrong path fail as [`WireError::Forged`], the same as a wrong
+//! secret, and the admin reading the log could not tell a misconfigured
+//! secret from a replay across paths. In the header they are
+//! authenticated just the same (the AEAD's associated data), cost no
+//! decryption to refuse, and the refusal says what happened.
+//!
 //! # Checks, in order
 //!
-//! Size, magic, layout, cluster name, AEAD tag, then the sender's replay
-//! window. Cheap checks come first so junk costs no crypto, and only a frame
-//! that authenticates may touch a replay window: a forged frame with a high
-//! `seq` cannot lock a peer out.
+//! Size, magic, layout, kind (the path), cluster name, membership, receiver,
+//! AEAD tag, then freshness: the clock bound and the sender's replay
+//! window. Cheap checks come first so junk costs no crypto, and only a
+//! frame that authenticates may touch a replay window or be reported as a
+//! clock problem: a forged frame with a high `seq` cannot lock a peer out.
+//!
+//! # Freshness
+//!
+//! Three rules together make every frame acceptable at most once, across
+//! restarts of either side:
+//!
+//! - Clock bound ([`Opener::new`] applies it unless told otherwise): a
+//!   frame whose `seq` is more than [`MAX_AGE`] behind this node's clock,
+//!   or more than [`MAX_AHEAD`] ahead of it, is refused as
+//!   [`WireError::Stale`], naming the sender and the skew, so the log says
+//!   "check NTP". 10 s ahead is the skew orders already tolerate
+//!   (order.rs `MAX_SKEW`), and a seq far in the future would otherwise
+//!   lock the sender's later frames out of the replay window. 30 s behind
+//!   covers those same 10 s of skew, plus the longest a live beat may
+//!   travel before it is useless anyway (the default heartbeat timeout
+//!   is 3 s, 1.9's 15 s), plus margin; a beat older than that is a
+//!   replay, or comes from a clock the cluster must not trust. So: a
+//!   peer whose clock is up to 10 s ahead of, or up to about 20 s behind,
+//!   this node's is heard; beyond that its beats are refused, it looks
+//!   lost, and every refusal is logged (rate-limited) with the skew.
+//! - Replay window (below), per sender, in memory.
+//! - Floors across restarts ([`Opener::keep_floors`]): the newest `seq`
+//!   accepted from each sender is kept in a small file per receive path,
+//!   written atomically at most once a second and when the receiver
+//!   stops, and read back by the next receiver on that path, which then
+//!   refuses anything at or below it. A receiver killed outright may
+//!   have missed the last second's write: a frame of that last second
+//!   could be accepted once more, and the clock bound refuses it after
+//!   30 s.
+//!
+//! The disk heartbeat keeps no floor and no clock bound: a dead peer's
+//! last beat stays in its slot, and hb_disk.rs must read it, however old,
+//! as evidence that the peer stopped writing (it then judges freshness by
+//! the slot changing). Responses and arbitrator pings and their answers
+//! skip the clock bound: a response is bound to its request's `seq`
+//! (peer.rs), which no replay can match; a replayed ping gets an answer
+//! no one can use; and refusing pings from a skewed node of another
+//! cluster would make it lose its quorum vote.
 //!
 //! # Replay window
 //!
@@ -62,25 +124,27 @@
 //!   A disk heartbeat rereading an unchanged slot gets `Replayed`: compare
 //!   the slot with the last one read before opening it.
 //! - Drop frames whose `nodename` is this node (a reflected frame
-//!   authenticates), and frames of a kind the path does not expect.
+//!   authenticates).
 //! - Bind a response to its request in the payload (e.g. echo the
 //!   request's seq): the frame alone does not say which request it answers.
-//! - Windows live in memory: a freshly started receiver accepts, once each,
-//!   frames it never saw, however old. A sender whose clock stepped back
-//!   more than [`REPLAY_SPAN_US`] and which then restarts is refused by
-//!   receivers that kept running until its clock passes its old `seq`s.
+//! - A sender whose clock stepped back and which then restarts is refused
+//!   by receivers until its clock passes the newest `seq` they accepted
+//!   from it (the floor): keep clocks on NTP, and never step them back by
+//!   hand on a running cluster.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
-pub const MAGIC: [u8; 4] = *b"SVM1";
+pub const MAGIC: [u8; 4] = *b"SVM2";
 /// Whole frame, header included (the stream length prefix is not counted).
 pub const MAX_FRAME: usize = 1 << 20;
 pub const NONCE_LEN: usize = 24;
@@ -90,26 +154,75 @@ pub const TAG_LEN: usize = 16;
 pub const REPLAY_SPAN_US: u64 = 10_000_000;
 /// Bounds a sender's window in memory however fast it sends.
 pub const REPLAY_ENTRIES: usize = 512;
+/// How far behind this node's clock a frame's `seq` may be (module doc,
+/// Freshness: 10 s of skew, plus a live beat's longest useful transit).
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+/// How far ahead of this node's clock a frame's `seq` may be: the skew
+/// orders tolerate (order.rs `MAX_SKEW`).
+pub const MAX_AHEAD: Duration = Duration::from_secs(10);
+/// How often, at most, a receive path writes its floors file.
+pub const FLOOR_EVERY: Duration = Duration::from_secs(1);
 const KDF_INFO: &[u8] = b"svcmgr wire v1";
+const ARBITRATOR_KDF_INFO: &[u8] = b"svcmgr arbitrator ping v1";
 const NAME_RULE: &str = "1 to 255 bytes of a-z 0-9 . - _";
 
+/// The path a frame was sealed for: bound into its associated data, so a
+/// frame is accepted only on the path it was sent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Kind {
-    Heartbeat = 1,
+    /// A heartbeat over unicast TCP (hb.rs).
+    HbUnicast = 1,
+    /// A request to a peer's listener (peer.rs).
     Request = 2,
+    /// The listener's answer to a request.
     Response = 3,
+    /// A heartbeat to a multicast group (hb_mcast.rs).
+    HbMulticast = 4,
+    /// A heartbeat in a disk slot (hb_disk.rs).
+    HbDisk = 5,
+    /// A ping to an arbitrator, under its ping-only key (quorum.rs).
+    ArbPing = 6,
+    /// The arbitrator's answer to a ping.
+    ArbPong = 7,
 }
 
 impl Kind {
     fn from_byte(b: u8) -> Option<Kind> {
         match b {
-            1 => Some(Kind::Heartbeat),
+            1 => Some(Kind::HbUnicast),
             2 => Some(Kind::Request),
             3 => Some(Kind::Response),
+            4 => Some(Kind::HbMulticast),
+            5 => Some(Kind::HbDisk),
+            6 => Some(Kind::ArbPing),
+            7 => Some(Kind::ArbPong),
             _ => None,
         }
     }
+
+    /// For messages: what the path is called in node.conf and the docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::HbUnicast => "unicast heartbeat",
+            Kind::Request => "listener request",
+            Kind::Response => "listener response",
+            Kind::HbMulticast => "multicast heartbeat",
+            Kind::HbDisk => "disk heartbeat",
+            Kind::ArbPing => "arbitrator ping",
+            Kind::ArbPong => "arbitrator answer",
+        }
+    }
+}
+
+/// The kind a frame claims, read from its header without any check
+/// beyond the magic: the listener picks the key (cluster or arbitrator)
+/// a frame is opened with by it.
+pub fn peek_kind(frame: &[u8]) -> Option<Kind> {
+    if frame.len() <= MAGIC.len() || frame[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    Kind::from_byte(frame[MAGIC.len()])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,14 +230,14 @@ pub enum WireError {
     #[error("frame of {len} bytes refused: the limit is {MAX_FRAME} bytes")]
     Oversized { len: usize },
     #[error(
-        "not an svcmgr frame (no SVM1 magic): a 1.9 agent, which svcmgr cannot talk to, another program, or noise"
+        "not an svcmgr frame (no SVM2 magic): a 1.9 agent, which svcmgr cannot talk to, an older svcmgr (SVM1: upgrade every node), another program, or noise"
     )]
     BadMagic,
     #[error("frame of unknown kind {kind}: a newer svcmgr, or a damaged message")]
     BadKind { kind: u8 },
     #[error("frame truncated ({len} bytes): cut off by the sender or the network")]
     Truncated { len: usize },
-    #[error("frame names no valid sender (a node name is {NAME_RULE})")]
+    #[error("frame names no valid sender or receiver (a node name is {NAME_RULE})")]
     BadName,
     #[error(
         "frame from {node} is for cluster '{cluster}', not this node's: check [cluster] name on both nodes"
@@ -138,6 +251,25 @@ pub enum WireError {
         "frame from {node}, which is not in [cluster] nodes: dropped before decryption (add it there on every node if it is a new member)"
     )]
     Stranger { node: String },
+    #[error(
+        "a {} frame from {node} arrived on a {} path: refused (a frame is accepted only on the path it was sealed for; a replay, or a misdirected port)",
+        .got.name(), .want.name()
+    )]
+    WrongPath { node: String, got: Kind, want: Kind },
+    #[error(
+        "frame from {node} is addressed to '{to}', not to this node ({me}): a replay, or [listener] addr@ / port@ pointing at the wrong node"
+    )]
+    Misaddressed {
+        node: String,
+        to: String,
+        me: String,
+    },
+    #[error("{}", stale_message(.node, *.skew_us))]
+    Stale {
+        node: String,
+        seq: u64,
+        skew_us: i64,
+    },
     #[error("frame from {node} replayed (seq {seq}, {reason})")]
     Replayed {
         node: String,
@@ -156,6 +288,22 @@ pub enum WireError {
     LocalCluster(String),
 }
 
+/// `skew_us`: the frame's seq minus this node's clock.
+fn stale_message(node: &str, skew_us: i64) -> String {
+    let s = skew_us.unsigned_abs() as f64 / 1e6;
+    if skew_us < 0 {
+        format!(
+            "frame from {node} is {s:.1} s older than this node's clock, more than the {} s allowed: a replayed frame, or {node}'s clock is behind this node's (check NTP on both)",
+            MAX_AGE.as_secs()
+        )
+    } else {
+        format!(
+            "frame from {node} is dated {s:.1} s ahead of this node's clock, more than the {} s allowed: check NTP on {node} and on this node",
+            MAX_AHEAD.as_secs()
+        )
+    }
+}
+
 /// The AEAD key. Its Debug output never shows the key.
 #[derive(Clone)]
 pub struct Key {
@@ -163,10 +311,22 @@ pub struct Key {
 }
 
 impl Key {
+    /// The cluster key: heartbeats, requests and responses.
     pub fn from_secret(secret: &str) -> Key {
+        Key::derive(secret, KDF_INFO)
+    }
+
+    /// The ping-only key of an arbitrator whose secret is `secret`: the
+    /// arbitrator's listener answers a ping under it and nothing else,
+    /// and no heartbeat or request opens under it.
+    pub fn arbitrator(secret: &str) -> Key {
+        Key::derive(secret, ARBITRATOR_KDF_INFO)
+    }
+
+    fn derive(secret: &str, info: &[u8]) -> Key {
         let mut okm = [0u8; 32];
         Hkdf::<Sha256>::new(None, secret.as_bytes())
-            .expand(KDF_INFO, &mut okm)
+            .expand(info, &mut okm)
             // Only a request above 255 hash lengths (8160 bytes) can fail.
             .expect("32 bytes is within HKDF-SHA256's output limit");
         let aead = XChaCha20Poly1305::new(&okm.into());
@@ -206,8 +366,17 @@ impl Sealer {
         })
     }
 
+    /// A frame for no one in particular: heartbeats, arbitrator pings.
     pub fn seal(&mut self, kind: Kind, payload: &[u8]) -> Result<Vec<u8>, WireError> {
         self.seal_at(kind, payload, now_us())
+    }
+
+    /// A frame only node `to` accepts: requests and responses.
+    pub fn seal_to(&mut self, kind: Kind, to: &str, payload: &[u8]) -> Result<Vec<u8>, WireError> {
+        if !valid_nodename(to.as_bytes()) {
+            return Err(WireError::LocalNodename(to.to_string()));
+        }
+        self.seal_for(kind, to, payload, now_us())
     }
 
     /// The `seq` of the last frame sealed (0 before the first): a requester
@@ -230,8 +399,18 @@ impl Sealer {
     }
 
     fn seal_at(&mut self, kind: Kind, payload: &[u8], now_us: u64) -> Result<Vec<u8>, WireError> {
+        self.seal_for(kind, "", payload, now_us)
+    }
+
+    fn seal_for(
+        &mut self,
+        kind: Kind,
+        to: &str,
+        payload: &[u8],
+        now_us: u64,
+    ) -> Result<Vec<u8>, WireError> {
         let seq = now_us.max(self.last_seq.saturating_add(1));
-        let mut frame = header(kind, &self.nodename, &self.cluster, seq);
+        let mut frame = header(kind, &self.nodename, &self.cluster, to, seq);
         let len = frame.len() + NONCE_LEN + payload.len() + TAG_LEN;
         if len > MAX_FRAME {
             return Err(WireError::Oversized { len });
@@ -257,15 +436,17 @@ impl Sealer {
     }
 }
 
-fn header(kind: Kind, nodename: &str, cluster: &str, seq: u64) -> Vec<u8> {
-    let mut h = Vec::with_capacity(MAGIC.len() + 3 + nodename.len() + cluster.len() + 8);
+fn header(kind: Kind, nodename: &str, cluster: &str, to: &str, seq: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(MAGIC.len() + 4 + nodename.len() + cluster.len() + to.len() + 8);
     h.extend_from_slice(&MAGIC);
     h.push(kind as u8);
-    // Both lengths were checked to fit a u8 by Sealer::new.
+    // The three lengths were checked to fit a u8 by Sealer::new and seal_to.
     h.push(nodename.len() as u8);
     h.extend_from_slice(nodename.as_bytes());
     h.push(cluster.len() as u8);
     h.extend_from_slice(cluster.as_bytes());
+    h.push(to.len() as u8);
+    h.extend_from_slice(to.as_bytes());
     h.extend_from_slice(&seq.to_be_bytes());
     h
 }
@@ -307,6 +488,12 @@ pub struct Rejections {
     pub forged: u64,
     pub replayed: u64,
     pub stranger: u64,
+    /// Sealed for another path (kind).
+    pub wrong_path: u64,
+    /// Addressed to another node.
+    pub misaddressed: u64,
+    /// Outside the clock bound.
+    pub stale: u64,
     /// Connections closed unread: their source held too many at once.
     pub crowded: u64,
 }
@@ -326,6 +513,9 @@ impl Rejections {
             WireError::Forged { .. } => &mut self.forged,
             WireError::Replayed { .. } => &mut self.replayed,
             WireError::Stranger { .. } => &mut self.stranger,
+            WireError::WrongPath { .. } => &mut self.wrong_path,
+            WireError::Misaddressed { .. } => &mut self.misaddressed,
+            WireError::Stale { .. } => &mut self.stale,
             WireError::Closed
             | WireError::Io(_)
             | WireError::Random(_)
@@ -346,6 +536,9 @@ impl Rejections {
             self.forged,
             self.replayed,
             self.stranger,
+            self.wrong_path,
+            self.misaddressed,
+            self.stale,
             self.crowded,
         ]
         .iter()
@@ -360,12 +553,29 @@ impl Rejections {
 pub struct ReplayWindow {
     newest: u64,
     floor: u64,
+    /// The floor read back from the floors file: what a previous receiver
+    /// on this path accepted.
+    restored: u64,
     seen: BTreeSet<u64>,
 }
 
 impl ReplayWindow {
+    /// A window that refuses everything at or below `floor`, accepted by
+    /// a previous receiver.
+    fn restored(floor: u64) -> ReplayWindow {
+        ReplayWindow {
+            newest: floor,
+            floor,
+            restored: floor,
+            seen: BTreeSet::new(),
+        }
+    }
+
     /// Records `seq`, or says why it is refused. Seq 0 is never sent.
     pub fn accept(&mut self, seq: u64) -> Result<(), &'static str> {
+        if seq <= self.restored {
+            return Err("not newer than the last frame accepted before this receiver restarted");
+        }
         if seq <= self.floor || seq < self.oldest() {
             return Err("older than the replay window");
         }
@@ -389,14 +599,76 @@ impl ReplayWindow {
     }
 }
 
+/// Where a receive path keeps the newest seq accepted per sender, and
+/// when it last wrote it.
+#[derive(Debug)]
+struct Floors {
+    file: PathBuf,
+    written: Option<Instant>,
+    dirty: bool,
+    /// The last write's error, until taken for the log.
+    error: Option<String>,
+    said: Option<String>,
+}
+
+/// Two receivers of one path can be alive at once (a heartbeat thread
+/// being replaced on a reload), and write_atomic's temp file is named
+/// per process: one write at a time.
+static FLOOR_WRITES: Mutex<()> = Mutex::new(());
+
+/// The floors file's content: `{"<node>": <seq>, ...}`. An unreadable or
+/// damaged file reads as empty: the clock bound still refuses anything
+/// older than [`MAX_AGE`].
+fn read_floors(file: &std::path::Path) -> Result<BTreeMap<String, u64>, String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is damaged ({e}): replays are refused by the clock bound only until it is rewritten",
+            file.display()
+        )
+    })
+}
+
+fn write_floors(file: &std::path::Path, mine: &BTreeMap<String, u64>) -> Result<(), String> {
+    let _one = FLOOR_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+    // Another receiver of this path may have written newer floors.
+    let mut all = read_floors(file).unwrap_or_default();
+    for (node, seq) in mine {
+        let e = all.entry(node.clone()).or_default();
+        *e = (*e).max(*seq);
+    }
+    let text = serde_json::to_string(&all).unwrap_or_default();
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)
+        .and_then(|_| crate::fsutil::write_atomic(file, text.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+/// The floors file of receive path `path` (`hb#1`, `listener`), under the
+/// daemon's var directory.
+pub fn floors_file(paths: &crate::paths::Paths, path: &str) -> PathBuf {
+    paths.var.join("wire").join(format!("{path}.floors.json"))
+}
+
 /// Opens the frames of one receive path.
 #[derive(Debug)]
 pub struct Opener {
     key: Key,
     cluster: String,
+    kind: Kind,
+    /// The receiver frames must be addressed to; None: frames addressed to
+    /// no one (heartbeats, pings).
+    me: Option<String>,
+    /// Whether the clock bound applies (module doc, Freshness).
+    clock: bool,
     windows: HashMap<String, ReplayWindow>,
     /// The senders heard; None: any holder of the key.
     members: Option<HashSet<String>>,
+    floors: Option<Floors>,
     pub stats: Rejections,
 }
 
@@ -405,6 +677,7 @@ struct Parsed<'a> {
     kind: Kind,
     nodename: &'a str,
     cluster: &'a [u8],
+    to: &'a str,
     seq: u64,
     aad: &'a [u8],
     nonce: [u8; NONCE_LEN],
@@ -412,12 +685,17 @@ struct Parsed<'a> {
 }
 
 impl Opener {
-    pub fn new(key: Key, cluster: &str) -> Opener {
+    /// Opens frames of `kind` only, under the clock bound.
+    pub fn new(key: Key, cluster: &str, kind: Kind) -> Opener {
         Opener {
             key,
             cluster: cluster.to_string(),
+            kind,
+            me: None,
+            clock: true,
             windows: HashMap::new(),
             members: None,
+            floors: None,
             stats: Rejections::default(),
         }
     }
@@ -426,15 +704,98 @@ impl Opener {
     /// is dropped on its header, before it costs a decryption or a replay
     /// window entry.
     pub fn only_from(mut self, nodes: &[String]) -> Opener {
-        self.members = Some(nodes.iter().map(|n| n.to_lowercase()).collect());
+        self.set_members(nodes);
         self
+    }
+
+    /// A new `[cluster] nodes`, keeping the replay windows.
+    pub fn set_members(&mut self, nodes: &[String]) {
+        self.members = Some(nodes.iter().map(|n| n.to_lowercase()).collect());
+    }
+
+    /// Accepts only frames addressed to node `me` (requests, responses).
+    pub fn to_me(mut self, me: &str) -> Opener {
+        self.me = Some(me.to_string());
+        self
+    }
+
+    /// No clock bound: for the paths the module doc names (disk slots,
+    /// responses, arbitrator pings).
+    pub fn without_clock(mut self) -> Opener {
+        self.clock = false;
+        self
+    }
+
+    /// Keeps the newest seq accepted per sender in `file` across restarts:
+    /// reads the floors a previous receiver left there now, and writes
+    /// them at most every [`FLOOR_EVERY`] and when dropped. An error
+    /// (an unreadable or damaged file) is returned for the log, and the
+    /// path still opens frames, under the clock bound alone.
+    pub fn keep_floors(&mut self, file: PathBuf) -> Result<(), String> {
+        let read = read_floors(&file);
+        for (node, seq) in read.as_ref().cloned().unwrap_or_default() {
+            let w = self.windows.entry(node).or_default();
+            if seq > w.newest {
+                *w = ReplayWindow::restored(seq);
+            }
+        }
+        self.floors = Some(Floors {
+            file,
+            written: None,
+            dirty: false,
+            error: None,
+            said: None,
+        });
+        read.map(|_| ())
+    }
+
+    /// A floors write error not yet reported, once per distinct error.
+    pub fn take_floor_error(&mut self) -> Option<String> {
+        let f = self.floors.as_mut()?;
+        let e = f.error.take()?;
+        if f.said.as_ref() == Some(&e) {
+            return None;
+        }
+        f.said = Some(e.clone());
+        Some(e)
+    }
+
+    /// Writes the floors now if anything was accepted since the last write.
+    pub fn save_floors(&mut self) {
+        let Some(f) = self.floors.as_mut() else {
+            return;
+        };
+        if !f.dirty {
+            return;
+        }
+        let mine: BTreeMap<String, u64> = self
+            .windows
+            .iter()
+            .map(|(n, w)| (n.clone(), w.newest))
+            .collect();
+        f.written = Some(Instant::now());
+        match write_floors(&f.file, &mine) {
+            Ok(()) => {
+                f.dirty = false;
+                f.said = None;
+            }
+            Err(e) => f.error = Some(e),
+        }
     }
 
     /// Every refusal is counted in `stats`.
     pub fn open(&mut self, frame: &[u8]) -> Result<Opened, WireError> {
         let result = self.check(frame);
-        if let Err(e) = &result {
-            self.stats.record(e);
+        match &result {
+            Err(e) => self.stats.record(e),
+            Ok(_) => {
+                if let Some(f) = self.floors.as_mut() {
+                    f.dirty = true;
+                    if f.written.is_none_or(|t| t.elapsed() >= FLOOR_EVERY) {
+                        self.save_floors();
+                    }
+                }
+            }
         }
         result
     }
@@ -444,6 +805,13 @@ impl Opener {
             return Err(WireError::Oversized { len: frame.len() });
         }
         let p = parse(frame)?;
+        if p.kind != self.kind {
+            return Err(WireError::WrongPath {
+                node: p.nodename.to_string(),
+                got: p.kind,
+                want: self.kind,
+            });
+        }
         if p.cluster != self.cluster.as_bytes() {
             return Err(WireError::OtherCluster {
                 node: p.nodename.to_string(),
@@ -455,6 +823,13 @@ impl Opener {
         {
             return Err(WireError::Stranger {
                 node: p.nodename.to_string(),
+            });
+        }
+        if p.to != self.me.as_deref().unwrap_or("") {
+            return Err(WireError::Misaddressed {
+                node: p.nodename.to_string(),
+                to: p.to.to_string(),
+                me: self.me.clone().unwrap_or_else(|| "no one".to_string()),
             });
         }
         let payload = self
@@ -470,6 +845,9 @@ impl Opener {
             .map_err(|_| WireError::Forged {
                 node: p.nodename.to_string(),
             })?;
+        if self.clock {
+            check_clock(p.nodename, p.seq, now_us())?;
+        }
         self.windows
             .entry(p.nodename.to_string())
             .or_default()
@@ -486,6 +864,28 @@ impl Opener {
             payload,
         })
     }
+}
+
+impl Drop for Opener {
+    /// A clean stop or a replaced receiver leaves exact floors behind.
+    fn drop(&mut self) {
+        self.save_floors();
+    }
+}
+
+/// The clock bound (module doc, Freshness) of a frame `seq` read at `now`.
+fn check_clock(node: &str, seq: u64, now: u64) -> Result<(), WireError> {
+    let (age, ahead) = (MAX_AGE.as_micros() as u64, MAX_AHEAD.as_micros() as u64);
+    if seq < now.saturating_sub(age) || seq > now.saturating_add(ahead) {
+        // Both below 2^63 for the next 290,000 years.
+        let skew_us = (seq as i128 - now as i128).clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+        return Err(WireError::Stale {
+            node: node.to_string(),
+            seq,
+            skew_us,
+        });
+    }
+    Ok(())
 }
 
 fn parse(frame: &[u8]) -> Result<Parsed<'_>, WireError> {
@@ -510,6 +910,12 @@ fn parse(frame: &[u8]) -> Result<Parsed<'_>, WireError> {
     let nodename = std::str::from_utf8(name).map_err(|_| WireError::BadName)?;
     let cluster_len = r.byte()?;
     let cluster = r.take(usize::from(cluster_len))?;
+    let to_len = r.byte()?;
+    let to = r.take(usize::from(to_len))?;
+    if !to.is_empty() && !valid_nodename(to) {
+        return Err(WireError::BadName);
+    }
+    let to = std::str::from_utf8(to).map_err(|_| WireError::BadName)?;
     let seq = u64::from_be_bytes(r.array()?);
     let aad = &frame[..r.pos];
     let nonce = r.array()?;
@@ -521,6 +927,7 @@ fn parse(frame: &[u8]) -> Result<Parsed<'_>, WireError> {
         kind,
         nodename,
         cluster,
+        to,
         seq,
         aad,
         nonce,
@@ -612,26 +1019,218 @@ mod tests {
         Sealer::new(Key::from_secret(SECRET), node, "c1").unwrap()
     }
 
+    /// A unicast heartbeat path, without the clock bound: most tests seal
+    /// at the fixed time T0.
     fn opener() -> Opener {
-        Opener::new(Key::from_secret(SECRET), "c1")
+        opener_of(Kind::HbUnicast)
+    }
+
+    fn opener_of(kind: Kind) -> Opener {
+        Opener::new(Key::from_secret(SECRET), "c1", kind).without_clock()
     }
 
     /// Layout offsets of a frame from node "n1" in cluster "c1".
     const NAME_AT: usize = 6;
     const CLUSTER_AT: usize = 9;
-    const SEQ_AT: usize = 11;
-    const NONCE_AT: usize = 19;
-    const SEALED_AT: usize = 43;
+    const TO_AT: usize = 11;
+    const SEQ_AT: usize = 12;
+    const NONCE_AT: usize = 20;
+    const SEALED_AT: usize = 44;
 
     fn is_replayed(r: Result<Opened, WireError>) -> bool {
         matches!(r, Err(WireError::Replayed { .. }))
+    }
+
+    fn is_stale(r: Result<Opened, WireError>) -> bool {
+        matches!(r, Err(WireError::Stale { .. }))
+    }
+
+    #[test]
+    fn a_frame_older_than_the_clock_bound_is_refused_with_its_skew() {
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let mut s = sealer("n1");
+        let old = s
+            .seal_aged(Kind::HbUnicast, b"", MAX_AGE + Duration::from_secs(15))
+            .unwrap();
+        let err = o.open(&old).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "frame from n1 is 45.0 s older than this node's clock, more than the 30 s allowed"
+            ) && msg.ends_with("(check NTP on both)"),
+            "{msg}"
+        );
+        assert_eq!(o.stats.stale, 1);
+        assert!(o.windows.is_empty(), "a refused frame opens no window");
+        // A month-old beat too; moderate skew (20 s behind) is heard.
+        let month = s
+            .seal_aged(Kind::HbUnicast, b"", Duration::from_secs(30 * 86400))
+            .unwrap();
+        assert!(is_stale(o.open(&month)));
+        let mut lagging = sealer("n2");
+        let skewed = lagging
+            .seal_aged(Kind::HbUnicast, b"", Duration::from_secs(20))
+            .unwrap();
+        assert!(o.open(&skewed).is_ok());
+    }
+
+    #[test]
+    fn a_frame_ahead_of_the_clock_bound_is_refused_with_its_skew() {
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let mut s = sealer("n1");
+        let ahead = s
+            .seal_at(Kind::HbUnicast, b"", now_us() + 60_000_000)
+            .unwrap();
+        let msg = o.open(&ahead).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("frame from n1 is dated 60.0 s ahead of this node's clock, more than the 10 s allowed: check NTP on n1"),
+            "{msg}"
+        );
+        assert_eq!(o.stats.stale, 1);
+        // 5 s ahead is tolerated.
+        let mut s2 = sealer("n2");
+        let near = s2
+            .seal_at(Kind::HbUnicast, b"", now_us() + 5_000_000)
+            .unwrap();
+        assert!(o.open(&near).is_ok());
+        // The bound is checked on authenticated frames only: a forged
+        // frame far in the past says forged, not "check NTP".
+        let mut forger = Sealer::new(Key::from_secret("guess"), "n1", "c1").unwrap();
+        let forged = forger.seal_at(Kind::HbUnicast, b"", T0).unwrap();
+        assert!(matches!(o.open(&forged), Err(WireError::Forged { .. })));
+    }
+
+    #[test]
+    fn floors_are_kept_across_a_restart_of_the_receiver() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("wire").join("hb#1.floors.json");
+        let new_opener = || {
+            let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+            o.keep_floors(file.clone()).unwrap();
+            o
+        };
+        let mut s = sealer("n1");
+        let older = s.seal(Kind::HbUnicast, b"older").unwrap();
+        let newest = s.seal(Kind::HbUnicast, b"newest").unwrap();
+        let mut o = new_opener();
+        assert!(o.open(&older).is_ok());
+        assert!(o.open(&newest).is_ok());
+        // The first accept wrote at once; the second waits for the next
+        // second or the stop.
+        let written: BTreeMap<String, u64> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(written.len(), 1);
+        drop(o);
+        let written: BTreeMap<String, u64> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let newest_seq = u64::from_be_bytes(newest[SEQ_AT..NONCE_AT].try_into().unwrap());
+        assert_eq!(written["n1"], newest_seq);
+        // A new receiver refuses both, though it never saw them.
+        let mut o = new_opener();
+        let err = o.open(&newest).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "frame from n1 replayed (seq {newest_seq}, not newer than the last frame accepted before this receiver restarted)"
+            )
+        );
+        assert!(is_replayed(o.open(&older)));
+        assert_eq!(o.stats.replayed, 2);
+        // The sender's next frame is heard.
+        assert!(o.open(&s.seal(Kind::HbUnicast, b"next").unwrap()).is_ok());
+        // A damaged file is reported, and the path still opens frames.
+        drop(o);
+        std::fs::write(&file, "{not json").unwrap();
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let err = o.keep_floors(file.clone()).unwrap_err();
+        assert!(err.contains("hb#1.floors.json is damaged"), "{err}");
+        assert!(o.open(&s.seal(Kind::HbUnicast, b"after").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_frame_is_accepted_only_on_the_path_it_was_sealed_for() {
+        let mut s = sealer("n1");
+        let unicast = s.seal(Kind::HbUnicast, b"{}").unwrap();
+        let mut mcast = opener_of(Kind::HbMulticast);
+        let err = mcast.open(&unicast).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a unicast heartbeat frame from n1 arrived on a multicast heartbeat path: refused (a frame is accepted only on the path it was sealed for; a replay, or a misdirected port)"
+        );
+        assert_eq!(mcast.stats.wrong_path, 1);
+        for kind in [Kind::HbDisk, Kind::Request, Kind::ArbPing] {
+            let got = opener_of(kind).open(&unicast);
+            assert!(matches!(got, Err(WireError::WrongPath { .. })), "{got:?}");
+        }
+        assert!(opener_of(Kind::HbUnicast).open(&unicast).is_ok());
+    }
+
+    #[test]
+    fn a_request_to_node3_is_refused_by_node1() {
+        let mut s = sealer("n2");
+        let to_node3 = s.seal_to(Kind::Request, "node3", b"{}").unwrap();
+        let mut node1 = opener_of(Kind::Request).to_me("node1");
+        let err = node1.open(&to_node3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "frame from n2 is addressed to 'node3', not to this node (node1): a replay, or [listener] addr@ / port@ pointing at the wrong node"
+        );
+        assert_eq!(node1.stats.misaddressed, 1);
+        // The receiver is authenticated: rewritten to node1, it is forged.
+        let mut moved = to_node3[..TO_AT].to_vec();
+        moved.push(5);
+        moved.extend_from_slice(b"node1");
+        moved.extend_from_slice(&to_node3[TO_AT + 6..]);
+        assert!(matches!(node1.open(&moved), Err(WireError::Forged { .. })));
+        let mut node3 = opener_of(Kind::Request).to_me("node3");
+        assert_eq!(node3.open(&to_node3).unwrap().payload, b"{}");
+        // A request addressed to no one is not for node1 either.
+        let anyone = s.seal(Kind::Request, b"{}").unwrap();
+        assert!(matches!(
+            node1.open(&anyone),
+            Err(WireError::Misaddressed { .. })
+        ));
+    }
+
+    #[test]
+    fn the_arbitrator_key_opens_pings_and_no_heartbeat() {
+        let arb = Key::arbitrator(SECRET);
+        let mut s = Sealer::new(arb.clone(), "n1", "c1").unwrap();
+        let beat = s.seal(Kind::HbUnicast, b"{}").unwrap();
+        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
+        let ping = s.seal(Kind::ArbPing, b"{}").unwrap();
+        let mut pings = Opener::new(arb.clone(), "c1", Kind::ArbPing).without_clock();
+        assert_eq!(pings.open(&ping).unwrap().nodename, "n1");
+        // A ping under the cluster key does not open with the ping key.
+        let mut cs = sealer("n1");
+        let cluster_ping = cs.seal(Kind::ArbPing, b"{}").unwrap();
+        assert!(matches!(
+            pings.open(&cluster_ping),
+            Err(WireError::Forged { .. })
+        ));
+        // The arbitrator key is HKDF with its own info string.
+        let mut okm = [0u8; 32];
+        Hkdf::<Sha256>::new(None, SECRET.as_bytes())
+            .expand(b"svcmgr arbitrator ping v1", &mut okm)
+            .unwrap();
+        let direct = XChaCha20Poly1305::new(&okm.into());
+        let nonce: [u8; NONCE_LEN] = ping[NONCE_AT..SEALED_AT].try_into().unwrap();
+        let plain = direct.decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &ping[SEALED_AT..],
+                aad: &ping[..NONCE_AT],
+            },
+        );
+        assert_eq!(plain.unwrap(), b"{}");
     }
 
     #[test]
     fn a_stranger_is_dropped_before_decryption() {
         let members = vec!["n1".to_string(), "n2".to_string()];
         let mut o = opener().only_from(&members);
-        let mut frame = sealer("n3").seal(Kind::Heartbeat, b"{}").unwrap();
+        let mut frame = sealer("n3").seal(Kind::HbUnicast, b"{}").unwrap();
         // Its sealed part garbled: still refused as a stranger, so the
         // check ran before the AEAD (which would say forged).
         let last = frame.len() - 1;
@@ -642,18 +1241,18 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(o.stats.stranger, 1);
-        let ok = sealer("n2").seal(Kind::Heartbeat, b"{}").unwrap();
+        let ok = sealer("n2").seal(Kind::HbUnicast, b"{}").unwrap();
         assert_eq!(o.open(&ok).unwrap().nodename, "n2");
     }
 
     #[test]
     fn round_trip() {
         let mut s = sealer("n1");
-        let mut o = opener();
+        let mut o = opener_of(Kind::Request);
         let frame = s
             .seal(Kind::Request, b"{\"action\": \"daemon_status\"}")
             .unwrap();
-        assert_eq!(&frame[..4], b"SVM1");
+        assert_eq!(&frame[..4], b"SVM2");
         assert_eq!(frame[4], 2);
         assert_eq!(&frame[5..8], b"\x02n1");
         assert_eq!(&frame[8..11], b"\x02c1");
@@ -673,9 +1272,10 @@ mod tests {
     #[test]
     fn empty_payload_and_every_kind_round_trip() {
         let mut s = sealer("node-1.example_x");
-        let mut o = opener();
-        for kind in [Kind::Heartbeat, Kind::Request, Kind::Response] {
-            let opened = o.open(&s.seal(kind, b"").unwrap()).unwrap();
+        for b in 1..=7 {
+            let kind = Kind::from_byte(b).unwrap();
+            assert_eq!(kind as u8, b);
+            let opened = opener_of(kind).open(&s.seal(kind, b"").unwrap()).unwrap();
             assert_eq!(opened.kind, kind);
             assert!(opened.payload.is_empty());
         }
@@ -684,8 +1284,8 @@ mod tests {
     #[test]
     fn same_payload_seals_differently() {
         let mut s = sealer("n1");
-        let a = s.seal(Kind::Heartbeat, b"same").unwrap();
-        let b = s.seal(Kind::Heartbeat, b"same").unwrap();
+        let a = s.seal(Kind::HbUnicast, b"same").unwrap();
+        let b = s.seal(Kind::HbUnicast, b"same").unwrap();
         assert_ne!(a[NONCE_AT..], b[NONCE_AT..]);
     }
 
@@ -701,7 +1301,7 @@ mod tests {
         let mut s = Sealer::new(Key::from_secret("other secret"), "n1", "c1").unwrap();
         let mut o = opener();
         let err = o
-            .open(&s.seal(Kind::Heartbeat, b"hb").unwrap())
+            .open(&s.seal(Kind::HbUnicast, b"hb").unwrap())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -716,7 +1316,7 @@ mod tests {
         let mut s = Sealer::new(Key::from_secret(SECRET), "n1", "prod\x01").unwrap();
         let mut o = opener();
         let err = o
-            .open(&s.seal(Kind::Heartbeat, b"hb").unwrap())
+            .open(&s.seal(Kind::HbUnicast, b"hb").unwrap())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -728,7 +1328,7 @@ mod tests {
     #[test]
     fn every_single_bit_flip_is_refused() {
         let mut s = sealer("n1");
-        let frame = s.seal(Kind::Heartbeat, b"{\"x\":1}").unwrap();
+        let frame = s.seal(Kind::HbUnicast, b"{\"x\":1}").unwrap();
         for i in 0..frame.len() {
             for bit in 0..8 {
                 let mut o = opener();
@@ -737,15 +1337,22 @@ mod tests {
                 let err = o.open(&bad).unwrap_err();
                 let expected_ok = match i {
                     0..4 => matches!(err, WireError::BadMagic),
-                    // 1 ^ 2 = 3 is a valid kind: only the tag catches it.
-                    4 => matches!(err, WireError::BadKind { .. } | WireError::Forged { .. }),
+                    // 1 ^ 2 = 3 is a valid kind: the path check catches it.
+                    4 => matches!(err, WireError::BadKind { .. } | WireError::WrongPath { .. }),
                     5 => matches!(err, WireError::Truncated { .. } | WireError::BadName),
                     NAME_AT..8 => matches!(err, WireError::BadName | WireError::Forged { .. }),
                     8 => matches!(
                         err,
                         WireError::Truncated { .. } | WireError::OtherCluster { .. }
                     ),
-                    CLUSTER_AT..SEQ_AT => matches!(err, WireError::OtherCluster { .. }),
+                    CLUSTER_AT..TO_AT => matches!(err, WireError::OtherCluster { .. }),
+                    // The receiver's length: the name then eats into seq.
+                    TO_AT => matches!(
+                        err,
+                        WireError::BadName
+                            | WireError::Misaddressed { .. }
+                            | WireError::Truncated { .. }
+                    ),
                     _ => matches!(err, WireError::Forged { .. }),
                 };
                 assert!(expected_ok, "byte {i} bit {bit}: {err:?}");
@@ -757,7 +1364,7 @@ mod tests {
     #[test]
     fn truncation_at_every_length_is_refused() {
         let mut s = sealer("n1");
-        let frame = s.seal(Kind::Heartbeat, b"payload").unwrap();
+        let frame = s.seal(Kind::HbUnicast, b"payload").unwrap();
         let mut o = opener();
         for len in 0..frame.len() {
             let err = o.open(&frame[..len]).unwrap_err();
@@ -786,7 +1393,7 @@ mod tests {
         let err = o.open(json).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "not an svcmgr frame (no SVM1 magic): a 1.9 agent, which svcmgr cannot talk to, another program, or noise"
+            "not an svcmgr frame (no SVM2 magic): a 1.9 agent, which svcmgr cannot talk to, an older svcmgr (SVM1: upgrade every node), another program, or noise"
         );
         assert!(matches!(o.open(b"x"), Err(WireError::BadMagic)));
         assert!(matches!(
@@ -802,7 +1409,7 @@ mod tests {
     fn replay_is_refused_and_counted_later_frame_accepted() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let first = s.seal(Kind::Heartbeat, b"1").unwrap();
+        let first = s.seal(Kind::HbUnicast, b"1").unwrap();
         let seq = o.open(&first).unwrap().seq;
         let err = o.open(&first).unwrap_err();
         assert_eq!(
@@ -811,7 +1418,7 @@ mod tests {
         );
         assert_eq!(o.stats.replayed, 1);
         assert_eq!(
-            o.open(&s.seal(Kind::Heartbeat, b"2").unwrap())
+            o.open(&s.seal(Kind::HbUnicast, b"2").unwrap())
                 .unwrap()
                 .payload,
             b"2"
@@ -826,9 +1433,9 @@ mod tests {
         let mut b = sealer("b");
         let mut o = opener();
         let fa = a
-            .seal_at(Kind::Heartbeat, b"a", T0 + 1_000_000_000)
+            .seal_at(Kind::HbUnicast, b"a", T0 + 1_000_000_000)
             .unwrap();
-        let fb = b.seal_at(Kind::Heartbeat, b"b", T0).unwrap();
+        let fb = b.seal_at(Kind::HbUnicast, b"b", T0).unwrap();
         assert!(o.open(&fa).is_ok());
         assert!(o.open(&fb).is_ok(), "a's newer seq does not age b's frames");
     }
@@ -837,9 +1444,9 @@ mod tests {
     fn out_of_order_within_the_window_accepted_once() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let f1 = s.seal_at(Kind::Request, b"1", T0).unwrap();
-        let f2 = s.seal_at(Kind::Request, b"2", T0 + 1_000).unwrap();
-        let f3 = s.seal_at(Kind::Request, b"3", T0 + 5_000_000).unwrap();
+        let f1 = s.seal_at(Kind::HbUnicast, b"1", T0).unwrap();
+        let f2 = s.seal_at(Kind::HbUnicast, b"2", T0 + 1_000).unwrap();
+        let f3 = s.seal_at(Kind::HbUnicast, b"3", T0 + 5_000_000).unwrap();
         assert!(o.open(&f3).is_ok());
         assert!(o.open(&f1).is_ok());
         assert!(o.open(&f2).is_ok());
@@ -853,12 +1460,12 @@ mod tests {
     fn far_older_than_the_window_is_replayed() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let old = s.seal_at(Kind::Heartbeat, b"old", T0).unwrap();
+        let old = s.seal_at(Kind::HbUnicast, b"old", T0).unwrap();
         let new = s
-            .seal_at(Kind::Heartbeat, b"new", T0 + REPLAY_SPAN_US + 1)
+            .seal_at(Kind::HbUnicast, b"new", T0 + REPLAY_SPAN_US + 1)
             .unwrap();
         let edge = s
-            .seal_at(Kind::Heartbeat, b"edge", T0 + 2 * REPLAY_SPAN_US + 1)
+            .seal_at(Kind::HbUnicast, b"edge", T0 + 2 * REPLAY_SPAN_US + 1)
             .unwrap();
         assert!(o.open(&old).is_ok());
         assert!(o.open(&edge).is_ok());
@@ -877,7 +1484,7 @@ mod tests {
         let mut s = sealer("n1");
         let mut o = opener();
         let frames: Vec<_> = (0..REPLAY_ENTRIES as u64 + 3)
-            .map(|i| s.seal_at(Kind::Request, b"", T0 + i).unwrap())
+            .map(|i| s.seal_at(Kind::HbUnicast, b"", T0 + i).unwrap())
             .collect();
         // frames[0] is held back; delivering one more than the window holds
         // makes it forget frames[1] and frames[2].
@@ -897,9 +1504,9 @@ mod tests {
         let mut s = sealer("n1");
         let mut forger = Sealer::new(Key::from_secret("guess"), "n1", "c1").unwrap();
         let mut o = opener();
-        let genuine = s.seal_at(Kind::Heartbeat, b"ok", T0).unwrap();
+        let genuine = s.seal_at(Kind::HbUnicast, b"ok", T0).unwrap();
         let forged = forger
-            .seal_at(Kind::Heartbeat, b"evil", T0 + 100 * REPLAY_SPAN_US)
+            .seal_at(Kind::HbUnicast, b"evil", T0 + 100 * REPLAY_SPAN_US)
             .unwrap();
         assert!(matches!(o.open(&forged), Err(WireError::Forged { .. })));
         // A genuine frame's header moved to a high seq is forged too.
@@ -915,21 +1522,24 @@ mod tests {
         let mut a = sealer("n1");
         let mut b = sealer("n2");
         let mut o = opener();
-        let fa = a.seal(Kind::Heartbeat, b"a").unwrap();
-        let fb = b.seal(Kind::Request, b"b").unwrap();
+        let fa = a.seal(Kind::HbUnicast, b"a").unwrap();
+        let fb = b.seal(Kind::HbUnicast, b"b").unwrap();
         let mut spliced = fb[..NONCE_AT].to_vec();
         spliced.extend_from_slice(&fa[NONCE_AT..]);
         assert!(matches!(o.open(&spliced), Err(WireError::Forged { .. })));
+        // A beat relabelled as another path: refused by that path's key
+        // check, since the kind is authenticated.
         let mut rekind = fa.clone();
-        rekind[4] = Kind::Response as u8;
-        assert!(matches!(o.open(&rekind), Err(WireError::Forged { .. })));
+        rekind[4] = Kind::HbMulticast as u8;
+        let got = opener_of(Kind::HbMulticast).open(&rekind);
+        assert!(matches!(got, Err(WireError::Forged { .. })), "{got:?}");
     }
 
     #[test]
     fn oversized_is_refused_before_crypto() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let mut frame = s.seal(Kind::Heartbeat, b"x").unwrap();
+        let mut frame = s.seal(Kind::HbUnicast, b"x").unwrap();
         frame.resize(MAX_FRAME + 1, 0);
         let err = o.open(&frame).unwrap_err();
         assert_eq!(
@@ -954,7 +1564,8 @@ mod tests {
         assert_eq!(s.last_seq, 0);
         let frame = s.seal_at(Kind::Response, &fits, T0).unwrap();
         assert_eq!(frame.len(), MAX_FRAME);
-        assert_eq!(opener().open(&frame).unwrap().payload.len(), fits.len());
+        let opened = opener_of(Kind::Response).open(&frame).unwrap();
+        assert_eq!(opened.payload.len(), fits.len());
     }
 
     #[test]
@@ -962,10 +1573,10 @@ mod tests {
         let mut s = sealer("n1");
         let mut o = opener();
         let a = o
-            .open(&s.seal_at(Kind::Heartbeat, b"", T0).unwrap())
+            .open(&s.seal_at(Kind::HbUnicast, b"", T0).unwrap())
             .unwrap();
         let b = o
-            .open(&s.seal_at(Kind::Heartbeat, b"", T0 - 1_000).unwrap())
+            .open(&s.seal_at(Kind::HbUnicast, b"", T0 - 1_000).unwrap())
             .unwrap();
         assert_eq!(b.seq, a.seq + 1);
     }
@@ -973,10 +1584,10 @@ mod tests {
     #[test]
     fn seq_grows_across_a_restart() {
         let mut o = opener();
-        let first = sealer("n1").seal(Kind::Heartbeat, b"before").unwrap();
+        let first = sealer("n1").seal(Kind::HbUnicast, b"before").unwrap();
         // A restart takes far more than the microsecond the seq counts in.
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = sealer("n1").seal(Kind::Heartbeat, b"after").unwrap();
+        let second = sealer("n1").seal(Kind::HbUnicast, b"after").unwrap();
         let a = o.open(&first).unwrap();
         let b = o.open(&second).unwrap();
         assert!(b.seq > a.seq);
@@ -1015,7 +1626,7 @@ mod tests {
     #[test]
     fn bad_sender_names_on_the_wire_are_refused() {
         let mut o = opener();
-        let frame = sealer("n1").seal(Kind::Heartbeat, b"").unwrap();
+        let frame = sealer("n1").seal(Kind::HbUnicast, b"").unwrap();
         for name in [&b""[..], b"N1", b"n\0", b"\xff\xfe"] {
             let mut bad = frame[..5].to_vec();
             bad.push(name.len() as u8);
@@ -1027,14 +1638,14 @@ mod tests {
         assert_eq!(o.stats.bad_name, 4);
         assert_eq!(
             WireError::BadName.to_string(),
-            "frame names no valid sender (a node name is 1 to 255 bytes of a-z 0-9 . - _)"
+            "frame names no valid sender or receiver (a node name is 1 to 255 bytes of a-z 0-9 . - _)"
         );
     }
 
     #[test]
     fn unknown_kind_is_refused() {
         let mut o = opener();
-        let mut frame = sealer("n1").seal(Kind::Heartbeat, b"").unwrap();
+        let mut frame = sealer("n1").seal(Kind::HbUnicast, b"").unwrap();
         frame[4] = 0;
         let err = o.open(&frame).unwrap_err();
         assert_eq!(
@@ -1052,9 +1663,9 @@ mod tests {
         let b = Key::from_secret("s");
         let frame = Sealer::new(a, "n1", "c1")
             .unwrap()
-            .seal(Kind::Heartbeat, b"x")
+            .seal(Kind::HbUnicast, b"x")
             .unwrap();
-        assert!(Opener::new(b, "c1").open(&frame).is_ok());
+        assert!(Opener::new(b, "c1", Kind::HbUnicast).open(&frame).is_ok());
         let mut okm = [0u8; 32];
         Hkdf::<Sha256>::new(None, b"s")
             .expand(b"svcmgr wire v1", &mut okm)
@@ -1139,7 +1750,7 @@ mod tests {
     #[test]
     fn random_input_never_panics_nor_opens() {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        let genuine = sealer("n1").seal(Kind::Heartbeat, b"{\"beat\":1}").unwrap();
+        let genuine = sealer("n1").seal(Kind::HbUnicast, b"{\"beat\":1}").unwrap();
         let mut o = opener();
         let mut frames = 0u64;
         for round in 0..4000 {
