@@ -1,5 +1,5 @@
 //! Tier 2: the agent daemon's life cycle and svcmon answered from its
-//! memory (spec cluster-1.9 §1.1, §4), with fake tools on PATH. A guard
+//! memory (docs/behaviour.md, "Daemon process" and "svcmon"), with fake tools on PATH. A guard
 //! stops the daemon by its recorded pid, whatever the test's outcome.
 
 mod common;

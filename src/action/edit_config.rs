@@ -1,5 +1,5 @@
-//! `svcmgr -s svc edit config [--recover | --discard]` (spec cluster-1.9
-//! §5.4): the config is edited in a copy, `<tmp>/<svc>.conf.tmp`, with
+//! `svcmgr -s svc edit config [--recover | --discard]` (docs/behaviour.md,
+//! "Edit config"): the config is edited in a copy, `<tmp>/<svc>.conf.tmp`, with
 //! `$EDITOR` (else `$VISUAL`, else `vi`), checked like `validate config`,
 //! and installed atomically only when it has no problem, so a typo never
 //! reaches the live file, the daemon or the peers that replicate it.

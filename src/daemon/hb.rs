@@ -1,4 +1,4 @@
-//! Heartbeats (spec cluster-1.9 §2): one `hb#N.tx` and one `hb#N.rx` thread
+//! Heartbeats (docs/behaviour.md, "Heartbeats"): one `hb#N.tx` and one `hb#N.rx` thread
 //! per `[hb#N]` section of node.conf. Unicast for now: every `interval` the
 //! tx thread sends this node's dataset, sealed (wire.rs), over one TCP
 //! connection to each peer of `[cluster] nodes`; the rx thread accepts on

@@ -1,4 +1,4 @@
-//! The disk heartbeat (spec cluster-1.9 §2.4): slots on a shared block
+//! The disk heartbeat (docs/behaviour.md, "Heartbeats"): slots on a shared block
 //! device, the path that still works when the network between the nodes
 //! is cut, which is how a node tells a dead peer from a lost link.
 //!

@@ -1,4 +1,4 @@
-//! The multicast heartbeat (spec cluster-1.9 §2.3): every interval, one
+//! The multicast heartbeat (docs/behaviour.md, "Heartbeats"): every interval, one
 //! datagram carrying this node's sealed dataset goes to a group that every
 //! peer on the segment has joined, so a beat costs one send whatever the
 //! number of nodes. `intf` pins both the sending and the joining interface

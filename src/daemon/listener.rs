@@ -1,4 +1,4 @@
-//! The peer listener (spec cluster-1.9 §1.5): TCP `[listener] addr:port`
+//! The peer listener (docs/behaviour.md, "Listener"): TCP `[listener] addr:port`
 //! (default 0.0.0.0:1214), one sealed request per connection, answered as
 //! peer.rs documents. Peers fetch service configs here (replicate.rs), and
 //! arbitrators are pinged here by other clusters' nodes.

@@ -1,4 +1,4 @@
-//! Quorum (spec cluster-1.9 §3.7), the third proof that a silent node is
+//! Quorum (docs/behaviour.md, "Quorum"), the third proof that a silent node is
 //! down, after the disk heartbeat and stonith (orchestrator.rs).
 //!
 //! Opt-in like 1.9: `[cluster] quorum = true`. When the supervisor finds

@@ -1,4 +1,4 @@
-//! Config replication (spec cluster-1.9 §3.6): every node advertises, per
+//! Config replication (docs/behaviour.md, "Config replication"): every node advertises, per
 //! local service, its config file's mtime and sha256 in its heartbeat
 //! dataset; a node fetches a service's config from a peer in scope that
 //! has it and it has not, or that has another one with a newer mtime.

@@ -1,5 +1,5 @@
 //! The app resource: the `S*` (start), `K*` (stop) and `C*` (check)
-//! launchers of `<etc>/<svc>.d` (spec §1.3, §5.5).
+//! launchers of `<etc>/<svc>.d` (docs/behaviour.md, "app launchers").
 //!
 //! Launchers run as root with the service's environment, so before running
 //! one we check that only root (or the user running svcmgr) can change it.

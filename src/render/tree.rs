@@ -178,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn seed000_first_status_tree() {
+    fn tutorial_first_status_tree() {
         let st = aggregate(
             "p26.opensvc.com",
             vec![
