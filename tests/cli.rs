@@ -710,3 +710,44 @@ fn nodemgr_set_keeps_node_conf_private() {
         .collect();
     assert_eq!(names, vec!["node.conf"], "a temp file was left");
 }
+
+/// Issue 10, item 3: an arbitrator hands out a ping secret, not its
+/// cluster secret; the value is stable and carries enough bits to pass
+/// `[arbitrator#N] secret`'s check on the pinging side.
+#[test]
+fn nodemgr_arbitrator_secret_prints_the_ping_secret() {
+    let w = World::new();
+    let nodemgr = w.root.join("nodemgr");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
+    w.run_as(
+        &nodemgr,
+        &[
+            "set",
+            "--param",
+            "cluster.secret",
+            "--value",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    )
+    .code(0);
+    let first = w
+        .run_as(&nodemgr, &["arbitrator", "secret"])
+        .code(0)
+        .stdout
+        .clone();
+    let secret = first.trim();
+    assert!(secret.starts_with("ping-"), "{first:?}");
+    assert_eq!(secret.len(), 5 + 64, "{first:?}");
+    assert!(!first.contains("0123456789abcdef0123456789abcdef"));
+    let again = w
+        .run_as(&nodemgr, &["arbitrator", "secret"])
+        .code(0)
+        .stdout
+        .clone();
+    assert_eq!(first, again, "stable");
+    w.run_as(
+        &nodemgr,
+        &["set", "--param", "arbitrator#1.secret", "--value", secret],
+    )
+    .code(0);
+}

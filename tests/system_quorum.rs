@@ -78,14 +78,22 @@ fn quorum_lab(split: [&str; 2]) -> Lab {
         ),
     )
     .ok();
+    // What the arbitrator's administrator hands out: its ping secret,
+    // which keys pings only. node1 is given that; node2 the arbitrator's
+    // cluster secret, which 1.9 configurations hold: both must work.
+    let out = lab.sh("node3", "nodemgr arbitrator secret");
+    out.ok();
+    let ping_secret = out.stdout.trim().to_string();
+    assert!(ping_secret.starts_with("ping-"), "{}", out.dump());
     lab.tutorial(&["node1", "node2"]);
-    for (n, action) in ["node1", "node2"].iter().zip(split) {
+    let secrets = [ping_secret.as_str(), ARB_SECRET];
+    for ((n, action), secret) in ["node1", "node2"].iter().zip(split).zip(secrets) {
         lab.sh(
             n,
             &format!(
                 "nodemgr set --param cluster.quorum --value true && \
                  nodemgr set --param arbitrator#1.name --value node3 && \
-                 nodemgr set --param arbitrator#1.secret --value {ARB_SECRET} && \
+                 nodemgr set --param arbitrator#1.secret --value {secret} && \
                  nodemgr set --param arbitrator#1.cluster --value arbiters && \
                  nodemgr set --param node.split_action --value {action}"
             ),

@@ -58,6 +58,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         "get" => get(&paths, a.param.as_deref()),
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
         "validate_config" => validate_config(&paths),
+        "arbitrator_secret" => arbitrator_secret(&paths),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
         // The whole node: the orchestrator starts nothing here, and
@@ -125,7 +126,7 @@ fn blacklist(paths: &Paths, action: &str) -> i32 {
 
 fn usage(msg: &str) -> i32 {
     eprintln!(
-        "Usage: nodemgr [options] get|set|unset|validate config|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
+        "Usage: nodemgr [options] get|set|unset|validate config|arbitrator secret|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
     );
     2
 }
@@ -202,6 +203,22 @@ fn validate_config(paths: &Paths) -> i32 {
                 println!("{p}");
             }
             2
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    }
+}
+
+/// The ping secret other clusters put in `[arbitrator#N] secret` to use
+/// this node as their arbitrator (daemon/wire.rs): it keys pings only, so
+/// this cluster's own secret never has to leave it.
+fn arbitrator_secret(paths: &Paths) -> i32 {
+    match daemon::secret::cluster_secret(paths) {
+        Ok(secret) => {
+            println!("{}", daemon::wire::ping_secret(&secret));
+            0
         }
         Err(e) => {
             eprintln!("{e}");

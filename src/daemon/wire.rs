@@ -164,7 +164,27 @@ pub const MAX_AHEAD: Duration = Duration::from_secs(10);
 pub const FLOOR_EVERY: Duration = Duration::from_secs(1);
 const KDF_INFO: &[u8] = b"svcmgr wire v1";
 const ARBITRATOR_KDF_INFO: &[u8] = b"svcmgr arbitrator ping v1";
+const PING_SECRET_INFO: &[u8] = b"svcmgr arbitrator ping secret v1";
+/// How a ping secret ([`ping_secret`]) begins, so that
+/// `[arbitrator#N] secret` may hold either it or the arbitrator's
+/// `[cluster] secret`.
+pub const PING_SECRET_PREFIX: &str = "ping-";
 const NAME_RULE: &str = "1 to 255 bytes of a-z 0-9 . - _";
+
+/// The ping secret of a cluster whose secret is `cluster_secret`
+/// (`nodemgr arbitrator secret` prints it): what other clusters put in
+/// `[arbitrator#N] secret` to ping this one. It keys pings only, and the
+/// cluster secret cannot be computed back from it (HKDF is one-way), so
+/// a cluster given it cannot seal anything this cluster's members accept.
+pub fn ping_secret(cluster_secret: &str) -> String {
+    let mut okm = [0u8; 32];
+    Hkdf::<Sha256>::new(None, cluster_secret.trim().as_bytes())
+        .expand(PING_SECRET_INFO, &mut okm)
+        .expect("32 bytes is within HKDF-SHA256's output limit");
+    let hex: String = okm.iter().map(|b| format!("{b:02x}")).collect();
+    okm.fill(0);
+    format!("{PING_SECRET_PREFIX}{hex}")
+}
 
 /// The path a frame was sealed for: bound into its associated data, so a
 /// frame is accepted only on the path it was sent on.
@@ -319,8 +339,18 @@ impl Key {
     /// The ping-only key of an arbitrator whose secret is `secret`: the
     /// arbitrator's listener answers a ping under it and nothing else,
     /// and no heartbeat or request opens under it.
+    ///
+    /// `secret` is either the arbitrator's `[cluster] secret` or the ping
+    /// secret derived from it ([`ping_secret`]): both give the same key,
+    /// so an arbitrator's administrator can hand out the ping secret and
+    /// keep the cluster secret.
     pub fn arbitrator(secret: &str) -> Key {
-        Key::derive(secret, ARBITRATOR_KDF_INFO)
+        let secret = secret.trim();
+        if secret.starts_with(PING_SECRET_PREFIX) {
+            Key::derive(secret, ARBITRATOR_KDF_INFO)
+        } else {
+            Key::derive(&ping_secret(secret), ARBITRATOR_KDF_INFO)
+        }
     }
 
     fn derive(secret: &str, info: &[u8]) -> Key {
@@ -1192,6 +1222,29 @@ mod tests {
         ));
     }
 
+    /// The arbitrator's administrator hands out the ping secret, not the
+    /// cluster secret: it keys the same pings, and nothing else.
+    #[test]
+    fn the_ping_secret_keys_the_same_pings_and_no_heartbeat() {
+        let published = ping_secret(SECRET);
+        assert!(published.starts_with(PING_SECRET_PREFIX), "{published}");
+        assert_eq!(published.len(), PING_SECRET_PREFIX.len() + 64);
+        assert_eq!(published, ping_secret(SECRET), "stable");
+        assert_ne!(ping_secret("another secret"), published);
+        assert!(crate::daemon::secret::check_strength(&published).is_ok());
+        let mut asker = Sealer::new(Key::arbitrator(&published), "other", "c1").unwrap();
+        let ping = asker.seal(Kind::ArbPing, b"{}").unwrap();
+        let mut pings = Opener::new(Key::arbitrator(SECRET), "c1", Kind::ArbPing).without_clock();
+        assert_eq!(pings.open(&ping).unwrap().nodename, "other");
+        let beat = asker.seal(Kind::HbUnicast, b"{}").unwrap();
+        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
+        // Nor does the ping secret taken as a cluster secret open anything.
+        let mut fake = Sealer::new(Key::from_secret(&published), "other", "c1").unwrap();
+        let beat = fake.seal(Kind::HbUnicast, b"{}").unwrap();
+        assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
+    }
+
     #[test]
     fn the_arbitrator_key_opens_pings_and_no_heartbeat() {
         let arb = Key::arbitrator(SECRET);
@@ -1209,9 +1262,10 @@ mod tests {
             pings.open(&cluster_ping),
             Err(WireError::Forged { .. })
         ));
-        // The arbitrator key is HKDF with its own info string.
+        // The arbitrator key is HKDF of the ping secret, with its own info
+        // string.
         let mut okm = [0u8; 32];
-        Hkdf::<Sha256>::new(None, SECRET.as_bytes())
+        Hkdf::<Sha256>::new(None, ping_secret(SECRET).as_bytes())
             .expand(b"svcmgr arbitrator ping v1", &mut okm)
             .unwrap();
         let direct = XChaCha20Poly1305::new(&okm.into());
