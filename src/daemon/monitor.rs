@@ -72,7 +72,7 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
         refresh(env, &shared, &mut seen);
         replicator.step(env, &shared);
         // Once a stop is asked for, nothing new is started here.
-        if !shared.stop_requested() && orch.step(env, &shared) {
+        if !shared.stop_requested() && orch.step(env, &shared, started) {
             // Something was started: show it at once.
             seen.clear();
             refresh(env, &shared, &mut seen);
