@@ -116,8 +116,8 @@ impl Orchestrator {
     }
 
     /// One pass over the local services; true when a start was attempted.
-    /// One pass; `started` is when the monitor's pass began (the time the
-    /// ready period is measured in, see [`View::now`]).
+    /// `started` is when the monitor's pass began: the time proofs are
+    /// judged at and the ready period is measured in ([`View::now`]).
     pub fn step(&mut self, env: &Env, shared: &Shared, started: Instant) -> bool {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let settle =
