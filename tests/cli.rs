@@ -13,8 +13,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const USAGE: &str = "Usage: svcmgr [options] -s <svc>[,<svc>...] <action>\n\n";
-
 // ---- the harness -----------------------------------------------------------
 
 /// Every tool the product may run has a fake: the product appends the system
@@ -182,38 +180,84 @@ fn no_service_specified() {
         .no_calls();
 }
 
-/// No action words: a usage error.
+/// The grouped usage every usage error starts with, from the golden file.
+fn usage_text(bin: &str) -> String {
+    let top = if bin == "svcmgr" {
+        "svcmgr [options] -s <svc>[,<svc>...] <action>".to_string()
+    } else {
+        format!("{bin} [options] <action>")
+    };
+    format!("Usage: {top}\n\n{}\n", golden("help/actions.txt"))
+}
+
+/// No action words: the grouped usage and the error, exit 2.
 #[test]
 fn missing_action_is_a_usage_error() {
     let w = World::tutorial();
-    let want = format!("{USAGE}svcmgr: error: Missing action\n");
     w.svcmgr(&["-s", SVC])
         .code(2)
         .stdout_is("")
-        .stderr_is(&want)
+        .stderr_is(&format!(
+            "{}svcmgr: error: Missing action\n",
+            usage_text("svcmgr")
+        ))
         .no_calls();
-    w.svc(&[]).code(2).stdout_is("").stderr_is(&want).no_calls();
+    w.svc(&[])
+        .code(2)
+        .stdout_is("")
+        .stderr_is(&format!(
+            "{}svcmgr: error: Missing action\n",
+            usage_text(SVC)
+        ))
+        .no_calls();
 }
 
-/// Unknown words: a usage error, with the actions the first word starts.
+/// Unknown words: the grouped usage, the words typed and the nearest
+/// actions (a swap of two letters, a missing one, the first word of a
+/// multi-word action), exit 2.
 #[test]
 fn unsupported_action_is_a_usage_error() {
     let w = World::tutorial();
     w.svcmgr(&["-s", SVC, "foo"])
         .code(2)
-        .stderr_is(&format!("{USAGE}svcmgr: error: unsupported action\n"))
-        .no_calls();
-    w.svc(&["star"])
-        .code(2)
-        .stdout_is("")
         .stderr_is(&format!(
-            "{USAGE}svcmgr: error: unsupported action\n\nactions starting with 'star': start, startip, startvg, startfs, startapp\n"
+            "{}svcmgr: error: unsupported action 'foo'\n",
+            usage_text("svcmgr")
         ))
         .no_calls();
-    w.svc(&["print", "foo"])
-        .code(2)
-        .stderr_has("svcmgr: error: unsupported action")
-        .no_calls();
+    let cases = [
+        (
+            &["strat"][..],
+            "unsupported action 'strat'; did you mean 'start'?",
+        ),
+        (
+            &["stauts"][..],
+            "unsupported action 'stauts'; did you mean 'status'?",
+        ),
+        (
+            &["prnt", "status"][..],
+            "unsupported action 'prnt status'; did you mean 'print status'?",
+        ),
+        (
+            &["printstatus"][..],
+            "unsupported action 'printstatus'; did you mean 'print status'?",
+        ),
+        (
+            &["star"][..],
+            "unsupported action 'star'; did you mean 'start'?",
+        ),
+        (
+            &["print", "foo"][..],
+            "unsupported action 'print foo'; did you mean 'print status' or 'print config'?",
+        ),
+    ];
+    for (words, msg) in cases {
+        w.svc(words)
+            .code(2)
+            .stdout_is("")
+            .stderr_is(&format!("{}svcmgr: error: {msg}\n", usage_text(SVC)))
+            .no_calls();
+    }
 }
 
 /// docs/behaviour.md, "Command line": the service-named form takes no -s.
@@ -224,9 +268,144 @@ fn dash_s_is_refused_in_the_service_named_form() {
         .code(2)
         .stdout_is("")
         .stderr_is(&format!(
-            "{USAGE}svcmgr: error: no such option: -s (the service is the command name)\n"
+            "{}svcmgr: error: no such option: -s (the service is the command name)\n",
+            usage_text(SVC)
         ))
         .no_calls();
+}
+
+// ---- help, version, completions --------------------------------------------
+
+/// Compares with tests/golden/help/<name>; `UPDATE_GOLDEN=1` rewrites it.
+fn help_golden(name: &str, got: &str) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/help")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, got).unwrap();
+        return;
+    }
+    let want = golden(&format!("help/{name}"));
+    assert!(
+        got == want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)\n--- got\n{got}\n--- want\n{want}",
+        p.display()
+    );
+}
+
+fn link(w: &World, name: &str) -> std::path::PathBuf {
+    let p = w.root.join(name);
+    if !p.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &p).unwrap();
+    }
+    p
+}
+
+/// Every form of help prints on stdout, exits 0, runs nothing; an action's
+/// help lists only its options, and the service-named form never `-s`.
+#[test]
+fn help_in_every_form() {
+    let w = World::tutorial();
+    let ok = |r: Run| -> String {
+        r.code(0).stderr_is("").no_calls();
+        r.stdout
+    };
+    let top = ok(w.svcmgr(&["--help"]));
+    help_golden("svcmgr.txt", &top);
+    assert!(top.contains(&golden("help/actions.txt")), "{top}");
+    assert_eq!(ok(w.svcmgr(&["help"])), top);
+    assert_eq!(ok(w.svcmgr(&["-h"])), top);
+    let start = ok(w.svcmgr(&["start", "--help"]));
+    help_golden("svcmgr_start.txt", &start);
+    assert_eq!(ok(w.svcmgr(&["-s", "x", "start", "--help"])), start);
+    assert_eq!(ok(w.svcmgr(&["help", "start"])), start);
+    let ps = ok(w.svcmgr(&["print", "status", "--help"]));
+    help_golden("svcmgr_print_status.txt", &ps);
+    assert_eq!(ok(w.svcmgr(&["help", "print_status"])), ps);
+    let named = ok(w.svc(&["--help"]));
+    help_golden("svc.txt", &named.replace(SVC, "SVC"));
+    let named_ps = ok(w.svc(&["print", "status", "--help"]));
+    help_golden("svc_print_status.txt", &named_ps.replace(SVC, "SVC"));
+    for text in [&named, &named_ps] {
+        assert!(!text.contains("--service"), "{text}");
+    }
+    // A bad word after help is a usage error like any other.
+    w.svcmgr(&["help", "strat"])
+        .code(2)
+        .stderr_has("svcmgr: error: unsupported action 'strat'; did you mean 'start'?");
+
+    let nodemgr = link(&w, "nodemgr");
+    let top = ok(w.run_as(&nodemgr, &["--help"]));
+    help_golden("nodemgr.txt", &top);
+    assert_eq!(ok(w.run_as(&nodemgr, &["help"])), top);
+    let ds = ok(w.run_as(&nodemgr, &["daemon", "start", "--help"]));
+    help_golden("nodemgr_daemon_start.txt", &ds);
+    w.run_as(&nodemgr, &["daemon", "strat"])
+        .code(2)
+        .stdout_is("")
+        .stderr_has(
+            "nodemgr: error: unsupported action 'daemon strat'; did you mean 'daemon start'?",
+        );
+    w.run_as(&nodemgr, &[])
+        .code(2)
+        .stderr_has("Agent daemon:\n  daemon start ")
+        .stderr_has("nodemgr: error: Missing action\n");
+
+    let svcmon = link(&w, "svcmon");
+    help_golden("svcmon.txt", &ok(w.run_as(&svcmon, &["--help"])));
+}
+
+#[test]
+fn version_comes_from_cargo() {
+    let w = World::new();
+    let want = format!("svcmgr {}\n", env!("CARGO_PKG_VERSION"));
+    w.svcmgr(&["--version"])
+        .code(0)
+        .stdout_is(&want)
+        .stderr_is("");
+    w.svcmgr(&["-V"]).code(0).stdout_is(&want);
+    let nodemgr = link(&w, "nodemgr");
+    w.run_as(&nodemgr, &["--version"])
+        .code(0)
+        .stdout_is(&format!("nodemgr {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// The hidden generator: completions for the three shells and the man
+/// pages, from the same model (what `make install` installs).
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let w = World::new();
+    let gen_ = |args: &[&str]| -> String {
+        let r = w.svcmgr(&[&["--generate"][..], args].concat());
+        r.code(0).stderr_is("");
+        r.stdout.clone()
+    };
+    let bash = gen_(&["bash"]);
+    assert!(
+        bash.contains("syncnodes") && bash.contains("--waitlock"),
+        "{bash}"
+    );
+    let zsh = gen_(&["zsh", "nodemgr"]);
+    assert!(
+        zsh.contains("#compdef nodemgr") && zsh.contains("blacklist_status"),
+        "{zsh}"
+    );
+    let fish = gen_(&["fish", "svcmon"]);
+    assert!(
+        fish.contains("-c svcmon") && fish.contains("watch"),
+        "{fish}"
+    );
+    let man = gen_(&["man"]);
+    assert!(man.contains(".TH svcmgr 8"), "{man}");
+    assert!(
+        man.contains("\\fBprint status\\fR\nprint the status tree"),
+        "{man}"
+    );
+    assert!(gen_(&["man", "nodemgr"]).contains("\\fBdaemon blacklist clear\\fR"));
+    w.svcmgr(&["--generate", "tcsh"])
+        .code(2)
+        .stderr_has("unknown shell 'tcsh'");
 }
 
 /// Action words join with `_`; the tree goes to stdout,

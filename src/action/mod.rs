@@ -55,6 +55,7 @@ pub enum Action {
     PrintConfig,
     ValidateConfig,
     EditConfig,
+    Create,
     SyncNodes,
     SyncDrp,
     SyncAll,
@@ -64,51 +65,354 @@ pub enum Action {
 
 use Action::*;
 
-/// Every action with its command-line name (words joined by `_`).
-pub const ACTIONS: &[(&str, Action)] = &[
-    ("start", Start),
-    ("stop", Stop),
-    ("restart", Restart),
-    ("startip", StartIp),
-    ("stopip", StopIp),
-    ("startvg", StartVg),
-    ("stopvg", StopVg),
-    ("startfs", StartFs),
-    ("stopfs", StopFs),
-    ("startapp", StartApp),
-    ("stopapp", StopApp),
-    ("print_status", PrintStatus),
-    ("status", Status),
-    ("json_status", JsonStatus),
-    ("freeze", Freeze),
-    ("thaw", Thaw),
-    ("frozen", Frozen),
-    ("enable", Enable),
-    ("disable", Disable),
-    ("get", Get),
-    ("set", Set),
-    ("unset", Unset),
-    ("print_config", PrintConfig),
-    ("validate_config", ValidateConfig),
-    ("edit_config", EditConfig),
-    ("syncnodes", SyncNodes),
-    ("syncdrp", SyncDrp),
-    ("syncall", SyncAll),
-    ("postsync", PostSync),
-    ("switch", Switch),
+/// The themes the usage groups actions under, in the order it lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Service,
+    Resources,
+    Status,
+    Config,
+    Sync,
+    Cluster,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] = [
+        Group::Service,
+        Group::Resources,
+        Group::Status,
+        Group::Config,
+        Group::Sync,
+        Group::Cluster,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Service => "Service actions",
+            Group::Resources => "Resource group actions",
+            Group::Status => "Status",
+            Group::Config => "Configuration",
+            Group::Sync => "Synchronization",
+            Group::Cluster => "Cluster",
+        }
+    }
+}
+
+/// The options an action takes besides those every action takes (`-s`,
+/// `--debug`, `--color`); the command line names each after its long form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opt {
+    Force,
+    Cluster,
+    Waitlock,
+    Rid,
+    Tags,
+    DisableRollback,
+    Param,
+    Value,
+    Format,
+    Cron,
+    To,
+    Config,
+    Template,
+    Recover,
+    Discard,
+}
+
+/// One line of the action table: everything the command line, its help,
+/// its completions and its man page know of an action.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInfo {
+    /// Words joined by `_`, as 1.5 joined them (`print_status`).
+    pub name: &'static str,
+    pub action: Action,
+    /// Other names that run it (also joined by `_`).
+    pub aliases: &'static [&'static str],
+    pub group: Group,
+    /// One line, for the usage and `--help`.
+    pub about: &'static str,
+    pub opts: &'static [Opt],
+}
+
+const fn act(
+    name: &'static str,
+    action: Action,
+    group: Group,
+    about: &'static str,
+    opts: &'static [Opt],
+) -> ActionInfo {
+    ActionInfo {
+        name,
+        action,
+        aliases: &[],
+        group,
+        about,
+        opts,
+    }
+}
+
+use Opt::*;
+const START_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DisableRollback];
+const STOP_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags];
+
+/// Every action, in the order the usage lists them within their group.
+/// A new action is one line here (and its arm in `dispatch_code`).
+pub const ACTIONS: &[ActionInfo] = &[
+    act(
+        "start",
+        Start,
+        Group::Service,
+        "start the resources: ip, vg, fs, app (rolled back on failure)",
+        START_OPTS,
+    ),
+    act(
+        "stop",
+        Stop,
+        Group::Service,
+        "stop the resources: app, fs, vg, ip",
+        STOP_OPTS,
+    ),
+    act(
+        "restart",
+        Restart,
+        Group::Service,
+        "stop, then start",
+        START_OPTS,
+    ),
+    act(
+        "switch",
+        Switch,
+        Group::Service,
+        "stop here and start on the node given by --to",
+        &[To, Cluster, Waitlock],
+    ),
+    act(
+        "freeze",
+        Freeze,
+        Group::Service,
+        "block start, stop and the agent daemon's orchestration",
+        &[Cluster],
+    ),
+    act("thaw", Thaw, Group::Service, "undo freeze", &[Cluster]),
+    act(
+        "enable",
+        Enable,
+        Group::Service,
+        "enable the resources given by --rid (or the service)",
+        &[Rid, Waitlock],
+    ),
+    act(
+        "disable",
+        Disable,
+        Group::Service,
+        "disable the resources given by --rid (or the service)",
+        &[Rid, Waitlock],
+    ),
+    act(
+        "startip",
+        StartIp,
+        Group::Resources,
+        "bring the ip addresses up",
+        START_OPTS,
+    ),
+    act(
+        "stopip",
+        StopIp,
+        Group::Resources,
+        "take the ip addresses down",
+        STOP_OPTS,
+    ),
+    act(
+        "startvg",
+        StartVg,
+        Group::Resources,
+        "activate the volume groups",
+        START_OPTS,
+    ),
+    act(
+        "stopvg",
+        StopVg,
+        Group::Resources,
+        "deactivate the volume groups",
+        STOP_OPTS,
+    ),
+    act(
+        "startfs",
+        StartFs,
+        Group::Resources,
+        "activate the volume groups and mount the filesystems",
+        START_OPTS,
+    ),
+    act(
+        "stopfs",
+        StopFs,
+        Group::Resources,
+        "unmount the filesystems and deactivate the volume groups",
+        STOP_OPTS,
+    ),
+    act(
+        "startapp",
+        StartApp,
+        Group::Resources,
+        "run the launchers' start scripts (S*)",
+        START_OPTS,
+    ),
+    act(
+        "stopapp",
+        StopApp,
+        Group::Resources,
+        "run the launchers' stop scripts (K*)",
+        STOP_OPTS,
+    ),
+    act(
+        "print_status",
+        PrintStatus,
+        Group::Status,
+        "print the status tree of the resources",
+        &[Format],
+    ),
+    act(
+        "status",
+        Status,
+        Group::Status,
+        "print nothing, exit with the overall status (0 up, 1 down, 2 warn, 3 n/a)",
+        &[],
+    ),
+    act(
+        "json_status",
+        JsonStatus,
+        Group::Status,
+        "print the status as JSON",
+        &[],
+    ),
+    act(
+        "frozen",
+        Frozen,
+        Group::Status,
+        "exit 1 when the service is frozen, 0 when not",
+        &[],
+    ),
+    act(
+        "print_config",
+        PrintConfig,
+        Group::Config,
+        "print the config file",
+        &[],
+    ),
+    act(
+        "validate_config",
+        ValidateConfig,
+        Group::Config,
+        "list every problem of the config file with its line",
+        &[],
+    ),
+    act(
+        "edit_config",
+        EditConfig,
+        Group::Config,
+        "edit a copy of the config, installed only when it validates",
+        &[Recover, Discard, Waitlock],
+    ),
+    act(
+        "get",
+        Get,
+        Group::Config,
+        "print the value of --param section.key",
+        &[Param],
+    ),
+    act(
+        "set",
+        Set,
+        Group::Config,
+        "set --param section.key to --value",
+        &[Param, Value, Force, Waitlock],
+    ),
+    act(
+        "unset",
+        Unset,
+        Group::Config,
+        "remove --param section.key",
+        &[Param, Waitlock],
+    ),
+    act(
+        "create",
+        Create,
+        Group::Config,
+        "create a new, frozen service (from --config or --template)",
+        &[Config, Template],
+    ),
+    act(
+        "syncnodes",
+        SyncNodes,
+        Group::Sync,
+        "send the config and the synced data to the other nodes",
+        &[Force, Cron],
+    ),
+    act(
+        "syncdrp",
+        SyncDrp,
+        Group::Sync,
+        "send them to the DRP nodes",
+        &[Force, Cron],
+    ),
+    act(
+        "syncall",
+        SyncAll,
+        Group::Sync,
+        "syncnodes, then syncdrp",
+        &[Force, Cron],
+    ),
+    act(
+        "postsync",
+        PostSync,
+        Group::Sync,
+        "what a peer runs after a sync: waits for the running action",
+        &[Waitlock],
+    ),
 ];
 
 impl Action {
+    /// The action named by `word` (words joined by `_`), aliases included.
     pub fn parse(word: &str) -> Option<Action> {
-        ACTIONS.iter().find(|(n, _)| *n == word).map(|(_, a)| *a)
+        Action::lookup(word).map(|i| i.action)
+    }
+
+    pub fn lookup(word: &str) -> Option<&'static ActionInfo> {
+        ACTIONS
+            .iter()
+            .find(|i| i.name == word || i.aliases.contains(&word))
+    }
+
+    pub fn info(self) -> &'static ActionInfo {
+        match ACTIONS.iter().find(|i| i.action == self) {
+            Some(i) => i,
+            None => unreachable!("every action has a line in ACTIONS (tested)"),
+        }
     }
 
     pub fn name(self) -> &'static str {
-        ACTIONS
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("")
+        self.info().name
+    }
+
+    /// What bad input (a bad command line, an unknown service, a config
+    /// that does not load) exits with. `status` answers 0 to 7 with the
+    /// service's status, so its bad input must not read as one of them
+    /// (docs/contracts.md, "Exit codes").
+    pub fn bad_input(self) -> i32 {
+        if self == Status {
+            STATUS_USAGE
+        } else {
+            BAD_CONFIG
+        }
+    }
+
+    /// `bad_input` for a config that does not load.
+    pub fn bad_config(self) -> i32 {
+        if self == Status {
+            STATUS_CONFIG
+        } else {
+            BAD_CONFIG
+        }
     }
 
     /// Read-only and config actions run on frozen services and are never
@@ -199,6 +503,8 @@ pub struct Opts {
     pub recover: bool,
     /// `edit config`: drop that copy and start from the live file.
     pub discard: bool,
+    /// `create --config F` or `--template F`.
+    pub create_from: Option<PathBuf>,
 }
 
 /// Everything an action needs besides the service.
@@ -220,6 +526,10 @@ pub fn svcmgr_bin() -> PathBuf {
 pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 pub const BAD_CONFIG: i32 = 2;
+/// `status` only: its command line is wrong (unknown option or service).
+pub const STATUS_USAGE: i32 = 64;
+/// `status` only: the service's config does not load.
+pub const STATUS_CONFIG: i32 = 78;
 
 /// Why a start did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,15 +578,17 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         PrintConfig | Get | Set | Unset | Enable | Disable => {
             return config_cmds::run(env, name, action, &log).into();
         }
+        Create => return create::create(env, name, env.opts.create_from.as_deref()).into(),
         _ => {}
     }
     let svc = match load(env, name) {
         Ok(s) => s,
-        Err(code) => return code.into(),
+        Err(ConfigError::NotFound { .. }) => return action.bad_input().into(),
+        Err(_) => return action.bad_config().into(),
     };
     if let Err(msg) = selection::check(&svc, env.opts) {
         eprintln!("{msg}");
-        return BAD_CONFIG.into();
+        return action.bad_input().into();
     }
     collector::push_if_needed(
         env.paths,
@@ -393,7 +705,8 @@ fn dispatch_code(
         // above is the point (the sender waits for our running action).
         PostSync => true,
         Switch => return ex.switch(),
-        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig => {
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig
+        | Create => {
             unreachable!("config actions are handled before the service is built")
         }
     };
@@ -445,8 +758,9 @@ fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
 }
 
 /// Loads and builds the service; config errors are printed with their
-/// location and give exit code 2. Unknown keywords are logged as warnings.
-pub fn load(env: &Env, name: &str) -> Result<Service, i32> {
+/// location, and the caller picks the exit code. Unknown keywords are
+/// logged as warnings.
+pub fn load(env: &Env, name: &str) -> Result<Service, ConfigError> {
     match config::load(env.paths, name, env.nodename) {
         Ok(cfg) => {
             warn_once(&Logger::service(name), &cfg.warnings);
@@ -459,7 +773,7 @@ pub fn load(env: &Env, name: &str) -> Result<Service, i32> {
         }
         Err(e) => {
             report_config_error(name, &e);
-            Err(BAD_CONFIG)
+            Err(e)
         }
     }
 }

@@ -3,9 +3,11 @@
 //! `svcmgr`, `nodemgr`, `svcmon`, or any other name: a service
 //! (`p26.opensvc.com print status`), `<svc>.cluster` in cluster mode.
 
+mod generate;
 mod nodemgr;
 mod svcmgr;
 mod svcmon;
+mod usage;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -21,6 +23,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         })
         .unwrap_or_default();
     match argv0.as_str() {
+        "svcmgr" | "" if args.get(1).is_some_and(|a| a == "--generate") => generate::main(&args),
         "svcmgr" | "" => svcmgr::main(args, None),
         "nodemgr" => nodemgr::main(args),
         "svcmon" => svcmon::main(args),
@@ -31,24 +34,60 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-/// `--color auto|yes|no`; auto means a terminal and no NO_COLOR (no-color.org).
+/// `--color auto|always|never` (`yes` and `no`, the older names, still
+/// work); auto means a terminal that can show colour and no NO_COLOR
+/// (no-color.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Color {
     Auto,
-    Yes,
-    No,
+    #[value(alias = "yes")]
+    Always,
+    #[value(alias = "no")]
+    Never,
 }
 
 impl Color {
     pub fn enabled(self) -> bool {
         use std::io::IsTerminal;
+        self.resolve(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("TERM").as_deref(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    fn resolve(
+        self,
+        terminal: bool,
+        term: Option<&std::ffi::OsStr>,
+        no_color: Option<&std::ffi::OsStr>,
+    ) -> bool {
         match self {
-            Color::Yes => true,
-            Color::No => false,
+            Color::Always => true,
+            Color::Never => false,
             Color::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+                terminal
+                    && no_color.is_none_or(|v| v.is_empty())
+                    && term.is_none_or(|t| t != "dumb")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Color;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn auto_colours_only_a_capable_terminal() {
+        let xterm = Some(OsStr::new("xterm"));
+        assert!(Color::Auto.resolve(true, xterm, None));
+        assert!(Color::Auto.resolve(true, None, Some(OsStr::new(""))));
+        assert!(!Color::Auto.resolve(false, xterm, None));
+        assert!(!Color::Auto.resolve(true, Some(OsStr::new("dumb")), None));
+        assert!(!Color::Auto.resolve(true, xterm, Some(OsStr::new("1"))));
+        assert!(Color::Always.resolve(false, Some(OsStr::new("dumb")), None));
+        assert!(!Color::Never.resolve(true, xterm, None));
     }
 }

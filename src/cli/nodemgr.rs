@@ -3,7 +3,9 @@
 
 use std::ffi::OsString;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+
+use super::usage::{self, Line};
 
 use crate::action::{self, Action, Env, Opts};
 use crate::config::{self, edit};
@@ -12,8 +14,149 @@ use crate::exec::RealRunner;
 use crate::node;
 use crate::paths::{self, Paths};
 
+/// One nodemgr action: its words joined by `_`, its group, what it does
+/// and the options it takes besides `--debug` and `--help` (clap ids).
+struct NodeAction {
+    name: &'static str,
+    group: &'static str,
+    about: &'static str,
+    opts: &'static [&'static str],
+}
+
+const NODE: &str = "Node actions";
+const CONFIG: &str = "Configuration";
+const SYNC: &str = "Synchronization";
+const DAEMON: &str = "Agent daemon";
+const GROUPS: &[&str] = &[NODE, CONFIG, SYNC, DAEMON];
+
+const fn na(
+    name: &'static str,
+    group: &'static str,
+    about: &'static str,
+    opts: &'static [&'static str],
+) -> NodeAction {
+    NodeAction {
+        name,
+        group,
+        about,
+        opts,
+    }
+}
+
+/// Every nodemgr action; `run` dispatches on these names (a test checks
+/// that each one is dispatched).
+const ACTIONS: &[NodeAction] = &[
+    na(
+        "freeze",
+        NODE,
+        "stop the orchestrator and svcmgr actions on this node",
+        &[],
+    ),
+    na("thaw", NODE, "undo freeze", &[]),
+    na(
+        "frozen",
+        NODE,
+        "exit 1 when the node is frozen, 0 when not",
+        &[],
+    ),
+    na(
+        "get",
+        CONFIG,
+        "print the value of --param section.key of node.conf",
+        &["param"],
+    ),
+    na(
+        "set",
+        CONFIG,
+        "set --param section.key to --value in node.conf",
+        &["param", "value"],
+    ),
+    na(
+        "unset",
+        CONFIG,
+        "remove --param section.key from node.conf",
+        &["param"],
+    ),
+    na(
+        "validate_config",
+        CONFIG,
+        "list every problem of node.conf with its line",
+        &[],
+    ),
+    na(
+        "arbitrator_secret",
+        CONFIG,
+        "print the secret other clusters use to ping this arbitrator",
+        &[],
+    ),
+    na(
+        "syncservices",
+        SYNC,
+        "syncall every service, within its sync schedule (cron)",
+        &["force"],
+    ),
+    na(
+        "daemon_start",
+        DAEMON,
+        "start the agent daemon",
+        &["foreground"],
+    ),
+    na(
+        "daemon_stop",
+        DAEMON,
+        "stop the agent daemon and disarm its watchdog",
+        &[],
+    ),
+    na(
+        "daemon_restart",
+        DAEMON,
+        "stop, then start the agent daemon",
+        &[],
+    ),
+    na(
+        "daemon_status",
+        DAEMON,
+        "show the daemon's view of the nodes and services",
+        &["format"],
+    ),
+    na(
+        "daemon_running",
+        DAEMON,
+        "exit 0 when the agent daemon runs, 1 when not",
+        &[],
+    ),
+    na(
+        "daemon_blacklist_status",
+        DAEMON,
+        "print the peer sources the listener ignores",
+        &[],
+    ),
+    na(
+        "daemon_blacklist_clear",
+        DAEMON,
+        "forgive every ignored source",
+        &[],
+    ),
+    na(
+        "daemon_watchdog",
+        DAEMON,
+        "the self-fencing supervisor (the daemon starts it)",
+        &[],
+    ),
+];
+
+const USAGE: &str = "nodemgr [options] <action>";
+
 #[derive(Parser, Debug)]
-#[command(name = "nodemgr", about = "Manage this node's settings (node.conf)")]
+#[command(
+    name = "nodemgr",
+    about = "Manage this node's settings (node.conf) and its agent daemon",
+    version,
+    disable_help_flag = true,
+    override_usage = USAGE,
+    help_template = "{about}\n\n{usage-heading} {usage}\n\n{before-help}Options:\n{options}{after-help}",
+    after_help = "`nodemgr help ACTION` or `nodemgr ACTION --help`: what an action does and takes."
+)]
 struct Args {
     /// `section.key`, e.g. node.host_mode
     #[arg(long)]
@@ -33,8 +176,76 @@ struct Args {
     /// daemon status: output format
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
-    /// get, set, unset or syncservices
+    /// Print help (of an action when it follows the action's words)
+    #[arg(short = 'h', long)]
+    help: bool,
+    /// The action, in one or several words (`daemon start`)
+    #[arg(hide = true)]
     action: Vec<String>,
+}
+
+fn lines() -> Vec<Line> {
+    ACTIONS
+        .iter()
+        .map(|a| Line {
+            words: usage::spaced(a.name),
+            group: a.group,
+            about: a.about,
+        })
+        .collect()
+}
+
+pub fn grouped_actions() -> String {
+    usage::grouped(&lines(), GROUPS)
+}
+
+fn action_command(a: &NodeAction) -> clap::Command {
+    let all = Args::command();
+    let mut cmd = clap::Command::new(usage::spaced(a.name))
+        .about(a.about)
+        .override_usage(format!("nodemgr {} [options]", usage::spaced(a.name)))
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .help_template("{about}\n\n{usage-heading} {usage}\n\nOptions:\n{options}\n");
+    for arg in all.get_arguments() {
+        let id = arg.get_id().as_str();
+        if ["debug", "help"].contains(&id) || a.opts.contains(&id) {
+            cmd = cmd.arg(arg.clone());
+        }
+    }
+    cmd
+}
+
+/// For completions and the man page: each action a subcommand, the
+/// multi-word ones under their first word (`daemon` → `start`, ...).
+pub fn completion_command() -> clap::Command {
+    let mut top = Args::command().mut_arg("help", |a| a.hide(true));
+    let mut daemon = clap::Command::new("daemon").about("the agent daemon");
+    let mut arbitrator = clap::Command::new("arbitrator").about("arbitrator secret");
+    let mut validate = clap::Command::new("validate").about("validate config");
+    for a in ACTIONS {
+        let sub = action_command(a);
+        match a.name.split_once('_') {
+            Some(("daemon", rest)) => daemon = daemon.subcommand(sub.name(rest.to_string())),
+            Some(("arbitrator", rest)) => {
+                arbitrator = arbitrator.subcommand(sub.name(rest.to_string()));
+            }
+            Some(("validate", rest)) => validate = validate.subcommand(sub.name(rest.to_string())),
+            _ => top = top.subcommand(sub.name(a.name)),
+        }
+    }
+    top.subcommand(validate)
+        .subcommand(arbitrator)
+        .subcommand(daemon)
+}
+
+/// Grouped usage and the error on stderr: bad input, exit 2.
+fn usage(msg: &str) -> i32 {
+    eprintln!(
+        "Usage: {USAGE}\n\n{}\nnodemgr: error: {msg}",
+        grouped_actions()
+    );
+    2
 }
 
 pub fn main(args: Vec<OsString>) -> i32 {
@@ -45,6 +256,24 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return e.exit_code();
         }
     };
+    let (words, want_help) = usage::help_request(&a.action, a.help);
+    if words.is_empty() {
+        if want_help {
+            let mut cmd = Args::command().before_help(grouped_actions().trim_end().to_string());
+            print!("{}", cmd.render_help());
+            return 0;
+        }
+        return usage("Missing action");
+    }
+    let word = words.join("_");
+    let Some(act) = ACTIONS.iter().find(|x| x.name == word) else {
+        let names: Vec<&str> = ACTIONS.iter().map(|x| x.name).collect();
+        return usage(&usage::unsupported(&words, &names));
+    };
+    if want_help {
+        print!("{}", action_command(act).render_help());
+        return 0;
+    }
     if !nix::unistd::geteuid().is_root() {
         let cmd: Vec<String> = args
             .iter()
@@ -53,8 +282,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         eprintln!("Insufficient privileges. Try:\n sudo {}", cmd.join(" "));
         return 1;
     }
-    let paths = Paths::from_env();
-    match a.action.join("_").as_str() {
+    run(Paths::from_env(), act.name, &a)
+}
+
+fn run(paths: Paths, action: &str, a: &Args) -> i32 {
+    match action {
         "get" => get(&paths, a.param.as_deref()),
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
         "validate_config" => validate_config(&paths),
@@ -104,8 +336,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         action @ ("daemon_blacklist_status" | "daemon_blacklist_clear") => {
             blacklist(&paths, action)
         }
-        "" => usage("Missing action"),
-        _ => usage("unsupported action"),
+        _ => usage(&format!("unsupported action '{}'", usage::spaced(action))),
     }
 }
 
@@ -122,13 +353,6 @@ fn blacklist(paths: &Paths, action: &str) -> i32 {
         println!("{:#}", answer["data"]);
     }
     i32::from(answer["status"].as_i64() != Some(0))
-}
-
-fn usage(msg: &str) -> i32 {
-    eprintln!(
-        "Usage: nodemgr [options] get|set|unset|validate config|arbitrator secret|syncservices|daemon start|stop|restart|status|running|blacklist_status|blacklist_clear|watchdog\n\nnodemgr: error: {msg}"
-    );
-    2
 }
 
 fn param(p: Option<&str>) -> Result<&str, i32> {

@@ -1,22 +1,24 @@
 //! `svcmon`: the cluster as the agent daemon sees it (docs/behaviour.md,
-//! "svcmon"), answered
-//! from the daemon's memory through its local socket.
+//! "svcmon"), answered from the daemon's memory through its local socket;
+//! without a daemon, the local services as `print status` computes them.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use serde_json::{Value, json};
 
 use super::Color;
-use crate::daemon::lsnr;
-use crate::paths::Paths;
-use crate::render;
+use crate::exec::RealRunner;
+use crate::paths::{self, Paths};
+use crate::{action, config, render};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "svcmon",
-    about = "Show the daemon's view of the nodes and services"
+    about = "Show the daemon's view of the nodes and services (without a daemon: this node's services)",
+    version
 )]
 struct Args {
     /// Output format
@@ -26,8 +28,13 @@ struct Args {
     #[arg(short, long)]
     watch: bool,
     /// Colour the states
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     color: Color,
+}
+
+/// The clap model, for the completions and the man page.
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 pub fn main(args: Vec<OsString>) -> i32 {
@@ -39,31 +46,46 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     let paths = Paths::from_env();
+    crate::log::init(false, Some(&paths.log));
     let json = a.format.as_deref() == Some("json");
+    let color = a.color.enabled();
     if !a.watch {
-        return show(&paths, json, a.color.enabled());
+        return monitor(&paths, json, color);
     }
+    // Screen codes only for a screen: a pipe or a file gets the frames one
+    // after the other.
+    let clear = std::io::stdout().is_terminal();
     loop {
-        print!("\x1b[H\x1b[2J");
-        let code = show(&paths, json, a.color.enabled());
-        let _ = std::io::stdout().flush();
-        if code != 0 {
-            return code;
+        if clear {
+            print!("\x1b[H\x1b[2J");
         }
+        monitor(&paths, json, color);
+        let _ = std::io::stdout().flush();
         std::thread::sleep(Duration::from_secs(1));
     }
 }
 
-/// One rendering of `daemon_status`; 1 when no daemon answers.
-pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
-    let Some(answer) = lsnr::request(paths, "daemon_status") else {
-        eprintln!(
-            "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
-            lsnr::socket_path(paths).display()
-        );
-        return 1;
-    };
-    let data = &answer["data"];
+/// The daemon's view, else this node's services with a note on stderr
+/// (exit 1: the daemon does not run).
+fn monitor(paths: &Paths, json: bool, color: bool) -> i32 {
+    if let Some(answer) = daemon_status(paths) {
+        print_view(&answer["data"], json, color);
+        return 0;
+    }
+    eprintln!(
+        "svcmon: no agent daemon answers on {}: this node's services only (start it with 'nodemgr daemon start')",
+        crate::daemon::lsnr::socket_path(paths).display()
+    );
+    print_view(&local_view(paths), json, color);
+    1
+}
+
+/// The one call to the daemon's local socket.
+fn daemon_status(paths: &Paths) -> Option<Value> {
+    crate::daemon::lsnr::request(paths, "daemon_status")
+}
+
+fn print_view(data: &Value, json: bool, color: bool) {
     let mut out = std::io::stdout().lock();
     let _ = if json {
         writeln!(
@@ -74,5 +96,63 @@ pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
     } else {
         write!(out, "{}", render::svcmon::render(data, color))
     };
+}
+
+/// This node's services, probed as `print status` probes them, shaped like
+/// the daemon's answer (one node, no threads) so that one renderer shows
+/// both.
+fn local_view(paths: &Paths) -> Value {
+    let nodename = paths::nodename();
+    let runner = RealRunner::new();
+    let mut services = serde_json::Map::new();
+    for name in config::list_services(paths) {
+        let entry = match config::load(paths, &name, &nodename) {
+            Ok(cfg) => {
+                let svc =
+                    crate::service::Service::build(cfg, &nodename, paths, action::svcmgr_bin());
+                let frozen = action::is_frozen(paths, &name);
+                let st = action::collect(&svc, &runner, frozen);
+                json!({
+                    "avail": st.avail.as_str(),
+                    "overall": st.overall.as_str(),
+                    "frozen": frozen,
+                    "cluster_type": "failover",
+                    "nodes": svc.info.nodes,
+                    "drpnodes": svc.info.drpnodes,
+                    "orchestrate": svc.config.orchestrate,
+                })
+            }
+            Err(e) => json!({
+                "avail": "undef",
+                "overall": "undef",
+                "nodes": [nodename],
+                "error": e.to_string(),
+            }),
+        };
+        services.insert(name, entry);
+    }
+    json!({
+        "node": nodename,
+        "cluster_nodes": [nodename],
+        "nodes": {
+            nodename.clone(): {
+                "frozen": paths.frozen_node().exists(),
+                "services": services,
+            }
+        },
+    })
+}
+
+/// `nodemgr daemon status`: the daemon's view only; 1 when no daemon
+/// answers.
+pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
+    let Some(answer) = daemon_status(paths) else {
+        eprintln!(
+            "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
+            crate::daemon::lsnr::socket_path(paths).display()
+        );
+        return 1;
+    };
+    print_view(&answer["data"], json, color);
     0
 }

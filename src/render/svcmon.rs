@@ -175,7 +175,10 @@ pub fn render(status: &Value, color: bool) -> String {
             threads.push(row);
         }
     }
-    blocks.push(threads);
+    // svcmon without a daemon has no threads to show (cli/svcmon.rs).
+    if !status["threads"].is_null() {
+        blocks.push(threads);
+    }
 
     let mut node_rows = vec![title("Nodes")];
     let per_node = |f: &dyn Fn(&Value) -> String| -> Vec<String> {
