@@ -480,6 +480,110 @@ fn status_exit_code_is_the_overall_status() {
     t.svc(&["status"]).code(2).stdout_is("").stderr_is("");
 }
 
+/// `status` answers 0 to 7 with the status, so its bad input exits outside
+/// them: 64 for a bad command line (option, service), 78 for a config that
+/// does not load. Every other action keeps 2 for bad input
+/// (docs/contracts.md, "Exit codes").
+#[test]
+fn status_bad_input_never_reads_as_a_status() {
+    let w = World::new();
+    w.one_node("svc1", "[vg#0]\nvgname = vg1\n");
+    w.vg("vg1", &["lv1"], true, &[]);
+    w.svcmgr(&["-s", "svc1", "status"]).code(0);
+    w.svcmgr(&["-s", "nosuch", "status"])
+        .code(64)
+        .stdout_is("")
+        .stderr_has("service nosuch not found");
+    w.svcmgr(&["-s", "svc1", "status", "--bogus"])
+        .code(64)
+        .stderr_has("--bogus");
+    w.svcmgr(&["-s", "svc1", "status", "--rid", "app#9"])
+        .code(64);
+    w.svcmgr(&["status"]).code(0);
+    w.write_conf("svc2", "[DEFAULT]\nnodes = sles1\n[vg#0]\nvgname =\n");
+    w.svcmgr(&["-s", "svc2", "status"])
+        .code(78)
+        .stdout_is("")
+        .stderr_has("vgname must be set");
+    // The other actions: 2, as before.
+    w.svcmgr(&["-s", "svc2", "print", "status"]).code(2);
+    w.svcmgr(&["-s", "nosuch", "print", "status"]).code(2);
+    w.svcmgr(&["-s", "svc1", "print", "status", "--bogus"])
+        .code(2);
+    w.svcmgr(&["-s", "svc1", "start", "--rid", "app#9"]).code(2);
+}
+
+/// `--color auto|always|never`, the older `yes|no`, and the `=` form;
+/// auto is off on a pipe (TERM=dumb is the unit tests' business: it needs
+/// a terminal).
+#[test]
+fn color_options() {
+    let w = World::tutorial();
+    let plain = w.svc(&["print", "status"]);
+    plain.code(0);
+    assert!(!plain.stdout.contains('\x1b'), "{}", plain.report());
+    for on in [
+        &["--color=always"][..],
+        &["--color", "yes"],
+        &["--color", "always"],
+    ] {
+        let r = w.svc(&[&["print", "status"][..], on].concat());
+        r.code(0);
+        assert!(r.stdout.contains("\x1b["), "{on:?}: {}", r.report());
+    }
+    for off in [
+        &["--color=never"][..],
+        &["--color", "no"],
+        &["--color=auto"],
+    ] {
+        let r = w.run_env(
+            &w.etc().join(SVC),
+            &[&["print", "status"][..], off].concat(),
+            &[("TERM", "dumb")],
+        );
+        r.code(0).stdout_is(&plain.stdout);
+    }
+    w.svc(&["print", "status", "--color=rainbow"])
+        .code(2)
+        .stderr_has("possible values: auto, always, never");
+}
+
+/// svcmon without an agent daemon: this node's services as `print
+/// status` sees them, a one-line note on stderr, exit 1.
+#[test]
+fn svcmon_without_a_daemon_shows_the_local_services() {
+    let w = World::tutorial();
+    let svcmon = link(&w, "svcmon");
+    let r = w.run_as(&svcmon, &[]);
+    r.code(1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.report());
+    r.stderr_has("svcmon: no agent daemon answers on ")
+        .stderr_has(": this node's services only (start it with 'nodemgr daemon start')");
+    r.stdout_has("Nodes")
+        .stdout_has("Services")
+        .stdout_has(&format!(" {SVC}"));
+    assert!(!r.stdout.contains("Threads"), "{}", r.report());
+    // The same status print status computes: the tutorial's initial warn.
+    let st = w.svc(&["json", "status"]).json();
+    let v = w.run_as(&svcmon, &["--format", "json"]).json();
+    let mine = &v["nodes"]["sles1"]["services"][SVC];
+    assert_eq!(mine["avail"], st["avail"], "{v:#}");
+    assert_eq!(mine["overall"], st["overall"], "{v:#}");
+}
+
+/// `svcmon --watch | cat`: frames one after the other, no screen codes.
+#[test]
+fn svcmon_watch_into_a_pipe_does_not_clear() {
+    let w = World::tutorial();
+    let svcmon = link(&w, "svcmon");
+    let running = w.spawn_env(&svcmon, &["--watch"], &[]);
+    std::thread::sleep(Duration::from_millis(3500));
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let r = running.finish();
+    assert!(!r.stdout.contains('\x1b'), "{}", r.report());
+    assert!(r.stdout.matches("Services").count() >= 2, "{}", r.report());
+}
+
 /// `json status` and `print status --format json`: one JSON object with
 /// every group and every resource.
 #[test]
