@@ -50,7 +50,9 @@ echo "== make install into a scratch DESTDIR"
 dest=$(mktemp -d)
 make -s install DESTDIR="$dest" >/dev/null
 for f in usr/bin/svcmgr usr/bin/nodemgr usr/bin/svcmon etc/cron.d/svcmgr \
-    lib/systemd/system/svcmgr-sync.timer lib/systemd/system/opensvc-agent.service etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc; do
+    lib/systemd/system/svcmgr-sync.timer lib/systemd/system/opensvc-agent.service etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc \
+    usr/share/bash-completion/completions/{svcmgr,nodemgr,svcmon} usr/share/zsh/vendor-completions/_{svcmgr,nodemgr,svcmon} \
+    usr/share/fish/vendor_completions.d/{svcmgr,nodemgr,svcmon}.fish usr/share/man/man8/{svcmgr,nodemgr,svcmon}.8; do
     [[ -e $dest/$f ]] || { echo "make install did not install $f" >&2; exit 1; }
 done
 [[ $(readlink "$dest/usr/bin/nodemgr") == svcmgr ]] || { echo "nodemgr is not a link to svcmgr" >&2; exit 1; }

@@ -26,14 +26,14 @@ pub fn main(args: &[OsString]) -> i32 {
             return 2;
         }
     };
-    let Some((cmd, actions)) = model(prog) else {
+    let Some((cmd, actions, exit)) = model(prog) else {
         eprintln!("{USAGE}\nsvcmgr: error: unknown program '{prog}'");
         return 2;
     };
     let mut out = Vec::new();
     match what {
         "man" => {
-            if let Err(e) = man(cmd, &actions, &mut out) {
+            if let Err(e) = man(cmd, &actions, exit, &mut out) {
                 eprintln!("svcmgr: cannot render the man page: {e}");
                 return 1;
             }
@@ -56,12 +56,28 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
-/// A program's clap model and its grouped action list (empty for svcmon).
-fn model(prog: &str) -> Option<(clap::Command, String)> {
+/// svcmgr's exit codes (docs/contracts.md), as a roff section.
+const SVCMGR_EXIT: &str = ".SH \"EXIT STATUS\"\n\
+0 success, 1 the action failed, 2 bad input (usage, unknown service, config error: nothing was touched).\n\
+.PP\n\
+\\fBstatus\\fR exits with the service's status: 0 up, 1 down, 2 warn, 3 n/a, 4 todo, 5 undef, \
+6 stdby up, 7 stdby down; 64 for a bad command line or an unknown service, 78 for a config that does not load.\n";
+
+/// A program's clap model, its grouped action list (empty for svcmon) and
+/// its EXIT STATUS section.
+fn model(prog: &str) -> Option<(clap::Command, String, &'static str)> {
     match prog {
-        "svcmgr" => Some((svcmgr::completion_command(), svcmgr::grouped_actions())),
-        "nodemgr" => Some((nodemgr::completion_command(), nodemgr::grouped_actions())),
-        "svcmon" => Some((svcmon::command(), String::new())),
+        "svcmgr" => Some((
+            svcmgr::completion_command(),
+            svcmgr::grouped_actions(),
+            SVCMGR_EXIT,
+        )),
+        "nodemgr" => Some((
+            nodemgr::completion_command(),
+            nodemgr::grouped_actions(),
+            "",
+        )),
+        "svcmon" => Some((svcmon::command(), String::new(), "")),
         _ => None,
     }
 }
@@ -69,7 +85,7 @@ fn model(prog: &str) -> Option<(clap::Command, String)> {
 /// Section 8 (system administration); the actions as an ACTIONS section
 /// grouped like the usage, since clap_mangen would list only the first
 /// word of the multi-word ones.
-fn man(cmd: clap::Command, actions: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+fn man(cmd: clap::Command, actions: &str, exit: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
     let cmd = cmd.subcommands(Vec::<clap::Command>::new());
     let man = clap_mangen::Man::new(cmd.clone()).section("8");
     man.render_title(out)?;
@@ -80,6 +96,7 @@ fn man(cmd: clap::Command, actions: &str, out: &mut Vec<u8>) -> std::io::Result<
         out.extend_from_slice(roff_actions(actions).as_bytes());
     }
     man.render_options_section(out)?;
+    out.extend_from_slice(exit.as_bytes());
     man.render_version_section(out)?;
     Ok(())
 }
@@ -131,10 +148,10 @@ mod tests {
     #[test]
     fn every_program_renders_every_output() {
         for prog in ["svcmgr", "nodemgr", "svcmon"] {
-            let (cmd, actions) = model(prog).unwrap();
+            let (cmd, actions, exit) = model(prog).unwrap();
             cmd.clone().debug_assert();
             let mut out = Vec::new();
-            man(cmd.clone(), &actions, &mut out).unwrap();
+            man(cmd.clone(), &actions, exit, &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains(".TH"), "{prog}: {text}");
             for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
