@@ -43,8 +43,8 @@ const fn na(
     }
 }
 
-/// Every nodemgr action; `run` dispatches on these names (a test checks
-/// that each one is dispatched).
+/// Every nodemgr action; `run` dispatches on these names, and only an
+/// action listed here reaches it.
 const ACTIONS: &[NodeAction] = &[
     na(
         "freeze",

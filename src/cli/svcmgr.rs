@@ -122,7 +122,12 @@ impl Form<'_> {
     fn command(&self) -> clap::Command {
         let cmd = Args::command().override_usage(self.usage());
         if self.named {
-            cmd.bin_name(self.bin).mut_arg("service", |a| a.hide(true))
+            cmd.bin_name(self.bin)
+                .mut_arg("service", |a| a.hide(true))
+                .after_help(format!(
+                    "`{0} help ACTION` or `{0} ACTION --help`: what an action does and takes.",
+                    self.bin
+                ))
         } else {
             cmd
         }

@@ -57,7 +57,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let clear = std::io::stdout().is_terminal();
     loop {
         if clear {
+            // Flushed now, so that the no-daemon note on stderr lands on
+            // the cleared screen, not before it.
             print!("\x1b[H\x1b[2J");
+            let _ = std::io::stdout().flush();
         }
         monitor(&paths, json, color);
         let _ = std::io::stdout().flush();
