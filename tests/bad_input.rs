@@ -10,13 +10,19 @@ use common::*;
 
 const FILE: &str = "/etc/opensvc/p26.opensvc.com.env";
 
-/// Runs print status, start and validate config on the current config and
-/// checks each refuses with `problem` (stderr, or stdout for validate), exit
-/// 2 and no tool run at all.
+/// Runs print status, start, stop, status and validate config on the
+/// current config and checks each refuses with `problem` (stderr, or
+/// stdout for validate), exit 2 (`status`: 78, as 2 would read as warn)
+/// and no tool run at all.
 fn refused_everywhere(w: &World, problem: &str) {
-    for action in [&["print", "status"][..], &["start"], &["stop"], &["status"]] {
+    for (action, code) in [
+        (&["print", "status"][..], 2),
+        (&["start"], 2),
+        (&["stop"], 2),
+        (&["status"], 78),
+    ] {
         w.svc(action)
-            .code(2)
+            .code(code)
             .stdout_is("")
             .stderr_is(&format!("{problem}\n"))
             .no_calls();
