@@ -45,104 +45,25 @@ const fn na(
 
 /// Every nodemgr action; `run` dispatches on these names, and only an
 /// action listed here reaches it.
+#[rustfmt::skip]
 const ACTIONS: &[NodeAction] = &[
-    na(
-        "freeze",
-        NODE,
-        "stop the orchestrator and svcmgr actions on this node",
-        &[],
-    ),
-    na("thaw", NODE, "undo freeze", &[]),
-    na(
-        "frozen",
-        NODE,
-        "exit 1 when the node is frozen, 0 when not",
-        &[],
-    ),
-    na(
-        "get",
-        CONFIG,
-        "print the value of --param section.key of node.conf",
-        &["param"],
-    ),
-    na(
-        "set",
-        CONFIG,
-        "set --param section.key to --value in node.conf",
-        &["param", "value"],
-    ),
-    na(
-        "unset",
-        CONFIG,
-        "remove --param section.key from node.conf",
-        &["param"],
-    ),
-    na(
-        "validate_config",
-        CONFIG,
-        "list every problem of node.conf with its line",
-        &[],
-    ),
-    na(
-        "arbitrator_secret",
-        CONFIG,
-        "print the secret other clusters use to ping this arbitrator",
-        &[],
-    ),
-    na(
-        "syncservices",
-        SYNC,
-        "syncall every service, within its sync schedule (cron)",
-        &["force"],
-    ),
-    na(
-        "daemon_start",
-        DAEMON,
-        "start the agent daemon",
-        &["foreground"],
-    ),
-    na(
-        "daemon_stop",
-        DAEMON,
-        "stop the agent daemon and disarm its watchdog",
-        &[],
-    ),
-    na(
-        "daemon_restart",
-        DAEMON,
-        "stop, then start the agent daemon",
-        &[],
-    ),
-    na(
-        "daemon_status",
-        DAEMON,
-        "show the daemon's view of the nodes and services",
-        &["format"],
-    ),
-    na(
-        "daemon_running",
-        DAEMON,
-        "exit 0 when the agent daemon runs, 1 when not",
-        &[],
-    ),
-    na(
-        "daemon_blacklist_status",
-        DAEMON,
-        "print the peer sources the listener ignores",
-        &[],
-    ),
-    na(
-        "daemon_blacklist_clear",
-        DAEMON,
-        "forgive every ignored source",
-        &[],
-    ),
-    na(
-        "daemon_watchdog",
-        DAEMON,
-        "the self-fencing supervisor (the daemon starts it)",
-        &[],
-    ),
+    na("freeze",                  NODE,   "stop the orchestrator and svcmgr actions on this node", &[]),
+    na("thaw",                    NODE,   "undo freeze", &[]),
+    na("frozen",                  NODE,   "exit 1 when the node is frozen, 0 when not", &[]),
+    na("get",                     CONFIG, "print the value of --param section.key of node.conf", &["param"]),
+    na("set",                     CONFIG, "set --param section.key to --value in node.conf", &["param", "value"]),
+    na("unset",                   CONFIG, "remove --param section.key from node.conf", &["param"]),
+    na("validate_config",         CONFIG, "list every problem of node.conf with its line", &[]),
+    na("arbitrator_secret",       CONFIG, "print the secret other clusters use to ping this arbitrator", &[]),
+    na("syncservices",            SYNC,   "syncall every service, within its sync schedule (cron)", &["force"]),
+    na("daemon_start",            DAEMON, "start the agent daemon", &["foreground"]),
+    na("daemon_stop",             DAEMON, "stop the agent daemon and disarm its watchdog", &[]),
+    na("daemon_restart",          DAEMON, "stop, then start the agent daemon", &[]),
+    na("daemon_status",           DAEMON, "show the daemon's view of the nodes and services", &["format"]),
+    na("daemon_running",          DAEMON, "exit 0 when the agent daemon runs, 1 when not", &[]),
+    na("daemon_blacklist_status", DAEMON, "print the peer sources the listener ignores", &[]),
+    na("daemon_blacklist_clear",  DAEMON, "forgive every ignored source", &[]),
+    na("daemon_watchdog",         DAEMON, "the self-fencing supervisor (the daemon starts it)", &[]),
 ];
 
 const USAGE: &str = "nodemgr [options] <action>";
