@@ -499,6 +499,9 @@ fn status_bad_input_never_reads_as_a_status() {
         .stderr_has("--bogus");
     w.svcmgr(&["-s", "svc1", "status", "--rid", "app#9"])
         .code(64);
+    let svc1 = w.svc_link("svc1");
+    w.run_as(&svc1, &["-s", "svc1", "status"]).code(64);
+    w.run_as(&svc1, &["status"]).code(0);
     w.svcmgr(&["status"]).code(0);
     w.write_conf("svc2", "[DEFAULT]\nnodes = sles1\n[vg#0]\nvgname =\n");
     w.svcmgr(&["-s", "svc2", "status"])

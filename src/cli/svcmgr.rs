@@ -328,10 +328,11 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
     let services = match &service {
         Some((name, c)) => {
             if !a.service.is_empty() {
-                return usage_error(
+                usage_error(
                     &form,
                     "no such option: -s (the service is the command name)",
                 );
+                return act.bad_input();
             }
             cluster |= *c;
             vec![name.clone()]
