@@ -21,6 +21,7 @@ struct NodeAction {
     group: &'static str,
     about: &'static str,
     opts: &'static [&'static str],
+    run: fn(&Paths, &Args) -> i32,
 }
 
 const NODE: &str = "Node actions";
@@ -34,36 +35,38 @@ const fn na(
     group: &'static str,
     about: &'static str,
     opts: &'static [&'static str],
+    run: fn(&Paths, &Args) -> i32,
 ) -> NodeAction {
     NodeAction {
         name,
         group,
         about,
         opts,
+        run,
     }
 }
 
-/// Every nodemgr action; `run` dispatches on these names, and only an
-/// action listed here reaches it.
+/// Every nodemgr action, with what runs it: an action is listed, described
+/// and dispatched in one place.
 #[rustfmt::skip]
 const ACTIONS: &[NodeAction] = &[
-    na("freeze",                  NODE,   "stop the orchestrator and svcmgr actions on this node", &[]),
-    na("thaw",                    NODE,   "undo freeze", &[]),
-    na("frozen",                  NODE,   "exit 1 when the node is frozen, 0 when not", &[]),
-    na("get",                     CONFIG, "print the value of --param section.key of node.conf", &["param"]),
-    na("set",                     CONFIG, "set --param section.key to --value in node.conf", &["param", "value"]),
-    na("unset",                   CONFIG, "remove --param section.key from node.conf", &["param"]),
-    na("validate_config",         CONFIG, "list every problem of node.conf with its line", &[]),
-    na("arbitrator_secret",       CONFIG, "print the secret other clusters use to ping this arbitrator", &[]),
-    na("syncservices",            SYNC,   "syncall every service, within its sync schedule (cron)", &["force"]),
-    na("daemon_start",            DAEMON, "start the agent daemon", &["foreground"]),
-    na("daemon_stop",             DAEMON, "stop the agent daemon and disarm its watchdog", &[]),
-    na("daemon_restart",          DAEMON, "stop, then start the agent daemon", &[]),
-    na("daemon_status",           DAEMON, "show the daemon's view of the nodes and services", &["format"]),
-    na("daemon_running",          DAEMON, "exit 0 when the agent daemon runs, 1 when not", &[]),
-    na("daemon_blacklist_status", DAEMON, "print the peer sources the listener ignores", &[]),
-    na("daemon_blacklist_clear",  DAEMON, "forgive every ignored source", &[]),
-    na("daemon_watchdog",         DAEMON, "the self-fencing supervisor (the daemon starts it)", &[]),
+    na("freeze",                  NODE,   "stop the orchestrator and svcmgr actions on this node", &[], node_freeze),
+    na("thaw",                    NODE,   "undo freeze", &[], node_thaw),
+    na("frozen",                  NODE,   "exit 1 when the node is frozen, 0 when not", &[], node_frozen),
+    na("get",                     CONFIG, "print the value of --param section.key of node.conf", &["param"], |p, a| get(p, a.param.as_deref())),
+    na("set",                     CONFIG, "set --param section.key to --value in node.conf", &["param", "value"], |p, a| set(p, a.param.as_deref(), a.value.as_deref())),
+    na("unset",                   CONFIG, "remove --param section.key from node.conf", &["param"], |p, a| unset(p, a.param.as_deref())),
+    na("validate_config",         CONFIG, "list every problem of node.conf with its line", &[], |p, _| validate_config(p)),
+    na("arbitrator_secret",       CONFIG, "print the secret other clusters use to ping this arbitrator", &[], |p, _| arbitrator_secret(p)),
+    na("syncservices",            SYNC,   "syncall every service, within its sync schedule (cron)", &["force"], |p, a| syncservices(p, a.debug, a.force)),
+    na("daemon_start",            DAEMON, "start the agent daemon", &["foreground"], daemon_start),
+    na("daemon_stop",             DAEMON, "stop the agent daemon and disarm its watchdog", &[], |p, _| daemon::run::stop(p)),
+    na("daemon_restart",          DAEMON, "stop, then start the agent daemon", &[], |p, _| daemon_restart(p)),
+    na("daemon_status",           DAEMON, "show the daemon's view of the nodes and services", &["format"], |p, a| super::svcmon::show(p, a.format.as_deref() == Some("json"), false)),
+    na("daemon_running",          DAEMON, "exit 0 when the agent daemon runs, 1 when not", &[], |p, _| i32::from(!daemon::run::running(p))),
+    na("daemon_blacklist_status", DAEMON, "print the peer sources the listener ignores", &[], |p, _| blacklist(p, "daemon_blacklist_status")),
+    na("daemon_blacklist_clear",  DAEMON, "forgive every ignored source", &[], |p, _| blacklist(p, "daemon_blacklist_clear")),
+    na("daemon_watchdog",         DAEMON, "the self-fencing supervisor (the daemon starts it)", &[], daemon_watchdog),
 ];
 
 const USAGE: &str = "nodemgr [options] <action>";
@@ -203,61 +206,61 @@ pub fn main(args: Vec<OsString>) -> i32 {
         eprintln!("Insufficient privileges. Try:\n sudo {}", cmd.join(" "));
         return 1;
     }
-    run(Paths::from_env(), act.name, &a)
+    (act.run)(&Paths::from_env(), &a)
 }
 
-fn run(paths: Paths, action: &str, a: &Args) -> i32 {
-    match action {
-        "get" => get(&paths, a.param.as_deref()),
-        "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
-        "validate_config" => validate_config(&paths),
-        "arbitrator_secret" => arbitrator_secret(&paths),
-        "unset" => unset(&paths, a.param.as_deref()),
-        "syncservices" => syncservices(&paths, a.debug, a.force),
-        // The whole node: the orchestrator starts nothing here, and
-        // svcmgr refuses actions, until thawed.
-        "freeze" => match std::fs::create_dir_all(&paths.var)
-            .and_then(|_| std::fs::write(paths.frozen_node(), b""))
-        {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("cannot create {}: {e}", paths.frozen_node().display());
-                1
-            }
-        },
-        "thaw" => match std::fs::remove_file(paths.frozen_node()) {
-            Ok(()) => 0,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => {
-                eprintln!("cannot remove {}: {e}", paths.frozen_node().display());
-                1
-            }
-        },
-        "frozen" => i32::from(paths.frozen_node().exists()),
-        "daemon_start" if a.foreground => {
-            crate::log::init(a.debug, Some(&paths.log));
-            daemon::run::foreground(&paths, &paths::nodename())
+/// The whole node: the orchestrator starts nothing here, and svcmgr
+/// refuses actions, until thawed.
+fn node_freeze(paths: &Paths, _: &Args) -> i32 {
+    match std::fs::create_dir_all(&paths.var).and_then(|_| std::fs::write(paths.frozen_node(), b""))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cannot create {}: {e}", paths.frozen_node().display());
+            1
         }
-        "daemon_start" => daemon::run::start(&paths),
-        // The self-fencing supervisor the daemon starts (watchdog.rs).
-        "daemon_watchdog" => {
-            crate::log::init(a.debug, Some(&paths.log));
-            daemon::watchdogd::run(&paths)
+    }
+}
+
+fn node_thaw(paths: &Paths, _: &Args) -> i32 {
+    match std::fs::remove_file(paths.frozen_node()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => {
+            eprintln!("cannot remove {}: {e}", paths.frozen_node().display());
+            1
         }
-        "daemon_stop" => daemon::run::stop(&paths),
-        // Checked before the stop: a daemon is not stopped for a config
-        // it could not start again with.
-        "daemon_restart" if daemon::run::refuse_on_bad_node_conf(&paths).is_err() => 2,
-        "daemon_restart" => match daemon::run::stop(&paths) {
-            0 => daemon::run::start(&paths),
-            c => c,
-        },
-        "daemon_running" => i32::from(!daemon::run::running(&paths)),
-        "daemon_status" => super::svcmon::show(&paths, a.format.as_deref() == Some("json"), false),
-        action @ ("daemon_blacklist_status" | "daemon_blacklist_clear") => {
-            blacklist(&paths, action)
-        }
-        _ => usage(&format!("unsupported action '{}'", usage::spaced(action))),
+    }
+}
+
+fn node_frozen(paths: &Paths, _: &Args) -> i32 {
+    i32::from(paths.frozen_node().exists())
+}
+
+fn daemon_start(paths: &Paths, a: &Args) -> i32 {
+    if a.foreground {
+        crate::log::init(a.debug, Some(&paths.log));
+        daemon::run::foreground(paths, &paths::nodename())
+    } else {
+        daemon::run::start(paths)
+    }
+}
+
+/// The self-fencing supervisor the daemon starts (watchdog.rs).
+fn daemon_watchdog(paths: &Paths, a: &Args) -> i32 {
+    crate::log::init(a.debug, Some(&paths.log));
+    daemon::watchdogd::run(paths)
+}
+
+/// Checked before the stop: a daemon is not stopped for a config it could
+/// not start again with.
+fn daemon_restart(paths: &Paths) -> i32 {
+    if daemon::run::refuse_on_bad_node_conf(paths).is_err() {
+        return 2;
+    }
+    match daemon::run::stop(paths) {
+        0 => daemon::run::start(paths),
+        c => c,
     }
 }
 
