@@ -551,6 +551,29 @@ fn color_options() {
         .stderr_has("possible values: auto, always, never");
 }
 
+/// On a terminal (a pty from script(1)): auto colours unless TERM=dumb,
+/// and `svcmon --watch` clears the screen before each frame.
+#[test]
+fn terminal_colour_and_screen_clearing() {
+    let w = World::tutorial();
+    let on_tty = |cmd: String, term: &str| -> Run {
+        w.run_env(
+            Path::new("/usr/bin/timeout"),
+            &["3", "script", "-qec", &cmd, "/dev/null"],
+            &[("TERM", term)],
+        )
+    };
+    let svc = w.etc().join(SVC).display().to_string();
+    let r = on_tty(format!("{svc} print status"), "xterm");
+    assert!(r.stdout.contains("\x1b[0m"), "{}", r.report());
+    let r = on_tty(format!("{svc} print status"), "dumb");
+    r.stdout_has(SVC);
+    assert!(!r.stdout.contains('\x1b'), "{}", r.report());
+    let svcmon = link(&w, "svcmon").display().to_string();
+    let r = on_tty(format!("{svcmon} --watch --color never"), "dumb");
+    assert!(r.stdout.starts_with("\x1b[H\x1b[2J"), "{}", r.report());
+}
+
 /// svcmon without an agent daemon: this node's services as `print
 /// status` sees them, a one-line note on stderr, exit 1.
 #[test]
