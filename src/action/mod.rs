@@ -424,7 +424,7 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     if svc.config.orchestrate == "no" {
         return String::new();
     }
-    let Some(st) = crate::daemon::lsnr::request(env.paths, "daemon_status") else {
+    let Some(st) = crate::client::request(env.paths, "daemon_status") else {
         return String::new();
     };
     let notes = render::svcmon::notes(&st["data"], svc.name());
