@@ -185,6 +185,9 @@ pub struct Opts {
     pub disable_rollback: bool,
     pub color: bool,
     pub json: bool,
+    /// `print status --refresh`: probe now, even when the local daemon
+    /// holds a fresh status in memory.
+    pub refresh: bool,
     pub param: Option<String>,
     pub value: Option<String>,
     /// Called from cron: sync skips are not logged.
@@ -404,6 +407,13 @@ fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
     if env.opts.json {
         return print_json(env, svc, frozen);
     }
+    if let Some(body) = from_daemon(env, svc, "tree") {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", svc.name());
+        let _ = out.write_all(body.as_bytes());
+        let _ = out.write_all(orchestrator_notes(env, svc).as_bytes());
+        return OK;
+    }
     // The name goes out before the probes run, so their log lines (hb link
     // fixes) appear under it, as in the tutorial.
     let mut out = std::io::stdout().lock();
@@ -438,7 +448,29 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     out
 }
 
+/// The status the local daemon's monitor last probed, rendered, when it is
+/// as fresh as the monitor keeps it (src/daemon/status_memory.rs); None
+/// with `--refresh`, without a daemon, or when only a probe can tell.
+fn from_daemon(env: &Env, svc: &Service, format: &str) -> Option<String> {
+    if env.opts.refresh {
+        return None;
+    }
+    let req = serde_json::json!({
+        "action": "service_status",
+        "options": {"svcname": svc.name(), "format": format, "color": env.opts.color},
+    });
+    let answer = crate::client::ask(env.paths, &req)?;
+    if answer["status"].as_i64() != Some(0) {
+        return None;
+    }
+    answer["data"]["text"].as_str().map(str::to_string)
+}
+
 fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
+    if let Some(doc) = from_daemon(env, svc, "json") {
+        let _ = std::io::stdout().write_all(doc.as_bytes());
+        return OK;
+    }
     let st = collect(svc, env.runner, frozen);
     let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
     OK

@@ -65,6 +65,7 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
             json!({"status": 0})
         }
         Some("set_service_monitor") => set_service_monitor(paths, shared, &req["options"]),
+        Some("service_status") => service_status(paths, shared, &req["options"]),
         // The peer listener's blacklist (1.9's `nodemgr daemon blacklist
         // status|clear`): sources ignored after too many refused frames.
         Some("daemon_blacklist_status") => {
@@ -90,6 +91,29 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
     text.push('\n');
     let mut w = &conn;
     let _ = w.write_all(text.as_bytes());
+}
+
+/// `print status` / `json status` from memory (status_memory.rs): the
+/// rendered answer, or status 1 when only a probe can tell (the CLI then
+/// probes, as it does without a daemon).
+fn service_status(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
+    let Some(svc) = opts["svcname"].as_str() else {
+        return json!({"status": 1, "error": "service_status needs svcname"});
+    };
+    let stamp = super::status_memory::Stamp::now(paths, svc);
+    let Some(st) = shared
+        .statuses
+        .fresh(svc, &stamp, std::time::Instant::now())
+    else {
+        return json!({"status": 1, "error": "no fresh status in memory"});
+    };
+    let text = if opts["format"].as_str() == Some("json") {
+        crate::render::json::render(&st)
+    } else {
+        let color = opts["color"].as_bool().unwrap_or(false);
+        crate::render::tree::body(&st, color)
+    };
+    json!({"status": 0, "data": {"text": text}})
 }
 
 /// A cluster-wide order for one service, from the CLI (expect.rs), kept

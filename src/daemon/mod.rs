@@ -30,6 +30,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod split;
 pub mod state;
+pub mod status_memory;
 pub mod watchdog;
 pub mod watchdogd;
 pub mod wire;
