@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use crate::driver::sync::LastStart;
 use crate::driver::{Ctx, Kind, Started, SyncRequest, Synced};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
@@ -360,13 +361,12 @@ impl<'a> Executor<'a> {
 /// Records that this node last started the service: sync#i0 then keeps
 /// reporting which peers lack this node's config after a stop (see
 /// docs/deviations.md).
-pub fn write_last_start(paths: &Paths, svc: &str) {
-    let path = crate::driver::sync::last_start_path(paths, svc);
-    let now = chrono::Local::now().naive_local();
-    if let Err(e) = crate::driver::sync::write_stamp(&path, now) {
+fn write_last_start(paths: &Paths, svc: &str) {
+    let last = LastStart::of(paths, svc);
+    if let Err(e) = last.record_now() {
         Logger::service(svc).warn(format!(
             "cannot record the start in {}: {e}",
-            path.display()
+            last.path().display()
         ));
     }
 }

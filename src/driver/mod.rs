@@ -226,7 +226,7 @@ pub fn build(res: &ResourceConfig, svc: &SvcInfo) -> Box<dyn Driver> {
         ResourceSpec::Vg(c) => Box::new(vg::Vg::new(c.clone())),
         ResourceSpec::Fs(c) => Box::new(fs::Fs::new(c.clone())),
         ResourceSpec::App(c) => Box::new(app::App::new(c.clone(), svc)),
-        ResourceSpec::Sync(c) => Box::new(sync::Sync::new(res.rid.clone(), c.clone())),
+        ResourceSpec::Sync(c) => Box::new(sync::Rsync::new(res.rid.clone(), c.clone())),
         ResourceSpec::Hb(c) => Box::new(hb::Hb::new(c.clone())),
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDateTime, TimeDelta, Timelike};
 
-use super::{Sync, base_up, glob, read_stamp, write_stamp};
+use super::stamp::{read_stamp, write_stamp};
+use super::{Rsync, base_up, glob};
 use crate::config::Schedule;
 use crate::driver::{Ctx, Failed, SvcInfo, SyncRequest, Synced};
 use crate::exec::{Cmd, ErrLevel, run_logged, run_quiet};
@@ -169,7 +170,7 @@ fn transport(ruser: &str) -> Vec<String> {
     out
 }
 
-impl Sync {
+impl Rsync {
     /// The sync action at a given start time (the stamps' value), for tests.
     pub(super) fn sync_at(
         &self,
@@ -485,7 +486,7 @@ mod tests {
     const RSH: &str = "ssh -q -o StrictHostKeyChecking=accept-new -o ForwardX11=no -o BatchMode=yes -o ConnectTimeout=10";
 
     fn ts(s: &str) -> NaiveDateTime {
-        super::super::parse_stamp(s).unwrap()
+        super::super::stamp::parse_stamp(s).unwrap()
     }
 
     /// A Monday, inside the default period.
@@ -657,7 +658,7 @@ mod tests {
 
         fn run(
             &self,
-            s: &Sync,
+            s: &Rsync,
             req: &SyncRequest,
             now: NaiveDateTime,
         ) -> (Result<Synced, Failed>, Vec<String>) {
@@ -678,8 +679,8 @@ mod tests {
         }
     }
 
-    fn i0() -> Sync {
-        Sync::new(
+    fn i0() -> Rsync {
+        Rsync::new(
             "sync#i0".into(),
             SyncConf {
                 internal: true,
@@ -693,8 +694,8 @@ mod tests {
         )
     }
 
-    fn user_sync(src: &[&str], dst: &str) -> Sync {
-        Sync::new(
+    fn user_sync(src: &[&str], dst: &str) -> Rsync {
+        Rsync::new(
             "sync#1".into(),
             SyncConf {
                 internal: false,
