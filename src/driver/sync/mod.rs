@@ -2,12 +2,13 @@
 //! computed from the timestamp files (`stamp`), and the push to peers
 //! (`syncnodes`, `syncdrp`, `syncall`) in `push`, which writes those files.
 
-use chrono::{Local, NaiveDateTime, TimeDelta};
+use chrono::{Local, NaiveDateTime};
 
 use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started, SvcInfo, SyncRequest, Synced};
 use crate::config::SyncConf;
 use crate::status::Status;
 
+use schedule::is_stale;
 pub(crate) use stamp::LastStart;
 use stamp::read_stamp;
 
@@ -17,14 +18,10 @@ fn base_up(base: Status) -> bool {
     base.is_up() || matches!(base, Status::Undef | Status::NotApplicable)
 }
 
-/// A stamp older than `max_delay_min` minutes, or none, needs a new sync.
-pub fn is_stale(stamp: Option<NaiveDateTime>, now: NaiveDateTime, max_delay_min: u64) -> bool {
-    let max = TimeDelta::try_minutes(i64::try_from(max_delay_min).unwrap_or(i64::MAX))
-        .unwrap_or(TimeDelta::MAX);
-    match stamp {
-        None => true,
-        Some(ts) => now.signed_duration_since(ts) > max,
-    }
+/// Python's repr of a list of strings: `['a', 'b']`.
+fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{}'", s.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// A `sync.rsync` resource. Named after its tool: `Sync` would shadow the
@@ -153,26 +150,27 @@ impl Driver for Rsync {
     }
 }
 
+#[cfg(test)]
+mod fixtures;
 mod glob;
 mod push;
+mod rsync;
+mod schedule;
 mod stamp;
 
 #[cfg(test)]
 mod tests {
-    use super::stamp::{parse_stamp, write_stamp};
+    use super::fixtures::{i0, ts};
+    use super::stamp::write_stamp;
     use super::*;
-    use crate::config::Schedule;
     use crate::exec::{FakeRunner, Runner};
     use crate::log::{Logger, capture};
     use crate::paths::Paths;
+    use chrono::TimeDelta;
     use std::path::PathBuf;
 
     const SVC: &str = "p26.opensvc.com";
     const RID: &str = "sync#i0";
-
-    fn ts(s: &str) -> NaiveDateTime {
-        parse_stamp(s).unwrap()
-    }
 
     fn now() -> NaiveDateTime {
         ts("2014-02-17 16:52:37.000000")
@@ -207,21 +205,6 @@ mod tests {
         }
     }
 
-    fn i0() -> Rsync {
-        Rsync::new(
-            RID.into(),
-            SyncConf {
-                internal: true,
-                src: vec![],
-                dst: "/".into(),
-                target: vec!["drpnodes".into(), "nodes".into()],
-                options: vec![],
-                bwlimit: None,
-                schedule: Schedule::default(),
-            },
-        )
-    }
-
     fn with_target(target: &[&str]) -> Rsync {
         let mut s = i0();
         s.conf.target = target.iter().map(|t| t.to_string()).collect();
@@ -230,20 +213,6 @@ mod tests {
 
     fn probe(s: Status, msg: &str) -> Probe {
         Probe::with(s, msg)
-    }
-
-    #[test]
-    fn staleness_uses_max_delay_minutes() {
-        let n = now();
-        assert!(is_stale(None, n, 1500));
-        assert!(!is_stale(Some(n - TimeDelta::minutes(1500)), n, 1500));
-        assert!(is_stale(
-            Some(n - TimeDelta::minutes(1500) - TimeDelta::microseconds(1)),
-            n,
-            1500
-        ));
-        assert!(!is_stale(Some(n + TimeDelta::minutes(10)), n, 1500));
-        assert!(!is_stale(Some(n - TimeDelta::days(10000)), n, u64::MAX));
     }
 
     #[test]
