@@ -17,6 +17,8 @@ pub mod hb;
 pub mod ip;
 mod mountinfo;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod vg;
 
 use std::path::PathBuf;

@@ -1,10 +1,10 @@
 //! The ip driver's tests: a fake runner answers `ip addr`, arping and ping.
 
+use super::super::testing::{ctx_s1, svc_s1};
 use super::probe::PROBE_WAIT;
 use super::*;
 use crate::exec::{FakeRunner, Output};
 use crate::log::capture;
-use crate::paths::Paths;
 
 const DOWN: &str = "\
 2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast state UP qlen 1000
@@ -18,26 +18,13 @@ const UP: &str = "\
 const ADDR: &str = "37.59.71.26";
 
 fn svc(root: &std::path::Path) -> SvcInfo {
-    SvcInfo {
-        name: "s1".into(),
-        nodename: "sles1".into(),
-        nodes: vec!["sles1".into()],
-        drpnodes: vec![],
-        service_type: "PRD".into(),
-        paths: Paths::under(root),
-        svcmgr_bin: "/usr/bin/svcmgr".into(),
-    }
+    svc_s1(root)
 }
 
 fn ctx<'a>(runner: &'a FakeRunner, svc: &'a SvcInfo, conflict_checked: bool) -> Ctx<'a> {
     Ctx {
-        runner,
-        log: Logger::service("s1").resource("ip#0"),
-        svc,
-        env: &[],
-        force: false,
         conflict_checked,
-        cache: None,
+        ..ctx_s1(runner, svc, "ip#0")
     }
 }
 
