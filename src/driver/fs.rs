@@ -26,12 +26,12 @@ const E2FSCK_OK: &[i32] = &[0, 1, 32, 33];
 const UMOUNT_ROUNDS: usize = 3;
 const KILL_ROUNDS: usize = 4;
 
-pub struct Fs {
+pub(crate) struct Fs {
     conf: FsConf,
 }
 
 impl Fs {
-    pub fn new(conf: FsConf) -> Fs {
+    pub(crate) fn new(conf: FsConf) -> Fs {
         Fs { conf }
     }
 

@@ -13,21 +13,22 @@ use crate::log::Logger;
 use crate::status::Status;
 
 /// Where OpenHA lives when `$EZ` is not set (its installer's default).
-pub const DEFAULT_EZ: &str = "/usr/local/cluster";
+pub(crate) const DEFAULT_EZ: &str = "/usr/local/cluster";
 
-pub struct Hb {
+pub(crate) struct Hb {
     conf: HbConf,
     /// OpenHA's root; None: `$EZ`, else `DEFAULT_EZ`.
     ez: Option<PathBuf>,
 }
 
 impl Hb {
-    pub fn new(conf: HbConf) -> Hb {
+    pub(crate) fn new(conf: HbConf) -> Hb {
         Hb { conf, ez: None }
     }
 
     /// An Hb looking for OpenHA below `ez` whatever the environment says.
-    pub fn with_ez(conf: HbConf, ez: PathBuf) -> Hb {
+    #[cfg(test)]
+    pub(crate) fn with_ez(conf: HbConf, ez: PathBuf) -> Hb {
         Hb { conf, ez: Some(ez) }
     }
 

@@ -17,12 +17,12 @@ const PAUSE: Duration = if cfg!(test) {
 /// Deactivation retries after the first `vgchange -a n`.
 const DEACTIVATE_RETRIES: u32 = 3;
 
-pub struct Vg {
+pub(crate) struct Vg {
     conf: VgConf,
 }
 
 impl Vg {
-    pub fn new(conf: VgConf) -> Vg {
+    pub(crate) fn new(conf: VgConf) -> Vg {
         Vg { conf }
     }
 

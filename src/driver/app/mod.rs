@@ -25,7 +25,7 @@ mod safety;
 
 use safety::{tmp_dir_message, unsafe_dir_message};
 
-pub struct App {
+pub(crate) struct App {
     conf: AppConf,
     /// `initd`: where the launchers are, as written (logs show this path,
     /// not the link's target).
@@ -43,7 +43,7 @@ enum Initd {
 }
 
 impl App {
-    pub fn new(conf: AppConf, svc: &SvcInfo) -> App {
+    pub(crate) fn new(conf: AppConf, svc: &SvcInfo) -> App {
         let dir = conf
             .dir
             .clone()

@@ -34,14 +34,14 @@ const STARTIP_WAIT: Duration = if cfg!(test) {
     Duration::from_secs(30)
 };
 
-pub struct Ip {
+pub(crate) struct Ip {
     conf: IpConf,
     /// Name resolution, replaceable so that tests never query a DNS server.
     resolve: fn(&str) -> Option<IpAddr>,
 }
 
 impl Ip {
-    pub fn new(conf: IpConf) -> Ip {
+    pub(crate) fn new(conf: IpConf) -> Ip {
         Ip {
             conf,
             resolve: resolve_system,

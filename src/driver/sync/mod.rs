@@ -26,13 +26,13 @@ fn py_list<S: AsRef<str>>(items: &[S]) -> String {
 
 /// A `sync.rsync` resource. Named after its tool: `Sync` would shadow the
 /// std auto trait in every module that imports it.
-pub struct Rsync {
+pub(crate) struct Rsync {
     rid: String,
     conf: SyncConf,
 }
 
 impl Rsync {
-    pub fn new(rid: String, conf: SyncConf) -> Rsync {
+    pub(crate) fn new(rid: String, conf: SyncConf) -> Rsync {
         Rsync { rid, conf }
     }
 
