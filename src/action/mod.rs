@@ -24,7 +24,6 @@ use crate::service::Service;
 use crate::{collector, lock, node, render};
 
 pub use create::{create, install_links};
-pub use executor::write_last_start;
 pub use freeze::{freeze, is_frozen};
 pub use probe::{collect, collect_with};
 
