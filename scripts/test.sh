@@ -49,11 +49,14 @@ fi
 echo "== make install into a scratch DESTDIR"
 dest=$(mktemp -d)
 make -s install DESTDIR="$dest" >/dev/null
-for f in usr/bin/svcmgr usr/bin/nodemgr usr/bin/svcmon etc/cron.d/svcmgr \
-    lib/systemd/system/svcmgr-sync.timer lib/systemd/system/opensvc-agent.service etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc; do
+for f in usr/bin/svcmgr usr/bin/nodemgr usr/bin/svcmon usr/share/doc/svcmgr/examples/svcmgr.cron \
+    lib/systemd/system/svcmgr-sync.timer lib/systemd/system/opensvc-agent.service etc/opensvc var/lib/opensvc/lock var/log/opensvc var/tmp/opensvc \
+    etc/profile.d/opensvc.sh usr/share/doc/svcmgr/README.md usr/share/doc/svcmgr/LICENSE; do
     [[ -e $dest/$f ]] || { echo "make install did not install $f" >&2; exit 1; }
 done
 [[ $(readlink "$dest/usr/bin/nodemgr") == svcmgr ]] || { echo "nodemgr is not a link to svcmgr" >&2; exit 1; }
+# Cron and the timer must not both run: the cron file is only an example.
+[[ ! -e $dest/etc/cron.d/svcmgr ]] || { echo "make install made the cron file live" >&2; exit 1; }
 rm -rf "$dest"
 echo "make install: ok"
 
