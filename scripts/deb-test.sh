@@ -39,11 +39,15 @@ if [[ ${1:-} == --inside ]]; then
         for l in nodemgr svcmon; do
             [[ $(readlink /usr/bin/$l) == svcmgr ]] || fail "/usr/bin/$l is not a link to svcmgr"
         done
-        for unit in /lib/systemd/system/opensvc-agent.service /lib/systemd/system/svcmgr-sync.service; do
+        for unit in /lib/systemd/system/{opensvc-agent.service,svcmgr-sync.service,svcmgr-sync.timer}; do
             doc=$(sed -n "s|^Documentation=file://||p" "$unit")
             [[ -n $doc && -f $doc ]] || fail "$unit: Documentation= names ${doc:-nothing}, not an installed file"
         done
         grep -q "^Type=notify$" /lib/systemd/system/opensvc-agent.service || fail "the agent unit is not Type=notify"
+        if command -v systemd-analyze >/dev/null; then
+            systemd-analyze verify /lib/systemd/system/{opensvc-agent.service,svcmgr-sync.service,svcmgr-sync.timer} ||
+                fail "systemd-analyze verify refuses a unit (above)"
+        fi
         [[ ! -e /etc/cron.d/svcmgr ]] || fail "the cron file is live next to the timer"
         if command -v systemctl >/dev/null; then
             [[ -L /etc/systemd/system/timers.target.wants/svcmgr-sync.timer ]] || fail "postinst did not enable svcmgr-sync.timer"
