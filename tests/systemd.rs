@@ -86,3 +86,65 @@ fn the_daemon_notifies_systemd_once_its_socket_answers() {
         String::from_utf8_lossy(&buf)
     );
 }
+
+/// Runs `nodemgr daemon start --foreground` (systemd's ExecStart) on an
+/// invalid node.conf, its stderr a file, with `JOURNAL_STREAM` naming that
+/// file or not; returns the exit code and what it wrote. The daemon
+/// refuses before it binds, starts or runs anything, so no namespace is
+/// needed.
+fn refused_start(journal: bool) -> (i32, String) {
+    let w = World::new();
+    std::fs::write(
+        w.etc().join("node.conf"),
+        "[hb#1]\ntype = unicast\ninterval = 1e20\n",
+    )
+    .unwrap();
+    let nodemgr = w.cmds.join("nodemgr");
+    std::os::unix::fs::symlink(svcmgr_bin(), &nodemgr).unwrap();
+    let err_path = w.dir.path().join("stderr");
+    let err = std::fs::File::create(&err_path).unwrap();
+    let st = nix::sys::stat::fstat(&err).unwrap();
+    let ino = if journal { st.st_ino } else { st.st_ino + 1 };
+    #[allow(clippy::disallowed_methods)] // the test's own child, not the product's
+    let status = std::process::Command::new(&nodemgr)
+        .args(["daemon", "start", "--foreground"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("OSVC_ROOT_PATH", &w.root)
+        .env("OSVC_NODENAME", &w.node)
+        .env("JOURNAL_STREAM", format!("{}:{ino}", st.st_dev))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .status()
+        .unwrap();
+    let text = std::fs::read_to_string(&err_path).unwrap();
+    (status.code().unwrap_or(-1), text)
+}
+
+/// `journalctl -p err` finds the daemon's errors: on journald's stream
+/// each line starts with its syslog priority, and only there.
+#[test]
+fn on_the_journal_stream_errors_carry_priority_3() {
+    let (code, text) = refused_start(true);
+    assert_eq!(code, 2, "stderr:\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "stderr:\n{text}");
+    for l in &lines {
+        assert!(
+            l.starts_with("<3>") && l.contains(" ERROR "),
+            "not an error line with <3> first: {l:?}\nstderr:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("the daemon does not start with an invalid node.conf"),
+        "{text}"
+    );
+
+    let (code, text) = refused_start(false);
+    assert_eq!(code, 2, "stderr:\n{text}");
+    assert!(
+        text.lines().all(|l| !l.starts_with('<')) && !text.is_empty(),
+        "a stream other than JOURNAL_STREAM's got priorities:\n{text}"
+    );
+}
