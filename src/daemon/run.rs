@@ -143,11 +143,6 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         // `listener` is the peer listener, as in 1.9's svcmon.
         let (sh, lg) = (shared.clone(), log.clone());
         s.spawn(move || lsnr::serve(listener, paths, sh, lg));
-        // Type=notify (packaging/opensvc-agent.service): `systemctl start`
-        // returns once the CLI can reach the daemon, as `daemon start` waits.
-        if running(paths) {
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-        }
         let conf = peer_listener::read_conf(paths);
         match peer_listener::bind(&conf) {
             Ok(tcp) => {
@@ -189,6 +184,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             log: &log,
         };
         hbs.reconcile(s, &site);
+        // Type=notify (packaging/opensvc-agent.service): `systemctl start`
+        // returns once the CLI can reach the daemon, as `daemon start`
+        // waits; after node.conf's mtime is taken, before the watchdog is.
+        if running(paths) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        }
         let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
         while !shared.stop_requested() {
             if exec::interrupted() {
