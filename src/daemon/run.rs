@@ -186,6 +186,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             log: &log,
         };
         hbs.reconcile(s, &site);
+        // Type=notify (packaging/opensvc-agent.service): `systemctl start`
+        // returns once the CLI can reach the daemon, as `daemon start`
+        // waits; after node.conf's mtime is taken, before the watchdog is.
+        if running(paths) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        }
         let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
         while !shared.stop_requested() {
             if exec::interrupted() {
