@@ -24,7 +24,6 @@ use crate::service::Service;
 use crate::{collector, lock, node, render};
 
 pub use create::{create, install_links};
-pub use executor::write_last_start;
 pub use freeze::{freeze, is_frozen};
 pub use probe::{collect, collect_with};
 
@@ -117,6 +116,7 @@ pub enum Opt {
     Template,
     Recover,
     Discard,
+    Refresh,
 }
 
 /// One line of the action table: everything the command line, its help,
@@ -176,9 +176,9 @@ pub const ACTIONS: &[ActionInfo] = &[
     act("stopfs",          StopFs,         Group::Resources, "unmount the filesystems and deactivate the volume groups", STOP_OPTS),
     act("startapp",        StartApp,       Group::Resources, "run the launchers' start scripts (S*)", START_OPTS),
     act("stopapp",         StopApp,        Group::Resources, "run the launchers' stop scripts (K*)", STOP_OPTS),
-    act("print_status",    PrintStatus,    Group::Status,    "print the status tree of the resources", &[Format]),
+    act("print_status",    PrintStatus,    Group::Status,    "print the status tree of the resources", &[Format, Refresh]),
     act("status",          Status,         Group::Status,    "print nothing, exit with the overall status (0 up, 1 down, 2 warn, 3 n/a)", &[]),
-    act("json_status",     JsonStatus,     Group::Status,    "print the status as JSON", &[]),
+    act("json_status",     JsonStatus,     Group::Status,    "print the status as JSON", &[Refresh]),
     act("frozen",          Frozen,         Group::Status,    "exit 1 when the service is frozen, 0 when not", &[]),
     act("print_config",    PrintConfig,    Group::Config,    "print the config file", &[]),
     act("validate_config", ValidateConfig, Group::Config,    "list every problem of the config file with its line", &[]),
@@ -311,6 +311,9 @@ pub struct Opts {
     pub disable_rollback: bool,
     pub color: bool,
     pub json: bool,
+    /// `print status --refresh`: probe now, even when the local daemon
+    /// holds a fresh status in memory.
+    pub refresh: bool,
     pub param: Option<String>,
     pub value: Option<String>,
     /// Called from cron: sync skips are not logged.
@@ -539,6 +542,13 @@ fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
     if env.opts.json {
         return print_json(env, svc, frozen);
     }
+    if let Some(body) = from_daemon(env, svc, "tree") {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", svc.name());
+        let _ = out.write_all(body.as_bytes());
+        let _ = out.write_all(orchestrator_notes(env, svc).as_bytes());
+        return OK;
+    }
     // The name goes out before the probes run, so their log lines (hb link
     // fixes) appear under it, as in the tutorial.
     let mut out = std::io::stdout().lock();
@@ -559,7 +569,7 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     if svc.config.orchestrate == "no" {
         return String::new();
     }
-    let Some(st) = crate::daemon::lsnr::request(env.paths, "daemon_status") else {
+    let Some(st) = crate::client::request(env.paths, "daemon_status") else {
         return String::new();
     };
     let notes = render::svcmon::notes(&st["data"], svc.name());
@@ -573,7 +583,29 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     out
 }
 
+/// The status the local daemon's monitor last probed, rendered, when it is
+/// as fresh as the monitor keeps it (src/daemon/status_memory.rs); None
+/// with `--refresh`, without a daemon, or when only a probe can tell.
+fn from_daemon(env: &Env, svc: &Service, format: &str) -> Option<String> {
+    if env.opts.refresh {
+        return None;
+    }
+    let req = serde_json::json!({
+        "action": "service_status",
+        "options": {"svcname": svc.name(), "format": format, "color": env.opts.color},
+    });
+    let answer = crate::client::ask(env.paths, &req)?;
+    if answer["status"].as_i64() != Some(0) {
+        return None;
+    }
+    answer["data"]["text"].as_str().map(str::to_string)
+}
+
 fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
+    if let Some(doc) = from_daemon(env, svc, "json") {
+        let _ = std::io::stdout().write_all(doc.as_bytes());
+        return OK;
+    }
     let st = collect(svc, env.runner, frozen);
     let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
     OK

@@ -66,6 +66,10 @@ struct Args {
     /// Output format of print status
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
+    /// print status, json status: probe now instead of answering from the
+    /// local daemon's memory
+    #[arg(long)]
+    refresh: bool,
     /// Run as cron does: sync skips are not logged
     #[arg(long)]
     cron: bool,
@@ -152,6 +156,7 @@ fn opt_id(o: Opt) -> &'static str {
         Opt::Template => "template",
         Opt::Recover => "recover",
         Opt::Discard => "discard",
+        Opt::Refresh => "refresh",
     }
 }
 
@@ -358,6 +363,7 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         disable_rollback: a.disable_rollback,
         color: a.color.enabled(),
         json: a.format.as_deref() == Some("json"),
+        refresh: a.refresh,
         param: a.param,
         value: a.value,
         cron: a.cron,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::Color;
 use crate::exec::RealRunner;
 use crate::paths::{self, Paths};
-use crate::{action, config, render};
+use crate::{action, client, config, render};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -77,7 +77,7 @@ fn monitor(paths: &Paths, json: bool, color: bool) -> i32 {
     }
     eprintln!(
         "svcmon: no agent daemon answers on {}: this node's services only (start it with 'nodemgr daemon start')",
-        crate::daemon::lsnr::socket_path(paths).display()
+        client::socket_path(paths).display()
     );
     print_view(&local_view(paths), json, color);
     1
@@ -85,7 +85,7 @@ fn monitor(paths: &Paths, json: bool, color: bool) -> i32 {
 
 /// The one call to the daemon's local socket.
 fn daemon_status(paths: &Paths) -> Option<Value> {
-    crate::daemon::lsnr::request(paths, "daemon_status")
+    client::request(paths, "daemon_status")
 }
 
 fn print_view(data: &Value, json: bool, color: bool) {
@@ -152,7 +152,7 @@ pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
     let Some(answer) = daemon_status(paths) else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
-            crate::daemon::lsnr::socket_path(paths).display()
+            client::socket_path(paths).display()
         );
         return 1;
     };
