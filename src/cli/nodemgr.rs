@@ -193,13 +193,13 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
 /// a service file's; exit 2 if any.
 fn validate_config(paths: &Paths) -> i32 {
     let file = paths.node_conf();
-    match config::node_validate::validate_file(&file) {
-        Ok(problems) if problems.is_empty() => {
+    match config::node::NodeConfig::load(&file) {
+        Ok(conf) if conf.problems.is_empty() => {
             println!("{}: no problem found", file.display());
             0
         }
-        Ok(problems) => {
-            for p in &problems {
+        Ok(conf) => {
+            for p in &conf.problems {
                 println!("{p}");
             }
             2

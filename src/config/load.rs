@@ -225,12 +225,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
     }
     // Which of two values is meant is anyone's guess: refuse, naming both.
     for d in ini.duplicates() {
-        let what = if d.key.is_some() {
-            "keyword"
-        } else {
-            "section"
-        };
-        let msg = format!("duplicate {what}, first at {}:{}", file.display(), d.first);
+        let msg = d.message(file);
         b.problem(Some(&d.section), d.key.as_deref(), Some(d.line), msg);
     }
     let service_type = b.service_type();

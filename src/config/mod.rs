@@ -12,6 +12,7 @@ pub mod hostname;
 pub mod ini;
 pub mod keywords;
 pub mod load;
+pub mod node;
 pub mod node_keywords;
 pub mod node_validate;
 pub mod schedule;
