@@ -2,6 +2,8 @@
 //! node. The one writer of both flags: `nodemgr freeze|thaw` and the
 //! daemon's split action (freezestop) call the node functions here.
 
+use std::path::Path;
+
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -19,41 +21,41 @@ pub fn node_frozen(paths: &Paths) -> bool {
 
 /// Freezes the whole node; Err says which file could not be written.
 pub fn freeze_node(paths: &Paths) -> Result<(), String> {
-    let f = paths.frozen_node();
-    std::fs::create_dir_all(&paths.var)
-        .and_then(|_| std::fs::write(&f, b""))
-        .map_err(|e| format!("cannot create {}: {e}", f.display()))
+    raise(paths, &paths.frozen_node())
 }
 
 /// Thaws the whole node; thawing a node that is not frozen is no error.
 pub fn thaw_node(paths: &Paths) -> Result<(), String> {
-    let f = paths.frozen_node();
-    match std::fs::remove_file(&f) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove {}: {e}", f.display())),
-    }
+    lower(&paths.frozen_node())
 }
 
 pub fn freeze(paths: &Paths, svc: &str, log: &Logger) -> i32 {
-    let f = paths.frozen_svc(svc);
-    let res = std::fs::create_dir_all(&paths.var).and_then(|_| std::fs::write(&f, b""));
-    match res {
-        Ok(()) => OK,
-        Err(e) => {
-            log.error(format!("cannot create {}: {e}", f.display()));
-            FAILED
-        }
-    }
+    logged(raise(paths, &paths.frozen_svc(svc)), log)
 }
 
 pub fn thaw(paths: &Paths, svc: &str, log: &Logger) -> i32 {
-    let f = paths.frozen_svc(svc);
-    match std::fs::remove_file(&f) {
+    logged(lower(&paths.frozen_svc(svc)), log)
+}
+
+fn raise(paths: &Paths, flag: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(&paths.var)
+        .and_then(|_| std::fs::write(flag, b""))
+        .map_err(|e| format!("cannot create {}: {e}", flag.display()))
+}
+
+fn lower(flag: &Path) -> Result<(), String> {
+    match std::fs::remove_file(flag) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", flag.display())),
+    }
+}
+
+fn logged(res: Result<(), String>, log: &Logger) -> i32 {
+    match res {
         Ok(()) => OK,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => OK,
         Err(e) => {
-            log.error(format!("cannot remove {}: {e}", f.display()));
+            log.error(e);
             FAILED
         }
     }
