@@ -655,7 +655,7 @@ impl<'a> Builder<'a> {
             .map(|f| f.value.trim())
             .filter(|v| !v.is_empty())
             .unwrap_or(self.svc);
-        Some(ResourceSpec::Hb(HbConf {
+        Some(ResourceSpec::Hb(OpenHaConf {
             hb_type: hb_type.to_lowercase(),
             name: name.to_string(),
         }))
@@ -1265,7 +1265,7 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
             ResourceSpec::Hb(h) => {
                 assert_eq!(
                     h,
-                    &HbConf {
+                    &OpenHaConf {
                         hb_type: "openha".into(),
                         name: "s".into()
                     }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started};
-use crate::config::HbConf;
+use crate::config::OpenHaConf;
 use crate::exec::Cmd;
 use crate::log::Logger;
 use crate::status::Status;
@@ -16,18 +16,18 @@ use crate::status::Status;
 pub const DEFAULT_EZ: &str = "/usr/local/cluster";
 
 pub struct Hb {
-    conf: HbConf,
+    conf: OpenHaConf,
     /// OpenHA's root; None: `$EZ`, else `DEFAULT_EZ`.
     ez: Option<PathBuf>,
 }
 
 impl Hb {
-    pub fn new(conf: HbConf) -> Hb {
+    pub fn new(conf: OpenHaConf) -> Hb {
         Hb { conf, ez: None }
     }
 
     /// An Hb looking for OpenHA below `ez` whatever the environment says.
-    pub fn with_ez(conf: HbConf, ez: PathBuf) -> Hb {
+    pub fn with_ez(conf: OpenHaConf, ez: PathBuf) -> Hb {
         Hb { conf, ez: Some(ez) }
     }
 
@@ -283,7 +283,7 @@ short line only
 
         fn hb(&self, name: &str) -> Hb {
             Hb::with_ez(
-                HbConf {
+                OpenHaConf {
                     hb_type: "openha".into(),
                     name: name.into(),
                 },
