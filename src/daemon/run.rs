@@ -126,21 +126,21 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     exec::install_signal_handlers();
     let shared = Arc::new(Shared::new(nodename));
     let runner = RealRunner::new();
-    let monitor_opts = Opts::default();
+    let opts = Opts::default();
+    // Built once: the threads act with it, the scheduler as cron does.
+    let env = Env {
+        paths,
+        nodename,
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: crate::action::svcmgr_bin(),
+    };
     let sched_opts = Opts {
         cron: true,
         ..Opts::default()
     };
-    let env = |opts| Env {
-        paths,
-        nodename,
-        runner: &runner,
-        opts,
-        svcmgr_bin: crate::action::svcmgr_bin(),
-    };
-    let quorum_opts = Opts::default();
-    let (monitor_env, sched_env) = (env(&monitor_opts), env(&sched_opts));
-    let quorum_env = env(&quorum_opts);
+    let (monitor_env, sched_env) = (&env, env.with_opts(&sched_opts));
+    let quorum_env = &env;
     log.info(format!("daemon started, pid {}", std::process::id()));
     std::thread::scope(|s| {
         // The local socket serves the CLI but is not a thread svcmon lists:
@@ -167,7 +167,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         }
         shared.set_thread("monitor", "running", "");
         let sh = shared.clone();
-        let me = &monitor_env;
+        let me = monitor_env;
         s.spawn(move || monitor::run(me, sh));
         shared.set_thread("scheduler", "running", "");
         let sh = shared.clone();
@@ -176,7 +176,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         // Votes ask arbitrators (up to their timeout): never on this thread,
         // which must keep pruning and watching node.conf.
         let (lost_tx, lost_rx) = std::sync::mpsc::channel();
-        let (sh, lg, qe) = (shared.clone(), log.clone(), &quorum_env);
+        let (sh, lg, qe) = (shared.clone(), log.clone(), quorum_env);
         s.spawn(move || quorum::run(qe, nc, sh, lost_rx, lg));
 
         // The one watcher of node.conf: the other threads take the
