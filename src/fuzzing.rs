@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::config::node::NodeConfig;
 use crate::config::{self, duration, edit, ini::Ini, node_validate, schedule};
+use crate::daemon::hb::{self, disk as hb_disk};
 use crate::daemon::wire::{self, Key, Kind, Opener, Sealer};
-use crate::daemon::{hb, hb_disk, peer, peer_listener, placement, quorum, replicate, state};
+use crate::daemon::{peer, peer_listener, placement, quorum, replicate, state};
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -273,23 +275,28 @@ pub fn service_config(data: &[u8]) {
     }
 }
 
-/// node.conf through its validator and every reader that takes text: the
-/// heartbeats (with the durations they derive), the quorum, and `nodemgr
-/// set`'s check of its first line as `section.key value`.
+/// node.conf through its one parser (config/node.rs) and what the daemon
+/// derives from it: the heartbeats (with their durations), the listener's
+/// peers, the quorum; and `nodemgr set`'s check of its first line as
+/// `section.key value`.
 pub fn node_conf(data: &[u8]) {
     let file = Path::new("/etc/opensvc/node.conf");
     let text = text(data);
-    for p in node_validate::validate_text(file, &text) {
+    let conf = NodeConfig::parse(file, &text);
+    for p in &conf.problems {
         let _ = p.to_string();
     }
-    let conf = hb::conf_of_text(&text, ME);
+    let _ = conf.members(ME);
+    let _ = conf.ruser(PEER);
+    let _ = (conf.peer_host(PEER), conf.peer_port(PEER));
     for h in &conf.hbs {
+        let _ = hb::path_kind(h);
         let _ = hb::frame_deadline(h);
         let _ = hb::listen_on(h);
         let _ = duration::deadline(std::time::Instant::now(), h.interval);
         let _ = duration::deadline(std::time::Instant::now(), h.timeout);
     }
-    let q = quorum::parse_conf(&text);
+    let q = quorum::of(&conf);
     let _ = quorum::grace(&q.arbitrators, &conf.hbs);
     let _ = quorum::fences_itself(&q);
     if let Some((param, value)) = text.lines().next().and_then(|l| l.split_once(' ')) {

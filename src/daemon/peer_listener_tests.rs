@@ -43,7 +43,9 @@ pub(crate) fn start() -> Running {
     .unwrap();
     let addr = tcp.local_addr().unwrap();
     let (p, sh) = (paths.clone(), shared.clone());
-    let thread = std::thread::spawn(move || serve(tcp, &p, sh, Logger::named("node", "test")));
+    let conf = crate::config::node::NodeConfig::load(&paths.node_conf()).unwrap();
+    let nc = Arc::new(crate::daemon::node_conf::InForce::new(conf));
+    let thread = std::thread::spawn(move || serve(tcp, &p, nc, sh, Logger::named("node", "test")));
     Running {
         _dir: dir,
         paths,

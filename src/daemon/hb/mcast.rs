@@ -15,9 +15,9 @@ use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrIn, bind, setsockopt, socket, sockopt,
 };
 
-use super::hb::{self, HbConf};
-use super::state::Shared;
-use super::wire::{Opener, Sealer};
+use crate::daemon::hb::{self, HbConf};
+use crate::daemon::state::Shared;
+use crate::daemon::wire::{Opener, Sealer};
 use crate::log::Logger;
 
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 3, 29, 71);
@@ -239,12 +239,12 @@ pub fn rx(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::hb::{DEFAULT_INTERVAL, DEFAULT_PORT, DEFAULT_TIMEOUT};
+    use crate::daemon::hb::{DEFAULT_INTERVAL, DEFAULT_PORT, DEFAULT_TIMEOUT, HbMedium};
 
     fn conf(addr: Option<&str>, port: u16) -> HbConf {
         HbConf {
             id: "hb#2".into(),
-            hb_type: "multicast".into(),
+            medium: HbMedium::Multicast,
             port,
             dev: None,
             addr: addr.map(str::to_string),

@@ -28,11 +28,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::hb::{HbConf, sleep_until};
-use super::proof::SlotSeen;
-use super::state::{Shared, advertised_watchdog};
-use super::wire::{Kind, Opener, Sealer};
+use super::{HbConf, sleep_until};
 use crate::config::duration::deadline;
+use crate::daemon::proof::SlotSeen;
+use crate::daemon::state::{Shared, advertised_watchdog};
+use crate::daemon::wire::{Kind, Opener, Sealer};
 use crate::log::Logger;
 
 const BLOCK: usize = 4096;
@@ -316,7 +316,7 @@ pub fn read_beat(
         serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
     // seq is the sender's clock in microseconds: a first read is a live
     // beat only when it was written within the timeout.
-    let age_us = super::wire::now_us().saturating_sub(o.seq);
+    let age_us = crate::daemon::wire::now_us().saturating_sub(o.seq);
     let live = !first || u128::from(age_us) <= timeout.as_micros();
     let seen = SlotSeen {
         since: Instant::now(),
