@@ -4,11 +4,10 @@
 //! and extended to node2 arrives there frozen, with its link; later edits
 //! follow; an invalid config does not; hostile frames are refused.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{Lab, root_or_skip};
+use crate::lab;
+use crate::lab::{Lab, root_or_skip};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

@@ -6,8 +6,7 @@
 //! status comments of ip, fs and app (docs/behaviour.md, "Action pipeline"
 //! and "Drivers").
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 
 const INFO_IP: &str = "HH:MM:SS INFO    P26.OPENSVC.COM.IP#0    ";

@@ -3,9 +3,8 @@
 //! loop devices, an LVM VG. Each test builds its own lab and a drop guard
 //! removes it. They need root; CI runs as root, so they never skip there.
 
-mod lab;
-
-use lab::{Lab, root_or_skip};
+use crate::lab;
+use crate::lab::{Lab, root_or_skip};
 
 const DISKS: &[&str] = &["--nodes", "2", "--disks", "app:32M,data:32M", "--vg"];
 

@@ -3,9 +3,7 @@
 //! sync rules' edge cases: a service not up, a host-mode mismatch, an
 //! unreachable peer, a non-root ruser, switch.
 
-mod lab;
-
-use lab::{Lab, Out, root_or_skip};
+use crate::lab::{Lab, Out, root_or_skip};
 
 const LAB: &[&str] = &[
     "--nodes",

@@ -3,11 +3,10 @@
 //! group is refused by name, garbage datagrams to the group are counted and
 //! harmless, and a dead peer is lost within the timeout.
 
-mod lab;
-
 use std::time::Duration;
 
-use lab::{Lab, root_or_skip, status, wait_for};
+use crate::lab;
+use crate::lab::{Lab, root_or_skip, status, wait_for};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const GROUP: &str = "224.3.29.71:10000";

@@ -6,13 +6,12 @@
 //! 4. a disk heartbeat counted as proof when it could not prove anything;
 //! 5. cluster-wide orders typed on different nodes did not converge.
 
-mod lab;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lab::{
+use crate::lab;
+use crate::lab::{
     Lab, SERVICE_IP, avail, log_lines, orchestrated_lab, orchestrated_lab_with, root_or_skip,
     running_on_node1, status, wait_for,
 };

@@ -3,11 +3,9 @@
 //! `monitor = true` resource, runs the monitor action (freezestop): the
 //! peer takes the service over.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{
+use crate::lab::{
     Lab, SERVICE_IP, avail, log_lines, orchestrated_lab_with, root_or_skip, running_on_node1,
     status, wait_for,
 };

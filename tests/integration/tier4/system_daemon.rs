@@ -2,11 +2,10 @@
 //! run time (the second tutorial's `nodemgr set --param hb#1.type --value
 //! unicast`), a peer lost when its node dies, and hostile frames refused.
 
-mod lab;
-
 use std::time::Duration;
 
-use lab::{
+use crate::lab;
+use crate::lab::{
     Lab, SERVICE_IP, assert_ping_resumed, avail, log_lines, orchestrated_lab,
     orchestrated_lab_with, root_or_skip, running_on_node1, status, unix_now, wait_for,
 };

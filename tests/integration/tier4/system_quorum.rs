@@ -10,11 +10,9 @@
 //! (port 1214): without it node1 and node2 never see it up, and the test
 //! says so.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{Lab, root_or_skip};
+use crate::lab::{Lab, root_or_skip};
 
 const ARB_SECRET: &str = "fedcba9876543210fedcba9876543210";
 const PAGE: &str = "<html><body>It Works !</body></html>\n";

@@ -1,0 +1,10 @@
+//! Tier 2: the real `svcmgr` binary against the fake tools of
+//! tests/fakes (the `World` of `crate::common`), as any user.
+
+mod actions;
+mod bad_input;
+mod cli;
+mod daemon;
+mod edit_config;
+mod fuzz_corpus;
+mod sync;
