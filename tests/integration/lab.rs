@@ -13,14 +13,45 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
 pub const SERVICE_IP: &str = "192.0.2.26";
 
-/// None, with a loud message, when not root: the lab needs namespaces,
-/// loop devices and LVM. CI runs as root, so there they always run.
+/// The first statement of every tier-4 test: when not root, a loud skip
+/// line naming the test and a return, since the lab needs namespaces, loop
+/// devices and LVM; as root, nothing. CI runs as root, so there the tests
+/// always run.
+///
+/// A statement inside a plain `#[test] fn` rather than a macro wrapping the
+/// whole `fn`: rustfmt leaves the inside of `name! { ... }` alone, and the
+/// test bodies are long. The name comes from the function itself, so it
+/// cannot drift from it as a hand-written string could.
+// chaos includes this file and has no tier-4 tests.
+#[allow(unused_macros)]
+macro_rules! lab_test {
+    () => {
+        if !$crate::lab::root_or_skip($crate::lab::test_name({
+            fn here() {}
+            std::any::type_name_of_val(&here)
+        })) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use lab_test;
+
+/// True when root; otherwise false, after the loud skip line for `test`.
 pub fn root_or_skip(test: &str) -> bool {
     if nix_is_root() {
         return true;
     }
-    eprintln!("!!!! SKIPPED {test}: tier-4 system tests need root (CI runs them as root) !!!!");
+    eprintln!("!!!! SKIPPED (not root): {test} needs root and real kernel objects !!!!");
     false
+}
+
+/// `tier4::system::the_test` from the type name of a function declared in
+/// `the_test` (`integration::tier4::system::the_test::here`): a filter that
+/// runs just that test with `cargo test --test integration`.
+pub fn test_name(here: &str) -> &str {
+    let path = here.strip_suffix("::here").unwrap_or(here);
+    path.split_once("::").map_or(path, |(_crate, rest)| rest)
 }
 
 fn nix_is_root() -> bool {

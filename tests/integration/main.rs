@@ -6,7 +6,7 @@
 //! * `tier2`: the real binary against fake tools (`common`), any user;
 //! * `tier3`: the first tutorial's golden texts (`common`, `../golden/`);
 //! * `tier4`: real kernel objects in the namespace lab (`lab`), as root;
-//!   each test skips loudly otherwise (`root_or_skip`).
+//!   each test skips loudly otherwise (`lab_test!`).
 //!
 //! The chaos suite (tests/chaos/) stays its own binary: it has its own
 //! main and runs only when asked.

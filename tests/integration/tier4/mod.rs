@@ -1,6 +1,6 @@
 //! Tier 4: real kernel objects (namespaces, veths, loop devices, LVM) in
 //! the lab of lab/lab.sh, through `crate::lab`. Root only: every test
-//! starts with `root_or_skip`, which skips it loudly otherwise.
+//! starts with `lab_test!()`, which skips it loudly otherwise.
 
 mod system;
 mod system_daemon;
