@@ -87,11 +87,15 @@ impl Out {
         )
     }
 
+    /// `#[track_caller]` on this and the other assertions of this file, so
+    /// that a failure names the test's line, not this file.
+    #[track_caller]
     pub fn ok(&self) -> &Out {
         assert_eq!(self.code, 0, "{}", self.dump());
         self
     }
 
+    #[track_caller]
     pub fn code(&self, c: i32) -> &Out {
         assert_eq!(self.code, c, "{}", self.dump());
         self
@@ -343,13 +347,19 @@ impl Lab {
 }
 
 /// `node`'s daemon status (`svcmon --format json`).
+#[track_caller]
 pub fn status(lab: &Lab, node: &str) -> serde_json::Value {
     let out = lab.sh(node, "svcmon --format json");
     out.ok();
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()))
+    // A match, not unwrap_or_else: a closure would hide the caller.
+    match serde_json::from_str(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}\n{}", out.dump()),
+    }
 }
 
 /// Polls `node`'s daemon status until `ok` holds (10 s at most).
+#[track_caller]
 pub fn wait_for(
     lab: &Lab,
     node: &str,
@@ -401,6 +411,7 @@ pub fn avail(st: &serde_json::Value, node: &str) -> String {
 }
 
 /// Waits until node1's daemon has started the service and node2 sees it.
+#[track_caller]
 pub fn running_on_node1(lab: &Lab) {
     wait_for(lab, "node1", "started the service", |st| {
         avail(st, "node1") == "up"
@@ -423,6 +434,7 @@ pub fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
 /// Kills `node` (power loss) and asserts that `watcher` marks it stale on
 /// `hb#1.rx` and forgets it within 6 s (a 3 s timeout, the prune tick and
 /// this polling).
+#[track_caller]
 pub fn power_loss_is_seen(lab: &Lab, node: &str, watcher: &str) {
     lab.kill(node);
     let lost = Instant::now();
@@ -485,6 +497,7 @@ pub fn unix_now() -> f64 {
 
 /// Stops `ping` (half a second after now) and asserts it was answered
 /// before the unix time `t` and again after it.
+#[track_caller]
 pub fn assert_ping_resumed(ping: Bg, t: f64) {
     std::thread::sleep(Duration::from_millis(500));
     let ping = ping.stop();
