@@ -12,7 +12,7 @@
 //!   touching the machine's own `/etc/hosts`.
 //!
 //! 37.59.71.26 is a public address: only the fake tools may ever be pointed
-//! at it. That is why `fakes_cover_every_tool` (tests/cli.rs) checks the
+//! at it. That is why `fakes_cover_every_tool` (tier2/cli.rs) checks the
 //! fakes directory is complete.
 #![allow(dead_code)]
 // The harness drives the binary and the fake tools as processes: it is
