@@ -1,5 +1,5 @@
 //! Entry points for `fuzz/` and for the corpus replay test
-//! (`tests/fuzz_corpus.rs`); each must never panic on any input.
+//! (`tests/integration/tier2/fuzz_corpus.rs`); each must never panic on any input.
 //!
 //! Each takes the raw bytes libFuzzer generates and calls the product code
 //! that meets such bytes in real life: a file an operator wrote, a frame
@@ -460,7 +460,7 @@ pub fn listener_request(data: &[u8]) {
 
 /// Seed inputs the corpora cannot take from files: sealed frames, with and
 /// without the length prefix, and local datasets as a daemon sends them
-/// (`tests/fuzz_corpus.rs` writes them, on demand).
+/// (`tests/integration/tier2/fuzz_corpus.rs` writes them, on demand).
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let shared = state::Shared::new(PEER);
     let dataset = shared.local_dataset().to_string().into_bytes();

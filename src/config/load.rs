@@ -819,7 +819,7 @@ mod tests {
     use super::*;
 
     /// The first tutorial's annotated service file, inline comments included
-    /// (`tests/common/mod.rs` has it too, with test paths).
+    /// (`tests/integration/common.rs` has it too, with test paths).
     const P26: &str = r#"[DEFAULT]                                       # Global section for service description
 app = MyApp                                     # service application friendly name
 service_type = TST                              # specify is service runs production, test, dev, ...

@@ -204,7 +204,7 @@ fn problems_are_located_duplicates_included() {
 /// A table of bad inputs, one per kind of value: each is a problem on its
 /// own line naming its section and key, and the typed field keeps its
 /// default (the words host_mode and ruser aside). `nodemgr validate
-/// config` exits 2 on any (tests/node_config.rs).
+/// config` exits 2 on any (tests/integration/tier2/node_config.rs).
 #[test]
 fn bad_values_are_problems_on_their_line_and_keep_the_defaults() {
     let table: &[(&str, &str)] = &[

@@ -3,11 +3,10 @@
 //! group is refused by name, garbage datagrams to the group are counted and
 //! harmless, and a dead peer is lost within the timeout.
 
-mod lab;
-
 use std::time::Duration;
 
-use lab::{Lab, root_or_skip, status, wait_for};
+use crate::lab;
+use crate::lab::{Lab, lab_test, status, wait_for};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const GROUP: &str = "224.3.29.71:10000";
@@ -29,9 +28,7 @@ fn svcmon_row(lab: &Lab, node: &str, thread: &str) -> (Vec<String>, String) {
 
 #[test]
 fn multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node() {
-    if !root_or_skip("multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node") {
-        return;
-    }
+    lab_test!();
     let lab = Lab::up(&["--nodes", "2"]);
     for n in ["node1", "node2"] {
         lab.install(n);

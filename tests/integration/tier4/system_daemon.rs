@@ -2,13 +2,12 @@
 //! run time (the second tutorial's `nodemgr set --param hb#1.type --value
 //! unicast`), a peer lost when its node dies, and hostile frames refused.
 
-mod lab;
-
 use std::time::Duration;
 
-use lab::{
-    Lab, SERVICE_IP, assert_ping_resumed, avail, log_lines, orchestrated_lab,
-    orchestrated_lab_with, root_or_skip, running_on_node1, status, unix_now, wait_for,
+use crate::lab;
+use crate::lab::{
+    Lab, SERVICE_IP, assert_ping_resumed, avail, lab_test, log_lines, orchestrated_lab,
+    orchestrated_lab_with, running_on_node1, status, unix_now, wait_for,
 };
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -31,9 +30,7 @@ fn two_daemons() -> Lab {
 
 #[test]
 fn heartbeats_added_at_run_time_see_the_peer_and_its_loss() {
-    if !root_or_skip("heartbeats_added_at_run_time_see_the_peer_and_its_loss") {
-        return;
-    }
+    lab_test!();
     let lab = two_daemons();
     let st = status(&lab, "node1");
     assert!(st["threads"].get("hb#1.rx").is_none(), "{st:#}");
@@ -71,9 +68,7 @@ fn heartbeats_added_at_run_time_see_the_peer_and_its_loss() {
 
 #[test]
 fn hostile_frames_are_refused_counted_and_harmless() {
-    if !root_or_skip("hostile_frames_are_refused_counted_and_harmless") {
-        return;
-    }
+    lab_test!();
     let lab = two_daemons();
     lab.sh("node1", "nodemgr set --param hb#1.type --value unicast")
         .ok();
@@ -111,9 +106,7 @@ send(b"GET / HTTP/1.0\r\n\r\n")
 
 #[test]
 fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
-    if !root_or_skip("a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats") {
-        return;
-    }
+    lab_test!();
     let lab = Lab::up(&["--nodes", "2", "--disks", "rawhb:8M"]);
     let dev = lab.get("disk_rawhb");
     for n in ["node1", "node2"] {
@@ -191,9 +184,7 @@ fn fetch(lab: &Lab) -> String {
 
 #[test]
 fn a_killed_node_fails_over_and_the_client_follows() {
-    if !root_or_skip("a_killed_node_fails_over_and_the_client_follows") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     // node1 comes first in nodes: the daemon starts the service there.
     wait_for(&lab, "node1", "started the service", |st| {
@@ -227,9 +218,7 @@ fn a_killed_node_fails_over_and_the_client_follows() {
 
 #[test]
 fn a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over() {
-    if !root_or_skip("a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     lab.sh("node1", "ip link set eth0 down").ok();
@@ -255,9 +244,7 @@ fn a_cut_link_with_the_disk_heartbeat_beating_does_not_fail_over() {
 
 #[test]
 fn without_proof_a_silent_node_is_not_taken_over() {
-    if !root_or_skip("without_proof_a_silent_node_is_not_taken_over") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(false);
     running_on_node1(&lab);
     // Only network heartbeats: a cut link is indistinguishable from a death.
@@ -277,9 +264,7 @@ fn without_proof_a_silent_node_is_not_taken_over() {
 
 #[test]
 fn a_stonith_command_proves_a_silent_node_down() {
-    if !root_or_skip("a_stonith_command_proves_a_silent_node_down") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(false);
     // node2's fencing command for node1: here it only records its call (a
     // real one would power node1 off through its management board).
@@ -306,9 +291,7 @@ fn a_stonith_command_proves_a_silent_node_down() {
 
 #[test]
 fn a_daemon_killed_and_restarted_starts_nothing_twice() {
-    if !root_or_skip("a_daemon_killed_and_restarted_starts_nothing_twice") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     // The agent dies alone (a crash, an OOM kill); its services run on.
@@ -337,9 +320,7 @@ fn a_daemon_killed_and_restarted_starts_nothing_twice() {
 
 #[test]
 fn a_daemon_stopped_on_purpose_is_not_taken_over() {
-    if !root_or_skip("a_daemon_stopped_on_purpose_is_not_taken_over") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     // An agent upgrade: the daemon stops, the service keeps running, and
@@ -372,9 +353,7 @@ fn frozen(st: &serde_json::Value, node: &str) -> bool {
 
 #[test]
 fn orders_typed_on_one_node_reach_the_node_running_the_service() {
-    if !root_or_skip("orders_typed_on_one_node_reach_the_node_running_the_service") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
 
@@ -434,9 +413,7 @@ fn orders_typed_on_one_node_reach_the_node_running_the_service() {
 
 #[test]
 fn a_start_that_fails_on_the_leader_moves_to_the_next_node() {
-    if !root_or_skip("a_start_that_fails_on_the_leader_moves_to_the_next_node") {
-        return;
-    }
+    lab_test!();
     // The same config on both nodes; only node1 mounts with an option its
     // kernel refuses, so only node1's start fails.
     let lab = orchestrated_lab_with(true, &["fs#0.mnt_opt@node1=no_such_option"]);

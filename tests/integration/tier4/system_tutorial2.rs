@@ -6,11 +6,9 @@
 //! client gets the page from p27.opensvc.com; node1 loses power, node2
 //! takes svc1 over, and the client's ping and HTTP resume.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Out, assert_ping_resumed, root_or_skip, status, unix_now, wait_for};
+use crate::lab::{Lab, Out, assert_ping_resumed, lab_test, status, unix_now, wait_for};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SVC_IP: &str = "192.0.2.27";
@@ -140,9 +138,7 @@ fn avail(st: &serde_json::Value, node: &str) -> String {
 
 #[test]
 fn the_second_tutorial_from_agent_start_to_automatic_failover() {
-    if !root_or_skip("the_second_tutorial_from_agent_start_to_automatic_failover") {
-        return;
-    }
+    lab_test!();
     // --ssh: the tutorial's `syncnodes --force` goes over ssh.
     let lab = Lab::up(&[
         "--nodes",

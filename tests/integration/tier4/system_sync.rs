@@ -3,9 +3,7 @@
 //! sync rules' edge cases: a service not up, a host-mode mismatch, an
 //! unreachable peer, a non-root ruser, switch.
 
-mod lab;
-
-use lab::{Lab, Out, root_or_skip};
+use crate::lab::{Lab, Out, lab_test};
 
 const LAB: &[&str] = &[
     "--nodes",
@@ -62,9 +60,7 @@ fn tree_sync_row(out: &Out) -> String {
 
 #[test]
 fn the_tutorials_service_failover_chapter() {
-    if !root_or_skip("the_tutorials_service_failover_chapter") {
-        return;
-    }
+    lab_test!();
     let lab = failover_lab(LAB);
     let (app, data, vg) = (lab.get("disk_app"), lab.get("disk_data"), lab.get("vg"));
     lab.sh("node1", "p26.opensvc.com start").ok();
@@ -174,9 +170,7 @@ HH:MM:SS ERROR   P26.OPENSVC.COM         'start' action stopped on execution err
 
 #[test]
 fn no_sync_for_a_service_not_up() {
-    if !root_or_skip("no_sync_for_a_service_not_up") {
-        return;
-    }
+    lab_test!();
     let lab = failover_lab(LAB);
     let r = lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force");
     r.ok();
@@ -191,9 +185,7 @@ fn no_sync_for_a_service_not_up() {
 
 #[test]
 fn a_host_mode_mismatch_is_refused() {
-    if !root_or_skip("a_host_mode_mismatch_is_refused") {
-        return;
-    }
+    lab_test!();
     let lab = failover_lab(LAB);
     // 1.9's name for the key is accepted too.
     lab.sh("node2", "nodemgr set --param node.env --value PRD")
@@ -214,9 +206,7 @@ fn a_host_mode_mismatch_is_refused() {
 
 #[test]
 fn an_unreachable_peer_does_not_stop_the_others() {
-    if !root_or_skip("an_unreachable_peer_does_not_stop_the_others") {
-        return;
-    }
+    lab_test!();
     let args = [
         "--nodes",
         "3",
@@ -255,9 +245,7 @@ fn an_unreachable_peer_does_not_stop_the_others() {
 
 #[test]
 fn a_non_root_ruser_syncs_through_sudo() {
-    if !root_or_skip("a_non_root_ruser_syncs_through_sudo") {
-        return;
-    }
+    lab_test!();
     let lab = failover_lab(LAB);
     // On node2: a sync user allowed to run exactly what the agent needs.
     lab.sh(
@@ -289,9 +277,7 @@ fn a_non_root_ruser_syncs_through_sudo() {
 
 #[test]
 fn switch_moves_the_service() {
-    if !root_or_skip("switch_moves_the_service") {
-        return;
-    }
+    lab_test!();
     let lab = failover_lab(LAB);
     lab.sh("node1", "p26.opensvc.com start").ok();
     lab.sh("node1", "svcmgr -s p26.opensvc.com syncnodes --force")

@@ -1,11 +1,10 @@
 //! Tier 2: what the agent daemon tells systemd (packaging/opensvc-agent.service
 //! is `Type=notify`): `READY=1` on `NOTIFY_SOCKET` once its local socket
 //! answers, so that `systemctl start` returns when the CLI can reach it.
-//! The daemon runs with fake tools on PATH, as in tests/daemon.rs; a guard
+//! The daemon runs with fake tools on PATH, as in tests/integration/tier2/daemon.rs; a guard
 //! kills it by its recorded pid whatever the outcome.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
@@ -32,7 +31,7 @@ fn the_daemon_notifies_systemd_once_its_socket_answers() {
     let w = World::tutorial();
     let nodemgr = w.root.join("nodemgr");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_svcmgr"), &nodemgr).unwrap();
-    // Loopback and an ephemeral port, as in tests/daemon.rs.
+    // Loopback and an ephemeral port, as in tests/integration/tier2/daemon.rs.
     w.run_as(
         &nodemgr,
         &["set", "--param", "listener.addr", "--value", "127.0.0.1"],

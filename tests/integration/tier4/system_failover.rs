@@ -6,14 +6,13 @@
 //! 4. a disk heartbeat counted as proof when it could not prove anything;
 //! 5. cluster-wide orders typed on different nodes did not converge.
 
-mod lab;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lab::{
-    Lab, SERVICE_IP, avail, log_lines, orchestrated_lab, orchestrated_lab_with, root_or_skip,
+use crate::lab;
+use crate::lab::{
+    Lab, SERVICE_IP, avail, lab_test, log_lines, orchestrated_lab, orchestrated_lab_with,
     running_on_node1, status, wait_for,
 };
 
@@ -88,9 +87,7 @@ fn wait_reset(lab: &Lab, node: &str, secs: u64) -> Instant {
 /// service over: never both holding the address.
 #[test]
 fn a_dead_or_hung_agent_is_not_taken_for_a_dead_node() {
-    if !root_or_skip("a_dead_or_hung_agent_is_not_taken_for_a_dead_node") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     let st = status(&lab, "node2");
@@ -124,9 +121,7 @@ fn a_dead_or_hung_agent_is_not_taken_for_a_dead_node() {
 /// reset nor taken over.
 #[test]
 fn a_dead_agent_resets_its_node_unless_restarted_in_time() {
-    if !root_or_skip("a_dead_agent_resets_its_node_unless_restarted_in_time") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     // Restarted at once: the supervisor outlived the agent and the new one
@@ -171,9 +166,7 @@ fn why_lines(lab: &Lab, node: &str) -> String {
 /// starts the service, with no operator.
 #[test]
 fn a_refused_takeover_is_retried() {
-    if !root_or_skip("a_refused_takeover_is_retried") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     lab.kill("node1");
@@ -226,9 +219,7 @@ fn a_refused_takeover_is_retried() {
 /// service comes up, with no freeze and thaw.
 #[test]
 fn a_failed_takeover_is_retried_after_a_backoff() {
-    if !root_or_skip("a_failed_takeover_is_retried_after_a_backoff") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab_with(true, &["fs#0.mnt_opt@node2=no_such_option"]);
     running_on_node1(&lab);
     lab.kill("node1");
@@ -302,9 +293,7 @@ fn node1_dies_node2_waits(lab: &Lab) -> (serde_json::Value, String) {
 /// node2, which must not take over, and says why.
 #[test]
 fn a_disk_heartbeat_that_cannot_read_proves_nothing() {
-    if !root_or_skip("a_disk_heartbeat_that_cannot_read_proves_nothing") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab(true);
     running_on_node1(&lab);
     lab.sh(
@@ -330,9 +319,7 @@ fn a_disk_heartbeat_that_cannot_read_proves_nothing() {
 /// change proves nothing, and node2 says so instead of taking over.
 #[test]
 fn a_disk_slot_never_heard_proves_nothing() {
-    if !root_or_skip("a_disk_slot_never_heard_proves_nothing") {
-        return;
-    }
+    lab_test!();
     let lab = Lab::up(&[
         "--nodes",
         "2",
@@ -451,9 +438,7 @@ fn until(what: &str, secs: u64, ok: impl Fn() -> bool, state: impl Fn() -> Strin
 /// of a dead node answers for its addresses.
 #[test]
 fn a_double_power_loss_gives_no_spurious_conflict() {
-    if !root_or_skip("a_double_power_loss_gives_no_spurious_conflict") {
-        return;
-    }
+    lab_test!();
     let lab = chaos_cluster(3);
     let all = ["node1", "node2", "node3"];
     let addrs = ["192.0.2.26", "192.0.2.27", "192.0.2.28"];
@@ -494,9 +479,7 @@ fn a_double_power_loss_gives_no_spurious_conflict() {
 /// the node that was off when it was given.
 #[test]
 fn orders_typed_on_different_nodes_converge() {
-    if !root_or_skip("orders_typed_on_different_nodes_converge") {
-        return;
-    }
+    lab_test!();
     let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     let converged = |frozen: &[&str], up: usize| {
         let f = frozen_on(&lab, &all, "ipsvc");
@@ -609,9 +592,7 @@ fn orders_typed_on_different_nodes_converge() {
 /// it now; the other commands hand the order to their daemons.
 #[test]
 fn starts_typed_at_once_on_two_nodes_start_it_once() {
-    if !root_or_skip("starts_typed_at_once_on_two_nodes_start_it_once") {
-        return;
-    }
+    lab_test!();
     let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     for round in 0..3 {
         stop_ipsvc(&lab);
@@ -648,9 +629,7 @@ fn starts_typed_at_once_on_two_nodes_start_it_once() {
 /// and the node that comes back carries it to the others.
 #[test]
 fn an_order_outlives_the_power_loss_of_the_node_it_was_typed_on() {
-    if !root_or_skip("an_order_outlives_the_power_loss_of_the_node_it_was_typed_on") {
-        return;
-    }
+    lab_test!();
     let (lab, all, addr) = (ipsvc_cluster(), ALL, IPSVC_ADDR);
     let svcmon = || lab.sh("node1", "svcmon").stdout;
     stop_ipsvc(&lab);

@@ -6,8 +6,7 @@
 //! status comments of ip, fs and app (docs/behaviour.md, "Action pipeline"
 //! and "Drivers").
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 
 const INFO_IP: &str = "HH:MM:SS INFO    P26.OPENSVC.COM.IP#0    ";
@@ -1211,7 +1210,7 @@ fn clusterware_guard() {
 
 /// avail up and hb warn make overall warn (docs/behaviour.md, "Aggregation";
 /// the tree when hb is up too is golden/status_all_up_hb.txt, in
-/// tests/tutorial.rs).
+/// tests/integration/tier3/tutorial.rs).
 #[test]
 fn hb_warn_makes_overall_warn() {
     let w = with_openha();

@@ -7,8 +7,7 @@
 // Tests start helper processes (lock holders, fake tools) themselves.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

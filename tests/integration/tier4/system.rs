@@ -3,9 +3,8 @@
 //! loop devices, an LVM VG. Each test builds its own lab and a drop guard
 //! removes it. They need root; CI runs as root, so they never skip there.
 
-mod lab;
-
-use lab::{Lab, root_or_skip};
+use crate::lab;
+use crate::lab::{Lab, lab_test};
 
 const DISKS: &[&str] = &["--nodes", "2", "--disks", "app:32M,data:32M", "--vg"];
 
@@ -42,9 +41,7 @@ fn has_line(out: &lab::Out, line: &str) {
 
 #[test]
 fn tutorial_start_status_stop_on_real_objects() {
-    if !root_or_skip("tutorial_start_status_stop_on_real_objects") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1", "node2"]);
     let (app, data, vg) = (lab.get("disk_app"), lab.get("disk_data"), lab.get("vg"));
     let i = "HH:MM:SS INFO    P26.OPENSVC.COM";
@@ -171,9 +168,7 @@ overall                   warn
 
 #[test]
 fn start_is_refused_when_the_address_is_up_on_another_node() {
-    if !root_or_skip("start_is_refused_when_the_address_is_up_on_another_node") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     lab.sh("node2", "ip addr add 192.0.2.26/27 dev eth0").ok();
     let r = lab.sh("node1", "p26.opensvc.com start");
@@ -191,9 +186,7 @@ HH:MM:SS INFO    P26.OPENSVC.COM         skip rollback start: no resource activa
 
 #[test]
 fn an_address_that_drops_icmp_is_still_found_by_arp() {
-    if !root_or_skip("an_address_that_drops_icmp_is_still_found_by_arp") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     // node2 holds the address but ignores pings: only the ARP probe sees it.
     lab.sh(
@@ -208,9 +201,7 @@ fn an_address_that_drops_icmp_is_still_found_by_arp() {
 
 #[test]
 fn a_move_updates_the_clients_arp_cache() {
-    if !root_or_skip("a_move_updates_the_clients_arp_cache") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1", "node2"]);
     let (mac1, mac2) = (lab.mac("node1"), lab.mac("node2"));
     lab.sh("node1", "p26.opensvc.com startip").ok();
@@ -237,9 +228,7 @@ fn a_move_updates_the_clients_arp_cache() {
 
 #[test]
 fn startip_needs_an_up_interface() {
-    if !root_or_skip("startip_needs_an_up_interface") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     lab.sh("node1", "ip link set eth0 down").ok();
     let r = lab.sh("node1", "p26.opensvc.com startip");
@@ -252,9 +241,7 @@ fn startip_needs_an_up_interface() {
 
 #[test]
 fn vg_tags_move_with_the_service() {
-    if !root_or_skip("vg_tags_move_with_the_service") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1", "node2"]);
     let vg = lab.get("vg");
     let tags = |node: &str| {
@@ -291,9 +278,7 @@ fn vg_tags_move_with_the_service() {
 
 #[test]
 fn a_busy_mount_is_released_without_killing_anything_else() {
-    if !root_or_skip("a_busy_mount_is_released_without_killing_anything_else") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     lab.sh("node1", "p26.opensvc.com startfs").ok();
     // One process holds a file on /svc1/data, another one elsewhere.
@@ -326,9 +311,7 @@ fn a_busy_mount_is_released_without_killing_anything_else() {
 
 #[test]
 fn an_unwritable_fs_is_reported() {
-    if !root_or_skip("an_unwritable_fs_is_reported") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     lab.sh("node1", "p26.opensvc.com startfs").ok();
     lab.sh("node1", "chattr +i /svc1/data").ok();
@@ -345,9 +328,7 @@ fn an_unwritable_fs_is_reported() {
 
 #[test]
 fn a_failing_fsck_after_the_ip_is_up_rolls_everything_back() {
-    if !root_or_skip("a_failing_fsck_after_the_ip_is_up_rolls_everything_back") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     let data = lab.get("disk_data");
     // No filesystem on the data disk any more: e2fsck -p fails with 8.
@@ -369,9 +350,7 @@ fn a_failing_fsck_after_the_ip_is_up_rolls_everything_back() {
 
 #[test]
 fn a_refused_launcher_rolls_everything_back() {
-    if !root_or_skip("a_refused_launcher_rolls_everything_back") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     let app = lab.get("disk_app");
     lab.sh(
@@ -391,9 +370,7 @@ fn a_refused_launcher_rolls_everything_back() {
 
 #[test]
 fn app_status_follows_the_checkup_script() {
-    if !root_or_skip("app_status_follows_the_checkup_script") {
-        return;
-    }
+    lab_test!();
     let lab = tutorial_lab(&["node1"]);
     lab.sh("node1", "p26.opensvc.com start").ok();
     let app_row = |st: &lab::Out| {

@@ -3,13 +3,11 @@
 //! `monitor = true` resource, runs the monitor action (freezestop): the
 //! peer takes the service over.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{
-    Lab, SERVICE_IP, avail, log_lines, orchestrated_lab_with, root_or_skip, running_on_node1,
-    status, wait_for,
+use crate::lab::{
+    Lab, SERVICE_IP, avail, lab_test, log_lines, orchestrated_lab_with, running_on_node1, status,
+    wait_for,
 };
 
 const PAGE: &str = "<html><body>It Works !</body></html>\n";
@@ -57,9 +55,7 @@ fn wait_log(lab: &Lab, node: &str, what: &str) -> Vec<String> {
 
 #[test]
 fn a_killed_application_is_restarted_in_place() {
-    if !root_or_skip("a_killed_application_is_restarted_in_place") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab_with(false, &["app.restart=2"]);
     running_on_node1(&lab);
     assert_eq!(lab.fetch(SERVICE_IP), PAGE);
@@ -88,9 +84,7 @@ fn a_killed_application_is_restarted_in_place() {
 /// its instance, and node2 takes over; node1's instance is not left frozen.
 #[test]
 fn spent_restarts_of_a_monitored_app_move_the_service_to_the_peer() {
-    if !root_or_skip("spent_restarts_of_a_monitored_app_move_the_service_to_the_peer") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab_with(
         false,
         &[
@@ -148,9 +142,7 @@ fn spent_restarts_of_a_monitored_app_move_the_service_to_the_peer() {
 /// and starts both: the page is served again, from the same node.
 #[test]
 fn a_busy_filesystem_is_restarted_with_what_holds_it() {
-    if !root_or_skip("a_busy_filesystem_is_restarted_with_what_holds_it") {
-        return;
-    }
+    lab_test!();
     let lab = orchestrated_lab_with(false, &["fs#1.restart=1"]);
     running_on_node1(&lab);
     assert_eq!(lab.fetch(SERVICE_IP), PAGE);

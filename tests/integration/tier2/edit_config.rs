@@ -4,8 +4,7 @@
 //! refused copy is neither lost nor silently overwritten. The "editor" is
 //! a script given through EDITOR.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

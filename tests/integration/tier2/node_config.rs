@@ -3,8 +3,7 @@
 //! its file and line and exits 2, exits 0 on a good file, and a daemon is
 //! never started on a bad one. Nothing is written either way.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// As printed: the root is masked to the real paths.
 const F: &str = "/etc/opensvc/node.conf";

@@ -3,8 +3,7 @@
 //! files with `svcmgr validate config`, the node.conf files with `nodemgr
 //! validate config`, each exit 0 with nothing but "no problem found".
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,7 @@
 //!   touching the machine's own `/etc/hosts`.
 //!
 //! 37.59.71.26 is a public address: only the fake tools may ever be pointed
-//! at it. That is why `fakes_cover_every_tool` (tests/cli.rs) checks the
+//! at it. That is why `fakes_cover_every_tool` (tier2/cli.rs) checks the
 //! fakes directory is complete.
 #![allow(dead_code)]
 // The harness drives the binary and the fake tools as processes: it is
@@ -237,10 +237,15 @@ impl Run {
         )
     }
 
+    /// Panics with `what` and the whole report. `#[track_caller]` here and
+    /// on every assertion that ends here, so that a failure names the
+    /// test's line, not this file.
+    #[track_caller]
     pub fn fail(&self, what: &str) -> ! {
         panic!("{what}\n{}", self.report())
     }
 
+    #[track_caller]
     pub fn code(&self, want: i32) -> &Run {
         if self.code != want {
             self.fail(&format!("exit code {} instead of {want}", self.code));
@@ -248,16 +253,19 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn stdout_is(&self, want: &str) -> &Run {
         compare_text("stdout", &self.stdout, want, self);
         self
     }
 
+    #[track_caller]
     pub fn stderr_is(&self, want: &str) -> &Run {
         compare_text("stderr", &self.stderr, want, self);
         self
     }
 
+    #[track_caller]
     pub fn stdout_has(&self, want: &str) -> &Run {
         if !mask(&self.stdout).contains(&mask(want)) {
             self.fail(&format!("stdout lacks {want:?}"));
@@ -265,6 +273,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn stderr_has(&self, want: &str) -> &Run {
         if !mask(&self.stderr).contains(&mask(want)) {
             self.fail(&format!("stderr lacks {want:?}"));
@@ -272,6 +281,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn stderr_lacks(&self, unwanted: &str) -> &Run {
         if self.stderr.contains(unwanted) {
             self.fail(&format!("stderr has {unwanted:?}"));
@@ -280,6 +290,7 @@ impl Run {
     }
 
     /// The exact sequence of fake tool calls of this run.
+    #[track_caller]
     pub fn calls_are(&self, want: &[&str]) -> &Run {
         if self.calls != want {
             self.fail(&format!(
@@ -302,6 +313,7 @@ impl Run {
             .collect()
     }
 
+    #[track_caller]
     pub fn actions_are(&self, want: &[&str]) -> &Run {
         let got = self.actions();
         if got != want {
@@ -314,6 +326,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn no_calls(&self) -> &Run {
         if !self.calls.is_empty() {
             self.fail("the product ran tools although it should have touched nothing");
@@ -321,9 +334,13 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| self.fail(&format!("stdout is not JSON: {e}")))
+        // A match, not unwrap_or_else: a closure would hide the caller.
+        match serde_json::from_str(&self.stdout) {
+            Ok(v) => v,
+            Err(e) => self.fail(&format!("stdout is not JSON: {e}")),
+        }
     }
 }
 
@@ -335,6 +352,7 @@ pub fn is_probe(call: &str) -> bool {
     )
 }
 
+#[track_caller]
 fn compare_text(what: &str, got: &str, want: &str, run: &Run) {
     let g = lines(&mask(got));
     let w = lines(&mask(want));
@@ -617,6 +635,7 @@ impl World {
 
     /// Rewrites the tutorial config with `from` replaced by `to` (once),
     /// marking it pushed.
+    #[track_caller]
     pub fn tutorial_conf_with(&self, from: &str, to: &str) {
         assert!(
             TUTORIAL_CONF.contains(from),
@@ -738,6 +757,7 @@ impl World {
     /// Holds the service lock from a child process, as a running action
     /// would (its pid written in the file), until the test ends; returns
     /// the holder's pid once the lock is really held.
+    #[track_caller]
     pub fn hold_lock(&self, svc: &str) -> u32 {
         let lock = self.var().join("lock").join(svc);
         std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
@@ -972,6 +992,7 @@ impl World {
 
     /// Makes a tool absent: its fake goes, and the real one is hidden in
     /// the run's mount namespace like every faked tool (see `binds`).
+    #[track_caller]
     pub fn remove_tool(&self, tool: &str) {
         assert!(FAKE_TOOLS.contains(&tool), "{tool} is not a faked tool");
         std::fs::remove_file(self.bin.join(tool)).unwrap();

@@ -8,8 +8,7 @@
 //! Outputs are compared after path normalisation (World::norm), masking of
 //! the log times and launcher durations, and right-trimming.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const START_IP: &[&str] = &[
     "arping -D -c 2 -w 2 -I eth0 37.59.71.26",

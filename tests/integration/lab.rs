@@ -13,14 +13,45 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
 pub const SERVICE_IP: &str = "192.0.2.26";
 
-/// None, with a loud message, when not root: the lab needs namespaces,
-/// loop devices and LVM. CI runs as root, so there they always run.
+/// The first statement of every tier-4 test: when not root, a loud skip
+/// line naming the test and a return, since the lab needs namespaces, loop
+/// devices and LVM; as root, nothing. CI runs as root, so there the tests
+/// always run.
+///
+/// A statement inside a plain `#[test] fn` rather than a macro wrapping the
+/// whole `fn`: rustfmt leaves the inside of `name! { ... }` alone, and the
+/// test bodies are long. The name comes from the function itself, so it
+/// cannot drift from it as a hand-written string could.
+// chaos includes this file and has no tier-4 tests.
+#[allow(unused_macros)]
+macro_rules! lab_test {
+    () => {
+        if !$crate::lab::root_or_skip($crate::lab::test_name({
+            fn here() {}
+            std::any::type_name_of_val(&here)
+        })) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use lab_test;
+
+/// True when root; otherwise false, after the loud skip line for `test`.
 pub fn root_or_skip(test: &str) -> bool {
     if nix_is_root() {
         return true;
     }
-    eprintln!("!!!! SKIPPED {test}: tier-4 system tests need root (CI runs them as root) !!!!");
+    eprintln!("!!!! SKIPPED (not root): {test} needs root and real kernel objects !!!!");
     false
+}
+
+/// `tier4::system::the_test` from the type name of a function declared in
+/// `the_test` (`integration::tier4::system::the_test::here`): a filter that
+/// runs just that test with `cargo test --test integration`.
+pub fn test_name(here: &str) -> &str {
+    let path = here.strip_suffix("::here").unwrap_or(here);
+    path.split_once("::").map_or(path, |(_crate, rest)| rest)
 }
 
 fn nix_is_root() -> bool {
@@ -56,11 +87,15 @@ impl Out {
         )
     }
 
+    /// `#[track_caller]` on this and the other assertions of this file, so
+    /// that a failure names the test's line, not this file.
+    #[track_caller]
     pub fn ok(&self) -> &Out {
         assert_eq!(self.code, 0, "{}", self.dump());
         self
     }
 
+    #[track_caller]
     pub fn code(&self, c: i32) -> &Out {
         assert_eq!(self.code, c, "{}", self.dump());
         self
@@ -312,13 +347,19 @@ impl Lab {
 }
 
 /// `node`'s daemon status (`svcmon --format json`).
+#[track_caller]
 pub fn status(lab: &Lab, node: &str) -> serde_json::Value {
     let out = lab.sh(node, "svcmon --format json");
     out.ok();
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()))
+    // A match, not unwrap_or_else: a closure would hide the caller.
+    match serde_json::from_str(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}\n{}", out.dump()),
+    }
 }
 
 /// Polls `node`'s daemon status until `ok` holds (10 s at most).
+#[track_caller]
 pub fn wait_for(
     lab: &Lab,
     node: &str,
@@ -370,6 +411,7 @@ pub fn avail(st: &serde_json::Value, node: &str) -> String {
 }
 
 /// Waits until node1's daemon has started the service and node2 sees it.
+#[track_caller]
 pub fn running_on_node1(lab: &Lab) {
     wait_for(lab, "node1", "started the service", |st| {
         avail(st, "node1") == "up"
@@ -392,6 +434,7 @@ pub fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
 /// Kills `node` (power loss) and asserts that `watcher` marks it stale on
 /// `hb#1.rx` and forgets it within 6 s (a 3 s timeout, the prune tick and
 /// this polling).
+#[track_caller]
 pub fn power_loss_is_seen(lab: &Lab, node: &str, watcher: &str) {
     lab.kill(node);
     let lost = Instant::now();
@@ -454,6 +497,7 @@ pub fn unix_now() -> f64 {
 
 /// Stops `ping` (half a second after now) and asserts it was answered
 /// before the unix time `t` and again after it.
+#[track_caller]
 pub fn assert_ping_resumed(ping: Bg, t: f64) {
     std::thread::sleep(Duration::from_millis(500));
     let ping = ping.stop();

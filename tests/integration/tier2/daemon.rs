@@ -2,8 +2,7 @@
 //! memory (docs/behaviour.md, "Daemon process" and "svcmon"), with fake tools on PATH. A guard
 //! stops the daemon by its recorded pid, whatever the test's outcome.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 struct Daemon<'a> {
     w: &'a World,

@@ -61,7 +61,7 @@ fn every_target_has_a_fuzz_target_file() {
 
 /// Writes the seeds no test file holds: datasets, requests, and frames
 /// sealed with the fuzzers' key. Run on demand:
-/// `cargo test --test fuzz_corpus -- --ignored write_seeds`.
+/// `cargo test --test integration -- --ignored tier2::fuzz_corpus::write_seeds`.
 #[test]
 #[ignore]
 fn write_seeds() {

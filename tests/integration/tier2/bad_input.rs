@@ -5,8 +5,7 @@
 //! keywords, a bad or missing service type, a node outside the service's
 //! nodes and drpnodes, among others.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const FILE: &str = "/etc/opensvc/p26.opensvc.com.env";
 

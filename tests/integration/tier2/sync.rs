@@ -3,8 +3,7 @@
 //! rsync: what is run, in which order, with which messages; the peer is
 //! never contacted.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const I_SVC: &str = "HH:MM:SS INFO    P26.OPENSVC.COM         ";
 const I_SYNC: &str = "HH:MM:SS INFO    P26.OPENSVC.COM.SYNC#I0 ";

@@ -10,11 +10,9 @@
 //! (port 1214): without it node1 and node2 never see it up, and the test
 //! says so.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{Lab, root_or_skip};
+use crate::lab::{Lab, lab_test};
 
 const ARB_SECRET: &str = "fedcba9876543210fedcba9876543210";
 const PAGE: &str = "<html><body>It Works !</body></html>\n";
@@ -135,9 +133,7 @@ fn quorum_lab(split: [&str; 2]) -> Lab {
 
 #[test]
 fn the_cut_off_node_ends_itself_and_the_majority_takes_over() {
-    if !root_or_skip("the_cut_off_node_ends_itself_and_the_majority_takes_over") {
-        return;
-    }
+    lab_test!();
     let lab = quorum_lab(["crash", "crash"]);
     lab.sh("node1", "ip link set eth0 down").ok();
     let cut = Instant::now();
@@ -187,9 +183,7 @@ fn the_cut_off_node_ends_itself_and_the_majority_takes_over() {
 
 #[test]
 fn without_the_arbitrator_nobody_holds_quorum_and_nothing_is_started() {
-    if !root_or_skip("without_the_arbitrator_nobody_holds_quorum_and_nothing_is_started") {
-        return;
-    }
+    lab_test!();
     // node2 only logs (disabled), so that it can be watched not starting.
     let lab = quorum_lab(["crash", "disabled"]);
     lab.kill("node3");

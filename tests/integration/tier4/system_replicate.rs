@@ -4,11 +4,10 @@
 //! and extended to node2 arrives there frozen, with its link; later edits
 //! follow; an invalid config does not; hostile frames are refused.
 
-mod lab;
-
 use std::time::{Duration, Instant};
 
-use lab::{Lab, root_or_skip};
+use crate::lab;
+use crate::lab::{Lab, lab_test};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -72,9 +71,7 @@ fn same_conf_on_node2(lab: &Lab, what: &str) {
 
 #[test]
 fn a_created_service_replicates_frozen_and_edits_follow_but_not_invalid_ones() {
-    if !root_or_skip("a_created_service_replicates_frozen_and_edits_follow_but_not_invalid_ones") {
-        return;
-    }
+    lab_test!();
     let lab = daemons(&["node1", "node2"]);
     let st = status(&lab, "node1");
     assert_eq!(st["threads"]["listener"]["info"], "0.0.0.0:1214", "{st:#}");
@@ -162,9 +159,7 @@ fn a_created_service_replicates_frozen_and_edits_follow_but_not_invalid_ones() {
 
 #[test]
 fn hostile_listener_frames_are_refused_counted_and_harmless() {
-    if !root_or_skip("hostile_listener_frames_are_refused_counted_and_harmless") {
-        return;
-    }
+    lab_test!();
     let lab = daemons(&["node1"]);
     let before = lab
         .sh(
