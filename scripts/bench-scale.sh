@@ -124,12 +124,28 @@ latency() { # runs command...
 }
 
 SKIP="skipped (budget)"
+# The nodes that are no longer powered on: under too much load a daemon
+# that misses its watchdog resets its node, and what follows is not a
+# measurement of the cluster that was asked for.
+dead() {
+    local n out=()
+    for n in "${NODES_OF_CELL[@]}"; do bash "$LAB" alive "$ID" "$n" || out+=("$n"); done
+    echo "${out[*]}"
+}
 ROWS=()
 cell() { # nodes services
     local nn=$1 ss=$2 rc
     CELL_START=$SECONDS
-    local rss=$SKIP cpu=$SKIP hb=$SKIP svcmon=$SKIP status=$SKIP gap=$SKIP cfg=$SKIP
-    row() { ROWS+=("| $nn | $ss | $rss | $cpu | $hb | $svcmon | $status | $gap | $cfg |"); echo "bench-scale: ${ROWS[-1]}" >&2; }
+    local rss="" cpu="" hb="" svcmon="" status="" gap="" cfg="" killed=0
+    # What was not measured: out of budget, or a node reset under load.
+    row() {
+        local why=$SKIP d v
+        [[ -z $ID ]] || ((killed)) || d=$(dead)
+        [[ -z $d ]] || why="not measured: $d reset"
+        for v in rss cpu hb svcmon status gap cfg; do [[ -n ${!v} ]] || printf -v "$v" '%s' "$why"; done
+        ROWS+=("| $nn | $ss | $rss | $cpu | $hb | $svcmon | $status | $gap | $cfg |")
+        echo "bench-scale: ${ROWS[-1]}" >&2
+    }
     echo "bench-scale: cell $nn nodes x $ss services: building the lab" >&2
     ID=$(bash "$LAB" up --nodes "$nn" --disks rawhb:32M)
     NODES_OF_CELL=()
@@ -181,6 +197,7 @@ PY
     local token=cfg$RANDOM$SECONDS limit n t0
     limit=$(($(left) < 60 ? $(left) : 60))
     ((limit > 5)) || { row; cleanup; return; }
+    rm -f "$W"/cfg.*
     for n in "${NODES_OF_CELL[@]:1}"; do
         on "$n" "mkfifo /run/bench-tick.\$\$ && exec {t}<>/run/bench-tick.\$\$ && rm /run/bench-tick.\$\$
             end=\$((SECONDS + $limit))
@@ -207,6 +224,7 @@ PY
     # The failover: power loss of node1, fo started on node2.
     if on node1 "test -e /run/fo.up"; then
         t0=$(now)
+        killed=1
         bash "$LAB" kill "$ID" node1
         local up="" end
         end=$((SECONDS + ($(left) < 60 ? $(left) : 60)))
