@@ -139,7 +139,7 @@ cell() { # nodes services
     local rss="" cpu="" hb="" svcmon="" status="" gap="" cfg="" killed=0
     # What was not measured: out of budget, or a node reset under load.
     row() {
-        local why=$SKIP d v
+        local why=$SKIP d="" v
         [[ -z $ID ]] || ((killed)) || d=$(dead)
         [[ -z $d ]] || why="not measured: $d reset"
         for v in rss cpu hb svcmon status gap cfg; do [[ -n ${!v} ]] || printf -v "$v" '%s' "$why"; done
