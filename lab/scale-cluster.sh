@@ -15,15 +15,16 @@
 #   start (date +%s.%N) to the node-private /run/fo.up, C10fo checks that
 #   file, K10fo removes it (a dead node's /run is gone with it);
 # - cfgprobe: not orchestrated, nodes = every node, an app resource with no
-#   launchers (a service needs a resource), the same file and mtime
-#   on every node: a change made on one node must reach all the others by
-#   the daemons' config replication;
+#   launchers (nothing to probe), the same file and mtime on every node: a
+#   change made on one node must reach all the others by the daemons'
+#   config replication;
 # - node.conf: every node in cluster.nodes, one random secret, a unicast
 #   heartbeat (hb#1) and a disk heartbeat on rawhb (hb#2), at the shipped
 #   defaults: with unicast alone nothing proves a silent node down, and
 #   fo would never be taken over (docs/orchestration.md);
 # then starts every daemon and waits until node1's svcmon shows every node
-# with all its services, and fo up on node1.
+# with all its services, and fo up on node1; exits 3 (with node1's svcmon
+# and log) when that does not happen within WAIT_SECONDS.
 # Usage: scale-cluster.sh LAB_ID SVCMGR_BINARY SERVICES [WAIT_SECONDS]  (default 600)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
