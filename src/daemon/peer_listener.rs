@@ -47,7 +47,7 @@ use super::conns::{Conns, Slot};
 use super::deadline::Deadline;
 use super::node_conf::InForce;
 use super::state::Shared;
-use super::wire::{self, Key, Kind, Opener, Sealer, WireError};
+use super::wire::{self, FrameKind, Key, Opener, Sealer, WireError};
 use super::{peer, secret};
 use crate::config::node::NodeConfig;
 use crate::log::Logger;
@@ -134,7 +134,7 @@ impl Auth {
         let arb_key = Key::arbitrator(&secret);
         let arbitrator_sealer =
             Sealer::new(arb_key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
-        let mut opener = Opener::new(key, &cluster, Kind::Request)
+        let mut opener = Opener::new(key, &cluster, FrameKind::Request)
             .only_from(&conf.members(nodename))
             .to_me(nodename);
         let floors = opener.keep_floors(wire::floors_file(paths, FLOORS)).err();
@@ -143,7 +143,7 @@ impl Auth {
                 opener,
                 // No clock bound: a ping changes nothing, and a skewed
                 // node of another cluster must not lose its vote.
-                arbitrator: Opener::new(arb_key, &cluster, Kind::ArbPing).without_clock(),
+                arbitrator: Opener::new(arb_key, &cluster, FrameKind::ArbPing).without_clock(),
                 arbitrator_sealer,
                 secret,
                 cluster,
@@ -374,7 +374,7 @@ impl Server<'_> {
         };
         // The kind in the header picks the key; a frame relabelled to
         // the other kind fails that key's tag.
-        let ping = wire::peek_kind(&frame) == Some(Kind::ArbPing);
+        let ping = wire::peek_kind(&frame) == Some(FrameKind::ArbPing);
         let (opened, floors) = {
             let Ok(mut guard) = self.auth.lock() else {
                 return;
@@ -413,9 +413,11 @@ impl Server<'_> {
             Ok(mut g) => match g.as_mut() {
                 Some(a) if ping => {
                     a.arbitrator_sealer
-                        .seal_to(Kind::ArbPong, &opened.nodename, &body)
+                        .seal_to(FrameKind::ArbPong, &opened.nodename, &body)
                 }
-                Some(a) => a.sealer.seal_to(Kind::Response, &opened.nodename, &body),
+                Some(a) => a
+                    .sealer
+                    .seal_to(FrameKind::Response, &opened.nodename, &body),
                 None => return,
             },
             Err(_) => return,

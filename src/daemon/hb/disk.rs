@@ -32,7 +32,7 @@ use super::{HbConf, sleep_until};
 use crate::config::duration::deadline;
 use crate::daemon::proof::SlotSeen;
 use crate::daemon::state::{Shared, advertised_watchdog};
-use crate::daemon::wire::{Kind, Opener, Sealer};
+use crate::daemon::wire::{FrameKind, Opener, Sealer};
 use crate::log::Logger;
 
 const BLOCK: usize = 4096;
@@ -179,7 +179,7 @@ pub fn tx(
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let payload = shared.local_dataset().to_string();
         let ok = sealer
-            .seal(Kind::HbDisk, payload.as_bytes())
+            .seal(FrameKind::HbDisk, payload.as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|frame| write_slot(&f, slot, &frame).map_err(|e| e.to_string()));
         // A slow device delays the watchdog's pets: say so, at most every
@@ -415,9 +415,9 @@ mod tests {
         let key = crate::daemon::wire::Key::from_secret("0123456789abcdef0123456789abcdef");
         let mut s = Sealer::new(key.clone(), node, "c").unwrap();
         let f = s
-            .seal_aged(Kind::HbDisk, payload.as_bytes(), seq_age)
+            .seal_aged(FrameKind::HbDisk, payload.as_bytes(), seq_age)
             .unwrap();
-        (f, Opener::new(key, "c", Kind::HbDisk).without_clock())
+        (f, Opener::new(key, "c", FrameKind::HbDisk).without_clock())
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::blacklist::Blacklist;
 use super::state::Shared;
-use super::wire::{self, Kind, Opener, Sealer};
+use super::wire::{self, FrameKind, Opener, Sealer};
 use crate::config::duration::deadline;
 use crate::log::Logger;
 
@@ -37,11 +37,11 @@ pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared)
 
 /// The frame kind of a heartbeat section's path: bound into every frame
 /// it sends, and the only kind its rx opens (wire.rs).
-pub fn path_kind(conf: &HbConf) -> Kind {
+pub fn path_kind(conf: &HbConf) -> FrameKind {
     match conf.medium {
-        HbMedium::Unicast => Kind::HbUnicast,
-        HbMedium::Multicast => Kind::HbMulticast,
-        HbMedium::Disk => Kind::HbDisk,
+        HbMedium::Unicast => FrameKind::HbUnicast,
+        HbMedium::Multicast => FrameKind::HbMulticast,
+        HbMedium::Disk => FrameKind::HbDisk,
     }
 }
 
@@ -143,10 +143,17 @@ mod tests {
             interval: DEFAULT_INTERVAL,
             timeout: DEFAULT_TIMEOUT,
         };
-        let kinds: Vec<Kind> = HbMedium::ALL
+        let kinds: Vec<FrameKind> = HbMedium::ALL
             .into_iter()
             .map(|m| path_kind(&conf(m)))
             .collect();
-        assert_eq!(kinds, [Kind::HbUnicast, Kind::HbMulticast, Kind::HbDisk]);
+        assert_eq!(
+            kinds,
+            [
+                FrameKind::HbUnicast,
+                FrameKind::HbMulticast,
+                FrameKind::HbDisk
+            ]
+        );
     }
 }

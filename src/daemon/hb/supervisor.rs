@@ -214,7 +214,7 @@ impl Heartbeats {
             let kind = path_kind(&conf);
             let mut opener =
                 wire::Opener::new(key.clone(), &cluster, kind).only_from(&self.members);
-            if kind == wire::Kind::HbDisk {
+            if kind == wire::FrameKind::HbDisk {
                 // A dead peer's old beat must still be read from its slot
                 // (wire.rs, Freshness): no clock bound, no floors.
                 opener = opener.without_clock();

@@ -660,7 +660,7 @@ fn a_trickling_client_does_not_silence_the_peers() {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
-    use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
+    use svcmgr::daemon::wire::{FrameKind, Key, Sealer, write_frame};
     let w = World::tutorial();
     let d = Daemon::new(&w);
     let port = with_unicast_peer(&d);
@@ -678,7 +678,7 @@ fn a_trickling_client_does_not_silence_the_peers() {
             let mut sealer =
                 Sealer::new(Key::from_secret(PEER_SECRET), "node2", "default").unwrap();
             while !stop.load(Ordering::Relaxed) {
-                let frame = sealer.seal(Kind::HbUnicast, b"{}").unwrap();
+                let frame = sealer.seal(FrameKind::HbUnicast, b"{}").unwrap();
                 if let Ok(mut c) = connect_from(peer, to) {
                     let _ = write_frame(&mut c, &frame);
                 }
@@ -740,7 +740,7 @@ fn a_trickling_client_does_not_silence_the_peers() {
 #[test]
 fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
     use std::time::{Duration, Instant};
-    use svcmgr::daemon::wire::{Key, Kind, Sealer, write_frame};
+    use svcmgr::daemon::wire::{FrameKind, Key, Sealer, write_frame};
     let w = World::tutorial();
     let d = Daemon::new(&w);
     let port = with_unicast_peer(&d);
@@ -768,7 +768,7 @@ fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
             status(),
             log()
         );
-        captured = sealer.seal(Kind::HbUnicast, b"{}").unwrap();
+        captured = sealer.seal(FrameKind::HbUnicast, b"{}").unwrap();
         send(&captured);
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -822,7 +822,7 @@ fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
         "the replay is logged with its sender:\n{log}"
     );
     // A fresh beat is heard again.
-    send(&sealer.seal(Kind::HbUnicast, b"{}").unwrap());
+    send(&sealer.seal(FrameKind::HbUnicast, b"{}").unwrap());
     let deadline = Instant::now() + Duration::from_secs(5);
     while status()["nodes"]["node2"].is_null() {
         assert!(
