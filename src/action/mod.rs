@@ -341,6 +341,17 @@ pub struct Env<'a> {
     pub svcmgr_bin: PathBuf,
 }
 
+impl Env<'_> {
+    /// The same node, runner and binary, acting with other options.
+    pub fn with_opts<'b>(&'b self, opts: &'b Opts) -> Env<'b> {
+        Env {
+            opts,
+            svcmgr_bin: self.svcmgr_bin.clone(),
+            ..*self
+        }
+    }
+}
+
 /// The running executable, target of the `.cluster`/`.stonith` links.
 pub fn svcmgr_bin() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into())

@@ -212,29 +212,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
 /// The whole node: the orchestrator starts nothing here, and svcmgr
 /// refuses actions, until thawed.
 fn node_freeze(paths: &Paths, _: &Args) -> i32 {
-    match std::fs::create_dir_all(&paths.var).and_then(|_| std::fs::write(paths.frozen_node(), b""))
-    {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("cannot create {}: {e}", paths.frozen_node().display());
-            1
-        }
-    }
+    report_node(action::freeze::freeze_node(paths))
 }
 
 fn node_thaw(paths: &Paths, _: &Args) -> i32 {
-    match std::fs::remove_file(paths.frozen_node()) {
-        Ok(()) => 0,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => {
-            eprintln!("cannot remove {}: {e}", paths.frozen_node().display());
-            1
-        }
-    }
+    report_node(action::freeze::thaw_node(paths))
 }
 
 fn node_frozen(paths: &Paths, _: &Args) -> i32 {
-    i32::from(paths.frozen_node().exists())
+    i32::from(action::freeze::node_frozen(paths))
 }
 
 fn daemon_start(paths: &Paths, a: &Args) -> i32 {
@@ -341,13 +327,13 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
 /// a service file's; exit 2 if any.
 fn validate_config(paths: &Paths) -> i32 {
     let file = paths.node_conf();
-    match config::node_validate::validate_file(&file) {
-        Ok(problems) if problems.is_empty() => {
+    match config::node::NodeConfig::load(&file) {
+        Ok(conf) if conf.problems.is_empty() => {
             println!("{}: no problem found", file.display());
             0
         }
-        Ok(problems) => {
-            for p in &problems {
+        Ok(conf) => {
+            for p in &conf.problems {
                 println!("{p}");
             }
             2
@@ -382,6 +368,16 @@ fn unset(paths: &Paths, p: Option<&str>) -> i32 {
         }
         Err(c) => c,
     }
+}
+
+fn report_node(res: Result<(), String>) -> i32 {
+    res.map_or_else(
+        |e| {
+            eprintln!("{e}");
+            1
+        },
+        |()| 0,
+    )
 }
 
 fn report(res: Result<(), edit::EditError>) -> i32 {

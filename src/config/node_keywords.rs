@@ -1,9 +1,9 @@
 //! Which sections and keys node.conf may hold, and what each value must
 //! be: the one table `nodemgr validate config`, `nodemgr set` and the
 //! daemon's start and reload check against (node_validate.rs walks a file
-//! through it). The daemon's readers (hb.rs, quorum.rs, peer_listener.rs,
-//! watchdog.rs, orchestrator.rs, node.rs) still hold the defaults; a key
-//! they read must be listed here, or every node.conf using it is refused.
+//! through it). node.rs turns the values into typed fields and holds the
+//! defaults; a key it reads must be listed here, or every node.conf using
+//! it is refused.
 
 use std::time::Duration;
 
@@ -98,7 +98,7 @@ const POSITIVE_SECS: ValueKind = secs(1, duration::MAX.as_secs());
 /// waits twice its timeout: a minute is already far more than a ping needs.
 const ARBITRATOR_SECS: ValueKind = secs(1, 60);
 
-/// The heartbeat types the daemon runs (run.rs).
+/// The heartbeat types the daemon runs: node.rs's `HbMedium`.
 pub const HB_TYPE: ValueKind = ValueKind::OneOf {
     what: "a heartbeat type",
     words: &["unicast", "multicast", "disk"],

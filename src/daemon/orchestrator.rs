@@ -30,19 +30,19 @@ use serde_json::Value;
 
 use super::expect::{self, Orders};
 use super::failures;
-use super::hb::HbConf;
+use super::hb::{HbConf, HbMedium};
 use super::memory::Memory;
 use super::order;
 use super::placement;
 use super::proof::{self, Verdict};
 use super::state::{NodeData, ServiceData, Shared, Ticks};
 use crate::action::{Action, Env, Refused};
-use crate::config::edit;
+use crate::config::node::NodeConfig;
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
 
-pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
+pub use crate::config::node::DEFAULT_READY_PERIOD;
 
 /// What one pass of the orchestrator sees, as its orders (expect.rs) and
 /// restarts (restart.rs) steps read it.
@@ -91,11 +91,9 @@ enum Decision {
 
 impl Orchestrator {
     pub fn new(paths: &Paths) -> Orchestrator {
-        let ready_period = edit::get(&paths.node_conf(), "node.ready_period")
-            .ok()
-            .flatten()
-            .and_then(|v| super::hb::parse_secs(&v))
-            .unwrap_or(DEFAULT_READY_PERIOD);
+        let ready_period = NodeConfig::load_or_empty(&paths.node_conf())
+            .node
+            .ready_period;
         let log = Logger::named("node", "orchestrator");
         Orchestrator {
             ready_period,
@@ -504,7 +502,7 @@ fn disk_not_written(v: &View) -> Option<String> {
     let stale: Vec<&str> = v
         .hbs
         .iter()
-        .filter(|h| h.hb_type == "disk")
+        .filter(|h| h.medium == HbMedium::Disk)
         .filter(|h| {
             let limit = h.interval + super::watchdog::slack(h.interval);
             v.ticks
@@ -527,7 +525,7 @@ fn evidence(v: &View, n: &str) -> proof::Evidence {
     let disks = v
         .hbs
         .iter()
-        .filter(|h| h.hb_type == "disk")
+        .filter(|h| h.medium == HbMedium::Disk)
         .map(|h| {
             let limit = h.interval + super::watchdog::slack(h.interval);
             proof::Disk {

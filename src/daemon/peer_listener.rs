@@ -45,10 +45,11 @@ use serde_json::{Value, json};
 
 use super::conns::{Conns, Slot};
 use super::deadline::Deadline;
+use super::node_conf::InForce;
 use super::state::Shared;
-use super::wire::{self, Key, Kind, Opener, Sealer, WireError};
+use super::wire::{self, FrameKind, Key, Opener, Sealer, WireError};
 use super::{peer, secret};
-use crate::config::ini::Ini;
+use crate::config::node::NodeConfig;
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -73,34 +74,23 @@ pub struct ListenerConf {
     pub port: u16,
 }
 
-fn node_ini(paths: &Paths) -> Ini {
-    Ini::parse(&std::fs::read_to_string(paths.node_conf()).unwrap_or_default())
-}
-
-fn port_of(ini: &Ini, key: &str) -> Option<u16> {
-    ini.get("listener", key)
-        .and_then(|f| f.value.trim().parse().ok())
+impl ListenerConf {
+    pub fn of(conf: &NodeConfig) -> ListenerConf {
+        ListenerConf {
+            addr: conf.listener.addr.clone(),
+            port: conf.listener.port,
+        }
+    }
 }
 
 pub fn read_conf(paths: &Paths) -> ListenerConf {
-    let ini = node_ini(paths);
-    ListenerConf {
-        addr: ini
-            .get("listener", "addr")
-            .map(|f| f.value.trim().to_string())
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| DEFAULT_ADDR.to_string()),
-        port: port_of(&ini, "port").unwrap_or(peer::DEFAULT_PORT),
-    }
+    ListenerConf::of(&NodeConfig::load_or_empty(&paths.node_conf()))
 }
 
 /// The port `node`'s listener is reached on: `[listener] port@<node>`,
 /// else `port`, else 1214.
 pub fn peer_port(paths: &Paths, node: &str) -> u16 {
-    let ini = node_ini(paths);
-    port_of(&ini, &format!("port@{node}"))
-        .or_else(|| port_of(&ini, "port"))
-        .unwrap_or(peer::DEFAULT_PORT)
+    NodeConfig::load_or_empty(&paths.node_conf()).peer_port(node)
 }
 
 pub fn bind(conf: &ListenerConf) -> io::Result<TcpListener> {
@@ -132,16 +122,20 @@ const FLOORS: &str = "listener";
 
 impl Auth {
     /// The new Auth, and a problem to log with its floors file if any.
-    fn load(paths: &Paths, nodename: &str) -> Result<(Auth, Option<String>), String> {
-        let secret = secret::cluster_secret(paths).map_err(|e| e.to_string())?;
-        let cluster = secret::cluster_name(paths);
+    fn load(
+        paths: &Paths,
+        conf: &NodeConfig,
+        nodename: &str,
+    ) -> Result<(Auth, Option<String>), String> {
+        let secret = secret::secret_in(conf, paths).map_err(|e| e.to_string())?;
+        let cluster = conf.cluster.name.clone();
         let key = Key::from_secret(&secret);
         let sealer = Sealer::new(key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
         let arb_key = Key::arbitrator(&secret);
         let arbitrator_sealer =
             Sealer::new(arb_key.clone(), nodename, &cluster).map_err(|e| e.to_string())?;
-        let mut opener = Opener::new(key, &cluster, Kind::Request)
-            .only_from(&members(paths, nodename))
+        let mut opener = Opener::new(key, &cluster, FrameKind::Request)
+            .only_from(&conf.members(nodename))
             .to_me(nodename);
         let floors = opener.keep_floors(wire::floors_file(paths, FLOORS)).err();
         Ok((
@@ -149,7 +143,7 @@ impl Auth {
                 opener,
                 // No clock bound: a ping changes nothing, and a skewed
                 // node of another cluster must not lose its vote.
-                arbitrator: Opener::new(arb_key, &cluster, Kind::ArbPing).without_clock(),
+                arbitrator: Opener::new(arb_key, &cluster, FrameKind::ArbPing).without_clock(),
                 arbitrator_sealer,
                 secret,
                 cluster,
@@ -160,13 +154,10 @@ impl Auth {
     }
 }
 
-/// `[cluster] nodes`, this node included: the only senders of requests.
-fn members(paths: &Paths, nodename: &str) -> Vec<String> {
-    super::hb::read_conf(paths, nodename).nodes
-}
-
 struct Server<'a> {
     paths: &'a Paths,
+    /// The node.conf in force (run.rs reloads it).
+    node_conf: Arc<InForce>,
     shared: Arc<Shared>,
     log: Logger,
     auth: Mutex<Option<Auth>>,
@@ -175,11 +166,18 @@ struct Server<'a> {
 
 /// Serves until the daemon stops. The thread shows as `listener` with the
 /// bound address (the real port when `port = 0`).
-pub fn serve(tcp: TcpListener, paths: &Paths, shared: Arc<Shared>, log: Logger) {
+pub fn serve(
+    tcp: TcpListener,
+    paths: &Paths,
+    node_conf: Arc<InForce>,
+    shared: Arc<Shared>,
+    log: Logger,
+) {
     let info = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
     shared.set_thread(THREAD, "running", &info);
     let server = Server {
         paths,
+        node_conf,
         shared: shared.clone(),
         log,
         auth: Mutex::new(None),
@@ -206,10 +204,9 @@ type Conn<'a> = (TcpStream, IpAddr, Slot<'a>);
 
 impl Server<'_> {
     fn accept_loop<'c>(&self, tcp: &TcpListener, tx: &SyncSender<Conn<'c>>, conns: &'c Conns) {
-        let node_conf = self.paths.node_conf();
-        let mut seen = crate::fsutil::mtime(&node_conf);
+        let mut seen = self.node_conf.generation();
         while !self.shared.stopping() {
-            let now = crate::fsutil::mtime(&node_conf);
+            let now = self.node_conf.generation();
             if now != seen {
                 seen = now;
                 self.reload_auth();
@@ -264,20 +261,18 @@ impl Server<'_> {
     }
 
     fn reload_auth(&self) {
-        // An invalid node.conf keeps the previous key (run.rs logs why).
-        if crate::config::node_validate::read_valid(&self.paths.node_conf()).is_none() {
-            return;
-        }
+        // Valid: an invalid node.conf never replaces the one in force.
+        let conf = self.node_conf.get();
         let Ok(mut auth) = self.auth.lock() else {
             return;
         };
         let same = auth.as_ref().is_some_and(|a| {
-            a.secret.as_str() == secret::cluster_secret(self.paths).unwrap_or_default()
-                && a.cluster == secret::cluster_name(self.paths)
+            a.secret.as_str() == secret::secret_in(&conf, self.paths).unwrap_or_default()
+                && a.cluster == conf.cluster.name
         });
         if same {
             if let Some(a) = auth.as_mut() {
-                let nodes = members(self.paths, &self.shared.nodename);
+                let nodes = conf.members(&self.shared.nodename);
                 a.opener.set_members(&nodes);
             }
             return;
@@ -285,7 +280,7 @@ impl Server<'_> {
         // The old opener writes its floors as it goes, before the new one
         // reads them.
         *auth = None;
-        match Auth::load(self.paths, &self.shared.nodename) {
+        match Auth::load(self.paths, &conf, &self.shared.nodename) {
             Ok((a, floors)) => {
                 if let Some(e) = floors {
                     self.log.warn(format!("listener: {e}"));
@@ -379,7 +374,7 @@ impl Server<'_> {
         };
         // The kind in the header picks the key; a frame relabelled to
         // the other kind fails that key's tag.
-        let ping = wire::peek_kind(&frame) == Some(Kind::ArbPing);
+        let ping = wire::peek_kind(&frame) == Some(FrameKind::ArbPing);
         let (opened, floors) = {
             let Ok(mut guard) = self.auth.lock() else {
                 return;
@@ -418,9 +413,11 @@ impl Server<'_> {
             Ok(mut g) => match g.as_mut() {
                 Some(a) if ping => {
                     a.arbitrator_sealer
-                        .seal_to(Kind::ArbPong, &opened.nodename, &body)
+                        .seal_to(FrameKind::ArbPong, &opened.nodename, &body)
                 }
-                Some(a) => a.sealer.seal_to(Kind::Response, &opened.nodename, &body),
+                Some(a) => a
+                    .sealer
+                    .seal_to(FrameKind::Response, &opened.nodename, &body),
                 None => return,
             },
             Err(_) => return,
@@ -475,12 +472,8 @@ pub fn dispatch(
 /// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
 /// per-node override), else the node name; `peer_port` for the port.
 pub fn peer_addr(paths: &Paths, node: &str) -> Result<SocketAddr, peer::PeerError> {
-    let host = node_ini(paths)
-        .get("listener", &format!("addr@{node}"))
-        .map(|f| f.value.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| node.to_string());
-    peer::resolve(&host, peer_port(paths, node))
+    let conf = NodeConfig::load_or_empty(&paths.node_conf());
+    peer::resolve(&conf.peer_host(node), conf.peer_port(node))
 }
 
 #[cfg(test)]

@@ -43,7 +43,9 @@ pub(crate) fn start() -> Running {
     .unwrap();
     let addr = tcp.local_addr().unwrap();
     let (p, sh) = (paths.clone(), shared.clone());
-    let thread = std::thread::spawn(move || serve(tcp, &p, sh, Logger::named("node", "test")));
+    let conf = crate::config::node::NodeConfig::load(&paths.node_conf()).unwrap();
+    let nc = Arc::new(crate::daemon::node_conf::InForce::new(conf));
+    let thread = std::thread::spawn(move || serve(tcp, &p, nc, sh, Logger::named("node", "test")));
     Running {
         _dir: dir,
         paths,
@@ -113,10 +115,10 @@ fn framed(frame: &[u8]) -> Vec<u8> {
 
 /// A frame from node2 to node1: addressed to it when the kind names a
 /// receiver.
-fn request_frame(secret: &str, cluster: &str, kind: Kind, body: &str) -> Vec<u8> {
+fn request_frame(secret: &str, cluster: &str, kind: FrameKind, body: &str) -> Vec<u8> {
     let mut s = Sealer::new(Key::from_secret(secret), "node2", cluster).unwrap();
     match kind {
-        Kind::Request | Kind::Response => s.seal_to(kind, "node1", body.as_bytes()),
+        FrameKind::Request | FrameKind::Response => s.seal_to(kind, "node1", body.as_bytes()),
         _ => s.seal(kind, body.as_bytes()),
     }
     .unwrap()
@@ -135,16 +137,16 @@ fn a_request_addressed_to_another_node_is_refused() {
     let l = start();
     let to_node3 = Sealer::new(Key::from_secret(SECRET), "node2", "c1")
         .unwrap()
-        .seal_to(Kind::Request, "node3", PING.as_bytes())
+        .seal_to(FrameKind::Request, "node3", PING.as_bytes())
         .unwrap();
     assert!(l.raw(&framed(&to_node3)).is_empty(), "not answered");
     let st = l.wait_stat("rejected", 1);
     assert_eq!(st["rejected"], 1, "{st}");
     assert_eq!(st["auth_validated"], 0, "{st}");
     // Addressed to no one (as a ping or a beat is) is refused too.
-    let to_node1 = request_frame(SECRET, "c1", Kind::Request, PING);
+    let to_node1 = request_frame(SECRET, "c1", FrameKind::Request, PING);
     let mut anyone = Sealer::new(Key::from_secret(SECRET), "node2", "c1").unwrap();
-    let to_none = anyone.seal(Kind::Request, PING.as_bytes()).unwrap();
+    let to_none = anyone.seal(FrameKind::Request, PING.as_bytes()).unwrap();
     assert!(
         !l.raw(&framed(&to_node1)).is_empty(),
         "addressed to node1: answered"
@@ -257,7 +259,7 @@ fn a_replayed_request_is_refused_and_counted() {
     let frame = framed(&request_frame(
         SECRET,
         "c1",
-        Kind::Request,
+        FrameKind::Request,
         r#"{"action": "ping", "options": {}}"#,
     ));
     assert!(!l.raw(&frame).is_empty(), "the first one is answered");
@@ -271,9 +273,9 @@ fn a_replayed_request_is_refused_and_counted() {
 fn forged_truncated_oversized_garbage_and_other_cluster_are_refused_and_counted() {
     let l = start();
     let ping = r#"{"action": "ping", "options": {}}"#;
-    let forged = request_frame("another secret", "c1", Kind::Request, ping);
-    let other = request_frame(SECRET, "c2", Kind::Request, ping);
-    let good = framed(&request_frame(SECRET, "c1", Kind::Request, ping));
+    let forged = request_frame("another secret", "c1", FrameKind::Request, ping);
+    let other = request_frame(SECRET, "c2", FrameKind::Request, ping);
+    let good = framed(&request_frame(SECRET, "c1", FrameKind::Request, ping));
     let inputs: Vec<Vec<u8>> = vec![
         framed(&forged),
         good[..good.len() - 10].to_vec(),
@@ -307,9 +309,9 @@ fn a_wrong_action_is_refused_without_a_strike_a_frame_of_another_path_with_one()
     assert!(strikes(&l).is_null(), "not banned: {}", strikes(&l));
     // A heartbeat or an answer replayed here is refused on its header,
     // before any crypto: as cheap to send as junk, so a strike.
-    let beat = framed(&request_frame(SECRET, "c1", Kind::HbUnicast, "{}"));
+    let beat = framed(&request_frame(SECRET, "c1", FrameKind::HbUnicast, "{}"));
     assert!(l.raw(&beat).is_empty());
-    let answer = request_frame(SECRET, "c1", Kind::Response, "{}");
+    let answer = request_frame(SECRET, "c1", FrameKind::Response, "{}");
     assert!(l.raw(&framed(&answer)).is_empty());
     assert_eq!(l.wait_stat("rejected", 8)["rejected"], 8);
     assert_eq!(strikes(&l), 2, "banned after these two");

@@ -15,12 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::edit::{self, EditError};
+use crate::config::node::NodeConfig;
 use crate::lock::{self, LockError};
 use crate::paths::Paths;
 
 const SECRET_KEY: &str = "cluster.secret";
-const NAME_KEY: &str = "cluster.name";
-const DEFAULT_NAME: &str = "default";
 const SECRET_BYTES: usize = 32;
 /// Two processes starting at once must not each write their own secret.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -67,6 +66,8 @@ pub enum SecretError {
     Random(getrandom::Error),
     #[error("cannot generate the cluster secret: {0}")]
     Lock(#[from] LockError),
+    #[error("cannot read [cluster] secret: {0}")]
+    Read(String),
 }
 
 /// `[cluster] secret`, generated and stored on first use. The file is left
@@ -96,23 +97,29 @@ pub fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
     Ok(secret)
 }
 
-/// `[cluster] name`, `default` when unset or unreadable (1.9).
-pub fn cluster_name(paths: &Paths) -> String {
-    let file = paths.node_conf();
-    match edit::get(&file, NAME_KEY) {
-        Ok(Some(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        _ => DEFAULT_NAME.to_string(),
+/// The secret of the node.conf in force in the daemon, generated and
+/// stored (`cluster_secret`) when it has none.
+pub fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, SecretError> {
+    match &conf.cluster.secret {
+        Some(secret) => Ok(secret.clone()),
+        None => cluster_secret(paths),
     }
 }
 
-/// An empty secret counts as none: it would key the whole cluster with a
-/// value anyone can guess.
+/// `[cluster] name`, `default` when unset or unreadable (1.9).
+pub fn cluster_name(paths: &Paths) -> String {
+    NodeConfig::load_or_empty(&paths.node_conf()).cluster.name
+}
+
+/// An empty secret counts as none (config/node.rs): it would key the
+/// whole cluster with a value anyone can guess. A file that does not parse
+/// may hold one on a line it skipped: no new secret is written over it.
 fn stored_secret(file: &Path) -> Result<Option<String>, SecretError> {
-    match edit::get(file, SECRET_KEY) {
-        Ok(Some(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
-        Ok(_) | Err(EditError::SectionNotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
+    let conf = NodeConfig::load(file).map_err(SecretError::Read)?;
+    if let Some(p) = conf.problems.iter().find(|p| p.section.is_none()) {
+        return Err(SecretError::Read(p.to_string()));
     }
+    Ok(conf.cluster.secret)
 }
 
 fn new_secret() -> Result<String, SecretError> {

@@ -134,13 +134,8 @@ pub fn end_node(what: SplitAction, why: &str, log: &Logger) {
 
 fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
     // Frozen first: from now on no orchestrator of this node starts anything.
-    let flag = env.paths.frozen_node();
-    if let Err(e) = std::fs::create_dir_all(&env.paths.var).and_then(|_| std::fs::write(&flag, b""))
-    {
-        log.error(format!(
-            "split: cannot freeze the node ({}): {e}",
-            flag.display()
-        ));
+    if let Err(e) = crate::action::freeze::freeze_node(env.paths) {
+        log.error(format!("split: cannot freeze the node: {e}"));
     }
     let up: Vec<String> = shared
         .node

@@ -105,7 +105,7 @@ pub struct Shared {
     pub lost: Mutex<BTreeMap<String, Lost>>,
     /// Per heartbeat id, what its threads last achieved.
     pub ticks: Mutex<BTreeMap<String, Ticks>>,
-    /// Per disk heartbeat id and peer, what its slot shows (hb_disk.rs).
+    /// Per disk heartbeat id and peer, what its slot shows (hb/disk.rs).
     pub slots: Mutex<BTreeMap<String, BTreeMap<String, SlotSeen>>>,
     /// The watchdog deadline this node advertises while its watchdog is
     /// armed (watchdog.rs): at most this long after its last disk write

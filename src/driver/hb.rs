@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started};
-use crate::config::HbConf;
+use crate::config::OpenHaConf;
 use crate::exec::Cmd;
 use crate::log::Logger;
 use crate::status::Status;
@@ -16,19 +16,19 @@ use crate::status::Status;
 pub(crate) const DEFAULT_EZ: &str = "/usr/local/cluster";
 
 pub(crate) struct Hb {
-    conf: HbConf,
+    conf: OpenHaConf,
     /// OpenHA's root; None: `$EZ`, else `DEFAULT_EZ`.
     ez: Option<PathBuf>,
 }
 
 impl Hb {
-    pub(crate) fn new(conf: HbConf) -> Hb {
+    pub(crate) fn new(conf: OpenHaConf) -> Hb {
         Hb { conf, ez: None }
     }
 
     /// An Hb looking for OpenHA below `ez` whatever the environment says.
     #[cfg(test)]
-    pub(crate) fn with_ez(conf: HbConf, ez: PathBuf) -> Hb {
+    pub(crate) fn with_ez(conf: OpenHaConf, ez: PathBuf) -> Hb {
         Hb { conf, ez: Some(ez) }
     }
 

@@ -57,7 +57,7 @@ impl Lab {
 
     fn hb(&self, name: &str) -> Hb {
         Hb::with_ez(
-            HbConf {
+            OpenHaConf {
                 hb_type: "openha".into(),
                 name: name.into(),
             },
