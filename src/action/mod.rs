@@ -4,9 +4,13 @@
 
 mod config_cmds;
 mod create;
+mod delete;
 mod edit_config;
 mod executor;
 pub mod freeze;
+pub mod keywords;
+mod logs;
+mod ls;
 mod order;
 mod probe;
 mod selection;
@@ -60,6 +64,14 @@ pub enum Action {
     SyncAll,
     PostSync,
     Switch,
+    /// This node's services and their overall status, one per line.
+    Ls,
+    /// The service's log file, coloured; `--follow` waits for more.
+    Logs,
+    /// Remove the service's files, or with `--rid` those sections.
+    Delete,
+    /// Every section and keyword of a service file, with defaults.
+    PrintKeywords,
 }
 
 use Action::*;
@@ -96,6 +108,10 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("syncall", SyncAll),
     ("postsync", PostSync),
     ("switch", Switch),
+    ("ls", Ls),
+    ("logs", Logs),
+    ("delete", Delete),
+    ("print_keywords", PrintKeywords),
 ];
 
 impl Action {
@@ -129,6 +145,10 @@ impl Action {
                 | Unset
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
+                | Delete
         )
     }
 
@@ -159,6 +179,9 @@ impl Action {
                 | Get
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
         )
     }
 
@@ -166,6 +189,17 @@ impl Action {
     fn quiet_stdout(self, opts: &Opts) -> bool {
         matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig)
             || (self == PrintStatus && opts.json)
+    }
+
+    /// Whether this action answers with a JSON document (docs/json.md):
+    /// `json status` always, the other data actions with `--format json`.
+    pub fn prints_json(self, opts: &Opts) -> bool {
+        self == JsonStatus
+            || (opts.json
+                && matches!(
+                    self,
+                    PrintStatus | Status | Ls | PrintConfig | ValidateConfig | Get
+                ))
     }
 }
 
@@ -199,6 +233,13 @@ pub struct Opts {
     pub recover: bool,
     /// `edit config`: drop that copy and start from the live file.
     pub discard: bool,
+    /// No `-s`: the action runs on every service of this node (`ls`
+    /// leaves out the files of services not for this node).
+    pub every_service: bool,
+    /// `logs --follow`: wait for new lines until SIGINT/SIGTERM.
+    pub follow: bool,
+    /// `--dry-run`: print the commands a start or stop would run, run none.
+    pub dry_run: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -235,6 +276,9 @@ pub enum Refused {
 pub struct Outcome {
     pub code: i32,
     pub refused: Option<Refused>,
+    /// The JSON document of a data action in JSON mode, not printed yet:
+    /// the caller prints it alone or keyed by service (docs/json.md).
+    pub data: Option<serde_json::Value>,
 }
 
 impl From<i32> for Outcome {
@@ -242,14 +286,29 @@ impl From<i32> for Outcome {
         Outcome {
             code,
             refused: None,
+            data: None,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn data(code: i32, doc: serde_json::Value) -> Outcome {
+        Outcome {
+            code,
+            refused: None,
+            data: Some(doc),
         }
     }
 }
 
 /// Runs `action` on service `name`: the pipeline of docs/behaviour.md,
-/// "Action pipeline".
+/// "Action pipeline". A JSON document is printed on stdout.
 pub fn run(env: &Env, name: &str, action: Action) -> i32 {
-    run_outcome(env, name, action).code
+    let out = run_outcome(env, name, action);
+    if let Some(doc) = &out.data {
+        let _ = std::io::stdout().write_all(render::json::to_text(doc).as_bytes());
+    }
+    out.code
 }
 
 /// `run`, saying why a start did not complete.
@@ -261,13 +320,17 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     let log = Logger::service(name);
     // These work on the file itself, so a broken config can be inspected and fixed.
     match action {
-        ValidateConfig => return config_cmds::validate(env, name).into(),
+        ValidateConfig => return config_cmds::validate(env, name),
         EditConfig => {
             return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log).into();
         }
         PrintConfig | Get | Set | Unset | Enable | Disable => {
-            return config_cmds::run(env, name, action, &log).into();
+            return config_cmds::run(env, name, action, &log);
         }
+        Ls => return ls::run(env, name),
+        Logs => return logs::run(env, name).into(),
+        Delete if !env.opts.rids.is_empty() => return delete::rids(env, name, &log).into(),
+        PrintKeywords => return keywords::run(env.opts).into(),
         _ => {}
     }
     let svc = match load(env, name) {
@@ -352,11 +415,19 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
 }
 
 fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> Outcome {
+    if action.prints_json(env.opts) {
+        let st = collect(svc, env.runner, frozen);
+        return match action {
+            Status => Outcome::data(st.overall.exit_code(), render::json::summary(&st)),
+            _ => Outcome::data(OK, render::json::value(&st)),
+        };
+    }
     let ex = executor::Executor::new(env, svc, log);
     let code = dispatch_code(&ex, env, svc, action, frozen, log);
     Outcome {
         code,
         refused: ex.refused(),
+        data: None,
     }
 }
 
@@ -381,7 +452,7 @@ fn dispatch_code(
         StartApp => ex.start("startapp", &[Kind::App], false),
         StopApp => ex.stop("stopapp", &[Kind::App]),
         PrintStatus => return print_status(env, svc, frozen),
-        JsonStatus => return print_json(env, svc, frozen),
+        JsonStatus => unreachable!("a JSON document is made by dispatch"),
         Status => return collect(svc, env.runner, frozen).overall.exit_code(),
         Freeze => return freeze::freeze(env.paths, svc.name(), log),
         Thaw => return freeze::thaw(env.paths, svc.name(), log),
@@ -393,7 +464,9 @@ fn dispatch_code(
         // above is the point (the sender waits for our running action).
         PostSync => true,
         Switch => return ex.switch(),
-        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig => {
+        Delete => return delete::service(env, svc, log),
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig | Ls
+        | Logs | PrintKeywords => {
             unreachable!("config actions are handled before the service is built")
         }
     };
@@ -401,9 +474,6 @@ fn dispatch_code(
 }
 
 fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    if env.opts.json {
-        return print_json(env, svc, frozen);
-    }
     // The name goes out before the probes run, so their log lines (hb link
     // fixes) appear under it, as in the tutorial.
     let mut out = std::io::stdout().lock();
@@ -436,12 +506,6 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
         out.push_str(&format!("  {node}: {why}\n"));
     }
     out
-}
-
-fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    let st = collect(svc, env.runner, frozen);
-    let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
-    OK
 }
 
 /// Loads and builds the service; config errors are printed with their
