@@ -13,7 +13,7 @@ use crate::config::guard::{self, Refusal};
 use crate::config::ini::Ini;
 use crate::config::{self, edit};
 use crate::log::Logger;
-use crate::render::json::VERSION;
+use crate::render::{self, json::VERSION};
 
 pub fn validate(env: &Env, name: &str) -> Outcome {
     if env.opts.json {
@@ -51,26 +51,9 @@ fn validate_doc(env: &Env, name: &str) -> Outcome {
             return BAD_CONFIG.into();
         }
     };
-    let file = config::find_file(env.paths, name)
-        .map(|f| f.display().to_string())
-        .unwrap_or_default();
-    let list: Vec<Value> = problems
-        .iter()
-        .map(|p| {
-            json!({
-                "file": p.file.display().to_string(),
-                "line": p.line,
-                "section": p.section,
-                "key": p.key,
-                "message": p.message,
-            })
-        })
-        .collect();
+    let file = config::find_file(env.paths, name).unwrap_or_default();
     let code = if problems.is_empty() { OK } else { BAD_CONFIG };
-    Outcome::data(
-        code,
-        json!({ "version": VERSION, "file": file, "problems": list }),
-    )
+    Outcome::data(code, render::json::problems(&file, &problems))
 }
 
 /// `print config --format json`: each section's effective keys, as the
@@ -78,7 +61,7 @@ fn validate_doc(env: &Env, name: &str) -> Outcome {
 fn config_doc(file: &Path, bytes: &[u8]) -> Value {
     let ini = Ini::parse(&String::from_utf8_lossy(bytes));
     let mut sections = Map::new();
-    for s in ini.sections() {
+    for s in ini.default_section().into_iter().chain(ini.sections()) {
         let keys: Map<String, Value> = s
             .entries
             .iter()
@@ -124,7 +107,7 @@ fn data(env: &Env, name: &str, action: Action, log: &Logger) -> Outcome {
         return BAD_CONFIG.into();
     };
     match edit::get(&file, p) {
-        Ok(Some(v)) => Outcome::data(OK, json!({ "version": VERSION, "param": p, "value": v })),
+        Ok(Some(v)) => Outcome::data(OK, render::json::param(p, &v)),
         Ok(None) => {
             eprintln!("{p} is not set in {}", file.display());
             FAILED.into()

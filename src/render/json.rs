@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
+use std::path::Path;
+
+use crate::config::Problem;
 use crate::status::ServiceStatus;
 
 /// The schema version of every document (docs/json.md): raised when a field
@@ -60,6 +63,29 @@ pub fn summary(st: &ServiceStatus) -> Value {
         "avail": st.avail.as_str(),
         "frozen": st.frozen,
     })
+}
+
+/// `validate config --format json` (svcmgr and nodemgr): every problem,
+/// located.
+pub fn problems(file: &Path, problems: &[Problem]) -> Value {
+    let list: Vec<Value> = problems
+        .iter()
+        .map(|p| {
+            json!({
+                "file": p.file.display().to_string(),
+                "line": p.line,
+                "section": p.section,
+                "key": p.key,
+                "message": p.message,
+            })
+        })
+        .collect();
+    json!({ "version": VERSION, "file": file.display().to_string(), "problems": list })
+}
+
+/// `get --format json` (svcmgr and nodemgr).
+pub fn param(param: &str, value: &str) -> Value {
+    json!({ "version": VERSION, "param": param, "value": value })
 }
 
 /// Several services: one document, `services` keyed by name.
