@@ -393,3 +393,97 @@ fn print_keywords_lists_sections_keys_defaults() {
     r.stdout_has("  orchestrate              what the daemon does");
     r.stdout_has("(default: 121)");
 }
+
+// ---- --dry-run --------------------------------------------------------------
+
+/// What the dry run lets through to the tools: the probes, the address
+/// conflict probes and the launchers' `status`.
+fn read_only(call: &str) -> bool {
+    is_probe(call)
+        || call.starts_with("ping ")
+        || call.starts_with("arping -D ")
+        || call.ends_with(" status")
+}
+
+/// The dry run's plan, then the real action: the plan is exactly the
+/// commands the real action runs, and the dry run ran none of them.
+fn dry_then_real(w: &World, args: &[&str]) {
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let dry = w.svc(&dry_args);
+    dry.code(0);
+    if let Some(c) = dry.calls.iter().find(|c| !read_only(c)) {
+        dry.fail(&format!("the dry run ran {c}"));
+    }
+    let real = w.svc(args);
+    real.code(0);
+    let ran: Vec<String> = real
+        .calls
+        .iter()
+        .filter(|c| !read_only(c))
+        .cloned()
+        .collect();
+    // Launchers are no fake tools: the real run's `spawn:` lines say
+    // which ran, in their place among the tools (app comes last at start,
+    // first at stop).
+    let spawned: Vec<String> = real
+        .stderr
+        .lines()
+        .filter_map(|l| l.split_once("spawn: ").map(|(_, c)| c.to_string()))
+        .collect();
+    let plan = lines(&dry.stdout);
+    let (launchers, tools): (Vec<String>, Vec<String>) =
+        plan.into_iter().partition(|l| l.contains(".d/"));
+    assert!(!ran.is_empty(), "{}", real.report());
+    if tools != ran || launchers != spawned {
+        panic!(
+            "the plan differs from what ran\n--- planned tools:\n{}\n--- ran:\n{}\n--- planned launchers:\n{}\n--- spawned:\n{}\n{}\n{}",
+            tools.join("\n"),
+            ran.join("\n"),
+            launchers.join("\n"),
+            spawned.join("\n"),
+            dry.report(),
+            real.report()
+        );
+    }
+}
+
+#[test]
+fn dry_run_plans_exactly_what_start_and_stop_run() {
+    let w = World::tutorial_with_launchers();
+    let last_start = w.var().join(format!("last_start_{SVC}"));
+    let mnt = w.root.join("svc1/app");
+    dry_then_real(&w, &["start"]);
+    assert!(last_start.exists());
+    dry_then_real(&w, &["stop"]);
+    // And nothing was written by a dry run.
+    std::fs::remove_file(&last_start).unwrap();
+    std::fs::remove_dir_all(&mnt).unwrap();
+    let log = w.root.join("log").join(format!("{SVC}.log"));
+    let log_before = std::fs::read_to_string(&log).unwrap();
+    let r = w.svc(&["start", "--dry-run"]);
+    r.code(0);
+    assert!(!last_start.exists(), "{}", r.report());
+    assert!(!mnt.exists(), "{}", r.report());
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), log_before);
+}
+
+#[test]
+fn dry_run_of_resource_groups_and_what_is_up_already() {
+    let w = World::tutorial();
+    dry_then_real(&w, &["startip"]);
+    // Up already: nothing to plan.
+    let r = w.svc(&["startip", "--dry-run"]);
+    r.code(0).stdout_is("");
+    dry_then_real(&w, &["stopip"]);
+    dry_then_real(&w, &["startfs"]);
+    dry_then_real(&w, &["stopfs"]);
+}
+
+#[test]
+fn dry_run_is_refused_where_it_means_nothing() {
+    let w = World::tutorial();
+    w.svc(&["freeze", "--dry-run"])
+        .code(2)
+        .stderr_has("--dry-run applies to start, stop");
+}

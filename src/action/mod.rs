@@ -191,6 +191,26 @@ impl Action {
             || (self == PrintStatus && opts.json)
     }
 
+    /// The actions `--dry-run` applies to: those that run the resources'
+    /// commands (docs/behaviour.md, "Dry run").
+    pub fn can_dry_run(self) -> bool {
+        matches!(
+            self,
+            Start
+                | Stop
+                | Restart
+                | StartIp
+                | StopIp
+                | StartVg
+                | StopVg
+                | StartFs
+                | StopFs
+                | StartApp
+                | StopApp
+                | Switch
+        )
+    }
+
     /// Whether this action answers with a JSON document (docs/json.md):
     /// `json status` always, the other data actions with `--format json`.
     pub fn prints_json(self, opts: &Opts) -> bool {
@@ -238,8 +258,6 @@ pub struct Opts {
     pub every_service: bool,
     /// `logs --follow`: wait for new lines until SIGINT/SIGTERM.
     pub follow: bool,
-    /// `--dry-run`: print the commands a start or stop would run, run none.
-    pub dry_run: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -341,12 +359,15 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         eprintln!("{msg}");
         return BAD_CONFIG.into();
     }
-    collector::push_if_needed(
-        env.paths,
-        name,
-        &svc.config.file,
-        !action.quiet_stdout(env.opts),
-    );
+    // A dry run writes nothing, the collector stamp included.
+    if !env.runner.dry_run() {
+        collector::push_if_needed(
+            env.paths,
+            name,
+            &svc.config.file,
+            !action.quiet_stdout(env.opts),
+        );
+    }
     if let Err(msg) = node::check_host_mode(env.paths, &svc.config.service_type) {
         log.error(format!("service {name} {msg}"));
         return FAILED.into();
@@ -361,7 +382,10 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     // A manual start, stop, freeze or thaw of an orchestrated service is an
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.
-    let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
+    // A dry run shows the local plan: an order would hand the action to
+    // the daemons, which cannot dry-run it.
+    let ordered =
+        order::is_order(&svc.config.orchestrate, env.opts.cluster, action) && !env.runner.dry_run();
     let mut order_at = None;
     if ordered {
         match order::before(env, name, &svc.info.nodes, action, &log) {

@@ -8,7 +8,7 @@ use clap::Parser;
 use super::Color;
 use crate::action::{self, ACTIONS, Action, Env, Opts};
 use crate::config;
-use crate::exec::RealRunner;
+use crate::exec::{DryRunner, RealRunner, Runner};
 use crate::paths::{self, Paths};
 
 #[derive(Parser, Debug)]
@@ -57,6 +57,9 @@ struct Args {
     /// logs: wait for new lines until interrupted
     #[arg(long)]
     follow: bool,
+    /// start, stop, switch and the resource-group actions: print the commands they would run, run none
+    #[arg(long)]
+    dry_run: bool,
     /// Run as cron does: sync skips are not logged
     #[arg(long)]
     cron: bool,
@@ -136,12 +139,20 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         }
         return usage_error(&msg);
     };
+    if a.dry_run && !act.can_dry_run() {
+        return usage_error(&format!(
+            "--dry-run applies to start, stop, restart, switch and the resource-group actions, not '{}'",
+            act.name()
+        ));
+    }
     if act == Action::PrintKeywords {
         return action::keywords::run(&Opts::default());
     }
     let paths = Paths::from_env();
     let nodename = paths::nodename();
-    crate::log::init(a.debug, Some(&paths.log));
+    // A dry run's log lines read like a real run's: they stay on the
+    // console, out of the service's log file.
+    crate::log::init(a.debug, (!a.dry_run).then_some(paths.log.as_path()));
     crate::exec::install_signal_handlers();
     let mut cluster = a.cluster;
     // A list of services (`-s a,b`, or every service) answers in JSON with
@@ -186,11 +197,13 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         follow: a.follow,
         ..Opts::default()
     };
-    let runner = RealRunner::new();
+    let real = RealRunner::new();
+    let dry = DryRunner::new(&real);
+    let runner: &dyn Runner = if a.dry_run { &dry } else { &real };
     let env = Env {
         paths: &paths,
         nodename: &nodename,
-        runner: &runner,
+        runner,
         opts: &opts,
         svcmgr_bin: action::svcmgr_bin(),
     };
