@@ -329,6 +329,10 @@ fn delete_rid_removes_sections_and_keeps_the_rest() {
         .code(2)
         .stderr_has("no resource fs#7");
     assert_eq!(w.read_conf(SVC), before);
+    w.svc(&["delete", "--tags", "x"])
+        .code(2)
+        .stderr_has("delete takes --rid, not --tags");
+    assert_eq!(w.read_conf(SVC), before);
     w.svc(&["delete", "--rid", "fs#0,ip#0"]).code(0);
     let after = w.read_conf(SVC);
     assert!(
@@ -431,7 +435,12 @@ fn dry_then_real(w: &World, args: &[&str]) {
         .lines()
         .filter_map(|l| l.split_once("spawn: ").map(|(_, c)| c.to_string()))
         .collect();
-    let plan = lines(&dry.stdout);
+    // The fake tools record their argv joined by spaces: the plan's shell
+    // quotes go.
+    let plan: Vec<String> = lines(&dry.stdout)
+        .iter()
+        .map(|l| l.replace('\'', ""))
+        .collect();
     let (launchers, tools): (Vec<String>, Vec<String>) =
         plan.into_iter().partition(|l| l.contains(".d/"));
     assert!(!ran.is_empty(), "{}", real.report());
@@ -486,4 +495,11 @@ fn dry_run_is_refused_where_it_means_nothing() {
     w.svc(&["freeze", "--dry-run"])
         .code(2)
         .stderr_has("--dry-run applies to start, stop");
+}
+
+#[test]
+fn dry_run_of_switch_plans_the_stop_and_the_remote_start() {
+    let w = World::tutorial();
+    w.svc(&["start"]).code(0);
+    dry_then_real(&w, &["switch", "--to", "sles2"]);
 }

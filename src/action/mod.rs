@@ -347,6 +347,12 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         }
         Ls => return ls::run(env, name),
         Logs => return logs::run(env, name).into(),
+        // Ignored, --tags would have turned a partial delete into the
+        // removal of the whole service.
+        Delete if !env.opts.tags.is_empty() => {
+            eprintln!("delete takes --rid, not --tags");
+            return BAD_CONFIG.into();
+        }
         Delete if !env.opts.rids.is_empty() => return delete::rids(env, name, &log).into(),
         PrintKeywords => return keywords::run(env.opts).into(),
         _ => {}

@@ -465,6 +465,29 @@ mod tests {
     }
 
     #[test]
+    fn remove_sections_takes_headers_keys_and_blank_lines_only() {
+        let text = format!("{SVC}[ip#0]\nnetmask = 24\n\tcontinued\n");
+        let (_d, f) = file_with(&text);
+        let plan = plan_remove_sections(&f, &["ip#0".to_string()]).unwrap();
+        assert_eq!(
+            plan.new_text(),
+            "# service p\n[DEFAULT]\nnodes = n1 n2   # both\nservice_type = TST\n\n; ip section\n# fs below\n[fs#0]\ndev = /dev/sdb\nmnt = /a\n"
+        );
+        assert!(matches!(
+            plan_remove_sections(&f, &["ip#9".to_string()]),
+            Err(EditError::SectionNotFound(_))
+        ));
+        plan.commit().unwrap();
+        let (_d2, f2) = file_with(SVC);
+        let plan = plan_remove_sections(&f2, &["fs#0".to_string()]).unwrap();
+        assert!(
+            plan.new_text().ends_with("ipdev = eth0\n\n# fs below\n"),
+            "{}",
+            plan.new_text()
+        );
+    }
+
+    #[test]
     fn malformed_params() {
         for p in [
             "nodot", ".key", "section.", "s.k=v", "s]x.k", "s. k", "s.k#",
