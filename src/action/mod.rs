@@ -187,8 +187,7 @@ impl Action {
 
     /// Whose stdout is data a script parses: no collector lines there.
     fn quiet_stdout(self, opts: &Opts) -> bool {
-        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig)
-            || (self == PrintStatus && opts.json)
+        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig) || self.prints_json(opts)
     }
 
     /// The actions `--dry-run` applies to: those that run the resources'

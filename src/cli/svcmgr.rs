@@ -145,6 +145,16 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
             act.name()
         ));
     }
+    let json_opts = Opts {
+        json: true,
+        ..Opts::default()
+    };
+    if a.format.is_some() && !act.prints_json(&json_opts) {
+        return usage_error(&format!(
+            "--format json applies to print status, status, ls, print config, validate config and get, not '{}'",
+            act.name()
+        ));
+    }
     if act == Action::PrintKeywords {
         return action::keywords::run(&Opts::default());
     }
