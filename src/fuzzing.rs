@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::config::{self, duration, edit, ini::Ini, node_validate, schedule};
 use crate::daemon::wire::{self, Key, Kind, Opener, Sealer};
-use crate::daemon::{hb, hb_disk, listener, peer, placement, quorum, replicate, state};
+use crate::daemon::{hb, hb_disk, peer, peer_listener, placement, quorum, replicate, state};
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -434,7 +434,7 @@ pub fn listener_request(data: &[u8]) {
     let Some(frame) = seal(Kind::Request, data) else {
         return;
     };
-    let _ = listener::arbitrator_ping(data);
+    let _ = peer_listener::arbitrator_ping(data);
     let mut opener = Opener::new(key(), CLUSTER, Kind::Request)
         .only_from(&members())
         .to_me(ME);
@@ -444,7 +444,7 @@ pub fn listener_request(data: &[u8]) {
     // No service here: a request for a config is answered "no service".
     let paths = Paths::under(Path::new("/nonexistent/svcmgr-fuzz"));
     let shared = state::Shared::new(ME);
-    let result = listener::dispatch(&paths, &shared, &opened.payload, &opened.nodename);
+    let result = peer_listener::dispatch(&paths, &shared, &opened.payload, &opened.nodename);
     let answer = peer::answer(opened.seq, result);
     if let Ok(v) = serde_json::from_slice::<Value>(&answer) {
         let _ = (v["req"].as_u64(), v["status"].as_i64(), v["error"].as_str());

@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod cli;
+pub mod client;
 pub mod collector;
 pub mod config;
 pub mod daemon;

@@ -835,3 +835,63 @@ fn a_heartbeat_replayed_after_a_restart_is_refused_and_counted() {
     }
     d.nodemgr(&["daemon", "stop"]).code(0);
 }
+
+/// Waits until the monitor has probed `svc` once (svcmon lists it).
+fn wait_probed(d: &Daemon, svc: &str) {
+    for _ in 0..200 {
+        if d.svcmon(&[]).stdout.contains(svc) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the monitor never listed {svc}");
+}
+
+#[test]
+fn print_status_answers_from_the_daemon_memory_until_the_service_changes() {
+    // A steady service (down, nothing watched): the monitor probes it
+    // again only after STATUS_INTERVAL (10 s), longer than this test.
+    let w = World::new();
+    w.one_node("svc1", "[vg#0]\nvgname = vgsvc1\n");
+    let d = Daemon::new(&w);
+    let probed = w
+        .svcmgr(&["-s", "svc1", "print", "status"])
+        .code(0)
+        .stdout
+        .clone();
+    let probed_json = w.svcmgr(&["-s", "svc1", "json", "status"]).code(0).json();
+    d.nodemgr(&["daemon", "start"]).code(0);
+    wait_probed(&d, "svc1");
+    // Behind the agent's back, the VG is activated: the daemon's memory
+    // still answers what it probed (for up to the monitor's interval) ...
+    w.vg("vgsvc1", &["lv1"], true, &[]);
+    w.svcmgr(&["-s", "svc1", "print", "status"])
+        .code(0)
+        .stdout_is(&probed);
+    let from_memory = w.svcmgr(&["-s", "svc1", "json", "status"]).code(0).json();
+    assert_eq!(from_memory, probed_json);
+    let same = w
+        .svcmgr(&["-s", "svc1", "print", "status", "--format", "json"])
+        .code(0)
+        .json();
+    assert_eq!(same, probed_json);
+    // ... and --refresh probes now.
+    let reprobed = w
+        .svcmgr(&["-s", "svc1", "print", "status", "--refresh"])
+        .code(0)
+        .stdout_has("up")
+        .stdout
+        .clone();
+    assert_ne!(reprobed, probed, "the probe must see the VG active");
+    // An action writes the service's log: the next status is probed.
+    w.svcmgr(&["-s", "svc1", "freeze"]).code(0);
+    w.svcmgr(&["-s", "svc1", "print", "status"])
+        .code(0)
+        .stdout_has("up");
+    // Without a daemon, every status is probed.
+    w.svcmgr(&["-s", "svc1", "thaw"]).code(0);
+    d.nodemgr(&["daemon", "stop"]).code(0);
+    w.svcmgr(&["-s", "svc1", "print", "status"])
+        .code(0)
+        .stdout_is(&reprobed);
+}

@@ -122,7 +122,11 @@ fn files_of(env: &Env, name: &str) -> Vec<PathBuf> {
     files.extend(links.into_iter().filter(|l| l.is_symlink()));
     files.push(p.frozen_svc(name));
     files.push(p.var.join(format!("{name}.push")));
-    files.push(crate::driver::sync::last_start_path(p, name));
+    files.push(
+        crate::driver::sync::LastStart::of(p, name)
+            .path()
+            .to_path_buf(),
+    );
     let prefix = format!("last_sync_{name}_");
     files.extend(matching(&p.var, |f| f.starts_with(&prefix)));
     // Sync stamps: `<var>/sync/<node>/<svc>!<rid>`.

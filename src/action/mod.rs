@@ -28,7 +28,6 @@ use crate::service::Service;
 use crate::{collector, lock, node, render};
 
 pub use create::{create, install_links};
-pub use executor::write_last_start;
 pub use freeze::{freeze, is_frozen};
 pub use probe::{collect, collect_with};
 
@@ -238,6 +237,9 @@ pub struct Opts {
     pub disable_rollback: bool,
     pub color: bool,
     pub json: bool,
+    /// `print status --refresh`: probe now, even when the local daemon
+    /// holds a fresh status in memory.
+    pub refresh: bool,
     pub param: Option<String>,
     pub value: Option<String>,
     /// Called from cron: sync skips are not logged.
@@ -445,11 +447,11 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
 
 fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> Outcome {
     if action.prints_json(env.opts) {
-        let st = collect(svc, env.runner, frozen);
-        return match action {
-            Status => Outcome::data(st.overall.exit_code(), render::json::summary(&st)),
-            _ => Outcome::data(OK, render::json::value(&st)),
-        };
+        if action == Status {
+            let st = collect(svc, env.runner, frozen);
+            return Outcome::data(st.overall.exit_code(), render::json::summary(&st));
+        }
+        return Outcome::data(OK, status_doc(env, svc, frozen));
     }
     let ex = executor::Executor::new(env, svc, log);
     let code = dispatch_code(&ex, env, svc, action, frozen, log);
@@ -503,6 +505,13 @@ fn dispatch_code(
 }
 
 fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
+    if let Some(body) = from_daemon(env, svc, "tree") {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", svc.name());
+        let _ = out.write_all(body.as_bytes());
+        let _ = out.write_all(orchestrator_notes(env, svc).as_bytes());
+        return OK;
+    }
     // The name goes out before the probes run, so their log lines (hb link
     // fixes) appear under it, as in the tutorial.
     let mut out = std::io::stdout().lock();
@@ -523,7 +532,7 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     if svc.config.orchestrate == "no" {
         return String::new();
     }
-    let Some(st) = crate::daemon::lsnr::request(env.paths, "daemon_status") else {
+    let Some(st) = crate::client::request(env.paths, "daemon_status") else {
         return String::new();
     };
     let notes = render::svcmon::notes(&st["data"], svc.name());
@@ -535,6 +544,33 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
         out.push_str(&format!("  {node}: {why}\n"));
     }
     out
+}
+
+/// The status the local daemon's monitor last probed, rendered, when it is
+/// as fresh as the monitor keeps it (src/daemon/status_memory.rs); None
+/// with `--refresh`, without a daemon, or when only a probe can tell.
+fn from_daemon(env: &Env, svc: &Service, format: &str) -> Option<String> {
+    if env.opts.refresh {
+        return None;
+    }
+    let req = serde_json::json!({
+        "action": "service_status",
+        "options": {"svcname": svc.name(), "format": format, "color": env.opts.color},
+    });
+    let answer = crate::client::ask(env.paths, &req)?;
+    if answer["status"].as_i64() != Some(0) {
+        return None;
+    }
+    answer["data"]["text"].as_str().map(str::to_string)
+}
+
+/// The `status` document (docs/json.md): the daemon's when it is fresh,
+/// else probed now.
+fn status_doc(env: &Env, svc: &Service, frozen: bool) -> serde_json::Value {
+    if let Some(doc) = from_daemon(env, svc, "json").and_then(|t| serde_json::from_str(&t).ok()) {
+        return doc;
+    }
+    render::json::value(&collect(svc, env.runner, frozen))
 }
 
 /// Loads and builds the service; config errors are printed with their

@@ -113,10 +113,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// The listener's banned sources as JSON, or clears them.
 fn blacklist(paths: &Paths, action: &str) -> i32 {
-    let Some(answer) = daemon::lsnr::request(paths, action) else {
+    let Some(answer) = crate::client::request(paths, action) else {
         eprintln!(
             "no agent daemon answers on {}",
-            daemon::lsnr::socket_path(paths).display()
+            crate::client::socket_path(paths).display()
         );
         return 1;
     };

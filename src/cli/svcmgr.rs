@@ -60,6 +60,10 @@ struct Args {
     /// start, stop, switch and the resource-group actions: print the commands they would run, run none
     #[arg(long)]
     dry_run: bool,
+    /// print status, json status: probe now instead of answering from the
+    /// local daemon's memory
+    #[arg(long)]
+    refresh: bool,
     /// Run as cron does: sync skips are not logged
     #[arg(long)]
     cron: bool,
@@ -197,6 +201,7 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         disable_rollback: a.disable_rollback,
         color: a.color.enabled(),
         json: a.format.as_deref() == Some("json"),
+        refresh: a.refresh,
         param: a.param,
         value: a.value,
         cron: a.cron,

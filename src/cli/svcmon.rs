@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::Color;
-use crate::daemon::lsnr;
+use crate::client;
 use crate::paths::Paths;
 use crate::render;
 
@@ -56,10 +56,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// One rendering of `daemon_status`; 1 when no daemon answers.
 pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
-    let Some(answer) = lsnr::request(paths, "daemon_status") else {
+    let Some(answer) = client::request(paths, "daemon_status") else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
-            lsnr::socket_path(paths).display()
+            client::socket_path(paths).display()
         );
         return 1;
     };

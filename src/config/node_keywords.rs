@@ -1,7 +1,7 @@
 //! Which sections and keys node.conf may hold, and what each value must
 //! be: the one table `nodemgr validate config`, `nodemgr set` and the
 //! daemon's start and reload check against (node_validate.rs walks a file
-//! through it). The daemon's readers (hb.rs, quorum.rs, listener.rs,
+//! through it). The daemon's readers (hb.rs, quorum.rs, peer_listener.rs,
 //! watchdog.rs, orchestrator.rs, node.rs) still hold the defaults; a key
 //! they read must be listed here, or every node.conf using it is refused.
 

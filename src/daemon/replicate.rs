@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::state::Shared;
-use super::{listener, peer, secret, wire};
+use super::{peer, peer_listener, secret, wire};
 use crate::action::{self, Env};
 use crate::config;
 use crate::log::Logger;
@@ -344,7 +344,7 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
         key: &key,
         asked: peer::Asked::Node(peer_node),
     };
-    let addr = listener::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
+    let addr = peer_listener::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
     let data = peer::request(
         &asker,
         addr,

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::listener as peer_listener;
-use super::{hb, hb_disk, hb_mcast, lsnr, monitor, quorum, scheduler, secret, state::Shared, wire};
+use super::peer_listener;
+use super::{
+    hb, hb_disk, hb_mcast, local_socket, monitor, quorum, scheduler, secret, state::Shared, wire,
+};
 use crate::action::{Env, Opts};
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
@@ -28,7 +30,7 @@ fn lock_file(paths: &Paths) -> std::path::PathBuf {
 }
 
 pub fn running(paths: &Paths) -> bool {
-    lsnr::request(paths, "daemon_status").is_some()
+    crate::client::request(paths, "daemon_status").is_some()
 }
 
 fn daemon_pid(paths: &Paths) -> Option<i32> {
@@ -101,12 +103,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             return 1;
         }
     };
-    let listener = match lsnr::bind(paths) {
+    let listener = match local_socket::bind(paths) {
         Ok(l) => l,
         Err(e) => {
             log.error(format!(
                 "cannot listen on {}: {e}",
-                lsnr::socket_path(paths).display()
+                crate::client::socket_path(paths).display()
             ));
             return 1;
         }
@@ -142,7 +144,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         // The local socket serves the CLI but is not a thread svcmon lists:
         // `listener` is the peer listener, as in 1.9's svcmon.
         let (sh, lg) = (shared.clone(), log.clone());
-        s.spawn(move || lsnr::serve(listener, paths, sh, lg));
+        s.spawn(move || local_socket::serve(listener, paths, sh, lg));
         let conf = peer_listener::read_conf(paths);
         match peer_listener::bind(&conf) {
             Ok(tcp) => {
@@ -184,6 +186,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             log: &log,
         };
         hbs.reconcile(s, &site);
+        // Type=notify (packaging/opensvc-agent.service): `systemctl start`
+        // returns once the CLI can reach the daemon, as `daemon start`
+        // waits; after node.conf's mtime is taken, before the watchdog is.
+        if running(paths) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        }
         let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
         while !shared.stop_requested() {
             if exec::interrupted() {
@@ -232,10 +240,10 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         shared.halt();
         hbs.stop_all(&shared);
         log.info("daemon stopping");
-        lsnr::wake(paths);
+        crate::client::wake(paths);
     });
     let _ = std::fs::remove_file(pid_file(paths));
-    let _ = std::fs::remove_file(lsnr::socket_path(paths));
+    let _ = std::fs::remove_file(crate::client::socket_path(paths));
     log.info("daemon stopped");
     0
 }
@@ -532,7 +540,7 @@ pub fn start(paths: &Paths) -> i32 {
 /// Asks the daemon to stop and waits for its process to end (30 s at most).
 pub fn stop(paths: &Paths) -> i32 {
     let pid = daemon_pid(paths);
-    if lsnr::request(paths, "daemon_stop").is_none() {
+    if crate::client::request(paths, "daemon_stop").is_none() {
         return 0;
     }
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -139,6 +139,8 @@ pub struct Shared {
     /// The monitor has probed every local service once: before, any of
     /// them may be running (the watchdog's gate).
     pub probed: AtomicBool,
+    /// Every local service's last full status (status_memory.rs).
+    pub statuses: super::status_memory::StatusMemory,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
     /// Something the monitor must act on at once (a peer lost): it ends
@@ -177,6 +179,7 @@ impl Shared {
             arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             probed: AtomicBool::new(false),
+            statuses: super::status_memory::StatusMemory::default(),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
             stop: AtomicBool::new(false),

@@ -94,6 +94,11 @@ pub fn keyed(docs: Vec<(String, Value)>) -> Value {
     json!({ "version": VERSION, "services": services })
 }
 
+/// The `status` document as text (the daemon answers it from memory).
+pub fn render(st: &ServiceStatus) -> String {
+    to_text(&value(st))
+}
+
 /// Pretty-printed, with the final newline.
 pub fn to_text(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();

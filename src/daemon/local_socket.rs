@@ -1,24 +1,21 @@
-//! The local listener: a unix socket only root can use (mode 0600 in a
-//! 0700 directory, and the peer's uid checked), one JSON request per line,
-//! one JSON answer per line. The CLI (svcmon, nodemgr daemon) talks to the
-//! daemon through it.
+//! The daemon's end of the local socket: a unix socket only root can use
+//! (mode 0600 in a 0700 directory, and the peer's uid checked), one JSON
+//! request per line, one JSON answer per line. The CLI's end, and the
+//! socket's path, are in src/client.rs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::state::Shared;
+use crate::client::socket_path;
 use crate::log::Logger;
 use crate::paths::Paths;
-
-pub fn socket_path(paths: &Paths) -> PathBuf {
-    paths.var.join("lsnr").join("lsnr.sock")
-}
 
 /// Binds the socket, replacing a stale one left by a killed daemon (the
 /// daemon lock, taken before, proves no other daemon owns it).
@@ -68,6 +65,7 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
             json!({"status": 0})
         }
         Some("set_service_monitor") => set_service_monitor(paths, shared, &req["options"]),
+        Some("service_status") => service_status(paths, shared, &req["options"]),
         // The peer listener's blacklist (1.9's `nodemgr daemon blacklist
         // status|clear`): sources ignored after too many refused frames.
         Some("daemon_blacklist_status") => {
@@ -95,6 +93,29 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
     let _ = w.write_all(text.as_bytes());
 }
 
+/// `print status` / `json status` from memory (status_memory.rs): the
+/// rendered answer, or status 1 when only a probe can tell (the CLI then
+/// probes, as it does without a daemon).
+fn service_status(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
+    let Some(svc) = opts["svcname"].as_str() else {
+        return json!({"status": 1, "error": "service_status needs svcname"});
+    };
+    let stamp = super::status_memory::Stamp::now(paths, svc);
+    let Some(st) = shared
+        .statuses
+        .fresh(svc, &stamp, std::time::Instant::now())
+    else {
+        return json!({"status": 1, "error": "no fresh status in memory"});
+    };
+    let text = if opts["format"].as_str() == Some("json") {
+        crate::render::json::render(&st)
+    } else {
+        let color = opts["color"].as_bool().unwrap_or(false);
+        crate::render::tree::body(&st, color)
+    };
+    json!({"status": 0, "data": {"text": text}})
+}
+
 /// A cluster-wide order for one service, from the CLI (expect.rs), kept
 /// on disk before the answer (inbox.rs): the command's local part runs
 /// only once the order survives a power loss.
@@ -120,25 +141,4 @@ fn set_service_monitor(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
         inbox.push((svc.to_string(), order));
     }
     json!({"status": 0, "data": data})
-}
-
-/// Sends one request to the local daemon; None when no daemon answers.
-pub fn request(paths: &Paths, action: &str) -> Option<Value> {
-    ask(paths, &json!({"action": action}))
-}
-
-/// Sends `req` (`{"action": ..., "options": ...}`) to the local daemon.
-pub fn ask(paths: &Paths, req: &Value) -> Option<Value> {
-    let conn = UnixStream::connect(socket_path(paths)).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut w = &conn;
-    w.write_all(format!("{req}\n").as_bytes()).ok()?;
-    let mut line = String::new();
-    BufReader::new(&conn).read_line(&mut line).ok()?;
-    serde_json::from_str(&line).ok()
-}
-
-/// Unblocks `serve` (waiting in accept) after a stop was requested.
-pub fn wake(paths: &Paths) {
-    let _ = UnixStream::connect(socket_path(paths));
 }

@@ -484,5 +484,5 @@ pub fn peer_addr(paths: &Paths, node: &str) -> Result<SocketAddr, peer::PeerErro
 }
 
 #[cfg(test)]
-#[path = "listener_tests.rs"]
+#[path = "peer_listener_tests.rs"]
 pub(crate) mod tests;
