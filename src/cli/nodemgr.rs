@@ -11,6 +11,7 @@ use crate::daemon;
 use crate::exec::RealRunner;
 use crate::node;
 use crate::paths::{self, Paths};
+use crate::render;
 
 #[derive(Parser, Debug)]
 #[command(name = "nodemgr", about = "Manage this node's settings (node.conf)")]
@@ -30,7 +31,7 @@ struct Args {
     /// daemon start: run in the foreground (systemd)
     #[arg(long)]
     foreground: bool,
-    /// daemon status: output format
+    /// get, validate config, daemon status: output format
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
     /// get, set, unset or syncservices
@@ -54,10 +55,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         return 1;
     }
     let paths = Paths::from_env();
+    let json = a.format.as_deref() == Some("json");
     match a.action.join("_").as_str() {
-        "get" => get(&paths, a.param.as_deref()),
+        "get" => get(&paths, a.param.as_deref(), json),
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
-        "validate_config" => validate_config(&paths),
+        "validate_config" => validate_config(&paths, json),
         "arbitrator_secret" => arbitrator_secret(&paths),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
@@ -85,7 +87,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             c => c,
         },
         "daemon_running" => i32::from(!daemon::run::running(&paths)),
-        "daemon_status" => super::svcmon::show(&paths, a.format.as_deref() == Some("json"), false),
+        "daemon_status" => super::svcmon::show(&paths, json, false),
         action @ ("daemon_blacklist_status" | "daemon_blacklist_clear") => {
             blacklist(&paths, action)
         }
@@ -122,13 +124,20 @@ fn param(p: Option<&str>) -> Result<&str, i32> {
 
 /// `node.host_mode` (or its 1.9 name `node.env`) prints the effective mode,
 /// TST when unset: peers ask for it before a sync and must get an answer.
-fn get(paths: &Paths, p: Option<&str>) -> i32 {
+fn get(paths: &Paths, p: Option<&str>, json: bool) -> i32 {
     let p = match param(p) {
         Ok(p) => p,
         Err(c) => return c,
     };
+    let print = |v: &str| {
+        if json {
+            print!("{}", render::json::to_text(&render::json::param(p, v)));
+        } else {
+            println!("{v}");
+        }
+    };
     if matches!(p, "node.host_mode" | "node.env") {
-        println!("{}", node::host_mode(paths));
+        print(&node::host_mode(paths));
         return 0;
     }
     let file = paths.node_conf();
@@ -138,7 +147,7 @@ fn get(paths: &Paths, p: Option<&str>) -> i32 {
     }
     match edit::get(&file, p) {
         Ok(Some(v)) => {
-            println!("{v}");
+            print(&v);
             0
         }
         Ok(None) => {
@@ -176,9 +185,16 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
 
 /// Every problem of node.conf on stdout, as `svcmgr validate config` lists
 /// a service file's; exit 2 if any.
-fn validate_config(paths: &Paths) -> i32 {
+fn validate_config(paths: &Paths, json: bool) -> i32 {
     let file = paths.node_conf();
     match config::node::NodeConfig::load(&file) {
+        Ok(conf) if json => {
+            print!(
+                "{}",
+                render::json::to_text(&render::json::problems(&file, &conf.problems))
+            );
+            if conf.problems.is_empty() { 0 } else { 2 }
+        }
         Ok(conf) if conf.problems.is_empty() => {
             println!("{}: no problem found", file.display());
             0

@@ -333,7 +333,7 @@ fn json_status_carries_the_tree() {
         "/dev/mapper/vgsvc1-lvdatasvc1@/svc1/data"
     );
     assert_eq!(res["sync#i0"]["status"], "warn");
-    assert_eq!(res["sync#i0"]["log"], "passive node needs update");
+    assert_eq!(res["sync#i0"]["log"], "# passive node needs update\n");
     assert_eq!(res["app"]["disable"], false);
     assert_eq!(res["app"]["optional"], false);
     let b = w.svc(&["print", "status", "--format", "json"]);
