@@ -136,7 +136,7 @@ impl<'a> Executor<'a> {
             }
             self.trigger(r, "post_start");
         }
-        if action == "start" {
+        if action == "start" && !self.env.runner.dry_run() {
             write_last_start(&self.svc.info.paths, self.svc.name());
         }
         true

@@ -4,9 +4,13 @@
 
 mod config_cmds;
 mod create;
+mod delete;
 mod edit_config;
 mod executor;
 pub mod freeze;
+pub mod keywords;
+mod logs;
+mod ls;
 mod order;
 mod probe;
 mod selection;
@@ -60,6 +64,14 @@ pub enum Action {
     SyncAll,
     PostSync,
     Switch,
+    /// This node's services and their overall status, one per line.
+    Ls,
+    /// The service's log file, coloured; `--follow` waits for more.
+    Logs,
+    /// Remove the service's files, or with `--rid` those sections.
+    Delete,
+    /// Every section and keyword of a service file, with defaults.
+    PrintKeywords,
 }
 
 use Action::*;
@@ -117,6 +129,8 @@ pub enum Opt {
     Recover,
     Discard,
     Refresh,
+    Follow,
+    DryRun,
 }
 
 /// One line of the action table: everything the command line, its help,
@@ -152,8 +166,8 @@ const fn act(
 }
 
 use Opt::*;
-const START_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DisableRollback];
-const STOP_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags];
+const START_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DisableRollback, DryRun];
+const STOP_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DryRun];
 
 /// Every action, in the order the usage lists them within their group.
 /// A new action is one line here (and its arm in `dispatch_code`); one
@@ -163,7 +177,7 @@ pub const ACTIONS: &[ActionInfo] = &[
     act("start",           Start,          Group::Service,   "start the resources: ip, vg, fs, app (rolled back on failure)", START_OPTS),
     act("stop",            Stop,           Group::Service,   "stop the resources: app, fs, vg, ip", STOP_OPTS),
     act("restart",         Restart,        Group::Service,   "stop, then start", START_OPTS),
-    act("switch",          Switch,         Group::Service,   "stop here and start on the node given by --to", &[To, Cluster, Waitlock]),
+    act("switch",          Switch,         Group::Service,   "stop here and start on the node given by --to", &[To, Cluster, Waitlock, DryRun]),
     act("freeze",          Freeze,         Group::Service,   "block start, stop and the agent daemon's orchestration", &[Cluster]),
     act("thaw",            Thaw,           Group::Service,   "undo freeze", &[Cluster]),
     act("enable",          Enable,         Group::Service,   "enable the resources given by --rid (or the service)", &[Rid, Waitlock]),
@@ -177,16 +191,20 @@ pub const ACTIONS: &[ActionInfo] = &[
     act("startapp",        StartApp,       Group::Resources, "run the launchers' start scripts (S*)", START_OPTS),
     act("stopapp",         StopApp,        Group::Resources, "run the launchers' stop scripts (K*)", STOP_OPTS),
     act("print_status",    PrintStatus,    Group::Status,    "print the status tree of the resources", &[Format, Refresh]),
-    act("status",          Status,         Group::Status,    "print nothing, exit with the overall status (0 up, 1 down, 2 warn, 3 n/a)", &[]),
+    act("status",          Status,         Group::Status,    "print nothing, exit with the overall status (0 up, 1 down, 2 warn, 3 n/a)", &[Format]),
     act("json_status",     JsonStatus,     Group::Status,    "print the status as JSON", &[Refresh]),
     act("frozen",          Frozen,         Group::Status,    "exit 1 when the service is frozen, 0 when not", &[]),
-    act("print_config",    PrintConfig,    Group::Config,    "print the config file", &[]),
-    act("validate_config", ValidateConfig, Group::Config,    "list every problem of the config file with its line", &[]),
+    act("ls",              Ls,             Group::Status,    "list this node's services with their overall status", &[Format]),
+    act("logs",            Logs,           Group::Status,    "print the service's log (--follow: wait for new lines)", &[Follow]),
+    act("print_config",    PrintConfig,    Group::Config,    "print the config file", &[Format]),
+    act("validate_config", ValidateConfig, Group::Config,    "list every problem of the config file with its line", &[Format]),
     act("edit_config",     EditConfig,     Group::Config,    "edit a copy of the config, installed only when it validates", &[Recover, Discard, Waitlock]),
-    act("get",             Get,            Group::Config,    "print the value of --param section.key", &[Param]),
+    act("get",             Get,            Group::Config,    "print the value of --param section.key", &[Param, Format]),
     act("set",             Set,            Group::Config,    "set --param section.key to --value", &[Param, Value, Force, Waitlock]),
     act("unset",           Unset,          Group::Config,    "remove --param section.key", &[Param, Waitlock]),
     act("create",          Create,         Group::Config,    "create a new, frozen service (from --config or --template)", &[Config, Template]),
+    act("delete",          Delete,         Group::Config,    "remove the service's files, or the sections given by --rid", &[Rid, Waitlock]),
+    act("print_keywords",  PrintKeywords,  Group::Config,    "print every section and keyword of a service file, with defaults", &[]),
     act("syncnodes",       SyncNodes,      Group::Sync,      "send the config and the synced data to the other nodes", &[Force, Cron]),
     act("syncdrp",         SyncDrp,        Group::Sync,      "send them to the DRP nodes", &[Force, Cron]),
     act("syncall",         SyncAll,        Group::Sync,      "syncnodes, then syncdrp", &[Force, Cron]),
@@ -255,6 +273,10 @@ impl Action {
                 | Unset
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
+                | Delete
         )
     }
 
@@ -285,13 +307,46 @@ impl Action {
                 | Get
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
         )
     }
 
     /// Whose stdout is data a script parses: no collector lines there.
     fn quiet_stdout(self, opts: &Opts) -> bool {
-        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig)
-            || (self == PrintStatus && opts.json)
+        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig) || self.prints_json(opts)
+    }
+
+    /// The actions `--dry-run` applies to: those that run the resources'
+    /// commands (docs/behaviour.md, "Dry run").
+    pub fn can_dry_run(self) -> bool {
+        matches!(
+            self,
+            Start
+                | Stop
+                | Restart
+                | StartIp
+                | StopIp
+                | StartVg
+                | StopVg
+                | StartFs
+                | StopFs
+                | StartApp
+                | StopApp
+                | Switch
+        )
+    }
+
+    /// Whether this action answers with a JSON document (docs/json.md):
+    /// `json status` always, the other data actions with `--format json`.
+    pub fn prints_json(self, opts: &Opts) -> bool {
+        self == JsonStatus
+            || (opts.json
+                && matches!(
+                    self,
+                    PrintStatus | Status | Ls | PrintConfig | ValidateConfig | Get
+                ))
     }
 }
 
@@ -330,6 +385,11 @@ pub struct Opts {
     pub discard: bool,
     /// `create --config F` or `--template F`.
     pub create_from: Option<PathBuf>,
+    /// No `-s`: the action runs on every service of this node (`ls`
+    /// leaves out the files of services not for this node).
+    pub every_service: bool,
+    /// `logs --follow`: wait for new lines until SIGINT/SIGTERM.
+    pub follow: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -381,6 +441,9 @@ pub enum Refused {
 pub struct Outcome {
     pub code: i32,
     pub refused: Option<Refused>,
+    /// The JSON document of a data action in JSON mode, not printed yet:
+    /// the caller prints it alone or keyed by service (docs/json.md).
+    pub data: Option<serde_json::Value>,
 }
 
 impl From<i32> for Outcome {
@@ -388,14 +451,29 @@ impl From<i32> for Outcome {
         Outcome {
             code,
             refused: None,
+            data: None,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn data(code: i32, doc: serde_json::Value) -> Outcome {
+        Outcome {
+            code,
+            refused: None,
+            data: Some(doc),
         }
     }
 }
 
 /// Runs `action` on service `name`: the pipeline of docs/behaviour.md,
-/// "Action pipeline".
+/// "Action pipeline". A JSON document is printed on stdout.
 pub fn run(env: &Env, name: &str, action: Action) -> i32 {
-    run_outcome(env, name, action).code
+    let out = run_outcome(env, name, action);
+    if let Some(doc) = &out.data {
+        let _ = std::io::stdout().write_all(render::json::to_text(doc).as_bytes());
+    }
+    out.code
 }
 
 /// `run`, saying why a start did not complete.
@@ -407,14 +485,24 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     let log = Logger::service(name);
     // These work on the file itself, so a broken config can be inspected and fixed.
     match action {
-        ValidateConfig => return config_cmds::validate(env, name).into(),
+        ValidateConfig => return config_cmds::validate(env, name),
         EditConfig => {
             return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log).into();
         }
         PrintConfig | Get | Set | Unset | Enable | Disable => {
-            return config_cmds::run(env, name, action, &log).into();
+            return config_cmds::run(env, name, action, &log);
         }
         Create => return create::create(env, name, env.opts.create_from.as_deref()).into(),
+        Ls => return ls::run(env, name),
+        Logs => return logs::run(env, name).into(),
+        // Ignored, --tags would have turned a partial delete into the
+        // removal of the whole service.
+        Delete if !env.opts.tags.is_empty() => {
+            eprintln!("delete takes --rid, not --tags");
+            return BAD_CONFIG.into();
+        }
+        Delete if !env.opts.rids.is_empty() => return delete::rids(env, name, &log).into(),
+        PrintKeywords => return keywords::run(env.opts).into(),
         _ => {}
     }
     let svc = match load(env, name) {
@@ -426,12 +514,15 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         eprintln!("{msg}");
         return action.bad_input().into();
     }
-    collector::push_if_needed(
-        env.paths,
-        name,
-        &svc.config.file,
-        !action.quiet_stdout(env.opts),
-    );
+    // A dry run writes nothing, the collector stamp included.
+    if !env.runner.dry_run() {
+        collector::push_if_needed(
+            env.paths,
+            name,
+            &svc.config.file,
+            !action.quiet_stdout(env.opts),
+        );
+    }
     if let Err(msg) = node::check_host_mode(env.paths, &svc.config.service_type) {
         log.error(format!("service {name} {msg}"));
         return FAILED.into();
@@ -446,7 +537,10 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     // A manual start, stop, freeze or thaw of an orchestrated service is an
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.
-    let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
+    // A dry run shows the local plan: an order would hand the action to
+    // the daemons, which cannot dry-run it.
+    let ordered =
+        order::is_order(&svc.config.orchestrate, env.opts.cluster, action) && !env.runner.dry_run();
     let mut order_at = None;
     if ordered {
         match order::before(env, name, &svc.info.nodes, action, &log) {
@@ -500,11 +594,19 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
 }
 
 fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> Outcome {
+    if action.prints_json(env.opts) {
+        if action == Status {
+            let st = collect(svc, env.runner, frozen);
+            return Outcome::data(st.overall.exit_code(), render::json::summary(&st));
+        }
+        return Outcome::data(OK, status_doc(env, svc, frozen));
+    }
     let ex = executor::Executor::new(env, svc, log);
     let code = dispatch_code(&ex, env, svc, action, frozen, log);
     Outcome {
         code,
         refused: ex.refused(),
+        data: None,
     }
 }
 
@@ -529,7 +631,7 @@ fn dispatch_code(
         StartApp => ex.start("startapp", &[Kind::App], false),
         StopApp => ex.stop("stopapp", &[Kind::App]),
         PrintStatus => return print_status(env, svc, frozen),
-        JsonStatus => return print_json(env, svc, frozen),
+        JsonStatus => unreachable!("a JSON document is made by dispatch"),
         Status => return collect(svc, env.runner, frozen).overall.exit_code(),
         Freeze => return freeze::freeze(env.paths, svc.name(), log),
         Thaw => return freeze::thaw(env.paths, svc.name(), log),
@@ -541,8 +643,9 @@ fn dispatch_code(
         // above is the point (the sender waits for our running action).
         PostSync => true,
         Switch => return ex.switch(),
-        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig
-        | Create => {
+        Delete => return delete::service(env, svc, log),
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig | Ls
+        | Logs | PrintKeywords | Create => {
             unreachable!("config actions are handled before the service is built")
         }
     };
@@ -550,9 +653,6 @@ fn dispatch_code(
 }
 
 fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    if env.opts.json {
-        return print_json(env, svc, frozen);
-    }
     if let Some(body) = from_daemon(env, svc, "tree") {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", svc.name());
@@ -612,14 +712,13 @@ fn from_daemon(env: &Env, svc: &Service, format: &str) -> Option<String> {
     answer["data"]["text"].as_str().map(str::to_string)
 }
 
-fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    if let Some(doc) = from_daemon(env, svc, "json") {
-        let _ = std::io::stdout().write_all(doc.as_bytes());
-        return OK;
+/// The `status` document (docs/json.md): the daemon's when it is fresh,
+/// else probed now.
+fn status_doc(env: &Env, svc: &Service, frozen: bool) -> serde_json::Value {
+    if let Some(doc) = from_daemon(env, svc, "json").and_then(|t| serde_json::from_str(&t).ok()) {
+        return doc;
     }
-    let st = collect(svc, env.runner, frozen);
-    let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
-    OK
+    render::json::value(&collect(svc, env.runner, frozen))
 }
 
 /// Loads and builds the service; config errors are printed with their

@@ -13,6 +13,7 @@ use crate::daemon;
 use crate::exec::RealRunner;
 use crate::node;
 use crate::paths::{self, Paths};
+use crate::render;
 
 /// One nodemgr action: its words joined by `_`, its group, what it does
 /// and the options it takes besides `--debug` and `--help` (clap ids).
@@ -53,16 +54,16 @@ const ACTIONS: &[NodeAction] = &[
     na("freeze",                  NODE,   "stop the orchestrator and svcmgr actions on this node", &[], node_freeze),
     na("thaw",                    NODE,   "undo freeze", &[], node_thaw),
     na("frozen",                  NODE,   "exit 1 when the node is frozen, 0 when not", &[], node_frozen),
-    na("get",                     CONFIG, "print the value of --param section.key of node.conf", &["param"], |p, a| get(p, a.param.as_deref())),
+    na("get",                     CONFIG, "print the value of --param section.key of node.conf", &["param", "format"], |p, a| get(p, a.param.as_deref(), json(a))),
     na("set",                     CONFIG, "set --param section.key to --value in node.conf", &["param", "value"], |p, a| set(p, a.param.as_deref(), a.value.as_deref())),
     na("unset",                   CONFIG, "remove --param section.key from node.conf", &["param"], |p, a| unset(p, a.param.as_deref())),
-    na("validate_config",         CONFIG, "list every problem of node.conf with its line", &[], |p, _| validate_config(p)),
+    na("validate_config",         CONFIG, "list every problem of node.conf with its line", &["format"], |p, a| validate_config(p, json(a))),
     na("arbitrator_secret",       CONFIG, "print the secret other clusters use to ping this arbitrator", &[], |p, _| arbitrator_secret(p)),
     na("syncservices",            SYNC,   "syncall every service, within its sync schedule (cron)", &["force"], |p, a| syncservices(p, a.debug, a.force)),
     na("daemon_start",            DAEMON, "start the agent daemon", &["foreground"], daemon_start),
     na("daemon_stop",             DAEMON, "stop the agent daemon and disarm its watchdog", &[], |p, _| daemon::run::stop(p)),
     na("daemon_restart",          DAEMON, "stop, then start the agent daemon", &[], |p, _| daemon_restart(p)),
-    na("daemon_status",           DAEMON, "show the daemon's view of the nodes and services", &["format"], |p, a| super::svcmon::show(p, a.format.as_deref() == Some("json"), false)),
+    na("daemon_status",           DAEMON, "show the daemon's view of the nodes and services", &["format"], |p, a| super::svcmon::show(p, json(a), false)),
     na("daemon_running",          DAEMON, "exit 0 when the agent daemon runs, 1 when not", &[], |p, _| i32::from(!daemon::run::running(p))),
     na("daemon_blacklist_status", DAEMON, "print the peer sources the listener ignores", &[], |p, _| blacklist(p, "daemon_blacklist_status")),
     na("daemon_blacklist_clear",  DAEMON, "forgive every ignored source", &[], |p, _| blacklist(p, "daemon_blacklist_clear")),
@@ -97,7 +98,7 @@ struct Args {
     /// daemon start: run in the foreground (systemd)
     #[arg(long)]
     foreground: bool,
-    /// daemon status: output format
+    /// get, validate config, daemon status: output format
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
     /// Print help (of an action when it follows the action's words)
@@ -209,6 +210,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
     (act.run)(&Paths::from_env(), &a)
 }
 
+/// `--format json`.
+fn json(a: &Args) -> bool {
+    a.format.as_deref() == Some("json")
+}
+
 /// The whole node: the orchestrator starts nothing here, and svcmgr
 /// refuses actions, until thawed.
 fn node_freeze(paths: &Paths, _: &Args) -> i32 {
@@ -271,13 +277,20 @@ fn param(p: Option<&str>) -> Result<&str, i32> {
 
 /// `node.host_mode` (or its 1.9 name `node.env`) prints the effective mode,
 /// TST when unset: peers ask for it before a sync and must get an answer.
-fn get(paths: &Paths, p: Option<&str>) -> i32 {
+fn get(paths: &Paths, p: Option<&str>, json: bool) -> i32 {
     let p = match param(p) {
         Ok(p) => p,
         Err(c) => return c,
     };
+    let print = |v: &str| {
+        if json {
+            print!("{}", render::json::to_text(&render::json::param(p, v)));
+        } else {
+            println!("{v}");
+        }
+    };
     if matches!(p, "node.host_mode" | "node.env") {
-        println!("{}", node::host_mode(paths));
+        print(&node::host_mode(paths));
         return 0;
     }
     let file = paths.node_conf();
@@ -287,7 +300,7 @@ fn get(paths: &Paths, p: Option<&str>) -> i32 {
     }
     match edit::get(&file, p) {
         Ok(Some(v)) => {
-            println!("{v}");
+            print(&v);
             0
         }
         Ok(None) => {
@@ -325,9 +338,16 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
 
 /// Every problem of node.conf on stdout, as `svcmgr validate config` lists
 /// a service file's; exit 2 if any.
-fn validate_config(paths: &Paths) -> i32 {
+fn validate_config(paths: &Paths, json: bool) -> i32 {
     let file = paths.node_conf();
     match config::node::NodeConfig::load(&file) {
+        Ok(conf) if json => {
+            print!(
+                "{}",
+                render::json::to_text(&render::json::problems(&file, &conf.problems))
+            );
+            if conf.problems.is_empty() { 0 } else { 2 }
+        }
         Ok(conf) if conf.problems.is_empty() => {
             println!("{}: no problem found", file.display());
             0

@@ -91,11 +91,13 @@ fn daemon_status(paths: &Paths) -> Option<Value> {
 fn print_view(data: &Value, json: bool, color: bool) {
     let mut out = std::io::stdout().lock();
     let _ = if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(data).unwrap_or_default()
-        )
+        // Our document's schema version (docs/json.md) beside the
+        // daemon's view.
+        let mut doc = data.clone();
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("version".into(), render::json::VERSION.into());
+        }
+        write!(out, "{}", render::json::to_text(&doc))
     } else {
         write!(out, "{}", render::svcmon::render(data, color))
     };

@@ -206,3 +206,14 @@ pub struct OpenHaConf {
     /// OpenHA service name; defaults to the service name.
     pub name: String,
 }
+
+/// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
+pub fn valid_svcname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "node"
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}

@@ -15,7 +15,6 @@ use super::duration;
 use super::ini::{Ini, Section};
 use super::node_keywords::{self as nk, SectionKind, ValueKind};
 use super::node_validate;
-use crate::daemon::split::SplitAction;
 
 /// `[hb#N] port` when unset.
 pub const DEFAULT_HB_PORT: u16 = 10000;
@@ -32,36 +31,7 @@ pub const DEFAULT_WATCHDOG_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_HOST_MODE: &str = "TST";
 pub const DEFAULT_CLUSTER_NAME: &str = "default";
 
-/// What a heartbeat beats through: `[hb#N] type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum HbMedium {
-    /// TCP to each peer (daemon/hb/unicast.rs).
-    Unicast,
-    /// UDP to a group (daemon/hb/mcast.rs).
-    Multicast,
-    /// Slots on a shared block device (daemon/hb/disk.rs).
-    Disk,
-}
-
-impl HbMedium {
-    pub const ALL: [HbMedium; 3] = [HbMedium::Unicast, HbMedium::Multicast, HbMedium::Disk];
-
-    /// Any case, as node.conf writes it.
-    pub fn parse(v: &str) -> Option<HbMedium> {
-        let v = v.trim();
-        HbMedium::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(v))
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HbMedium::Unicast => "unicast",
-            HbMedium::Multicast => "multicast",
-            HbMedium::Disk => "disk",
-        }
-    }
-}
+pub use super::node_keywords::HbMedium;
 
 /// One `[hb#N]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +288,7 @@ fn listener_section(s: Option<&Section>) -> ListenerSection {
         addr: value(s, "addr")
             .unwrap_or(DEFAULT_LISTENER_ADDR)
             .to_string(),
-        port: port_of(value(s, "port"), true).unwrap_or(crate::daemon::peer::DEFAULT_PORT),
+        port: port_of(value(s, "port"), true).unwrap_or(DEFAULT_PORT),
         addr_of: BTreeMap::new(),
         port_of: BTreeMap::new(),
     };
@@ -364,7 +334,7 @@ fn arbitrator_section(section: &Section) -> Option<Arbitrator> {
         cluster: value(s, "cluster")
             .unwrap_or(DEFAULT_CLUSTER_NAME)
             .to_string(),
-        port: port_of(value(s, "port"), false).unwrap_or(crate::daemon::peer::DEFAULT_PORT),
+        port: port_of(value(s, "port"), false).unwrap_or(DEFAULT_PORT),
         timeout: secs(
             SectionKind::Arbitrator,
             s,
@@ -373,6 +343,40 @@ fn arbitrator_section(section: &Section) -> Option<Arbitrator> {
         ),
     })
 }
+
+/// `[node] split_action` (or `[cluster]`): what a node that lost quorum
+/// does (src/daemon/split.rs carries it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitAction {
+    Crash,
+    Reboot,
+    FreezeStop,
+    Disabled,
+}
+
+impl SplitAction {
+    pub fn parse(v: &str) -> Option<SplitAction> {
+        match v.trim().to_lowercase().as_str() {
+            "crash" => Some(SplitAction::Crash),
+            "reboot" => Some(SplitAction::Reboot),
+            "freezestop" => Some(SplitAction::FreezeStop),
+            "disabled" => Some(SplitAction::Disabled),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitAction::Crash => "crash",
+            SplitAction::Reboot => "reboot",
+            SplitAction::FreezeStop => "freezestop",
+            SplitAction::Disabled => "disabled",
+        }
+    }
+}
+
+/// The peer listener's port when `[listener] port` does not say.
+pub const DEFAULT_PORT: u16 = 1214;
 
 #[cfg(test)]
 #[path = "node_tests.rs"]

@@ -9,8 +9,7 @@ use std::path::Path;
 use super::Problem;
 use super::edit;
 use super::ini::{Ini, Section};
-use super::node::HbMedium;
-use super::node_keywords::{self as nk, SectionKind};
+use super::node_keywords::{self as nk, HbMedium, SectionKind};
 
 fn problem(
     file: &Path,

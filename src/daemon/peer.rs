@@ -29,8 +29,7 @@ use serde_json::{Value, json};
 use super::deadline::Deadline;
 use super::wire::{self, FrameKind, Key, Opened, Opener, Sealer, WireError};
 
-/// The listener's default port (1.9's).
-pub const DEFAULT_PORT: u16 = 1214;
+pub use crate::config::node::DEFAULT_PORT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -154,6 +153,13 @@ pub fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
         Err(error) => json!({"status": 1, "error": error, "req": req}),
     };
     v.to_string().into_bytes()
+}
+
+/// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
+/// per-node override), else the node name; `peer_port` for the port.
+pub fn peer_addr(paths: &crate::paths::Paths, node: &str) -> Result<SocketAddr, PeerError> {
+    let conf = crate::config::node::NodeConfig::load_or_empty(&paths.node_conf());
+    resolve(&conf.peer_host(node), conf.peer_port(node))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@
 //! the key, so banning its address would only cut a cluster node off.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -467,13 +467,6 @@ pub fn dispatch(
         Some(other) => Err(format!("unknown action {other}")),
         None => Err("a request without an action".to_string()),
     }
-}
-
-/// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
-/// per-node override), else the node name; `peer_port` for the port.
-pub fn peer_addr(paths: &Paths, node: &str) -> Result<SocketAddr, peer::PeerError> {
-    let conf = NodeConfig::load_or_empty(&paths.node_conf());
-    peer::resolve(&conf.peer_host(node), conf.peer_port(node))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use super::*;
 use crate::daemon::blacklist::Blacklist;
 use crate::daemon::peer::{Asked, Asker, PeerError};
 use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 
 pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

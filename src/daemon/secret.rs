@@ -24,35 +24,8 @@ const SECRET_BYTES: usize = 32;
 /// Two processes starting at once must not each write their own secret.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// The fewest bits a secret must carry.
-pub const MIN_BITS: usize = 128;
-
-/// Whether `secret` carries [`MIN_BITS`]: hex digits count 4 bits each,
-/// base64 characters (either alphabet, padding aside) 6; anything else,
-/// a pass phrase, is refused, since its entropy cannot be told. The
-/// message never shows the secret.
-pub fn check_strength(secret: &str) -> Result<(), String> {
-    let s = secret.trim();
-    let hex = s.chars().all(|c| c.is_ascii_hexdigit());
-    let b64 = s
-        .trim_end_matches('=')
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "+/-_".contains(c));
-    let bits = if hex {
-        s.len() * 4
-    } else if b64 {
-        s.trim_end_matches('=').len() * 6
-    } else {
-        0
-    };
-    if bits >= MIN_BITS {
-        return Ok(());
-    }
-    Err(format!(
-        "a secret of length {} is too weak: use at least {MIN_BITS} random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)",
-        s.chars().count()
-    ))
-}
+/// The strength rule is a node.conf value check (config/node_keywords.rs).
+pub use crate::config::node_keywords::{MIN_BITS, check_strength};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

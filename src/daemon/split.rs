@@ -40,34 +40,8 @@ use super::state::Shared;
 use crate::action::Env;
 use crate::log::Logger;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitAction {
-    Crash,
-    Reboot,
-    FreezeStop,
-    Disabled,
-}
-
-impl SplitAction {
-    pub fn parse(v: &str) -> Option<SplitAction> {
-        match v.trim().to_lowercase().as_str() {
-            "crash" => Some(SplitAction::Crash),
-            "reboot" => Some(SplitAction::Reboot),
-            "freezestop" => Some(SplitAction::FreezeStop),
-            "disabled" => Some(SplitAction::Disabled),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SplitAction::Crash => "crash",
-            SplitAction::Reboot => "reboot",
-            SplitAction::FreezeStop => "freezestop",
-            SplitAction::Disabled => "disabled",
-        }
-    }
-}
+/// What to do on losing quorum: a node.conf value, typed in config/node.rs.
+pub use crate::config::node::SplitAction;
 
 /// The initial PID namespace's inode (`PROC_PID_INIT_INO`, 0xEFFFFFFC):
 /// fixed by the kernel, never given to another namespace.

@@ -200,7 +200,8 @@ impl Driver for Fs {
             ctx.log.error(format!("device does not exist {dev}"));
             return Err(Failed::silent());
         }
-        if !Path::new(mnt).exists() {
+        // A dry run writes nothing: the mount in its plan needs no directory.
+        if !Path::new(mnt).exists() && !ctx.runner.dry_run() {
             if let Err(e) = std::fs::create_dir_all(mnt) {
                 ctx.log
                     .info(format!("failed to create missing mountpoint {mnt}"));

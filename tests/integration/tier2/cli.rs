@@ -247,7 +247,7 @@ fn unsupported_action_is_a_usage_error() {
         ),
         (
             &["print", "foo"][..],
-            "unsupported action 'print foo'; did you mean 'print status' or 'print config'?",
+            "unsupported action 'print foo'; did you mean 'print status', 'print config' or 'print keywords'?",
         ),
     ];
     for (words, msg) in cases {
@@ -642,7 +642,7 @@ fn json_status_carries_the_tree() {
         "/dev/mapper/vgsvc1-lvdatasvc1@/svc1/data"
     );
     assert_eq!(res["sync#i0"]["status"], "warn");
-    assert_eq!(res["sync#i0"]["log"], "passive node needs update");
+    assert_eq!(res["sync#i0"]["log"], "# passive node needs update\n");
     assert_eq!(res["app"]["disable"], false);
     assert_eq!(res["app"]["optional"], false);
     let b = w.svc(&["print", "status", "--format", "json"]);

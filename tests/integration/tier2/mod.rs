@@ -4,6 +4,7 @@
 mod actions;
 mod bad_input;
 mod cli;
+mod cli_actions;
 mod daemon;
 mod edit_config;
 mod examples;
