@@ -17,10 +17,12 @@ pub mod listener;
 pub mod lsnr;
 pub mod memory;
 pub mod monitor;
+pub mod orchestration;
 pub mod orchestrator;
 pub mod order;
 pub mod peer;
-pub mod placement;
+/// Moved out of the daemon (svcmon shares it); the old path still works.
+pub use crate::placement;
 pub mod proof;
 pub mod quorum;
 pub mod replicate;

@@ -33,7 +33,8 @@ pub const STABLE_UP: Duration = Duration::from_secs(10);
 use serde_json::Value;
 
 use super::memory::Memory;
-use super::orchestrator::Pass;
+use super::orchestration::core::Smon;
+use super::orchestration::pass::Pass;
 use super::split::{self, SplitAction};
 use super::state::{ServiceData, Shared};
 use crate::action::{Action, Env};
@@ -404,7 +405,7 @@ fn publish(shared: &Shared, memory: &Memory) {
 /// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order);
 /// when that fails, the resource and its followers stopped, then started.
 fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
-    super::orchestrator::set_smon(shared, name, "restarting");
+    shared.set_smon(name, Smon::Restarting);
     let rid = w.rid.as_str();
     let run = |action: Action, rids: Vec<String>| {
         let how = super::act::How {
@@ -429,7 +430,7 @@ fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
             env.paths.svc_log(name).display()
         ));
     }
-    super::orchestrator::set_smon(shared, name, "idle");
+    shared.set_smon(name, Smon::Idle);
 }
 
 /// How long a restart with followers keeps trying to start once they are
@@ -494,7 +495,7 @@ fn run_monitor_action(
     ));
     memory.start_failed.insert(name.to_string(), f);
     memory.save(env.paths, log);
-    super::orchestrator::set_smon(shared, name, "start failed");
+    shared.set_smon(name, Smon::StartFailed);
     if super::act::run(env, name, Action::Stop, Default::default()) {
         log.info(format!("{why}: stopped here"));
     } else {

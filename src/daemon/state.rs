@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::orchestration::view::NodeView;
 use super::proof::{Lost, SlotSeen};
 use crate::status::Status;
 
@@ -79,7 +80,10 @@ pub struct Ticks {
 /// What the heartbeats brought from one peer.
 #[derive(Debug, Clone)]
 pub struct Peer {
+    /// As it came, for svcmon and the status answer.
     pub data: Value,
+    /// The same, decoded once: what the decisions read.
+    pub view: NodeView,
     /// Last frame received, per rx thread.
     pub last: BTreeMap<String, Instant>,
 }
@@ -96,6 +100,9 @@ pub struct Shared {
     pub beating: Mutex<BTreeMap<String, BTreeMap<String, bool>>>,
     /// Frames an rx thread refused (forged, replayed, truncated, oversized...).
     pub rejected: Mutex<BTreeMap<String, u64>>,
+    /// Per rx thread, datasets that came in a sound frame but did not
+    /// decode (orchestration/view.rs): refused, the peer not heard by them.
+    pub refused_datasets: Mutex<BTreeMap<String, u64>>,
     /// The heartbeats node.conf configures (the orchestrator's proofs).
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// Lost peers: when they were last heard and what they had promised
@@ -161,6 +168,7 @@ impl Shared {
             peers: Mutex::new(BTreeMap::new()),
             beating: Mutex::new(BTreeMap::new()),
             rejected: Mutex::new(BTreeMap::new()),
+            refused_datasets: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost: Mutex::new(BTreeMap::new()),
             ticks: Mutex::new(BTreeMap::new()),
@@ -215,15 +223,28 @@ impl Shared {
         }
     }
 
-    /// An rx thread got `peer`'s dataset.
-    pub fn received(&self, tid: &str, peer: &str, data: Value) {
+    /// An rx thread got `peer`'s dataset. One that does not decode is
+    /// refused and counted (the status answer's `refused_datasets`): the
+    /// peer is not heard by it. Returns whether it was taken.
+    pub fn received(&self, tid: &str, peer: &str, data: Value) -> bool {
+        let view = match NodeView::from_json(&data) {
+            Ok(v) => v,
+            Err(_) => {
+                if let Ok(mut r) = self.refused_datasets.lock() {
+                    *r.entry(tid.to_string()).or_default() += 1;
+                }
+                return false;
+            }
+        };
         if let Ok(mut p) = self.peers.lock() {
             let e = p.entry(peer.to_string()).or_insert_with(|| Peer {
                 data: Value::Null,
+                view: NodeView::default(),
                 last: BTreeMap::new(),
             });
             let announced = data["monitor"] == "maintenance";
             e.data = data;
+            e.view = view;
             e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
                 if announced {
@@ -241,6 +262,7 @@ impl Shared {
             l.remove(peer);
         }
         self.beat(tid, peer, true);
+        true
     }
 
     /// Records what heartbeat `hb` (its id, `hb#2`) just achieved.
@@ -400,6 +422,24 @@ impl Shared {
         })
     }
 
+    /// A local service's monitor state, as svcmon shows it.
+    pub fn set_smon(&self, name: &str, state: super::orchestration::core::Smon) {
+        if let Ok(mut n) = self.node.lock()
+            && let Some(s) = n.services.get_mut(name)
+        {
+            s.smon = state.as_str().to_string();
+        }
+    }
+
+    /// The orchestrator's note on a local service (svcmon, print status).
+    pub fn set_why(&self, name: &str, why: Option<String>) {
+        if let Ok(mut n) = self.node.lock()
+            && let Some(s) = n.services.get_mut(name)
+        {
+            s.why = why;
+        }
+    }
+
     /// This node's monitor state, sent with every heartbeat.
     pub fn set_node_monitor(&self, state: &str) {
         if let Ok(mut n) = self.node.lock() {
@@ -457,6 +497,11 @@ impl Shared {
     pub fn status_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        let refused = self
+            .refused_datasets
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         let threads: serde_json::Map<String, Value> = self
             .threads
@@ -468,6 +513,9 @@ impl Shared {
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));
+                            if let Some(n) = refused.get(id) {
+                                v["refused_datasets"] = json!(n);
+                            }
                         }
                         if let Some(st) = stats.get(id) {
                             v["stats"] = st.clone();
@@ -561,6 +609,17 @@ mod tests {
         assert_eq!(sh.local_dataset()["fences_itself"], true);
         sh.node.lock().unwrap().frozen = true;
         assert!(sh.local_dataset().get("fences_itself").is_none());
+    }
+
+    #[test]
+    fn a_dataset_that_does_not_decode_is_refused_and_counted() {
+        let sh = Shared::new("node2");
+        assert!(!sh.received("hb#1.rx", "node1", Value::Null));
+        assert!(!sh.received("hb#1.rx", "node1", json!({"services": 3})));
+        assert!(sh.peers.lock().unwrap().is_empty(), "not heard");
+        assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);
+        assert!(sh.received("hb#1.rx", "node1", json!({"frozen": true})));
+        assert!(sh.peers.lock().unwrap()["node1"].view.frozen);
     }
 
     #[test]
