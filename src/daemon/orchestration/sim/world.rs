@@ -188,12 +188,14 @@ pub struct Violation {
     pub what: String,
 }
 
-/// What one run covered.
-#[derive(Debug, Default, Clone, Copy)]
+/// What one run covered, and how it ended.
+#[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub simulated: f64,
     pub starts: u64,
     pub takeovers_checked: u64,
+    /// Per service, the powered nodes running it at the end.
+    pub runs_on: Vec<Vec<usize>>,
 }
 
 pub struct World<'a> {
@@ -325,6 +327,13 @@ impl<'a> World<'a> {
             }
         }
         self.stats.simulated = self.sc.duration;
+        self.stats.runs_on = (0..self.sc.services.len())
+            .map(|s| {
+                (0..self.nodes.len())
+                    .filter(|i| self.nodes[*i].power && self.nodes[*i].running.contains(&s))
+                    .collect()
+            })
+            .collect();
         let log = std::mem::take(&mut self.log);
         (Ok(self.stats), log)
     }
