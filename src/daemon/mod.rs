@@ -3,34 +3,26 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
-pub mod act;
 pub mod blacklist;
 pub mod conns;
 pub mod deadline;
-pub mod expect;
-pub mod failures;
 pub mod hb;
 pub mod hb_disk;
 pub mod hb_mcast;
 pub mod inbox;
 pub mod listener;
 pub mod lsnr;
-pub mod memory;
 pub mod monitor;
 pub mod orchestration;
-pub mod orchestrator;
-pub mod order;
+// The wing's modules under the paths the rest of the daemon knows.
+pub use orchestration::{actions as act, failures, memory, order, proof, quorum, split};
 pub mod peer;
 /// Moved out of the daemon (svcmon shares it); the old path still works.
 pub use crate::placement;
-pub mod proof;
-pub mod quorum;
 pub mod replicate;
-pub mod restart;
 pub mod run;
 pub mod scheduler;
 pub mod secret;
-pub mod split;
 pub mod state;
 pub mod watchdog;
 pub mod watchdogd;

@@ -25,7 +25,7 @@ pub const MIN_TICK: Duration = Duration::from_millis(100);
 /// The pass period: a second, or the ready period or the fastest heartbeat
 /// interval when they are shorter. A fixed second would round a 0.2 s ready
 /// period up to 1 s and add up to a second to every takeover.
-fn tick(orch: &super::orchestrator::Orchestrator, shared: &Shared) -> Duration {
+fn tick(orch: &super::orchestration::shell::Orchestrator, shared: &Shared) -> Duration {
     let beat = shared
         .hb_conf
         .lock()
@@ -48,7 +48,7 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 
 /// ... except a service with a resource the daemon restarts or monitors
-/// (restart.rs): a crashed application changes no file, so only a probe
+/// (restarts.rs): a crashed application changes no file, so only a probe
 /// sees it, and a failover that waits 10 s for it is 10 s of outage. The
 /// cost is one full status of such a service every 2 s (for the tutorial's
 /// service, a few launcher and mount checks: a few ms of CPU each time),
@@ -64,7 +64,7 @@ fn probe_every(prev: Option<&ServiceData>) -> Duration {
 }
 
 pub fn run(env: &Env, shared: Arc<Shared>) {
-    let mut orch = super::orchestrator::Orchestrator::new(env.paths);
+    let mut orch = super::orchestration::shell::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
     let mut replicator = super::replicate::Replicator::default();
     while !shared.stopping() {
@@ -183,7 +183,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     placement: svc.config.placement.clone(),
                     smon: smon_of(shared, &name),
                     config: conf_stamp,
-                    watched: super::restart::watched(&svc, &st),
+                    watched: super::orchestration::restarts::watched(&svc, &st),
                     monitor_action: svc.config.monitor_action.clone(),
                     why: why_of(shared, &name),
                 }

@@ -40,15 +40,15 @@ pub struct ServiceData {
     pub error: Option<String>,
     /// `no`, `start` or `ha`.
     pub orchestrate: String,
-    /// `nodes order` or `load avg` (placement.rs).
+    /// `nodes order` or `load avg` (src/placement.rs).
     pub placement: String,
     /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
     pub smon: String,
     /// The config file's stamp, advertised for replication.
     pub config: Option<super::replicate::ConfStamp>,
     /// Resources with `restart > 0` or `monitor = true`, with their last
-    /// status: what restart.rs watches. Not advertised.
-    pub watched: Vec<super::restart::Watched>,
+    /// status: what restarts.rs watches. Not advertised.
+    pub watched: Vec<super::orchestration::restarts::Watched>,
     /// `DEFAULT.monitor_action` (empty: unset).
     pub monitor_action: String,
     /// Why the orchestrator does not run it here while it could (a failed
@@ -126,7 +126,7 @@ pub struct Shared {
     pub inbox: Mutex<Vec<(String, super::order::Order)>>,
     /// The orders this node holds, advertised to the peers.
     pub expects: Mutex<BTreeMap<String, super::order::Order>>,
-    /// Restarts done per service and rid (restart.rs), shown per service.
+    /// Restarts done per service and rid (restarts.rs), shown per service.
     pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
     pub stats: Mutex<BTreeMap<String, Value>>,

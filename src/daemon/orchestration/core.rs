@@ -1,7 +1,7 @@
 //! The decision core (docs/orchestration.md): what this node does about
 //! its orchestrated services, as a function of what it sees ([`View`]),
 //! what it remembers ([`Memory`], [`Core`]) and the time. No I/O, no clock,
-//! no shared state: the monitor thread (orchestrator.rs) builds the view,
+//! no shared state: the monitor thread (shell.rs) builds the view,
 //! runs the [`Command`]s and feeds their outcomes back; the simulation
 //! (sim/) runs this very code on simulated nodes.
 //!
@@ -23,7 +23,7 @@
 //!    `[node] ready_period`, then `starting`. Nothing is decided before the
 //!    heartbeats had time to hear every node after the daemon started.
 //!
-//! Cluster-wide orders (expect.rs) are carried out first, in [`Core::orders`]:
+//! Cluster-wide orders (orders.rs) are carried out first, in [`Core::orders`]:
 //! when they froze, thawed or stopped something, the pass decides nothing
 //! more on the statuses it had.
 //!
@@ -33,12 +33,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use super::failures;
+use super::memory::Memory;
+use super::order::{Order, Target};
+use super::orders::{self, Instance};
+use super::proof::{self, Verdict};
 use super::view::NodeView;
-use crate::daemon::expect::{self, Instance};
-use crate::daemon::failures;
-use crate::daemon::memory::Memory;
-use crate::daemon::order::{Order, Target};
-use crate::daemon::proof::{self, Verdict};
 use crate::placement::{self, Instances, Placement};
 
 /// A failed stop of this instance for an order is tried again this often.
@@ -246,7 +246,7 @@ impl Core {
 
     /// One whole pass: the orders, then, when they did nothing, the
     /// placement decisions (the daemon runs its resource restarts in
-    /// between, restart.rs).
+    /// between, restarts.rs).
     pub fn step(
         &mut self,
         mem: &mut Memory,
@@ -260,7 +260,7 @@ impl Core {
         out
     }
 
-    /// This node's part of the cluster-wide orders (expect.rs): takes in
+    /// This node's part of the cluster-wide orders (orders.rs): takes in
     /// the orders typed here (`inbox`) and the newer ones peers advertise,
     /// then freezes, thaws or stops what each asks of this instance.
     pub fn orders(
@@ -275,7 +275,7 @@ impl Core {
         }
         let names: BTreeSet<String> = v.services.keys().cloned().collect();
         self.say_ahead(v, &names, &mut out);
-        let changed = expect::take_in(mem, inbox, &v.peers, &names, v.wall);
+        let changed = orders::take_in(mem, inbox, &v.peers, &names, v.wall);
         let mut dirty = !changed.is_empty();
         for svc in changed {
             if let Some(o) = mem.orders.get(&svc) {
@@ -316,7 +316,7 @@ impl Core {
                 Target::Placed(n) => {
                     *n != v.local
                         && s.up
-                        && expect::placed_on(mem, &svc, v.wall) == Some(n.as_str())
+                        && orders::placed_on(mem, &svc, v.wall) == Some(n.as_str())
                         && can_run(v, n, &svc, s.placement)
                 }
                 _ => false,
@@ -345,7 +345,7 @@ impl Core {
                 }
             }
             if mem.reached.get(&svc) != Some(&order.at)
-                && expect::reached(&order.target, &instances)
+                && orders::reached(&order.target, &instances)
             {
                 out.push(Command::Log(
                     Level::Info,
@@ -405,7 +405,7 @@ impl Core {
                     "{svc}: cluster-wide order '{}' {} ignored: dated {d:.0} s ahead of this node's clock (more than {} s): check the clocks (NTP)",
                     o.target.as_string(),
                     o.given(),
-                    crate::daemon::order::MAX_SKEW
+                    super::order::MAX_SKEW
                 )));
                 self.ahead_said.insert(svc.clone(), key);
             }
@@ -521,15 +521,15 @@ impl Core {
             )));
         }
         // Under an order that thaws every instance, as every node will
-        // see them once it took the order in (expect::thawing).
-        let instances = if expect::thawing(mem, name) {
+        // see them once it took the order in (orders::thawing).
+        let instances = if orders::thawing(mem, name) {
             Instances::Thawing
         } else {
             Instances::AsTheyAre
         };
         let facts = |n: &str| v.dataset(n).map(|d| d.facts(name));
         // A switch --to steers the placement while its node can take it.
-        let placed = expect::placed_on(mem, name, v.wall).filter(|n| {
+        let placed = orders::placed_on(mem, name, v.wall).filter(|n| {
             let only = [n.to_string()];
             placement::leader_by(&only, svc.placement, instances, facts).is_some()
         });

@@ -1,5 +1,5 @@
 //! What one pass of the monitor thread sees, as the resource restarts
-//! (restart.rs) read it: plain data the threads only read, below every
+//! (restarts.rs) read it: plain data the threads only read, below every
 //! module that acts on it.
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::daemon::order::Order;
+use super::order::Order;
 use crate::placement::Facts;
 
 /// One service instance as its node reports it.

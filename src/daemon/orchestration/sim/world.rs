@@ -14,14 +14,14 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::rng::Rng;
-use crate::daemon::failures;
-use crate::daemon::memory::Memory;
 use crate::daemon::orchestration::core::{
     Command, Core, Ended, LocalSvc, Orchestrate, Smon, StartOutcome, View,
 };
+use crate::daemon::orchestration::failures;
+use crate::daemon::orchestration::memory::Memory;
+use crate::daemon::orchestration::order::{Order, Target};
+use crate::daemon::orchestration::proof;
 use crate::daemon::orchestration::view::{NodeView, SvcView};
-use crate::daemon::order::{Order, Target};
-use crate::daemon::proof;
 use crate::placement::Placement;
 
 pub const TICK: f64 = 0.1;

@@ -32,12 +32,12 @@ pub const STABLE_UP: Duration = Duration::from_secs(10);
 
 use serde_json::Value;
 
+use super::core::Smon;
 use super::memory::Memory;
-use super::orchestration::core::Smon;
-use super::orchestration::pass::Pass;
+use super::pass::Pass;
 use super::split::{self, SplitAction};
-use super::state::{ServiceData, Shared};
 use crate::action::{Action, Env};
+use crate::daemon::state::{ServiceData, Shared};
 use crate::driver::Kind;
 use crate::log::Logger;
 use crate::service::Service;
@@ -102,7 +102,7 @@ fn is_up(s: Status) -> bool {
 
 /// local_expect=started: the instance runs here (up, or warn because a
 /// resource failed) and nobody else is deciding about it. An instance
-/// wholly down is the placement's business (orchestrator.rs), not a
+/// wholly down is the placement's business (shell.rs), not a
 /// resource restart's.
 pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
     matches!(s.orchestrate.as_str(), "ha" | "start")
@@ -223,7 +223,7 @@ impl Restarter {
         let mut dirty = before != memory.restarts.len();
         let mut acted = false;
         for (name, s) in &node.services {
-            let ordered = super::expect::busy(memory, name, &shared.nodename);
+            let ordered = super::orders::busy(memory, name, &shared.nodename);
             let expected = expected_here(s, node.frozen, ordered);
             let other = other_candidate(name, &s.nodes, &shared.nodename, peers);
             for w in &s.watched {
@@ -408,11 +408,11 @@ fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
     shared.set_smon(name, Smon::Restarting);
     let rid = w.rid.as_str();
     let run = |action: Action, rids: Vec<String>| {
-        let how = super::act::How {
+        let how = super::actions::How {
             rids,
             ..Default::default()
         };
-        super::act::run(env, name, action, how)
+        super::actions::run(env, name, action, how)
     };
     let mut ok = run(Action::Start, vec![rid.to_string()]);
     if !ok && !w.followers.is_empty() {
@@ -496,7 +496,7 @@ fn run_monitor_action(
     memory.start_failed.insert(name.to_string(), f);
     memory.save(env.paths, log);
     shared.set_smon(name, Smon::StartFailed);
-    if super::act::run(env, name, Action::Stop, Default::default()) {
+    if super::actions::run(env, name, Action::Stop, Default::default()) {
         log.info(format!("{why}: stopped here"));
     } else {
         log.error(format!(

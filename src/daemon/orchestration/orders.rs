@@ -26,14 +26,14 @@
 //! dropped, so an order advertised only until reached, judged on a peer's
 //! stale view, can no longer leave two instances frozen while a third
 //! runs (an earlier design did). A `placed@n` order steers the placement
-//! to n (orchestrator.rs) until reached, or for [`PLACE_LIFETIME`] when n
+//! to n (shell.rs) until reached, or for [`PLACE_LIFETIME`] when n
 //! cannot run it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::memory::Memory;
-use super::orchestration::view::NodeView;
 use super::order::{Order, Target, now};
+use super::view::NodeView;
 
 /// A `placed@n` order n could not reach in this long stops steering.
 pub const PLACE_LIFETIME_SECS: f64 = 600.0;

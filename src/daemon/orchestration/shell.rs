@@ -2,22 +2,22 @@
 //! it builds the decision core's view from the daemon's shared state, runs
 //! what the core asks (orchestration/core.rs, where the order of the
 //! decisions is told) and feeds the outcomes back. The resource restarts
-//! (restart.rs) run between the orders and the placement decisions.
+//! (restarts.rs) run between the orders and the placement decisions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::hb::HbConf;
+use super::core::{self, Command, Core, Level, LocalSvc, Orchestrate, StartOutcome};
 use super::memory::Memory;
-use super::orchestration::core::{self, Command, Core, Level, LocalSvc, Orchestrate, StartOutcome};
-use super::orchestration::pass::Pass;
 use super::order::{self, Order, Target};
+use super::pass::Pass;
 use super::proof;
-use super::state::{Shared, Ticks};
 use crate::action::{Action, Env, Refused, freeze};
 use crate::config::edit;
+use crate::daemon::hb::HbConf;
+use crate::daemon::state::{Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
@@ -29,8 +29,8 @@ pub struct Orchestrator {
     core: Core,
     /// Start failures and cluster-wide orders, kept on disk (memory.rs).
     memory: Memory,
-    /// Restarts of failed resources and the monitor action (restart.rs).
-    restarter: super::restart::Restarter,
+    /// Restarts of failed resources and the monitor action (restarts.rs).
+    restarter: super::restarts::Restarter,
     /// `<var>/orders.in/` was read once since the daemon started.
     inbox_read: bool,
     log: Logger,
@@ -41,13 +41,13 @@ impl Orchestrator {
         let ready_period = edit::get(&paths.node_conf(), "node.ready_period")
             .ok()
             .flatten()
-            .and_then(|v| super::hb::parse_secs(&v))
+            .and_then(|v| crate::daemon::hb::parse_secs(&v))
             .unwrap_or(DEFAULT_READY_PERIOD);
         let log = Logger::named("node", "orchestrator");
         Orchestrator {
             core: Core::new(ready_period),
             memory: Memory::load(paths, &log),
-            restarter: super::restart::Restarter::default(),
+            restarter: super::restarts::Restarter::default(),
             inbox_read: false,
             log,
         }
@@ -77,7 +77,7 @@ impl Orchestrator {
         if !files.is_empty() {
             // In the memory file before the files go.
             self.memory.save(env.paths, &self.log);
-            super::inbox::done(&files);
+            crate::daemon::inbox::done(&files);
         }
         let acted = core::acted(&cmds);
         self.run(env, shared, cmds);
@@ -131,7 +131,7 @@ impl Orchestrator {
         });
         if queued || !self.inbox_read {
             self.inbox_read = true;
-            super::inbox::pending(env.paths)
+            crate::daemon::inbox::pending(env.paths)
         } else {
             Vec::new()
         }
@@ -222,7 +222,7 @@ impl Orchestrator {
             .filter(|t| *t <= ready)
             .map(|t| ready.duration_since(t));
         let t0 = Instant::now();
-        let outcome = super::act::outcome(env, name, Action::Start, Default::default());
+        let outcome = super::actions::outcome(env, name, Action::Start, Default::default());
         let took = t0.elapsed();
         let phases = format!(
             "detection {}, ready wait {:.2}s, start {:.2}s",
@@ -255,7 +255,7 @@ impl Orchestrator {
 fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
     match &order.target {
         Target::Placed(n) => {
-            let ok = super::act::run(env, svc, Action::Stop, Default::default());
+            let ok = super::actions::run(env, svc, Action::Stop, Default::default());
             if ok {
                 log.info(format!("{svc}: switch to {n}: stopped here"));
             } else {
@@ -266,13 +266,13 @@ fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
             }
             ok
         }
-        _ => super::act::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log),
+        _ => super::actions::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log),
     }
 }
 
 /// The core's view of this pass, from the shared state.
 fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> core::View {
-    let peers: BTreeMap<String, super::orchestration::view::NodeView> = shared
+    let peers: BTreeMap<String, super::view::NodeView> = shared
         .peers
         .lock()
         .map(|p| p.iter().map(|(n, p)| (n.clone(), p.view.clone())).collect())
@@ -283,8 +283,7 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
     let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
     let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
     let ticks = shared.ticks();
-    let me = super::orchestration::view::NodeView::from_json(&shared.local_dataset())
-        .unwrap_or_default();
+    let me = super::view::NodeView::from_json(&shared.local_dataset()).unwrap_or_default();
     let services: BTreeMap<String, LocalSvc> = node
         .services
         .iter()
@@ -297,7 +296,7 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
                 // Read now, not from the last probe: an order's freeze
                 // must be seen at once.
                 frozen: freeze::is_frozen(env.paths, name),
-                up: super::orchestration::view::is_up(s.avail.as_str()),
+                up: super::view::is_up(s.avail.as_str()),
             };
             (name.clone(), svc)
         })
@@ -365,7 +364,7 @@ fn disk_not_written(shared: &Shared, d: &Disks) -> Option<String> {
         .iter()
         .filter(|h| h.hb_type == "disk")
         .filter(|h| {
-            let limit = h.interval + super::watchdog::slack(h.interval);
+            let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
             d.ticks
                 .get(&h.id)
                 .and_then(|t| t.written)
@@ -394,7 +393,7 @@ fn evidence(
         .iter()
         .filter(|h| h.hb_type == "disk")
         .map(|h| {
-            let limit = h.interval + super::watchdog::slack(h.interval);
+            let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
             proof::Disk {
                 id: h.id.clone(),
                 rx_fresh: d
