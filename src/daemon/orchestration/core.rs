@@ -15,7 +15,8 @@
 //! 4. A start refused here for a conflict (a resource active elsewhere):
 //!    looked at again after a few seconds, without passing the placement.
 //! 5. The leader (src/placement.rs, or the node a `switch --to` order
-//!    names) is another node: nothing.
+//!    names) is another node: nothing. Nor while a peer heard still
+//!    holds an older order than this node (it may lead by that one).
 //! 6. This node is the leader: with its watchdog armed, every disk
 //!    heartbeat must be writing (a node whose slot stands still may be
 //!    taken for dead); every silent node of the service must be proven
@@ -548,6 +549,14 @@ impl Core {
                 return Wait(Some(no_candidate_note(mem, name, v.wall)));
             }
         }
+        // A peer still on an older order may lead by it (a switch
+        // steering to itself) while this node leads by the newer one:
+        // wait the beat it takes to hear the newer order (the simulation
+        // found it: `switch --to node5` then `start` typed on node1
+        // 1.3 s apart, and node1 and node5 both started the service).
+        if let Some(behind) = behind_on_order(mem, v, name) {
+            return Wait(Some(behind));
+        }
         if let Some(why) = &v.disk_stale {
             self.ready_since.remove(name);
             return Blocked(why.clone());
@@ -687,6 +696,29 @@ impl Core {
 pub fn acted(cmds: &[Command]) -> bool {
     cmds.iter()
         .any(|c| matches!(c, Command::Freeze(_) | Command::Thaw(_) | Command::Stop(..)))
+}
+
+/// The peers heard that hold an order for `name` older than this node's
+/// (or none while this node holds one), as the note to show.
+fn behind_on_order(mem: &Memory, v: &View, name: &str) -> Option<String> {
+    let mine = mem.orders.get(name)?;
+    let behind: Vec<&str> = v
+        .peers
+        .iter()
+        .filter(|(_, p)| {
+            p.services
+                .get(name)
+                .is_some_and(|s| s.order.as_ref().is_none_or(|o| mine.newer_than(o)))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
+    (!behind.is_empty()).then(|| {
+        format!(
+            "waiting for {} to take in the order '{}'",
+            behind.join(", "),
+            mine.target.as_string()
+        )
+    })
 }
 
 /// No node can take the service: say why from here.

@@ -276,7 +276,10 @@ mod tests {
         // A bare name from an older agent is due for a try at once.
         assert_eq!(m.start_failed["svc1"].retry_at, 0.0);
         // An order not reached under an older agent is still held.
-        assert_eq!(m.orders["svc3"].target, crate::daemon::order::Target::Stopped);
+        assert_eq!(
+            m.orders["svc3"].target,
+            crate::daemon::order::Target::Stopped
+        );
         assert_eq!(m.applied["svc3"], 5.5);
         // Nonsense counts are dropped, not trusted.
         assert!(m.restarts.is_empty(), "{m:?}");

@@ -364,3 +364,25 @@ fn two_quick_switches_start_the_service_once() {
         assert_eq!(assert_holds(sc).runs_on, [[1]], "gap {gap}");
     }
 }
+
+/// Found by the simulation (seed 1383): `switch --to node5` then `start`
+/// typed on node1 1.3 s apart. node1 took in the start, stopped being
+/// steered and led by `nodes` order, while node5, still on the switch,
+/// led too: both started the service.
+#[test]
+fn a_start_typed_just_after_a_switch_starts_the_service_once() {
+    let o = |at, t| (at, Event::Order(0, 0, t));
+    let sc = Scenario {
+        delay: 0.21,
+        ..scenario(
+            5,
+            vec![(vec![0, 4, 3, 1, 2], false)],
+            vec![
+                o(28.3, Target::Placed("node5".into())),
+                o(29.6, Target::Started),
+            ],
+        )
+    };
+    let end = assert_holds(sc).runs_on;
+    assert_eq!(end[0].len(), 1, "{end:?}");
+}
