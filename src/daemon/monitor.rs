@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::orchestration::core::{Orchestrate, Smon};
+use super::orchestration::restarts;
 use super::state::{ServiceData, Shared};
 use crate::action::{self, Env};
 use crate::config;
+use crate::placement::Placement;
 use crate::status::Status;
 
 /// How often the dataset is rebuilt and the orchestrator looks, unless the
@@ -112,13 +115,13 @@ impl Seen {
 }
 
 /// The service monitor state survives a refresh (the orchestrator sets it).
-fn smon_of(shared: &Shared, name: &str) -> String {
+fn smon_of(shared: &Shared, name: &str) -> Smon {
     shared
         .node
         .lock()
         .ok()
-        .and_then(|n| n.services.get(name).map(|s| s.smon.clone()))
-        .unwrap_or_else(|| "idle".into())
+        .and_then(|n| n.services.get(name).map(|s| s.smon))
+        .unwrap_or_default()
 }
 
 /// The orchestrator's note survives a refresh too.
@@ -179,12 +182,13 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     nodes: svc.info.nodes.clone(),
                     drpnodes: svc.info.drpnodes.clone(),
                     error: None,
-                    orchestrate: svc.config.orchestrate.clone(),
-                    placement: svc.config.placement.clone(),
+                    // The config loader let only these through.
+                    orchestrate: Orchestrate::parse(&svc.config.orchestrate).unwrap_or_default(),
+                    placement: Placement::parse(&svc.config.placement),
                     smon: smon_of(shared, &name),
                     config: conf_stamp,
-                    watched: super::orchestration::restarts::watched(&svc, &st),
-                    monitor_action: svc.config.monitor_action.clone(),
+                    watched: restarts::watched(&svc, &st),
+                    monitor_action: restarts::monitor_action(&svc.config.monitor_action),
                     why: why_of(shared, &name),
                 }
             }
@@ -196,12 +200,12 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 nodes: vec![env.nodename.to_string()],
                 drpnodes: Vec::new(),
                 error: Some(e.to_string()),
-                orchestrate: "no".into(),
-                placement: super::placement::NODES_ORDER.into(),
-                smon: "idle".into(),
+                orchestrate: Orchestrate::No,
+                placement: Placement::NodesOrder,
+                smon: Smon::Idle,
                 config: conf_stamp,
                 watched: Vec::new(),
-                monitor_action: String::new(),
+                monitor_action: restarts::monitor_action(""),
                 why: None,
             },
         };

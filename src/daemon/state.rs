@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::orchestration::core::{Orchestrate, Smon};
+use super::orchestration::split::SplitAction;
 use super::orchestration::view::NodeView;
 use super::proof::{Lost, SlotSeen};
+use crate::placement::Placement;
 use crate::status::Status;
 
 /// The watchdog deadline a peer's dataset advertises, when sane.
@@ -38,19 +41,17 @@ pub struct ServiceData {
     pub drpnodes: Vec<String>,
     /// Set when the config does not load: the service shows `?`.
     pub error: Option<String>,
-    /// `no`, `start` or `ha`.
-    pub orchestrate: String,
-    /// `nodes order` or `load avg` (src/placement.rs).
-    pub placement: String,
-    /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
-    pub smon: String,
+    pub orchestrate: Orchestrate,
+    pub placement: Placement,
+    /// The service monitor state, set by the orchestrator.
+    pub smon: Smon,
     /// The config file's stamp, advertised for replication.
     pub config: Option<super::replicate::ConfStamp>,
     /// Resources with `restart > 0` or `monitor = true`, with their last
     /// status: what restarts.rs watches. Not advertised.
     pub watched: Vec<super::orchestration::restarts::Watched>,
-    /// `DEFAULT.monitor_action` (empty: unset).
-    pub monitor_action: String,
+    /// `DEFAULT.monitor_action` (unset: freezestop).
+    pub monitor_action: SplitAction,
     /// Why the orchestrator does not run it here while it could (a failed
     /// start, a proof missing, an order), for svcmon and print status.
     pub why: Option<String>,
@@ -126,6 +127,9 @@ pub struct Shared {
     pub inbox: Mutex<Vec<(String, super::order::Order)>>,
     /// The orders this node holds, advertised to the peers.
     pub expects: Mutex<BTreeMap<String, super::order::Order>>,
+    /// The services whose order this node saw reached, advertised so that
+    /// a node that missed it does not go on steering by it.
+    pub expects_reached: Mutex<BTreeSet<String>>,
     /// Restarts done per service and rid (restarts.rs), shown per service.
     pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
@@ -177,6 +181,7 @@ impl Shared {
             maintenance: Mutex::new(BTreeSet::new()),
             inbox: Mutex::new(Vec::new()),
             expects: Mutex::new(BTreeMap::new()),
+            expects_reached: Mutex::new(BTreeSet::new()),
             restarts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
@@ -335,6 +340,11 @@ impl Shared {
     pub fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
+        let reached = self
+            .expects_reached
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let services: serde_json::Map<String, Value> = node
             .services
@@ -348,9 +358,9 @@ impl Shared {
                         "nodes": s.nodes,
                         "drpnodes": s.drpnodes,
                         "error": s.error,
-                        "orchestrate": s.orchestrate,
-                        "placement": s.placement,
-                        "smon": s.smon,
+                        "orchestrate": s.orchestrate.as_str(),
+                        "placement": s.placement.as_str(),
+                        "smon": s.smon.as_str(),
                         "config": s.config.as_ref().map(|c| c.to_json()),
                         "restart": restarts.get(name).cloned().unwrap_or_default(),
                 });
@@ -361,6 +371,9 @@ impl Shared {
                     && let Value::Object(fields) = o.to_json()
                 {
                     e.extend(fields);
+                    if reached.contains(name) {
+                        e.insert("global_expect_reached".into(), json!(true));
+                    }
                 }
                 (name.clone(), entry)
             })
@@ -423,11 +436,11 @@ impl Shared {
     }
 
     /// A local service's monitor state, as svcmon shows it.
-    pub fn set_smon(&self, name: &str, state: super::orchestration::core::Smon) {
+    pub fn set_smon(&self, name: &str, state: Smon) {
         if let Ok(mut n) = self.node.lock()
             && let Some(s) = n.services.get_mut(name)
         {
-            s.smon = state.as_str().to_string();
+            s.smon = state;
         }
     }
 

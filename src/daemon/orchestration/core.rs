@@ -290,6 +290,18 @@ impl Core {
                 ));
             }
         }
+        for svc in orders::take_in_reached(mem, &v.peers) {
+            dirty = true;
+            if let Some(o) = mem.orders.get(&svc) {
+                out.push(Command::Log(
+                    Level::Info,
+                    format!(
+                        "{svc}: cluster-wide order '{}' reached (as a peer saw it)",
+                        o.target.as_string()
+                    ),
+                ));
+            }
+        }
         mem.orders.retain(|svc, _| names.contains(svc));
         mem.applied.retain(|svc, _| names.contains(svc));
         mem.reached.retain(|svc, _| names.contains(svc));

@@ -106,6 +106,44 @@ pub fn reached(target: &Target, instances: &[Instance]) -> bool {
     }
 }
 
+/// The services whose held order this node saw reached.
+pub fn reached_here(memory: &Memory) -> BTreeSet<String> {
+    memory
+        .orders
+        .iter()
+        .filter(|(svc, o)| memory.reached.get(*svc) == Some(&o.at))
+        .map(|(svc, _)| svc.clone())
+        .collect()
+}
+
+/// Takes in that a peer saw the order this node holds reached: a node
+/// that was down or cut while the others reached a switch would otherwise
+/// go on steering by it while they no longer do, and with each side
+/// leaving the start to the other, the service would run nowhere (the
+/// simulation found it: seed 1796). Returns the services newly reached.
+pub fn take_in_reached(memory: &mut Memory, peers: &BTreeMap<String, NodeView>) -> Vec<String> {
+    let mut newly = Vec::new();
+    for (svc, o) in &memory.orders {
+        if memory.reached.get(svc) == Some(&o.at) {
+            continue;
+        }
+        let seen = peers.values().any(|p| {
+            p.services
+                .get(svc)
+                .is_some_and(|s| s.reached && s.order.as_ref() == Some(o))
+        });
+        if seen {
+            newly.push(svc.clone());
+        }
+    }
+    for svc in &newly {
+        if let Some(at) = memory.orders.get(svc).map(|o| o.at) {
+            memory.reached.insert(svc.clone(), at);
+        }
+    }
+    newly
+}
+
 /// The node a `placed@n` order steers `svc` to, while it is not reached
 /// and not too old.
 pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str> {

@@ -32,7 +32,7 @@ pub const STABLE_UP: Duration = Duration::from_secs(10);
 
 use serde_json::Value;
 
-use super::core::Smon;
+use super::core::{Orchestrate, Smon};
 use super::memory::Memory;
 use super::pass::Pass;
 use super::split::{self, SplitAction};
@@ -105,12 +105,12 @@ fn is_up(s: Status) -> bool {
 /// wholly down is the placement's business (shell.rs), not a
 /// resource restart's.
 pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
-    matches!(s.orchestrate.as_str(), "ha" | "start")
+    matches!(s.orchestrate, Orchestrate::Ha | Orchestrate::Start)
         && s.error.is_none()
         && !s.frozen
         && !node_frozen
         && !ordered
-        && s.smon == "idle"
+        && s.smon == Smon::Idle
         && matches!(s.avail.as_str(), "up" | "warn")
 }
 
@@ -326,10 +326,10 @@ impl Restarter {
                     Step::WouldAct => log.warn(format!(
                         "{name}: {} down, restarts exhausted: would {} but no other node can run it",
                         w.rid,
-                        monitor_action(&s.monitor_action).as_str()
+                        s.monitor_action.as_str()
                     )),
                     Step::MonitorAction => {
-                        let what = monitor_action(&s.monitor_action);
+                        let what = s.monitor_action;
                         log.warn(format!(
                             "{name}: {} down, restarts exhausted: monitor_action {}",
                             w.rid,
@@ -596,12 +596,12 @@ mod tests {
             nodes: vec!["node1".into(), "node2".into()],
             drpnodes: vec![],
             error: None,
-            orchestrate: "ha".into(),
-            placement: "nodes order".into(),
-            smon: "idle".into(),
+            orchestrate: Orchestrate::Ha,
+            placement: crate::placement::Placement::NodesOrder,
+            smon: Smon::Idle,
             config: None,
             watched: vec![],
-            monitor_action: String::new(),
+            monitor_action: SplitAction::FreezeStop,
             why: None,
         }
     }
@@ -611,7 +611,7 @@ mod tests {
         assert!(expected_here(&data(), false, false));
         let up = ServiceData {
             avail: Status::Up,
-            orchestrate: "start".into(),
+            orchestrate: Orchestrate::Start,
             ..data()
         };
         assert!(expected_here(&up, false, false));
@@ -627,7 +627,7 @@ mod tests {
             (
                 "orchestrate no",
                 ServiceData {
-                    orchestrate: "no".into(),
+                    orchestrate: Orchestrate::No,
                     ..data()
                 },
             ),
@@ -641,7 +641,7 @@ mod tests {
             (
                 "busy",
                 ServiceData {
-                    smon: "starting".into(),
+                    smon: Smon::Starting,
                     ..data()
                 },
             ),

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::core::{self, Command, Core, Level, LocalSvc, Orchestrate, StartOutcome};
+use super::core::{self, Command, Core, Level, LocalSvc, StartOutcome};
 use super::memory::Memory;
 use super::order::{self, Order, Target};
+use super::orders;
 use super::pass::Pass;
 use super::proof;
 use crate::action::{Action, Env, Refused, freeze};
@@ -21,7 +22,6 @@ use crate::daemon::state::{Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
-use crate::placement::Placement;
 
 pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
 
@@ -83,6 +83,9 @@ impl Orchestrator {
         self.run(env, shared, cmds);
         if let Ok(mut e) = shared.expects.lock() {
             *e = self.memory.orders.clone();
+        }
+        if let Ok(mut r) = shared.expects_reached.lock() {
+            *r = orders::reached_here(&self.memory);
         }
         // The orders, then the restarts, may freeze, thaw, stop or start
         // something: then decide on fresh statuses at the next pass.
@@ -289,8 +292,8 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
         .iter()
         .map(|(name, s)| {
             let svc = LocalSvc {
-                orchestrate: Orchestrate::parse(&s.orchestrate).unwrap_or_default(),
-                placement: Placement::parse(&s.placement),
+                orchestrate: s.orchestrate,
+                placement: s.placement,
                 nodes: s.nodes.clone(),
                 error: s.error.is_some(),
                 // Read now, not from the last probe: an order's freeze

@@ -20,6 +20,8 @@ pub struct SvcView {
     pub start_failed: bool,
     /// The cluster-wide order the node holds for it.
     pub order: Option<Order>,
+    /// The node saw that order reached.
+    pub reached: bool,
 }
 
 /// One node's dataset.
@@ -91,6 +93,7 @@ impl SvcView {
             frozen: s["frozen"] == true,
             start_failed: s["smon"] == "start failed",
             order: Order::from_json(s),
+            reached: s["global_expect_reached"] == true,
         }
     }
 }
@@ -112,7 +115,8 @@ mod tests {
                 up: true,
                 frozen: true,
                 start_failed: true,
-                order: None
+                order: None,
+                reached: false,
             }
         );
         assert_eq!(NodeView::from_json(&json!({})), Ok(NodeView::default()));

@@ -386,3 +386,25 @@ fn a_start_typed_just_after_a_switch_starts_the_service_once() {
     let end = assert_holds(sc).runs_on;
     assert_eq!(end[0].len(), 1, "{end:?}");
 }
+
+/// Found by the simulation (seeds 1796, 2341): a switch reached while a
+/// node was down. Back up, that node took the order in as not reached and
+/// steered by it to node3, while the others, past it, led by `nodes` order
+/// to that node: when the service then died on node3, each left the start
+/// to the other, for the switch's whole lifetime (600 s). A node now takes
+/// in that a peer saw its order reached.
+#[test]
+fn a_node_back_after_a_switch_was_reached_does_not_steer_by_it() {
+    let sc = scenario(
+        3,
+        vec![(vec![1, 0, 2], false)],
+        vec![
+            (20.0, Event::PowerLoss(1)),
+            (25.0, Event::Order(0, 0, Target::Placed("node3".into()))),
+            (40.0, Event::PowerOn(1)),
+            (42.0, Event::Crash(0, 2)),
+        ],
+    );
+    let end = assert_holds(sc).runs_on;
+    assert_eq!(end[0].len(), 1, "{end:?}");
+}
