@@ -130,6 +130,7 @@ pub fn generate(seed: u64) -> Scenario {
         duration,
         events,
         seed,
+        stonith: r.chance(0.25),
     }
 }
 
@@ -157,8 +158,8 @@ fn shrink(mut sc: Scenario) -> Scenario {
 fn report(sc: &Scenario, v: &Violation) -> String {
     let (_, log) = run(sc, true);
     let mut out = format!(
-        "seed {}: {} at {:.1}s\n{} nodes; services (nodes order, guarded): {:?}; loss {:.2}, delay {:.2}s\nevents (shrunk):\n",
-        sc.seed, v.what, v.at, sc.nodes, sc.services, sc.loss, sc.delay
+        "seed {}: {} at {:.1}s\n{} nodes; services (nodes order, guarded): {:?}; loss {:.2}, delay {:.2}s; stonith {}\nevents (shrunk):\n",
+        sc.seed, v.what, v.at, sc.nodes, sc.services, sc.loss, sc.delay, sc.stonith
     );
     for e in &sc.events {
         out.push_str(&format!("  {e}\n"));
@@ -249,6 +250,7 @@ fn scenario(
             .map(|(at, ev)| Timed { at, ev })
             .collect(),
         seed: 0,
+        stonith: false,
     }
 }
 
@@ -407,4 +409,24 @@ fn a_node_back_after_a_switch_was_reached_does_not_steer_by_it() {
     );
     let end = assert_holds(sc).runs_on;
     assert_eq!(end[0].len(), 1, "{end:?}");
+}
+
+/// A node that booted after another went off never heard it and can
+/// prove nothing about it: with stonith, it fences that node and starts
+/// the service.
+#[test]
+fn stonith_proves_a_node_never_heard_down() {
+    let sc = Scenario {
+        stonith: true,
+        ..scenario(
+            2,
+            vec![(vec![0, 1], false)],
+            vec![
+                (20.0, Event::PowerLoss(1)),
+                (21.0, Event::PowerLoss(0)),
+                (30.0, Event::PowerOn(0)),
+            ],
+        )
+    };
+    assert_eq!(assert_holds(sc).runs_on, [[0]]);
 }

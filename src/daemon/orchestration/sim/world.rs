@@ -121,6 +121,8 @@ pub struct Scenario {
     pub duration: f64,
     pub events: Vec<Timed>,
     pub seed: u64,
+    /// Every node has a stonith command (it powers the node off).
+    pub stonith: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -678,7 +680,14 @@ impl<'a> World<'a> {
             peers,
             silent,
             disk_stale: None,
-            stonith: BTreeSet::new(),
+            stonith: if self.sc.stonith {
+                (0..self.nodes.len())
+                    .filter(|j| *j != i)
+                    .map(name)
+                    .collect()
+            } else {
+                BTreeSet::new()
+            },
             settled: self.t - n.agent_started >= SETTLE,
             now: self.inst(self.t),
             wall: EPOCH + self.t,
@@ -712,7 +721,20 @@ impl<'a> World<'a> {
                     self.nodes[i].running.remove(&svc_index(&s));
                     self.nodes[i].core.stopped(&s, true);
                 }
-                Command::Fence(n) => self.nodes[i].core.fenced(&n, false),
+                Command::Fence(n) => {
+                    let j = node_index(&n);
+                    let ok = self.sc.stonith && j < self.nodes.len();
+                    if ok && self.nodes[j].power {
+                        self.say(format!("{}: fences {n}", name(i)));
+                        self.power_off(j);
+                        self.disturbed = self.t;
+                        self.pending.push(Timed {
+                            at: self.t + REBOOT_AFTER,
+                            ev: Event::PowerOn(j),
+                        });
+                    }
+                    self.nodes[i].core.fenced(&n, ok);
+                }
                 Command::Start(s, _) => {
                     let k = svc_index(&s);
                     self.stats.starts += 1;
@@ -795,7 +817,7 @@ impl<'a> World<'a> {
             // started proves nothing (start-up fencing needs stonith, not
             // modelled), and a leader that cannot prove it blocks the
             // others too: a known gap (docs/orchestration.md).
-            && self.sc.services[s].0.iter().all(|m| {
+            && (self.sc.stonith || self.sc.services[s].0.iter().all(|m| {
                 let off = &self.nodes[*m];
                 off.power
                     || self
@@ -803,7 +825,7 @@ impl<'a> World<'a> {
                         .iter()
                         .filter(|l| l.power)
                         .all(|l| off.off_since > l.agent_started + 5.0)
-            })
+            }))
     }
 
     fn check(&mut self) -> Result<(), Violation> {
@@ -885,6 +907,12 @@ impl<'a> World<'a> {
         }
         Ok(())
     }
+}
+
+fn node_index(n: &str) -> usize {
+    n.trim_start_matches("node")
+        .parse::<usize>()
+        .map_or(usize::MAX, |i| i - 1)
 }
 
 fn svc_index(s: &str) -> usize {
