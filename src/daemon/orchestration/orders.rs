@@ -32,7 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::memory::Memory;
-use super::order::{Order, Target, now};
+use super::order::{Order, Target};
 use super::view::NodeView;
 
 /// A `placed@n` order n could not reach in this long stops steering.
@@ -157,10 +157,11 @@ pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str>
 
 /// An order is taking this instance down or away: nothing else (a
 /// resource restart) acts on it meanwhile.
-pub fn busy(memory: &Memory, svc: &str, local: &str) -> bool {
+/// `now` is the wall clock (seconds).
+pub fn busy(memory: &Memory, svc: &str, local: &str, now: f64) -> bool {
     match memory.orders.get(svc).map(|o| &o.target) {
         Some(Target::Stopped) => memory.reached.get(svc) != memory.orders.get(svc).map(|o| &o.at),
-        Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now()).is_some(),
+        Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now).is_some(),
         _ => false,
     }
 }
@@ -179,6 +180,7 @@ pub fn thawing(memory: &Memory, svc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::order::now;
     use serde_json::{Value, json};
 
     fn o(target: Target, at: f64, by: &str) -> Order {
@@ -412,16 +414,16 @@ mod tests {
         m.orders
             .insert("svc1".into(), o(Target::Placed("node2".into()), t, "node1"));
         assert_eq!(placed_on(&m, "svc1", t + 1.0), Some("node2"));
-        assert!(busy(&m, "svc1", "node1"));
-        assert!(!busy(&m, "svc1", "node2"));
+        assert!(busy(&m, "svc1", "node1", t + 1.0));
+        assert!(!busy(&m, "svc1", "node2", t + 1.0));
         assert_eq!(placed_on(&m, "svc1", t + PLACE_LIFETIME_SECS), None);
         m.reached.insert("svc1".into(), t);
         assert_eq!(placed_on(&m, "svc1", t + 1.0), None);
-        assert!(!busy(&m, "svc1", "node1"));
+        assert!(!busy(&m, "svc1", "node1", t + 1.0));
         m.orders
             .insert("svc1".into(), o(Target::Stopped, t + 5.0, "node1"));
-        assert!(busy(&m, "svc1", "node1"));
+        assert!(busy(&m, "svc1", "node1", t + 1.0));
         m.reached.insert("svc1".into(), t + 5.0);
-        assert!(!busy(&m, "svc1", "node1"));
+        assert!(!busy(&m, "svc1", "node1", t + 1.0));
     }
 }

@@ -222,8 +222,9 @@ impl Restarter {
             .retain(|svc, _| node.services.contains_key(svc));
         let mut dirty = before != memory.restarts.len();
         let mut acted = false;
+        let wall = super::order::now();
         for (name, s) in &node.services {
-            let ordered = super::orders::busy(memory, name, &shared.nodename);
+            let ordered = super::orders::busy(memory, name, &shared.nodename, wall);
             let expected = expected_here(s, node.frozen, ordered);
             let other = other_candidate(name, &s.nodes, &shared.nodename, peers);
             for w in &s.watched {
