@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Rebuilds the text seed corpora from the tests' own configs.
 
-Every Rust string literal in tests/*.rs and tests/common/ that holds a
-service config (a [DEFAULT] section) seeds service_config and ini_edit;
-every one that holds node.conf sections seeds node_conf. Schedule values
+Every Rust string literal in tests/integration/ (tests and harness) that
+holds a service config (a [DEFAULT] section) seeds service_config and
+ini_edit; every one that holds node.conf sections seeds node_conf. Schedule values
 are the documented forms. Sealed frames and datasets are written by
-`cargo test --test fuzz_corpus -- --ignored write_seeds`.
+`cargo test --test integration -- --ignored tier2::fuzz_corpus::write_seeds`.
 Run from the repository root; files are named by content hash, so a rerun
 adds nothing twice.
 """
@@ -30,8 +30,7 @@ def put(target, data):
 
 
 svc, node, snippets = [], [], []
-for path in sorted(glob.glob('tests/*.rs') + glob.glob('tests/common/*.rs')
-                   + glob.glob('tests/lab/*.rs')):
+for path in sorted(glob.glob('tests/integration/**/*.rs', recursive=True)):
     for m in LIT.finditer(open(path, encoding='utf-8').read()):
         text = unescape(m.group(1)).replace('{R}', '/r')
         for hole in ('{body}', '{before}'):

@@ -107,7 +107,7 @@ CONF
 }
 
 # A real directory as launcher dir is refused unless [app] dir names it
-# (src/driver/app.rs): appsvc.d is local to each node, not on a shared disk.
+# (src/driver/app/mod.rs): appsvc.d is local to each node, not on a shared disk.
 appsvc_conf() {
     cat <<CONF
 [DEFAULT]

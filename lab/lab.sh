@@ -18,11 +18,12 @@
 # A node = network + mount + UTS + PID namespaces: its own host name, its own
 # writable view of the filesystem (overlay over /: /etc/opensvc, /etc/hosts,
 # /var/lib/opensvc... are the node's own), eth0 on a bridge in a switch
-# namespace, 192.0.2.0/27 (node1 .21, node2 .22, ..., the client .10; .26 to
-# .29 are free for service addresses, named p26.opensvc.com to
-# p29.opensvc.com in every node's /etc/hosts). Shared disks are loop devices
-# on sparse files, visible to every node like SAN LUNs, with ext4 except
-# those named raw*; --vg adds an LVM VG on its own loop PV.
+# namespace, 192.0.2.0/27 (node1 .21, node2 .22, ..., node5 .25, node6 .11
+# and on, up to 24 nodes; the client .10; .26 to .29 are free for service
+# addresses, named p26.opensvc.com to p29.opensvc.com in every node's
+# /etc/hosts). Shared disks are loop devices on sparse files, visible to
+# every node like SAN LUNs, with ext4 except those named raw*; --vg adds an
+# LVM VG on its own loop PV.
 # --ssh starts an sshd inside every node (its own host keys) and gives each
 # node's root one key pair made for this lab, trusted by every node, as the
 # tutorial's "SSH Keys Setup" does.
@@ -51,7 +52,16 @@ get() {
     awk -F= -v k="$2" '$1 == k { v = substr($0, length(k) + 2) } END { if (v == "") exit 1; print v }' "$f"
 }
 
-node_addr() { echo "$SUBNET.$((20 + ${1#node}))"; }
+# node1..node5 are .21 to .25 (as ever); more nodes take the free
+# addresses of the /27 that are not the client's (.10) nor a service's
+# (.26 to .29): node6..node15 are .11 to .20, node16..node24 .1 to .9.
+node_addr() {
+    local i=${1#node}
+    if ((i <= 5)); then echo "$SUBNET.$((20 + i))"
+    elif ((i <= 15)); then echo "$SUBNET.$((5 + i))"
+    else echo "$SUBNET.$((i - 15))"
+    fi
+}
 port() { echo "$1${2/node/n}s"; } # id node: the node's port on the switch
 
 # "pid:start time" of a live process, the start time from /proc/PID/stat:
@@ -132,6 +142,7 @@ cmd_up() {
         *) die "up: unknown option $1" ;;
         esac
     done
+    ((nodes >= 1 && nodes <= 24)) || die "up: --nodes $nodes: the lab's /27 holds 1 to 24 nodes"
     local id
     for _ in $(seq 20); do
         id=sl$(printf '%04x' $((RANDOM % 65536)))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The agent daemon's footprint: resident memory with 50 services, and
-# svcmon's latency (hyperfine median) with 200 services. Services are
+# svcmon's and print status's latency (hyperfine medians) with 200 services. Services are
 # one-node services with an ip, a vg and an fs whose tools are instant
 # one-exec fakes, so nothing on the machine is touched.
 # Usage: bash scripts/bench-daemon.sh
@@ -57,6 +57,16 @@ python3 - "$W/svcmon.json" <<'PY'
 import json, statistics, sys
 t = json.load(open(sys.argv[1]))["results"][0]["times"]
 print(f"svcmon, 200 services                   median {statistics.median(t)*1000:.2f} ms ({len(t)} runs)")
+PY
+# print status of one service: answered from the daemon's memory, and
+# probed (--refresh, as without a daemon).
+ln -sf "$BIN" "$W/svcmgr"
+hyperfine -N --warmup 10 --runs 200 --export-json "$W/ps.json" \
+    "$W/svcmgr -s svc1 print status" "$W/svcmgr -s svc1 print status --refresh" >/dev/null 2>&1
+python3 - "$W/ps.json" <<'PY'
+import json, statistics, sys
+for r, what in zip(json.load(open(sys.argv[1]))["results"], ["from memory", "--refresh (fake tools)"]):
+    print(f"print status, {what:<24} median {statistics.median(r['times'])*1000:.2f} ms ({len(r['times'])} runs)")
 PY
 pid=$(cat "$OSVC_ROOT_PATH/var/osvcd.pid")
 printf 'daemon resident memory, 200 services  %s\n' "$(awk '/^VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status")"

@@ -5,8 +5,8 @@
 #
 # Needs the nightly toolchain (cargo-fuzz builds with sanitizers); installs
 # cargo-fuzz from crates.io when it is missing. Without nightly it says so
-# loudly and exits 0: tests/fuzz_corpus.rs still replays every corpus file
-# and every saved crash under stable, in `cargo test`.
+# loudly and exits 0: tests/integration/tier2/fuzz_corpus.rs still replays
+# every corpus file and every saved crash under stable, in `cargo test`.
 #
 # New inputs libFuzzer finds go to a scratch directory, so that a run never
 # grows the committed corpora; copy an interesting one into fuzz/corpus/.
@@ -20,7 +20,7 @@ skipped() {
     {
         echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
         echo "!!!! FUZZING SKIPPED: $1"
-        echo "!!!! Only the corpus replay (cargo test --test fuzz_corpus) ran."
+        echo "!!!! Only the corpus replay (cargo test --test integration tier2::fuzz_corpus) ran."
         echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
     } >&2
     exit 0
@@ -67,7 +67,7 @@ for t in $(cargo +nightly fuzz list); do
         tail -40 "$log" >&2
         echo "!!!! $t: crash saved in ${crash:-(no input saved; see the log above)}" >&2
         echo "!!!! replay: cargo +nightly fuzz run $t ${crash:-<file>}" >&2
-        echo "!!!!     or: cargo test --test fuzz_corpus (replays fuzz/artifacts/ under stable)" >&2
+        echo "!!!!     or: cargo test --test integration tier2::fuzz_corpus (replays fuzz/artifacts/ under stable)" >&2
     else
         summary+=("$(printf '%-18s %12s executions  0 crashes' "$t" "${execs:-?}")")
     fi

@@ -1,5 +1,5 @@
 //! Entry points for `fuzz/` and for the corpus replay test
-//! (`tests/fuzz_corpus.rs`); each must never panic on any input.
+//! (`tests/integration/tier2/fuzz_corpus.rs`); each must never panic on any input.
 //!
 //! Each takes the raw bytes libFuzzer generates and calls the product code
 //! that meets such bytes in real life: a file an operator wrote, a frame
@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::config::node::NodeConfig;
 use crate::config::{self, duration, edit, ini::Ini, node_validate, schedule};
-use crate::daemon::wire::{self, Key, Kind, Opener, Sealer};
-use crate::daemon::{hb, hb_disk, listener, peer, placement, quorum, replicate, state};
+use crate::daemon::hb::{self, disk as hb_disk};
+use crate::daemon::wire::{self, FrameKind, Key, Opener, Sealer};
+use crate::daemon::{peer, peer_listener, placement, quorum, replicate, state};
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -59,10 +61,10 @@ fn members() -> Vec<String> {
 
 /// `data` sealed by [`PEER`] with the fuzzers' key, for [`ME`] when the
 /// kind names a receiver (requests and responses).
-pub fn seal(kind: Kind, data: &[u8]) -> Option<Vec<u8>> {
+pub fn seal(kind: FrameKind, data: &[u8]) -> Option<Vec<u8>> {
     let mut s = Sealer::new(key(), PEER, CLUSTER).ok()?;
     match kind {
-        Kind::Request | Kind::Response => s.seal_to(kind, ME, data),
+        FrameKind::Request | FrameKind::Response => s.seal_to(kind, ME, data),
         _ => s.seal(kind, data),
     }
     .ok()
@@ -273,23 +275,28 @@ pub fn service_config(data: &[u8]) {
     }
 }
 
-/// node.conf through its validator and every reader that takes text: the
-/// heartbeats (with the durations they derive), the quorum, and `nodemgr
-/// set`'s check of its first line as `section.key value`.
+/// node.conf through its one parser (config/node.rs) and what the daemon
+/// derives from it: the heartbeats (with their durations), the listener's
+/// peers, the quorum; and `nodemgr set`'s check of its first line as
+/// `section.key value`.
 pub fn node_conf(data: &[u8]) {
     let file = Path::new("/etc/opensvc/node.conf");
     let text = text(data);
-    for p in node_validate::validate_text(file, &text) {
+    let conf = NodeConfig::parse(file, &text);
+    for p in &conf.problems {
         let _ = p.to_string();
     }
-    let conf = hb::conf_of_text(&text, ME);
+    let _ = conf.members(ME);
+    let _ = conf.ruser(PEER);
+    let _ = (conf.peer_host(PEER), conf.peer_port(PEER));
     for h in &conf.hbs {
+        let _ = hb::path_kind(h);
         let _ = hb::frame_deadline(h);
         let _ = hb::listen_on(h);
         let _ = duration::deadline(std::time::Instant::now(), h.interval);
         let _ = duration::deadline(std::time::Instant::now(), h.timeout);
     }
-    let q = quorum::parse_conf(&text);
+    let q = quorum::of(&conf);
     let _ = quorum::grace(&q.arbitrators, &conf.hbs);
     let _ = quorum::fences_itself(&q);
     if let Some((param, value)) = text.lines().next().and_then(|l| l.split_once(' ')) {
@@ -319,18 +326,18 @@ pub fn schedule(data: &[u8]) {
 /// by the listener's request path, and with no clock bound (the seed
 /// frames were sealed long ago) so that the replay window is reached.
 pub fn wire_raw(data: &[u8]) {
-    let mut opener = Opener::new(key(), CLUSTER, Kind::HbUnicast).only_from(&members());
+    let mut opener = Opener::new(key(), CLUSTER, FrameKind::HbUnicast).only_from(&members());
     let _ = opener.open(data);
     if let Ok(frame) = wire::read_frame(&mut &data[..]) {
         let _ = opener.open(&frame);
     }
-    let kind = wire::peek_kind(data).unwrap_or(Kind::HbMulticast);
+    let kind = wire::peek_kind(data).unwrap_or(FrameKind::HbMulticast);
     let mut any = Opener::new(key(), CLUSTER, kind).without_clock();
-    if matches!(kind, Kind::Request | Kind::Response) {
+    if matches!(kind, FrameKind::Request | FrameKind::Response) {
         any = any.to_me(ME);
     }
     let _ = any.open(data);
-    let _ = Opener::new(key(), CLUSTER, Kind::Request)
+    let _ = Opener::new(key(), CLUSTER, FrameKind::Request)
         .to_me(ME)
         .open(data);
 }
@@ -339,10 +346,10 @@ pub fn wire_raw(data: &[u8]) {
 /// daemon does with it: the dataset stored, then read by svcmon, the
 /// replication, placement and the watchdog proof.
 pub fn sealed_dataset(data: &[u8]) {
-    let Some(frame) = seal(Kind::HbUnicast, data) else {
+    let Some(frame) = seal(FrameKind::HbUnicast, data) else {
         return;
     };
-    let mut opener = Opener::new(key(), CLUSTER, Kind::HbUnicast).only_from(&members());
+    let mut opener = Opener::new(key(), CLUSTER, FrameKind::HbUnicast).only_from(&members());
     let Ok(opened) = opener.open(&frame) else {
         return;
     };
@@ -394,11 +401,11 @@ pub fn disk_slot(data: &[u8]) {
     let log = Logger::named("node", "fuzz");
     let timeout = Duration::from_secs(10);
     let first = data.first().is_some_and(|b| b & 1 == 1);
-    let mut opener = Opener::new(key(), CLUSTER, Kind::HbDisk)
+    let mut opener = Opener::new(key(), CLUSTER, FrameKind::HbDisk)
         .only_from(&members())
         .without_clock();
     let _ = read_slot(data, first, timeout, &mut opener, &log);
-    let Some(frame) = seal(Kind::HbDisk, data) else {
+    let Some(frame) = seal(FrameKind::HbDisk, data) else {
         return;
     };
     let mut slot = (frame.len() as u32).to_be_bytes().to_vec();
@@ -431,11 +438,11 @@ fn read_slot(
 /// A request to the listener, authenticated, decoded and answered, and the
 /// answer decoded as `peer::request` does.
 pub fn listener_request(data: &[u8]) {
-    let Some(frame) = seal(Kind::Request, data) else {
+    let Some(frame) = seal(FrameKind::Request, data) else {
         return;
     };
-    let _ = listener::arbitrator_ping(data);
-    let mut opener = Opener::new(key(), CLUSTER, Kind::Request)
+    let _ = peer_listener::arbitrator_ping(data);
+    let mut opener = Opener::new(key(), CLUSTER, FrameKind::Request)
         .only_from(&members())
         .to_me(ME);
     let Ok(opened) = opener.open(&frame) else {
@@ -444,7 +451,7 @@ pub fn listener_request(data: &[u8]) {
     // No service here: a request for a config is answered "no service".
     let paths = Paths::under(Path::new("/nonexistent/svcmgr-fuzz"));
     let shared = state::Shared::new(ME);
-    let result = listener::dispatch(&paths, &shared, &opened.payload, &opened.nodename);
+    let result = peer_listener::dispatch(&paths, &shared, &opened.payload, &opened.nodename);
     let answer = peer::answer(opened.seq, result);
     if let Ok(v) = serde_json::from_slice::<Value>(&answer) {
         let _ = (v["req"].as_u64(), v["status"].as_i64(), v["error"].as_str());
@@ -453,7 +460,7 @@ pub fn listener_request(data: &[u8]) {
 
 /// Seed inputs the corpora cannot take from files: sealed frames, with and
 /// without the length prefix, and local datasets as a daemon sends them
-/// (`tests/fuzz_corpus.rs` writes them, on demand).
+/// (`tests/integration/tier2/fuzz_corpus.rs` writes them, on demand).
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let shared = state::Shared::new(PEER);
     let dataset = shared.local_dataset().to_string().into_bytes();
@@ -493,19 +500,19 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out.push(("disk_slot", "empty.slot".into(), vec![0; 16]));
     out.push(("disk_slot", "oversized.slot".into(), vec![0xff; 16]));
     for (kind, name) in [
-        (Kind::HbUnicast, "hb"),
-        (Kind::Request, "req"),
-        (Kind::Response, "resp"),
-        (Kind::HbMulticast, "mcast"),
-        (Kind::HbDisk, "disk"),
-        (Kind::ArbPing, "ping"),
+        (FrameKind::HbUnicast, "hb"),
+        (FrameKind::Request, "req"),
+        (FrameKind::Response, "resp"),
+        (FrameKind::HbMulticast, "mcast"),
+        (FrameKind::HbDisk, "disk"),
+        (FrameKind::ArbPing, "ping"),
     ] {
         if let Some(frame) = seal(kind, &rich) {
             let mut prefixed = (frame.len() as u32).to_be_bytes().to_vec();
             prefixed.extend_from_slice(&frame);
             out.push(("wire_raw", format!("{name}.frame"), frame));
             out.push(("wire_raw", format!("{name}.prefixed"), prefixed.clone()));
-            if kind == Kind::HbDisk {
+            if kind == FrameKind::HbDisk {
                 out.push(("disk_slot", "hb.slot".into(), prefixed));
             }
         }

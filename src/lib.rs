@@ -1,11 +1,17 @@
 //! svcmgr: a service manager for high-availability clusters, compatible with
 //! the OpenSVC agent's configuration files, commands and output.
 //!
-//! Data flows one way (docs/contracts.md, "Architecture: data flows one
-//! way"): cli → config → service → action → drivers → exec; status → render.
+//! Two wings share the layers below them (docs/architecture.md): the
+//! service wing runs one action and exits (cli → action → service → driver
+//! → exec; status → render), the daemon wing runs for good (heartbeats,
+//! listener, monitor, orchestration) and acts on services by running the
+//! service wing's actions. A module uses only its layer and those below;
+//! tests/integration/architecture.rs checks it, and that no files import
+//! each other round a circle.
 
 pub mod action;
 pub mod cli;
+pub mod client;
 pub mod collector;
 pub mod config;
 pub mod daemon;

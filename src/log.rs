@@ -6,6 +6,11 @@
 //! `len(svc) + 8` (docs/behaviour.md, "Console format"). File:
 //! `YYYY-MM-DD HH:MM:SS,mmm - NAME - LEVEL - message`, rotated at 5 MiB with
 //! 5 backups (docs/behaviour.md, "Log files").
+//!
+//! When stderr is journald's stream (a systemd unit: `JOURNAL_STREAM` names
+//! stderr's device and inode), each console line starts with its syslog
+//! priority, `<3>` to `<7>`, so that `journalctl -p err` finds the errors;
+//! journald strips the prefix, and on a terminal or a pipe nothing changes.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -117,6 +122,40 @@ impl Visit for Fields {
     }
 }
 
+/// The syslog priority journald reads from a `<N>` line prefix.
+pub fn syslog_priority(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+/// `line` as written to a journald stream: its priority first.
+pub fn journal_line(level: &Level, line: &str) -> String {
+    format!("<{}>{line}", syslog_priority(level))
+}
+
+/// Whether stderr is the stream systemd connected to journald. The variable
+/// alone is not enough: a child whose stderr its parent captures inherits
+/// it too, and must not prefix lines a terminal or a log file shows.
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return false;
+    };
+    journal_stream_is(&stream.to_string_lossy(), st.st_dev, st.st_ino)
+}
+
+/// `JOURNAL_STREAM` is `<device>:<inode>` in decimal.
+fn journal_stream_is(var: &str, dev: u64, ino: u64) -> bool {
+    var.split_once(':')
+        .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
+}
+
 /// One console line, without the trailing newline.
 pub fn console_line(time: &str, level: &Level, svc: &str, name: &str, msg: &str) -> String {
     let width = svc.len() + 8;
@@ -125,6 +164,7 @@ pub fn console_line(time: &str, level: &Level, svc: &str, name: &str, msg: &str)
 
 struct ConsoleLayer {
     max: Level,
+    journal: bool,
 }
 
 impl<S: Subscriber> Layer<S> for ConsoleLayer {
@@ -136,7 +176,10 @@ impl<S: Subscriber> Layer<S> for ConsoleLayer {
         let mut f = Fields::default();
         event.record(&mut f);
         let time = chrono::Local::now().format("%H:%M:%S").to_string();
-        let line = console_line(&time, level, &f.svc, &f.name, &f.message);
+        let mut line = console_line(&time, level, &f.svc, &f.name, &f.message);
+        if self.journal {
+            line = journal_line(level, &line);
+        }
         // One write per record so lines from concurrent status probes never interleave.
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -223,7 +266,10 @@ pub fn init(debug: bool, log_dir: Option<&Path>) {
         files: Mutex::new(HashMap::new()),
     });
     let subscriber = tracing_subscriber::registry()
-        .with(ConsoleLayer { max })
+        .with(ConsoleLayer {
+            max,
+            journal: stderr_is_journal(),
+        })
         .with(file);
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
@@ -288,6 +334,25 @@ mod tests {
             "y",
         );
         assert_eq!(l, "16:19:39 ERROR   P26.OPENSVC.COM         y");
+    }
+
+    #[test]
+    fn journal_lines_start_with_the_syslog_priority() {
+        let line = "16:19:39 ERROR   P26.OPENSVC.COM         y";
+        assert_eq!(journal_line(&Level::ERROR, line), format!("<3>{line}"));
+        assert_eq!(journal_line(&Level::WARN, "w"), "<4>w");
+        assert_eq!(journal_line(&Level::INFO, "i"), "<6>i");
+        assert_eq!(journal_line(&Level::DEBUG, "d"), "<7>d");
+        assert_eq!(journal_line(&Level::TRACE, "t"), "<7>t");
+    }
+
+    #[test]
+    fn only_the_stream_journal_stream_names_is_the_journal() {
+        assert!(journal_stream_is("64768:123456", 64768, 123456));
+        assert!(!journal_stream_is("64768:123456", 64768, 123457));
+        assert!(!journal_stream_is("64768:123456", 1, 123456));
+        assert!(!journal_stream_is("", 0, 0));
+        assert!(!journal_stream_is("garbage", 0, 0));
     }
 
     #[test]

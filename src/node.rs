@@ -1,24 +1,16 @@
 //! Node-level settings from `<etc>/node.conf` (docs/behaviour.md,
 //! "node.conf").
 
-use crate::config::edit;
+use crate::config::node::NodeConfig;
 use crate::paths::Paths;
+
+fn conf(paths: &Paths) -> NodeConfig {
+    NodeConfig::load_or_empty(&paths.node_conf())
+}
 
 /// `[node] host_mode` (1.9 calls it `env`), default TST.
 pub fn host_mode(paths: &Paths) -> String {
-    let file = paths.node_conf();
-    if !file.exists() {
-        return "TST".into();
-    }
-    for key in ["node.host_mode", "node.env"] {
-        if let Ok(Some(v)) = edit::get(&file, key) {
-            let v = v.trim().to_uppercase();
-            if !v.is_empty() {
-                return v;
-            }
-        }
-    }
-    "TST".into()
+    conf(paths).node.host_mode
 }
 
 /// The user to log in as on `peer` (`[node] ruser`, docs/behaviour.md,
@@ -26,40 +18,15 @@ pub fn host_mode(paths: &Paths) -> String {
 /// where a bare `user` is the default and `user@node` applies to one node;
 /// root when unset.
 pub fn ruser(paths: &Paths, peer: &str) -> String {
-    let file = paths.node_conf();
-    let list = if file.exists() {
-        edit::get(&file, "node.ruser")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let mut default = "root".to_string();
-    for item in list.split_whitespace() {
-        match item.split_once('@') {
-            Some((user, node)) if node.eq_ignore_ascii_case(peer) => return user.to_string(),
-            Some(_) => {}
-            None => default = item.to_string(),
-        }
-    }
-    default
+    conf(paths).ruser(peer)
 }
 
 /// `[stonith#<node>] cmd`, the command that fences `node`; None when
-/// there is none. Read from the section itself, not through a
-/// `section.key` parameter, since a node name may hold dots. Err when
-/// node.conf is invalid: a command from a file being edited is not run.
+/// there is none. Err when node.conf is invalid: a command from a file
+/// being edited is not run.
 pub fn stonith_cmd(paths: &Paths, node: &str) -> Result<Option<String>, String> {
-    let file = paths.node_conf();
-    let text = crate::config::node_validate::read_valid(&file)
-        .ok_or_else(|| format!("{} is invalid (nodemgr validate config)", file.display()))?;
-    let ini = crate::config::ini::Ini::parse(&text);
-    Ok(ini
-        .section(&format!("stonith#{node}"))
-        .and_then(|s| s.entry("cmd"))
-        .map(|e| e.value.trim().to_string())
-        .filter(|c| !c.is_empty()))
+    let conf = NodeConfig::load_valid(&paths.node_conf())?;
+    Ok(conf.stonith_cmd(node).map(str::to_string))
 }
 
 /// A PRD node runs only PRD services (docs/behaviour.md, "Service types and

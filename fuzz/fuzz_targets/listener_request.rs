@@ -1,3 +1,3 @@
 #![no_main]
-// One call, so that tests/fuzz_corpus.rs replays this corpus under stable.
+// One call, so that tests/integration/tier2/fuzz_corpus.rs replays this corpus under stable.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| svcmgr::fuzzing::listener_request(data));

@@ -5,14 +5,20 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::action::{Action, BAD_CONFIG, Env, FAILED, OK};
+use serde_json::{Map, Value, json};
+
+use crate::action::{Action, BAD_CONFIG, Env, FAILED, OK, Outcome};
 use crate::config::edit::{EditError, Planned};
 use crate::config::guard::{self, Refusal};
 use crate::config::ini::Ini;
 use crate::config::{self, edit};
 use crate::log::Logger;
+use crate::render::{self, json::VERSION};
 
-pub fn validate(env: &Env, name: &str) -> i32 {
+pub fn validate(env: &Env, name: &str) -> Outcome {
+    if env.opts.json {
+        return validate_doc(env, name);
+    }
     match config::validate(env.paths, name, env.nodename) {
         Ok(problems) if problems.is_empty() => {
             let file = config::find_file(env.paths, name)
@@ -33,9 +39,84 @@ pub fn validate(env: &Env, name: &str) -> i32 {
             BAD_CONFIG
         }
     }
+    .into()
 }
 
-pub fn run(env: &Env, name: &str, action: Action, log: &Logger) -> i32 {
+/// `validate config --format json`: every problem, located (docs/json.md).
+fn validate_doc(env: &Env, name: &str) -> Outcome {
+    let problems = match config::validate(env.paths, name, env.nodename) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_CONFIG.into();
+        }
+    };
+    let file = config::find_file(env.paths, name).unwrap_or_default();
+    let code = if problems.is_empty() { OK } else { BAD_CONFIG };
+    Outcome::data(code, render::json::problems(&file, &problems))
+}
+
+/// `print config --format json`: each section's effective keys, as the
+/// file spells them (docs/json.md).
+fn config_doc(file: &Path, bytes: &[u8]) -> Value {
+    let ini = Ini::parse(&String::from_utf8_lossy(bytes));
+    let mut sections = Map::new();
+    for s in ini.default_section().into_iter().chain(ini.sections()) {
+        let keys: Map<String, Value> = s
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone().into()))
+            .collect();
+        sections.insert(s.name.clone(), Value::Object(keys));
+    }
+    json!({
+        "version": VERSION,
+        "file": file.display().to_string(),
+        "sections": sections,
+    })
+}
+
+pub fn run(env: &Env, name: &str, action: Action, log: &Logger) -> Outcome {
+    if env.opts.json && matches!(action, Action::PrintConfig | Action::Get) {
+        return data(env, name, action, log);
+    }
+    run_text(env, name, action, log).into()
+}
+
+/// `print config` and `get` with `--format json`: the same checks and exit
+/// codes, the answer as a document (docs/json.md).
+fn data(env: &Env, name: &str, action: Action, log: &Logger) -> Outcome {
+    let file = match config::find_file(env.paths, name) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_CONFIG.into();
+        }
+    };
+    if action == Action::PrintConfig {
+        return match std::fs::read(&file) {
+            Ok(bytes) => Outcome::data(OK, config_doc(&file, &bytes)),
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", file.display());
+                BAD_CONFIG.into()
+            }
+        };
+    }
+    let Some(p) = env.opts.param.as_deref() else {
+        eprintln!("--param is required for 'get'");
+        return BAD_CONFIG.into();
+    };
+    match edit::get(&file, p) {
+        Ok(Some(v)) => Outcome::data(OK, render::json::param(p, &v)),
+        Ok(None) => {
+            eprintln!("{p} is not set in {}", file.display());
+            FAILED.into()
+        }
+        Err(e) => edit_failed(e, log).into(),
+    }
+}
+
+fn run_text(env: &Env, name: &str, action: Action, log: &Logger) -> i32 {
     let file = match config::find_file(env.paths, name) {
         Ok(f) => f,
         Err(e) => {

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use crate::driver::sync::LastStart;
 use crate::driver::{Ctx, Kind, Started, SyncRequest, Synced};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
@@ -13,7 +14,7 @@ use crate::{node, remote};
 
 use super::{Env, FAILED, OK, STOP_KINDS, probe};
 
-pub struct Executor<'a> {
+pub(crate) struct Executor<'a> {
     env: &'a Env<'a>,
     svc: &'a Service,
     log: &'a Logger,
@@ -24,7 +25,7 @@ pub struct Executor<'a> {
 }
 
 impl<'a> Executor<'a> {
-    pub fn new(env: &'a Env<'a>, svc: &'a Service, log: &'a Logger) -> Executor<'a> {
+    pub(crate) fn new(env: &'a Env<'a>, svc: &'a Service, log: &'a Logger) -> Executor<'a> {
         Executor {
             env,
             svc,
@@ -41,7 +42,7 @@ impl<'a> Executor<'a> {
     }
 
     /// Why the last start did not complete, if it did not.
-    pub fn refused(&self) -> Option<super::Refused> {
+    pub(crate) fn refused(&self) -> Option<super::Refused> {
         self.refused.lock().ok().and_then(|r| r.clone())
     }
 
@@ -69,7 +70,7 @@ impl<'a> Executor<'a> {
 
     /// Checks that need no action, for the resources selected: false (and
     /// logged) when one refuses, before anything started.
-    pub fn preflight(&self) -> bool {
+    pub(crate) fn preflight(&self) -> bool {
         for r in self.svc.resources.iter().filter(|r| self.selected(r)) {
             if let Err(msg) = r.driver.preflight() {
                 self.log.resource(r.rid()).error(msg);
@@ -81,7 +82,7 @@ impl<'a> Executor<'a> {
 
     /// True when the action completed. `gate`: run the ip conflict check first
     /// (the full `start` only, as 1.5).
-    pub fn start(&self, action: &str, kinds: &[Kind], gate: bool) -> bool {
+    pub(crate) fn start(&self, action: &str, kinds: &[Kind], gate: bool) -> bool {
         if gate {
             // --rid/--tags do not exempt a resource from the conflict gate.
             for r in self
@@ -135,13 +136,13 @@ impl<'a> Executor<'a> {
             }
             self.trigger(r, "post_start");
         }
-        if action == "start" {
+        if action == "start" && !self.env.runner.dry_run() {
             write_last_start(&self.svc.info.paths, self.svc.name());
         }
         true
     }
 
-    pub fn stop(&self, action: &str, kinds: &[Kind]) -> bool {
+    pub(crate) fn stop(&self, action: &str, kinds: &[Kind]) -> bool {
         for r in self.svc.ordered(kinds, false) {
             if !self.selected(r) {
                 continue;
@@ -182,7 +183,7 @@ impl<'a> Executor<'a> {
     /// syncnodes / syncdrp / syncall: every selected sync resource pushes at
     /// once (1.5 ran them in parallel too), then each peer that received
     /// data runs `postsync`.
-    pub fn sync(&self, targets: &[&'static str]) -> bool {
+    pub(crate) fn sync(&self, targets: &[&'static str]) -> bool {
         let req = SyncRequest {
             targets: targets.to_vec(),
             force: self.env.opts.force,
@@ -258,7 +259,7 @@ impl<'a> Executor<'a> {
 
     /// `switch --to <node>`: stop here, then start there over ssh, its log
     /// lines shown as they come back.
-    pub fn switch(&self) -> i32 {
+    pub(crate) fn switch(&self) -> i32 {
         let info = &self.svc.info;
         let to = self.env.opts.to.as_deref().unwrap_or("").to_lowercase();
         let member = info.nodes.iter().chain(&info.drpnodes).any(|n| *n == to);
@@ -360,13 +361,12 @@ impl<'a> Executor<'a> {
 /// Records that this node last started the service: sync#i0 then keeps
 /// reporting which peers lack this node's config after a stop (see
 /// docs/deviations.md).
-pub fn write_last_start(paths: &Paths, svc: &str) {
-    let path = crate::driver::sync::last_start_path(paths, svc);
-    let now = chrono::Local::now().naive_local();
-    if let Err(e) = crate::driver::sync::write_stamp(&path, now) {
+fn write_last_start(paths: &Paths, svc: &str) {
+    let last = LastStart::of(paths, svc);
+    if let Err(e) = last.record_now() {
         Logger::service(svc).warn(format!(
             "cannot record the start in {}: {e}",
-            path.display()
+            last.path().display()
         ));
     }
 }

@@ -4,9 +4,13 @@
 
 mod config_cmds;
 mod create;
+mod delete;
 mod edit_config;
 mod executor;
 pub mod freeze;
+pub mod keywords;
+mod logs;
+mod ls;
 mod order;
 mod probe;
 mod selection;
@@ -24,7 +28,6 @@ use crate::service::Service;
 use crate::{collector, lock, node, render};
 
 pub use create::{create, install_links};
-pub use executor::write_last_start;
 pub use freeze::{freeze, is_frozen};
 pub use probe::{collect, collect_with};
 
@@ -60,6 +63,14 @@ pub enum Action {
     SyncAll,
     PostSync,
     Switch,
+    /// This node's services and their overall status, one per line.
+    Ls,
+    /// The service's log file, coloured; `--follow` waits for more.
+    Logs,
+    /// Remove the service's files, or with `--rid` those sections.
+    Delete,
+    /// Every section and keyword of a service file, with defaults.
+    PrintKeywords,
 }
 
 use Action::*;
@@ -96,6 +107,10 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("syncall", SyncAll),
     ("postsync", PostSync),
     ("switch", Switch),
+    ("ls", Ls),
+    ("logs", Logs),
+    ("delete", Delete),
+    ("print_keywords", PrintKeywords),
 ];
 
 impl Action {
@@ -129,6 +144,10 @@ impl Action {
                 | Unset
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
+                | Delete
         )
     }
 
@@ -159,13 +178,46 @@ impl Action {
                 | Get
                 | PrintConfig
                 | ValidateConfig
+                | Ls
+                | Logs
+                | PrintKeywords
         )
     }
 
     /// Whose stdout is data a script parses: no collector lines there.
     fn quiet_stdout(self, opts: &Opts) -> bool {
-        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig)
-            || (self == PrintStatus && opts.json)
+        matches!(self, JsonStatus | Get | PrintConfig | ValidateConfig) || self.prints_json(opts)
+    }
+
+    /// The actions `--dry-run` applies to: those that run the resources'
+    /// commands (docs/behaviour.md, "Dry run").
+    pub fn can_dry_run(self) -> bool {
+        matches!(
+            self,
+            Start
+                | Stop
+                | Restart
+                | StartIp
+                | StopIp
+                | StartVg
+                | StopVg
+                | StartFs
+                | StopFs
+                | StartApp
+                | StopApp
+                | Switch
+        )
+    }
+
+    /// Whether this action answers with a JSON document (docs/json.md):
+    /// `json status` always, the other data actions with `--format json`.
+    pub fn prints_json(self, opts: &Opts) -> bool {
+        self == JsonStatus
+            || (opts.json
+                && matches!(
+                    self,
+                    PrintStatus | Status | Ls | PrintConfig | ValidateConfig | Get
+                ))
     }
 }
 
@@ -185,6 +237,9 @@ pub struct Opts {
     pub disable_rollback: bool,
     pub color: bool,
     pub json: bool,
+    /// `print status --refresh`: probe now, even when the local daemon
+    /// holds a fresh status in memory.
+    pub refresh: bool,
     pub param: Option<String>,
     pub value: Option<String>,
     /// Called from cron: sync skips are not logged.
@@ -199,6 +254,11 @@ pub struct Opts {
     pub recover: bool,
     /// `edit config`: drop that copy and start from the live file.
     pub discard: bool,
+    /// No `-s`: the action runs on every service of this node (`ls`
+    /// leaves out the files of services not for this node).
+    pub every_service: bool,
+    /// `logs --follow`: wait for new lines until SIGINT/SIGTERM.
+    pub follow: bool,
 }
 
 /// Everything an action needs besides the service.
@@ -208,6 +268,17 @@ pub struct Env<'a> {
     pub runner: &'a dyn Runner,
     pub opts: &'a Opts,
     pub svcmgr_bin: PathBuf,
+}
+
+impl Env<'_> {
+    /// The same node, runner and binary, acting with other options.
+    pub fn with_opts<'b>(&'b self, opts: &'b Opts) -> Env<'b> {
+        Env {
+            opts,
+            svcmgr_bin: self.svcmgr_bin.clone(),
+            ..*self
+        }
+    }
 }
 
 /// The running executable, target of the `.cluster`/`.stonith` links.
@@ -235,6 +306,9 @@ pub enum Refused {
 pub struct Outcome {
     pub code: i32,
     pub refused: Option<Refused>,
+    /// The JSON document of a data action in JSON mode, not printed yet:
+    /// the caller prints it alone or keyed by service (docs/json.md).
+    pub data: Option<serde_json::Value>,
 }
 
 impl From<i32> for Outcome {
@@ -242,14 +316,29 @@ impl From<i32> for Outcome {
         Outcome {
             code,
             refused: None,
+            data: None,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn data(code: i32, doc: serde_json::Value) -> Outcome {
+        Outcome {
+            code,
+            refused: None,
+            data: Some(doc),
         }
     }
 }
 
 /// Runs `action` on service `name`: the pipeline of docs/behaviour.md,
-/// "Action pipeline".
+/// "Action pipeline". A JSON document is printed on stdout.
 pub fn run(env: &Env, name: &str, action: Action) -> i32 {
-    run_outcome(env, name, action).code
+    let out = run_outcome(env, name, action);
+    if let Some(doc) = &out.data {
+        let _ = std::io::stdout().write_all(render::json::to_text(doc).as_bytes());
+    }
+    out.code
 }
 
 /// `run`, saying why a start did not complete.
@@ -261,13 +350,23 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     let log = Logger::service(name);
     // These work on the file itself, so a broken config can be inspected and fixed.
     match action {
-        ValidateConfig => return config_cmds::validate(env, name).into(),
+        ValidateConfig => return config_cmds::validate(env, name),
         EditConfig => {
             return edit_config::run(env, name, env.opts.recover, env.opts.discard, &log).into();
         }
         PrintConfig | Get | Set | Unset | Enable | Disable => {
-            return config_cmds::run(env, name, action, &log).into();
+            return config_cmds::run(env, name, action, &log);
         }
+        Ls => return ls::run(env, name),
+        Logs => return logs::run(env, name).into(),
+        // Ignored, --tags would have turned a partial delete into the
+        // removal of the whole service.
+        Delete if !env.opts.tags.is_empty() => {
+            eprintln!("delete takes --rid, not --tags");
+            return BAD_CONFIG.into();
+        }
+        Delete if !env.opts.rids.is_empty() => return delete::rids(env, name, &log).into(),
+        PrintKeywords => return keywords::run(env.opts).into(),
         _ => {}
     }
     let svc = match load(env, name) {
@@ -278,12 +377,15 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         eprintln!("{msg}");
         return BAD_CONFIG.into();
     }
-    collector::push_if_needed(
-        env.paths,
-        name,
-        &svc.config.file,
-        !action.quiet_stdout(env.opts),
-    );
+    // A dry run writes nothing, the collector stamp included.
+    if !env.runner.dry_run() {
+        collector::push_if_needed(
+            env.paths,
+            name,
+            &svc.config.file,
+            !action.quiet_stdout(env.opts),
+        );
+    }
     if let Err(msg) = node::check_host_mode(env.paths, &svc.config.service_type) {
         log.error(format!("service {name} {msg}"));
         return FAILED.into();
@@ -298,7 +400,10 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     // A manual start, stop, freeze or thaw of an orchestrated service is an
     // order to the cluster (order.rs). The daemon's own actions run with
     // --cluster.
-    let ordered = order::is_order(&svc.config.orchestrate, env.opts.cluster, action);
+    // A dry run shows the local plan: an order would hand the action to
+    // the daemons, which cannot dry-run it.
+    let ordered =
+        order::is_order(&svc.config.orchestrate, env.opts.cluster, action) && !env.runner.dry_run();
     let mut order_at = None;
     if ordered {
         match order::before(env, name, &svc.info.nodes, action, &log) {
@@ -352,11 +457,19 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
 }
 
 fn dispatch(env: &Env, svc: &Service, action: Action, frozen: bool, log: &Logger) -> Outcome {
+    if action.prints_json(env.opts) {
+        if action == Status {
+            let st = collect(svc, env.runner, frozen);
+            return Outcome::data(st.overall.exit_code(), render::json::summary(&st));
+        }
+        return Outcome::data(OK, status_doc(env, svc, frozen));
+    }
     let ex = executor::Executor::new(env, svc, log);
     let code = dispatch_code(&ex, env, svc, action, frozen, log);
     Outcome {
         code,
         refused: ex.refused(),
+        data: None,
     }
 }
 
@@ -381,7 +494,7 @@ fn dispatch_code(
         StartApp => ex.start("startapp", &[Kind::App], false),
         StopApp => ex.stop("stopapp", &[Kind::App]),
         PrintStatus => return print_status(env, svc, frozen),
-        JsonStatus => return print_json(env, svc, frozen),
+        JsonStatus => unreachable!("a JSON document is made by dispatch"),
         Status => return collect(svc, env.runner, frozen).overall.exit_code(),
         Freeze => return freeze::freeze(env.paths, svc.name(), log),
         Thaw => return freeze::thaw(env.paths, svc.name(), log),
@@ -393,7 +506,9 @@ fn dispatch_code(
         // above is the point (the sender waits for our running action).
         PostSync => true,
         Switch => return ex.switch(),
-        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig => {
+        Delete => return delete::service(env, svc, log),
+        Enable | Disable | Get | Set | Unset | PrintConfig | ValidateConfig | EditConfig | Ls
+        | Logs | PrintKeywords => {
             unreachable!("config actions are handled before the service is built")
         }
     };
@@ -401,8 +516,12 @@ fn dispatch_code(
 }
 
 fn print_status(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    if env.opts.json {
-        return print_json(env, svc, frozen);
+    if let Some(body) = from_daemon(env, svc, "tree") {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", svc.name());
+        let _ = out.write_all(body.as_bytes());
+        let _ = out.write_all(orchestrator_notes(env, svc).as_bytes());
+        return OK;
     }
     // The name goes out before the probes run, so their log lines (hb link
     // fixes) appear under it, as in the tutorial.
@@ -424,7 +543,7 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     if svc.config.orchestrate == "no" {
         return String::new();
     }
-    let Some(st) = crate::daemon::lsnr::request(env.paths, "daemon_status") else {
+    let Some(st) = crate::client::request(env.paths, "daemon_status") else {
         return String::new();
     };
     let notes = render::svcmon::notes(&st["data"], svc.name());
@@ -438,10 +557,31 @@ fn orchestrator_notes(env: &Env, svc: &Service) -> String {
     out
 }
 
-fn print_json(env: &Env, svc: &Service, frozen: bool) -> i32 {
-    let st = collect(svc, env.runner, frozen);
-    let _ = std::io::stdout().write_all(render::json::render(&st).as_bytes());
-    OK
+/// The status the local daemon's monitor last probed, rendered, when it is
+/// as fresh as the monitor keeps it (src/daemon/status_memory.rs); None
+/// with `--refresh`, without a daemon, or when only a probe can tell.
+fn from_daemon(env: &Env, svc: &Service, format: &str) -> Option<String> {
+    if env.opts.refresh {
+        return None;
+    }
+    let req = serde_json::json!({
+        "action": "service_status",
+        "options": {"svcname": svc.name(), "format": format, "color": env.opts.color},
+    });
+    let answer = crate::client::ask(env.paths, &req)?;
+    if answer["status"].as_i64() != Some(0) {
+        return None;
+    }
+    answer["data"]["text"].as_str().map(str::to_string)
+}
+
+/// The `status` document (docs/json.md): the daemon's when it is fresh,
+/// else probed now.
+fn status_doc(env: &Env, svc: &Service, frozen: bool) -> serde_json::Value {
+    if let Some(doc) = from_daemon(env, svc, "json").and_then(|t| serde_json::from_str(&t).ok()) {
+        return doc;
+    }
+    render::json::value(&collect(svc, env.runner, frozen))
 }
 
 /// Loads and builds the service; config errors are printed with their

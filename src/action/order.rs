@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{Action, Env, FAILED, OK, freeze};
-use crate::daemon::lsnr;
+use crate::client;
 use crate::daemon::order::Order;
 use crate::log::Logger;
 
@@ -148,7 +148,7 @@ fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> Option<f64> {
         "action": "set_service_monitor",
         "options": {"svcname": name, "global_expect": target},
     });
-    match lsnr::ask(env.paths, &req) {
+    match client::ask(env.paths, &req) {
         Some(v) if v["status"] == 0 => {
             log.info(format!(
                 "cluster-wide order '{target}' given to the agent daemon"
@@ -174,7 +174,7 @@ struct Seen {
 }
 
 fn look(env: &Env, name: &str) -> Seen {
-    let Some(st) = lsnr::request(env.paths, "daemon_status") else {
+    let Some(st) = client::request(env.paths, "daemon_status") else {
         return Seen {
             up: Vec::new(),
             order: None,
@@ -247,7 +247,7 @@ fn wait(
 /// this daemon hears, their instances' frozen flags set aside. None
 /// without a daemon, or with no candidate.
 fn start_leader(env: &Env, name: &str) -> Option<String> {
-    let st = lsnr::request(env.paths, "daemon_status")?;
+    let st = client::request(env.paths, "daemon_status")?;
     let datasets = st["data"]["nodes"].as_object()?;
     let svc = &datasets.get(env.nodename)?["services"][name];
     let nodes: Vec<String> = svc["nodes"]
@@ -280,7 +280,7 @@ fn switch(env: &Env, name: &str, nodes: &[String], log: &Logger) -> Option<i32> 
         log.error(format!("destination node {to} is not in service node list"));
         return Some(FAILED);
     }
-    lsnr::request(env.paths, "daemon_status")?;
+    client::request(env.paths, "daemon_status")?;
     let Some(at) = tell(env, name, &format!("placed@{to}"), log) else {
         return Some(FAILED);
     };

@@ -11,6 +11,7 @@ use crate::daemon;
 use crate::exec::RealRunner;
 use crate::node;
 use crate::paths::{self, Paths};
+use crate::render;
 
 #[derive(Parser, Debug)]
 #[command(name = "nodemgr", about = "Manage this node's settings (node.conf)")]
@@ -30,7 +31,7 @@ struct Args {
     /// daemon start: run in the foreground (systemd)
     #[arg(long)]
     foreground: bool,
-    /// daemon status: output format
+    /// get, validate config, daemon status: output format
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
     /// get, set, unset or syncservices
@@ -54,33 +55,19 @@ pub fn main(args: Vec<OsString>) -> i32 {
         return 1;
     }
     let paths = Paths::from_env();
+    let json = a.format.as_deref() == Some("json");
     match a.action.join("_").as_str() {
-        "get" => get(&paths, a.param.as_deref()),
+        "get" => get(&paths, a.param.as_deref(), json),
         "set" => set(&paths, a.param.as_deref(), a.value.as_deref()),
-        "validate_config" => validate_config(&paths),
+        "validate_config" => validate_config(&paths, json),
         "arbitrator_secret" => arbitrator_secret(&paths),
         "unset" => unset(&paths, a.param.as_deref()),
         "syncservices" => syncservices(&paths, a.debug, a.force),
         // The whole node: the orchestrator starts nothing here, and
         // svcmgr refuses actions, until thawed.
-        "freeze" => match std::fs::create_dir_all(&paths.var)
-            .and_then(|_| std::fs::write(paths.frozen_node(), b""))
-        {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("cannot create {}: {e}", paths.frozen_node().display());
-                1
-            }
-        },
-        "thaw" => match std::fs::remove_file(paths.frozen_node()) {
-            Ok(()) => 0,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => {
-                eprintln!("cannot remove {}: {e}", paths.frozen_node().display());
-                1
-            }
-        },
-        "frozen" => i32::from(paths.frozen_node().exists()),
+        "freeze" => report_node(action::freeze::freeze_node(&paths)),
+        "thaw" => report_node(action::freeze::thaw_node(&paths)),
+        "frozen" => i32::from(action::freeze::node_frozen(&paths)),
         "daemon_start" if a.foreground => {
             crate::log::init(a.debug, Some(&paths.log));
             daemon::run::foreground(&paths, &paths::nodename())
@@ -100,7 +87,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             c => c,
         },
         "daemon_running" => i32::from(!daemon::run::running(&paths)),
-        "daemon_status" => super::svcmon::show(&paths, a.format.as_deref() == Some("json"), false),
+        "daemon_status" => super::svcmon::show(&paths, json, false),
         action @ ("daemon_blacklist_status" | "daemon_blacklist_clear") => {
             blacklist(&paths, action)
         }
@@ -111,10 +98,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// The listener's banned sources as JSON, or clears them.
 fn blacklist(paths: &Paths, action: &str) -> i32 {
-    let Some(answer) = daemon::lsnr::request(paths, action) else {
+    let Some(answer) = crate::client::request(paths, action) else {
         eprintln!(
             "no agent daemon answers on {}",
-            daemon::lsnr::socket_path(paths).display()
+            crate::client::socket_path(paths).display()
         );
         return 1;
     };
@@ -137,13 +124,20 @@ fn param(p: Option<&str>) -> Result<&str, i32> {
 
 /// `node.host_mode` (or its 1.9 name `node.env`) prints the effective mode,
 /// TST when unset: peers ask for it before a sync and must get an answer.
-fn get(paths: &Paths, p: Option<&str>) -> i32 {
+fn get(paths: &Paths, p: Option<&str>, json: bool) -> i32 {
     let p = match param(p) {
         Ok(p) => p,
         Err(c) => return c,
     };
+    let print = |v: &str| {
+        if json {
+            print!("{}", render::json::to_text(&render::json::param(p, v)));
+        } else {
+            println!("{v}");
+        }
+    };
     if matches!(p, "node.host_mode" | "node.env") {
-        println!("{}", node::host_mode(paths));
+        print(&node::host_mode(paths));
         return 0;
     }
     let file = paths.node_conf();
@@ -153,7 +147,7 @@ fn get(paths: &Paths, p: Option<&str>) -> i32 {
     }
     match edit::get(&file, p) {
         Ok(Some(v)) => {
-            println!("{v}");
+            print(&v);
             0
         }
         Ok(None) => {
@@ -191,15 +185,22 @@ fn set(paths: &Paths, p: Option<&str>, value: Option<&str>) -> i32 {
 
 /// Every problem of node.conf on stdout, as `svcmgr validate config` lists
 /// a service file's; exit 2 if any.
-fn validate_config(paths: &Paths) -> i32 {
+fn validate_config(paths: &Paths, json: bool) -> i32 {
     let file = paths.node_conf();
-    match config::node_validate::validate_file(&file) {
-        Ok(problems) if problems.is_empty() => {
+    match config::node::NodeConfig::load(&file) {
+        Ok(conf) if json => {
+            print!(
+                "{}",
+                render::json::to_text(&render::json::problems(&file, &conf.problems))
+            );
+            if conf.problems.is_empty() { 0 } else { 2 }
+        }
+        Ok(conf) if conf.problems.is_empty() => {
             println!("{}: no problem found", file.display());
             0
         }
-        Ok(problems) => {
-            for p in &problems {
+        Ok(conf) => {
+            for p in &conf.problems {
                 println!("{p}");
             }
             2
@@ -234,6 +235,16 @@ fn unset(paths: &Paths, p: Option<&str>) -> i32 {
         }
         Err(c) => c,
     }
+}
+
+fn report_node(res: Result<(), String>) -> i32 {
+    res.map_or_else(
+        |e| {
+            eprintln!("{e}");
+            1
+        },
+        |()| 0,
+    )
 }
 
 fn report(res: Result<(), edit::EditError>) -> i32 {

@@ -8,14 +8,14 @@ use clap::Parser;
 use super::Color;
 use crate::action::{self, ACTIONS, Action, Env, Opts};
 use crate::config;
-use crate::exec::RealRunner;
+use crate::exec::{DryRunner, RealRunner, Runner};
 use crate::paths::{self, Paths};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "svcmgr",
     about = "Start, stop and report on the services of this node",
-    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config, edit config [--recover|--discard],\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>,\n         create [--config FILE | --template FILE]"
+    after_help = "Actions: start stop restart startip stopip startvg stopvg startfs stopfs startapp stopapp\n         print status, status, json status, freeze, thaw, frozen, enable, disable,\n         get, set, unset, print config, validate config, edit config [--recover|--discard],\n         syncnodes, syncdrp, syncall, postsync, switch --to <node>,\n         create [--config FILE | --template FILE], delete [--rid a,b], ls, logs [--follow],\n         print keywords"
 )]
 struct Args {
     /// Services to act on, comma-separated (default: every service of this node)
@@ -51,9 +51,19 @@ struct Args {
     /// The value for set
     #[arg(long)]
     value: Option<String>,
-    /// Output format of print status
+    /// Output format of the data actions (print status, status, ls, print config, validate config, get)
     #[arg(long, value_parser = ["json"])]
     format: Option<String>,
+    /// logs: wait for new lines until interrupted
+    #[arg(long)]
+    follow: bool,
+    /// start, stop, switch and the resource-group actions: print the commands they would run, run none
+    #[arg(long)]
+    dry_run: bool,
+    /// print status, json status: probe now instead of answering from the
+    /// local daemon's memory
+    #[arg(long)]
+    refresh: bool,
     /// Run as cron does: sync skips are not logged
     #[arg(long)]
     cron: bool,
@@ -133,11 +143,37 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         }
         return usage_error(&msg);
     };
+    if a.dry_run && !act.can_dry_run() {
+        return usage_error(&format!(
+            "--dry-run applies to start, stop, restart, switch and the resource-group actions, not '{}'",
+            act.name()
+        ));
+    }
+    let json_opts = Opts {
+        json: true,
+        ..Opts::default()
+    };
+    if a.format.is_some() && !act.prints_json(&json_opts) {
+        return usage_error(&format!(
+            "--format json applies to print status, status, ls, print config, validate config and get, not '{}'",
+            act.name()
+        ));
+    }
+    if act == Action::PrintKeywords {
+        return action::keywords::run(&Opts::default());
+    }
     let paths = Paths::from_env();
     let nodename = paths::nodename();
-    crate::log::init(a.debug, Some(&paths.log));
+    // A dry run's log lines read like a real run's: they stay on the
+    // console, out of the service's log file.
+    crate::log::init(a.debug, (!a.dry_run).then_some(paths.log.as_path()));
     crate::exec::install_signal_handlers();
     let mut cluster = a.cluster;
+    // A list of services (`-s a,b`, or every service) answers in JSON with
+    // one document keyed by name; one named service keeps the single
+    // document (docs/json.md).
+    let every_service = service.is_none() && a.service.is_empty();
+    let keyed = every_service || a.service.len() > 1 || act == Action::Ls;
     let services = match service {
         Some((name, c)) => {
             if !a.service.is_empty() {
@@ -149,6 +185,9 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         None if !a.service.is_empty() => a.service.clone(),
         None => config::list_services(&paths),
     };
+    if services.is_empty() && act == Action::Ls {
+        return action::OK;
+    }
     if services.is_empty() {
         eprintln!("No service specified. Try:\n svcmgr -s svcname,... <action>\n svcname <action>");
         return action::FAILED;
@@ -162,25 +201,53 @@ pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
         disable_rollback: a.disable_rollback,
         color: a.color.enabled(),
         json: a.format.as_deref() == Some("json"),
+        refresh: a.refresh,
         param: a.param,
         value: a.value,
         cron: a.cron,
         to: a.to,
         recover: a.recover,
         discard: a.discard,
+        every_service,
+        follow: a.follow,
         ..Opts::default()
     };
-    let runner = RealRunner::new();
+    let real = RealRunner::new();
+    let dry = DryRunner::new(&real);
+    let runner: &dyn Runner = if a.dry_run { &dry } else { &real };
     let env = Env {
         paths: &paths,
         nodename: &nodename,
-        runner: &runner,
+        runner,
         opts: &opts,
         svcmgr_bin: action::svcmgr_bin(),
     };
+    if keyed && act.prints_json(&opts) {
+        return keyed_json(&env, &services, act);
+    }
     services
         .iter()
         .map(|s| action::run(&env, s, act))
         .max()
         .unwrap_or(action::OK)
+}
+
+/// One document for several services; a service that failed is left out
+/// of it, its error on stderr and in the exit code.
+fn keyed_json(env: &Env, services: &[String], act: Action) -> i32 {
+    let mut code = action::OK;
+    let mut docs = Vec::new();
+    for s in services {
+        let out = action::run_outcome(env, s, act);
+        code = code.max(out.code);
+        if let Some(doc) = out.data {
+            docs.push((s.clone(), doc));
+        }
+    }
+    let doc = crate::render::json::keyed(docs);
+    let _ = std::io::Write::write_all(
+        &mut std::io::stdout(),
+        crate::render::json::to_text(&doc).as_bytes(),
+    );
+    code
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::Color;
-use crate::daemon::lsnr;
+use crate::client;
 use crate::paths::Paths;
 use crate::render;
 
@@ -56,21 +56,23 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// One rendering of `daemon_status`; 1 when no daemon answers.
 pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
-    let Some(answer) = lsnr::request(paths, "daemon_status") else {
+    let Some(answer) = client::request(paths, "daemon_status") else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
-            lsnr::socket_path(paths).display()
+            client::socket_path(paths).display()
         );
         return 1;
     };
     let data = &answer["data"];
     let mut out = std::io::stdout().lock();
     let _ = if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(data).unwrap_or_default()
-        )
+        // Our document's schema version (docs/json.md) beside the
+        // daemon's view.
+        let mut doc = data.clone();
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("version".into(), render::json::VERSION.into());
+        }
+        write!(out, "{}", render::json::to_text(&doc))
     } else {
         write!(out, "{}", render::svcmon::render(data, color))
     };

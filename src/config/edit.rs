@@ -176,6 +176,56 @@ pub fn set_disable(file: &Path, rids: &[String], disabled: bool) -> Result<(), E
     write_if_changed(file, &old, &new)
 }
 
+/// `delete --rid`: the file without these sections, every header of each
+/// and the keys under it; comment lines after a section's last key stay,
+/// as they usually introduce the next section. One atomic write on commit.
+pub fn plan_remove_sections(file: &Path, sections: &[String]) -> Result<Planned, EditError> {
+    let old = read(file)?;
+    parsed(file, &old)?;
+    let mut doc = Doc::parse(&old);
+    for name in sections {
+        require_section(&doc.ini, name)?;
+    }
+    let headers = doc.ini.headers().to_vec();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for (i, (name, line)) in headers.iter().enumerate() {
+        if !sections.contains(name) {
+            continue;
+        }
+        let next = headers.get(i + 1).map_or(usize::MAX, |(_, l)| *l);
+        let mut end = doc
+            .ini
+            .key_spans()
+            .iter()
+            .filter(|s| s.first > *line && s.first < next)
+            .map(|s| s.tail)
+            .max()
+            .unwrap_or(*line);
+        // The blank lines that separated it from what follows go with it.
+        while end < doc.lines.len() && end + 1 < next && is_blank(&doc.lines[end]) {
+            end += 1;
+        }
+        ranges.push((*line, end));
+    }
+    for (first, last) in ranges.iter().rev() {
+        doc.ends_with_newline |= *last == doc.lines.len();
+        doc.lines.drain(first - 1..*last);
+    }
+    Ok(Planned {
+        file: file.to_path_buf(),
+        old,
+        new: doc.into_bytes(),
+        section: sections.join(","),
+        key: String::new(),
+        removed: !ranges.is_empty(),
+        perms: Perms::Keep,
+    })
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// A file's bytes as lines, for rewriting: lines the edit does not concern
 /// keep their exact bytes (a Latin-1 comment stays Latin-1; 1.5 and our
 /// earlier lossy read turned it into U+FFFD), and a BOM stays first.
@@ -412,6 +462,29 @@ mod tests {
         let p = dir.path().join("s.conf");
         fs::write(&p, text).unwrap();
         (dir, p)
+    }
+
+    #[test]
+    fn remove_sections_takes_headers_keys_and_blank_lines_only() {
+        let text = format!("{SVC}[ip#0]\nnetmask = 24\n\tcontinued\n");
+        let (_d, f) = file_with(&text);
+        let plan = plan_remove_sections(&f, &["ip#0".to_string()]).unwrap();
+        assert_eq!(
+            plan.new_text(),
+            "# service p\n[DEFAULT]\nnodes = n1 n2   # both\nservice_type = TST\n\n; ip section\n# fs below\n[fs#0]\ndev = /dev/sdb\nmnt = /a\n"
+        );
+        assert!(matches!(
+            plan_remove_sections(&f, &["ip#9".to_string()]),
+            Err(EditError::SectionNotFound(_))
+        ));
+        plan.commit().unwrap();
+        let (_d2, f2) = file_with(SVC);
+        let plan = plan_remove_sections(&f2, &["fs#0".to_string()]).unwrap();
+        assert!(
+            plan.new_text().ends_with("ipdev = eth0\n\n# fs below\n"),
+            "{}",
+            plan.new_text()
+        );
     }
 
     #[test]

@@ -74,6 +74,22 @@ pub struct Duplicate {
     pub line: usize,
 }
 
+impl Duplicate {
+    /// What a config problem says of it, pointing at the first one.
+    pub fn message(&self, file: &std::path::Path) -> String {
+        let what = if self.key.is_some() {
+            "keyword"
+        } else {
+            "section"
+        };
+        format!(
+            "duplicate {what}, first at {}:{}",
+            file.display(),
+            self.first
+        )
+    }
+}
+
 /// A line the parser could not make sense of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {

@@ -21,22 +21,37 @@ pub enum SectionKind {
     Unknown,
 }
 
-/// One known key: its name and whether `key@scope` forms are allowed.
+/// One known key: its name, whether `key@scope` forms are allowed, and
+/// for the keyword reference (`print keywords`, docs/keywords.md) its
+/// default and what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keyword {
     pub name: &'static str,
     pub scoped: bool,
+    /// Empty when there is none.
+    pub default: &'static str,
+    pub doc: &'static str,
 }
 
-const fn kw(name: &'static str) -> Keyword {
+/// What a keyword 1.5 files carry but nothing here reads does.
+const IGNORED: &str = "accepted for 1.5 files; no effect here";
+
+const fn kw(name: &'static str, default: &'static str, doc: &'static str) -> Keyword {
     Keyword {
         name,
         scoped: false,
+        default,
+        doc,
     }
 }
 
-const fn scoped(name: &'static str) -> Keyword {
-    Keyword { name, scoped: true }
+const fn scoped(name: &'static str, default: &'static str, doc: &'static str) -> Keyword {
+    Keyword {
+        name,
+        scoped: true,
+        default,
+        doc,
+    }
 }
 
 pub const TRIGGERS: [&str; 10] = [
@@ -55,107 +70,185 @@ pub const TRIGGERS: [&str; 10] = [
 /// Keys every resource section accepts (docs/behaviour.md, "Keys of every
 /// resource"), triggers apart.
 const COMMON: &[Keyword] = &[
-    scoped("disable"),
-    kw("disable_on"),
-    kw("optional"),
-    kw("optional_on"),
-    kw("monitor"),
-    kw("monitor_on"),
-    scoped("restart"),
-    scoped("tags"),
-    kw("always_on"),
+    scoped(
+        "disable",
+        "false",
+        "true: the resource never starts or stops, and reads n/a",
+    ),
+    kw("disable_on", "", "nodes where disable is true"),
+    kw(
+        "optional",
+        "false",
+        "true: a failure of this resource does not fail the action",
+    ),
+    kw("optional_on", "", "nodes where optional is true"),
+    kw(
+        "monitor",
+        "false",
+        "true: the daemon watches this resource (flag M)",
+    ),
+    kw("monitor_on", "", "nodes where monitor is true"),
+    scoped(
+        "restart",
+        "0",
+        "how many times the daemon restarts the resource when it fails",
+    ),
+    scoped(
+        "tags",
+        "",
+        "a set of words: noaction skips start and stop, nonrouted skips the conflict check, noalias puts an address on the device",
+    ),
+    kw(
+        "always_on",
+        "",
+        "nodes where the resource stays up as standby (stdby up)",
+    ),
 ];
 
 const SCHEDULE: &[Keyword] = &[
-    kw("sync_interval"),
-    kw("sync_max_delay"),
-    kw("sync_period"),
-    kw("sync_days"),
-    kw("sync_min_delay"),
+    kw(
+        "sync_interval",
+        "121",
+        "minutes between two syncs; 0 disables",
+    ),
+    kw(
+        "sync_max_delay",
+        "1500",
+        "minutes after which a sync is late",
+    ),
+    kw(
+        "sync_period",
+        "[\"03:59\",\"05:59\"]",
+        "time range(s) when scheduled syncs may run",
+    ),
+    kw(
+        "sync_days",
+        "every day",
+        "days when scheduled syncs may run",
+    ),
+    kw("sync_min_delay", "", IGNORED),
 ];
 
 const DEFAULT_KEYS: &[Keyword] = &[
-    scoped("nodes"),
-    scoped("drpnodes"),
-    scoped("drpnode"),
-    scoped("encapnodes"),
-    scoped("autostart_node"),
-    kw("service_type"),
-    kw("app"),
-    kw("comment"),
-    scoped("mode"),
-    scoped("cluster_type"),
-    scoped("flex_primary"),
-    scoped("flex_min_nodes"),
-    scoped("flex_max_nodes"),
-    scoped("flex_cpu_min_threshold"),
-    scoped("flex_cpu_max_threshold"),
-    scoped("anti_affinity"),
-    kw("cluster"),
-    kw("drp_type"),
-    kw("monitor_action"),
-    kw("pre_snap_trigger"),
-    kw("post_snap_trigger"),
-    kw("containerize"),
-    kw("container_cpus"),
-    kw("container_mems"),
-    kw("container_cpu_shares"),
-    kw("container_mem_limit"),
-    kw("container_vmem_limit"),
-    kw("scsireserv"),
-    kw("no_preempt_abort"),
-    kw("pkg_name"),
-    scoped("bwlimit"),
+    scoped("nodes", "", "nodes that run the service, space separated"),
+    scoped("drpnodes", "", "disaster recovery nodes, space separated"),
+    scoped("drpnode", "", "one more disaster recovery node"),
+    scoped(
+        "encapnodes",
+        "",
+        "nodes of the encapsulated service (scope @encapnodes)",
+    ),
+    scoped(
+        "autostart_node",
+        "",
+        "node that starts the service at boot (informative)",
+    ),
+    kw(
+        "service_type",
+        "",
+        "PRD PPRD REC INT DEV TST TMP DRP FOR PRA; must fit the node's host_mode",
+    ),
+    kw("app", "", "application name (informative)"),
+    kw("comment", "", "free text (informative)"),
+    scoped("mode", "hosted", "service mode"),
+    scoped("cluster_type", "failover", "cluster type"),
+    scoped("flex_primary", "", IGNORED),
+    scoped("flex_min_nodes", "", IGNORED),
+    scoped("flex_max_nodes", "", IGNORED),
+    scoped("flex_cpu_min_threshold", "", IGNORED),
+    scoped("flex_cpu_max_threshold", "", IGNORED),
+    scoped("anti_affinity", "", IGNORED),
+    kw("cluster", "", IGNORED),
+    kw("drp_type", "", IGNORED),
+    kw("monitor_action", "", IGNORED),
+    kw("pre_snap_trigger", "", IGNORED),
+    kw("post_snap_trigger", "", IGNORED),
+    kw("containerize", "", IGNORED),
+    kw("container_cpus", "", IGNORED),
+    kw("container_mems", "", IGNORED),
+    kw("container_cpu_shares", "", IGNORED),
+    kw("container_mem_limit", "", IGNORED),
+    kw("container_vmem_limit", "", IGNORED),
+    kw("scsireserv", "", IGNORED),
+    kw("no_preempt_abort", "", IGNORED),
+    kw("pkg_name", "", IGNORED),
+    scoped("bwlimit", "", "rsync bandwidth limit of the syncs, KB/s"),
     // Cluster orchestration, `no|start|ha` (docs/contracts.md, "Public
     // contracts").
-    kw("orchestrate"),
-    kw("placement"),
+    kw(
+        "orchestrate",
+        "no",
+        "what the daemon does: no, start (start here once) or ha (start and fail over)",
+    ),
+    kw("placement", "", "how the daemon picks the node among nodes"),
 ];
 
 const IP_KEYS: &[Keyword] = &[
-    scoped("ipname"),
-    scoped("ipdev"),
-    scoped("netmask"),
-    scoped("gateway"),
-    scoped("zone"),
-    scoped("type"),
+    scoped(
+        "ipname",
+        "",
+        "required: the address, or a name resolving to it",
+    ),
+    scoped(
+        "ipdev",
+        "",
+        "required: the network device carrying the address",
+    ),
+    scoped("netmask", "the device's", "dotted mask or prefix length"),
+    scoped("gateway", "", IGNORED),
+    scoped("zone", "", IGNORED),
+    scoped("type", "", IGNORED),
 ];
 
 const VG_KEYS: &[Keyword] = &[
-    scoped("vgname"),
-    scoped("type"),
-    scoped("vgtype"),
-    scoped("dsf"),
-    scoped("devs"),
-    scoped("scsireserv"),
+    scoped("vgname", "", "required: the LVM volume group"),
+    scoped("type", "", IGNORED),
+    scoped("vgtype", "", IGNORED),
+    scoped("dsf", "", IGNORED),
+    scoped("devs", "", IGNORED),
+    scoped("scsireserv", "", IGNORED),
 ];
 
 const FS_KEYS: &[Keyword] = &[
-    scoped("dev"),
-    scoped("mnt"),
-    scoped("type"),
-    scoped("mnt_opt"),
-    scoped("snap_size"),
-    scoped("zone"),
+    scoped("dev", "", "required: the block device to mount"),
+    scoped("mnt", "", "required: the mount point"),
+    scoped("type", "", "filesystem type; empty: no -t and no fsck"),
+    scoped("mnt_opt", "", "mount options; empty: no -o"),
+    scoped("snap_size", "", IGNORED),
+    scoped("zone", "", IGNORED),
 ];
 
-const APP_KEYS: &[Keyword] = &[scoped("dir"), scoped("timeout")];
+const APP_KEYS: &[Keyword] = &[
+    scoped("dir", "<svc>.d", "directory of the S/K/C launchers"),
+    scoped(
+        "timeout",
+        "3600",
+        "seconds a launcher may run (C scripts: 60)",
+    ),
+];
 
 const SYNC_KEYS: &[Keyword] = &[
-    scoped("src"),
-    scoped("dst"),
-    scoped("target"),
-    scoped("options"),
-    scoped("exclude"),
-    scoped("dstfs"),
-    scoped("snap"),
-    scoped("bwlimit"),
-    scoped("type"),
+    scoped("src", "", "files to send, space separated, globs allowed"),
+    scoped("dst", "", "destination directory on the peer"),
+    scoped("target", "", "nodes, drpnodes, or both"),
+    scoped("options", "", "extra rsync options"),
+    scoped("exclude", "", IGNORED),
+    scoped("dstfs", "", IGNORED),
+    scoped("snap", "", IGNORED),
+    scoped("bwlimit", "", "rsync bandwidth limit, KB/s"),
+    scoped("type", "rsync", "sync driver"),
 ];
 
-const HB_KEYS: &[Keyword] = &[kw("type"), kw("name")];
+const HB_KEYS: &[Keyword] = &[
+    kw("type", "", "OpenHA"),
+    kw("name", "<svc>", "the OpenHA service name"),
+];
 
-const SYNC_INTERNAL_KEYS: &[Keyword] = &[scoped("options")];
+const SYNC_INTERNAL_KEYS: &[Keyword] = &[scoped(
+    "options",
+    "",
+    "extra rsync options of the config sync",
+)];
 
 const RESOURCE_TYPES: [(&str, SectionKind); 5] = [
     ("ip", SectionKind::Ip),
@@ -195,7 +288,13 @@ fn is_resource_of(name: &str, prefix: &str) -> bool {
 /// Every keyword a section of this kind accepts. DEFAULT also accepts every
 /// resource keyword, because RawConfigParser lets each section inherit it.
 pub fn keywords(kind: SectionKind) -> Vec<Keyword> {
-    let triggers = TRIGGERS.iter().map(|t| scoped(t));
+    let triggers = TRIGGERS.iter().map(|t| {
+        scoped(
+            t,
+            "",
+            "a command line run around the action; its rc is ignored",
+        )
+    });
     let common = COMMON.iter().copied().chain(triggers);
     let specific: &[&[Keyword]] = match kind {
         SectionKind::Default => &[
@@ -221,6 +320,29 @@ pub fn keywords(kind: SectionKind) -> Vec<Keyword> {
     let mut all: Vec<Keyword> = common.collect();
     all.extend(specific.iter().flat_map(|k| k.iter().copied()));
     all
+}
+
+/// The keyword reference (`print keywords`, docs/keywords.md): each
+/// section as a user writes its name, with its own keywords; the keys
+/// every resource section shares come once, as their own entry.
+pub fn reference() -> Vec<(&'static str, Vec<Keyword>)> {
+    let common: Vec<Keyword> = keywords(SectionKind::Ip)
+        .into_iter()
+        .filter(|k| is_in(COMMON, k.name) || TRIGGERS.contains(&k.name))
+        .collect();
+    let with = |a: &[Keyword], b: &[Keyword]| [a, b].concat();
+    vec![
+        ("DEFAULT", with(DEFAULT_KEYS, SCHEDULE)),
+        ("every resource section", common),
+        ("ip#N", IP_KEYS.to_vec()),
+        ("vg#N", VG_KEYS.to_vec()),
+        ("fs#N", FS_KEYS.to_vec()),
+        ("app", APP_KEYS.to_vec()),
+        ("sync#N", with(SYNC_KEYS, SCHEDULE)),
+        ("hb#N", HB_KEYS.to_vec()),
+        ("sync", SCHEDULE.to_vec()),
+        ("sync#i0", SYNC_INTERNAL_KEYS.to_vec()),
+    ]
 }
 
 /// Whether `key` (maybe `name@scope`) is a keyword of this section kind.

@@ -225,12 +225,7 @@ fn build(file: &Path, svc: &str, nodename: &str, ini: &Ini) -> (ServiceConfig, V
     }
     // Which of two values is meant is anyone's guess: refuse, naming both.
     for d in ini.duplicates() {
-        let what = if d.key.is_some() {
-            "keyword"
-        } else {
-            "section"
-        };
-        let msg = format!("duplicate {what}, first at {}:{}", file.display(), d.first);
+        let msg = d.message(file);
         b.problem(Some(&d.section), d.key.as_deref(), Some(d.line), msg);
     }
     let service_type = b.service_type();
@@ -660,7 +655,7 @@ impl<'a> Builder<'a> {
             .map(|f| f.value.trim())
             .filter(|v| !v.is_empty())
             .unwrap_or(self.svc);
-        Some(ResourceSpec::Hb(HbConf {
+        Some(ResourceSpec::Hb(OpenHaConf {
             hb_type: hb_type.to_lowercase(),
             name: name.to_string(),
         }))
@@ -824,7 +819,7 @@ mod tests {
     use super::*;
 
     /// The first tutorial's annotated service file, inline comments included
-    /// (`tests/common/mod.rs` has it too, with test paths).
+    /// (`tests/integration/common.rs` has it too, with test paths).
     const P26: &str = r#"[DEFAULT]                                       # Global section for service description
 app = MyApp                                     # service application friendly name
 service_type = TST                              # specify is service runs production, test, dev, ...
@@ -1270,7 +1265,7 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
             ResourceSpec::Hb(h) => {
                 assert_eq!(
                     h,
-                    &HbConf {
+                    &OpenHaConf {
                         hb_type: "openha".into(),
                         name: "s".into()
                     }

@@ -12,6 +12,7 @@ pub mod hostname;
 pub mod ini;
 pub mod keywords;
 pub mod load;
+pub mod node;
 pub mod node_keywords;
 pub mod node_validate;
 pub mod schedule;
@@ -142,7 +143,7 @@ pub enum ResourceSpec {
     Fs(FsConf),
     App(AppConf),
     Sync(SyncConf),
-    Hb(HbConf),
+    Hb(OpenHaConf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,10 +197,23 @@ pub struct SyncConf {
     pub schedule: Schedule,
 }
 
+/// A service's `[hb#N]` resource: the OpenHA heartbeat (driver/hb.rs),
+/// not the daemon's node.conf heartbeats (config/node.rs, `HbConf`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HbConf {
+pub struct OpenHaConf {
     /// Lower-cased `type` (`openha`).
     pub hb_type: String,
     /// OpenHA service name; defaults to the service name.
     pub name: String,
+}
+
+/// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
+pub fn valid_svcname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "node"
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }

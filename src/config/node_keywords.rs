@@ -1,9 +1,9 @@
 //! Which sections and keys node.conf may hold, and what each value must
 //! be: the one table `nodemgr validate config`, `nodemgr set` and the
 //! daemon's start and reload check against (node_validate.rs walks a file
-//! through it). The daemon's readers (hb.rs, quorum.rs, listener.rs,
-//! watchdog.rs, orchestrator.rs, node.rs) still hold the defaults; a key
-//! they read must be listed here, or every node.conf using it is refused.
+//! through it). node.rs turns the values into typed fields and holds the
+//! defaults; a key it reads must be listed here, or every node.conf using
+//! it is refused.
 
 use std::time::Duration;
 
@@ -98,7 +98,7 @@ const POSITIVE_SECS: ValueKind = secs(1, duration::MAX.as_secs());
 /// waits twice its timeout: a minute is already far more than a ping needs.
 const ARBITRATOR_SECS: ValueKind = secs(1, 60);
 
-/// The heartbeat types the daemon runs (run.rs).
+/// The heartbeat types the daemon runs: node.rs's `HbMedium`.
 pub const HB_TYPE: ValueKind = ValueKind::OneOf {
     what: "a heartbeat type",
     words: &["unicast", "multicast", "disk"],
@@ -240,7 +240,7 @@ pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
     }
     match kind {
         ValueKind::Text => Ok(()),
-        ValueKind::Secret => crate::daemon::secret::check_strength(v),
+        ValueKind::Secret => check_strength(v),
         ValueKind::Word if v.split_whitespace().count() == 1 => Ok(()),
         ValueKind::Word => Err(format!("'{v}' is not one word")),
         ValueKind::Bool => parse_bool(v)
@@ -279,6 +279,69 @@ pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
             hostname::check(node)
         }),
     }
+}
+
+/// What a heartbeat beats through: `[hb#N] type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HbMedium {
+    /// TCP to each peer (daemon/hb/unicast.rs).
+    Unicast,
+    /// UDP to a group (daemon/hb/mcast.rs).
+    Multicast,
+    /// Slots on a shared block device (daemon/hb/disk.rs).
+    Disk,
+}
+
+impl HbMedium {
+    pub const ALL: [HbMedium; 3] = [HbMedium::Unicast, HbMedium::Multicast, HbMedium::Disk];
+
+    /// Any case, as node.conf writes it.
+    pub fn parse(v: &str) -> Option<HbMedium> {
+        let v = v.trim();
+        HbMedium::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(v))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HbMedium::Unicast => "unicast",
+            HbMedium::Multicast => "multicast",
+            HbMedium::Disk => "disk",
+        }
+    }
+}
+
+/// A secret an operator sets must carry this much: the frame key is
+/// derived from it with HKDF, which spreads its entropy but adds none
+/// (src/daemon/secret.rs makes and stores the secret): the fewest bits.
+pub const MIN_BITS: usize = 128;
+
+/// Whether `secret` carries [`MIN_BITS`]: hex digits count 4 bits each,
+/// base64 characters (either alphabet, padding aside) 6; anything else,
+/// a pass phrase, is refused, since its entropy cannot be told. The
+/// message never shows the secret.
+pub fn check_strength(secret: &str) -> Result<(), String> {
+    let s = secret.trim();
+    let hex = s.chars().all(|c| c.is_ascii_hexdigit());
+    let b64 = s
+        .trim_end_matches('=')
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/-_".contains(c));
+    let bits = if hex {
+        s.len() * 4
+    } else if b64 {
+        s.trim_end_matches('=').len() * 6
+    } else {
+        0
+    };
+    if bits >= MIN_BITS {
+        return Ok(());
+    }
+    Err(format!(
+        "a secret of length {} is too weak: use at least {MIN_BITS} random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)",
+        s.chars().count()
+    ))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::Problem;
 use super::edit;
 use super::ini::{Ini, Section};
-use super::node_keywords::{self as nk, SectionKind};
+use super::node_keywords::{self as nk, HbMedium, SectionKind};
 
 fn problem(
     file: &Path,
@@ -29,7 +29,12 @@ fn problem(
 
 /// Every problem of node.conf's text, in file order of the sections.
 pub fn validate_text(file: &Path, text: &str) -> Vec<Problem> {
-    let ini = Ini::parse(text);
+    problems(file, &Ini::parse(text))
+}
+
+/// Every problem of node.conf once parsed (config/node.rs parses it once
+/// for these and for its typed fields).
+pub fn problems(file: &Path, ini: &Ini) -> Vec<Problem> {
     let mut out: Vec<Problem> = ini
         .errors()
         .iter()
@@ -47,6 +52,17 @@ pub fn validate_text(file: &Path, text: &str) -> Vec<Problem> {
         let msg = "node.conf has no [DEFAULT] section".to_string();
         out.push(problem(file, Some(d.line), &d.name, None, msg));
     }
+    // Last one wins, silently: which value is in force would be hidden.
+    for d in ini.duplicates() {
+        let msg = d.message(file);
+        out.push(problem(
+            file,
+            Some(d.line),
+            &d.section,
+            d.key.as_deref(),
+            msg,
+        ));
+    }
     for s in ini.sections() {
         match nk::section_kind(&s.name) {
             Ok(kind) => check_section(file, s, kind, &mut out),
@@ -54,26 +70,6 @@ pub fn validate_text(file: &Path, text: &str) -> Vec<Problem> {
         }
     }
     out
-}
-
-/// node.conf's problems; a missing file has none (every key has a default).
-pub fn validate_file(file: &Path) -> Result<Vec<Problem>, String> {
-    match std::fs::read(file) {
-        Ok(bytes) => Ok(validate_text(file, &String::from_utf8_lossy(&bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("cannot read {}: {e}", file.display())),
-    }
-}
-
-/// node.conf's text when it has no problem (empty when missing), for the
-/// daemon's readers that must keep their previous settings otherwise.
-pub fn read_valid(file: &Path) -> Option<String> {
-    let text = match std::fs::read(file) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(_) => return None,
-    };
-    validate_text(file, &text).is_empty().then_some(text)
 }
 
 fn check_section(file: &Path, s: &Section, kind: SectionKind, out: &mut Vec<Problem>) {
@@ -89,22 +85,22 @@ fn check_section(file: &Path, s: &Section, kind: SectionKind, out: &mut Vec<Prob
     };
     match kind {
         SectionKind::Hb => {
-            let hb_type = value("type").map(str::to_lowercase);
-            match hb_type.as_deref() {
+            match value("type").map(HbMedium::parse) {
                 None => need(
                     "type",
                     "a heartbeat needs a type (unicast, multicast or disk)".into(),
                 ),
-                Some("disk") if value("dev").is_none() => need(
+                Some(Some(HbMedium::Disk)) if value("dev").is_none() => need(
                     "dev",
                     "a disk heartbeat needs dev (the shared block device)".into(),
                 ),
-                Some("multicast") => {
+                Some(Some(HbMedium::Multicast)) => {
                     let multicast = |a: &str| a.parse::<Ipv4Addr>().is_ok_and(|a| a.is_multicast());
                     if let Some(a) = value("addr").filter(|a| !multicast(a)) {
                         need("addr", format!("'{a}' is not an IPv4 multicast group"));
                     }
                 }
+                // Some(None): an unknown type, reported on its line above.
                 _ => {}
             }
         }

@@ -1,4 +1,4 @@
-//! Connections open now, by source, for the TCP receivers (hb.rs, listener.rs):
+//! Connections open now, by source, for the TCP receivers (hb/unicast.rs, peer_listener.rs):
 //! a source may hold only a few at once and everyone a bounded number, so
 //! that one client holding sockets open (silent, or trickling bytes)
 //! cannot take every reader from the peers.

@@ -18,7 +18,7 @@ fn dir(paths: &Paths) -> PathBuf {
 
 /// Keeps `order` for `svc`, durably (written and synced, then renamed).
 pub fn keep(paths: &Paths, svc: &str, order: &Order) -> std::io::Result<()> {
-    if !super::replicate::valid_svcname(svc) {
+    if !crate::config::valid_svcname(svc) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("'{svc}' is not a service name"),

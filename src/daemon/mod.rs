@@ -7,16 +7,15 @@ pub mod blacklist;
 pub mod conns;
 pub mod deadline;
 pub mod hb;
-pub mod hb_disk;
-pub mod hb_mcast;
 pub mod inbox;
-pub mod listener;
-pub mod lsnr;
+pub mod local_socket;
 pub mod monitor;
+pub mod node_conf;
 pub mod orchestration;
 // The wing's modules under the paths the rest of the daemon knows.
 pub use orchestration::{actions as act, failures, memory, order, proof, quorum, split};
 pub mod peer;
+pub mod peer_listener;
 /// Moved out of the daemon (svcmon shares it); the old path still works.
 pub use crate::placement;
 pub mod replicate;
@@ -24,6 +23,7 @@ pub mod run;
 pub mod scheduler;
 pub mod secret;
 pub mod state;
+pub mod status_memory;
 pub mod watchdog;
 pub mod watchdogd;
 pub mod wire;

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::restarts;
 use super::state::{ServiceData, Shared};
+use super::status_memory::Stamp;
 use crate::action::{self, Env};
 use crate::config;
 use crate::placement::Placement;
@@ -101,13 +102,6 @@ pub struct Seen {
     probes: BTreeMap<String, (Instant, Stamp)>,
 }
 
-#[derive(PartialEq, Eq, Clone)]
-struct Stamp {
-    conf: Option<SystemTime>,
-    log: Option<SystemTime>,
-    frozen: bool,
-}
-
 impl Seen {
     fn clear(&mut self) {
         self.probes.clear();
@@ -143,14 +137,9 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
     let names = config::list_services(env.paths);
     let cache = crate::exec::ProbeCache::new();
     seen.probes.retain(|n, _| names.contains(n));
+    shared.statuses.retain(&names);
     for name in names {
-        let stamp = Stamp {
-            conf: config::find_file(env.paths, &name)
-                .ok()
-                .and_then(|f| crate::fsutil::mtime(&f)),
-            log: crate::fsutil::mtime(&env.paths.svc_log(&name)),
-            frozen: action::is_frozen(env.paths, &name),
-        };
+        let stamp = Stamp::now(env.paths, &name);
         let every = probe_every(previous.get(&name));
         let fresh = seen
             .probes
@@ -160,7 +149,8 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
             services.insert(name, prev.clone());
             continue;
         }
-        seen.probes.insert(name.clone(), (Instant::now(), stamp));
+        let probed_at = Instant::now();
+        seen.probes.insert(name.clone(), (probed_at, stamp.clone()));
         let conf_stamp = config::find_file(env.paths, &name)
             .ok()
             .and_then(|f| super::replicate::stamp(&f));
@@ -174,7 +164,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 );
                 let frozen = action::is_frozen(env.paths, &name);
                 let st = action::collect_with(&svc, env.runner, frozen, &cache);
-                ServiceData {
+                let data = ServiceData {
                     avail: st.avail,
                     overall: st.overall,
                     frozen,
@@ -190,7 +180,13 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     watched: restarts::watched(&svc, &st),
                     monitor_action: restarts::monitor_action(&svc.config.monitor_action),
                     why: why_of(shared, &name),
-                }
+                };
+                // `print status` answers from this as long as the monitor
+                // would not probe again either: the interval is the one
+                // this very probe sets (a warn is probed again sooner).
+                let every = probe_every(Some(&data));
+                shared.statuses.keep(&name, probed_at, stamp, every, st);
+                data
             }
             Err(e) => ServiceData {
                 avail: Status::Undef,

@@ -2,10 +2,10 @@
 //!
 //! The exchange, over one TCP connection:
 //!
-//! 1. the client writes one `Kind::Request` frame whose payload is
+//! 1. the client writes one `FrameKind::Request` frame whose payload is
 //!    `{"action": "<name>", "options": {...}}`;
 //! 2. the listener opens it with the cluster key, runs the action and
-//!    writes one `Kind::Response` frame whose payload is
+//!    writes one `FrameKind::Response` frame whose payload is
 //!    `{"status": 0|1, "data": ..., "error": "...", "req": <request seq>}`;
 //! 3. the client opens the answer with the same key and checks `req`, which
 //!    binds the answer to this request: an answer recorded earlier and
@@ -27,10 +27,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::deadline::Deadline;
-use super::wire::{self, Key, Kind, Opened, Opener, Sealer, WireError};
+use super::wire::{self, FrameKind, Key, Opened, Opener, Sealer, WireError};
 
-/// The listener's default port (1.9's).
-pub const DEFAULT_PORT: u16 = 1214;
+pub use crate::config::node::DEFAULT_PORT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -104,13 +103,13 @@ pub fn request(
     let body = json!({"action": action, "options": options}).to_string();
     let (frame, answers) = match asker.asked {
         Asked::Node(node) => (
-            sealer.seal_to(Kind::Request, node, body.as_bytes()),
-            Opener::new(asker.key.clone(), asker.cluster, Kind::Response)
+            sealer.seal_to(FrameKind::Request, node, body.as_bytes()),
+            Opener::new(asker.key.clone(), asker.cluster, FrameKind::Response)
                 .only_from(&[node.to_string()]),
         ),
         Asked::Arbitrator => (
-            sealer.seal(Kind::ArbPing, body.as_bytes()),
-            Opener::new(asker.key.clone(), asker.cluster, Kind::ArbPong),
+            sealer.seal(FrameKind::ArbPing, body.as_bytes()),
+            Opener::new(asker.key.clone(), asker.cluster, FrameKind::ArbPong),
         ),
     };
     let frame = frame.map_err(wire_err)?;
@@ -156,6 +155,13 @@ pub fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
+/// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
+/// per-node override), else the node name; `peer_port` for the port.
+pub fn peer_addr(paths: &crate::paths::Paths, node: &str) -> Result<SocketAddr, PeerError> {
+    let conf = crate::config::node::NodeConfig::load_or_empty(&paths.node_conf());
+    resolve(&conf.peer_host(node), conf.peer_port(node))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +178,7 @@ mod tests {
             let (mut s, _) = l.accept().unwrap();
             let key = Key::from_secret(SECRET);
             let frame = wire::read_frame(&mut s).unwrap();
-            let req = Opener::new(key.clone(), "c1", Kind::Request)
+            let req = Opener::new(key.clone(), "c1", FrameKind::Request)
                 .to_me("arb")
                 .open(&frame)
                 .unwrap();
@@ -181,7 +187,7 @@ mod tests {
             let seq = if tamper { req.seq + 1 } else { req.seq };
             let mut sealer = Sealer::new(key, "arb", "c1").unwrap();
             let out = sealer
-                .seal_to(Kind::Response, &req.nodename, &answer(seq, Ok(data)))
+                .seal_to(FrameKind::Response, &req.nodename, &answer(seq, Ok(data)))
                 .unwrap();
             wire::write_frame(&mut s, &out).unwrap();
         });

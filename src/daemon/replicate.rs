@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::state::Shared;
-use super::{listener, peer, secret, wire};
+use super::{peer, secret, wire};
 use crate::action::{self, Env};
 use crate::config;
 use crate::log::Logger;
@@ -96,24 +96,13 @@ fn cksum(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
-pub fn valid_svcname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name != "node"
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
 /// The listener's `get_service_config` for authenticated node `from`:
 /// only a service this node has, and only to a node in its scope.
 pub fn serve_config(paths: &Paths, options: &Value, from: &str) -> Result<Value, String> {
     let svc = options["svcname"]
         .as_str()
         .ok_or("get_service_config needs options.svcname")?;
-    if !valid_svcname(svc) || !config::list_services(paths).iter().any(|s| s == svc) {
+    if !config::valid_svcname(svc) || !config::list_services(paths).iter().any(|s| s == svc) {
         return Err(format!("no service {svc} here"));
     }
     let file = config::find_file(paths, svc).map_err(|e| e.to_string())?;
@@ -201,7 +190,9 @@ pub fn choose(
                 drpnodes: node_list(&s["drpnodes"]),
                 stamp,
             };
-            if !valid_svcname(svc) || !wanted(me, local.get(svc).and_then(Option::as_ref), &offer) {
+            if !config::valid_svcname(svc)
+                || !wanted(me, local.get(svc).and_then(Option::as_ref), &offer)
+            {
                 continue;
             }
             if out
@@ -344,7 +335,7 @@ fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failur
         key: &key,
         asked: peer::Asked::Node(peer_node),
     };
-    let addr = listener::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
+    let addr = peer::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
     let data = peer::request(
         &asker,
         addr,

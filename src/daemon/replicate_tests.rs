@@ -1,6 +1,6 @@
 use super::*;
 use crate::action::Opts;
-use crate::daemon::listener::tests::{Running, SECRET, start};
+use crate::daemon::peer_listener::tests::{Running, SECRET, start};
 use crate::exec::FakeRunner;
 
 fn st(mtime: f64, cksum: &str) -> ConfStamp {

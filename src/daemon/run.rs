@@ -9,12 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::listener as peer_listener;
-use super::{hb, hb_disk, hb_mcast, lsnr, monitor, quorum, scheduler, secret, state::Shared, wire};
+use super::hb::supervisor::{Heartbeats, Site};
+use super::node_conf::InForce;
+use super::{local_socket, monitor, peer_listener, quorum, scheduler, state::Shared};
 use crate::action::{Env, Opts};
+use crate::config::node::NodeConfig;
 use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
 use crate::paths::Paths;
@@ -28,7 +27,7 @@ fn lock_file(paths: &Paths) -> std::path::PathBuf {
 }
 
 pub fn running(paths: &Paths) -> bool {
-    lsnr::request(paths, "daemon_status").is_some()
+    crate::client::request(paths, "daemon_status").is_some()
 }
 
 fn daemon_pid(paths: &Paths) -> Option<i32> {
@@ -39,21 +38,21 @@ fn daemon_pid(paths: &Paths) -> Option<i32> {
         .ok()
 }
 
-/// node.conf's problems, each a line for the log or the terminal, or
-/// none: the daemon never starts on a file it would misread.
-pub fn node_conf_problems(paths: &Paths) -> Vec<String> {
-    match crate::config::node_validate::validate_file(&paths.node_conf()) {
-        Ok(problems) => problems.iter().map(|p| p.to_string()).collect(),
-        Err(e) => vec![e],
+/// node.conf, read once, or its problems, each a line for the log or the
+/// terminal: the daemon never runs on a file it would misread.
+pub fn read_node_conf(paths: &Paths) -> Result<NodeConfig, Vec<String>> {
+    match NodeConfig::load(&paths.node_conf()) {
+        Ok(conf) if conf.problems.is_empty() => Ok(conf),
+        Ok(conf) => Err(conf.problems.iter().map(|p| p.to_string()).collect()),
+        Err(e) => Err(vec![e]),
     }
 }
 
 /// What the CLI prints before refusing to start a daemon.
 pub fn refuse_on_bad_node_conf(paths: &Paths) -> Result<(), i32> {
-    let problems = node_conf_problems(paths);
-    if problems.is_empty() {
+    let Err(problems) = read_node_conf(paths) else {
         return Ok(());
-    }
+    };
     for p in &problems {
         eprintln!("{p}");
     }
@@ -83,14 +82,18 @@ fn sweep_temp_files(paths: &Paths, log: &Logger) {
 /// The daemon itself. Returns its exit code.
 pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let log = Logger::named("node", &format!("{nodename}.osvcd"));
-    let problems = node_conf_problems(paths);
-    if !problems.is_empty() {
-        for p in &problems {
-            log.error(p);
+    let node_conf = match read_node_conf(paths) {
+        Ok(conf) => Arc::new(InForce::new(conf)),
+        Err(problems) => {
+            for p in &problems {
+                log.error(p);
+            }
+            log.error(
+                "the daemon does not start with an invalid node.conf: fix the problems above",
+            );
+            return 2;
         }
-        log.error("the daemon does not start with an invalid node.conf: fix the problems above");
-        return 2;
-    }
+    };
     let _lock = match crate::lock::acquire(&lock_file(paths), Duration::ZERO) {
         Ok(l) => l,
         Err(_) => {
@@ -101,12 +104,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             return 1;
         }
     };
-    let listener = match lsnr::bind(paths) {
+    let listener = match local_socket::bind(paths) {
         Ok(l) => l,
         Err(e) => {
             log.error(format!(
                 "cannot listen on {}: {e}",
-                lsnr::socket_path(paths).display()
+                crate::client::socket_path(paths).display()
             ));
             return 1;
         }
@@ -122,37 +125,38 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
     exec::install_signal_handlers();
     let shared = Arc::new(Shared::new(nodename));
     let runner = RealRunner::new();
-    let monitor_opts = Opts::default();
+    let opts = Opts::default();
+    // Built once: the threads act with it, the scheduler as cron does.
+    let env = Env {
+        paths,
+        nodename,
+        runner: &runner,
+        opts: &opts,
+        svcmgr_bin: crate::action::svcmgr_bin(),
+    };
     let sched_opts = Opts {
         cron: true,
         ..Opts::default()
     };
-    let env = |opts| Env {
-        paths,
-        nodename,
-        runner: &runner,
-        opts,
-        svcmgr_bin: crate::action::svcmgr_bin(),
-    };
-    let quorum_opts = Opts::default();
-    let (monitor_env, sched_env) = (env(&monitor_opts), env(&sched_opts));
-    let quorum_env = env(&quorum_opts);
+    let (monitor_env, sched_env) = (&env, env.with_opts(&sched_opts));
+    let quorum_env = &env;
     log.info(format!("daemon started, pid {}", std::process::id()));
     std::thread::scope(|s| {
         // The local socket serves the CLI but is not a thread svcmon lists:
         // `listener` is the peer listener, as in 1.9's svcmon.
         let (sh, lg) = (shared.clone(), log.clone());
-        s.spawn(move || lsnr::serve(listener, paths, sh, lg));
-        let conf = peer_listener::read_conf(paths);
-        match peer_listener::bind(&conf) {
+        s.spawn(move || local_socket::serve(listener, paths, sh, lg));
+        let nc: &InForce = &node_conf;
+        let conf = nc.get();
+        match peer_listener::bind(&peer_listener::ListenerConf::of(&conf)) {
             Ok(tcp) => {
-                let (sh, lg) = (shared.clone(), log.clone());
-                s.spawn(move || peer_listener::serve(tcp, paths, sh, lg));
+                let (sh, lg, nc) = (shared.clone(), log.clone(), node_conf.clone());
+                s.spawn(move || peer_listener::serve(tcp, paths, nc, sh, lg));
             }
             Err(e) => {
                 // The node still runs its services and answers the CLI;
                 // svcmon shows the listener stopped.
-                let at = format!("{}:{}", conf.addr, conf.port);
+                let at = format!("{}:{}", conf.listener.addr, conf.listener.port);
                 log.error(format!(
                     "cannot listen on {at} ([listener] addr and port in {}): {e}",
                     paths.node_conf().display()
@@ -162,7 +166,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         }
         shared.set_thread("monitor", "running", "");
         let sh = shared.clone();
-        let me = &monitor_env;
+        let me = monitor_env;
         s.spawn(move || monitor::run(me, sh));
         shared.set_thread("scheduler", "running", "");
         let sh = shared.clone();
@@ -171,11 +175,13 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         // Votes ask arbitrators (up to their timeout): never on this thread,
         // which must keep pruning and watching node.conf.
         let (lost_tx, lost_rx) = std::sync::mpsc::channel();
-        let (sh, lg, qe) = (shared.clone(), log.clone(), &quorum_env);
-        s.spawn(move || quorum::run(qe, sh, lost_rx, lg));
+        let (sh, lg, qe) = (shared.clone(), log.clone(), quorum_env);
+        s.spawn(move || quorum::run(qe, nc, sh, lost_rx, lg));
 
-        let node_conf = paths.node_conf();
-        let mut seen = crate::fsutil::mtime(&node_conf);
+        // The one watcher of node.conf: the other threads take the
+        // snapshot it sets.
+        let file = paths.node_conf();
+        let mut seen = crate::fsutil::mtime(&file);
         let mut hbs = Heartbeats::default();
         let site = Site {
             paths,
@@ -183,34 +189,43 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             shared: &shared,
             log: &log,
         };
-        hbs.reconcile(s, &site);
+        hbs.reconcile(s, &site, &conf);
+        // Type=notify (packaging/opensvc-agent.service): `systemctl start`
+        // returns once the CLI can reach the daemon, as `daemon start`
+        // waits; after node.conf's mtime is taken, before the watchdog is.
+        if running(paths) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        }
         let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
         while !shared.stop_requested() {
             if exec::interrupted() {
                 shared.request_stop();
                 break;
             }
-            let now = crate::fsutil::mtime(&node_conf);
+            let now = crate::fsutil::mtime(&file);
             if now != seen {
                 seen = now;
-                let problems = node_conf_problems(paths);
-                if problems.is_empty() {
-                    log.info(format!("{} changed: reloading", node_conf.display()));
-                    hbs.reconcile(s, &site);
-                } else {
-                    // A half-edited or mistyped file must not stop the
-                    // heartbeats, nor start them on defaults.
-                    for p in &problems {
-                        log.error(p);
+                match read_node_conf(paths) {
+                    Ok(conf) => {
+                        log.info(format!("{} changed: reloading", file.display()));
+                        hbs.reconcile(s, &site, &conf);
+                        node_conf.set(conf);
                     }
-                    log.error(format!(
-                        "{} changed but is invalid: keeping the previous configuration",
-                        node_conf.display()
-                    ));
+                    Err(problems) => {
+                        // A half-edited or mistyped file must not stop the
+                        // heartbeats, nor start them on defaults.
+                        for p in &problems {
+                            log.error(p);
+                        }
+                        log.error(format!(
+                            "{} changed but is invalid: keeping the previous configuration",
+                            file.display()
+                        ));
+                    }
                 }
             }
             hbs.revive(s, &site);
-            watchdog.tick(&hbs.watchdog, &hbs.conf.hbs, &shared);
+            watchdog.tick(&hbs.watchdog, hbs.hbs(), &shared);
             let lost = shared.prune(&hbs.timeouts());
             for n in &lost {
                 log.warn(format!("node {n} lost: no heartbeat within the timeout"));
@@ -232,10 +247,10 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
         shared.halt();
         hbs.stop_all(&shared);
         log.info("daemon stopping");
-        lsnr::wake(paths);
+        crate::client::wake(paths);
     });
     let _ = std::fs::remove_file(pid_file(paths));
-    let _ = std::fs::remove_file(lsnr::socket_path(paths));
+    let _ = std::fs::remove_file(crate::client::socket_path(paths));
     log.info("daemon stopped");
     0
 }
@@ -246,7 +261,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
 /// the silence that follows as a death. The services keep running here.
 fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
     shared.set_node_monitor("maintenance");
-    let beat = hbs.conf.hbs.iter().map(|h| h.interval).max();
+    let beat = hbs.hbs().iter().map(|h| h.interval).max();
     if let Some(beat) = beat {
         log.info("announcing maintenance to the peers before stopping");
         // One full interval lets every tx thread send once more; capped so
@@ -255,239 +270,6 @@ fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
         let until = Instant::now() + wait;
         while Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// What the heartbeat supervision works with.
-#[derive(Clone, Copy)]
-struct Site<'a> {
-    paths: &'a Paths,
-    nodename: &'a str,
-    shared: &'a Arc<Shared>,
-    log: &'a Logger,
-}
-
-/// What a heartbeat section beats through.
-enum Medium {
-    Unicast,
-    Multicast(std::net::SocketAddrV4),
-    Disk(String),
-}
-
-/// The running heartbeat threads, by section, and what they were started
-/// with. The supervisor owns their entries in `Shared::threads`: a thread
-/// that ends does not remove its own, which could be its replacement's.
-#[derive(Default)]
-struct Heartbeats {
-    conf: hb::ClusterConf,
-    /// `[node] watchdog` and `watchdog_timeout` (watchdog.rs).
-    watchdog: super::watchdog::Conf,
-    stops: BTreeMap<String, Arc<AtomicBool>>,
-    /// When each section was last revived (`revive`).
-    revived: BTreeMap<String, Instant>,
-}
-
-/// How often a section whose thread died is started again: its error (a
-/// port in use, an interface not up yet) is logged at each try.
-const REVIVE_EVERY: Duration = Duration::from_secs(10);
-
-impl Heartbeats {
-    fn timeouts(&self) -> BTreeMap<String, Duration> {
-        self.conf
-            .hbs
-            .iter()
-            .map(|h| (format!("{}.rx", h.id), h.timeout))
-            .collect()
-    }
-
-    fn stop_all(&mut self, shared: &Shared) {
-        let ids: Vec<String> = self.stops.keys().cloned().collect();
-        for id in ids {
-            self.stop(&id, shared);
-        }
-    }
-
-    /// Ends a section's threads and forgets them.
-    fn stop(&mut self, id: &str, shared: &Shared) {
-        if let Some(flag) = self.stops.remove(id) {
-            flag.store(true, Ordering::Relaxed);
-        }
-        shared.forget_heartbeat(id);
-    }
-
-    /// Starts again, every REVIVE_EVERY, the sections one of whose threads
-    /// ended on its own (1.9's supervisor restarts dead threads too).
-    fn revive<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
-        let Site { shared, log, .. } = *at;
-        let threads = shared.threads.lock().map(|t| t.clone()).unwrap_or_default();
-        let dead: Vec<hb::HbConf> = self
-            .conf
-            .hbs
-            .iter()
-            .filter(|h| {
-                ["rx", "tx"].iter().any(|d| {
-                    threads
-                        .get(&format!("{}.{d}", h.id))
-                        .is_some_and(|t| t.state == "stopped")
-                })
-            })
-            .filter(|h| {
-                self.revived
-                    .get(&h.id)
-                    .is_none_or(|at| at.elapsed() >= REVIVE_EVERY)
-            })
-            .cloned()
-            .collect();
-        for h in &dead {
-            log.warn(format!(
-                "{}: a thread stopped: starting the heartbeat again",
-                h.id
-            ));
-            self.stop(&h.id, shared);
-            self.revived.insert(h.id.clone(), Instant::now());
-        }
-        if !dead.is_empty() {
-            self.start(s, at, dead);
-        }
-    }
-
-    /// Starts the heartbeats node.conf now has, stops the ones it lost;
-    /// a changed section (or a changed node list) restarts its threads.
-    fn reconcile<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
-        let Site {
-            paths,
-            nodename,
-            shared,
-            ..
-        } = *at;
-        let new = hb::read_conf(paths, nodename);
-        self.watchdog = super::watchdog::read_conf(paths, at.log);
-        if let Ok(mut n) = shared.cluster_nodes.lock() {
-            *n = new.nodes.clone();
-        }
-        if let Ok(mut h) = shared.hb_conf.lock() {
-            *h = new.hbs.clone();
-        }
-        let (start, stop) = if new.nodes != self.conf.nodes {
-            self.stop_all(shared);
-            (new.hbs.clone(), Vec::new())
-        } else {
-            hb::diff(&self.conf.hbs, &new.hbs)
-        };
-        for id in stop {
-            self.stop(&id, shared);
-        }
-        self.conf = new;
-        self.start(s, at, start);
-    }
-
-    /// Starts the threads of `sections`.
-    fn start<'scope, 'env>(
-        &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
-        at: &Site,
-        sections: Vec<hb::HbConf>,
-    ) {
-        let Site {
-            paths,
-            nodename,
-            shared,
-            log,
-        } = *at;
-        if sections.is_empty() {
-            return;
-        }
-        let key = match secret::cluster_secret(paths) {
-            Ok(secret) => wire::Key::from_secret(&secret),
-            Err(e) => {
-                log.error(format!("no heartbeat without the cluster secret: {e}"));
-                return;
-            }
-        };
-        let cluster = secret::cluster_name(paths);
-        let peers: Vec<String> = self
-            .conf
-            .nodes
-            .iter()
-            .filter(|n| *n != nodename)
-            .cloned()
-            .collect();
-        for conf in sections {
-            let medium = match (conf.hb_type.as_str(), &conf.dev) {
-                ("unicast", _) => Medium::Unicast,
-                ("multicast", _) => match hb_mcast::group(&conf) {
-                    Ok(group) => Medium::Multicast(group),
-                    Err(e) => {
-                        log.error(e);
-                        continue;
-                    }
-                },
-                ("disk", Some(dev)) => Medium::Disk(dev.clone()),
-                ("disk", None) => {
-                    log.error(format!("{}: a disk heartbeat needs dev", conf.id));
-                    continue;
-                }
-                // node_keywords.rs admits only the types above, and the
-                // daemon runs on a valid node.conf only: a guard, should
-                // the two lists ever part.
-                (t, _) => {
-                    log.error(format!(
-                        "{}: unknown heartbeat type '{t}': see nodemgr validate config",
-                        conf.id
-                    ));
-                    continue;
-                }
-            };
-            let sealer = match wire::Sealer::new(key.clone(), nodename, &cluster) {
-                Ok(sl) => sl,
-                Err(e) => {
-                    log.error(format!("{}: {e}", conf.id));
-                    continue;
-                }
-            };
-            let flag = Arc::new(AtomicBool::new(false));
-            self.stops.insert(conf.id.clone(), flag.clone());
-            // Only members are heard: a frame naming anyone else is
-            // dropped on its header, before it costs a decryption. Each
-            // opener takes its own path's kind only (wire.rs, Frame).
-            let kind = hb::path_kind(&conf);
-            let mut opener =
-                wire::Opener::new(key.clone(), &cluster, kind).only_from(&self.conf.nodes);
-            if kind == wire::Kind::HbDisk {
-                // A dead peer's old beat must still be read from its slot
-                // (wire.rs, Freshness): no clock bound, no floors.
-                opener = opener.without_clock();
-            } else if let Err(e) = opener.keep_floors(wire::floors_file(paths, &conf.id)) {
-                log.warn(format!("{}: {e}", conf.id));
-            }
-            let (rx_id, tx_id) = (format!("{}.rx", conf.id), format!("{}.tx", conf.id));
-            let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
-            match medium {
-                Medium::Unicast => {
-                    shared.set_thread(&rx_id, "running", &hb::listen_on(&conf));
-                    shared.set_thread(&tx_id, "running", "");
-                    s.spawn(move || hb::rx(c, opener, sh, st, lg));
-                    let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
-                    s.spawn(move || hb::tx(conf, p, sealer, sh, flag, lg));
-                }
-                Medium::Multicast(group) => {
-                    shared.set_thread(&rx_id, "running", &group.to_string());
-                    shared.set_thread(&tx_id, "running", &group.to_string());
-                    s.spawn(move || hb_mcast::rx(c, group, opener, sh, st, lg));
-                    let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
-                    s.spawn(move || hb_mcast::tx(conf, group, p, sealer, sh, flag, lg));
-                }
-                Medium::Disk(dev) => {
-                    let info = hb_disk::info(&dev);
-                    shared.set_thread(&rx_id, "running", &info);
-                    shared.set_thread(&tx_id, "running", &info);
-                    let d = dev.clone();
-                    s.spawn(move || hb_disk::rx(c, d, opener, sh, st, lg));
-                    let (sh, lg) = (shared.clone(), log.clone());
-                    s.spawn(move || hb_disk::tx(conf, dev, sealer, sh, flag, lg));
-                }
-            }
         }
     }
 }
@@ -532,7 +314,7 @@ pub fn start(paths: &Paths) -> i32 {
 /// Asks the daemon to stop and waits for its process to end (30 s at most).
 pub fn stop(paths: &Paths) -> i32 {
     let pid = daemon_pid(paths);
-    if lsnr::request(paths, "daemon_stop").is_none() {
+    if crate::client::request(paths, "daemon_stop").is_none() {
         return 0;
     }
     let deadline = Instant::now() + Duration::from_secs(30);

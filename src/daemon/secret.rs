@@ -15,45 +15,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::edit::{self, EditError};
+use crate::config::node::NodeConfig;
 use crate::lock::{self, LockError};
 use crate::paths::Paths;
 
 const SECRET_KEY: &str = "cluster.secret";
-const NAME_KEY: &str = "cluster.name";
-const DEFAULT_NAME: &str = "default";
 const SECRET_BYTES: usize = 32;
 /// Two processes starting at once must not each write their own secret.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// The fewest bits a secret must carry.
-pub const MIN_BITS: usize = 128;
-
-/// Whether `secret` carries [`MIN_BITS`]: hex digits count 4 bits each,
-/// base64 characters (either alphabet, padding aside) 6; anything else,
-/// a pass phrase, is refused, since its entropy cannot be told. The
-/// message never shows the secret.
-pub fn check_strength(secret: &str) -> Result<(), String> {
-    let s = secret.trim();
-    let hex = s.chars().all(|c| c.is_ascii_hexdigit());
-    let b64 = s
-        .trim_end_matches('=')
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "+/-_".contains(c));
-    let bits = if hex {
-        s.len() * 4
-    } else if b64 {
-        s.trim_end_matches('=').len() * 6
-    } else {
-        0
-    };
-    if bits >= MIN_BITS {
-        return Ok(());
-    }
-    Err(format!(
-        "a secret of length {} is too weak: use at least {MIN_BITS} random bits, as 32 or more hex digits or 22 or more base64 characters (openssl rand -hex 32)",
-        s.chars().count()
-    ))
-}
+/// The strength rule is a node.conf value check (config/node_keywords.rs).
+pub use crate::config::node_keywords::{MIN_BITS, check_strength};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -67,6 +39,8 @@ pub enum SecretError {
     Random(getrandom::Error),
     #[error("cannot generate the cluster secret: {0}")]
     Lock(#[from] LockError),
+    #[error("cannot read [cluster] secret: {0}")]
+    Read(String),
 }
 
 /// `[cluster] secret`, generated and stored on first use. The file is left
@@ -96,23 +70,29 @@ pub fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
     Ok(secret)
 }
 
-/// `[cluster] name`, `default` when unset or unreadable (1.9).
-pub fn cluster_name(paths: &Paths) -> String {
-    let file = paths.node_conf();
-    match edit::get(&file, NAME_KEY) {
-        Ok(Some(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        _ => DEFAULT_NAME.to_string(),
+/// The secret of the node.conf in force in the daemon, generated and
+/// stored (`cluster_secret`) when it has none.
+pub fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, SecretError> {
+    match &conf.cluster.secret {
+        Some(secret) => Ok(secret.clone()),
+        None => cluster_secret(paths),
     }
 }
 
-/// An empty secret counts as none: it would key the whole cluster with a
-/// value anyone can guess.
+/// `[cluster] name`, `default` when unset or unreadable (1.9).
+pub fn cluster_name(paths: &Paths) -> String {
+    NodeConfig::load_or_empty(&paths.node_conf()).cluster.name
+}
+
+/// An empty secret counts as none (config/node.rs): it would key the
+/// whole cluster with a value anyone can guess. A file that does not parse
+/// may hold one on a line it skipped: no new secret is written over it.
 fn stored_secret(file: &Path) -> Result<Option<String>, SecretError> {
-    match edit::get(file, SECRET_KEY) {
-        Ok(Some(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
-        Ok(_) | Err(EditError::SectionNotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
+    let conf = NodeConfig::load(file).map_err(SecretError::Read)?;
+    if let Some(p) = conf.problems.iter().find(|p| p.section.is_none()) {
+        return Err(SecretError::Read(p.to_string()));
     }
+    Ok(conf.cluster.secret)
 }
 
 fn new_secret() -> Result<String, SecretError> {

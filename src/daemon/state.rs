@@ -113,7 +113,7 @@ pub struct Shared {
     pub lost: Mutex<BTreeMap<String, Lost>>,
     /// Per heartbeat id, what its threads last achieved.
     pub ticks: Mutex<BTreeMap<String, Ticks>>,
-    /// Per disk heartbeat id and peer, what its slot shows (hb_disk.rs).
+    /// Per disk heartbeat id and peer, what its slot shows (hb/disk.rs).
     pub slots: Mutex<BTreeMap<String, BTreeMap<String, SlotSeen>>>,
     /// The watchdog deadline this node advertises while its watchdog is
     /// armed (watchdog.rs): at most this long after its last disk write
@@ -150,6 +150,8 @@ pub struct Shared {
     /// The monitor has probed every local service once: before, any of
     /// them may be running (the watchdog's gate).
     pub probed: AtomicBool,
+    /// Every local service's last full status (status_memory.rs).
+    pub statuses: super::status_memory::StatusMemory,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
     /// Something the monitor must act on at once (a peer lost): it ends
@@ -190,6 +192,7 @@ impl Shared {
             arbitrators: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             probed: AtomicBool::new(false),
+            statuses: super::status_memory::StatusMemory::default(),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
             stop: AtomicBool::new(false),

@@ -34,8 +34,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::hb::HbConf;
+use super::hb::{HbConf, HbMedium};
 use super::state::{Shared, Ticks};
+use crate::config::node::NodeConfig;
 use crate::exec::{Cmd, RealRunner};
 use crate::log::Logger;
 use crate::paths::Paths;
@@ -45,7 +46,7 @@ pub const PET_EVERY: Duration = Duration::from_millis(100);
 
 /// `[node] watchdog_timeout` default: a pause of the agent longer than this
 /// (after its heartbeats last worked) resets the node.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::config::node::DEFAULT_WATCHDOG_TIMEOUT as DEFAULT_TIMEOUT;
 
 /// The shortest timeout accepted: below, a busy machine's scheduling
 /// latency alone would reset nodes.
@@ -69,63 +70,15 @@ impl Default for Conf {
     }
 }
 
-/// A bad watchdog value in node.conf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub line: usize,
-    /// `[node] watchdog: 'maybe' is not true or false`.
-    pub what: String,
-    /// What the daemon uses instead.
-    pub instead: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.what, self.instead)
-    }
-}
-
-/// `[node] watchdog` (true/false) and `watchdog_timeout` (seconds) from
-/// node.conf's text; bad values are reported and replaced by the default.
-pub fn parse_conf(ini: &crate::config::ini::Ini) -> (Conf, Vec<Problem>) {
-    let mut conf = Conf::default();
-    let mut problems = Vec::new();
-    if let Some(f) = ini.get("node", "watchdog") {
-        match f.value.trim().to_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" => conf.enabled = true,
-            "false" | "no" | "off" | "0" => conf.enabled = false,
-            v => problems.push(Problem {
-                line: f.line,
-                what: format!("[node] watchdog: '{v}' is not true or false"),
-                instead: "the watchdog stays on".into(),
-            }),
+impl Conf {
+    /// `[node] watchdog` and `watchdog_timeout` (bounds in
+    /// node_keywords.rs: a bad value never reaches the daemon).
+    pub fn of(conf: &NodeConfig) -> Conf {
+        Conf {
+            enabled: conf.node.watchdog,
+            timeout: conf.node.watchdog_timeout,
         }
     }
-    if let Some(f) = ini.get("node", "watchdog_timeout") {
-        match super::hb::parse_secs(f.value) {
-            Some(t) if t >= MIN_TIMEOUT && t <= Duration::from_secs(600) => conf.timeout = t,
-            _ => problems.push(Problem {
-                line: f.line,
-                what: format!(
-                    "[node] watchdog_timeout: '{}' is not a number of seconds from {} to 600",
-                    f.value.trim(),
-                    MIN_TIMEOUT.as_secs_f64()
-                ),
-                instead: format!("{} s used", DEFAULT_TIMEOUT.as_secs_f64()),
-            }),
-        }
-    }
-    (conf, problems)
-}
-
-/// node.conf's watchdog settings; problems are logged.
-pub fn read_conf(paths: &Paths, log: &Logger) -> Conf {
-    let text = std::fs::read_to_string(paths.node_conf()).unwrap_or_default();
-    let (conf, errors) = parse_conf(&crate::config::ini::Ini::parse(&text));
-    for e in errors {
-        log.error(format!("{}: {e}", paths.node_conf().display()));
-    }
-    conf
 }
 
 /// How late a heartbeat's loop may run past its interval before it counts
@@ -158,7 +111,7 @@ pub fn fresh(
     }
     let stale: Vec<String> = hbs
         .iter()
-        .filter(|h| h.hb_type == "disk")
+        .filter(|h| h.medium == HbMedium::Disk)
         .filter(|h| services_may_run || tick(h).written.is_some())
         .filter(|h| !within(tick(h).written, limit(h), now))
         .map(|h| match tick(h).written {
@@ -323,7 +276,7 @@ mod tests {
     fn hb(id: &str, kind: &str, interval_ms: u64) -> HbConf {
         HbConf {
             id: id.into(),
-            hb_type: kind.into(),
+            medium: HbMedium::parse(kind).unwrap(),
             port: 10000,
             dev: None,
             addr: None,
@@ -434,25 +387,15 @@ mod tests {
     }
 
     #[test]
-    fn node_conf_sets_it_and_bad_values_keep_the_safe_default() {
-        let parse = |t: &str| parse_conf(&crate::config::ini::Ini::parse(t));
-        assert_eq!(parse("").0, Conf::default());
-        let (c, e) = parse("[node]\nwatchdog = false\nwatchdog_timeout = 4\n");
-        assert!(e.is_empty(), "{e:?}");
+    fn node_conf_sets_it() {
+        let conf = |t: &str| Conf::of(&NodeConfig::parse(std::path::Path::new("node.conf"), t));
+        assert_eq!(conf(""), Conf::default());
         assert_eq!(
-            c,
+            conf("[node]\nwatchdog = false\nwatchdog_timeout = 4\n"),
             Conf {
                 enabled: false,
                 timeout: Duration::from_millis(4000)
             }
         );
-        let (c, e) = parse("[node]\nwatchdog = maybe\nwatchdog_timeout = 0.1\n");
-        assert_eq!(c, Conf::default());
-        assert_eq!(e.len(), 2, "{e:?}");
-        assert_eq!(
-            e[0].to_string(),
-            "line 2: [node] watchdog: 'maybe' is not true or false: the watchdog stays on"
-        );
-        assert!(e[1].what.contains("watchdog_timeout: '0.1'"), "{e:?}");
     }
 }

@@ -25,7 +25,7 @@
 //!        \______________ associated data: in clear, authenticated ______________/
 //! ```
 //!
-//! - `kind`: the path the frame was sealed for ([`Kind`]): 1 unicast
+//! - `kind`: the path the frame was sealed for ([`FrameKind`]): 1 unicast
 //!   heartbeat, 2 listener request, 3 listener response, 4 multicast
 //!   heartbeat, 5 disk heartbeat, 6 arbitrator ping, 7 its answer. Each
 //!   [`Opener`] takes one kind, checked before any crypto: a unicast beat
@@ -190,7 +190,7 @@ pub fn ping_secret(cluster_secret: &str) -> String {
 /// frame is accepted only on the path it was sent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Kind {
+pub enum FrameKind {
     /// A heartbeat over unicast TCP (hb.rs).
     HbUnicast = 1,
     /// A request to a peer's listener (peer.rs).
@@ -207,16 +207,16 @@ pub enum Kind {
     ArbPong = 7,
 }
 
-impl Kind {
-    fn from_byte(b: u8) -> Option<Kind> {
+impl FrameKind {
+    fn from_byte(b: u8) -> Option<FrameKind> {
         match b {
-            1 => Some(Kind::HbUnicast),
-            2 => Some(Kind::Request),
-            3 => Some(Kind::Response),
-            4 => Some(Kind::HbMulticast),
-            5 => Some(Kind::HbDisk),
-            6 => Some(Kind::ArbPing),
-            7 => Some(Kind::ArbPong),
+            1 => Some(FrameKind::HbUnicast),
+            2 => Some(FrameKind::Request),
+            3 => Some(FrameKind::Response),
+            4 => Some(FrameKind::HbMulticast),
+            5 => Some(FrameKind::HbDisk),
+            6 => Some(FrameKind::ArbPing),
+            7 => Some(FrameKind::ArbPong),
             _ => None,
         }
     }
@@ -224,13 +224,13 @@ impl Kind {
     /// For messages: what the path is called in node.conf and the docs.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::HbUnicast => "unicast heartbeat",
-            Kind::Request => "listener request",
-            Kind::Response => "listener response",
-            Kind::HbMulticast => "multicast heartbeat",
-            Kind::HbDisk => "disk heartbeat",
-            Kind::ArbPing => "arbitrator ping",
-            Kind::ArbPong => "arbitrator answer",
+            FrameKind::HbUnicast => "unicast heartbeat",
+            FrameKind::Request => "listener request",
+            FrameKind::Response => "listener response",
+            FrameKind::HbMulticast => "multicast heartbeat",
+            FrameKind::HbDisk => "disk heartbeat",
+            FrameKind::ArbPing => "arbitrator ping",
+            FrameKind::ArbPong => "arbitrator answer",
         }
     }
 }
@@ -238,11 +238,11 @@ impl Kind {
 /// The kind a frame claims, read from its header without any check
 /// beyond the magic: the listener picks the key (cluster or arbitrator)
 /// a frame is opened with by it.
-pub fn peek_kind(frame: &[u8]) -> Option<Kind> {
+pub fn peek_kind(frame: &[u8]) -> Option<FrameKind> {
     if frame.len() <= MAGIC.len() || frame[..MAGIC.len()] != MAGIC {
         return None;
     }
-    Kind::from_byte(frame[MAGIC.len()])
+    FrameKind::from_byte(frame[MAGIC.len()])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -275,7 +275,11 @@ pub enum WireError {
         "a {} frame from {node} arrived on a {} path: refused (a frame is accepted only on the path it was sealed for; a replay, or a misdirected port)",
         .got.name(), .want.name()
     )]
-    WrongPath { node: String, got: Kind, want: Kind },
+    WrongPath {
+        node: String,
+        got: FrameKind,
+        want: FrameKind,
+    },
     #[error(
         "frame from {node} is addressed to '{to}', not to this node ({me}): a replay, or [listener] addr@ / port@ pointing at the wrong node"
     )]
@@ -397,12 +401,17 @@ impl Sealer {
     }
 
     /// A frame for no one in particular: heartbeats, arbitrator pings.
-    pub fn seal(&mut self, kind: Kind, payload: &[u8]) -> Result<Vec<u8>, WireError> {
+    pub fn seal(&mut self, kind: FrameKind, payload: &[u8]) -> Result<Vec<u8>, WireError> {
         self.seal_at(kind, payload, now_us())
     }
 
     /// A frame only node `to` accepts: requests and responses.
-    pub fn seal_to(&mut self, kind: Kind, to: &str, payload: &[u8]) -> Result<Vec<u8>, WireError> {
+    pub fn seal_to(
+        &mut self,
+        kind: FrameKind,
+        to: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, WireError> {
         if !valid_nodename(to.as_bytes()) {
             return Err(WireError::LocalNodename(to.to_string()));
         }
@@ -420,7 +429,7 @@ impl Sealer {
     #[cfg(test)]
     pub fn seal_aged(
         &mut self,
-        kind: Kind,
+        kind: FrameKind,
         payload: &[u8],
         age: std::time::Duration,
     ) -> Result<Vec<u8>, WireError> {
@@ -428,13 +437,18 @@ impl Sealer {
         self.seal_at(kind, payload, now_us().saturating_sub(age_us))
     }
 
-    fn seal_at(&mut self, kind: Kind, payload: &[u8], now_us: u64) -> Result<Vec<u8>, WireError> {
+    fn seal_at(
+        &mut self,
+        kind: FrameKind,
+        payload: &[u8],
+        now_us: u64,
+    ) -> Result<Vec<u8>, WireError> {
         self.seal_for(kind, "", payload, now_us)
     }
 
     fn seal_for(
         &mut self,
-        kind: Kind,
+        kind: FrameKind,
         to: &str,
         payload: &[u8],
         now_us: u64,
@@ -466,7 +480,7 @@ impl Sealer {
     }
 }
 
-fn header(kind: Kind, nodename: &str, cluster: &str, to: &str, seq: u64) -> Vec<u8> {
+fn header(kind: FrameKind, nodename: &str, cluster: &str, to: &str, seq: u64) -> Vec<u8> {
     let mut h = Vec::with_capacity(MAGIC.len() + 4 + nodename.len() + cluster.len() + to.len() + 8);
     h.extend_from_slice(&MAGIC);
     h.push(kind as u8);
@@ -500,7 +514,7 @@ fn valid_nodename(name: &[u8]) -> bool {
 /// An authenticated, fresh frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
-    pub kind: Kind,
+    pub kind: FrameKind,
     pub nodename: String,
     pub seq: u64,
     pub payload: Vec<u8>,
@@ -689,7 +703,7 @@ pub fn floors_file(paths: &crate::paths::Paths, path: &str) -> PathBuf {
 pub struct Opener {
     key: Key,
     cluster: String,
-    kind: Kind,
+    kind: FrameKind,
     /// The receiver frames must be addressed to; None: frames addressed to
     /// no one (heartbeats, pings).
     me: Option<String>,
@@ -704,7 +718,7 @@ pub struct Opener {
 
 /// A frame's fields, borrowed from it.
 struct Parsed<'a> {
-    kind: Kind,
+    kind: FrameKind,
     nodename: &'a str,
     cluster: &'a [u8],
     to: &'a str,
@@ -716,7 +730,7 @@ struct Parsed<'a> {
 
 impl Opener {
     /// Opens frames of `kind` only, under the clock bound.
-    pub fn new(key: Key, cluster: &str, kind: Kind) -> Opener {
+    pub fn new(key: Key, cluster: &str, kind: FrameKind) -> Opener {
         Opener {
             key,
             cluster: cluster.to_string(),
@@ -931,7 +945,7 @@ fn parse(frame: &[u8]) -> Result<Parsed<'_>, WireError> {
         return Err(WireError::BadMagic);
     }
     let kind_byte = r.byte()?;
-    let kind = Kind::from_byte(kind_byte).ok_or(WireError::BadKind { kind: kind_byte })?;
+    let kind = FrameKind::from_byte(kind_byte).ok_or(WireError::BadKind { kind: kind_byte })?;
     let name_len = r.byte()?;
     let name = r.take(usize::from(name_len))?;
     if !valid_nodename(name) {
@@ -1052,10 +1066,10 @@ mod tests {
     /// A unicast heartbeat path, without the clock bound: most tests seal
     /// at the fixed time T0.
     fn opener() -> Opener {
-        opener_of(Kind::HbUnicast)
+        opener_of(FrameKind::HbUnicast)
     }
 
-    fn opener_of(kind: Kind) -> Opener {
+    fn opener_of(kind: FrameKind) -> Opener {
         Opener::new(Key::from_secret(SECRET), "c1", kind).without_clock()
     }
 
@@ -1077,10 +1091,10 @@ mod tests {
 
     #[test]
     fn a_frame_older_than_the_clock_bound_is_refused_with_its_skew() {
-        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
         let mut s = sealer("n1");
         let old = s
-            .seal_aged(Kind::HbUnicast, b"", MAX_AGE + Duration::from_secs(15))
+            .seal_aged(FrameKind::HbUnicast, b"", MAX_AGE + Duration::from_secs(15))
             .unwrap();
         let err = o.open(&old).unwrap_err();
         let msg = err.to_string();
@@ -1094,22 +1108,22 @@ mod tests {
         assert!(o.windows.is_empty(), "a refused frame opens no window");
         // A month-old beat too; moderate skew (20 s behind) is heard.
         let month = s
-            .seal_aged(Kind::HbUnicast, b"", Duration::from_secs(30 * 86400))
+            .seal_aged(FrameKind::HbUnicast, b"", Duration::from_secs(30 * 86400))
             .unwrap();
         assert!(is_stale(o.open(&month)));
         let mut lagging = sealer("n2");
         let skewed = lagging
-            .seal_aged(Kind::HbUnicast, b"", Duration::from_secs(20))
+            .seal_aged(FrameKind::HbUnicast, b"", Duration::from_secs(20))
             .unwrap();
         assert!(o.open(&skewed).is_ok());
     }
 
     #[test]
     fn a_frame_ahead_of_the_clock_bound_is_refused_with_its_skew() {
-        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
         let mut s = sealer("n1");
         let ahead = s
-            .seal_at(Kind::HbUnicast, b"", now_us() + 60_000_000)
+            .seal_at(FrameKind::HbUnicast, b"", now_us() + 60_000_000)
             .unwrap();
         let msg = o.open(&ahead).unwrap_err().to_string();
         assert!(
@@ -1120,13 +1134,13 @@ mod tests {
         // 5 s ahead is tolerated.
         let mut s2 = sealer("n2");
         let near = s2
-            .seal_at(Kind::HbUnicast, b"", now_us() + 5_000_000)
+            .seal_at(FrameKind::HbUnicast, b"", now_us() + 5_000_000)
             .unwrap();
         assert!(o.open(&near).is_ok());
         // The bound is checked on authenticated frames only: a forged
         // frame far in the past says forged, not "check NTP".
         let mut forger = Sealer::new(Key::from_secret("guess"), "n1", "c1").unwrap();
-        let forged = forger.seal_at(Kind::HbUnicast, b"", T0).unwrap();
+        let forged = forger.seal_at(FrameKind::HbUnicast, b"", T0).unwrap();
         assert!(matches!(o.open(&forged), Err(WireError::Forged { .. })));
     }
 
@@ -1135,13 +1149,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join("wire").join("hb#1.floors.json");
         let new_opener = || {
-            let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+            let mut o = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
             o.keep_floors(file.clone()).unwrap();
             o
         };
         let mut s = sealer("n1");
-        let older = s.seal(Kind::HbUnicast, b"older").unwrap();
-        let newest = s.seal(Kind::HbUnicast, b"newest").unwrap();
+        let older = s.seal(FrameKind::HbUnicast, b"older").unwrap();
+        let newest = s.seal(FrameKind::HbUnicast, b"newest").unwrap();
         let mut o = new_opener();
         assert!(o.open(&older).is_ok());
         assert!(o.open(&newest).is_ok());
@@ -1167,39 +1181,45 @@ mod tests {
         assert!(is_replayed(o.open(&older)));
         assert_eq!(o.stats.replayed, 2);
         // The sender's next frame is heard.
-        assert!(o.open(&s.seal(Kind::HbUnicast, b"next").unwrap()).is_ok());
+        assert!(
+            o.open(&s.seal(FrameKind::HbUnicast, b"next").unwrap())
+                .is_ok()
+        );
         // A damaged file is reported, and the path still opens frames.
         drop(o);
         std::fs::write(&file, "{not json").unwrap();
-        let mut o = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let mut o = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
         let err = o.keep_floors(file.clone()).unwrap_err();
         assert!(err.contains("hb#1.floors.json is damaged"), "{err}");
-        assert!(o.open(&s.seal(Kind::HbUnicast, b"after").unwrap()).is_ok());
+        assert!(
+            o.open(&s.seal(FrameKind::HbUnicast, b"after").unwrap())
+                .is_ok()
+        );
     }
 
     #[test]
     fn a_frame_is_accepted_only_on_the_path_it_was_sealed_for() {
         let mut s = sealer("n1");
-        let unicast = s.seal(Kind::HbUnicast, b"{}").unwrap();
-        let mut mcast = opener_of(Kind::HbMulticast);
+        let unicast = s.seal(FrameKind::HbUnicast, b"{}").unwrap();
+        let mut mcast = opener_of(FrameKind::HbMulticast);
         let err = mcast.open(&unicast).unwrap_err();
         assert_eq!(
             err.to_string(),
             "a unicast heartbeat frame from n1 arrived on a multicast heartbeat path: refused (a frame is accepted only on the path it was sealed for; a replay, or a misdirected port)"
         );
         assert_eq!(mcast.stats.wrong_path, 1);
-        for kind in [Kind::HbDisk, Kind::Request, Kind::ArbPing] {
+        for kind in [FrameKind::HbDisk, FrameKind::Request, FrameKind::ArbPing] {
             let got = opener_of(kind).open(&unicast);
             assert!(matches!(got, Err(WireError::WrongPath { .. })), "{got:?}");
         }
-        assert!(opener_of(Kind::HbUnicast).open(&unicast).is_ok());
+        assert!(opener_of(FrameKind::HbUnicast).open(&unicast).is_ok());
     }
 
     #[test]
     fn a_request_to_node3_is_refused_by_node1() {
         let mut s = sealer("n2");
-        let to_node3 = s.seal_to(Kind::Request, "node3", b"{}").unwrap();
-        let mut node1 = opener_of(Kind::Request).to_me("node1");
+        let to_node3 = s.seal_to(FrameKind::Request, "node3", b"{}").unwrap();
+        let mut node1 = opener_of(FrameKind::Request).to_me("node1");
         let err = node1.open(&to_node3).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -1212,10 +1232,10 @@ mod tests {
         moved.extend_from_slice(b"node1");
         moved.extend_from_slice(&to_node3[TO_AT + 6..]);
         assert!(matches!(node1.open(&moved), Err(WireError::Forged { .. })));
-        let mut node3 = opener_of(Kind::Request).to_me("node3");
+        let mut node3 = opener_of(FrameKind::Request).to_me("node3");
         assert_eq!(node3.open(&to_node3).unwrap().payload, b"{}");
         // A request addressed to no one is not for node1 either.
-        let anyone = s.seal(Kind::Request, b"{}").unwrap();
+        let anyone = s.seal(FrameKind::Request, b"{}").unwrap();
         assert!(matches!(
             node1.open(&anyone),
             Err(WireError::Misaddressed { .. })
@@ -1233,15 +1253,16 @@ mod tests {
         assert_ne!(ping_secret("another secret"), published);
         assert!(crate::daemon::secret::check_strength(&published).is_ok());
         let mut asker = Sealer::new(Key::arbitrator(&published), "other", "c1").unwrap();
-        let ping = asker.seal(Kind::ArbPing, b"{}").unwrap();
-        let mut pings = Opener::new(Key::arbitrator(SECRET), "c1", Kind::ArbPing).without_clock();
+        let ping = asker.seal(FrameKind::ArbPing, b"{}").unwrap();
+        let mut pings =
+            Opener::new(Key::arbitrator(SECRET), "c1", FrameKind::ArbPing).without_clock();
         assert_eq!(pings.open(&ping).unwrap().nodename, "other");
-        let beat = asker.seal(Kind::HbUnicast, b"{}").unwrap();
-        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let beat = asker.seal(FrameKind::HbUnicast, b"{}").unwrap();
+        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
         assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
         // Nor does the ping secret taken as a cluster secret open anything.
         let mut fake = Sealer::new(Key::from_secret(&published), "other", "c1").unwrap();
-        let beat = fake.seal(Kind::HbUnicast, b"{}").unwrap();
+        let beat = fake.seal(FrameKind::HbUnicast, b"{}").unwrap();
         assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
     }
 
@@ -1249,15 +1270,15 @@ mod tests {
     fn the_arbitrator_key_opens_pings_and_no_heartbeat() {
         let arb = Key::arbitrator(SECRET);
         let mut s = Sealer::new(arb.clone(), "n1", "c1").unwrap();
-        let beat = s.seal(Kind::HbUnicast, b"{}").unwrap();
-        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", Kind::HbUnicast);
+        let beat = s.seal(FrameKind::HbUnicast, b"{}").unwrap();
+        let mut hb = Opener::new(Key::from_secret(SECRET), "c1", FrameKind::HbUnicast);
         assert!(matches!(hb.open(&beat), Err(WireError::Forged { .. })));
-        let ping = s.seal(Kind::ArbPing, b"{}").unwrap();
-        let mut pings = Opener::new(arb.clone(), "c1", Kind::ArbPing).without_clock();
+        let ping = s.seal(FrameKind::ArbPing, b"{}").unwrap();
+        let mut pings = Opener::new(arb.clone(), "c1", FrameKind::ArbPing).without_clock();
         assert_eq!(pings.open(&ping).unwrap().nodename, "n1");
         // A ping under the cluster key does not open with the ping key.
         let mut cs = sealer("n1");
-        let cluster_ping = cs.seal(Kind::ArbPing, b"{}").unwrap();
+        let cluster_ping = cs.seal(FrameKind::ArbPing, b"{}").unwrap();
         assert!(matches!(
             pings.open(&cluster_ping),
             Err(WireError::Forged { .. })
@@ -1284,7 +1305,7 @@ mod tests {
     fn a_stranger_is_dropped_before_decryption() {
         let members = vec!["n1".to_string(), "n2".to_string()];
         let mut o = opener().only_from(&members);
-        let mut frame = sealer("n3").seal(Kind::HbUnicast, b"{}").unwrap();
+        let mut frame = sealer("n3").seal(FrameKind::HbUnicast, b"{}").unwrap();
         // Its sealed part garbled: still refused as a stranger, so the
         // check ran before the AEAD (which would say forged).
         let last = frame.len() - 1;
@@ -1295,16 +1316,16 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(o.stats.stranger, 1);
-        let ok = sealer("n2").seal(Kind::HbUnicast, b"{}").unwrap();
+        let ok = sealer("n2").seal(FrameKind::HbUnicast, b"{}").unwrap();
         assert_eq!(o.open(&ok).unwrap().nodename, "n2");
     }
 
     #[test]
     fn round_trip() {
         let mut s = sealer("n1");
-        let mut o = opener_of(Kind::Request);
+        let mut o = opener_of(FrameKind::Request);
         let frame = s
-            .seal(Kind::Request, b"{\"action\": \"daemon_status\"}")
+            .seal(FrameKind::Request, b"{\"action\": \"daemon_status\"}")
             .unwrap();
         assert_eq!(&frame[..4], b"SVM2");
         assert_eq!(frame[4], 2);
@@ -1312,7 +1333,7 @@ mod tests {
         assert_eq!(&frame[8..11], b"\x02c1");
         assert_eq!(frame.len(), SEALED_AT + 27 + TAG_LEN);
         let opened = o.open(&frame).unwrap();
-        assert_eq!(opened.kind, Kind::Request);
+        assert_eq!(opened.kind, FrameKind::Request);
         assert_eq!(opened.nodename, "n1");
         assert_eq!(opened.payload, b"{\"action\": \"daemon_status\"}");
         assert_eq!(
@@ -1327,7 +1348,7 @@ mod tests {
     fn empty_payload_and_every_kind_round_trip() {
         let mut s = sealer("node-1.example_x");
         for b in 1..=7 {
-            let kind = Kind::from_byte(b).unwrap();
+            let kind = FrameKind::from_byte(b).unwrap();
             assert_eq!(kind as u8, b);
             let opened = opener_of(kind).open(&s.seal(kind, b"").unwrap()).unwrap();
             assert_eq!(opened.kind, kind);
@@ -1338,8 +1359,8 @@ mod tests {
     #[test]
     fn same_payload_seals_differently() {
         let mut s = sealer("n1");
-        let a = s.seal(Kind::HbUnicast, b"same").unwrap();
-        let b = s.seal(Kind::HbUnicast, b"same").unwrap();
+        let a = s.seal(FrameKind::HbUnicast, b"same").unwrap();
+        let b = s.seal(FrameKind::HbUnicast, b"same").unwrap();
         assert_ne!(a[NONCE_AT..], b[NONCE_AT..]);
     }
 
@@ -1355,7 +1376,7 @@ mod tests {
         let mut s = Sealer::new(Key::from_secret("other secret"), "n1", "c1").unwrap();
         let mut o = opener();
         let err = o
-            .open(&s.seal(Kind::HbUnicast, b"hb").unwrap())
+            .open(&s.seal(FrameKind::HbUnicast, b"hb").unwrap())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -1370,7 +1391,7 @@ mod tests {
         let mut s = Sealer::new(Key::from_secret(SECRET), "n1", "prod\x01").unwrap();
         let mut o = opener();
         let err = o
-            .open(&s.seal(Kind::HbUnicast, b"hb").unwrap())
+            .open(&s.seal(FrameKind::HbUnicast, b"hb").unwrap())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -1382,7 +1403,7 @@ mod tests {
     #[test]
     fn every_single_bit_flip_is_refused() {
         let mut s = sealer("n1");
-        let frame = s.seal(Kind::HbUnicast, b"{\"x\":1}").unwrap();
+        let frame = s.seal(FrameKind::HbUnicast, b"{\"x\":1}").unwrap();
         for i in 0..frame.len() {
             for bit in 0..8 {
                 let mut o = opener();
@@ -1423,7 +1444,7 @@ mod tests {
     #[test]
     fn truncation_at_every_length_is_refused() {
         let mut s = sealer("n1");
-        let frame = s.seal(Kind::HbUnicast, b"payload").unwrap();
+        let frame = s.seal(FrameKind::HbUnicast, b"payload").unwrap();
         let mut o = opener();
         for len in 0..frame.len() {
             let err = o.open(&frame[..len]).unwrap_err();
@@ -1468,7 +1489,7 @@ mod tests {
     fn replay_is_refused_and_counted_later_frame_accepted() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let first = s.seal(Kind::HbUnicast, b"1").unwrap();
+        let first = s.seal(FrameKind::HbUnicast, b"1").unwrap();
         let seq = o.open(&first).unwrap().seq;
         let err = o.open(&first).unwrap_err();
         assert_eq!(
@@ -1477,7 +1498,7 @@ mod tests {
         );
         assert_eq!(o.stats.replayed, 1);
         assert_eq!(
-            o.open(&s.seal(Kind::HbUnicast, b"2").unwrap())
+            o.open(&s.seal(FrameKind::HbUnicast, b"2").unwrap())
                 .unwrap()
                 .payload,
             b"2"
@@ -1492,9 +1513,9 @@ mod tests {
         let mut b = sealer("b");
         let mut o = opener();
         let fa = a
-            .seal_at(Kind::HbUnicast, b"a", T0 + 1_000_000_000)
+            .seal_at(FrameKind::HbUnicast, b"a", T0 + 1_000_000_000)
             .unwrap();
-        let fb = b.seal_at(Kind::HbUnicast, b"b", T0).unwrap();
+        let fb = b.seal_at(FrameKind::HbUnicast, b"b", T0).unwrap();
         assert!(o.open(&fa).is_ok());
         assert!(o.open(&fb).is_ok(), "a's newer seq does not age b's frames");
     }
@@ -1503,9 +1524,11 @@ mod tests {
     fn out_of_order_within_the_window_accepted_once() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let f1 = s.seal_at(Kind::HbUnicast, b"1", T0).unwrap();
-        let f2 = s.seal_at(Kind::HbUnicast, b"2", T0 + 1_000).unwrap();
-        let f3 = s.seal_at(Kind::HbUnicast, b"3", T0 + 5_000_000).unwrap();
+        let f1 = s.seal_at(FrameKind::HbUnicast, b"1", T0).unwrap();
+        let f2 = s.seal_at(FrameKind::HbUnicast, b"2", T0 + 1_000).unwrap();
+        let f3 = s
+            .seal_at(FrameKind::HbUnicast, b"3", T0 + 5_000_000)
+            .unwrap();
         assert!(o.open(&f3).is_ok());
         assert!(o.open(&f1).is_ok());
         assert!(o.open(&f2).is_ok());
@@ -1519,12 +1542,12 @@ mod tests {
     fn far_older_than_the_window_is_replayed() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let old = s.seal_at(Kind::HbUnicast, b"old", T0).unwrap();
+        let old = s.seal_at(FrameKind::HbUnicast, b"old", T0).unwrap();
         let new = s
-            .seal_at(Kind::HbUnicast, b"new", T0 + REPLAY_SPAN_US + 1)
+            .seal_at(FrameKind::HbUnicast, b"new", T0 + REPLAY_SPAN_US + 1)
             .unwrap();
         let edge = s
-            .seal_at(Kind::HbUnicast, b"edge", T0 + 2 * REPLAY_SPAN_US + 1)
+            .seal_at(FrameKind::HbUnicast, b"edge", T0 + 2 * REPLAY_SPAN_US + 1)
             .unwrap();
         assert!(o.open(&old).is_ok());
         assert!(o.open(&edge).is_ok());
@@ -1543,7 +1566,7 @@ mod tests {
         let mut s = sealer("n1");
         let mut o = opener();
         let frames: Vec<_> = (0..REPLAY_ENTRIES as u64 + 3)
-            .map(|i| s.seal_at(Kind::HbUnicast, b"", T0 + i).unwrap())
+            .map(|i| s.seal_at(FrameKind::HbUnicast, b"", T0 + i).unwrap())
             .collect();
         // frames[0] is held back; delivering one more than the window holds
         // makes it forget frames[1] and frames[2].
@@ -1563,9 +1586,9 @@ mod tests {
         let mut s = sealer("n1");
         let mut forger = Sealer::new(Key::from_secret("guess"), "n1", "c1").unwrap();
         let mut o = opener();
-        let genuine = s.seal_at(Kind::HbUnicast, b"ok", T0).unwrap();
+        let genuine = s.seal_at(FrameKind::HbUnicast, b"ok", T0).unwrap();
         let forged = forger
-            .seal_at(Kind::HbUnicast, b"evil", T0 + 100 * REPLAY_SPAN_US)
+            .seal_at(FrameKind::HbUnicast, b"evil", T0 + 100 * REPLAY_SPAN_US)
             .unwrap();
         assert!(matches!(o.open(&forged), Err(WireError::Forged { .. })));
         // A genuine frame's header moved to a high seq is forged too.
@@ -1581,16 +1604,16 @@ mod tests {
         let mut a = sealer("n1");
         let mut b = sealer("n2");
         let mut o = opener();
-        let fa = a.seal(Kind::HbUnicast, b"a").unwrap();
-        let fb = b.seal(Kind::HbUnicast, b"b").unwrap();
+        let fa = a.seal(FrameKind::HbUnicast, b"a").unwrap();
+        let fb = b.seal(FrameKind::HbUnicast, b"b").unwrap();
         let mut spliced = fb[..NONCE_AT].to_vec();
         spliced.extend_from_slice(&fa[NONCE_AT..]);
         assert!(matches!(o.open(&spliced), Err(WireError::Forged { .. })));
         // A beat relabelled as another path: refused by that path's key
         // check, since the kind is authenticated.
         let mut rekind = fa.clone();
-        rekind[4] = Kind::HbMulticast as u8;
-        let got = opener_of(Kind::HbMulticast).open(&rekind);
+        rekind[4] = FrameKind::HbMulticast as u8;
+        let got = opener_of(FrameKind::HbMulticast).open(&rekind);
         assert!(matches!(got, Err(WireError::Forged { .. })), "{got:?}");
     }
 
@@ -1598,7 +1621,7 @@ mod tests {
     fn oversized_is_refused_before_crypto() {
         let mut s = sealer("n1");
         let mut o = opener();
-        let mut frame = s.seal(Kind::HbUnicast, b"x").unwrap();
+        let mut frame = s.seal(FrameKind::HbUnicast, b"x").unwrap();
         frame.resize(MAX_FRAME + 1, 0);
         let err = o.open(&frame).unwrap_err();
         assert_eq!(
@@ -1617,13 +1640,13 @@ mod tests {
         let fits = vec![0u8; MAX_FRAME - header];
         let too_big = vec![0u8; MAX_FRAME - header + 1];
         assert!(matches!(
-            s.seal_at(Kind::Response, &too_big, T0),
+            s.seal_at(FrameKind::Response, &too_big, T0),
             Err(WireError::Oversized { len }) if len == MAX_FRAME + 1
         ));
         assert_eq!(s.last_seq, 0);
-        let frame = s.seal_at(Kind::Response, &fits, T0).unwrap();
+        let frame = s.seal_at(FrameKind::Response, &fits, T0).unwrap();
         assert_eq!(frame.len(), MAX_FRAME);
-        let opened = opener_of(Kind::Response).open(&frame).unwrap();
+        let opened = opener_of(FrameKind::Response).open(&frame).unwrap();
         assert_eq!(opened.payload.len(), fits.len());
     }
 
@@ -1632,10 +1655,10 @@ mod tests {
         let mut s = sealer("n1");
         let mut o = opener();
         let a = o
-            .open(&s.seal_at(Kind::HbUnicast, b"", T0).unwrap())
+            .open(&s.seal_at(FrameKind::HbUnicast, b"", T0).unwrap())
             .unwrap();
         let b = o
-            .open(&s.seal_at(Kind::HbUnicast, b"", T0 - 1_000).unwrap())
+            .open(&s.seal_at(FrameKind::HbUnicast, b"", T0 - 1_000).unwrap())
             .unwrap();
         assert_eq!(b.seq, a.seq + 1);
     }
@@ -1643,10 +1666,10 @@ mod tests {
     #[test]
     fn seq_grows_across_a_restart() {
         let mut o = opener();
-        let first = sealer("n1").seal(Kind::HbUnicast, b"before").unwrap();
+        let first = sealer("n1").seal(FrameKind::HbUnicast, b"before").unwrap();
         // A restart takes far more than the microsecond the seq counts in.
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = sealer("n1").seal(Kind::HbUnicast, b"after").unwrap();
+        let second = sealer("n1").seal(FrameKind::HbUnicast, b"after").unwrap();
         let a = o.open(&first).unwrap();
         let b = o.open(&second).unwrap();
         assert!(b.seq > a.seq);
@@ -1685,7 +1708,7 @@ mod tests {
     #[test]
     fn bad_sender_names_on_the_wire_are_refused() {
         let mut o = opener();
-        let frame = sealer("n1").seal(Kind::HbUnicast, b"").unwrap();
+        let frame = sealer("n1").seal(FrameKind::HbUnicast, b"").unwrap();
         for name in [&b""[..], b"N1", b"n\0", b"\xff\xfe"] {
             let mut bad = frame[..5].to_vec();
             bad.push(name.len() as u8);
@@ -1704,7 +1727,7 @@ mod tests {
     #[test]
     fn unknown_kind_is_refused() {
         let mut o = opener();
-        let mut frame = sealer("n1").seal(Kind::HbUnicast, b"").unwrap();
+        let mut frame = sealer("n1").seal(FrameKind::HbUnicast, b"").unwrap();
         frame[4] = 0;
         let err = o.open(&frame).unwrap_err();
         assert_eq!(
@@ -1722,9 +1745,13 @@ mod tests {
         let b = Key::from_secret("s");
         let frame = Sealer::new(a, "n1", "c1")
             .unwrap()
-            .seal(Kind::HbUnicast, b"x")
+            .seal(FrameKind::HbUnicast, b"x")
             .unwrap();
-        assert!(Opener::new(b, "c1", Kind::HbUnicast).open(&frame).is_ok());
+        assert!(
+            Opener::new(b, "c1", FrameKind::HbUnicast)
+                .open(&frame)
+                .is_ok()
+        );
         let mut okm = [0u8; 32];
         Hkdf::<Sha256>::new(None, b"s")
             .expand(b"svcmgr wire v1", &mut okm)
@@ -1745,7 +1772,7 @@ mod tests {
 
     #[test]
     fn stream_round_trip() {
-        let frame = sealer("n1").seal(Kind::Request, b"req").unwrap();
+        let frame = sealer("n1").seal(FrameKind::Request, b"req").unwrap();
         let mut stream = Vec::new();
         write_frame(&mut stream, &frame).unwrap();
         write_frame(&mut stream, b"second").unwrap();
@@ -1809,7 +1836,9 @@ mod tests {
     #[test]
     fn random_input_never_panics_nor_opens() {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        let genuine = sealer("n1").seal(Kind::HbUnicast, b"{\"beat\":1}").unwrap();
+        let genuine = sealer("n1")
+            .seal(FrameKind::HbUnicast, b"{\"beat\":1}")
+            .unwrap();
         let mut o = opener();
         let mut frames = 0u64;
         for round in 0..4000 {

@@ -1,23 +1,41 @@
-//! Resource drivers: one file per resource type, each calling the system
-//! tools through `exec::Runner`. The executor (src/action/) owns ordering,
-//! optional/disable, rollback and locking; a driver only knows its resource.
+//! Resource drivers: one file or folder per resource type, each calling
+//! the system tools through `exec::Runner`. The executor (src/action/) owns
+//! ordering, optional/disable, rollback and locking; a driver only knows
+//! its resource.
 //!
-//! | type        | file     | tools it runs                                   |
-//! |-------------|----------|-------------------------------------------------|
-//! | ip          | ip.rs    | ip addr, ifconfig, ping, arping                 |
-//! | disk.vg     | vg.rs    | vgs, lvs, vgchange, kpartx                      |
-//! | fs          | fs.rs    | mount, umount, e2fsck, fuser, sync              |
-//! | app         | app.rs   | the S*/K*/C* launchers of `<svc>.d`             |
-//! | sync.rsync  | sync/    | rsync, ssh (push.rs); status from stamp files   |
-//! | hb.openha   | hb.rs    | ps (OpenHA daemons), STATE files                |
+//! | type       | where                | tools it runs                                 |
+//! |------------|----------------------|-----------------------------------------------|
+//! | ip         | ip/mod.rs            | ifconfig, ip addr add/del (plumb, unplumb)    |
+//! |            | ip/ifaces.rs         | ip addr (interfaces and addresses)            |
+//! |            | ip/probe.rs          | arping -D, ping/ping6 (in use?), arping -U    |
+//! | disk.vg    | vg.rs                | vgs, lvs, vgchange, kpartx                    |
+//! | fs         | fs.rs, mountinfo.rs  | mount, umount, e2fsck, fuser, sync; reads     |
+//! |            |                      | /proc/self/mountinfo                          |
+//! | app        | app/mod.rs, run.rs   | the S*/K*/C* launchers of `<svc>.d`           |
+//! |            | app/safety.rs        | none: checks launcher owners and modes        |
+//! | sync.rsync | sync/mod.rs          | none: status from the stamp files (stamp.rs)  |
+//! |            | sync/push.rs         | ssh <peer> nodemgr (host mode), rsync         |
+//! |            | sync/rsync.rs        | none: builds the rsync command lines          |
+//! |            | sync/schedule.rs     | none: is a peer due (period, interval, delay) |
+//! |            | sync/glob.rs         | none: expands the `src` patterns              |
+//! | hb.openha  | hb.rs                | ps (OpenHA daemons); reads STATE files        |
+//!
+//! Tests over a few hundred lines sit next to their module: `foo_tests.rs`
+//! for `foo.rs` (`#[path]`, as in src/daemon), `tests.rs` for a folder's
+//! `mod.rs`. Fixtures shared by several drivers' tests are in testing.rs.
+//!
+//! The shared types below are `pub` because `service::Service` exposes
+//! them; everything else is `pub(crate)` or narrower.
 
-pub mod app;
-pub mod fs;
-pub mod hb;
-pub mod ip;
+mod app;
+mod fs;
+mod hb;
+mod ip;
 mod mountinfo;
-pub mod sync;
-pub mod vg;
+pub(crate) mod sync;
+#[cfg(test)]
+mod testing;
+mod vg;
 
 use std::path::PathBuf;
 
@@ -39,7 +57,7 @@ pub enum Kind {
 
 impl Kind {
     /// The status group this kind aggregates into (`disk` for vg).
-    pub fn group(self) -> &'static str {
+    pub(crate) fn group(self) -> &'static str {
         match self {
             Kind::Ip => "ip",
             Kind::Vg => "disk",
@@ -54,19 +72,19 @@ impl Kind {
 /// What every driver may know about the service it belongs to.
 #[derive(Debug, Clone)]
 pub struct SvcInfo {
-    pub name: String,
-    pub nodename: String,
-    pub nodes: Vec<String>,
-    pub drpnodes: Vec<String>,
-    pub service_type: String,
-    pub paths: Paths,
+    pub(crate) name: String,
+    pub(crate) nodename: String,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) drpnodes: Vec<String>,
+    pub(crate) service_type: String,
+    pub(crate) paths: Paths,
     /// The running svcmgr executable: target of the `.cluster`/`.stonith` links.
-    pub svcmgr_bin: PathBuf,
+    pub(crate) svcmgr_bin: PathBuf,
 }
 
 impl SvcInfo {
     /// More than one node in nodes ∪ drpnodes.
-    pub fn multi_node(&self) -> bool {
+    pub(crate) fn multi_node(&self) -> bool {
         let mut all: Vec<&String> = self.nodes.iter().chain(&self.drpnodes).collect();
         all.sort();
         all.dedup();
@@ -76,25 +94,25 @@ impl SvcInfo {
 
 /// Per-call context handed to a driver.
 pub struct Ctx<'a> {
-    pub runner: &'a dyn Runner,
+    pub(crate) runner: &'a dyn Runner,
     /// This resource's logger (`SVC.RID`).
-    pub log: Logger,
-    pub svc: &'a SvcInfo,
+    pub(crate) log: Logger,
+    pub(crate) svc: &'a SvcInfo,
     /// `OPENSVC_*` variables for launchers and triggers (docs/behaviour.md,
     /// "Running commands").
-    pub env: &'a [(String, String)],
+    pub(crate) env: &'a [(String, String)],
     pub force: bool,
     /// The executor already ran `abort_start` for this action, so the ip
     /// driver must not ping again.
-    pub conflict_checked: bool,
+    pub(crate) conflict_checked: bool,
     /// Set during a status pass only: read-only probes share their answers.
-    pub cache: Option<&'a ProbeCache>,
+    pub(crate) cache: Option<&'a ProbeCache>,
 }
 
 impl Ctx<'_> {
     /// Runs a read-only probe quietly, through the status pass's cache when
     /// there is one.
-    pub fn probe(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+    pub(crate) fn probe(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         match self.cache {
             Some(c) => c.run(self.runner, &self.log, cmd),
             None => run_quiet(self.runner, &self.log, cmd),
@@ -114,14 +132,14 @@ pub enum Started {
 /// `'<action>' action stopped on execution error` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failed {
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 impl Failed {
-    pub fn silent() -> Failed {
+    pub(crate) fn silent() -> Failed {
         Failed { reason: None }
     }
-    pub fn because(reason: impl Into<String>) -> Failed {
+    pub(crate) fn because(reason: impl Into<String>) -> Failed {
         Failed {
             reason: Some(reason.into()),
         }
@@ -132,18 +150,18 @@ impl Failed {
 /// the resource in `print status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    pub status: Status,
-    pub log: Vec<String>,
+    pub(crate) status: Status,
+    pub(crate) log: Vec<String>,
 }
 
 impl Probe {
-    pub fn new(status: Status) -> Probe {
+    pub(crate) fn new(status: Status) -> Probe {
         Probe {
             status,
             log: Vec::new(),
         }
     }
-    pub fn with(status: Status, msg: impl Into<String>) -> Probe {
+    pub(crate) fn with(status: Status, msg: impl Into<String>) -> Probe {
         Probe {
             status,
             log: vec![msg.into()],
@@ -156,11 +174,11 @@ impl Probe {
 pub struct Deps {
     /// Merged status of the enabled ip, disk and fs resources (`Undef` when
     /// there are none).
-    pub base: Status,
+    pub(crate) base: Status,
 }
 
 impl Deps {
-    pub const NONE: Deps = Deps {
+    pub(crate) const NONE: Deps = Deps {
         base: Status::Undef,
     };
 }
@@ -203,30 +221,30 @@ pub trait Driver: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct SyncRequest {
     /// `nodes`, `drpnodes` or both (syncall).
-    pub targets: Vec<&'static str>,
+    pub(crate) targets: Vec<&'static str>,
     /// Bypass the schedule (period, days, interval); not the "service must
     /// be up" rule.
-    pub force: bool,
+    pub(crate) force: bool,
     /// Called from cron: the routine "skip" messages are not logged.
-    pub cron: bool,
+    pub(crate) cron: bool,
     /// Merged status of the ip, disk and fs resources (the service is up here?).
-    pub base: Status,
+    pub(crate) base: Status,
 }
 
 /// The peers a sync resource sent data to: they get a remote `postsync`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Synced {
-    pub peers: Vec<String>,
+    pub(crate) peers: Vec<String>,
 }
 
 /// The one place that maps a resource config to its driver.
-pub fn build(res: &ResourceConfig, svc: &SvcInfo) -> Box<dyn Driver> {
+pub(crate) fn build(res: &ResourceConfig, svc: &SvcInfo) -> Box<dyn Driver> {
     match &res.spec {
         ResourceSpec::Ip(c) => Box::new(ip::Ip::new(c.clone())),
         ResourceSpec::Vg(c) => Box::new(vg::Vg::new(c.clone())),
         ResourceSpec::Fs(c) => Box::new(fs::Fs::new(c.clone())),
         ResourceSpec::App(c) => Box::new(app::App::new(c.clone(), svc)),
-        ResourceSpec::Sync(c) => Box::new(sync::Sync::new(res.rid.clone(), c.clone())),
+        ResourceSpec::Sync(c) => Box::new(sync::Rsync::new(res.rid.clone(), c.clone())),
         ResourceSpec::Hb(c) => Box::new(hb::Hb::new(c.clone())),
     }
 }

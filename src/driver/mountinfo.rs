@@ -6,19 +6,19 @@
 
 /// One mounted filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
+pub(crate) struct Mount {
     /// The source (`/dev/mapper/vg-lv`, `srv:/export`, `tmpfs`).
-    pub dev: String,
-    pub mnt: String,
-    pub fstype: String,
+    pub(crate) dev: String,
+    pub(crate) mnt: String,
+    pub(crate) fstype: String,
     /// The mount's own options, then the superblock's: a filesystem the
     /// kernel remounted read-only after an error says `ro` in the latter.
-    pub opts: Vec<String>,
+    pub(crate) opts: Vec<String>,
 }
 
 /// Every line that parses; the kernel writes the file, and a line it
 /// would write differently one day is not worth failing a status for.
-pub fn parse(text: &str) -> Vec<Mount> {
+pub(crate) fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
 }
 

@@ -6,6 +6,7 @@
 //! answers with `FakeRunner`; the binary uses `RealRunner`.
 
 mod cache;
+mod dry;
 mod fake;
 mod logged;
 mod real;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use cache::ProbeCache;
+pub use dry::DryRunner;
 pub use fake::FakeRunner;
 pub use logged::{ErrLevel, run_logged, run_passthrough, run_quiet};
 pub use real::RealRunner;
@@ -120,6 +122,11 @@ pub enum ExecError {
 
 pub trait Runner: Send + Sync {
     fn run(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+    /// `--dry-run` (dry.rs): commands other than probes are printed, not
+    /// run, and what writes files itself must not write either.
+    fn dry_run(&self) -> bool {
+        false
+    }
     /// Where `bin` would be found, for "is the tool installed" checks.
     fn which(&self, bin: &str) -> Option<PathBuf>;
     /// The kernel's mount table (driver/mountinfo.rs). Read through the

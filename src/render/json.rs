@@ -1,10 +1,27 @@
-//! `json status` / `print status --format json` (docs/behaviour.md, "Status
-//! tree"): one object with
-//! `resources` (rid → details) and every group's status.
+//! The JSON documents the CLI prints (docs/json.md): `json status` /
+//! `print status --format json`, and the documents of the other data
+//! actions. Every document carries `version`, the schema version below;
+//! several services make one document keyed by service name.
 
 use serde_json::{Map, Value, json};
 
+use std::path::Path;
+
+use crate::config::Problem;
 use crate::status::ServiceStatus;
+
+/// The schema version of every document (docs/json.md): raised when a field
+/// changes meaning or goes away, not when one is added.
+pub const VERSION: u64 = 1;
+
+/// Groups 1.5 prints that we have no resources for: always `n/a`, present
+/// so that 1.5 readers find every key they know.
+const ABSENT_GROUPS: [&str; 2] = ["container", "share"];
+
+/// A resource's messages as 1.5 wrote them: each line `# text\n`.
+fn log_text(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("# {l}\n")).collect()
+}
 
 pub fn value(st: &ServiceStatus) -> Value {
     let mut resources = Map::new();
@@ -15,7 +32,7 @@ pub fn value(st: &ServiceStatus) -> Value {
                 "status": r.status.as_str(),
                 "type": r.type_name,
                 "label": r.label,
-                "log": r.log.join("\n"),
+                "log": log_text(&r.log),
                 "monitor": r.monitor,
                 "disable": r.disable,
                 "optional": r.optional,
@@ -24,9 +41,13 @@ pub fn value(st: &ServiceStatus) -> Value {
         );
     }
     let mut top = Map::new();
+    top.insert("version".into(), VERSION.into());
     top.insert("resources".into(), Value::Object(resources));
     for (g, s) in &st.groups {
         top.insert((*g).into(), s.as_str().into());
+    }
+    for g in ABSENT_GROUPS {
+        top.insert(g.into(), "n/a".into());
     }
     top.insert("avail".into(), st.avail.as_str().into());
     top.insert("overall".into(), st.overall.as_str().into());
@@ -34,8 +55,53 @@ pub fn value(st: &ServiceStatus) -> Value {
     Value::Object(top)
 }
 
+/// `status --format json` and one `ls` entry: the service's summary.
+pub fn summary(st: &ServiceStatus) -> Value {
+    json!({
+        "version": VERSION,
+        "overall": st.overall.as_str(),
+        "avail": st.avail.as_str(),
+        "frozen": st.frozen,
+    })
+}
+
+/// `validate config --format json` (svcmgr and nodemgr): every problem,
+/// located.
+pub fn problems(file: &Path, problems: &[Problem]) -> Value {
+    let list: Vec<Value> = problems
+        .iter()
+        .map(|p| {
+            json!({
+                "file": p.file.display().to_string(),
+                "line": p.line,
+                "section": p.section,
+                "key": p.key,
+                "message": p.message,
+            })
+        })
+        .collect();
+    json!({ "version": VERSION, "file": file.display().to_string(), "problems": list })
+}
+
+/// `get --format json` (svcmgr and nodemgr).
+pub fn param(param: &str, value: &str) -> Value {
+    json!({ "version": VERSION, "param": param, "value": value })
+}
+
+/// Several services: one document, `services` keyed by name.
+pub fn keyed(docs: Vec<(String, Value)>) -> Value {
+    let services: Map<String, Value> = docs.into_iter().collect();
+    json!({ "version": VERSION, "services": services })
+}
+
+/// The `status` document as text (the daemon answers it from memory).
 pub fn render(st: &ServiceStatus) -> String {
-    let mut s = serde_json::to_string_pretty(&value(st)).unwrap_or_default();
+    to_text(&value(st))
+}
+
+/// Pretty-printed, with the final newline.
+pub fn to_text(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
 }

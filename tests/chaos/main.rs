@@ -14,7 +14,7 @@
 // starts processes" rule is for the product.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../lab/mod.rs"]
+#[path = "../integration/lab.rs"]
 mod lab;
 
 mod args;

@@ -7,7 +7,7 @@
 # lvs; a fs mounted by mount shows in `mount`). They never sleep and never
 # touch the system.
 #
-# State layout (written by tests/common/mod.rs, mutated by the fakes):
+# State layout (written by tests/integration/common.rs, mutated by the fakes):
 #   calls              the log of every call
 #   links              `<index> <dev> <UP|DOWN> <mac>` per interface
 #   addrs              `<dev> <label> <addr>/<prefix>` per address
@@ -42,7 +42,7 @@ fake_mount_field() {
     printf '%s' "${1// /\\040}"
 }
 
-# Rewrites `mountinfo` from `mounts` (tests/common/mod.rs does the same).
+# Rewrites `mountinfo` from `mounts` (tests/integration/common.rs does the same).
 fake_mountinfo() {
     local n=20 d m t o
     while read -r d m t o; do

@@ -33,12 +33,7 @@ pub fn outcome(env: &Env, svc: &str, action: Action, how: How) -> action::Outcom
         frozen_ok: how.frozen_ok,
         ..Opts::default()
     };
-    let env = Env {
-        opts: &opts,
-        svcmgr_bin: env.svcmgr_bin.clone(),
-        ..*env
-    };
-    action::run_outcome(&env, svc, action)
+    action::run_outcome(&env.with_opts(&opts), svc, action)
 }
 
 /// The stop of an instance the daemon has just frozen, logged under `why`

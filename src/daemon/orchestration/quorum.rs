@@ -42,15 +42,15 @@ use serde_json::json;
 
 use super::split::{self, SplitAction};
 use crate::action::Env;
-use crate::config::ini::Ini;
+use crate::config::node::NodeConfig;
 use crate::daemon::hb::{self, HbConf};
+use crate::daemon::node_conf::InForce;
 use crate::daemon::peer::{self, Asker};
 use crate::daemon::state::Shared;
 use crate::daemon::wire::Key;
 use crate::log::Logger;
-use crate::paths::Paths;
 
-pub const DEFAULT_ARBITRATOR_TIMEOUT: Duration = Duration::from_secs(1);
+pub use crate::config::node::DEFAULT_ARBITRATOR_TIMEOUT;
 /// How often the arbitrators' status is refreshed for display (1.9).
 pub const DISPLAY_REFRESH: Duration = Duration::from_secs(60);
 /// How soon a node.conf change reaches what this node advertises.
@@ -59,16 +59,7 @@ const CONF_REFRESH: Duration = Duration::from_secs(1);
 /// each node, thread wake-ups, a loaded CPU.
 pub const GRACE_MARGIN: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arbitrator {
-    /// The section, `arbitrator#1`.
-    pub id: String,
-    pub name: String,
-    pub secret: String,
-    pub cluster: String,
-    pub port: u16,
-    pub timeout: Duration,
-}
+pub use crate::config::node::Arbitrator;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumConf {
@@ -79,91 +70,22 @@ pub struct QuorumConf {
     pub errors: Vec<String>,
 }
 
-/// The quorum part of node.conf. A bad value is reported and replaced by
-/// its default, except an arbitrator without name or secret, which is
+/// The quorum part of node.conf (config/node.rs parsed it, once).
+pub fn of(conf: &NodeConfig) -> QuorumConf {
+    QuorumConf {
+        enabled: conf.cluster.quorum,
+        arbitrators: conf.arbitrators.clone(),
+        split_action: conf.node.split_action,
+        errors: conf.problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// `of` node.conf's text (tests, the fuzzer). A bad value is a problem
+/// and gets its default; an arbitrator without name or secret is
 /// dropped: it could never vote, and counting it would only lower the
 /// share of the votes the other members give.
 pub fn parse_conf(text: &str) -> QuorumConf {
-    let ini = Ini::parse(text);
-    let get = |s: &str, k: &str| ini.get(s, k).map(|f| f.value.trim().to_string());
-    let mut errors = Vec::new();
-    let enabled = match get("cluster", "quorum").map(|v| v.to_lowercase()) {
-        None => false,
-        Some(v) if matches!(v.as_str(), "true" | "yes" | "1" | "on") => true,
-        Some(v) if matches!(v.as_str(), "false" | "no" | "0" | "off" | "") => false,
-        Some(v) => {
-            errors.push(format!(
-                "[cluster] quorum = {v}: not a boolean, quorum stays off"
-            ));
-            false
-        }
-    };
-    let split_action = match get("node", "split_action") {
-        None => SplitAction::Crash,
-        Some(v) => SplitAction::parse(&v).unwrap_or_else(|| {
-            errors.push(format!(
-                "[node] split_action = {v}: not one of crash, reboot, freezestop, disabled; using crash"
-            ));
-            SplitAction::Crash
-        }),
-    };
-    let mut arbitrators = Vec::new();
-    for s in ini.section_names() {
-        if !s.starts_with("arbitrator#") {
-            continue;
-        }
-        let (Some(name), Some(secret)) = (
-            get(s, "name").filter(|v| !v.is_empty()),
-            get(s, "secret").filter(|v| !v.is_empty()),
-        ) else {
-            errors.push(format!("[{s}] needs name and secret: ignored"));
-            continue;
-        };
-        let port = match get(s, "port") {
-            None => peer::DEFAULT_PORT,
-            Some(p) => p.parse().unwrap_or_else(|_| {
-                errors.push(format!("[{s}] port = {p}: not a port, using 1214"));
-                peer::DEFAULT_PORT
-            }),
-        };
-        let timeout = match get(s, "timeout") {
-            None => DEFAULT_ARBITRATOR_TIMEOUT,
-            Some(t) => hb::parse_secs(&t)
-                .filter(|d| !d.is_zero())
-                .unwrap_or_else(|| {
-                    errors.push(format!(
-                        "[{s}] timeout = {t}: not a positive duration, using 1s"
-                    ));
-                    DEFAULT_ARBITRATOR_TIMEOUT
-                }),
-        };
-        arbitrators.push(Arbitrator {
-            id: s.to_string(),
-            name: name.to_lowercase(),
-            secret,
-            cluster: get(s, "cluster")
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| "default".into()),
-            port,
-            timeout,
-        });
-    }
-    QuorumConf {
-        enabled,
-        arbitrators,
-        split_action,
-        errors,
-    }
-}
-
-pub fn read_conf(paths: &Paths) -> QuorumConf {
-    parse_conf(&std::fs::read_to_string(paths.node_conf()).unwrap_or_default())
-}
-
-/// node.conf's quorum settings, or None while the file is invalid: the
-/// daemon keeps the previous ones then (run.rs logs why).
-fn read_valid(paths: &Paths) -> Option<QuorumConf> {
-    crate::config::node_validate::read_valid(&paths.node_conf()).map(|t| parse_conf(&t))
+    of(&NodeConfig::parse(std::path::Path::new("node.conf"), text))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,10 +189,16 @@ fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
 
 /// The quorum thread: a vote per batch of lost peers from the supervisor,
 /// and the arbitrators' display status every [`DISPLAY_REFRESH`].
-pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Logger) {
+pub fn run(
+    env: &Env,
+    node_conf: &InForce,
+    shared: Arc<Shared>,
+    lost: Receiver<Vec<String>>,
+    log: Logger,
+) {
     let mut shown: Option<Instant> = None;
     let mut read: Option<Instant> = None;
-    let mut conf = read_conf(env.paths);
+    let mut conf = of(&node_conf.get());
     let mut reported: Vec<String> = Vec::new();
     while !shared.stopping() {
         match lost.recv_timeout(Duration::from_millis(200)) {
@@ -279,9 +207,7 @@ pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Log
                 while let Ok(more) = lost.try_recv() {
                     nodes.extend(more);
                 }
-                if let Some(c) = read_valid(env.paths) {
-                    conf = c;
-                }
+                conf = of(&node_conf.get());
                 vote(env, &shared, &conf, &nodes, &log);
                 shown = Some(Instant::now());
             }
@@ -289,9 +215,7 @@ pub fn run(env: &Env, shared: Arc<Shared>, lost: Receiver<Vec<String>>, log: Log
             Err(RecvTimeoutError::Disconnected) => return,
         }
         if read.is_none_or(|t| t.elapsed() >= CONF_REFRESH) {
-            if let Some(c) = read_valid(env.paths) {
-                conf = c;
-            }
+            conf = of(&node_conf.get());
             read = Some(Instant::now());
             if conf.errors != reported {
                 for e in &conf.errors {
@@ -459,7 +383,7 @@ mod tests {
     fn hb_conf(interval: u64) -> HbConf {
         HbConf {
             id: "hb#1".into(),
-            hb_type: "unicast".into(),
+            medium: hb::HbMedium::Unicast,
             port: 10000,
             dev: None,
             addr: None,
@@ -507,8 +431,8 @@ mod tests {
 
         let c = parse_conf(
             "[cluster]\nquorum = true\n[node]\nsplit_action = freezestop\n\
-             [arbitrator#1]\nname = Node3\nsecret = abc\n\
-             [arbitrator#2]\nname = arb2\nsecret = def\ncluster = c2\nport = 1300\ntimeout = 2.5s\n",
+             [arbitrator#1]\nname = Node3\nsecret = 0123456789abcdef0123456789abcdef\n\
+             [arbitrator#2]\nname = arb2\nsecret = fedcba9876543210fedcba9876543210\ncluster = c2\nport = 1300\ntimeout = 2.5s\n",
         );
         assert!(c.enabled, "{c:?}");
         assert_eq!(c.split_action, SplitAction::FreezeStop);
@@ -519,7 +443,7 @@ mod tests {
                 Arbitrator {
                     id: "arbitrator#1".into(),
                     name: "node3".into(),
-                    secret: "abc".into(),
+                    secret: "0123456789abcdef0123456789abcdef".into(),
                     cluster: "default".into(),
                     port: 1214,
                     timeout: Duration::from_secs(1),
@@ -527,7 +451,7 @@ mod tests {
                 Arbitrator {
                     id: "arbitrator#2".into(),
                     name: "arb2".into(),
-                    secret: "def".into(),
+                    secret: "fedcba9876543210fedcba9876543210".into(),
                     cluster: "c2".into(),
                     port: 1300,
                     timeout: Duration::from_millis(2500),
@@ -548,9 +472,9 @@ mod tests {
         assert_eq!(c.arbitrators.len(), 1, "{c:?}");
         assert_eq!(c.arbitrators[0].port, 1214);
         assert_eq!(c.arbitrators[0].timeout, DEFAULT_ARBITRATOR_TIMEOUT);
-        assert_eq!(c.errors.len(), 5, "{:#?}", c.errors);
+        assert_eq!(c.errors.len(), 6, "{:#?}", c.errors);
         assert!(
-            c.errors[2].contains("[arbitrator#1] needs name and secret"),
+            c.errors[2].contains("[arbitrator#1] secret: an arbitrator needs secret"),
             "{:#?}",
             c.errors
         );

@@ -16,14 +16,14 @@ use super::orders;
 use super::pass::Pass;
 use super::proof;
 use crate::action::{Action, Env, Refused, freeze};
-use crate::config::edit;
-use crate::daemon::hb::HbConf;
+use crate::config::node::NodeConfig;
+use crate::daemon::hb::{HbConf, HbMedium};
 use crate::daemon::state::{Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::paths::Paths;
 
-pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
+pub use crate::config::node::DEFAULT_READY_PERIOD;
 
 pub struct Orchestrator {
     core: Core,
@@ -38,11 +38,9 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     pub fn new(paths: &Paths) -> Orchestrator {
-        let ready_period = edit::get(&paths.node_conf(), "node.ready_period")
-            .ok()
-            .flatten()
-            .and_then(|v| crate::daemon::hb::parse_secs(&v))
-            .unwrap_or(DEFAULT_READY_PERIOD);
+        let ready_period = NodeConfig::load_or_empty(&paths.node_conf())
+            .node
+            .ready_period;
         let log = Logger::named("node", "orchestrator");
         Orchestrator {
             core: Core::new(ready_period),
@@ -365,7 +363,7 @@ fn disk_not_written(shared: &Shared, d: &Disks) -> Option<String> {
     let stale: Vec<&str> = d
         .hbs
         .iter()
-        .filter(|h| h.hb_type == "disk")
+        .filter(|h| h.medium == HbMedium::Disk)
         .filter(|h| {
             let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
             d.ticks
@@ -394,7 +392,7 @@ fn evidence(
     let disks = d
         .hbs
         .iter()
-        .filter(|h| h.hb_type == "disk")
+        .filter(|h| h.medium == HbMedium::Disk)
         .map(|h| {
             let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
             proof::Disk {

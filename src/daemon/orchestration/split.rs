@@ -40,34 +40,8 @@ use crate::action::Env;
 use crate::daemon::state::Shared;
 use crate::log::Logger;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitAction {
-    Crash,
-    Reboot,
-    FreezeStop,
-    Disabled,
-}
-
-impl SplitAction {
-    pub fn parse(v: &str) -> Option<SplitAction> {
-        match v.trim().to_lowercase().as_str() {
-            "crash" => Some(SplitAction::Crash),
-            "reboot" => Some(SplitAction::Reboot),
-            "freezestop" => Some(SplitAction::FreezeStop),
-            "disabled" => Some(SplitAction::Disabled),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SplitAction::Crash => "crash",
-            SplitAction::Reboot => "reboot",
-            SplitAction::FreezeStop => "freezestop",
-            SplitAction::Disabled => "disabled",
-        }
-    }
-}
+/// What to do on losing quorum: a node.conf value, typed in config/node.rs.
+pub use crate::config::node::SplitAction;
 
 /// The initial PID namespace's inode (`PROC_PID_INIT_INO`, 0xEFFFFFFC):
 /// fixed by the kernel, never given to another namespace.
@@ -134,13 +108,8 @@ pub fn end_node(what: SplitAction, why: &str, log: &Logger) {
 
 fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
     // Frozen first: from now on no orchestrator of this node starts anything.
-    let flag = env.paths.frozen_node();
-    if let Err(e) = std::fs::create_dir_all(&env.paths.var).and_then(|_| std::fs::write(&flag, b""))
-    {
-        log.error(format!(
-            "split: cannot freeze the node ({}): {e}",
-            flag.display()
-        ));
+    if let Err(e) = crate::action::freeze::freeze_node(env.paths) {
+        log.error(format!("split: cannot freeze the node: {e}"));
     }
     let up: Vec<String> = shared
         .node

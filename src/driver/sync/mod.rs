@@ -1,57 +1,16 @@
 //! The rsync sync resources (docs/behaviour.md, "sync"): the status
-//! computed from the timestamp files, and the push to peers (`syncnodes`, `syncdrp`,
-//! `syncall`) in the `push` submodule, which writes those files.
-//!
-//! A timestamp file `<var>/sync/<node>/<svc>!<rid>` holds the local time
-//! `node` last received `rid`, as `YYYY-MM-DD HH:MM:SS.ffffff\n`.
+//! computed from the timestamp files (`stamp`), and the push to peers
+//! (`syncnodes`, `syncdrp`, `syncall`) in `push`, which writes those files.
 
-use std::io;
-use std::path::{Path, PathBuf};
-
-use chrono::{Local, NaiveDateTime, TimeDelta};
+use chrono::{Local, NaiveDateTime};
 
 use super::{Ctx, Deps, Driver, Failed, Kind, Probe, Started, SvcInfo, SyncRequest, Synced};
 use crate::config::SyncConf;
-use crate::paths::Paths;
 use crate::status::Status;
 
-/// The timestamp files' text format, without the trailing newline.
-pub const STAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
-
-/// When the service last started on this node; written by the executor
-/// after each successful start (see `Sync::status` for why).
-pub fn last_start_path(paths: &Paths, svc: &str) -> PathBuf {
-    paths.var.join(format!("last_start_{svc}"))
-}
-
-/// `YYYY-MM-DD HH:MM:SS.ffffff\n`, always with the microseconds.
-pub fn format_stamp(ts: NaiveDateTime) -> String {
-    format!("{}\n", ts.format(STAMP_FORMAT))
-}
-
-/// Parses a timestamp file's text. Unlike 1.5, which failed on a stamp
-/// written at an exact second, the microseconds are optional.
-pub fn parse_stamp(text: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()
-}
-
-/// The time in a timestamp file; None when it is missing or unreadable
-/// (both mean "never").
-pub fn read_stamp(path: &Path) -> Option<NaiveDateTime> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| parse_stamp(&t))
-}
-
-/// Writes a timestamp file atomically (temp file + rename), creating its
-/// directory: a reader never sees a half-written stamp.
-pub fn write_stamp(path: &Path, ts: NaiveDateTime) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
-    std::fs::create_dir_all(dir)?;
-    crate::fsutil::write_atomic(path, format_stamp(ts).as_bytes())
-}
+use schedule::is_stale;
+pub(crate) use stamp::LastStart;
+use stamp::read_stamp;
 
 /// The service counts as up for a sync: its ip, disk and fs resources are
 /// up, or it has none (Undef, n/a).
@@ -59,24 +18,22 @@ fn base_up(base: Status) -> bool {
     base.is_up() || matches!(base, Status::Undef | Status::NotApplicable)
 }
 
-/// A stamp older than `max_delay_min` minutes, or none, needs a new sync.
-pub fn is_stale(stamp: Option<NaiveDateTime>, now: NaiveDateTime, max_delay_min: u64) -> bool {
-    let max = TimeDelta::try_minutes(i64::try_from(max_delay_min).unwrap_or(i64::MAX))
-        .unwrap_or(TimeDelta::MAX);
-    match stamp {
-        None => true,
-        Some(ts) => now.signed_duration_since(ts) > max,
-    }
+/// Python's repr of a list of strings: `['a', 'b']`.
+fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{}'", s.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
-pub struct Sync {
+/// A `sync.rsync` resource. Named after its tool: `Sync` would shadow the
+/// std auto trait in every module that imports it.
+pub(crate) struct Rsync {
     rid: String,
     conf: SyncConf,
 }
 
-impl Sync {
-    pub fn new(rid: String, conf: SyncConf) -> Sync {
-        Sync { rid, conf }
+impl Rsync {
+    pub(crate) fn new(rid: String, conf: SyncConf) -> Rsync {
+        Rsync { rid, conf }
     }
 
     /// The nodes this resource sends to, the local node included, in
@@ -140,7 +97,8 @@ impl Sync {
         // peer late. A node that started the service since it last received
         // the config still owns it.
         let own = self.stamp(svc, &svc.nodename);
-        let started_since = read_stamp(&last_start_path(&svc.paths, &svc.name))
+        let started_since = LastStart::of(&svc.paths, &svc.name)
+            .read()
             .is_some_and(|started| own.is_none_or(|own| started > own));
         if !up && (drp_only || !started_since) {
             return self.passive(svc, &targets, now);
@@ -158,7 +116,7 @@ impl Sync {
     }
 }
 
-impl Driver for Sync {
+impl Driver for Rsync {
     fn kind(&self) -> Kind {
         Kind::Sync
     }
@@ -192,23 +150,27 @@ impl Driver for Sync {
     }
 }
 
+#[cfg(test)]
+mod fixtures;
 mod glob;
-
 mod push;
+mod rsync;
+mod schedule;
+mod stamp;
 
 #[cfg(test)]
 mod tests {
+    use super::fixtures::{i0, ts};
+    use super::stamp::write_stamp;
     use super::*;
-    use crate::config::Schedule;
     use crate::exec::{FakeRunner, Runner};
     use crate::log::{Logger, capture};
+    use crate::paths::Paths;
+    use chrono::TimeDelta;
+    use std::path::PathBuf;
 
     const SVC: &str = "p26.opensvc.com";
     const RID: &str = "sync#i0";
-
-    fn ts(s: &str) -> NaiveDateTime {
-        parse_stamp(s).unwrap()
-    }
 
     fn now() -> NaiveDateTime {
         ts("2014-02-17 16:52:37.000000")
@@ -239,26 +201,11 @@ mod tests {
         }
 
         fn started(&self, t: &str) {
-            write_stamp(&last_start_path(&self.svc.paths, SVC), ts(t)).unwrap();
+            LastStart::of(&self.svc.paths, SVC).record(ts(t)).unwrap();
         }
     }
 
-    fn i0() -> Sync {
-        Sync::new(
-            RID.into(),
-            SyncConf {
-                internal: true,
-                src: vec![],
-                dst: "/".into(),
-                target: vec!["drpnodes".into(), "nodes".into()],
-                options: vec![],
-                bwlimit: None,
-                schedule: Schedule::default(),
-            },
-        )
-    }
-
-    fn with_target(target: &[&str]) -> Sync {
+    fn with_target(target: &[&str]) -> Rsync {
         let mut s = i0();
         s.conf.target = target.iter().map(|t| t.to_string()).collect();
         s
@@ -266,57 +213,6 @@ mod tests {
 
     fn probe(s: Status, msg: &str) -> Probe {
         Probe::with(s, msg)
-    }
-
-    #[test]
-    fn stamps_round_trip_in_the_reference_format() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("sync/sles2/p26.opensvc.com!sync#i0");
-        let t = ts("2014-02-19 11:55:50.123456");
-        write_stamp(&p, t).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&p).unwrap(),
-            "2014-02-19 11:55:50.123456\n"
-        );
-        assert_eq!(read_stamp(&p), Some(t));
-        // Zero microseconds are still written, and read back.
-        let t0 = ts("2014-02-19 11:55:50");
-        write_stamp(&p, t0).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&p).unwrap(),
-            "2014-02-19 11:55:50.000000\n"
-        );
-        assert_eq!(read_stamp(&p), Some(t0));
-        let leftovers = std::fs::read_dir(p.parent().unwrap()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temp file left behind");
-    }
-
-    #[test]
-    fn unreadable_stamps_are_none() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("x");
-        assert_eq!(read_stamp(&p), None);
-        std::fs::write(&p, "garbage\n").unwrap();
-        assert_eq!(read_stamp(&p), None);
-        std::fs::write(&p, "").unwrap();
-        assert_eq!(read_stamp(&p), None);
-        // 1.5 could not read an exact-second stamp; we can.
-        std::fs::write(&p, "2014-02-19 11:55:50\n").unwrap();
-        assert_eq!(read_stamp(&p), Some(ts("2014-02-19 11:55:50.000000")));
-    }
-
-    #[test]
-    fn staleness_uses_max_delay_minutes() {
-        let n = now();
-        assert!(is_stale(None, n, 1500));
-        assert!(!is_stale(Some(n - TimeDelta::minutes(1500)), n, 1500));
-        assert!(is_stale(
-            Some(n - TimeDelta::minutes(1500) - TimeDelta::microseconds(1)),
-            n,
-            1500
-        ));
-        assert!(!is_stale(Some(n + TimeDelta::minutes(10)), n, 1500));
-        assert!(!is_stale(Some(n - TimeDelta::days(10000)), n, u64::MAX));
     }
 
     #[test]
@@ -497,14 +393,5 @@ mod tests {
         assert!(runner.calls().is_empty());
         assert_eq!(i0().start(&ctx), Ok(Started::AlreadyUp));
         assert_eq!(i0().stop(&ctx), Ok(()));
-    }
-
-    #[test]
-    fn last_start_path_is_under_var() {
-        let p = Paths::under(Path::new("/r"));
-        assert_eq!(
-            last_start_path(&p, SVC),
-            PathBuf::from("/r/var/last_start_p26.opensvc.com")
-        );
     }
 }

@@ -1,0 +1,448 @@
+//! The disk heartbeat (docs/behaviour.md, "Heartbeats"): slots on a shared block
+//! device, the path that still works when the network between the nodes
+//! is cut, which is how a node tells a dead peer from a lost link.
+//!
+//! Layout: the first 4 MiB hold 4 KiB metadata slots, slot *i* naming (NUL
+//! padded) the node that owns data slot *i*; data slot *i* starts at
+//! 4 MiB + *i* MiB and holds that node's latest sealed frame (wire.rs) as a
+//! u32 big-endian length and the frame. Only the first 64 slots are used,
+//! so one scan reads 256 KiB. I/O is O_DIRECT: on a real SAN another host
+//! writes the device, and a page cache would serve stale beats.
+//!
+//! A node's slot is its rank in the sorted `[cluster] nodes`: every node
+//! computes every slot alone, so two nodes can never take the same one (a
+//! claim by read-then-write, with no lock on a shared disk, let two agents
+//! starting together take the same slot, and then one never heard the
+//! other on disk while the disk still counted as proof). The metadata slot
+//! is still written, for people reading the disk. A frame is taken only
+//! when its sealed sender is the slot's node.
+//!
+//! What the rx saw of each slot goes to `Shared::slots` (proof.rs): since
+//! when its content has not changed, and whether that content was a live
+//! beat or a stale frame found on the disk when the rx started.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::{HbConf, sleep_until};
+use crate::config::duration::deadline;
+use crate::daemon::proof::SlotSeen;
+use crate::daemon::state::{Shared, advertised_watchdog};
+use crate::daemon::wire::{FrameKind, Opener, Sealer};
+use crate::log::Logger;
+
+const BLOCK: usize = 4096;
+const META_SLOT: u64 = 4096;
+const DATA_OFFSET: u64 = 4 * 1024 * 1024;
+const DATA_SLOT: u64 = 1024 * 1024;
+pub const SLOTS: usize = 64;
+/// How often a slow slot write is logged.
+const SLOW_SAY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A buffer aligned for O_DIRECT (address and length multiples of 4 KiB).
+struct Aligned {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Aligned {
+    fn new(len: usize) -> Aligned {
+        let len = len.div_ceil(BLOCK) * BLOCK;
+        let buf = vec![0u8; len + BLOCK];
+        let start = buf.as_ptr().align_offset(BLOCK);
+        Aligned { buf, start, len }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+}
+
+pub fn open_dev(dev: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+        .open(dev)
+}
+
+/// Slot owners, one name (or empty) per slot, as written for people.
+#[cfg(test)]
+fn read_meta(f: &File) -> std::io::Result<Vec<String>> {
+    let mut b = Aligned::new(SLOTS * META_SLOT as usize);
+    f.read_exact_at(b.bytes_mut(), 0)?;
+    Ok(b.bytes()
+        .chunks(META_SLOT as usize)
+        .map(|c| {
+            let end = c.iter().position(|&x| x == 0).unwrap_or(0).min(255);
+            String::from_utf8_lossy(&c[..end]).into_owned()
+        })
+        .collect())
+}
+
+/// `node`'s slot: its rank in the sorted cluster node list.
+pub fn slot_of(node: &str, nodes: &[String]) -> std::io::Result<usize> {
+    let mut sorted: Vec<&String> = nodes.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    match sorted.iter().position(|n| *n == node) {
+        Some(i) if i < SLOTS => Ok(i),
+        Some(_) => Err(std::io::Error::other(format!(
+            "{} cluster nodes: a disk heartbeat has {SLOTS} slots",
+            sorted.len()
+        ))),
+        None => Err(std::io::Error::other(format!(
+            "{node} is not in [cluster] nodes"
+        ))),
+    }
+}
+
+/// Names this node's slot in the metadata area, for people reading the disk.
+fn write_meta(f: &File, slot: usize, nodename: &str) -> std::io::Result<()> {
+    let mut b = Aligned::new(META_SLOT as usize);
+    let name = &nodename.as_bytes()[..nodename.len().min(255)];
+    b.bytes_mut()[..name.len()].copy_from_slice(name);
+    f.write_all_at(b.bytes(), slot as u64 * META_SLOT)
+}
+
+fn write_slot(f: &File, slot: usize, frame: &[u8]) -> std::io::Result<()> {
+    if frame.len() + 4 > DATA_SLOT as usize {
+        return Err(std::io::Error::other("heartbeat larger than a disk slot"));
+    }
+    let mut b = Aligned::new(frame.len() + 4);
+    b.bytes_mut()[..4].copy_from_slice(&(frame.len() as u32).to_be_bytes());
+    b.bytes_mut()[4..4 + frame.len()].copy_from_slice(frame);
+    f.write_all_at(b.bytes(), DATA_OFFSET + slot as u64 * DATA_SLOT)
+}
+
+/// The length of the frame a data slot holds, from the slot's first bytes
+/// (at least 4); None for an empty slot or a length no slot can hold.
+pub fn frame_len(head: &[u8]) -> Option<usize> {
+    let prefix: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    let len = u32::from_be_bytes(prefix) as usize;
+    (len != 0 && len + 4 <= DATA_SLOT as usize).then_some(len)
+}
+
+fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
+    let off = DATA_OFFSET + slot as u64 * DATA_SLOT;
+    let mut head = Aligned::new(BLOCK);
+    f.read_exact_at(head.bytes_mut(), off)?;
+    let Some(len) = frame_len(head.bytes()) else {
+        return Ok(Vec::new());
+    };
+    if len + 4 <= BLOCK {
+        return Ok(head.bytes()[4..4 + len].to_vec());
+    }
+    let mut all = Aligned::new(len + 4);
+    f.read_exact_at(all.bytes_mut(), off)?;
+    Ok(all.bytes()[4..4 + len].to_vec())
+}
+
+/// `hb#N.tx` on a disk: rewrites this node's slot every interval.
+pub fn tx(
+    conf: HbConf,
+    dev: String,
+    mut sealer: Sealer,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    log: Logger,
+) {
+    let tid = format!("{}.tx", conf.id);
+    let nodes = shared
+        .cluster_nodes
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or_default();
+    let opened = open_dev(Path::new(&dev)).and_then(|f| {
+        let slot = slot_of(&shared.nodename, &nodes)?;
+        write_meta(&f, slot, &shared.nodename)?;
+        Ok((f, slot))
+    });
+    let (f, slot) = match opened {
+        Ok(fs) => fs,
+        Err(e) => {
+            log.error(format!("{tid}: cannot use {dev}: {e}"));
+            shared.set_thread(&tid, "stopped", &dev);
+            return;
+        }
+    };
+    let mut slow_said: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+        let started = Instant::now();
+        shared.tick(&conf.id, |t, now| t.beat = Some(now));
+        let payload = shared.local_dataset().to_string();
+        let ok = sealer
+            .seal(FrameKind::HbDisk, payload.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|frame| write_slot(&f, slot, &frame).map_err(|e| e.to_string()));
+        // A slow device delays the watchdog's pets: say so, at most every
+        // 10 s, so that a reset it causes can be explained.
+        let took = started.elapsed();
+        if took > conf.interval && slow_said.is_none_or(|t: Instant| t.elapsed() >= SLOW_SAY) {
+            log.warn(format!(
+                "{tid}: writing the slot took {:.2}s (interval {:.2}s)",
+                took.as_secs_f64(),
+                conf.interval.as_secs_f64()
+            ));
+            slow_said = Some(Instant::now());
+        }
+        match &ok {
+            // Written: the peers see this node alive on the disk, and the
+            // watchdog may be petted (watchdog.rs).
+            // (Not once stopped: a replacement thread's history is its own.)
+            Ok(()) if !stop.load(Ordering::Relaxed) => {
+                shared.tick(&conf.id, |t, now| t.written = Some(now))
+            }
+            Ok(()) => {}
+            Err(e) => log.warn(format!("{tid}: {e}")),
+        }
+        for peer in &nodes {
+            if *peer != shared.nodename {
+                shared.beat(&tid, peer, ok.is_ok());
+            }
+        }
+        sleep_until(deadline(started, conf.interval), &stop, &shared);
+    }
+}
+
+/// `hb#N.rx` on a disk: reads the peers' slots every interval; a slot
+/// whose bytes did not change brings nothing (the peer may be dead).
+pub fn rx(
+    conf: HbConf,
+    dev: String,
+    mut opener: Opener,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    log: Logger,
+) {
+    let tid = format!("{}.rx", conf.id);
+    let f = match open_dev(Path::new(&dev)) {
+        Ok(f) => f,
+        Err(e) => {
+            log.error(format!("{tid}: cannot open {dev}: {e}"));
+            shared.set_thread(&tid, "stopped", &dev);
+            return;
+        }
+    };
+    let nodes = shared
+        .cluster_nodes
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or_default();
+    let peers: Vec<(String, usize)> = nodes
+        .iter()
+        .filter(|n| **n != shared.nodename)
+        .filter_map(|n| slot_of(n, &nodes).ok().map(|i| (n.clone(), i)))
+        .collect();
+    let mut last: Vec<Option<Vec<u8>>> = vec![None; SLOTS];
+    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+        let started = Instant::now();
+        let mut failed = None;
+        for (peer, i) in &peers {
+            let frame = match read_slot(&f, *i) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            if last[*i].as_ref() == Some(&frame) {
+                continue;
+            }
+            // A first read finds whatever the disk held: a beat written
+            // long ago by a dead node is not a sign of life.
+            let first = last[*i].is_none();
+            last[*i] = Some(frame.clone());
+            let seen = read_beat(&tid, &frame, peer, first, conf.timeout, &mut opener, &log);
+            if let Some((seen, data)) = seen {
+                if let Ok(mut s) = shared.slots.lock() {
+                    s.entry(conf.id.clone())
+                        .or_default()
+                        .insert(peer.clone(), seen);
+                }
+                if let Some(data) = data {
+                    shared.received(&tid, peer, data);
+                }
+            }
+        }
+        match failed {
+            // Read through: what the slots say is current (proof.rs).
+            None => shared.tick(&conf.id, |t, now| t.scanned = Some(now)),
+            Some(e) => log.warn(format!("{tid}: cannot read {dev}: {e}")),
+        }
+        shared.set_rejections(&tid, opener.stats.total());
+        sleep_until(deadline(started, conf.interval), &stop, &shared);
+    }
+}
+
+/// What a changed slot of `peer` holds: how the proof must see it, and the
+/// dataset to deliver when it is a live beat. None for an empty slot or a
+/// frame refused (logged).
+pub fn read_beat(
+    tid: &str,
+    frame: &[u8],
+    peer: &str,
+    first: bool,
+    timeout: std::time::Duration,
+    opener: &mut Opener,
+    log: &Logger,
+) -> Option<(SlotSeen, Option<serde_json::Value>)> {
+    if frame.is_empty() {
+        return None;
+    }
+    let o = match opener.open(frame) {
+        Ok(o) => o,
+        Err(e) => {
+            log.warn(format!("{tid}: slot of {peer}: {e}"));
+            return None;
+        }
+    };
+    // The slot's node must be the frame's sender.
+    if o.nodename != peer {
+        log.warn(format!(
+            "{tid}: the slot of {peer} holds a frame from {}",
+            o.nodename
+        ));
+        return None;
+    }
+    let data: serde_json::Value =
+        serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
+    // seq is the sender's clock in microseconds: a first read is a live
+    // beat only when it was written within the timeout.
+    let age_us = crate::daemon::wire::now_us().saturating_sub(o.seq);
+    let live = !first || u128::from(age_us) <= timeout.as_micros();
+    let seen = SlotSeen {
+        since: Instant::now(),
+        heard: live,
+        watchdog: advertised_watchdog(&data),
+    };
+    Some((seen, live.then_some(data)))
+}
+
+/// What svcmon shows for a disk heartbeat: the device's base name.
+pub fn info(dev: &str) -> String {
+    Path::new(dev)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dev.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A regular file stands in for the device (O_DIRECT works on ext4
+    /// and xfs files; tmpfs refuses it, hence a file next to the target dir).
+    fn disk() -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let p = d.path().join("hb.img");
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(DATA_OFFSET + 4 * DATA_SLOT).unwrap();
+        (d, p)
+    }
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_slot_is_the_rank_in_the_sorted_node_list() {
+        let nodes = names(&["node3", "node1", "node2", "node1"]);
+        assert_eq!(slot_of("node1", &nodes).unwrap(), 0);
+        assert_eq!(slot_of("node2", &nodes).unwrap(), 1);
+        assert_eq!(slot_of("node3", &nodes).unwrap(), 2);
+        assert!(slot_of("node4", &nodes).is_err());
+        let many: Vec<String> = (0..70).map(|i| format!("n{i:02}")).collect();
+        assert_eq!(slot_of("n63", &many).unwrap(), 63);
+        assert!(slot_of("n64", &many).is_err());
+    }
+
+    /// The race a claim by read-then-write lost (the same slot for two
+    /// agents claiming at once): agents starting at the same instant, on
+    /// threads released together, each compute their own slot and write it.
+    #[test]
+    fn agents_starting_at_the_same_instant_never_share_a_slot() {
+        let (_d, p) = disk();
+        let nodes = names(&["node1", "node2", "node3"]);
+        for _ in 0..300 {
+            let barrier = std::sync::Barrier::new(nodes.len());
+            let slots: Vec<usize> = std::thread::scope(|s| {
+                let handles: Vec<_> = nodes
+                    .iter()
+                    .map(|n| {
+                        let (p, nodes, barrier) = (&p, &nodes, &barrier);
+                        s.spawn(move || {
+                            let f = open_dev(p).unwrap();
+                            barrier.wait();
+                            let slot = slot_of(n, nodes).unwrap();
+                            write_meta(&f, slot, n).unwrap();
+                            slot
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut uniq = slots.clone();
+            uniq.sort();
+            uniq.dedup();
+            assert_eq!(uniq.len(), nodes.len(), "{slots:?}");
+        }
+        let meta = read_meta(&open_dev(&p).unwrap()).unwrap();
+        assert_eq!(&meta[..4], ["node1", "node2", "node3", ""]);
+    }
+
+    #[test]
+    fn frames_are_read_back() {
+        let (_d, p) = disk();
+        let f = open_dev(&p).unwrap();
+        write_slot(&f, 1, b"short").unwrap();
+        assert_eq!(read_slot(&f, 1).unwrap(), b"short");
+        let big = vec![7u8; 10_000];
+        write_slot(&f, 0, &big).unwrap();
+        assert_eq!(read_slot(&f, 0).unwrap(), big);
+        assert!(read_slot(&f, 2).unwrap().is_empty());
+        assert!(write_slot(&f, 2, &vec![0u8; DATA_SLOT as usize]).is_err());
+    }
+
+    fn sealed(node: &str, payload: &str, seq_age: std::time::Duration) -> (Vec<u8>, Opener) {
+        let key = crate::daemon::wire::Key::from_secret("0123456789abcdef0123456789abcdef");
+        let mut s = Sealer::new(key.clone(), node, "c").unwrap();
+        let f = s
+            .seal_aged(FrameKind::HbDisk, payload.as_bytes(), seq_age)
+            .unwrap();
+        (f, Opener::new(key, "c", FrameKind::HbDisk).without_clock())
+    }
+
+    #[test]
+    fn a_stale_frame_found_at_start_is_evidence_but_not_a_beat() {
+        let log = Logger::named("node", "test");
+        let t = std::time::Duration::from_secs(3);
+        let (old, mut o) = sealed("node2", r#"{"watchdog": 3.5}"#, 60 * t);
+        let (seen, data) = read_beat("hb#2.rx", &old, "node2", true, t, &mut o, &log).unwrap();
+        assert!(!seen.heard && data.is_none());
+        assert_eq!(seen.watchdog, Some(std::time::Duration::from_millis(3500)));
+        // The same frame seen changing under a running rx is a beat.
+        let (new, mut o) = sealed("node2", r#"{"watchdog": 3.5}"#, std::time::Duration::ZERO);
+        let (seen, data) = read_beat("hb#2.rx", &new, "node2", true, t, &mut o, &log).unwrap();
+        assert!(seen.heard && data.is_some());
+        let (old, mut o) = sealed("node2", "{}", 60 * t);
+        let (seen, _) = read_beat("hb#2.rx", &old, "node2", false, t, &mut o, &log).unwrap();
+        assert!(seen.heard);
+        // Another node's frame in node2's slot is refused.
+        let (other, mut o) = sealed("node3", "{}", std::time::Duration::ZERO);
+        assert!(read_beat("hb#2.rx", &other, "node2", false, t, &mut o, &log).is_none());
+        assert!(read_beat("hb#2.rx", b"", "node2", false, t, &mut o, &log).is_none());
+    }
+
+    #[test]
+    fn info_is_the_device_base_name() {
+        assert_eq!(info("/dev/loop3"), "loop3");
+    }
+}

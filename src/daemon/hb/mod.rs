@@ -1,0 +1,159 @@
+//! Heartbeats (docs/behaviour.md, "Heartbeats"): one `hb#N.tx` and one
+//! `hb#N.rx` thread per `[hb#N]` section of node.conf, over one of three
+//! media: unicast.rs (TCP to each peer), mcast.rs (UDP to a group) and
+//! disk.rs (slots on a shared device). A peer is lost when no heartbeat
+//! has brought anything from it for `timeout` (`Shared::prune`).
+//! supervisor.rs starts, stops and revives the threads as node.conf says.
+//! What is shared by the media lives here: the beat loop, the frame kind
+//! of each path, and what an rx does with a frame.
+
+pub mod disk;
+pub mod mcast;
+pub mod supervisor;
+pub mod unicast;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::blacklist::Blacklist;
+use super::state::Shared;
+use super::wire::{self, FrameKind, Opener, Sealer};
+use crate::config::duration::deadline;
+use crate::log::Logger;
+
+pub use crate::config::node::{
+    DEFAULT_HB_INTERVAL as DEFAULT_INTERVAL, DEFAULT_HB_PORT as DEFAULT_PORT,
+    DEFAULT_HB_TIMEOUT as DEFAULT_TIMEOUT, HbConf, HbMedium,
+};
+pub use unicast::{MAX_CONNS, PER_SOURCE, frame_deadline, listen_on, rx, tx};
+
+/// Sleeps until `deadline` in short steps, returning early on a stop.
+pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared) {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !shared.stopping() {
+        std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
+    }
+}
+
+/// The frame kind of a heartbeat section's path: bound into every frame
+/// it sends, and the only kind its rx opens (wire.rs).
+pub fn path_kind(conf: &HbConf) -> FrameKind {
+    match conf.medium {
+        HbMedium::Unicast => FrameKind::HbUnicast,
+        HbMedium::Multicast => FrameKind::HbMulticast,
+        HbMedium::Disk => FrameKind::HbDisk,
+    }
+}
+
+/// The tx loop every network heartbeat shares: each `interval` until a
+/// stop, seals this node's dataset as a frame of its path's kind and
+/// hands it to `send`, which reports the peers' beats.
+pub(super) fn beat_every(
+    conf: &HbConf,
+    tid: &str,
+    sealer: &mut Sealer,
+    shared: &Shared,
+    stop: &AtomicBool,
+    log: &Logger,
+    mut send: impl FnMut(&[u8]),
+) {
+    while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+        let started = Instant::now();
+        // Alive and beating, whether or not the network carries it: the
+        // watchdog's gate (watchdog.rs).
+        shared.tick(&conf.id, |t, now| t.beat = Some(now));
+        let payload = shared.local_dataset().to_string();
+        match sealer.seal(path_kind(conf), payload.as_bytes()) {
+            Ok(frame) => send(&frame),
+            Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
+        }
+        sleep_until(deadline(started, conf.interval), stop, shared);
+    }
+}
+
+/// What a network rx keeps from one frame to the next: the opener (its
+/// replay windows) and when it last logged a refusal from each source.
+pub(super) struct RxState {
+    pub opener: Opener,
+    said: Blacklist,
+}
+
+impl RxState {
+    pub fn new(opener: Opener) -> RxState {
+        RxState {
+            opener,
+            said: Blacklist::default(),
+        }
+    }
+
+    /// What every network rx does with one opened (or refused) frame from
+    /// `from`: a peer's heartbeat refreshes it; our own frame, reflected or
+    /// looped back, is dropped (the opener takes only this path's kind); a
+    /// refusal is counted, and logged at most once per source every few
+    /// seconds (a junk stream must not rotate node.log away), naming the
+    /// sender and, for a frame outside the clock bound, the skew.
+    pub fn deliver(
+        &mut self,
+        tid: &str,
+        from: IpAddr,
+        result: Result<wire::Opened, wire::WireError>,
+        shared: &Shared,
+        log: &Logger,
+    ) {
+        match result {
+            Ok(o) if o.nodename == shared.nodename => {}
+            Ok(o) => {
+                let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
+                shared.received(tid, &o.nodename, data);
+            }
+            Err(wire::WireError::Closed) => {}
+            Err(e) => self.refused(tid, from, &e, log),
+        }
+        if let Some(e) = self.opener.take_floor_error() {
+            log.warn(format!("{tid}: {e}"));
+        }
+        shared.set_rejections(tid, self.opener.stats.total());
+    }
+
+    fn refused(&mut self, tid: &str, from: IpAddr, e: &dyn std::fmt::Display, log: &Logger) {
+        if let Some(unlogged) = self.said.may_log(from, Instant::now()) {
+            let more = if unlogged > 0 {
+                format!(" ({unlogged} more refused since the last line)")
+            } else {
+                String::new()
+            };
+            log.warn(format!("{tid}: from {from}: {e}{more}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_medium_binds_its_own_frame_kind() {
+        let conf = |medium| HbConf {
+            id: "hb#1".into(),
+            medium,
+            port: DEFAULT_PORT,
+            dev: None,
+            addr: None,
+            intf: None,
+            interval: DEFAULT_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+        };
+        let kinds: Vec<FrameKind> = HbMedium::ALL
+            .into_iter()
+            .map(|m| path_kind(&conf(m)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                FrameKind::HbUnicast,
+                FrameKind::HbMulticast,
+                FrameKind::HbDisk
+            ]
+        );
+    }
+}

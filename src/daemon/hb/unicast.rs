@@ -1,0 +1,185 @@
+//! Unicast heartbeats: every `interval` the tx thread sends this node's
+//! dataset, sealed (wire.rs), over one TCP connection to each peer of
+//! `[cluster] nodes`; the rx thread accepts on `port` and, for each frame
+//! that authenticates, refreshes that peer.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{HbConf, RxState, beat_every};
+use crate::daemon::conns::Conns;
+use crate::daemon::deadline::Deadline;
+use crate::daemon::state::Shared;
+use crate::daemon::wire::{self, Opener, Sealer};
+use crate::log::Logger;
+
+fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
+    (node, port).to_socket_addrs().ok()?.next()
+}
+
+/// `hb#N.tx`: beats until `stop`.
+pub fn tx(
+    conf: HbConf,
+    peers: Vec<String>,
+    mut sealer: Sealer,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    log: Logger,
+) {
+    let tid = format!("{}.tx", conf.id);
+    // Each send is bounded by the interval: a peer behind a cut cable
+    // (connect waits for a SYN answer that never comes) must not delay the
+    // beats to the others, nor the next beat.
+    let budget = conf.interval.min(Duration::from_secs(1));
+    beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
+        std::thread::scope(|s| {
+            for peer in &peers {
+                let (tid, shared) = (&tid, &shared);
+                s.spawn(move || {
+                    let ok = resolve(peer, conf.port)
+                        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
+                        .is_some_and(|mut s| {
+                            let _ = s.set_write_timeout(Some(budget));
+                            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+                        });
+                    shared.beat(tid, peer, ok);
+                });
+            }
+        });
+    });
+}
+
+/// At most this many connections at once from one source address: a peer
+/// sends each beat on a connection of its own, done in milliseconds.
+pub const PER_SOURCE: usize = 2;
+/// At most this many at once in all, so that a flood costs bounded threads.
+pub const MAX_CONNS: usize = 64;
+
+/// The whole-frame deadline of a unicast beat: one that takes longer to
+/// arrive is too late to matter, and a trickling client must not hold a
+/// reader longer.
+pub fn frame_deadline(conf: &HbConf) -> Duration {
+    (conf.timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+/// Where a unicast rx listens: `[hb#N] addr` (one local address), or every
+/// address.
+pub fn listen_on(conf: &HbConf) -> String {
+    let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
+    if host.contains(':') {
+        format!("[{host}]:{}", conf.port)
+    } else {
+        format!("{host}:{}", conf.port)
+    }
+}
+
+/// `hb#N.rx`: accepts heartbeats until `stop`. Each connection is read by
+/// a thread of its own within [`frame_deadline`], so one slow or silent
+/// client (or a few per source, up to [`MAX_CONNS`]) cannot delay the
+/// peers' beats.
+pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBool>, log: Logger) {
+    let tid = format!("{}.rx", conf.id);
+    let at = listen_on(&conf);
+    let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
+    let listener = match TcpListener::bind((host, conf.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            log.error(format!(
+                "{tid}: cannot listen on {at}: {e} (check [{}] addr and port in node.conf)",
+                conf.id
+            ));
+            shared.set_thread(&tid, "stopped", &at);
+            return;
+        }
+    };
+    // Non-blocking accept, polled, so that a stop or a reload is noticed.
+    let _ = listener.set_nonblocking(true);
+    let state = Mutex::new(RxState::new(opener));
+    let conns = Conns::new(PER_SOURCE, MAX_CONNS);
+    let within = frame_deadline(&conf);
+    std::thread::scope(|sc| {
+        while !stop.load(Ordering::Relaxed) && !shared.stopping() {
+            match listener.accept() {
+                Ok((s, from)) => {
+                    let Some(slot) = conns.take(from.ip()) else {
+                        // Counted like a refused frame: a source that holds
+                        // sockets open must show in svcmon.
+                        if let Ok(mut st) = state.lock() {
+                            let c = &mut st.opener.stats.crowded;
+                            *c = c.saturating_add(1);
+                            shared.set_rejections(&tid, st.opener.stats.total());
+                            st.refused(
+                                &tid,
+                                from.ip(),
+                                &"too many connections at once: closed",
+                                &log,
+                            );
+                        }
+                        continue;
+                    };
+                    let (tid, state, shared, log) = (&tid, &state, &shared, &log);
+                    sc.spawn(move || {
+                        let _slot = slot;
+                        let _ = s.set_nonblocking(false);
+                        let frame = wire::read_frame(&mut Deadline::new(&s, within));
+                        drop(s);
+                        let Ok(mut st) = state.lock() else { return };
+                        // open() counts its own refusals; a bad stream is counted here.
+                        let result = match frame {
+                            Ok(frame) => st.opener.open(&frame),
+                            Err(e) => {
+                                st.opener.stats.record(&e);
+                                Err(e)
+                            }
+                        };
+                        st.deliver(tid, from.ip(), result, shared, log);
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::hb::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HbMedium};
+
+    fn unicast(addr: Option<&str>, timeout: Duration) -> HbConf {
+        HbConf {
+            id: "hb#1".into(),
+            medium: HbMedium::Unicast,
+            port: 10000,
+            dev: None,
+            addr: addr.map(String::from),
+            intf: None,
+            interval: DEFAULT_INTERVAL,
+            timeout,
+        }
+    }
+
+    #[test]
+    fn the_rx_listens_where_told_within_a_deadline_that_fits_the_timeout() {
+        assert_eq!(listen_on(&unicast(None, DEFAULT_TIMEOUT)), "0.0.0.0:10000");
+        assert_eq!(
+            listen_on(&unicast(Some("10.0.0.1"), DEFAULT_TIMEOUT)),
+            "10.0.0.1:10000"
+        );
+        assert_eq!(
+            listen_on(&unicast(Some("fd00::1"), DEFAULT_TIMEOUT)),
+            "[fd00::1]:10000"
+        );
+        let d = |t: f64| frame_deadline(&unicast(None, Duration::from_secs_f64(t)));
+        assert_eq!(d(3.0), Duration::from_millis(1500));
+        assert_eq!(d(0.8), Duration::from_millis(400));
+        assert_eq!(d(0.1), Duration::from_millis(100));
+        assert_eq!(d(60.0), Duration::from_secs(2));
+    }
+}

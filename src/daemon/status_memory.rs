@@ -1,0 +1,121 @@
+//! The last probe of every local service, kept by the monitor, so that
+//! `print status` and `json status` answer from the daemon's memory instead
+//! of probing every resource again (docs/behaviour.md, "Status from the
+//! daemon's memory").
+//!
+//! An answer is given only while it is as fresh as the monitor would keep
+//! it: the service's files (config, log, frozen flag) are those it was
+//! probed under, and it is younger than the monitor's probe interval for
+//! that service. Every svcmgr action writes the service's log, so a
+//! service changed by an action is never answered from memory: the CLI
+//! probes it, and the monitor probes it again on its next pass.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::paths::Paths;
+use crate::status::ServiceStatus;
+
+/// What a service's files looked like when it was probed.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Stamp {
+    conf: Option<SystemTime>,
+    log: Option<SystemTime>,
+    frozen: bool,
+}
+
+impl Stamp {
+    /// Three stats: cheap enough for every monitor pass and every request.
+    pub fn now(paths: &Paths, name: &str) -> Stamp {
+        Stamp {
+            conf: crate::config::find_file(paths, name)
+                .ok()
+                .and_then(|f| crate::fsutil::mtime(&f)),
+            log: crate::fsutil::mtime(&paths.svc_log(name)),
+            frozen: crate::action::is_frozen(paths, name),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Probed {
+    at: Instant,
+    stamp: Stamp,
+    /// How long the monitor trusts this probe before it probes again.
+    every: Duration,
+    status: ServiceStatus,
+}
+
+#[derive(Debug, Default)]
+pub struct StatusMemory {
+    probes: Mutex<BTreeMap<String, Probed>>,
+}
+
+impl StatusMemory {
+    /// The monitor probed `name` at `at`, with its files as in `stamp`.
+    pub fn keep(&self, name: &str, at: Instant, stamp: Stamp, every: Duration, st: ServiceStatus) {
+        if let Ok(mut p) = self.probes.lock() {
+            p.insert(
+                name.to_string(),
+                Probed {
+                    at,
+                    stamp,
+                    every,
+                    status: st,
+                },
+            );
+        }
+    }
+
+    /// Services removed from the node are forgotten with them.
+    pub fn retain(&self, names: &[String]) {
+        if let Ok(mut p) = self.probes.lock() {
+            p.retain(|n, _| names.contains(n));
+        }
+    }
+
+    /// The remembered status of `name` if it is still what a probe would
+    /// find, as far as the monitor can tell: same files, and not older
+    /// than its probe interval.
+    pub fn fresh(&self, name: &str, now_stamp: &Stamp, now: Instant) -> Option<ServiceStatus> {
+        let p = self.probes.lock().ok()?;
+        let probed = p.get(name)?;
+        let young = now.saturating_duration_since(probed.at) < probed.every;
+        (young && probed.stamp == *now_stamp).then(|| probed.status.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::aggregate;
+
+    fn stamp(log: u64) -> Stamp {
+        Stamp {
+            conf: Some(SystemTime::UNIX_EPOCH),
+            log: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(log)),
+            frozen: false,
+        }
+    }
+
+    #[test]
+    fn an_answer_is_given_only_while_the_files_are_unchanged_and_the_probe_young() {
+        let m = StatusMemory::default();
+        let t0 = Instant::now();
+        let every = Duration::from_secs(10);
+        m.keep("s", t0, stamp(1), every, aggregate("s", vec![], false));
+        assert!(
+            m.fresh("s", &stamp(1), t0 + Duration::from_secs(9))
+                .is_some()
+        );
+        assert!(
+            m.fresh("s", &stamp(2), t0).is_none(),
+            "an action wrote the log: probe again"
+        );
+        assert!(m.fresh("s", &stamp(1), t0 + every).is_none(), "too old");
+        assert!(m.fresh("other", &stamp(1), t0).is_none());
+        m.retain(&[]);
+        assert!(m.fresh("s", &stamp(1), t0).is_none(), "forgotten");
+    }
+}
