@@ -23,6 +23,7 @@ pub mod lock;
 pub mod log;
 pub mod node;
 pub mod paths;
+pub mod placement;
 pub mod remote;
 pub mod render;
 pub mod safepath;

@@ -3,31 +3,25 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
-pub mod act;
 pub mod blacklist;
 pub mod conns;
 pub mod deadline;
-pub mod expect;
-pub mod failures;
 pub mod hb;
 pub mod inbox;
 pub mod local_socket;
-pub mod memory;
 pub mod monitor;
 pub mod node_conf;
-pub mod orchestrator;
-pub mod order;
+pub mod orchestration;
+// The wing's modules under the paths the rest of the daemon knows.
+pub use orchestration::{actions as act, failures, memory, order, proof, quorum, split};
 pub mod peer;
 pub mod peer_listener;
-pub mod placement;
-pub mod proof;
-pub mod quorum;
+/// Moved out of the daemon (svcmon shares it); the old path still works.
+pub use crate::placement;
 pub mod replicate;
-pub mod restart;
 pub mod run;
 pub mod scheduler;
 pub mod secret;
-pub mod split;
 pub mod state;
 pub mod status_memory;
 pub mod watchdog;

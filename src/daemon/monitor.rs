@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::orchestration::core::{Orchestrate, Smon};
+use super::orchestration::restarts;
 use super::state::{ServiceData, Shared};
 use super::status_memory::Stamp;
 use crate::action::{self, Env};
 use crate::config;
+use crate::placement::Placement;
 use crate::status::Status;
 
 /// How often the dataset is rebuilt and the orchestrator looks, unless the
@@ -26,7 +29,7 @@ pub const MIN_TICK: Duration = Duration::from_millis(100);
 /// The pass period: a second, or the ready period or the fastest heartbeat
 /// interval when they are shorter. A fixed second would round a 0.2 s ready
 /// period up to 1 s and add up to a second to every takeover.
-fn tick(orch: &super::orchestrator::Orchestrator, shared: &Shared) -> Duration {
+fn tick(orch: &super::orchestration::shell::Orchestrator, shared: &Shared) -> Duration {
     let beat = shared
         .hb_conf
         .lock()
@@ -49,7 +52,7 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 
 /// ... except a service with a resource the daemon restarts or monitors
-/// (restart.rs): a crashed application changes no file, so only a probe
+/// (restarts.rs): a crashed application changes no file, so only a probe
 /// sees it, and a failover that waits 10 s for it is 10 s of outage. The
 /// cost is one full status of such a service every 2 s (for the tutorial's
 /// service, a few launcher and mount checks: a few ms of CPU each time),
@@ -65,7 +68,7 @@ fn probe_every(prev: Option<&ServiceData>) -> Duration {
 }
 
 pub fn run(env: &Env, shared: Arc<Shared>) {
-    let mut orch = super::orchestrator::Orchestrator::new(env.paths);
+    let mut orch = super::orchestration::shell::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
     let mut replicator = super::replicate::Replicator::default();
     while !shared.stopping() {
@@ -106,13 +109,13 @@ impl Seen {
 }
 
 /// The service monitor state survives a refresh (the orchestrator sets it).
-fn smon_of(shared: &Shared, name: &str) -> String {
+fn smon_of(shared: &Shared, name: &str) -> Smon {
     shared
         .node
         .lock()
         .ok()
-        .and_then(|n| n.services.get(name).map(|s| s.smon.clone()))
-        .unwrap_or_else(|| "idle".into())
+        .and_then(|n| n.services.get(name).map(|s| s.smon))
+        .unwrap_or_default()
 }
 
 /// The orchestrator's note survives a refresh too.
@@ -169,12 +172,13 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                     nodes: svc.info.nodes.clone(),
                     drpnodes: svc.info.drpnodes.clone(),
                     error: None,
-                    orchestrate: svc.config.orchestrate.clone(),
-                    placement: svc.config.placement.clone(),
+                    // The config loader let only these through.
+                    orchestrate: Orchestrate::parse(&svc.config.orchestrate).unwrap_or_default(),
+                    placement: Placement::parse(&svc.config.placement),
                     smon: smon_of(shared, &name),
                     config: conf_stamp,
-                    watched: super::restart::watched(&svc, &st),
-                    monitor_action: svc.config.monitor_action.clone(),
+                    watched: restarts::watched(&svc, &st),
+                    monitor_action: restarts::monitor_action(&svc.config.monitor_action),
                     why: why_of(shared, &name),
                 };
                 // `print status` answers from this as long as the monitor
@@ -192,12 +196,12 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
                 nodes: vec![env.nodename.to_string()],
                 drpnodes: Vec::new(),
                 error: Some(e.to_string()),
-                orchestrate: "no".into(),
-                placement: super::placement::NODES_ORDER.into(),
-                smon: "idle".into(),
+                orchestrate: Orchestrate::No,
+                placement: Placement::NodesOrder,
+                smon: Smon::Idle,
                 config: conf_stamp,
                 watched: Vec::new(),
-                monitor_action: String::new(),
+                monitor_action: restarts::monitor_action(""),
                 why: None,
             },
         };

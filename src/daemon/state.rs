@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::orchestration::core::{Orchestrate, Smon};
+use super::orchestration::split::SplitAction;
+use super::orchestration::view::NodeView;
 use super::proof::{Lost, SlotSeen};
+use crate::placement::Placement;
 use crate::status::Status;
 
 /// The watchdog deadline a peer's dataset advertises, when sane.
@@ -37,19 +41,17 @@ pub struct ServiceData {
     pub drpnodes: Vec<String>,
     /// Set when the config does not load: the service shows `?`.
     pub error: Option<String>,
-    /// `no`, `start` or `ha`.
-    pub orchestrate: String,
-    /// `nodes order` or `load avg` (placement.rs).
-    pub placement: String,
-    /// The service monitor state: `idle`, `ready`, `starting`, `start failed`.
-    pub smon: String,
+    pub orchestrate: Orchestrate,
+    pub placement: Placement,
+    /// The service monitor state, set by the orchestrator.
+    pub smon: Smon,
     /// The config file's stamp, advertised for replication.
     pub config: Option<super::replicate::ConfStamp>,
     /// Resources with `restart > 0` or `monitor = true`, with their last
-    /// status: what restart.rs watches. Not advertised.
-    pub watched: Vec<super::restart::Watched>,
-    /// `DEFAULT.monitor_action` (empty: unset).
-    pub monitor_action: String,
+    /// status: what restarts.rs watches. Not advertised.
+    pub watched: Vec<super::orchestration::restarts::Watched>,
+    /// `DEFAULT.monitor_action` (unset: freezestop).
+    pub monitor_action: SplitAction,
     /// Why the orchestrator does not run it here while it could (a failed
     /// start, a proof missing, an order), for svcmon and print status.
     pub why: Option<String>,
@@ -79,7 +81,10 @@ pub struct Ticks {
 /// What the heartbeats brought from one peer.
 #[derive(Debug, Clone)]
 pub struct Peer {
+    /// As it came, for svcmon and the status answer.
     pub data: Value,
+    /// The same, decoded once: what the decisions read.
+    pub view: NodeView,
     /// Last frame received, per rx thread.
     pub last: BTreeMap<String, Instant>,
 }
@@ -96,6 +101,9 @@ pub struct Shared {
     pub beating: Mutex<BTreeMap<String, BTreeMap<String, bool>>>,
     /// Frames an rx thread refused (forged, replayed, truncated, oversized...).
     pub rejected: Mutex<BTreeMap<String, u64>>,
+    /// Per rx thread, datasets that came in a sound frame but did not
+    /// decode (orchestration/view.rs): refused, the peer not heard by them.
+    pub refused_datasets: Mutex<BTreeMap<String, u64>>,
     /// The heartbeats node.conf configures (the orchestrator's proofs).
     pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
     /// Lost peers: when they were last heard and what they had promised
@@ -119,7 +127,10 @@ pub struct Shared {
     pub inbox: Mutex<Vec<(String, super::order::Order)>>,
     /// The orders this node holds, advertised to the peers.
     pub expects: Mutex<BTreeMap<String, super::order::Order>>,
-    /// Restarts done per service and rid (restart.rs), shown per service.
+    /// The services whose order this node saw reached, advertised so that
+    /// a node that missed it does not go on steering by it.
+    pub expects_reached: Mutex<BTreeSet<String>>,
+    /// Restarts done per service and rid (restarts.rs), shown per service.
     pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
     pub stats: Mutex<BTreeMap<String, Value>>,
@@ -163,6 +174,7 @@ impl Shared {
             peers: Mutex::new(BTreeMap::new()),
             beating: Mutex::new(BTreeMap::new()),
             rejected: Mutex::new(BTreeMap::new()),
+            refused_datasets: Mutex::new(BTreeMap::new()),
             hb_conf: Mutex::new(Vec::new()),
             lost: Mutex::new(BTreeMap::new()),
             ticks: Mutex::new(BTreeMap::new()),
@@ -171,6 +183,7 @@ impl Shared {
             maintenance: Mutex::new(BTreeSet::new()),
             inbox: Mutex::new(Vec::new()),
             expects: Mutex::new(BTreeMap::new()),
+            expects_reached: Mutex::new(BTreeSet::new()),
             restarts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
@@ -218,15 +231,28 @@ impl Shared {
         }
     }
 
-    /// An rx thread got `peer`'s dataset.
-    pub fn received(&self, tid: &str, peer: &str, data: Value) {
+    /// An rx thread got `peer`'s dataset. One that does not decode is
+    /// refused and counted (the status answer's `refused_datasets`): the
+    /// peer is not heard by it. Returns whether it was taken.
+    pub fn received(&self, tid: &str, peer: &str, data: Value) -> bool {
+        let view = match NodeView::from_json(&data) {
+            Ok(v) => v,
+            Err(_) => {
+                if let Ok(mut r) = self.refused_datasets.lock() {
+                    *r.entry(tid.to_string()).or_default() += 1;
+                }
+                return false;
+            }
+        };
         if let Ok(mut p) = self.peers.lock() {
             let e = p.entry(peer.to_string()).or_insert_with(|| Peer {
                 data: Value::Null,
+                view: NodeView::default(),
                 last: BTreeMap::new(),
             });
             let announced = data["monitor"] == "maintenance";
             e.data = data;
+            e.view = view;
             e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
                 if announced {
@@ -244,6 +270,7 @@ impl Shared {
             l.remove(peer);
         }
         self.beat(tid, peer, true);
+        true
     }
 
     /// Records what heartbeat `hb` (its id, `hb#2`) just achieved.
@@ -316,6 +343,11 @@ impl Shared {
     pub fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
+        let reached = self
+            .expects_reached
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let services: serde_json::Map<String, Value> = node
             .services
@@ -329,9 +361,9 @@ impl Shared {
                         "nodes": s.nodes,
                         "drpnodes": s.drpnodes,
                         "error": s.error,
-                        "orchestrate": s.orchestrate,
-                        "placement": s.placement,
-                        "smon": s.smon,
+                        "orchestrate": s.orchestrate.as_str(),
+                        "placement": s.placement.as_str(),
+                        "smon": s.smon.as_str(),
                         "config": s.config.as_ref().map(|c| c.to_json()),
                         "restart": restarts.get(name).cloned().unwrap_or_default(),
                 });
@@ -342,6 +374,9 @@ impl Shared {
                     && let Value::Object(fields) = o.to_json()
                 {
                     e.extend(fields);
+                    if reached.contains(name) {
+                        e.insert("global_expect_reached".into(), json!(true));
+                    }
                 }
                 (name.clone(), entry)
             })
@@ -403,6 +438,24 @@ impl Shared {
         })
     }
 
+    /// A local service's monitor state, as svcmon shows it.
+    pub fn set_smon(&self, name: &str, state: Smon) {
+        if let Ok(mut n) = self.node.lock()
+            && let Some(s) = n.services.get_mut(name)
+        {
+            s.smon = state;
+        }
+    }
+
+    /// The orchestrator's note on a local service (svcmon, print status).
+    pub fn set_why(&self, name: &str, why: Option<String>) {
+        if let Ok(mut n) = self.node.lock()
+            && let Some(s) = n.services.get_mut(name)
+        {
+            s.why = why;
+        }
+    }
+
     /// This node's monitor state, sent with every heartbeat.
     pub fn set_node_monitor(&self, state: &str) {
         if let Ok(mut n) = self.node.lock() {
@@ -460,6 +513,11 @@ impl Shared {
     pub fn status_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        let refused = self
+            .refused_datasets
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         let threads: serde_json::Map<String, Value> = self
             .threads
@@ -471,6 +529,9 @@ impl Shared {
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));
+                            if let Some(n) = refused.get(id) {
+                                v["refused_datasets"] = json!(n);
+                            }
                         }
                         if let Some(st) = stats.get(id) {
                             v["stats"] = st.clone();
@@ -564,6 +625,17 @@ mod tests {
         assert_eq!(sh.local_dataset()["fences_itself"], true);
         sh.node.lock().unwrap().frozen = true;
         assert!(sh.local_dataset().get("fences_itself").is_none());
+    }
+
+    #[test]
+    fn a_dataset_that_does_not_decode_is_refused_and_counted() {
+        let sh = Shared::new("node2");
+        assert!(!sh.received("hb#1.rx", "node1", Value::Null));
+        assert!(!sh.received("hb#1.rx", "node1", json!({"services": 3})));
+        assert!(sh.peers.lock().unwrap().is_empty(), "not heard");
+        assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);
+        assert!(sh.received("hb#1.rx", "node1", json!({"frozen": true})));
+        assert!(sh.peers.lock().unwrap()["node1"].view.frozen);
     }
 
     #[test]

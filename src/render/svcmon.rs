@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::daemon::placement;
+use crate::placement;
 
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color && !text.is_empty() {
@@ -62,7 +62,7 @@ fn cell(s: &Value, leader: bool, color: bool) -> String {
 }
 
 /// The placement leader of service `name`, as the orchestrator picks it
-/// (daemon/placement.rs), from the datasets in the daemon's answer.
+/// (src/placement.rs), from the datasets in the daemon's answer.
 fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
     let nodes: Vec<String> = svc["nodes"]
         .as_array()?

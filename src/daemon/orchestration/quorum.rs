@@ -1,5 +1,5 @@
 //! Quorum (docs/behaviour.md, "Quorum"), the third proof that a silent node is
-//! down, after the disk heartbeat and stonith (orchestrator.rs).
+//! down, after the disk heartbeat and stonith (shell.rs).
 //!
 //! Opt-in like 1.9: `[cluster] quorum = true`. When the supervisor finds
 //! peers lost, this thread counts votes — off the supervisor thread, since
@@ -40,14 +40,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::hb::{self, HbConf};
-use super::node_conf::InForce;
-use super::peer::{self, Asker};
 use super::split::{self, SplitAction};
-use super::state::Shared;
-use super::wire::Key;
 use crate::action::Env;
 use crate::config::node::NodeConfig;
+use crate::daemon::hb::{self, HbConf};
+use crate::daemon::node_conf::InForce;
+use crate::daemon::peer::{self, Asker};
+use crate::daemon::state::Shared;
+use crate::daemon::wire::Key;
 use crate::log::Logger;
 
 pub use crate::config::node::DEFAULT_ARBITRATOR_TIMEOUT;

@@ -32,11 +32,12 @@ pub const STABLE_UP: Duration = Duration::from_secs(10);
 
 use serde_json::Value;
 
+use super::core::{Orchestrate, Smon};
 use super::memory::Memory;
-use super::orchestrator::Pass;
+use super::pass::Pass;
 use super::split::{self, SplitAction};
-use super::state::{ServiceData, Shared};
 use crate::action::{Action, Env};
+use crate::daemon::state::{ServiceData, Shared};
 use crate::driver::Kind;
 use crate::log::Logger;
 use crate::service::Service;
@@ -101,15 +102,15 @@ fn is_up(s: Status) -> bool {
 
 /// local_expect=started: the instance runs here (up, or warn because a
 /// resource failed) and nobody else is deciding about it. An instance
-/// wholly down is the placement's business (orchestrator.rs), not a
+/// wholly down is the placement's business (shell.rs), not a
 /// resource restart's.
 pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
-    matches!(s.orchestrate.as_str(), "ha" | "start")
+    matches!(s.orchestrate, Orchestrate::Ha | Orchestrate::Start)
         && s.error.is_none()
         && !s.frozen
         && !node_frozen
         && !ordered
-        && s.smon == "idle"
+        && s.smon == Smon::Idle
         && matches!(s.avail.as_str(), "up" | "warn")
 }
 
@@ -221,8 +222,9 @@ impl Restarter {
             .retain(|svc, _| node.services.contains_key(svc));
         let mut dirty = before != memory.restarts.len();
         let mut acted = false;
+        let wall = super::order::now();
         for (name, s) in &node.services {
-            let ordered = super::expect::busy(memory, name, &shared.nodename);
+            let ordered = super::orders::busy(memory, name, &shared.nodename, wall);
             let expected = expected_here(s, node.frozen, ordered);
             let other = other_candidate(name, &s.nodes, &shared.nodename, peers);
             for w in &s.watched {
@@ -325,10 +327,10 @@ impl Restarter {
                     Step::WouldAct => log.warn(format!(
                         "{name}: {} down, restarts exhausted: would {} but no other node can run it",
                         w.rid,
-                        monitor_action(&s.monitor_action).as_str()
+                        s.monitor_action.as_str()
                     )),
                     Step::MonitorAction => {
-                        let what = monitor_action(&s.monitor_action);
+                        let what = s.monitor_action;
                         log.warn(format!(
                             "{name}: {} down, restarts exhausted: monitor_action {}",
                             w.rid,
@@ -404,14 +406,14 @@ fn publish(shared: &Shared, memory: &Memory) {
 /// `svcmgr -s <svc> start --rid <rid>` in-process, as the daemon (no order);
 /// when that fails, the resource and its followers stopped, then started.
 fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
-    super::orchestrator::set_smon(shared, name, "restarting");
+    shared.set_smon(name, Smon::Restarting);
     let rid = w.rid.as_str();
     let run = |action: Action, rids: Vec<String>| {
-        let how = super::act::How {
+        let how = super::actions::How {
             rids,
             ..Default::default()
         };
-        super::act::run(env, name, action, how)
+        super::actions::run(env, name, action, how)
     };
     let mut ok = run(Action::Start, vec![rid.to_string()]);
     if !ok && !w.followers.is_empty() {
@@ -429,7 +431,7 @@ fn restart(env: &Env, shared: &Shared, name: &str, w: &Watched, log: &Logger) {
             env.paths.svc_log(name).display()
         ));
     }
-    super::orchestrator::set_smon(shared, name, "idle");
+    shared.set_smon(name, Smon::Idle);
 }
 
 /// How long a restart with followers keeps trying to start once they are
@@ -494,8 +496,8 @@ fn run_monitor_action(
     ));
     memory.start_failed.insert(name.to_string(), f);
     memory.save(env.paths, log);
-    super::orchestrator::set_smon(shared, name, "start failed");
-    if super::act::run(env, name, Action::Stop, Default::default()) {
+    shared.set_smon(name, Smon::StartFailed);
+    if super::actions::run(env, name, Action::Stop, Default::default()) {
         log.info(format!("{why}: stopped here"));
     } else {
         log.error(format!(
@@ -595,12 +597,12 @@ mod tests {
             nodes: vec!["node1".into(), "node2".into()],
             drpnodes: vec![],
             error: None,
-            orchestrate: "ha".into(),
-            placement: "nodes order".into(),
-            smon: "idle".into(),
+            orchestrate: Orchestrate::Ha,
+            placement: crate::placement::Placement::NodesOrder,
+            smon: Smon::Idle,
             config: None,
             watched: vec![],
-            monitor_action: String::new(),
+            monitor_action: SplitAction::FreezeStop,
             why: None,
         }
     }
@@ -610,7 +612,7 @@ mod tests {
         assert!(expected_here(&data(), false, false));
         let up = ServiceData {
             avail: Status::Up,
-            orchestrate: "start".into(),
+            orchestrate: Orchestrate::Start,
             ..data()
         };
         assert!(expected_here(&up, false, false));
@@ -626,7 +628,7 @@ mod tests {
             (
                 "orchestrate no",
                 ServiceData {
-                    orchestrate: "no".into(),
+                    orchestrate: Orchestrate::No,
                     ..data()
                 },
             ),
@@ -640,7 +642,7 @@ mod tests {
             (
                 "busy",
                 ServiceData {
-                    smon: "starting".into(),
+                    smon: Smon::Starting,
                     ..data()
                 },
             ),

@@ -1,6 +1,7 @@
 //! Which node should run a service (docs/orchestration.md, "Placement"):
-//! one function for the orchestrator, which starts it there, and for
-//! svcmon, which marks that node `^`, so the two never disagree.
+//! one pure function for the daemon's orchestrator, which starts it there,
+//! and for svcmon, which marks that node `^`, so the two never disagree.
+//! No daemon state here: the callers hand in what each node reports.
 //!
 //! Candidates: the nodes of the service's `nodes` that have a dataset
 //! (this node, or a peer heard), whose node and instance are not frozen
@@ -12,6 +13,33 @@ use serde_json::Value;
 
 pub const NODES_ORDER: &str = "nodes order";
 pub const LOAD_AVG: &str = "load avg";
+
+/// `DEFAULT.placement`: how candidates are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    #[default]
+    NodesOrder,
+    LoadAvg,
+}
+
+impl Placement {
+    /// As the config and the datasets spell it; anything else ranks by
+    /// `nodes` order, as it always did.
+    pub fn parse(s: &str) -> Placement {
+        if s == LOAD_AVG {
+            Placement::LoadAvg
+        } else {
+            Placement::NodesOrder
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placement::NodesOrder => NODES_ORDER,
+            Placement::LoadAvg => LOAD_AVG,
+        }
+    }
+}
 
 /// How a frozen instance counts when choosing the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,18 +53,60 @@ pub enum Instances {
     Thawing,
 }
 
-fn candidate(dataset: &Value, svc: &str, instances: Instances) -> bool {
-    let s = &dataset["services"][svc];
-    dataset.is_object()
-        && dataset["frozen"] != true
-        && (instances == Instances::Thawing || s["frozen"] != true)
-        && s["smon"] != "start failed"
+/// What placement needs to know of one node and its instance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Facts {
+    pub node_frozen: bool,
+    pub instance_frozen: bool,
+    pub start_failed: bool,
+    /// Its 15-minute load, when it reports one.
+    pub load15: Option<f64>,
+}
+
+impl Facts {
+    /// From a node's dataset as the daemon advertises it (svcmon's input).
+    pub fn from_json(dataset: &Value, svc: &str) -> Option<Facts> {
+        let s = &dataset["services"][svc];
+        dataset.is_object().then(|| Facts {
+            node_frozen: dataset["frozen"] == true,
+            instance_frozen: s["frozen"] == true,
+            start_failed: s["smon"] == "start failed",
+            load15: dataset["load15"].as_f64(),
+        })
+    }
+
+    fn candidate(&self, instances: Instances) -> bool {
+        !self.node_frozen
+            && (instances == Instances::Thawing || !self.instance_frozen)
+            && !self.start_failed
+    }
+}
+
+/// The leader among `nodes`, given each node's facts (None for a node with
+/// no data).
+pub fn leader_by<'a>(
+    nodes: &'a [String],
+    placement: Placement,
+    instances: Instances,
+    facts: impl Fn(&str) -> Option<Facts>,
+) -> Option<&'a str> {
+    let mut ranked: Vec<(usize, &'a String, f64)> = nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let f = facts(n).filter(|f| f.candidate(instances))?;
+            Some((i, n, f.load15.unwrap_or(f64::MAX)))
+        })
+        .collect();
+    if placement == Placement::LoadAvg {
+        ranked.sort_by(|(i, _, a), (j, _, b)| a.total_cmp(b).then(i.cmp(j)));
+    }
+    ranked.first().map(|(_, n, _)| n.as_str())
 }
 
 /// The leader of `svc` among `nodes`, given the service's `placement`
-/// and each node's dataset through `dataset` (this node's included; None
-/// for a node with no data): the orchestrator and svcmon read them where
-/// they are, with no copy.
+/// and each node's dataset through `dataset` (None for a node with no
+/// data): svcmon and the CLI read them where they are, with no copy.
 pub fn leader<'a, 'd>(
     svc: &str,
     nodes: &'a [String],
@@ -44,18 +114,9 @@ pub fn leader<'a, 'd>(
     instances: Instances,
     dataset: impl Fn(&str) -> Option<&'d Value>,
 ) -> Option<&'a str> {
-    let mut ranked: Vec<(usize, &'a String, f64)> = nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| {
-            let d = dataset(n).filter(|d| candidate(d, svc, instances))?;
-            Some((i, n, d["load15"].as_f64().unwrap_or(f64::MAX)))
-        })
-        .collect();
-    if placement == LOAD_AVG {
-        ranked.sort_by(|(i, _, a), (j, _, b)| a.total_cmp(b).then(i.cmp(j)));
-    }
-    ranked.first().map(|(_, n, _)| n.as_str())
+    leader_by(nodes, Placement::parse(placement), instances, |n| {
+        Facts::from_json(dataset(n)?, svc)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! A cluster-wide order for one service, as data: what an administrator
 //! asked (`svcmgr -s svc start|stop|freeze|thaw|switch --to node`), when,
-//! and on which node. expect.rs carries orders out; this file only says
+//! and on which node. orders.rs and core.rs carry orders out; this file only says
 //! what an order is and which of two is newer.
 
 use std::time::{SystemTime, UNIX_EPOCH};

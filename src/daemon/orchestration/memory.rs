@@ -1,7 +1,7 @@
 //! What the orchestrator must not forget when its daemon dies: which
 //! services failed to start here and when to try again (failures.rs), the
 //! cluster-wide orders it has taken in, and how many times each failed
-//! resource was restarted (restart.rs: a daemon restart must not give a
+//! resource was restarted (restarts.rs: a daemon restart must not give a
 //! crashing resource a fresh set of restarts). Kept in `<var>/osvcd.state.json`,
 //! rewritten atomically on every change, read once at start: a daemon
 //! killed with SIGKILL and started again carries on where it was instead of
@@ -21,7 +21,7 @@ use crate::paths::Paths;
 pub struct Memory {
     /// Start failures here, by service (failures.rs).
     pub start_failed: BTreeMap<String, Failure>,
-    /// The newest cluster-wide order known per service (expect.rs): kept
+    /// The newest cluster-wide order known per service (orders.rs): kept
     /// and advertised for good, so that every node, even one down when it
     /// was given, ends up holding and carrying out the same one.
     pub orders: BTreeMap<String, Order>,

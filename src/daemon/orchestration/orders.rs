@@ -26,48 +26,36 @@
 //! dropped, so an order advertised only until reached, judged on a peer's
 //! stale view, can no longer leave two instances frozen while a third
 //! runs (an earlier design did). A `placed@n` order steers the placement
-//! to n (orchestrator.rs) until reached, or for [`PLACE_LIFETIME`] when n
+//! to n (shell.rs) until reached, or for [`PLACE_LIFETIME`] when n
 //! cannot run it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use super::memory::Memory;
-use super::orchestrator::Pass;
-use super::order::{Order, Target, now};
-
-use crate::action::{Action, Env, freeze};
-use crate::log::Logger;
+use super::order::{Order, Target};
+use super::view::NodeView;
 
 /// A `placed@n` order n could not reach in this long stops steering.
 pub const PLACE_LIFETIME_SECS: f64 = 600.0;
 
-/// A failed stop of this instance for an order is tried again this often.
-const STOP_RETRY: Duration = Duration::from_secs(30);
-
 /// Takes in the orders given here (`inbox`) and those peers advertise that
 /// are newer than the one held for the same local service. Returns the
-/// services whose order changed.
+/// services whose order changed. `now` is the wall clock (seconds).
 pub fn take_in(
     memory: &mut Memory,
     inbox: Vec<(String, Order)>,
-    peers: &BTreeMap<String, Value>,
+    peers: &BTreeMap<String, NodeView>,
     local: &BTreeSet<String>,
+    now: f64,
 ) -> Vec<String> {
     let mut offers: Vec<(String, Order)> = inbox;
     for data in peers.values() {
-        let Some(services) = data["services"].as_object() else {
-            continue;
-        };
-        for (svc, s) in services {
-            if let Some(o) = Order::from_json(s) {
-                offers.push((svc.clone(), o));
+        for (svc, s) in &data.services {
+            if let Some(o) = &s.order {
+                offers.push((svc.clone(), o.clone()));
             }
         }
     }
-    let now = super::order::now();
     let mut changed = Vec::new();
     for (svc, o) in offers {
         if !local.contains(&svc) || o.ahead(now).is_some() {
@@ -118,8 +106,42 @@ pub fn reached(target: &Target, instances: &[Instance]) -> bool {
     }
 }
 
-fn is_up(avail: &str) -> bool {
-    matches!(avail, "up" | "warn" | "stdby up")
+/// The services whose held order this node saw reached.
+pub fn reached_here(memory: &Memory) -> BTreeSet<String> {
+    memory
+        .orders
+        .iter()
+        .filter(|(svc, o)| memory.reached.get(*svc) == Some(&o.at))
+        .map(|(svc, _)| svc.clone())
+        .collect()
+}
+
+/// Takes in that a peer saw the order this node holds reached: a node
+/// that was down or cut while the others reached a switch would otherwise
+/// go on steering by it while they no longer do, and with each side
+/// leaving the start to the other, the service would run nowhere (the
+/// simulation found it: seed 1796). Returns the services newly reached.
+pub fn take_in_reached(memory: &mut Memory, peers: &BTreeMap<String, NodeView>) -> Vec<String> {
+    let mut newly = Vec::new();
+    for (svc, o) in &memory.orders {
+        if memory.reached.get(svc) == Some(&o.at) {
+            continue;
+        }
+        let seen = peers.values().any(|p| {
+            p.services
+                .get(svc)
+                .is_some_and(|s| s.reached && s.order.as_ref() == Some(o))
+        });
+        if seen {
+            newly.push(svc.clone());
+        }
+    }
+    for svc in &newly {
+        if let Some(at) = memory.orders.get(svc).map(|o| o.at) {
+            memory.reached.insert(svc.clone(), at);
+        }
+    }
+    newly
 }
 
 /// The node a `placed@n` order steers `svc` to, while it is not reached
@@ -135,10 +157,11 @@ pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str>
 
 /// An order is taking this instance down or away: nothing else (a
 /// resource restart) acts on it meanwhile.
-pub fn busy(memory: &Memory, svc: &str, local: &str) -> bool {
+/// `now` is the wall clock (seconds).
+pub fn busy(memory: &Memory, svc: &str, local: &str, now: f64) -> bool {
     match memory.orders.get(svc).map(|o| &o.target) {
         Some(Target::Stopped) => memory.reached.get(svc) != memory.orders.get(svc).map(|o| &o.at),
-        Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now()).is_some(),
+        Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now).is_some(),
         _ => false,
     }
 }
@@ -154,233 +177,11 @@ pub fn thawing(memory: &Memory, svc: &str) -> bool {
     matches!(o.target, Target::Started | Target::Thawed) && memory.reached.get(svc) != Some(&o.at)
 }
 
-/// Carries out this node's part of the orders it holds.
-#[derive(Default)]
-pub struct Orders {
-    /// When this instance's stop last failed, per service and order: a
-    /// failed stop is logged and tried again every STOP_RETRY, not looped on.
-    stop_tried: BTreeMap<String, (u64, Instant)>,
-    /// `<var>/orders.in/` was read once since the daemon started.
-    inbox_read: bool,
-    /// The orders dated ahead of this node's clock already said, by
-    /// service: logged once each, not every pass.
-    ahead_said: BTreeMap<String, (String, u64)>,
-}
-
-impl Orders {
-    /// Logs, once each, the peers' orders [`take_in`] leaves out for being
-    /// dated ahead of this node's clock.
-    fn say_ahead(
-        &mut self,
-        peers: &BTreeMap<String, Value>,
-        local: &BTreeSet<String>,
-        log: &crate::log::Logger,
-    ) {
-        let now = super::order::now();
-        for data in peers.values() {
-            let Some(services) = data["services"].as_object() else {
-                continue;
-            };
-            for (svc, s) in services.iter().filter(|(n, _)| local.contains(*n)) {
-                let Some(o) = Order::from_json(s) else {
-                    continue;
-                };
-                let Some(d) = o.ahead(now) else {
-                    continue;
-                };
-                let key = (o.by.clone(), o.at.to_bits());
-                if self.ahead_said.get(svc) == Some(&key) {
-                    continue;
-                }
-                log.warn(format!(
-                    "{svc}: cluster-wide order '{}' {} ignored: dated {d:.0} s ahead of this node's clock (more than {} s): check the clocks (NTP)",
-                    o.target.as_string(),
-                    o.given(),
-                    super::order::MAX_SKEW
-                ));
-                self.ahead_said.insert(svc.clone(), key);
-            }
-        }
-    }
-
-    /// Returns true when something was frozen, thawed or stopped here: the
-    /// caller decides nothing more on the statuses it had.
-    pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
-        let Pass {
-            env,
-            shared,
-            node,
-            peers,
-            log,
-        } = *pass;
-        let local = shared.nodename.as_str();
-        // The orders typed here come from their files (inbox.rs), which
-        // also hold those a power loss kept from the memory file. The
-        // directory is read at the first pass (what a power loss kept),
-        // then only when the in-memory queue says an order came.
-        let queued = shared.inbox.lock().map_or(true, |mut i| {
-            let any = !i.is_empty();
-            i.clear();
-            any
-        });
-        let kept = if queued || !self.inbox_read {
-            self.inbox_read = true;
-            super::inbox::pending(env.paths)
-        } else {
-            Vec::new()
-        };
-        let (inbox, files): (Vec<(String, Order)>, Vec<std::path::PathBuf>) =
-            kept.into_iter().map(|(svc, o, f)| ((svc, o), f)).unzip();
-        let names: BTreeSet<String> = node.services.keys().cloned().collect();
-        self.say_ahead(peers, &names, log);
-        let changed = take_in(memory, inbox, peers, &names);
-        let mut dirty = !changed.is_empty();
-        if !files.is_empty() {
-            // In the memory file before the files go.
-            memory.save(env.paths, log);
-            super::inbox::done(&files);
-        }
-        for svc in changed {
-            if let Some(o) = memory.orders.get(&svc) {
-                log.info(format!(
-                    "{svc}: cluster-wide order '{}' {} taken in",
-                    o.target.as_string(),
-                    o.given()
-                ));
-            }
-        }
-        memory.orders.retain(|svc, _| names.contains(svc));
-        memory.applied.retain(|svc, _| names.contains(svc));
-        memory.reached.retain(|svc, _| names.contains(svc));
-        self.stop_tried.retain(|svc, _| names.contains(svc));
-        let mut acted = false;
-        for (svc, order) in memory.orders.clone() {
-            let Some(s) = node.services.get(&svc) else {
-                continue;
-            };
-            if memory.applied.get(&svc) != Some(&order.at) {
-                let want = order.target.freezes();
-                if want != freeze::is_frozen(env.paths, &svc) {
-                    acted = true;
-                    if want {
-                        freeze::freeze(env.paths, &svc, log);
-                    } else {
-                        freeze::thaw(env.paths, &svc, log);
-                    }
-                }
-                memory.applied.insert(svc.clone(), order.at);
-                dirty = true;
-            }
-            let mut up_here = is_up(s.avail.as_str());
-            let stop_here = match &order.target {
-                Target::Stopped => up_here,
-                Target::Placed(n) => {
-                    n != local
-                        && up_here
-                        && placed_on(memory, &svc, now()) == Some(n.as_str())
-                        && can_run(n, &svc, s, pass)
-                }
-                _ => false,
-            };
-            if stop_here && self.may_try_stop(&svc, order.at) {
-                acted = true;
-                let stopped = stop(env, &svc, &order, log);
-                if stopped {
-                    // Only failures wait STOP_RETRY. A switch whose target
-                    // died before it started the service sees it started
-                    // here again; once the target is back, this instance
-                    // is stopped again at once, not 30 s later.
-                    self.stop_tried.remove(&svc);
-                }
-                up_here = !stopped;
-            }
-            let mut instances = vec![Instance {
-                node: local.to_string(),
-                frozen: freeze::is_frozen(env.paths, &svc),
-                up: up_here,
-                holds: true,
-            }];
-            for (n, data) in peers {
-                let p = &data["services"][&svc];
-                if p.is_object() {
-                    instances.push(Instance {
-                        node: n.clone(),
-                        frozen: p["frozen"] == true,
-                        up: is_up(p["avail"].as_str().unwrap_or("")),
-                        holds: Order::from_json(p).as_ref() == Some(&order),
-                    });
-                }
-            }
-            if memory.reached.get(&svc) != Some(&order.at) && reached(&order.target, &instances) {
-                log.info(format!(
-                    "{svc}: cluster-wide order '{}' reached",
-                    order.target.as_string()
-                ));
-                memory.reached.insert(svc.clone(), order.at);
-                dirty = true;
-            }
-        }
-        if dirty {
-            memory.save(env.paths, log);
-        }
-        if let Ok(mut e) = shared.expects.lock() {
-            *e = memory.orders.clone();
-        }
-        acted
-    }
-
-    fn may_try_stop(&mut self, svc: &str, at: f64) -> bool {
-        let key = at.to_bits();
-        match self.stop_tried.get(svc) {
-            Some((k, t)) if *k == key && t.elapsed() < STOP_RETRY => false,
-            _ => {
-                self.stop_tried
-                    .insert(svc.to_string(), (key, Instant::now()));
-                true
-            }
-        }
-    }
-}
-
-/// Node `n` could take the service: it is this pass's candidate for it
-/// (heard, not frozen, no failed start), as placement.rs judges.
-fn can_run(n: &str, svc: &str, s: &super::state::ServiceData, pass: &Pass) -> bool {
-    let local = pass.shared.local_dataset();
-    let dataset = |m: &str| {
-        if m == pass.shared.nodename {
-            Some(&local)
-        } else {
-            pass.peers.get(m)
-        }
-    };
-    let only = [n.to_string()];
-    use super::placement::{Instances, leader};
-    leader(svc, &only, &s.placement, Instances::AsTheyAre, dataset).is_some()
-}
-
-/// This node's instance stopped by the daemon; true when the stop worked.
-fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
-    match &order.target {
-        Target::Placed(n) => {
-            let ok = super::act::run(env, svc, Action::Stop, Default::default());
-            if ok {
-                log.info(format!("{svc}: switch to {n}: stopped here"));
-            } else {
-                log.error(format!(
-                    "{svc}: switch to {n}: the stop failed here: see {}",
-                    env.paths.svc_log(svc).display()
-                ));
-            }
-            ok
-        }
-        _ => super::act::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::daemon::order::now;
+    use serde_json::{Value, json};
 
     fn o(target: Target, at: f64, by: &str) -> Order {
         Order {
@@ -394,8 +195,17 @@ mod tests {
         ["svc1".to_string()].into()
     }
 
-    fn peer(v: Value) -> BTreeMap<String, Value> {
-        [("node2".to_string(), v)].into()
+    fn peer(v: Value) -> BTreeMap<String, NodeView> {
+        [("node2".to_string(), NodeView::from_json(&v).unwrap())].into()
+    }
+
+    fn take_in(
+        m: &mut Memory,
+        inbox: Vec<(String, Order)>,
+        peers: &BTreeMap<String, NodeView>,
+        local: &BTreeSet<String>,
+    ) -> Vec<String> {
+        super::take_in(m, inbox, peers, local, now())
     }
 
     #[test]
@@ -482,8 +292,8 @@ mod tests {
             .iter()
             .map(|(s, o)| (s.clone(), o.to_json()))
             .collect();
-        let peers: BTreeMap<String, Value> =
-            [(format!("node{}", from + 1), json!({"services": adv}))].into();
+        let data = NodeView::from_json(&json!({"services": adv})).unwrap();
+        let peers: BTreeMap<String, NodeView> = [(format!("node{}", from + 1), data)].into();
         take_in(&mut mem[to], vec![], &peers, &local());
     }
 
@@ -604,16 +414,16 @@ mod tests {
         m.orders
             .insert("svc1".into(), o(Target::Placed("node2".into()), t, "node1"));
         assert_eq!(placed_on(&m, "svc1", t + 1.0), Some("node2"));
-        assert!(busy(&m, "svc1", "node1"));
-        assert!(!busy(&m, "svc1", "node2"));
+        assert!(busy(&m, "svc1", "node1", t + 1.0));
+        assert!(!busy(&m, "svc1", "node2", t + 1.0));
         assert_eq!(placed_on(&m, "svc1", t + PLACE_LIFETIME_SECS), None);
         m.reached.insert("svc1".into(), t);
         assert_eq!(placed_on(&m, "svc1", t + 1.0), None);
-        assert!(!busy(&m, "svc1", "node1"));
+        assert!(!busy(&m, "svc1", "node1", t + 1.0));
         m.orders
             .insert("svc1".into(), o(Target::Stopped, t + 5.0, "node1"));
-        assert!(busy(&m, "svc1", "node1"));
+        assert!(busy(&m, "svc1", "node1", t + 1.0));
         m.reached.insert("svc1".into(), t + 5.0);
-        assert!(!busy(&m, "svc1", "node1"));
+        assert!(!busy(&m, "svc1", "node1", t + 1.0));
     }
 }

@@ -1,7 +1,7 @@
 //! Start failures: a failed takeover is not a permanent verdict.
 //!
 //! A start that failed here (a resource refused to come up: a mount, a
-//! launcher) passes the placement to the next candidate (placement.rs skips
+//! launcher) passes the placement to the next candidate (src/placement.rs skips
 //! a node whose instance shows `start failed`), and this node tries again
 //! after a back-off that doubles from [`FIRST_BACKOFF`] up to
 //! [`MAX_BACKOFF`], like Pacemaker's failure-timeout: bounded, so nothing
@@ -15,7 +15,7 @@
 //! A start refused because a resource is active elsewhere (the address
 //! answers) is not a failure of this node: it is evidence that the service
 //! runs somewhere this node cannot see. It is not recorded here; the
-//! orchestrator looks again after [`CONFLICT_RETRY`] (orchestrator.rs).
+//! orchestrator looks again after [`CONFLICT_RETRY`] (shell.rs).
 
 use std::time::Duration;
 

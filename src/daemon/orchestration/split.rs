@@ -36,8 +36,8 @@
 //!
 //! Test builds of this crate cannot end anything at all.
 
-use super::state::Shared;
 use crate::action::Env;
+use crate::daemon::state::Shared;
 use crate::log::Logger;
 
 /// What to do on losing quorum: a node.conf value, typed in config/node.rs.
@@ -124,7 +124,7 @@ fn freezestop(env: &Env, shared: &Shared, log: &Logger) {
         .unwrap_or_default();
     for name in up {
         log.warn(format!("split: stopping {name}"));
-        super::act::stop_frozen(env, &name, &format!("split: {name}"), log);
+        super::actions::stop_frozen(env, &name, &format!("split: {name}"), log);
     }
 }
 

@@ -1,0 +1,32 @@
+//! The orchestration wing of the daemon, from the bottom up:
+//!
+//! - plain data and pure rules: `order` (an order), `failures` (the
+//!   start back-off), `proof` (is a silent node down), `view` (a node's
+//!   dataset, typed), `orders` (the newest-wins register, reached),
+//!   `memory` (what survives a daemon restart);
+//! - `core`: the pure decisions (placement, takeover, orders, start
+//!   failures) as a function of the view and the time, returning commands;
+//! - `pass`: what the monitor thread hands the resource restarts;
+//! - the shells that act: `actions` (runs svcmgr actions), `restarts`
+//!   (resource restarts, the monitor action), `split` and `quorum` (the
+//!   split action, the arbitrator vote), `shell` (runs the core's commands
+//!   for the monitor thread).
+//!
+//! `sim` runs the core on simulated nodes (`cargo test --lib sim`).
+
+pub mod actions;
+pub mod core;
+pub mod failures;
+pub mod memory;
+pub mod order;
+pub mod orders;
+pub mod pass;
+pub mod proof;
+pub mod quorum;
+pub mod restarts;
+pub mod shell;
+pub mod split;
+pub mod view;
+
+#[cfg(test)]
+mod sim;

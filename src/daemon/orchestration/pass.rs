@@ -1,0 +1,22 @@
+//! What one pass of the monitor thread sees, as the resource restarts
+//! (restarts.rs) read it: plain data the threads only read, below every
+//! module that acts on it.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::action::Env;
+use crate::daemon::state::{NodeData, Shared};
+use crate::log::Logger;
+
+#[derive(Clone, Copy)]
+pub struct Pass<'a> {
+    pub env: &'a Env<'a>,
+    pub shared: &'a Shared,
+    /// This node's dataset, as the monitor last built it.
+    pub node: &'a NodeData,
+    /// The peers heard, by name.
+    pub peers: &'a BTreeMap<String, Value>,
+    pub log: &'a Logger,
+}

@@ -1,0 +1,420 @@
+//! The orchestrator's shell (docs/orchestration.md): each monitor pass,
+//! it builds the decision core's view from the daemon's shared state, runs
+//! what the core asks (orchestration/core.rs, where the order of the
+//! decisions is told) and feeds the outcomes back. The resource restarts
+//! (restarts.rs) run between the orders and the placement decisions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::core::{self, Command, Core, Level, LocalSvc, StartOutcome};
+use super::memory::Memory;
+use super::order::{self, Order, Target};
+use super::orders;
+use super::pass::Pass;
+use super::proof;
+use crate::action::{Action, Env, Refused, freeze};
+use crate::config::node::NodeConfig;
+use crate::daemon::hb::{HbConf, HbMedium};
+use crate::daemon::state::{Shared, Ticks};
+use crate::exec::{self, Cmd, ErrLevel};
+use crate::log::Logger;
+use crate::paths::Paths;
+
+pub use crate::config::node::DEFAULT_READY_PERIOD;
+
+pub struct Orchestrator {
+    core: Core,
+    /// Start failures and cluster-wide orders, kept on disk (memory.rs).
+    memory: Memory,
+    /// Restarts of failed resources and the monitor action (restarts.rs).
+    restarter: super::restarts::Restarter,
+    /// `<var>/orders.in/` was read once since the daemon started.
+    inbox_read: bool,
+    log: Logger,
+}
+
+impl Orchestrator {
+    pub fn new(paths: &Paths) -> Orchestrator {
+        let ready_period = NodeConfig::load_or_empty(&paths.node_conf())
+            .node
+            .ready_period;
+        let log = Logger::named("node", "orchestrator");
+        Orchestrator {
+            core: Core::new(ready_period),
+            memory: Memory::load(paths, &log),
+            restarter: super::restarts::Restarter::default(),
+            inbox_read: false,
+            log,
+        }
+    }
+
+    pub fn ready_period(&self) -> Duration {
+        self.core.ready_period
+    }
+
+    /// One pass over the local services; true when something was started,
+    /// stopped, frozen or thawed. `started` is when the monitor's pass
+    /// began: the time proofs are judged at and the ready period is
+    /// measured in ([`core::View::now`]).
+    pub fn step(&mut self, env: &Env, shared: &Shared, started: Instant) -> bool {
+        let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
+        let settle =
+            hbs.iter().map(|h| h.timeout).max().unwrap_or_default() * 2 + Duration::from_secs(1);
+        if shared.started.elapsed() < settle {
+            return false;
+        }
+        let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
+        let view = build_view(env, shared, &hbs, started);
+        let inbox = self.inbox(env, shared);
+        let files: Vec<std::path::PathBuf> = inbox.iter().map(|(_, _, f)| f.clone()).collect();
+        let inbox = inbox.into_iter().map(|(s, o, _)| (s, o)).collect();
+        let cmds = self.core.orders(&mut self.memory, &view, inbox);
+        if !files.is_empty() {
+            // In the memory file before the files go.
+            self.memory.save(env.paths, &self.log);
+            crate::daemon::inbox::done(&files);
+        }
+        let acted = core::acted(&cmds);
+        self.run(env, shared, cmds);
+        if let Ok(mut e) = shared.expects.lock() {
+            *e = self.memory.orders.clone();
+        }
+        if let Ok(mut r) = shared.expects_reached.lock() {
+            *r = orders::reached_here(&self.memory);
+        }
+        // The orders, then the restarts, may freeze, thaw, stop or start
+        // something: then decide on fresh statuses at the next pass.
+        if acted {
+            return true;
+        }
+        let peers: BTreeMap<String, Value> = shared
+            .peers
+            .lock()
+            .map(|p| p.iter().map(|(n, p)| (n.clone(), p.data.clone())).collect())
+            .unwrap_or_default();
+        let pass = Pass {
+            env,
+            shared,
+            node: &node,
+            peers: &peers,
+            log: &self.log,
+        };
+        if self.restarter.step(&mut self.memory, &pass) {
+            return true;
+        }
+        let mut attempted = false;
+        // A fence asked for is run, then the decisions are taken again
+        // with its outcome; each node is fenced at most once per silence.
+        loop {
+            let cmds = self.core.decide(&mut self.memory, &view);
+            let fenced = cmds.iter().any(|c| matches!(c, Command::Fence(_)));
+            attempted |= cmds.iter().any(|c| matches!(c, Command::Start(..)));
+            self.run(env, shared, cmds);
+            if !fenced {
+                break;
+            }
+        }
+        attempted
+    }
+
+    /// The orders typed here come from their files (inbox.rs), which
+    /// also hold those a power loss kept from the memory file. The
+    /// directory is read at the first pass (what a power loss kept), then
+    /// only when the in-memory queue says an order came.
+    fn inbox(&mut self, env: &Env, shared: &Shared) -> Vec<(String, Order, std::path::PathBuf)> {
+        let queued = shared.inbox.lock().map_or(true, |mut i| {
+            let any = !i.is_empty();
+            i.clear();
+            any
+        });
+        if queued || !self.inbox_read {
+            self.inbox_read = true;
+            crate::daemon::inbox::pending(env.paths)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Runs what the core asked, feeding outcomes back.
+    fn run(&mut self, env: &Env, shared: &Shared, cmds: Vec<Command>) {
+        let mut save = false;
+        for c in cmds {
+            match c {
+                Command::Freeze(svc) => {
+                    freeze::freeze(env.paths, &svc, &self.log);
+                }
+                Command::Thaw(svc) => {
+                    freeze::thaw(env.paths, &svc, &self.log);
+                }
+                Command::Stop(svc, o) => {
+                    let ok = stop(env, &svc, &o, &self.log);
+                    self.core.stopped(&svc, ok);
+                }
+                Command::Fence(n) => {
+                    let ok = self.fence(env, &n);
+                    self.core.fenced(&n, ok);
+                }
+                // The pass's view is as old as the starts made before this
+                // one in it (a second each): a peer may have started this
+                // service meanwhile. Look again just before.
+                Command::Start(svc, _) if up_on_a_peer(shared, &svc) => {
+                    shared.set_smon(&svc, core::Smon::Idle);
+                    shared.set_why(&svc, None);
+                }
+                Command::Start(svc, ready) => {
+                    let then = self.start(env, shared, &svc, ready);
+                    self.run(env, shared, then);
+                }
+                Command::Smon(svc, m) => shared.set_smon(&svc, m),
+                Command::Why(svc, why) => shared.set_why(&svc, why),
+                Command::Log(Level::Info, m) => self.log.info(m),
+                Command::Log(Level::Warn, m) => self.log.warn(m),
+                Command::Log(Level::Error, m) => self.log.error(m),
+                Command::Save => save = true,
+            }
+        }
+        if save {
+            self.memory.save(env.paths, &self.log);
+        }
+    }
+
+    /// `[stonith#<node>] cmd` in node.conf, run once: rc 0 proves the node
+    /// down (fenced). No command, or a failure, proves nothing.
+    fn fence(&mut self, env: &Env, node: &str) -> bool {
+        let Ok(Some(cmd)) = crate::node::stonith_cmd(env.paths, node) else {
+            return false;
+        };
+        let argv: Vec<&str> = cmd.split_whitespace().collect();
+        if argv.is_empty() {
+            return false;
+        }
+        self.log.warn(format!("fencing silent node {node}: {cmd}"));
+        let c = Cmd::new(argv.iter().copied()).timeout(Duration::from_secs(120));
+        let ok =
+            exec::run_logged(env.runner, &self.log, &c, ErrLevel::Default).is_ok_and(|o| o.ok());
+        if ok {
+            self.log.info(format!("node {node} fenced"));
+        } else {
+            self.log.error(format!(
+                "fencing node {node} failed: it may still run its services"
+            ));
+        }
+        ok
+    }
+
+    /// Starts the service here; returns what the core makes of the outcome.
+    fn start(&mut self, env: &Env, shared: &Shared, name: &str, ready: Instant) -> Vec<Command> {
+        let nodes = shared
+            .node
+            .lock()
+            .ok()
+            .and_then(|n| n.services.get(name).map(|s| s.nodes.clone()))
+            .unwrap_or_default();
+        // Detection: from the last heartbeat heard from the lost peer to the
+        // moment this node was found to be the one to start the service.
+        let detection = shared
+            .lost
+            .lock()
+            .ok()
+            .and_then(|l| nodes.iter().filter_map(|n| l.get(n).map(|l| l.at)).max())
+            .filter(|t| *t <= ready)
+            .map(|t| ready.duration_since(t));
+        let t0 = Instant::now();
+        let outcome = super::actions::outcome(env, name, Action::Start, Default::default());
+        let took = t0.elapsed();
+        let phases = format!(
+            "detection {}, ready wait {:.2}s, start {:.2}s",
+            detection.map_or("n/a".to_string(), |d| format!("{:.2}s", d.as_secs_f64())),
+            t0.duration_since(ready).as_secs_f64(),
+            took.as_secs_f64()
+        );
+        let outcome = if outcome.code == crate::action::OK {
+            StartOutcome::Up
+        } else {
+            match outcome.refused {
+                Some(Refused::Conflict(rid)) => StartOutcome::Conflict(rid),
+                Some(Refused::Failed(rid)) => StartOutcome::Failed(format!("{rid} failed")),
+                _ => StartOutcome::Failed("the start failed".to_string()),
+            }
+        };
+        let see = env.paths.svc_log(name).display().to_string();
+        let ended = core::Ended {
+            outcome,
+            phases,
+            see,
+        };
+        self.core
+            .started(&mut self.memory, name, ended, Instant::now(), order::now())
+    }
+}
+
+/// This node's instance stopped by the daemon for an order; true when the
+/// stop worked.
+fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
+    match &order.target {
+        Target::Placed(n) => {
+            let ok = super::actions::run(env, svc, Action::Stop, Default::default());
+            if ok {
+                log.info(format!("{svc}: switch to {n}: stopped here"));
+            } else {
+                log.error(format!(
+                    "{svc}: switch to {n}: the stop failed here: see {}",
+                    env.paths.svc_log(svc).display()
+                ));
+            }
+            ok
+        }
+        _ => super::actions::stop_frozen(env, svc, &format!("{svc}: cluster-wide stop"), log),
+    }
+}
+
+/// The core's view of this pass, from the shared state.
+fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> core::View {
+    let peers: BTreeMap<String, super::view::NodeView> = shared
+        .peers
+        .lock()
+        .map(|p| p.iter().map(|(n, p)| (n.clone(), p.view.clone())).collect())
+        .unwrap_or_default();
+    // Read with the peers: a peer heard again in the middle of the
+    // pass must not look lost but never heard.
+    let lost = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
+    let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
+    let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
+    let ticks = shared.ticks();
+    let me = super::view::NodeView::from_json(&shared.local_dataset()).unwrap_or_default();
+    let services: BTreeMap<String, LocalSvc> = node
+        .services
+        .iter()
+        .map(|(name, s)| {
+            let svc = LocalSvc {
+                orchestrate: s.orchestrate,
+                placement: s.placement,
+                nodes: s.nodes.clone(),
+                error: s.error.is_some(),
+                // Read now, not from the last probe: an order's freeze
+                // must be seen at once.
+                frozen: freeze::is_frozen(env.paths, name),
+                up: super::view::is_up(s.avail.as_str()),
+            };
+            (name.clone(), svc)
+        })
+        .collect();
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    for s in node.services.values() {
+        all.extend(s.nodes.iter().cloned());
+    }
+    let d = Disks {
+        hbs,
+        ticks: &ticks,
+        now: started,
+    };
+    let silent: BTreeMap<String, proof::Evidence> = all
+        .into_iter()
+        .filter(|n| *n != shared.nodename && !peers.contains_key(n))
+        .map(|n| {
+            let ev = evidence(shared, &d, &lost, &slots, &n);
+            (n, ev)
+        })
+        .collect();
+    // Read only for silent nodes: node.conf is read once per node here.
+    let stonith = silent
+        .keys()
+        .filter(|n| crate::node::stonith_cmd(env.paths, n).is_ok_and(|c| c.is_some()))
+        .cloned()
+        .collect();
+    core::View {
+        local: shared.nodename.clone(),
+        node_frozen: node.frozen,
+        services,
+        me,
+        peers,
+        silent,
+        disk_stale: disk_not_written(shared, &d),
+        stonith,
+        settled: true,
+        now: started,
+        wall: order::now(),
+    }
+}
+
+/// The disk heartbeats and what their threads last achieved.
+struct Disks<'a> {
+    hbs: &'a [HbConf],
+    ticks: &'a BTreeMap<String, Ticks>,
+    now: Instant,
+}
+
+/// A peer heard now reports `name` up.
+fn up_on_a_peer(shared: &Shared, name: &str) -> bool {
+    shared
+        .peers
+        .lock()
+        .is_ok_and(|p| p.values().any(|p| p.view.up(name)))
+}
+
+/// With the watchdog armed, a disk heartbeat that does not write would
+/// make this node look dead to its peers while it runs the service (and
+/// its watchdog would reset it at once): say so instead of starting.
+fn disk_not_written(shared: &Shared, d: &Disks) -> Option<String> {
+    shared.watchdog.lock().ok()?.as_ref()?;
+    let stale: Vec<&str> = d
+        .hbs
+        .iter()
+        .filter(|h| h.medium == HbMedium::Disk)
+        .filter(|h| {
+            let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
+            d.ticks
+                .get(&h.id)
+                .and_then(|t| t.written)
+                .is_none_or(|w| d.now.saturating_duration_since(w) > limit)
+        })
+        .map(|h| h.id.as_str())
+        .collect();
+    (!stale.is_empty()).then(|| {
+        format!(
+            "{} cannot write its disk slot: this node would look dead to its peers",
+            stale.join(", ")
+        )
+    })
+}
+
+/// Everything this node knows of silent node `n` (proof.rs judges it).
+fn evidence(
+    shared: &Shared,
+    d: &Disks,
+    lost: &BTreeMap<String, proof::Lost>,
+    slots: &BTreeMap<String, BTreeMap<String, proof::SlotSeen>>,
+    n: &str,
+) -> proof::Evidence {
+    let disks = d
+        .hbs
+        .iter()
+        .filter(|h| h.medium == HbMedium::Disk)
+        .map(|h| {
+            let limit = h.interval + crate::daemon::watchdog::slack(h.interval);
+            proof::Disk {
+                id: h.id.clone(),
+                rx_fresh: d
+                    .ticks
+                    .get(&h.id)
+                    .and_then(|t| t.scanned)
+                    .is_some_and(|s| d.now.saturating_duration_since(s) <= limit),
+                timeout: h.timeout,
+                slot: slots.get(&h.id).and_then(|s| s.get(n)).copied(),
+            }
+        })
+        .collect();
+    proof::Evidence {
+        maintenance: shared.in_maintenance(n),
+        lost: lost.get(n).cloned(),
+        disks,
+        quorum_down_at: shared
+            .quorum_down
+            .lock()
+            .ok()
+            .and_then(|q| q.get(n).copied()),
+    }
+}

@@ -1,0 +1,134 @@
+//! A node's dataset as the decision core reads it: typed, decoded once
+//! when a heartbeat brings it (state.rs), so that no decision indexes a
+//! peer's JSON blindly. A dataset that does not decode is refused and
+//! counted by the caller, never half-read.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::order::Order;
+use crate::placement::Facts;
+
+/// One service instance as its node reports it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SvcView {
+    /// `avail` is up, warn or stdby up.
+    pub up: bool,
+    pub frozen: bool,
+    /// Its service monitor state is `start failed`.
+    pub start_failed: bool,
+    /// The cluster-wide order the node holds for it.
+    pub order: Option<Order>,
+    /// The node saw that order reached.
+    pub reached: bool,
+}
+
+/// One node's dataset.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeView {
+    pub frozen: bool,
+    pub load15: Option<f64>,
+    pub services: BTreeMap<String, SvcView>,
+}
+
+/// The availabilities that count as running.
+pub fn is_up(avail: &str) -> bool {
+    matches!(avail, "up" | "warn" | "stdby up")
+}
+
+impl NodeView {
+    /// Decodes a dataset; the error says which field is wrong.
+    pub fn from_json(v: &Value) -> Result<NodeView, String> {
+        let obj = v.as_object().ok_or("the dataset is not an object")?;
+        let frozen = match obj.get("frozen") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("`frozen` is not a boolean".into()),
+        };
+        let load15 = match obj.get("load15") {
+            None | Some(Value::Null) => None,
+            Some(l) => Some(l.as_f64().ok_or("`load15` is not a number")?),
+        };
+        let mut services = BTreeMap::new();
+        match obj.get("services") {
+            None => {}
+            Some(Value::Object(m)) => {
+                for (name, s) in m {
+                    if !s.is_object() {
+                        return Err(format!("services.{name} is not an object"));
+                    }
+                    services.insert(name.clone(), SvcView::from_json(s));
+                }
+            }
+            Some(_) => return Err("`services` is not an object".into()),
+        }
+        Ok(NodeView {
+            frozen,
+            load15,
+            services,
+        })
+    }
+
+    /// What placement weighs of this node for `svc`.
+    pub fn facts(&self, svc: &str) -> Facts {
+        let s = self.services.get(svc);
+        Facts {
+            node_frozen: self.frozen,
+            instance_frozen: s.is_some_and(|s| s.frozen),
+            start_failed: s.is_some_and(|s| s.start_failed),
+            load15: self.load15,
+        }
+    }
+
+    pub fn up(&self, svc: &str) -> bool {
+        self.services.get(svc).is_some_and(|s| s.up)
+    }
+}
+
+impl SvcView {
+    fn from_json(s: &Value) -> SvcView {
+        SvcView {
+            up: is_up(s["avail"].as_str().unwrap_or("")),
+            frozen: s["frozen"] == true,
+            start_failed: s["smon"] == "start failed",
+            order: Order::from_json(s),
+            reached: s["global_expect_reached"] == true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_dataset_decodes_and_a_malformed_one_is_refused() {
+        let v = NodeView::from_json(&json!({"load15": 0.5, "frozen": true, "services": {
+            "svc1": {"avail": "warn", "frozen": true, "smon": "start failed"}}}))
+        .unwrap();
+        assert!(v.frozen && v.load15 == Some(0.5));
+        assert_eq!(
+            v.services["svc1"],
+            SvcView {
+                up: true,
+                frozen: true,
+                start_failed: true,
+                order: None,
+                reached: false,
+            }
+        );
+        assert_eq!(NodeView::from_json(&json!({})), Ok(NodeView::default()));
+        for (bad, why) in [
+            (json!([]), "not an object"),
+            (json!({"frozen": "yes"}), "`frozen`"),
+            (json!({"load15": "x"}), "`load15`"),
+            (json!({"services": []}), "`services`"),
+            (json!({"services": {"svc1": 3}}), "services.svc1"),
+        ] {
+            let e = NodeView::from_json(&bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
