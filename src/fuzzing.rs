@@ -21,10 +21,12 @@ use serde_json::Value;
 use crate::config::node::NodeConfig;
 use crate::config::{self, duration, edit, ini::Ini, node_validate, schedule};
 use crate::daemon::hb::{self, disk as hb_disk};
+use crate::daemon::orchestration::quorum;
 use crate::daemon::wire::{self, FrameKind, Key, Opener, Sealer};
-use crate::daemon::{peer, peer_listener, placement, quorum, replicate, state};
+use crate::daemon::{peer, peer_listener, replicate, state};
 use crate::log::Logger;
 use crate::paths::Paths;
+use crate::placement;
 
 /// The fuzzers' cluster: a fixed key, so that frames sealed once (the seed
 /// corpora) open on every run.

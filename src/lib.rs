@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod lock;
 pub mod log;
 pub mod node;
+pub mod order;
 pub mod paths;
 pub mod placement;
 pub mod remote;

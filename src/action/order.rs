@@ -23,8 +23,8 @@ use serde_json::json;
 
 use super::{Action, Env, FAILED, OK, freeze};
 use crate::client;
-use crate::daemon::order::Order;
 use crate::log::Logger;
+use crate::order::Order;
 
 /// How long a stop waits for the other nodes to stop their instance.
 const STOP_WAIT: Duration = Duration::from_secs(120);
@@ -257,8 +257,8 @@ fn start_leader(env: &Env, name: &str) -> Option<String> {
         .collect();
     let placement = svc["placement"]
         .as_str()
-        .unwrap_or(crate::daemon::placement::NODES_ORDER);
-    use crate::daemon::placement::{Instances, leader};
+        .unwrap_or(crate::placement::NODES_ORDER);
+    use crate::placement::{Instances, leader};
     leader(name, &nodes, placement, Instances::Thawing, |n| {
         datasets.get(n)
     })

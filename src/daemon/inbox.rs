@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::order::Order;
+use crate::order::Order;
 use crate::paths::Paths;
 
 fn dir(paths: &Paths) -> PathBuf {
@@ -67,7 +67,7 @@ pub fn done(files: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::order::Target;
+    use crate::order::Target;
 
     #[test]
     fn an_order_kept_is_pending_until_done() {

@@ -124,12 +124,12 @@ fn set_service_monitor(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
     else {
         return json!({"status": 1, "error": "set_service_monitor needs svcname and global_expect"});
     };
-    let Some(target) = super::order::Target::parse(target) else {
-        return json!({"status": 1, "error": format!("unknown global_expect '{target}': one of {}", super::order::TARGETS)});
+    let Some(target) = crate::order::Target::parse(target) else {
+        return json!({"status": 1, "error": format!("unknown global_expect '{target}': one of {}", crate::order::TARGETS)});
     };
-    let order = super::order::Order {
+    let order = crate::order::Order {
         target,
-        at: super::order::now(),
+        at: crate::order::now(),
         by: shared.nodename.clone(),
     };
     // Its time, so that the CLI can tell its order from a newer one.

@@ -12,12 +12,8 @@ pub mod local_socket;
 pub mod monitor;
 pub mod node_conf;
 pub mod orchestration;
-// The wing's modules under the paths the rest of the daemon knows.
-pub use orchestration::{actions as act, failures, memory, order, proof, quorum, split};
 pub mod peer;
 pub mod peer_listener;
-/// Moved out of the daemon (svcmon shares it); the old path still works.
-pub use crate::placement;
 pub mod replicate;
 pub mod run;
 pub mod scheduler;

@@ -41,27 +41,7 @@ const FETCHES_PER_PASS: usize = 2;
 /// monitor thread (issue 10, item 22).
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
-/// What a node advertises of one service's config file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfStamp {
-    /// Seconds since the epoch.
-    pub mtime: f64,
-    /// sha256 of the file's bytes, hex.
-    pub cksum: String,
-}
-
-impl ConfStamp {
-    pub fn to_json(&self) -> Value {
-        json!({"mtime": self.mtime, "cksum": self.cksum})
-    }
-
-    fn from_json(v: &Value) -> Option<ConfStamp> {
-        Some(ConfStamp {
-            mtime: v["mtime"].as_f64().filter(|m| m.is_finite())?,
-            cksum: v["cksum"].as_str()?.to_string(),
-        })
-    }
-}
+pub use super::state::ConfStamp;
 
 /// An mtime on the wire, in whole microseconds: an f64 of seconds keeps
 /// only about 0.24 µs at today's dates, so nanoseconds would not survive
@@ -152,7 +132,7 @@ fn in_scope(me: &str, o: &Offer) -> bool {
 /// peer whose clock runs ahead would otherwise win over every edit made
 /// here until its date came.
 pub fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
-    let ahead = o.stamp.mtime > super::order::now() + super::order::MAX_SKEW;
+    let ahead = o.stamp.mtime > crate::order::now() + crate::order::MAX_SKEW;
     in_scope(me, o)
         && !ahead
         && local.is_none_or(|l| l.cksum != o.stamp.cksum && o.stamp.mtime > l.mtime)

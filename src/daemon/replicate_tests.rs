@@ -44,7 +44,7 @@ fn newest_wins_within_scope() {
 /// taken, they would win over every edit made here for that hour.
 #[test]
 fn a_copy_dated_ahead_of_the_clock_is_not_taken() {
-    let now = crate::daemon::order::now();
+    let now = crate::order::now();
     let ahead = offer("n1", &["n1", "n2"], &[], st(now + 3600.0, "b"));
     assert!(!wanted("n2", None, &ahead));
     assert!(!wanted("n2", Some(&st(now - 60.0, "a")), &ahead));

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::hb::supervisor::{Heartbeats, Site};
 use super::node_conf::InForce;
-use super::{local_socket, monitor, peer_listener, quorum, scheduler, state::Shared};
+use super::orchestration::quorum;
+use super::{local_socket, monitor, peer_listener, scheduler, state::Shared};
 use crate::action::{Env, Opts};
 use crate::config::node::NodeConfig;
 use crate::exec::{self, Cmd, RealRunner};

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::orchestration::core::{Orchestrate, Smon};
-use super::orchestration::split::SplitAction;
+use super::orchestration::proof::{Lost, SlotSeen};
 use super::orchestration::view::NodeView;
-use super::proof::{Lost, SlotSeen};
+use crate::config::node::SplitAction;
 use crate::placement::Placement;
 use crate::status::Status;
 
@@ -31,6 +31,44 @@ pub struct ThreadInfo {
     pub info: String,
 }
 
+/// A resource the daemon watches, with its status at the last probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub rid: String,
+    pub status: Status,
+    pub restart: u32,
+    pub monitor: bool,
+    /// For a storage resource (vg, fs): the enabled resources started
+    /// after it, which may hold it (an application whose working directory
+    /// is in a lazily unmounted filesystem keeps its device busy). A
+    /// restart that fails alone is tried again with them stopped first,
+    /// as an administrator would. Empty for the others: nothing started
+    /// later can keep an address from being added back.
+    pub followers: Vec<String>,
+}
+
+/// What a node advertises of one service's config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfStamp {
+    /// Seconds since the epoch.
+    pub mtime: f64,
+    /// sha256 of the file's bytes, hex.
+    pub cksum: String,
+}
+
+impl ConfStamp {
+    pub fn to_json(&self) -> Value {
+        json!({"mtime": self.mtime, "cksum": self.cksum})
+    }
+
+    pub(crate) fn from_json(v: &Value) -> Option<ConfStamp> {
+        Some(ConfStamp {
+            mtime: v["mtime"].as_f64().filter(|m| m.is_finite())?,
+            cksum: v["cksum"].as_str()?.to_string(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceData {
     pub avail: Status,
@@ -46,10 +84,10 @@ pub struct ServiceData {
     /// The service monitor state, set by the orchestrator.
     pub smon: Smon,
     /// The config file's stamp, advertised for replication.
-    pub config: Option<super::replicate::ConfStamp>,
+    pub config: Option<ConfStamp>,
     /// Resources with `restart > 0` or `monitor = true`, with their last
     /// status: what restarts.rs watches. Not advertised.
-    pub watched: Vec<super::orchestration::restarts::Watched>,
+    pub watched: Vec<Watched>,
     /// `DEFAULT.monitor_action` (unset: freezestop).
     pub monitor_action: SplitAction,
     /// Why the orchestrator does not run it here while it could (a failed
@@ -105,7 +143,7 @@ pub struct Shared {
     /// decode (orchestration/view.rs): refused, the peer not heard by them.
     pub refused_datasets: Mutex<BTreeMap<String, u64>>,
     /// The heartbeats node.conf configures (the orchestrator's proofs).
-    pub hb_conf: Mutex<Vec<super::hb::HbConf>>,
+    pub hb_conf: Mutex<Vec<crate::config::node::HbConf>>,
     /// Lost peers: when they were last heard and what they had promised
     /// (their watchdog, fencing themselves on losing quorum): the evidence
     /// proof.rs weighs, and the takeover's timing line. Forgotten when the
@@ -124,9 +162,9 @@ pub struct Shared {
     /// proves nothing about them until they are heard again.
     pub maintenance: Mutex<BTreeSet<String>>,
     /// Cluster-wide orders given on this node, for the orchestrator.
-    pub inbox: Mutex<Vec<(String, super::order::Order)>>,
+    pub inbox: Mutex<Vec<(String, crate::order::Order)>>,
     /// The orders this node holds, advertised to the peers.
-    pub expects: Mutex<BTreeMap<String, super::order::Order>>,
+    pub expects: Mutex<BTreeMap<String, crate::order::Order>>,
     /// The services whose order this node saw reached, advertised so that
     /// a node that missed it does not go on steering by it.
     pub expects_reached: Mutex<BTreeSet<String>>,

@@ -20,7 +20,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::split::{self, SplitAction};
+use super::orchestration::split::{self, SplitAction};
 use crate::log::Logger;
 use crate::paths::Paths;
 

@@ -3,6 +3,8 @@
 //! file; a tier or a file is picked by filter:
 //! `cargo test --test integration tier2`, `... tier4::system_failover`.
 //!
+//! * `architecture`: the layers of src/ and no import circle, read from
+//!   the sources (docs/architecture.md);
 //! * `tier2`: the real binary against fake tools (`common`), any user;
 //! * `tier3`: the first tutorial's golden texts (`common`, `../golden/`);
 //! * `tier4`: real kernel objects in the namespace lab (`lab`), as root;
@@ -11,6 +13,7 @@
 //! The chaos suite (tests/chaos/) stays its own binary: it has its own
 //! main and runs only when asked.
 
+mod architecture;
 mod common;
 mod lab;
 

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use super::{HbConf, sleep_until};
 use crate::config::duration::deadline;
-use crate::daemon::proof::SlotSeen;
+use crate::daemon::orchestration::proof::SlotSeen;
 use crate::daemon::state::{Shared, advertised_watchdog};
 use crate::daemon::wire::{FrameKind, Opener, Sealer};
 use crate::log::Logger;

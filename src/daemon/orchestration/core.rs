@@ -36,10 +36,10 @@ use std::time::{Duration, Instant};
 
 use super::failures;
 use super::memory::Memory;
-use super::order::{Order, Target};
 use super::orders::{self, Instance};
 use super::proof::{self, Verdict};
 use super::view::NodeView;
+use crate::order::{Order, Target};
 use crate::placement::{self, Instances, Placement};
 
 /// A failed stop of this instance for an order is tried again this often.
@@ -418,7 +418,7 @@ impl Core {
                     "{svc}: cluster-wide order '{}' {} ignored: dated {d:.0} s ahead of this node's clock (more than {} s): check the clocks (NTP)",
                     o.target.as_string(),
                     o.given(),
-                    super::order::MAX_SKEW
+                    crate::order::MAX_SKEW
                 )));
                 self.ahead_said.insert(svc.clone(), key);
             }

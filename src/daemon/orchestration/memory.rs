@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::failures::Failure;
-use super::order::Order;
 use crate::log::Logger;
+use crate::order::Order;
 use crate::paths::Paths;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -244,7 +244,7 @@ mod tests {
         m.orders.insert(
             "svc2".into(),
             Order {
-                target: crate::daemon::order::Target::Placed("node2".into()),
+                target: crate::order::Target::Placed("node2".into()),
                 at: 1_700_000_000.25,
                 by: "node3".into(),
             },
@@ -276,10 +276,7 @@ mod tests {
         // A bare name from an older agent is due for a try at once.
         assert_eq!(m.start_failed["svc1"].retry_at, 0.0);
         // An order not reached under an older agent is still held.
-        assert_eq!(
-            m.orders["svc3"].target,
-            crate::daemon::order::Target::Stopped
-        );
+        assert_eq!(m.orders["svc3"].target, crate::order::Target::Stopped);
         assert_eq!(m.applied["svc3"], 5.5);
         // Nonsense counts are dropped, not trusted.
         assert!(m.restarts.is_empty(), "{m:?}");

@@ -1,6 +1,7 @@
 //! The orchestration wing of the daemon, from the bottom up:
 //!
-//! - plain data and pure rules: `order` (an order), `failures` (the
+//! - plain data and pure rules (an order itself is `src/order.rs`, below
+//!   the CLI that gives it): `failures` (the
 //!   start back-off), `proof` (is a silent node down), `view` (a node's
 //!   dataset, typed), `orders` (the newest-wins register, reached),
 //!   `memory` (what survives a daemon restart);
@@ -18,7 +19,6 @@ pub mod actions;
 pub mod core;
 pub mod failures;
 pub mod memory;
-pub mod order;
 pub mod orders;
 pub mod pass;
 pub mod proof;

@@ -32,8 +32,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::memory::Memory;
-use super::order::{Order, Target};
 use super::view::NodeView;
+use crate::order::{Order, Target};
 
 /// A `placed@n` order n could not reach in this long stops steering.
 pub const PLACE_LIFETIME_SECS: f64 = 600.0;
@@ -180,7 +180,7 @@ pub fn thawing(memory: &Memory, svc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::order::now;
+    use crate::order::now;
     use serde_json::{Value, json};
 
     fn o(target: Target, at: f64, by: &str) -> Order {
@@ -232,7 +232,7 @@ mod tests {
     /// ahead: newest-wins would lock every later order out for that hour.
     #[test]
     fn an_order_dated_ahead_of_the_clock_locks_nothing_out() {
-        let now = super::super::order::now();
+        let now = crate::order::now();
         let future = o(Target::Stopped, now + 3600.0, "node2");
         let mut m = Memory::default();
         let peers = peer(json!({"services": {"svc1": future.to_json()}}));

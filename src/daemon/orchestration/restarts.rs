@@ -43,21 +43,7 @@ use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
 
-/// A resource the daemon watches, with its status at the last probe.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Watched {
-    pub rid: String,
-    pub status: Status,
-    pub restart: u32,
-    pub monitor: bool,
-    /// For a storage resource (vg, fs): the enabled resources started
-    /// after it, which may hold it (an application whose working directory
-    /// is in a lazily unmounted filesystem keeps its device busy). A
-    /// restart that fails alone is tried again with them stopped first,
-    /// as an administrator would. Empty for the others: nothing started
-    /// later can keep an address from being added back.
-    pub followers: Vec<String>,
-}
+pub use crate::daemon::state::Watched;
 
 /// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
 pub fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
@@ -222,7 +208,7 @@ impl Restarter {
             .retain(|svc, _| node.services.contains_key(svc));
         let mut dirty = before != memory.restarts.len();
         let mut acted = false;
-        let wall = super::order::now();
+        let wall = crate::order::now();
         for (name, s) in &node.services {
             let ordered = super::orders::busy(memory, name, &shared.nodename, wall);
             let expected = expected_here(s, node.frozen, ordered);
@@ -487,7 +473,7 @@ fn run_monitor_action(
 ) {
     let why = format!("{name}: {rid} monitor_action");
     split::end_node(what, &why, log);
-    let wall = super::order::now();
+    let wall = crate::order::now();
     let reason = format!("{rid} down, restarts spent");
     let f = super::failures::record(memory.start_failed.get(name), wall, &reason);
     log.warn(format!(

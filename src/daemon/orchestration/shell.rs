@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use super::core::{self, Command, Core, Level, LocalSvc, StartOutcome};
 use super::memory::Memory;
-use super::order::{self, Order, Target};
 use super::orders;
 use super::pass::Pass;
 use super::proof;
@@ -21,6 +20,7 @@ use crate::daemon::hb::{HbConf, HbMedium};
 use crate::daemon::state::{Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
+use crate::order::{self, Order, Target};
 use crate::paths::Paths;
 
 pub use crate::config::node::DEFAULT_READY_PERIOD;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::order::Order;
+use crate::order::Order;
 use crate::placement::Facts;
 
 /// One service instance as its node reports it.

@@ -22,7 +22,7 @@ mod world;
 use rng::Rng;
 use world::{Event, Scenario, Timed, Violation, World};
 
-use crate::daemon::orchestration::order::Target;
+use crate::order::Target;
 
 /// Random scenarios per `cargo test` run, unless SIM_SCENARIOS says.
 const DEFAULT_SCENARIOS: u64 = 60;

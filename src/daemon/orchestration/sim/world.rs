@@ -19,9 +19,9 @@ use crate::daemon::orchestration::core::{
 };
 use crate::daemon::orchestration::failures;
 use crate::daemon::orchestration::memory::Memory;
-use crate::daemon::orchestration::order::{Order, Target};
 use crate::daemon::orchestration::proof;
 use crate::daemon::orchestration::view::{NodeView, SvcView};
+use crate::order::{Order, Target};
 use crate::placement::Placement;
 
 pub const TICK: f64 = 0.1;
