@@ -24,6 +24,10 @@
 //!    `[node] ready_period`, then `starting`. Nothing is decided before the
 //!    heartbeats had time to hear every node after the daemon started.
 //!
+//! The resource restarts and the monitor action are decided in
+//! restart_core.rs, the quorum and split decisions in quorum_core.rs: both
+//! pure as this file, both returning these [`Command`]s.
+//!
 //! Cluster-wide orders (orders.rs) are carried out first, in [`Core::orders`]:
 //! when they froze, thawed or stopped something, the pass decides nothing
 //! more on the statuses it had.
@@ -38,6 +42,7 @@ use super::failures;
 use super::memory::Memory;
 use super::orders::{self, Instance};
 use super::proof::{self, Verdict};
+use super::split::SplitAction;
 use super::view::NodeView;
 use crate::order::{Order, Target};
 use crate::placement::{self, Instances, Placement};
@@ -183,6 +188,25 @@ pub enum Command {
     Log(Level, String),
     /// Write the memory file.
     Save,
+    /// Start this resource again, alone (restart_core.rs); when it does
+    /// not start alone, with `followers` stopped first.
+    RestartResource {
+        svc: String,
+        rid: String,
+        followers: Vec<String>,
+    },
+    /// A monitored resource's restarts are spent: `crash` and `reboot`
+    /// end the node here (what follows runs when that was refused).
+    MonitorAction {
+        svc: String,
+        rid: String,
+        action: SplitAction,
+    },
+    /// Stop this instance, not for an order (the monitor action).
+    StopHere {
+        svc: String,
+        why: String,
+    },
 }
 
 /// A start that ended, as the shell reports it.

@@ -7,6 +7,9 @@
 //!   `memory` (what survives a daemon restart);
 //! - `core`: the pure decisions (placement, takeover, orders, start
 //!   failures) as a function of the view and the time, returning commands;
+//!   `restart_core` (resource restarts, the monitor action) and
+//!   `quorum_core` (the vote's verdict, the split action), its pure
+//!   siblings, return the same commands;
 //! - `pass`: what the monitor thread hands the resource restarts;
 //! - the shells that act: `actions` (runs svcmgr actions), `restarts`
 //!   (resource restarts, the monitor action), `split` and `quorum` (the
@@ -23,6 +26,7 @@ pub mod orders;
 pub mod pass;
 pub mod proof;
 pub mod quorum;
+pub mod restart_core;
 pub mod restarts;
 pub mod shell;
 pub mod split;

@@ -174,6 +174,11 @@ impl Orchestrator {
                 Command::Log(Level::Warn, m) => self.log.warn(m),
                 Command::Log(Level::Error, m) => self.log.error(m),
                 Command::Save => save = true,
+                c @ (Command::RestartResource { .. }
+                | Command::MonitorAction { .. }
+                | Command::StopHere { .. }) => {
+                    super::restarts::run(env, shared, &self.memory, c, &self.log);
+                }
             }
         }
         if save {

@@ -768,6 +768,9 @@ impl<'a> World<'a> {
                     self.nodes[i].smon.insert(s, m);
                 }
                 Command::Why(..) | Command::Save => {}
+                Command::RestartResource { .. }
+                | Command::MonitorAction { .. }
+                | Command::StopHere { .. } => {}
                 Command::Log(_, m) => self.say(format!("{}: {m}", name(i))),
             }
         }
