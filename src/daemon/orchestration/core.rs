@@ -207,6 +207,14 @@ pub enum Command {
         svc: String,
         why: String,
     },
+    /// This node lost quorum: `[node] split_action` (quorum_core.rs).
+    SplitAction(SplitAction),
+    /// This node holds quorum: the lost `node` counts as down from `at`
+    /// (proof.rs, with its watchdog).
+    QuorumDown {
+        node: String,
+        at: Instant,
+    },
 }
 
 /// A start that ended, as the shell reports it.

@@ -26,6 +26,7 @@ pub mod orders;
 pub mod pass;
 pub mod proof;
 pub mod quorum;
+pub mod quorum_core;
 pub mod restart_core;
 pub mod restarts;
 pub mod shell;

@@ -40,6 +40,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::core::{Command, Level};
+use super::quorum_core;
 use super::split::{self, SplitAction};
 use crate::action::Env;
 use crate::config::node::NodeConfig;
@@ -88,33 +90,7 @@ pub fn parse_conf(text: &str) -> QuorumConf {
     of(&NodeConfig::parse(std::path::Path::new("node.conf"), text))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vote {
-    pub votes: usize,
-    pub total: usize,
-}
-
-impl Vote {
-    /// A strict majority: of two halves, at most one can hold it.
-    pub fn holds(self) -> bool {
-        self.votes * 2 > self.total
-    }
-}
-
-/// `nodes` is `[cluster] nodes` (this node included), `heard` the peers
-/// still heard, `answered` how many arbitrators answered.
-pub fn count(
-    nodes: &[String],
-    heard: &BTreeSet<String>,
-    arbitrators: usize,
-    answered: usize,
-) -> Vote {
-    let peers_heard = heard.iter().filter(|n| nodes.contains(n)).count();
-    Vote {
-        votes: 1 + peers_heard + answered.min(arbitrators),
-        total: nodes.len() + arbitrators,
-    }
-}
+pub use super::quorum_core::{Vote, count};
 
 /// How long after winning the vote the lost peers count as proven down.
 ///
@@ -252,19 +228,15 @@ fn show(shared: &Shared, answers: &[(String, Result<(), String>)]) {
 }
 
 fn vote(env: &Env, shared: &Shared, conf: &QuorumConf, lost: &[String], log: &Logger) {
-    let who = lost.join(", ");
-    if !conf.enabled {
-        return;
-    }
-    if env.paths.frozen_node().exists() {
-        log.warn(format!(
-            "quorum: {who} lost while this node is frozen: no vote, no split action"
-        ));
+    let frozen = env.paths.frozen_node().exists();
+    if let Some(cmds) = quorum_core::no_vote(conf.enabled, frozen, lost) {
+        for c in cmds {
+            carry_out(env, shared, c, log);
+        }
         return;
     }
     let answers = ping_all(&conf.arbitrators, env.nodename);
     show(shared, &answers);
-    let answered = answers.iter().filter(|(_, r)| r.is_ok()).count();
     let heard: BTreeSet<String> = shared
         .peers
         .lock()
@@ -275,57 +247,46 @@ fn vote(env: &Env, shared: &Shared, conf: &QuorumConf, lost: &[String], log: &Lo
         .lock()
         .map(|n| n.clone())
         .unwrap_or_default();
-    let v = count(&nodes, &heard, conf.arbitrators.len(), answered);
-    if v.holds() {
-        let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
-        let g = grace(&conf.arbitrators, &hbs);
-        let at = crate::config::duration::deadline(Instant::now(), g);
-        let lost_info = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
-        let unfenced = |n: &String| !lost_info.get(n).is_some_and(|l| l.fences_itself);
-        let mut proven = Vec::new();
-        if let Ok(mut q) = shared.quorum_down.lock() {
-            for n in lost {
-                // It did not say it would end itself (quorum off there,
-                // split_action freezestop or disabled, or frozen): the
-                // majority cannot count on it being down.
-                if unfenced(n) {
-                    log.warn(format!(
-                        "quorum: {}/{} votes, but {n} does not fence itself (quorum off, split_action neither crash nor reboot, or frozen): quorum does not prove it down",
-                        v.votes, v.total
-                    ));
-                } else {
-                    q.insert(n.clone(), at);
-                    proven.push(n.as_str());
-                }
+    let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
+    let fences_itself = shared
+        .lost
+        .lock()
+        .map(|l| {
+            l.iter()
+                .map(|(n, l)| (n.clone(), l.fences_itself))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ballot = quorum_core::Ballot {
+        nodes,
+        heard,
+        lost: lost.to_vec(),
+        fences_itself,
+        answers,
+        split_action: conf.split_action,
+        grace: grace(&conf.arbitrators, &hbs),
+        now: Instant::now(),
+    };
+    for c in quorum_core::verdict(&ballot) {
+        carry_out(env, shared, c, log);
+    }
+}
+
+/// Runs one command of the quorum decisions (the orchestrator's shell
+/// routes them here too).
+pub fn carry_out(env: &Env, shared: &Shared, c: Command, log: &Logger) {
+    match c {
+        Command::QuorumDown { node, at } => {
+            if let Ok(mut q) = shared.quorum_down.lock() {
+                q.insert(node, at);
             }
         }
-        if !proven.is_empty() {
-            log.info(format!(
-                "quorum: {}/{} votes, {} proven down in {} s (the minority side fences itself)",
-                v.votes,
-                v.total,
-                proven.join(", "),
-                g.as_secs_f64()
-            ));
-        }
-        return;
+        Command::SplitAction(what) => split::act(env, shared, what, log),
+        Command::Log(Level::Info, m) => log.info(m),
+        Command::Log(Level::Warn, m) => log.warn(m),
+        Command::Log(Level::Error, m) => log.error(m),
+        other => log.error(format!("quorum: not a quorum command: {other:?}")),
     }
-    let why: Vec<String> = answers
-        .iter()
-        .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("arbitrator {n}: {e}")))
-        .collect();
-    log.error(format!(
-        "quorum lost: {}/{} votes after losing {who}{}: split action {}",
-        v.votes,
-        v.total,
-        if why.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", why.join("; "))
-        },
-        conf.split_action.as_str()
-    ));
-    split::act(env, shared, conf.split_action, log);
 }
 
 #[cfg(test)]

@@ -179,6 +179,9 @@ impl Orchestrator {
                 | Command::StopHere { .. }) => {
                     super::restarts::run(env, shared, &self.memory, c, &self.log);
                 }
+                c @ (Command::SplitAction(_) | Command::QuorumDown { .. }) => {
+                    super::quorum::carry_out(env, shared, c, &self.log);
+                }
             }
         }
         if save {

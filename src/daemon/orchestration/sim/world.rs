@@ -770,7 +770,9 @@ impl<'a> World<'a> {
                 Command::Why(..) | Command::Save => {}
                 Command::RestartResource { .. }
                 | Command::MonitorAction { .. }
-                | Command::StopHere { .. } => {}
+                | Command::StopHere { .. }
+                | Command::SplitAction(_)
+                | Command::QuorumDown { .. } => {}
                 Command::Log(_, m) => self.say(format!("{}: {m}", name(i))),
             }
         }
