@@ -22,6 +22,7 @@ mod world;
 use rng::Rng;
 use world::{Event, Scenario, Timed, Violation, World};
 
+use super::split::SplitAction;
 use crate::order::Target;
 
 /// Random scenarios per `cargo test` run, unless SIM_SCENARIOS says.
@@ -43,13 +44,40 @@ pub fn generate(seed: u64) -> Scenario {
         })
         .collect::<Vec<_>>();
     let duration = 300.0;
+    // Per service, an app with restarts and / or monitored, or none.
+    let apps: Vec<(u32, bool)> = services
+        .iter()
+        .map(|_| {
+            if r.chance(0.5) {
+                (r.below(4) as u32, r.chance(0.5))
+            } else {
+                (0, false)
+            }
+        })
+        .collect();
+    let monitor_action = if r.chance(0.3) {
+        SplitAction::Crash
+    } else {
+        SplitAction::FreezeStop
+    };
+    // Quorum in a quarter of the scenarios, then without a disk
+    // heartbeat (it would hear across any network cut) nor stonith.
+    let quorum = r.chance(0.25).then(|| {
+        let action = match r.below(3) {
+            0 => SplitAction::Crash,
+            1 => SplitAction::Reboot,
+            _ => SplitAction::FreezeStop,
+        };
+        (action, r.chance(0.6))
+    });
+    let stonith = quorum.is_none() && r.chance(0.25);
     let mut events = Vec::new();
     let node = |r: &mut Rng| r.below(nodes);
     for _ in 0..3 + r.below(10) {
         let at = (r.range(10.0, 200.0) * 10.0).round() / 10.0;
         let mut ev = |at: f64, ev: Event| events.push(Timed { at, ev });
         let s = r.below(services.len());
-        match r.below(12) {
+        match r.below(17) {
             0 => {
                 let n = node(&mut r);
                 ev(at, Event::PowerLoss(n));
@@ -66,7 +94,11 @@ pub fn generate(seed: u64) -> Scenario {
             }
             2 => ev(at, Event::AgentKill(node(&mut r), r.range(0.1, 15.0))),
             3 => ev(at, Event::AgentHang(node(&mut r), r.range(0.5, 15.0))),
-            4 => {
+            // A cut between two nodes that a third still hears both of:
+            // with quorum, a known gap (docs/orchestration.md, the
+            // simulation; `a_cut_seen_by_a_third_node_is_a_known_quorum_gap`),
+            // so quorum scenarios cut whole partitions (13) only.
+            4 if quorum.is_none() => {
                 let (a, b) = (node(&mut r), node(&mut r));
                 if a != b {
                     ev(at, Event::Cut(a, b));
@@ -89,6 +121,38 @@ pub fn generate(seed: u64) -> Scenario {
                 ev(at + r.range(5.0, 90.0), Event::Fix(s, n));
             }
             8 => ev(at, Event::Crash(s, node(&mut r))),
+            9 => ev(at, Event::AppCrash(s, node(&mut r))),
+            10 => {
+                let n = node(&mut r);
+                ev(at, Event::AppBreak(s, n));
+                ev(at + r.range(5.0, 90.0), Event::AppFix(s, n));
+            }
+            11 => {
+                let n = node(&mut r);
+                ev(at, Event::ArbCut(n));
+                ev(at + r.range(5.0, 90.0), Event::ArbHeal(n));
+            }
+            12 => {
+                let n = node(&mut r);
+                ev(at, Event::NodeFreeze(n));
+                ev(at + r.range(5.0, 90.0), Event::NodeThaw(n));
+            }
+            4 | 13 => {
+                // A partition: one node cut from all the others.
+                let n = node(&mut r);
+                let back = at + r.range(5.0, 60.0);
+                for m in (0..nodes).filter(|m| *m != n) {
+                    ev(at, Event::Cut(n, m));
+                    ev(back, Event::Heal(n, m));
+                }
+                // Its network lost: the arbitrator too. A partition
+                // where both sides still reach the arbitrator is a known
+                // gap (`both_sides_reaching_the_arbitrator_is_a_known_quorum_gap`).
+                if quorum.is_some_and(|(_, arb)| arb) {
+                    ev(at, Event::ArbCut(n));
+                    ev(back, Event::ArbHeal(n));
+                }
+            }
             _ => {
                 // Orders, alone or a few in quick succession.
                 let mut t = at;
@@ -121,7 +185,9 @@ pub fn generate(seed: u64) -> Scenario {
     Scenario {
         nodes,
         services,
-        loss: if r.chance(0.3) {
+        // Beats lost one way but not another make the same gap as a
+        // cut a third node sees across: not with quorum.
+        loss: if r.chance(0.3) && quorum.is_none() {
             r.range(0.0, 0.3)
         } else {
             0.0
@@ -130,7 +196,11 @@ pub fn generate(seed: u64) -> Scenario {
         duration,
         events,
         seed,
-        stonith: r.chance(0.25),
+        stonith,
+        apps,
+        monitor_action,
+        quorum,
+        disk: quorum.is_none(),
     }
 }
 
@@ -158,8 +228,19 @@ fn shrink(mut sc: Scenario) -> Scenario {
 fn report(sc: &Scenario, v: &Violation) -> String {
     let (_, log) = run(sc, true);
     let mut out = format!(
-        "seed {}: {} at {:.1}s\n{} nodes; services (nodes order, guarded): {:?}; loss {:.2}, delay {:.2}s; stonith {}\nevents (shrunk):\n",
-        sc.seed, v.what, v.at, sc.nodes, sc.services, sc.loss, sc.delay, sc.stonith
+        "seed {}: {} at {:.1}s\n{} nodes; services (nodes order, guarded): {:?}; apps (restart, monitor): {:?}, monitor_action {}; quorum (split action, arbitrator): {:?}; disk hb {}; loss {:.2}, delay {:.2}s; stonith {}\nevents (shrunk):\n",
+        sc.seed,
+        v.what,
+        v.at,
+        sc.nodes,
+        sc.services,
+        sc.apps,
+        sc.monitor_action.as_str(),
+        sc.quorum,
+        sc.disk,
+        sc.loss,
+        sc.delay,
+        sc.stonith
     );
     for e in &sc.events {
         out.push_str(&format!("  {e}\n"));
@@ -251,6 +332,10 @@ fn scenario(
             .collect(),
         seed: 0,
         stonith: false,
+        apps: Vec::new(),
+        monitor_action: SplitAction::FreezeStop,
+        quorum: None,
+        disk: true,
     }
 }
 

@@ -20,9 +20,14 @@ use crate::daemon::orchestration::core::{
 use crate::daemon::orchestration::failures;
 use crate::daemon::orchestration::memory::Memory;
 use crate::daemon::orchestration::proof;
+use crate::daemon::orchestration::quorum_core::{self, Ballot};
+use crate::daemon::orchestration::restart_core::{self, RestartView, Restarts, Watch};
+use crate::daemon::orchestration::split::SplitAction;
 use crate::daemon::orchestration::view::{NodeView, SvcView};
+use crate::daemon::state::Watched;
 use crate::order::{Order, Target};
 use crate::placement::Placement;
+use crate::status::Status;
 
 pub const TICK: f64 = 0.1;
 const INTERVAL: f64 = 1.0;
@@ -68,6 +73,19 @@ pub enum Event {
     Crash(usize, usize),
     /// A cluster-wide order typed on a node.
     Order(usize, usize, Target),
+    /// The service's watched resource (`app#0`) dies on that node, its
+    /// instance left running (warn).
+    AppCrash(usize, usize),
+    /// Its restarts fail on that node from now on (and it dies there);
+    /// fixed.
+    AppBreak(usize, usize),
+    AppFix(usize, usize),
+    /// A node cannot reach the arbitrator; reaches it again.
+    ArbCut(usize),
+    ArbHeal(usize),
+    /// An operator freezes the node (`nodemgr freeze`); thaws it.
+    NodeFreeze(usize),
+    NodeThaw(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +121,13 @@ impl fmt::Display for Event {
             Event::Fix(v, a) => write!(f, "{} starts again on {}", s(v), n(a)),
             Event::Crash(v, a) => write!(f, "{} crashes on {}", s(v), n(a)),
             Event::Order(a, v, t) => write!(f, "on {}: order {} {}", n(a), s(v), t.as_string()),
+            Event::AppCrash(v, a) => write!(f, "app#0 of {} dies on {}", s(v), n(a)),
+            Event::AppBreak(v, a) => write!(f, "app#0 of {} broken on {}", s(v), n(a)),
+            Event::AppFix(v, a) => write!(f, "app#0 of {} fixed on {}", s(v), n(a)),
+            Event::ArbCut(a) => write!(f, "{} cannot reach the arbitrator", n(a)),
+            Event::ArbHeal(a) => write!(f, "{} reaches the arbitrator again", n(a)),
+            Event::NodeFreeze(a) => write!(f, "{} frozen by an operator", n(a)),
+            Event::NodeThaw(a) => write!(f, "{} thawed by an operator", n(a)),
         }
     }
 }
@@ -123,6 +148,15 @@ pub struct Scenario {
     pub seed: u64,
     /// Every node has a stonith command (it powers the node off).
     pub stonith: bool,
+    /// Per service, its `app#0`'s `restart` and `monitor` (none: nothing
+    /// watched).
+    pub apps: Vec<(u32, bool)>,
+    pub monitor_action: SplitAction,
+    /// `[cluster] quorum = true`: the split action, and whether there is
+    /// one arbitrator.
+    pub quorum: Option<(SplitAction, bool)>,
+    /// A disk heartbeat (else the network only, as with quorum).
+    pub disk: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,12 +172,15 @@ struct Heard {
     view: NodeView,
     last: f64,
     sent: f64,
+    /// It said it ends itself on losing quorum.
+    fences: bool,
 }
 
 struct Slot {
     seq: u64,
     view: NodeView,
     written: f64,
+    fences: bool,
 }
 
 struct SlotRead {
@@ -161,10 +198,23 @@ struct Node {
     mem: Memory,
     inbox: Vec<(String, Order)>,
     running: BTreeSet<usize>,
+    /// Services whose `app#0` is down while the instance runs.
+    app_down: BTreeSet<usize>,
+    /// Since when `app#0` has been up, for the restart check.
+    restarts_in_row: BTreeMap<usize, (u32, f64)>,
+    restarts: Restarts,
+    node_frozen: bool,
+    arb_ok: bool,
+    /// Lost peers this node's quorum proves down from then.
+    quorum_down: BTreeMap<usize, Instant>,
+    /// Lost its last vote, and heard no majority since.
+    no_quorum: bool,
     frozen: BTreeSet<usize>,
     smon: BTreeMap<String, Smon>,
     heard: BTreeMap<usize, Heard>,
     lost: BTreeMap<usize, f64>,
+    /// What each lost peer last said of itself (`fences_itself`).
+    lost_fences: BTreeMap<usize, bool>,
     slots: BTreeMap<usize, SlotRead>,
     last_scan: Option<f64>,
     last_pet: f64,
@@ -181,6 +231,7 @@ struct Msg {
     to: usize,
     view: NodeView,
     sent: f64,
+    fences: bool,
 }
 
 /// A broken property: what, when.
@@ -210,6 +261,7 @@ pub struct World<'a> {
     cuts: BTreeSet<(usize, usize)>,
     msgs: Vec<Msg>,
     broken: BTreeSet<(usize, usize)>,
+    app_broken: BTreeSet<(usize, usize)>,
     /// Automatic transitions (a watchdog's reboot), as events.
     pending: Vec<Timed>,
     /// The last time anything happened (an event or a transition).
@@ -218,6 +270,8 @@ pub struct World<'a> {
     pub log: Vec<String>,
     pub stats: Stats,
     trace: bool,
+    /// A property broken inside a command (checked with the others).
+    violation: Option<String>,
 }
 
 fn name(i: usize) -> String {
@@ -240,10 +294,18 @@ impl<'a> World<'a> {
                 mem: Memory::default(),
                 inbox: Vec::new(),
                 running: BTreeSet::new(),
+                app_down: BTreeSet::new(),
+                restarts_in_row: BTreeMap::new(),
+                restarts: Restarts::default(),
+                node_frozen: false,
+                arb_ok: true,
+                quorum_down: BTreeMap::new(),
+                no_quorum: false,
                 frozen: BTreeSet::new(),
                 smon: BTreeMap::new(),
                 heard: BTreeMap::new(),
                 lost: BTreeMap::new(),
+                lost_fences: BTreeMap::new(),
                 slots: BTreeMap::new(),
                 last_scan: None,
                 last_pet: 0.0,
@@ -264,12 +326,14 @@ impl<'a> World<'a> {
             cuts: BTreeSet::new(),
             msgs: Vec::new(),
             broken: BTreeSet::new(),
+            app_broken: BTreeSet::new(),
             pending: Vec::new(),
             disturbed: 0.0,
             live_since: BTreeMap::new(),
             log: Vec::new(),
             stats: Stats::default(),
             trace,
+            violation: None,
         }
     }
 
@@ -378,7 +442,26 @@ impl<'a> World<'a> {
             }
             Event::Crash(s, i) => {
                 self.nodes[*i].running.remove(s);
+                self.nodes[*i].app_down.remove(s);
             }
+            Event::AppCrash(s, i) => {
+                if self.nodes[*i].running.contains(s) {
+                    self.nodes[*i].app_down.insert(*s);
+                }
+            }
+            Event::AppBreak(s, i) => {
+                self.app_broken.insert((*s, *i));
+                if self.nodes[*i].running.contains(s) {
+                    self.nodes[*i].app_down.insert(*s);
+                }
+            }
+            Event::AppFix(s, i) => {
+                self.app_broken.remove(&(*s, *i));
+            }
+            Event::ArbCut(i) => self.nodes[*i].arb_ok = false,
+            Event::ArbHeal(i) => self.nodes[*i].arb_ok = true,
+            Event::NodeFreeze(i) => self.nodes[*i].node_frozen = true,
+            Event::NodeThaw(i) => self.nodes[*i].node_frozen = false,
             Event::Order(i, s, target) => {
                 // The command hands the order to its daemon, which keeps it
                 // on disk before it answers: no daemon, no order.
@@ -403,6 +486,8 @@ impl<'a> World<'a> {
         n.off_since = self.t;
         n.agent = Agent::Off;
         n.running.clear();
+        n.app_down.clear();
+        n.quorum_down.clear();
         n.heard.clear();
         n.lost.clear();
         n.slots.clear();
@@ -425,6 +510,8 @@ impl<'a> World<'a> {
         n.agent = Agent::Running;
         n.agent_started = t;
         n.core = Core::new(Duration::from_secs(1));
+        n.restarts = Restarts::default();
+        n.quorum_down.clear();
         n.heard.clear();
         n.lost.clear();
         n.slots.clear();
@@ -499,7 +586,7 @@ impl<'a> World<'a> {
             })
             .collect();
         NodeView {
-            frozen: false,
+            frozen: n.node_frozen,
             load15: Some(0.0),
             services,
         }
@@ -511,6 +598,7 @@ impl<'a> World<'a> {
 
     fn beat(&mut self, i: usize) {
         let view = self.dataset(i);
+        let fences = self.fences_itself(i);
         let t = self.t;
         for j in 0..self.nodes.len() {
             if j == i || self.cut(i, j) || self.rng.chance(self.sc.loss) {
@@ -523,9 +611,10 @@ impl<'a> World<'a> {
                 to: j,
                 view: view.clone(),
                 sent: t,
+                fences,
             });
         }
-        if self.nodes[i].disk_ok {
+        if self.sc.disk && self.nodes[i].disk_ok {
             let seq = self.disk.get(&i).map_or(1, |s| s.seq + 1);
             self.disk.insert(
                 i,
@@ -533,13 +622,14 @@ impl<'a> World<'a> {
                     seq,
                     view,
                     written: t,
+                    fences,
                 },
             );
             self.nodes[i].last_write = Some(t);
         }
     }
 
-    fn hear(&mut self, to: usize, from: usize, view: NodeView, sent: f64) {
+    fn hear(&mut self, to: usize, from: usize, view: NodeView, sent: f64, fences: bool) {
         let t = self.t;
         let n = &mut self.nodes[to];
         if n.heard.get(&from).is_some_and(|h| h.sent >= sent) || t - sent > MAX_AGE {
@@ -551,6 +641,7 @@ impl<'a> World<'a> {
                 view,
                 last: t,
                 sent,
+                fences,
             },
         );
         n.lost.remove(&from);
@@ -565,14 +656,14 @@ impl<'a> World<'a> {
         for m in due {
             // A hung or dead agent reads nothing; its socket drops it.
             if self.nodes[m.to].agent == Agent::Running && !self.cut(m.from, m.to) {
-                self.hear(m.to, m.from, m.view, m.sent);
+                self.hear(m.to, m.from, m.view, m.sent, m.fences);
             }
         }
     }
 
     /// The disk rx reads every slot.
     fn scan(&mut self, i: usize) {
-        if !self.nodes[i].disk_ok || !self.nodes[i].rx_ok {
+        if !self.sc.disk || !self.nodes[i].disk_ok || !self.nodes[i].rx_ok {
             return;
         }
         let t = self.t;
@@ -598,11 +689,11 @@ impl<'a> World<'a> {
                 },
             );
             if fresh {
-                heard.push((*j, slot.view.clone(), slot.written));
+                heard.push((*j, slot.view.clone(), slot.written, slot.fences));
             }
         }
-        for (j, v, sent) in heard {
-            self.hear(i, j, v, sent);
+        for (j, v, sent, fences) in heard {
+            self.hear(i, j, v, sent, fences);
         }
     }
 
@@ -615,10 +706,75 @@ impl<'a> World<'a> {
             .filter(|(_, h)| t - h.last > TIMEOUT)
             .map(|(j, _)| *j)
             .collect();
-        for j in gone {
-            let h = n.heard.remove(&j).expect("listed");
-            n.lost.insert(j, h.last);
+        let mut said = Vec::new();
+        for j in &gone {
+            let h = n.heard.remove(j).expect("listed");
+            n.lost.insert(*j, h.last);
+            n.lost_fences.insert(*j, h.fences);
+            said.push((*j, h.fences));
         }
+        if !gone.is_empty() {
+            self.vote(i, &said);
+        }
+        if self.nodes[i].no_quorum && self.holds_quorum(i) {
+            self.nodes[i].no_quorum = false;
+        }
+    }
+
+    /// Node i ends itself on losing quorum (what it advertises).
+    fn fences_itself(&self, i: usize) -> bool {
+        matches!(
+            self.sc.quorum,
+            Some((SplitAction::Crash | SplitAction::Reboot, _))
+        ) && !self.nodes[i].node_frozen
+    }
+
+    /// Node i's votes now would make a majority.
+    fn holds_quorum(&self, i: usize) -> bool {
+        let Some((_, arb)) = self.sc.quorum else {
+            return true;
+        };
+        let n = &self.nodes[i];
+        let nodes: Vec<String> = (0..self.nodes.len()).map(name).collect();
+        let heard = n.heard.keys().map(|j| name(*j)).collect();
+        let arbs = usize::from(arb);
+        quorum_core::count(&nodes, &heard, arbs, usize::from(arb && n.arb_ok)).holds()
+    }
+
+    /// The quorum thread of node i on losing `gone`: the real decision.
+    fn vote(&mut self, i: usize, gone: &[(usize, bool)]) {
+        let Some((split_action, arb)) = self.sc.quorum else {
+            return;
+        };
+        let lost: Vec<String> = gone.iter().map(|(j, _)| name(*j)).collect();
+        let n = &self.nodes[i];
+        let cmds = match quorum_core::no_vote(true, n.node_frozen, &lost) {
+            Some(cmds) => cmds,
+            None => {
+                let ballot = Ballot {
+                    nodes: (0..self.nodes.len()).map(name).collect(),
+                    heard: n.heard.keys().map(|j| name(*j)).collect(),
+                    lost,
+                    fences_itself: gone.iter().map(|(j, f)| (name(*j), *f)).collect(),
+                    answers: if arb {
+                        let r = if n.arb_ok {
+                            Ok(())
+                        } else {
+                            Err("no answer".into())
+                        };
+                        vec![("arb".into(), r)]
+                    } else {
+                        Vec::new()
+                    },
+                    split_action,
+                    // 2 × the arbitrator timeout (1 s) + the interval + 1 s.
+                    grace: Duration::from_secs_f64(if arb { 2.0 } else { 0.0 } + INTERVAL + 1.0),
+                    now: self.inst(self.t),
+                };
+                quorum_core::verdict(&ballot)
+            }
+        };
+        self.exec(i, cmds);
     }
 
     fn view(&self, i: usize) -> View {
@@ -664,17 +820,17 @@ impl<'a> World<'a> {
                     lost: n.lost.get(&j).map(|at| proof::Lost {
                         at: self.inst(*at),
                         watchdog: Some(Duration::from_secs_f64(ADVERTISED)),
-                        fences_itself: false,
+                        fences_itself: n.lost_fences.get(&j).copied().unwrap_or(false),
                     }),
-                    disks: vec![disk],
-                    quorum_down_at: None,
+                    disks: if self.sc.disk { vec![disk] } else { Vec::new() },
+                    quorum_down_at: n.quorum_down.get(&j).copied(),
                 };
                 (name(j), ev)
             })
             .collect();
         View {
             local: name(i),
-            node_frozen: false,
+            node_frozen: n.node_frozen,
             services,
             me: self.dataset(i),
             peers,
@@ -702,13 +858,108 @@ impl<'a> World<'a> {
         }
         let inbox = std::mem::take(&mut self.nodes[i].inbox);
         let mut mem = std::mem::take(&mut self.nodes[i].mem);
-        let cmds = self.nodes[i].core.step(&mut mem, &view, inbox);
+        let cmds = self.nodes[i].core.orders(&mut mem, &view, inbox);
+        self.nodes[i].mem = mem;
+        let acted = crate::daemon::orchestration::core::acted(&cmds);
+        self.exec(i, cmds);
+        if acted || self.nodes[i].agent != Agent::Running {
+            return;
+        }
+        // The resource restarts, between the orders and the placement,
+        // as the daemon runs them (shell.rs).
+        let rv = self.restart_view(i);
+        let mut mem = std::mem::take(&mut self.nodes[i].mem);
+        let cmds = self.nodes[i].restarts.step(&mut mem, &rv);
+        self.nodes[i].mem = mem;
+        let acted = cmds.iter().any(|c| {
+            matches!(
+                c,
+                Command::RestartResource { .. } | Command::MonitorAction { .. }
+            )
+        });
+        self.exec(i, cmds);
+        if acted || self.nodes[i].agent != Agent::Running {
+            return;
+        }
+        let view = self.view(i);
+        let mut mem = std::mem::take(&mut self.nodes[i].mem);
+        let cmds = self.nodes[i].core.decide(&mut mem, &view);
         self.nodes[i].mem = mem;
         self.exec(i, cmds);
     }
 
+    /// What node i's restarts see: `app#0` of each service that has one.
+    fn restart_view(&self, i: usize) -> RestartView {
+        let n = &self.nodes[i];
+        let services = self
+            .sc
+            .apps
+            .iter()
+            .enumerate()
+            .filter(|(_, (restart, monitor))| *restart > 0 || *monitor)
+            .map(|(s, (restart, monitor))| {
+                let nm = svc_name(s);
+                let other = self.sc.services[s].0.iter().any(|j| {
+                    *j != i
+                        && n.heard.get(j).is_some_and(|h| {
+                            !h.view.frozen
+                                && h.view
+                                    .services
+                                    .get(&nm)
+                                    .is_some_and(|v| !v.frozen && !v.start_failed)
+                        })
+                });
+                let w = Watch {
+                    runs_here: n.running.contains(&s)
+                        && !n.frozen.contains(&s)
+                        && !n.node_frozen
+                        && n.smon.get(&nm).is_none_or(|m| *m == Smon::Idle),
+                    other_candidate: other,
+                    monitor_action: self.sc.monitor_action,
+                    watched: vec![Watched {
+                        rid: "app#0".into(),
+                        status: if n.app_down.contains(&s) {
+                            Status::Down
+                        } else if n.running.contains(&s) {
+                            Status::Up
+                        } else {
+                            Status::Down
+                        },
+                        restart: *restart,
+                        monitor: *monitor,
+                        followers: Vec::new(),
+                    }],
+                    held: false,
+                };
+                (nm, w)
+            })
+            .collect();
+        RestartView {
+            local: name(i),
+            services,
+            now: self.inst(self.t),
+            wall: EPOCH + self.t,
+        }
+    }
+
+    /// Node i ends itself (a split or monitor action): off, and its
+    /// watchdog-less reboot brings it back later.
+    fn end_node(&mut self, i: usize, why: &str) {
+        self.say(format!("{}: {why}: the node ends itself", name(i)));
+        self.power_off(i);
+        self.disturbed = self.t;
+        self.pending.push(Timed {
+            at: self.t + REBOOT_AFTER,
+            ev: Event::PowerOn(i),
+        });
+    }
+
     fn exec(&mut self, i: usize, cmds: Vec<Command>) {
         for c in cmds {
+            // Ended by a command before this one: nothing more runs.
+            if !self.nodes[i].power {
+                return;
+            }
             match c {
                 Command::Freeze(s) => {
                     self.nodes[i].frozen.insert(svc_index(&s));
@@ -738,6 +989,12 @@ impl<'a> World<'a> {
                 Command::Start(s, _) => {
                     let k = svc_index(&s);
                     self.stats.starts += 1;
+                    if self.nodes[i].no_quorum {
+                        self.violation.get_or_insert(format!(
+                            "{} starts {s} without quorum (it lost its last vote)",
+                            name(i)
+                        ));
+                    }
                     let guarded = self.sc.services[k].1;
                     let elsewhere = (0..self.nodes.len()).any(|j| {
                         j != i && self.nodes[j].power && self.nodes[j].running.contains(&k)
@@ -748,6 +1005,10 @@ impl<'a> World<'a> {
                         StartOutcome::Conflict("ip#0".into())
                     } else {
                         self.nodes[i].running.insert(k);
+                        if self.app_broken.contains(&(k, i)) {
+                            // Up, and its app dies at once.
+                            self.nodes[i].app_down.insert(k);
+                        }
                         StartOutcome::Up
                     };
                     self.say(format!("{}: start {s}: {outcome:?}", name(i)));
@@ -768,11 +1029,69 @@ impl<'a> World<'a> {
                     self.nodes[i].smon.insert(s, m);
                 }
                 Command::Why(..) | Command::Save => {}
-                Command::RestartResource { .. }
-                | Command::MonitorAction { .. }
-                | Command::StopHere { .. }
-                | Command::SplitAction(_)
-                | Command::QuorumDown { .. } => {}
+                Command::RestartResource { svc, .. } => {
+                    let k = svc_index(&svc);
+                    let (n, since) = self.nodes[i]
+                        .restarts_in_row
+                        .get(&k)
+                        .copied()
+                        .unwrap_or((0, self.t));
+                    // A rest (the daemon's back-off, 10 s at least) or a
+                    // stable run since the last: a new set.
+                    let n = if self.t - since >= restart_core::STABLE_UP.as_secs_f64() {
+                        1
+                    } else {
+                        n + 1
+                    };
+                    self.nodes[i].restarts_in_row.insert(k, (n, self.t));
+                    let of = self.sc.apps[k].0;
+                    if n > of {
+                        self.violation.get_or_insert(format!(
+                            "{}: restart {n} of {svc}'s app#0 in a row, more than restart = {of}",
+                            name(i)
+                        ));
+                    }
+                    let ok = !self.app_broken.contains(&(k, i));
+                    self.say(format!(
+                        "{}: restarts app#0 of {svc}: {}",
+                        name(i),
+                        if ok { "up" } else { "fails" }
+                    ));
+                    if ok {
+                        self.nodes[i].app_down.remove(&k);
+                    }
+                }
+                Command::MonitorAction { svc, action, .. } => {
+                    if matches!(action, SplitAction::Crash | SplitAction::Reboot) {
+                        self.end_node(i, &format!("{svc} monitor_action {}", action.as_str()));
+                    }
+                }
+                Command::StopHere { svc, .. } => {
+                    self.say(format!("{}: stops {svc} (monitor action)", name(i)));
+                    let k = svc_index(&svc);
+                    self.nodes[i].running.remove(&k);
+                    self.nodes[i].app_down.remove(&k);
+                }
+                Command::SplitAction(action) => {
+                    self.nodes[i].no_quorum = true;
+                    match action {
+                        SplitAction::Crash | SplitAction::Reboot => {
+                            self.end_node(i, &format!("split action {}", action.as_str()));
+                        }
+                        SplitAction::FreezeStop => {
+                            self.say(format!("{}: split action freezestop", name(i)));
+                            let n = &mut self.nodes[i];
+                            n.node_frozen = true;
+                            n.running.clear();
+                            n.app_down.clear();
+                        }
+                        SplitAction::Disabled => {}
+                    }
+                }
+                Command::QuorumDown { node, at } => {
+                    let j = node_index(&node);
+                    self.nodes[i].quorum_down.insert(j, at);
+                }
                 Command::Log(_, m) => self.say(format!("{}: {m}", name(i))),
             }
         }
@@ -798,10 +1117,9 @@ impl<'a> World<'a> {
     /// cut, every disk path works.
     fn connected(&self) -> bool {
         self.cuts.is_empty()
-            && self
-                .nodes
-                .iter()
-                .all(|n| !n.power || (n.agent == Agent::Running && n.disk_ok && n.rx_ok))
+            && self.nodes.iter().all(|n| {
+                !n.power || (n.agent == Agent::Running && (!self.sc.disk || (n.disk_ok && n.rx_ok)))
+            })
     }
 
     /// Node i could run service s and would be placed there if alone.
@@ -816,12 +1134,24 @@ impl<'a> World<'a> {
             && n.mem.start_failed.get(&nm).is_none_or(|f| !f.active(wall))
             && n.mem.orders.get(&nm) == order.as_ref()
             && !n.frozen.contains(&s)
+            && !n.node_frozen
             && self.sc.services[s].0.contains(&i)
             // Every node of the service that is off went off while every
             // live agent heard it. A node never heard since its agent
             // started proves nothing (start-up fencing needs stonith, not
             // modelled), and a leader that cannot prove it blocks the
             // others too: a known gap (docs/orchestration.md).
+            // Without a disk heartbeat (quorum scenarios), only quorum
+            // proves a node off down: each live node must hold that proof
+            // (it won its vote, and the node said it ends itself).
+            && (self.sc.disk || self.sc.stonith || self.sc.services[s].0.iter().all(|m| {
+                self.nodes[*m].power
+                    || self
+                        .nodes
+                        .iter()
+                        .filter(|l| l.power)
+                        .all(|l| l.quorum_down.contains_key(m))
+            }))
             && (self.sc.stonith || self.sc.services[s].0.iter().all(|m| {
                 let off = &self.nodes[*m];
                 off.power
@@ -836,6 +1166,9 @@ impl<'a> World<'a> {
     fn check(&mut self) -> Result<(), Violation> {
         let t = self.t;
         let fail = |what: String| Err(Violation { at: t, what });
+        if let Some(what) = self.violation.take() {
+            return fail(what);
+        }
         for s in 0..self.sc.services.len() {
             // Safety.
             let on: Vec<String> = (0..self.nodes.len())
