@@ -515,3 +515,164 @@ fn stonith_proves_a_node_never_heard_down() {
     };
     assert_eq!(assert_holds(sc).runs_on, [[0]]);
 }
+
+/// Node `n` loses its network (and the arbitrator) at `at`, back at `back`.
+fn isolate(n: usize, nodes: usize, at: f64, back: f64) -> Vec<(f64, Event)> {
+    let mut ev = vec![(at, Event::ArbCut(n)), (back, Event::ArbHeal(n))];
+    for m in (0..nodes).filter(|m| *m != n) {
+        ev.push((at, Event::Cut(n, m)));
+        ev.push((back, Event::Heal(n, m)));
+    }
+    ev
+}
+
+/// Quorum on, one arbitrator, no disk heartbeat (it would hear across
+/// the cut), the split action given.
+fn with_quorum(action: SplitAction, sc: Scenario) -> Scenario {
+    Scenario {
+        quorum: Some((action, true)),
+        disk: false,
+        ..sc
+    }
+}
+
+/// `restart = 2`, `monitor = true`: an app that dies once is restarted in
+/// place; broken, it is restarted twice, then the monitor action
+/// (freezestop) moves the service to the next node.
+#[test]
+fn a_crashed_app_is_restarted_in_place_n_times_then_moves() {
+    let sc = Scenario {
+        apps: vec![(2, true)],
+        ..scenario(
+            3,
+            vec![(vec![0, 1, 2], false)],
+            vec![(20.0, Event::AppCrash(0, 0)), (60.0, Event::AppBreak(0, 0))],
+        )
+    };
+    let end = assert_holds(sc);
+    assert_eq!(end.runs_on, [[1]], "{end:?}");
+    assert_eq!(end.restarts, 3, "1 after the crash, 2 once broken: {end:?}");
+    assert_eq!(end.monitor_actions, 1, "{end:?}");
+}
+
+/// Without another node to take it, the monitor action is not run: the
+/// instance stays where it is (a broken resource, not a dead service).
+#[test]
+fn spent_restarts_without_another_candidate_leave_the_service_in_place() {
+    let sc = Scenario {
+        apps: vec![(1, true)],
+        ..scenario(
+            2,
+            vec![(vec![0, 1], false)],
+            vec![(20.0, Event::NodeFreeze(1)), (40.0, Event::AppBreak(0, 0))],
+        )
+    };
+    let end = assert_holds(sc);
+    assert_eq!(end.runs_on, [[0]], "{end:?}");
+    assert_eq!((end.restarts, end.monitor_actions), (1, 0), "{end:?}");
+}
+
+/// Unmonitored, spent restarts rest (10 s, then longer) and come again:
+/// once the app is fixed, a restart brings it back, with no human.
+#[test]
+fn an_unmonitored_app_rests_then_gets_its_restarts_again() {
+    let sc = Scenario {
+        apps: vec![(2, false)],
+        ..scenario(
+            2,
+            vec![(vec![0, 1], false)],
+            vec![(20.0, Event::AppBreak(0, 0)), (70.0, Event::AppFix(0, 0))],
+        )
+    };
+    let end = assert_holds(sc);
+    assert_eq!(end.runs_on, [[0]], "{end:?}");
+    assert!(end.restarts > 2, "restarted again after a rest: {end:?}");
+    assert_eq!(end.monitor_actions, 0, "{end:?}");
+}
+
+/// node1 loses its network and the arbitrator: 1 of 4 votes, it crashes
+/// itself (split action), and the majority (3 of 4) takes its service
+/// over once the grace and node1's watchdog bound have passed.
+#[test]
+fn the_minority_side_of_a_partition_stops_with_quorum_on() {
+    for action in [SplitAction::Crash, SplitAction::Reboot] {
+        let sc = with_quorum(
+            action,
+            scenario(3, vec![(vec![0, 1, 2], false)], isolate(0, 3, 30.0, 120.0)),
+        );
+        let end = assert_holds(sc);
+        assert_eq!(end.runs_on, [[1]], "{action:?}: {end:?}");
+        assert_eq!(end.split_actions, 1, "{action:?}: {end:?}");
+    }
+}
+
+/// `freezestop` on the minority: it stops its services and freezes, but
+/// says it does not end itself, so the majority proves nothing and waits
+/// (the service is down meanwhile); healed, the majority starts it.
+#[test]
+fn a_freezestop_minority_is_never_counted_down_by_quorum() {
+    let sc = with_quorum(
+        SplitAction::FreezeStop,
+        scenario(3, vec![(vec![0, 1, 2], false)], isolate(0, 3, 30.0, 100.0)),
+    );
+    let end = assert_holds(sc);
+    assert_eq!(end.runs_on, [[1]], "{end:?}");
+    assert_eq!(end.split_actions, 1, "{end:?}");
+}
+
+/// A node frozen by an operator neither votes nor acts when it loses its
+/// peers, and (it said it does not end itself) is never counted down:
+/// its service stays there, started nowhere else.
+#[test]
+fn a_frozen_node_neither_votes_nor_is_taken_over() {
+    let mut events = vec![(20.0, Event::NodeFreeze(0)), (110.0, Event::NodeThaw(0))];
+    events.extend(isolate(0, 3, 30.0, 100.0));
+    let sc = with_quorum(
+        SplitAction::Crash,
+        scenario(3, vec![(vec![0, 1, 2], false)], events),
+    );
+    let end = assert_holds(sc);
+    assert_eq!(end.runs_on, [[0]], "{end:?}");
+    assert_eq!(end.split_actions, 0, "{end:?}");
+}
+
+// Two gaps of quorum the simulation found, left as they are (the random
+// scenarios avoid them; docs/orchestration.md, "The simulation"). Each
+// asserts the double start still happens: once fixed, make it a safety
+// scenario.
+
+/// Two nodes and one arbitrator that both still reach after a network
+/// cut: each holds 2 of 3 votes, each counts the other down, both run
+/// the service (an arbitrator answers every node that pings it).
+#[test]
+fn both_sides_reaching_the_arbitrator_is_a_known_quorum_gap() {
+    let sc = with_quorum(
+        SplitAction::Crash,
+        scenario(2, vec![(vec![0, 1], false)], vec![(30.0, Event::Cut(0, 1))]),
+    );
+    let res = run(&sc, false).0;
+    assert!(
+        res.as_ref().is_err_and(|v| v.what.contains("at once")),
+        "{res:?}"
+    );
+}
+
+/// A cut between node1 and node2 that node3 sees across: both keep 2 of
+/// 3 votes (node3 heard), each counts the other down.
+#[test]
+fn a_cut_seen_by_a_third_node_is_a_known_quorum_gap() {
+    let sc = Scenario {
+        quorum: Some((SplitAction::Crash, false)),
+        disk: false,
+        ..scenario(
+            3,
+            vec![(vec![1, 0, 2], false)],
+            vec![(30.0, Event::Cut(0, 1))],
+        )
+    };
+    let res = run(&sc, false).0;
+    assert!(
+        res.as_ref().is_err_and(|v| v.what.contains("at once")),
+        "{res:?}"
+    );
+}

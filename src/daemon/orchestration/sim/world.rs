@@ -247,6 +247,10 @@ pub struct Stats {
     pub simulated: f64,
     pub starts: u64,
     pub takeovers_checked: u64,
+    /// Resource restarts, monitor actions and split actions carried out.
+    pub restarts: u64,
+    pub monitor_actions: u64,
+    pub split_actions: u64,
     /// Per service, the powered nodes running it at the end.
     pub runs_on: Vec<Vec<usize>>,
 }
@@ -1030,6 +1034,7 @@ impl<'a> World<'a> {
                 }
                 Command::Why(..) | Command::Save => {}
                 Command::RestartResource { svc, .. } => {
+                    self.stats.restarts += 1;
                     let k = svc_index(&svc);
                     let (n, since) = self.nodes[i]
                         .restarts_in_row
@@ -1062,6 +1067,7 @@ impl<'a> World<'a> {
                     }
                 }
                 Command::MonitorAction { svc, action, .. } => {
+                    self.stats.monitor_actions += 1;
                     if matches!(action, SplitAction::Crash | SplitAction::Reboot) {
                         self.end_node(i, &format!("{svc} monitor_action {}", action.as_str()));
                     }
@@ -1073,6 +1079,7 @@ impl<'a> World<'a> {
                     self.nodes[i].app_down.remove(&k);
                 }
                 Command::SplitAction(action) => {
+                    self.stats.split_actions += 1;
                     self.nodes[i].no_quorum = true;
                     match action {
                         SplitAction::Crash | SplitAction::Reboot => {
