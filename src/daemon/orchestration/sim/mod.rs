@@ -676,3 +676,17 @@ fn a_cut_seen_by_a_third_node_is_a_known_quorum_gap() {
         "{res:?}"
     );
 }
+
+/// Two nodes and no arbitrator: half the votes is not a majority, so a
+/// partition ends both sides, and neither counts the other down.
+#[test]
+fn two_nodes_without_an_arbitrator_never_win_a_split() {
+    let sc = Scenario {
+        quorum: Some((SplitAction::Crash, false)),
+        disk: false,
+        ..scenario(2, vec![(vec![0, 1], false)], isolate(0, 2, 30.0, 100.0))
+    };
+    let end = assert_holds(sc);
+    assert_eq!(end.split_actions, 2, "{end:?}");
+    assert_eq!(end.runs_on[0].len(), 1, "{end:?}");
+}
