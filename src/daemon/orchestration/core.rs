@@ -42,8 +42,8 @@ use super::failures;
 use super::memory::Memory;
 use super::orders::{self, Instance};
 use super::proof::{self, Verdict};
-use super::split::SplitAction;
 use super::view::NodeView;
+use crate::config::node::SplitAction;
 use crate::order::{Order, Target};
 use crate::placement::{self, Instances, Placement};
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::core::{Command, Level};
-use super::split::SplitAction;
+use crate::config::node::SplitAction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vote {

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::core::{Command, Level, Orchestrate, Smon};
 use super::memory::Memory;
-use super::split::SplitAction;
+use crate::config::node::SplitAction;
 use crate::daemon::state::{ServiceData, Watched};
 use crate::status::Status;
 

@@ -1,8 +1,10 @@
 //! A deterministic simulation of the cluster, run by `cargo test --lib
-//! sim`: N nodes (2–5) running the real decision core (core.rs) on a
-//! simulated clock, through thousands of seeded random scenarios of power
-//! losses, dead and hung agents, network cuts and losses, disk faults,
-//! failing resources and cluster-wide orders typed on any node.
+//! sim`: N nodes (2–5) running the real decision core (core.rs, with
+//! restart_core.rs and quorum_core.rs) on a simulated clock, through
+//! thousands of seeded random scenarios of power losses, dead and hung
+//! agents, network cuts and losses, disk faults, failing resources, apps
+//! that die and are restarted, quorum with an arbitrator, node freezes and
+//! cluster-wide orders typed on any node.
 //!
 //! Checked at every step (world.rs, `check`):
 //! - safety: no service runs on two powered nodes at once;
@@ -10,7 +12,9 @@
 //!   connected for [`world::LIVENESS_BOUND`], every `ha` service runs;
 //! - convergence: by then every node holds the newest order, and every
 //!   instance is frozen exactly when that order freezes it;
-//! - no start failure holds a node out longer than the back-off.
+//! - no start failure holds a node out longer than the back-off;
+//! - a node that lost its vote starts nothing; no resource is restarted
+//!   more than N times in a row without a rest.
 //!
 //! A failing seed prints its shrunk event list and the trace of the run.
 //! `SIM_SEED=<n> cargo test --lib sim` replays one seed (with its trace);
