@@ -29,7 +29,7 @@ use crate::order::Order;
 /// How long a stop waits for the other nodes to stop their instance.
 const STOP_WAIT: Duration = Duration::from_secs(120);
 
-pub fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
+pub(super) fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
     orchestrate != "no"
         && !cluster
         && matches!(
@@ -65,7 +65,7 @@ fn target(env: &Env, action: Action) -> Option<&'static str> {
 /// a node that died just after it was typed. `Err(code)` ends the action
 /// here; `Ok(at)` is the time of the order given, None when no daemon
 /// took one.
-pub fn before(
+pub(super) fn before(
     env: &Env,
     name: &str,
     nodes: &[String],
@@ -120,7 +120,7 @@ pub fn before(
 
 /// After the local action: for a stop ordered cluster-wide, the wait for
 /// every node.
-pub fn after(
+pub(super) fn after(
     env: &Env,
     name: &str,
     action: Action,

@@ -33,11 +33,11 @@ struct Args {
 }
 
 /// The clap model, for the completions and the man page.
-pub fn command() -> clap::Command {
+pub(super) fn command() -> clap::Command {
     Args::command()
 }
 
-pub fn main(args: Vec<OsString>) -> i32 {
+pub(super) fn main(args: Vec<OsString>) -> i32 {
     let a = match Args::try_parse_from(&args) {
         Ok(a) => a,
         Err(e) => {
@@ -150,7 +150,7 @@ fn local_view(paths: &Paths) -> Value {
 
 /// `nodemgr daemon status`: the daemon's view only; 1 when no daemon
 /// answers.
-pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
+pub(super) fn show(paths: &Paths, json: bool, color: bool) -> i32 {
     let Some(answer) = daemon_status(paths) else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",

@@ -14,7 +14,7 @@ use crate::fsutil::{self, Perms, WriteOpts};
 use super::ini::{DEFAULT, Ini, ParseError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum EditError {
+pub(crate) enum EditError {
     #[error("malformed parameter. format as 'section.key'")]
     Malformed,
     #[error("section '{0}' not found")]
@@ -43,7 +43,7 @@ fn join_errors(file: &Path, errors: &[ParseError]) -> String {
 }
 
 /// `section.key` → (section, lower-cased key); `default` means DEFAULT.
-pub fn parse_param(param: &str) -> Result<(String, String), EditError> {
+pub(crate) fn parse_param(param: &str) -> Result<(String, String), EditError> {
     let (section, key) = param.split_once('.').ok_or(EditError::Malformed)?;
     let bad_key = |k: &str| {
         k.is_empty()
@@ -64,7 +64,7 @@ pub fn parse_param(param: &str) -> Result<(String, String), EditError> {
 }
 
 /// The raw value of `section.key`, DEFAULT inherited; None when unset.
-pub fn get(file: &Path, param: &str) -> Result<Option<String>, EditError> {
+pub(crate) fn get(file: &Path, param: &str) -> Result<Option<String>, EditError> {
     let (section, key) = parse_param(param)?;
     let ini = parsed(file, &read(file)?)?;
     require_section(&ini, &section)?;
@@ -74,7 +74,7 @@ pub fn get(file: &Path, param: &str) -> Result<Option<String>, EditError> {
 /// An edit computed and not written yet: a caller may check the new text
 /// (the service's validation, issue 10 item 16) before `commit`.
 #[derive(Debug)]
-pub struct Planned {
+pub(crate) struct Planned {
     file: PathBuf,
     old: Vec<u8>,
     new: Vec<u8>,
@@ -89,16 +89,16 @@ pub struct Planned {
 impl Planned {
     /// The text after the edit (invalid UTF-8 shown as U+FFFD; the bytes
     /// written are the original ones).
-    pub fn new_text(&self) -> String {
+    pub(crate) fn new_text(&self) -> String {
         String::from_utf8_lossy(&self.new).into_owned()
     }
 
-    pub fn changes(&self) -> bool {
+    pub(crate) fn changes(&self) -> bool {
         self.old != self.new
     }
 
     /// Writes the file atomically; an unchanged file is not touched.
-    pub fn commit(self) -> Result<(), EditError> {
+    pub(crate) fn commit(self) -> Result<(), EditError> {
         if !self.changes() {
             return Ok(());
         }
@@ -107,21 +107,21 @@ impl Planned {
 
     /// Written 0600 whatever the file's mode was: node.conf, which holds
     /// or may come to hold the cluster secret.
-    pub fn private(mut self) -> Planned {
+    pub(crate) fn private(mut self) -> Planned {
         self.perms = Perms::Private;
         self
     }
 }
 
 /// `set` without writing: the text with `section.key = value`.
-pub fn plan_set(file: &Path, param: &str, value: &str) -> Result<Planned, EditError> {
+pub(crate) fn plan_set(file: &Path, param: &str, value: &str) -> Result<Planned, EditError> {
     plan(file, param, |old, section, key| {
         Ok((set_in_bytes(old, section, key, value)?, false))
     })
 }
 
 /// `unset` without writing.
-pub fn plan_unset(file: &Path, param: &str) -> Result<Planned, EditError> {
+pub(crate) fn plan_unset(file: &Path, param: &str) -> Result<Planned, EditError> {
     plan(file, param, unset_in_bytes)
 }
 
@@ -147,23 +147,9 @@ fn plan(
     })
 }
 
-/// Sets `section.key = value`, creating the section (and the file) if needed.
-pub fn set(file: &Path, param: &str, value: &str) -> Result<(), EditError> {
-    plan_set(file, param, value)?.commit()
-}
-
-/// Removes `section.key` from that section only (a DEFAULT value it
-/// inherited stays). Returns whether anything was removed.
-pub fn unset(file: &Path, param: &str) -> Result<bool, EditError> {
-    let plan = plan_unset(file, param)?;
-    let removed = plan.removed;
-    plan.commit()?;
-    Ok(removed)
-}
-
 /// `enable`/`disable`: `disable = true|false` in each rid section, or in
 /// DEFAULT when `rids` is empty, in one atomic write.
-pub fn set_disable(file: &Path, rids: &[String], disabled: bool) -> Result<(), EditError> {
+pub(crate) fn set_disable(file: &Path, rids: &[String], disabled: bool) -> Result<(), EditError> {
     let old = read(file)?;
     parsed(file, &old)?;
     let value = if disabled { "true" } else { "false" };
@@ -179,7 +165,7 @@ pub fn set_disable(file: &Path, rids: &[String], disabled: bool) -> Result<(), E
 /// `delete --rid`: the file without these sections, every header of each
 /// and the keys under it; comment lines after a section's last key stay,
 /// as they usually introduce the next section. One atomic write on commit.
-pub fn plan_remove_sections(file: &Path, sections: &[String]) -> Result<Planned, EditError> {
+pub(crate) fn plan_remove_sections(file: &Path, sections: &[String]) -> Result<Planned, EditError> {
     let old = read(file)?;
     parsed(file, &old)?;
     let mut doc = Doc::parse(&old);
@@ -282,16 +268,38 @@ impl Doc {
     }
 }
 
+/// Sets `section.key = value`, creating the section (and the file) if needed.
+#[cfg(test)]
+pub(crate) fn set(file: &Path, param: &str, value: &str) -> Result<(), EditError> {
+    plan_set(file, param, value)?.commit()
+}
+
+/// Removes `section.key` from that section only (a DEFAULT value it
+/// inherited stays). Returns whether anything was removed.
+#[cfg(test)]
+pub(crate) fn unset(file: &Path, param: &str) -> Result<bool, EditError> {
+    let plan = plan_unset(file, param)?;
+    let removed = plan.removed;
+    plan.commit()?;
+    Ok(removed)
+}
+
 /// `set` on text: replaces the effective line of the key (continuation
 /// lines included), else appends after the section's last key, else adds
 /// the section (DEFAULT first in the file, others last).
-pub fn set_in_text(text: &str, section: &str, key: &str, value: &str) -> Result<String, EditError> {
+#[cfg(test)]
+pub(crate) fn set_in_text(
+    text: &str,
+    section: &str,
+    key: &str,
+    value: &str,
+) -> Result<String, EditError> {
     let out = set_in_bytes(text.as_bytes(), section, key, value)?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// `set_in_text` on bytes.
-pub fn set_in_bytes(
+pub(crate) fn set_in_bytes(
     bytes: &[u8],
     section: &str,
     key: &str,
@@ -349,13 +357,18 @@ pub fn set_in_bytes(
 /// too, or they would become effective), with the indented comments that
 /// follow it: left after a header they would no longer parse. Returns the
 /// text and whether anything was removed.
-pub fn unset_in_text(text: &str, section: &str, key: &str) -> Result<(String, bool), EditError> {
+#[cfg(test)]
+pub(crate) fn unset_in_text(
+    text: &str,
+    section: &str,
+    key: &str,
+) -> Result<(String, bool), EditError> {
     let (out, removed) = unset_in_bytes(text.as_bytes(), section, key)?;
     Ok((String::from_utf8_lossy(&out).into_owned(), removed))
 }
 
 /// `unset_in_text` on bytes.
-pub fn unset_in_bytes(
+pub(crate) fn unset_in_bytes(
     bytes: &[u8],
     section: &str,
     key: &str,
@@ -432,13 +445,6 @@ fn write_if_changed(file: &Path, old: &[u8], new: &[u8]) -> Result<(), EditError
         return Ok(());
     }
     write_atomic_bytes(file, new, Perms::Keep)
-}
-
-/// Through the one atomic writer (`fsutil`): the original's mode and
-/// owner are kept, a new file gets 0600. A symlink is followed, not
-/// replaced.
-pub fn write_atomic(file: &Path, text: &str) -> Result<(), EditError> {
-    write_atomic_bytes(file, text.as_bytes(), Perms::Keep)
 }
 
 fn write_atomic_bytes(file: &Path, bytes: &[u8], perms: Perms) -> Result<(), EditError> {

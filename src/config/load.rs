@@ -15,12 +15,12 @@ use crate::paths::Paths;
 
 /// The known service types, which are also the host modes
 /// (docs/behaviour.md, "Service types and host modes").
-pub const SERVICE_TYPES: [&str; 10] = [
+pub(crate) const SERVICE_TYPES: [&str; 10] = [
     "PRD", "PPRD", "REC", "INT", "DEV", "TST", "TMP", "DRP", "FOR", "PRA",
 ];
 
 /// `<etc>/<svc>.conf` or `<etc>/<svc>.env`, never both.
-pub fn find_file(paths: &Paths, svc: &str) -> Result<PathBuf, ConfigError> {
+pub(crate) fn find_file(paths: &Paths, svc: &str) -> Result<PathBuf, ConfigError> {
     let not_found = || ConfigError::NotFound {
         svc: svc.to_string(),
         etc: paths.etc.clone(),
@@ -46,7 +46,7 @@ pub fn find_file(paths: &Paths, svc: &str) -> Result<PathBuf, ConfigError> {
 
 /// Every service of this node: each plain `<name>.conf` or `<name>.env` in
 /// `<etc>` but `node.conf` and hidden files; sorted, without duplicates.
-pub fn list_services(paths: &Paths) -> Vec<String> {
+pub(crate) fn list_services(paths: &Paths) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(&paths.etc) else {
         return Vec::new();
     };
@@ -71,7 +71,7 @@ fn service_name(file_name: &str) -> Option<String> {
 /// Reads, parses and builds the service for `nodename`. Unknown sections and
 /// keys do not stop it, as in 1.5, but come back in `warnings` for the
 /// action to log; `validate` reports them as problems.
-pub fn load(paths: &Paths, svc: &str, nodename: &str) -> Result<ServiceConfig, ConfigError> {
+pub(crate) fn load(paths: &Paths, svc: &str, nodename: &str) -> Result<ServiceConfig, ConfigError> {
     let file = find_file(paths, svc)?;
     let ini = read(&file)?;
     let (mut cfg, problems) = build(&file, svc, nodename, &ini);
@@ -90,7 +90,11 @@ pub fn load(paths: &Paths, svc: &str, nodename: &str) -> Result<ServiceConfig, C
 
 /// Everything `load` would refuse, plus unknown sections and keywords and
 /// deprecated keys, sorted by line. Empty when the file is clean.
-pub fn validate(paths: &Paths, svc: &str, nodename: &str) -> Result<Vec<Problem>, ConfigError> {
+pub(crate) fn validate(
+    paths: &Paths,
+    svc: &str,
+    nodename: &str,
+) -> Result<Vec<Problem>, ConfigError> {
     let file = find_file(paths, svc)?;
     let ini = read(&file)?;
     let (_, mut problems) = build(&file, svc, nodename, &ini);
@@ -102,7 +106,7 @@ pub fn validate(paths: &Paths, svc: &str, nodename: &str) -> Result<Vec<Problem>
 /// The problems of a config text held in memory (an edit about to be
 /// written), named after `file`: what `load` refuses, then what only
 /// `validate` lists (unknown sections and keywords, deprecated keywords).
-pub fn problems_of_text(
+pub(crate) fn problems_of_text(
     file: &Path,
     svc: &str,
     nodename: &str,
@@ -115,7 +119,7 @@ pub fn problems_of_text(
 
 /// Why a text not installed yet could not be checked.
 #[derive(Debug, thiserror::Error)]
-pub enum TextCheckError {
+pub(crate) enum TextCheckError {
     /// The scratch copy could not be written: nothing is known of the text.
     #[error("cannot write {}: {err}", .file.display())]
     Scratch { file: PathBuf, err: std::io::Error },
@@ -126,7 +130,7 @@ pub enum TextCheckError {
 /// `validate` for a config text that is not installed yet (an edit, a copy
 /// from a peer): checked as `<scratch>/<svc>.conf`, never as the live file,
 /// then removed. Problems name `target`, the file the text would replace.
-pub fn validate_text(
+pub(crate) fn validate_text(
     paths: &Paths,
     svc: &str,
     nodename: &str,
@@ -136,7 +140,7 @@ pub fn validate_text(
 ) -> Result<Vec<Problem>, TextCheckError> {
     let copy = scratch.join(format!("{svc}.conf"));
     std::fs::create_dir_all(scratch)
-        .and_then(|_| crate::fsutil::write_atomic(&copy, text.as_bytes()))
+        .and_then(|()| crate::fsutil::write_atomic(&copy, text.as_bytes()))
         .map_err(|err| TextCheckError::Scratch {
             file: copy.clone(),
             err,
@@ -390,28 +394,26 @@ impl<'a> Builder<'a> {
 
     fn bool_of(&mut self, found: Option<Found<'_>>) -> bool {
         let Some(f) = found else { return false };
-        match parse_bool(f.value) {
-            Some(b) => b,
-            None => {
-                let msg = format!(
-                    "invalid boolean '{}' (expected true/false, yes/no, on/off, 1/0)",
-                    f.value
-                );
-                self.problem_at(f, msg);
-                false
-            }
+        if let Some(b) = parse_bool(f.value) {
+            b
+        } else {
+            let msg = format!(
+                "invalid boolean '{}' (expected true/false, yes/no, on/off, 1/0)",
+                f.value
+            );
+            self.problem_at(f, msg);
+            false
         }
     }
 
     fn int_of<T: FromStr>(&mut self, found: Option<Found<'_>>) -> Option<T> {
         let f = found.filter(|f| !f.value.trim().is_empty())?;
-        match f.value.trim().parse() {
-            Ok(v) => Some(v),
-            Err(_) => {
-                let msg = format!("invalid integer '{}' (expected a whole number)", f.value);
-                self.problem_at(f, msg);
-                None
-            }
+        if let Ok(v) = f.value.trim().parse() {
+            Some(v)
+        } else {
+            let msg = format!("invalid integer '{}' (expected a whole number)", f.value);
+            self.problem_at(f, msg);
+            None
         }
     }
 
@@ -803,13 +805,12 @@ impl<'a> Builder<'a> {
         parse: fn(&str) -> Result<T, Malformed>,
     ) -> Option<T> {
         let f = self.plain(section, key)?;
-        match parse(f.value) {
-            Ok(v) => Some(v),
-            Err(Malformed) => {
-                let msg = format!("malformed parameter value: {}.{}", f.section, f.key);
-                self.problem_at(f, msg);
-                None
-            }
+        if let Ok(v) = parse(f.value) {
+            Some(v)
+        } else {
+            let msg = format!("malformed parameter value: {}.{}", f.section, f.key);
+            self.problem_at(f, msg);
+            None
         }
     }
 }
@@ -820,7 +821,7 @@ mod tests {
 
     /// The first tutorial's annotated service file, inline comments included
     /// (`tests/integration/common.rs` has it too, with test paths).
-    const P26: &str = r#"[DEFAULT]                                       # Global section for service description
+    const P26: &str = r"[DEFAULT]                                       # Global section for service description
 app = MyApp                                     # service application friendly name
 service_type = TST                              # specify is service runs production, test, dev, ...
 autostart_node = sles1                          # default running node, name returned by « hostname » command
@@ -848,7 +849,7 @@ disable = False
 mnt = /svc1/data
 optional = False
 dev = /dev/mapper/vgsvc1-lvdatasvc1
-"#;
+";
 
     struct Etc {
         _dir: tempfile::TempDir,
@@ -1269,7 +1270,7 @@ dev = /dev/mapper/vgsvc1-lvdatasvc1
                         hb_type: "openha".into(),
                         name: "s".into()
                     }
-                )
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -688,7 +688,7 @@ fn write_floors(file: &std::path::Path, mine: &BTreeMap<String, u64>) -> Result<
     let text = serde_json::to_string(&all).unwrap_or_default();
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)
-        .and_then(|_| crate::fsutil::write_atomic(file, text.as_bytes()))
+        .and_then(|()| crate::fsutil::write_atomic(file, text.as_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
@@ -922,7 +922,8 @@ fn check_clock(node: &str, seq: u64, now: u64) -> Result<(), WireError> {
     let (age, ahead) = (MAX_AGE.as_micros() as u64, MAX_AHEAD.as_micros() as u64);
     if seq < now.saturating_sub(age) || seq > now.saturating_add(ahead) {
         // Both below 2^63 for the next 290,000 years.
-        let skew_us = (seq as i128 - now as i128).clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+        let skew_us =
+            (i128::from(seq) - i128::from(now)).clamp(i64::MIN.into(), i64::MAX.into()) as i64;
         return Err(WireError::Stale {
             node: node.to_string(),
             seq,
@@ -1251,7 +1252,7 @@ mod tests {
         assert_eq!(published.len(), PING_SECRET_PREFIX.len() + 64);
         assert_eq!(published, ping_secret(SECRET), "stable");
         assert_ne!(ping_secret("another secret"), published);
-        assert!(crate::daemon::secret::check_strength(&published).is_ok());
+        assert!(crate::config::node_keywords::check_strength(&published).is_ok());
         let mut asker = Sealer::new(Key::arbitrator(&published), "other", "c1").unwrap();
         let ping = asker.seal(FrameKind::ArbPing, b"{}").unwrap();
         let mut pings =
@@ -1850,7 +1851,7 @@ mod tests {
                 // A genuine frame with a few random bytes changed.
                 2 | 3 => {
                     input = genuine.clone();
-                    for _ in 0..1 + rng.next() % 3 {
+                    for _ in 0..=(rng.next() % 3) {
                         let i = (rng.next() as usize) % input.len();
                         input[i] = rng.next() as u8;
                     }

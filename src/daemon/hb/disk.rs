@@ -39,7 +39,7 @@ const BLOCK: usize = 4096;
 const META_SLOT: u64 = 4096;
 const DATA_OFFSET: u64 = 4 * 1024 * 1024;
 const DATA_SLOT: u64 = 1024 * 1024;
-pub const SLOTS: usize = 64;
+pub(crate) const SLOTS: usize = 64;
 /// How often a slow slot write is logged.
 const SLOW_SAY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -65,7 +65,7 @@ impl Aligned {
     }
 }
 
-pub fn open_dev(dev: &Path) -> std::io::Result<File> {
+pub(crate) fn open_dev(dev: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -88,7 +88,7 @@ fn read_meta(f: &File) -> std::io::Result<Vec<String>> {
 }
 
 /// `node`'s slot: its rank in the sorted cluster node list.
-pub fn slot_of(node: &str, nodes: &[String]) -> std::io::Result<usize> {
+pub(crate) fn slot_of(node: &str, nodes: &[String]) -> std::io::Result<usize> {
     let mut sorted: Vec<&String> = nodes.iter().collect();
     sorted.sort();
     sorted.dedup();
@@ -124,7 +124,7 @@ fn write_slot(f: &File, slot: usize, frame: &[u8]) -> std::io::Result<()> {
 
 /// The length of the frame a data slot holds, from the slot's first bytes
 /// (at least 4); None for an empty slot or a length no slot can hold.
-pub fn frame_len(head: &[u8]) -> Option<usize> {
+pub(crate) fn frame_len(head: &[u8]) -> Option<usize> {
     let prefix: [u8; 4] = head.get(..4)?.try_into().ok()?;
     let len = u32::from_be_bytes(prefix) as usize;
     (len != 0 && len + 4 <= DATA_SLOT as usize).then_some(len)
@@ -146,7 +146,7 @@ fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
 }
 
 /// `hb#N.tx` on a disk: rewrites this node's slot every interval.
-pub fn tx(
+pub(crate) fn tx(
     conf: HbConf,
     dev: String,
     mut sealer: Sealer,
@@ -198,7 +198,7 @@ pub fn tx(
             // watchdog may be petted (watchdog.rs).
             // (Not once stopped: a replacement thread's history is its own.)
             Ok(()) if !stop.load(Ordering::Relaxed) => {
-                shared.tick(&conf.id, |t, now| t.written = Some(now))
+                shared.tick(&conf.id, |t, now| t.written = Some(now));
             }
             Ok(()) => {}
             Err(e) => log.warn(format!("{tid}: {e}")),
@@ -214,7 +214,7 @@ pub fn tx(
 
 /// `hb#N.rx` on a disk: reads the peers' slots every interval; a slot
 /// whose bytes did not change brings nothing (the peer may be dead).
-pub fn rx(
+pub(crate) fn rx(
     conf: HbConf,
     dev: String,
     mut opener: Opener,
@@ -285,7 +285,7 @@ pub fn rx(
 /// What a changed slot of `peer` holds: how the proof must see it, and the
 /// dataset to deliver when it is a live beat. None for an empty slot or a
 /// frame refused (logged).
-pub fn read_beat(
+pub(crate) fn read_beat(
     tid: &str,
     frame: &[u8],
     peer: &str,
@@ -327,11 +327,10 @@ pub fn read_beat(
 }
 
 /// What svcmon shows for a disk heartbeat: the device's base name.
-pub fn info(dev: &str) -> String {
+pub(crate) fn info(dev: &str) -> String {
     Path::new(dev)
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dev.to_string())
+        .map_or_else(|| dev.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]
@@ -390,7 +389,7 @@ mod tests {
                 handles.into_iter().map(|h| h.join().unwrap()).collect()
             });
             let mut uniq = slots.clone();
-            uniq.sort();
+            uniq.sort_unstable();
             uniq.dedup();
             assert_eq!(uniq.len(), nodes.len(), "{slots:?}");
         }

@@ -18,7 +18,7 @@ use crate::paths::Paths;
 
 /// What the heartbeat supervision works with.
 #[derive(Clone, Copy)]
-pub struct Site<'a> {
+pub(crate) struct Site<'a> {
     pub paths: &'a Paths,
     pub nodename: &'a str,
     pub shared: &'a Arc<Shared>,
@@ -36,7 +36,7 @@ enum Medium {
 /// with. The supervisor owns their entries in `Shared::threads`: a thread
 /// that ends does not remove its own, which could be its replacement's.
 #[derive(Default)]
-pub struct Heartbeats {
+pub(crate) struct Heartbeats {
     /// `[cluster] nodes`, this node included.
     members: Vec<String>,
     hbs: Vec<HbConf>,
@@ -55,19 +55,19 @@ const REVIVE_EVERY: Duration = Duration::from_secs(10);
 
 impl Heartbeats {
     /// The sections running, as configured.
-    pub fn hbs(&self) -> &[HbConf] {
+    pub(crate) fn hbs(&self) -> &[HbConf] {
         &self.hbs
     }
 
     /// Each rx thread's timeout: the peers' prune (`Shared::prune`).
-    pub fn timeouts(&self) -> BTreeMap<String, Duration> {
+    pub(crate) fn timeouts(&self) -> BTreeMap<String, Duration> {
         self.hbs
             .iter()
             .map(|h| (format!("{}.rx", h.id), h.timeout))
             .collect()
     }
 
-    pub fn stop_all(&mut self, shared: &Shared) {
+    pub(crate) fn stop_all(&mut self, shared: &Shared) {
         let ids: Vec<String> = self.stops.keys().cloned().collect();
         for id in ids {
             self.stop(&id, shared);
@@ -84,7 +84,7 @@ impl Heartbeats {
 
     /// Starts again, every REVIVE_EVERY, the sections one of whose threads
     /// ended on its own (1.9's supervisor restarts dead threads too).
-    pub fn revive<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
+    pub(crate) fn revive<'scope>(&mut self, s: &'scope std::thread::Scope<'scope, '_>, at: &Site) {
         let Site { shared, log, .. } = *at;
         let threads = shared.threads.lock().map(|t| t.clone()).unwrap_or_default();
         let dead: Vec<HbConf> = self
@@ -119,9 +119,9 @@ impl Heartbeats {
 
     /// Starts the heartbeats `conf` has, stops the ones it lost; a changed
     /// section (or a changed node list) restarts its threads.
-    pub fn reconcile<'scope, 'env>(
+    pub(crate) fn reconcile<'scope>(
         &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
+        s: &'scope std::thread::Scope<'scope, '_>,
         at: &Site,
         conf: &NodeConfig,
     ) {
@@ -136,11 +136,11 @@ impl Heartbeats {
         if let Ok(mut h) = shared.hb_conf.lock() {
             *h = conf.hbs.clone();
         }
-        let (start, stop) = if members != self.members {
+        let (start, stop) = if members == self.members {
+            diff(&self.hbs, &conf.hbs)
+        } else {
             self.stop_all(shared);
             (conf.hbs.clone(), Vec::new())
-        } else {
-            diff(&self.hbs, &conf.hbs)
         };
         for id in stop {
             self.stop(&id, shared);
@@ -152,9 +152,9 @@ impl Heartbeats {
     }
 
     /// Starts the threads of `sections`.
-    fn start<'scope, 'env>(
+    fn start<'scope>(
         &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
+        s: &'scope std::thread::Scope<'scope, '_>,
         at: &Site,
         sections: Vec<HbConf>,
     ) {
@@ -253,7 +253,7 @@ impl Heartbeats {
 }
 
 /// What changed between two heartbeat configurations.
-pub fn diff(old: &[HbConf], new: &[HbConf]) -> (Vec<HbConf>, Vec<String>) {
+pub(crate) fn diff(old: &[HbConf], new: &[HbConf]) -> (Vec<HbConf>, Vec<String>) {
     let by_id = |v: &[HbConf]| -> BTreeMap<String, HbConf> {
         v.iter().map(|h| (h.id.clone(), h.clone())).collect()
     };

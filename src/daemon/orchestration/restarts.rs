@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 /// How long a restarted resource must stay up before its restarts count
 /// from zero again.
-pub const STABLE_UP: Duration = Duration::from_secs(10);
+pub(crate) const STABLE_UP: Duration = Duration::from_secs(10);
 
 use serde_json::Value;
 
@@ -43,10 +43,10 @@ use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
 
-pub use crate::daemon::state::Watched;
+pub(crate) use crate::daemon::state::Watched;
 
 /// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
-pub fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
+pub(crate) fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
     svc.resources
         .iter()
         .filter(|r| !r.disabled() && (r.conf.common.restart > 0 || r.conf.common.monitor))
@@ -90,7 +90,7 @@ fn is_up(s: Status) -> bool {
 /// resource failed) and nobody else is deciding about it. An instance
 /// wholly down is the placement's business (shell.rs), not a
 /// resource restart's.
-pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
+pub(crate) fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
     matches!(s.orchestrate, Orchestrate::Ha | Orchestrate::Start)
         && s.error.is_none()
         && !s.frozen
@@ -103,7 +103,7 @@ pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool 
 /// Another node could take the service over: a peer heard, in the
 /// service's nodes, neither it nor its instance frozen, not stopping its
 /// daemon, and whose last start of it did not fail.
-pub fn other_candidate(
+pub(crate) fn other_candidate(
     name: &str,
     nodes: &[String],
     local: &str,
@@ -122,7 +122,7 @@ pub fn other_candidate(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Nothing,
     /// Up again after restarts: the count goes back to 0.
     Reset,
@@ -141,7 +141,7 @@ pub enum Step {
 
 /// What to do about one watched resource that was restarted `count` times;
 /// `stable`: it has been up for STABLE_UP.
-pub fn decide(
+pub(crate) fn decide(
     w: &Watched,
     count: u32,
     stable: bool,
@@ -173,7 +173,7 @@ pub fn decide(
 
 /// `DEFAULT.monitor_action`; unset means `freezestop`, the one action that
 /// moves the service away without ending the node.
-pub fn monitor_action(value: &str) -> SplitAction {
+pub(crate) fn monitor_action(value: &str) -> SplitAction {
     match SplitAction::parse(value) {
         Some(a @ (SplitAction::Crash | SplitAction::Reboot)) => a,
         _ => SplitAction::FreezeStop,
@@ -183,7 +183,7 @@ pub fn monitor_action(value: &str) -> SplitAction {
 /// Carries out the decisions; keeps what it last said per resource so that
 /// a resource left down is logged (and acted on) once, not every pass.
 #[derive(Default)]
-pub struct Restarter {
+pub(crate) struct Restarter {
     said: BTreeMap<(String, String), Step>,
     /// Since when each watched resource has been seen up, continuously.
     up_since: BTreeMap<(String, String), Instant>,
@@ -194,7 +194,7 @@ pub struct Restarter {
 impl Restarter {
     /// True when something was started, frozen or stopped: the caller
     /// decides nothing more on the statuses it had.
-    pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
+    pub(crate) fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
         let Pass {
             env,
             shared,
@@ -308,7 +308,7 @@ impl Restarter {
                             w.rid,
                             w.restart,
                             until.duration_since(now).as_secs()
-                        ))
+                        ));
                     }
                     Step::WouldAct => log.warn(format!(
                         "{name}: {} down, restarts exhausted: would {} but no other node can run it",
@@ -344,14 +344,14 @@ impl Restarter {
 /// An unmonitored resource whose restarts were spent: when its rest
 /// ends (None once restarts resumed), and how many rests in a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Resting {
+pub(crate) struct Resting {
     pub until: Option<Instant>,
     pub rests: u32,
 }
 
 /// Where such a resource stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rest {
+pub(crate) enum Rest {
     /// Spent just now: left down until `until`, the `rests`th time in a
     /// row (the back-off of a start failure's).
     Begin { rests: u32, until: Instant },
@@ -362,7 +362,7 @@ pub enum Rest {
 }
 
 /// `state`: None when not resting since the resource was last stable.
-pub fn rest(state: Option<Resting>, now: Instant) -> Rest {
+pub(crate) fn rest(state: Option<Resting>, now: Instant) -> Rest {
     let state = state.unwrap_or_default();
     match state.until {
         Some(until) if now < until => Rest::Resting,
@@ -483,7 +483,7 @@ fn run_monitor_action(
     memory.start_failed.insert(name.to_string(), f);
     memory.save(env.paths, log);
     shared.set_smon(name, Smon::StartFailed);
-    if super::actions::run(env, name, Action::Stop, Default::default()) {
+    if super::actions::run(env, name, Action::Stop, super::actions::How::default()) {
         log.info(format!("{why}: stopped here"));
     } else {
         log.error(format!(

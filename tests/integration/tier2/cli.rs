@@ -809,7 +809,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .lines()
         .filter(|l| l.contains('#') && !l.starts_with('['))
     {
-        let comment = &line[line.find(" #").map(|i| i + 1).unwrap_or(0)..];
+        let comment = &line[line.find(" #").map_or(0, |i| i + 1)..];
         if line.starts_with("app ") {
             continue;
         }

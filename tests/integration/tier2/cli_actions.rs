@@ -446,17 +446,16 @@ fn dry_then_real(w: &World, args: &[&str]) {
     let (launchers, tools): (Vec<String>, Vec<String>) =
         plan.into_iter().partition(|l| l.contains(".d/"));
     assert!(!ran.is_empty(), "{}", real.report());
-    if tools != ran || launchers != spawned {
-        panic!(
-            "the plan differs from what ran\n--- planned tools:\n{}\n--- ran:\n{}\n--- planned launchers:\n{}\n--- spawned:\n{}\n{}\n{}",
-            tools.join("\n"),
-            ran.join("\n"),
-            launchers.join("\n"),
-            spawned.join("\n"),
-            dry.report(),
-            real.report()
-        );
-    }
+    assert!(
+        tools == ran && launchers == spawned,
+        "the plan differs from what ran\n--- planned tools:\n{}\n--- ran:\n{}\n--- planned launchers:\n{}\n--- spawned:\n{}\n{}\n{}",
+        tools.join("\n"),
+        ran.join("\n"),
+        launchers.join("\n"),
+        spawned.join("\n"),
+        dry.report(),
+        real.report()
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::daemon::orchestration::view::{NodeView, SvcView};
 use crate::order::{Order, Target};
 use crate::placement::Placement;
 
-pub const TICK: f64 = 0.1;
+pub(super) const TICK: f64 = 0.1;
 const INTERVAL: f64 = 1.0;
 const TIMEOUT: f64 = 3.0;
 const WATCHDOG_TIMEOUT: f64 = 2.0;
@@ -40,11 +40,11 @@ const MAX_AGE: f64 = 30.0;
 const EPOCH: f64 = 1_700_000_000.0;
 /// An ha service runs somewhere once an eligible node was up and the
 /// cluster connected for this long.
-pub const LIVENESS_BOUND: f64 = 60.0;
+pub(super) const LIVENESS_BOUND: f64 = 60.0;
 
 /// Something that happens to the cluster, at a simulated time.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     PowerLoss(usize),
     PowerOn(usize),
     /// The agent dies (SIGKILL); systemd starts it again after `down`.
@@ -71,7 +71,7 @@ pub enum Event {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Timed {
+pub(crate) struct Timed {
     pub at: f64,
     pub ev: Event,
 }
@@ -109,7 +109,7 @@ impl fmt::Display for Event {
 
 /// A cluster and what happens to it.
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub nodes: usize,
     /// Per service: its `nodes`, in order, and whether a second start is
     /// refused while a live node holds it (an address probe).
@@ -185,14 +185,14 @@ struct Msg {
 
 /// A broken property: what, when.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
+pub(super) struct Violation {
     pub at: f64,
     pub what: String,
 }
 
 /// What one run covered, and how it ended.
 #[derive(Debug, Default, Clone)]
-pub struct Stats {
+pub(super) struct Stats {
     pub simulated: f64,
     pub starts: u64,
     pub takeovers_checked: u64,
@@ -200,7 +200,7 @@ pub struct Stats {
     pub runs_on: Vec<Vec<usize>>,
 }
 
-pub struct World<'a> {
+pub(super) struct World<'a> {
     sc: &'a Scenario,
     t: f64,
     base: Instant,
@@ -229,7 +229,7 @@ fn svc_name(s: usize) -> String {
 }
 
 impl<'a> World<'a> {
-    pub fn new(sc: &'a Scenario, trace: bool) -> World<'a> {
+    pub(super) fn new(sc: &'a Scenario, trace: bool) -> World<'a> {
         let nodes = (0..sc.nodes)
             .map(|i| Node {
                 power: true,
@@ -284,7 +284,7 @@ impl<'a> World<'a> {
     }
 
     /// Runs the whole scenario; the first broken property ends it.
-    pub fn run(mut self) -> (Result<Stats, Violation>, Vec<String>) {
+    pub(super) fn run(mut self) -> (Result<Stats, Violation>, Vec<String>) {
         let mut events = self.sc.events.clone();
         events.sort_by(|a, b| a.at.total_cmp(&b.at));
         let mut next = 0;
@@ -800,7 +800,7 @@ impl<'a> World<'a> {
     }
 
     /// Node i could run service s and would be placed there if alone.
-    fn eligible(&self, i: usize, s: usize, order: &Option<Order>) -> bool {
+    fn eligible(&self, i: usize, s: usize, order: Option<&Order>) -> bool {
         let n = &self.nodes[i];
         let nm = svc_name(s);
         let wall = EPOCH + self.t;
@@ -809,7 +809,7 @@ impl<'a> World<'a> {
             && self.t - n.agent_started >= SETTLE
             && !self.broken.contains(&(s, i))
             && n.mem.start_failed.get(&nm).is_none_or(|f| !f.active(wall))
-            && n.mem.orders.get(&nm) == order.as_ref()
+            && n.mem.orders.get(&nm) == order
             && !n.frozen.contains(&s)
             && self.sc.services[s].0.contains(&i)
             // Every node of the service that is off went off while every
@@ -859,7 +859,7 @@ impl<'a> World<'a> {
             // Liveness.
             let order = self.newest_order(s);
             let wanted = order.as_ref().is_none_or(|o| !o.target.freezes());
-            let any = (0..self.nodes.len()).any(|i| self.eligible(i, s, &order));
+            let any = (0..self.nodes.len()).any(|i| self.eligible(i, s, order.as_ref()));
             if wanted && any && self.connected() {
                 let began = *self.live_since.entry(s).or_insert(t);
                 let since = began.max(self.disturbed);
