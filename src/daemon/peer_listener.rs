@@ -35,6 +35,7 @@
 //! unknown action) is refused and counted but never blacklisted: it holds
 //! the key, so banning its address would only cut a cluster node off.
 
+use crate::daemon::state::ThreadState;
 use std::io;
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -175,7 +176,7 @@ pub(crate) fn serve(
     log: Logger,
 ) {
     let info = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    shared.set_thread(THREAD, "running", &info);
+    shared.set_thread(THREAD, ThreadState::Running, &info);
     let server = Server {
         paths,
         node_conf,
@@ -197,7 +198,7 @@ pub(crate) fn serve(
         }
         server.accept_loop(&tcp, &tx, &conns);
     });
-    shared.set_thread(THREAD, "stopped", &info);
+    shared.set_thread(THREAD, ThreadState::Stopped, &info);
 }
 
 /// An accepted connection, its source and its place among the source's.

@@ -6,6 +6,7 @@
 //! `<lock>/osvcd.lock` for its whole life (a second daemon is refused), writes
 //! `<var>/osvcd.pid`, runs its threads and, once a second, watches node.conf.
 
+use crate::daemon::state::{NodeMonitor, ThreadState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -159,14 +160,14 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
                     "cannot listen on {at} ([listener] addr and port in {}): {e}",
                     paths.node_conf().display()
                 ));
-                shared.set_thread("listener", "stopped", &at);
+                shared.set_thread("listener", ThreadState::Stopped, &at);
             }
         }
-        shared.set_thread("monitor", "running", "");
+        shared.set_thread("monitor", ThreadState::Running, "");
         let sh = shared.clone();
         let me = monitor_env;
         s.spawn(move || monitor::run(me, sh));
-        shared.set_thread("scheduler", "running", "");
+        shared.set_thread("scheduler", ThreadState::Running, "");
         let sh = shared.clone();
         let se = &sched_env;
         s.spawn(move || scheduler::run(se, sh));
@@ -258,7 +259,7 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
 /// (nothing is taken over from a node in maintenance) instead of reading
 /// the silence that follows as a death. The services keep running here.
 fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
-    shared.set_node_monitor("maintenance");
+    shared.set_node_monitor(NodeMonitor::Maintenance);
     let beat = hbs.hbs().iter().map(|h| h.interval).max();
     if let Some(beat) = beat {
         log.info("announcing maintenance to the peers before stopping");

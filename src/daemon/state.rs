@@ -23,10 +23,44 @@ pub(crate) fn advertised_watchdog(data: &Value) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
+/// A daemon thread's state, as svcmon shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadState {
+    Running,
+    Stopped,
+}
+
+impl ThreadState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ThreadState::Running => "running",
+            ThreadState::Stopped => "stopped",
+        }
+    }
+}
+
+/// The node monitor's state, advertised with every beat: `idle`, or
+/// `maintenance` once its daemon is being stopped on purpose (peers then
+/// take its silence for a clean stop, not a death).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum NodeMonitor {
+    #[default]
+    Idle,
+    Maintenance,
+}
+
+impl NodeMonitor {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NodeMonitor::Idle => "idle",
+            NodeMonitor::Maintenance => "maintenance",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ThreadInfo {
-    /// `running` or `stopped`.
-    pub state: &'static str,
+    pub state: ThreadState,
     /// What svcmon shows after the state (the listener's address).
     pub info: String,
 }
@@ -100,7 +134,7 @@ pub(crate) struct NodeData {
     pub load15: f64,
     pub frozen: bool,
     /// The node monitor state; `idle` is not shown.
-    pub monitor: String,
+    pub monitor: NodeMonitor,
     pub services: BTreeMap<String, ServiceData>,
 }
 
@@ -205,7 +239,7 @@ impl Shared {
             nodename: nodename.to_string(),
             threads: Mutex::new(BTreeMap::new()),
             node: Mutex::new(NodeData {
-                monitor: "idle".into(),
+                monitor: NodeMonitor::Idle,
                 ..NodeData::default()
             }),
             cluster_nodes: Mutex::new(vec![nodename.to_string()]),
@@ -419,7 +453,7 @@ impl Shared {
         let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
-            "monitor": node.monitor,
+            "monitor": node.monitor.as_str(),
             "services": services,
         });
         // Only when true, so that a cluster without quorum sends what it
@@ -492,9 +526,9 @@ impl Shared {
     }
 
     /// This node's monitor state, sent with every heartbeat.
-    pub(crate) fn set_node_monitor(&self, state: &str) {
+    pub(crate) fn set_node_monitor(&self, state: NodeMonitor) {
         if let Ok(mut n) = self.node.lock() {
-            n.monitor = state.to_string();
+            n.monitor = state;
         }
     }
 
@@ -532,7 +566,7 @@ impl Shared {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_thread(&self, id: &str, state: &'static str, info: &str) {
+    pub(crate) fn set_thread(&self, id: &str, state: ThreadState, info: &str) {
         if let Ok(mut t) = self.threads.lock() {
             t.insert(
                 id.to_string(),
@@ -560,7 +594,7 @@ impl Shared {
             .map(|t| {
                 t.iter()
                     .map(|(id, th)| {
-                        let mut v = json!({"state": th.state, "info": th.info});
+                        let mut v = json!({"state": th.state.as_str(), "info": th.info});
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));

@@ -21,6 +21,7 @@
 //! when its content has not changed, and whether that content was a live
 //! beat or a stale frame found on the disk when the rx started.
 
+use crate::daemon::state::ThreadState;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
@@ -169,7 +170,7 @@ pub(crate) fn tx(
         Ok(fs) => fs,
         Err(e) => {
             log.error(format!("{tid}: cannot use {dev}: {e}"));
-            shared.set_thread(&tid, "stopped", &dev);
+            shared.set_thread(&tid, ThreadState::Stopped, &dev);
             return;
         }
     };
@@ -227,7 +228,7 @@ pub(crate) fn rx(
         Ok(f) => f,
         Err(e) => {
             log.error(format!("{tid}: cannot open {dev}: {e}"));
-            shared.set_thread(&tid, "stopped", &dev);
+            shared.set_thread(&tid, ThreadState::Stopped, &dev);
             return;
         }
     };

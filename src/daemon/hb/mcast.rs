@@ -4,6 +4,7 @@
 //! number of nodes. `intf` pins both the sending and the joining interface
 //! (a host has several networks; the heartbeat must use the one meant for it).
 
+use crate::daemon::state::ThreadState;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -165,7 +166,7 @@ pub(crate) fn tx(
         Ok(s) => s,
         Err(e) => {
             log.error(format!("{tid}: {e}"));
-            shared.set_thread(&tid, "stopped", &group.to_string());
+            shared.set_thread(&tid, ThreadState::Stopped, &group.to_string());
             return;
         }
     };
@@ -209,7 +210,7 @@ pub(crate) fn rx(
         Ok(s) => s,
         Err(e) => {
             log.error(format!("{tid}: {e}"));
-            shared.set_thread(&tid, "stopped", &group.to_string());
+            shared.set_thread(&tid, ThreadState::Stopped, &group.to_string());
             return;
         }
     };

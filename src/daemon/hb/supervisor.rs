@@ -4,6 +4,7 @@
 //! section whose thread died. run.rs calls it from its loop, the one place
 //! node.conf is watched.
 
+use crate::daemon::state::ThreadState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,7 +95,7 @@ impl Heartbeats {
                 ["rx", "tx"].iter().any(|d| {
                     threads
                         .get(&format!("{}.{d}", h.id))
-                        .is_some_and(|t| t.state == "stopped")
+                        .is_some_and(|t| t.state == ThreadState::Stopped)
                 })
             })
             .filter(|h| {
@@ -225,23 +226,23 @@ impl Heartbeats {
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
             match medium {
                 Medium::Unicast => {
-                    shared.set_thread(&rx_id, "running", &unicast::listen_on(&conf));
-                    shared.set_thread(&tx_id, "running", "");
+                    shared.set_thread(&rx_id, ThreadState::Running, &unicast::listen_on(&conf));
+                    shared.set_thread(&tx_id, ThreadState::Running, "");
                     s.spawn(move || unicast::rx(c, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || unicast::tx(conf, p, sealer, sh, flag, lg));
                 }
                 Medium::Multicast(group) => {
-                    shared.set_thread(&rx_id, "running", &group.to_string());
-                    shared.set_thread(&tx_id, "running", &group.to_string());
+                    shared.set_thread(&rx_id, ThreadState::Running, &group.to_string());
+                    shared.set_thread(&tx_id, ThreadState::Running, &group.to_string());
                     s.spawn(move || mcast::rx(c, group, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || mcast::tx(conf, group, p, sealer, sh, flag, lg));
                 }
                 Medium::Disk(dev) => {
                     let info = disk::info(&dev);
-                    shared.set_thread(&rx_id, "running", &info);
-                    shared.set_thread(&tx_id, "running", &info);
+                    shared.set_thread(&rx_id, ThreadState::Running, &info);
+                    shared.set_thread(&tx_id, ThreadState::Running, &info);
                     let d = dev.clone();
                     s.spawn(move || disk::rx(c, d, opener, sh, st, lg));
                     let (sh, lg) = (shared.clone(), log.clone());

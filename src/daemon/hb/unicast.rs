@@ -3,6 +3,7 @@
 //! `[cluster] nodes`; the rx thread accepts on `port` and, for each frame
 //! that authenticates, refreshes that peer.
 
+use crate::daemon::state::ThreadState;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,7 +98,7 @@ pub(crate) fn rx(
                 "{tid}: cannot listen on {at}: {e} (check [{}] addr and port in node.conf)",
                 conf.id
             ));
-            shared.set_thread(&tid, "stopped", &at);
+            shared.set_thread(&tid, ThreadState::Stopped, &at);
             return;
         }
     };
