@@ -9,7 +9,7 @@
 //! unless it already runs on another node or another node comes first in
 //! its placement (the daemons start it there: two starts typed at once on
 //! two nodes must not both start it). The daemon carries the order to
-//! every node (daemon/expect.rs); a stop waits until no node reports the
+//! every node (daemon/orchestration/orders.rs); a stop waits until no node reports the
 //! service up. `switch --to node` has no local part: the daemons stop it
 //! where it runs and start it on that node (a `placed@node` order), and the
 //! command waits for it; without a running daemon it is the stop here and
@@ -243,7 +243,7 @@ fn wait(
 }
 
 /// Where the daemons will start `name` once its order thaws every
-/// instance: the placement leader (daemon/placement.rs) among the nodes
+/// instance: the placement leader (src/placement.rs) among the nodes
 /// this daemon hears, their instances' frozen flags set aside. None
 /// without a daemon, or with no candidate.
 fn start_leader(env: &Env, name: &str) -> Option<String> {

@@ -435,7 +435,7 @@ impl<'a> Builder<'a> {
     }
 
     /// `monitor_action = freezestop|reboot|crash`: what the daemon does when
-    /// a monitored resource stays down (daemon/restart.rs). A typo must not
+    /// a monitored resource stays down (daemon/orchestration/restarts.rs). A typo must not
     /// silently become another action, so anything else is refused; empty
     /// is unset.
     fn monitor_action(&mut self) -> String {

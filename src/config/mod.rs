@@ -101,10 +101,10 @@ pub(crate) struct ServiceConfig {
     /// and fails it over.
     pub orchestrate: String,
     /// `DEFAULT.monitor_action`: `freezestop`, `reboot` or `crash`; empty
-    /// when unset (daemon/restart.rs then freezes and stops).
+    /// when unset (daemon/orchestration/restarts.rs then freezes and stops).
     pub monitor_action: String,
     /// `DEFAULT.placement`: `nodes order` (default) or `load avg`: how the
-    /// daemon picks the node to run the service (daemon/placement.rs).
+    /// daemon picks the node to run the service (src/placement.rs).
     pub placement: String,
     /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
     /// file order within a type. `app` always exists; `sync#i0` exists when

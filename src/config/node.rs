@@ -25,7 +25,7 @@ pub(crate) const DEFAULT_HB_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) const DEFAULT_ARBITRATOR_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_LISTENER_ADDR: &str = "0.0.0.0";
 /// The orchestrator's wait before starting a service on a node that just
-/// came up (orchestrator.rs).
+/// came up (daemon/orchestration/core.rs).
 pub(crate) const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_WATCHDOG_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_HOST_MODE: &str = "TST";
@@ -344,7 +344,7 @@ fn arbitrator_section(section: &Section) -> Option<Arbitrator> {
 }
 
 /// `[node] split_action` (or `[cluster]`): what a node that lost quorum
-/// does (src/daemon/split.rs carries it out).
+/// does (src/daemon/orchestration/split.rs carries it out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SplitAction {
     Crash,

@@ -112,7 +112,7 @@ const HOST_MODE: ValueKind = ValueKind::OneOf {
     words: &super::load::SERVICE_TYPES,
 };
 
-/// split.rs's actions.
+/// daemon/orchestration/split.rs's actions.
 const SPLIT_ACTION: ValueKind = ValueKind::OneOf {
     what: "a split action",
     words: &["crash", "reboot", "freezestop", "disabled"],

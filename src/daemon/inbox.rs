@@ -1,5 +1,5 @@
 //! Orders typed here, kept on disk from the moment the daemon accepts them
-//! until they are in its memory file (memory.rs). The command runs its
+//! until they are in its memory file (orchestration/memory.rs). The command runs its
 //! local part (a freeze, a thaw, a start) only after the daemon has kept
 //! the order: a node that loses power in between comes back with the order
 //! and carries it to its peers, instead of leaving a thawed or frozen

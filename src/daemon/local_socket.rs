@@ -115,7 +115,7 @@ fn service_status(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
     json!({"status": 0, "data": {"text": text}})
 }
 
-/// A cluster-wide order for one service, from the CLI (expect.rs), kept
+/// A cluster-wide order for one service, from the CLI (orchestration/orders.rs), kept
 /// on disk before the answer (inbox.rs): the command's local part runs
 /// only once the order survives a power loss.
 fn set_service_monitor(paths: &Paths, shared: &Shared, opts: &Value) -> Value {

@@ -139,7 +139,7 @@ pub(crate) struct NodeData {
 }
 
 /// What one heartbeat's threads last achieved: the watchdog's gate
-/// (watchdog.rs) and the disk proof (proof.rs) read it.
+/// (watchdog.rs) and the disk proof (orchestration/proof.rs) read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Ticks {
     /// The tx loop sealed and sent (or tried to send) a beat.
@@ -180,7 +180,7 @@ pub(crate) struct Shared {
     pub hb_conf: Mutex<Vec<crate::config::node::HbConf>>,
     /// Lost peers: when they were last heard and what they had promised
     /// (their watchdog, fencing themselves on losing quorum): the evidence
-    /// proof.rs weighs, and the takeover's timing line. Forgotten when the
+    /// orchestration/proof.rs weighs, and the takeover's timing line. Forgotten when the
     /// peer is heard again.
     pub lost: Mutex<BTreeMap<String, Lost>>,
     /// Per heartbeat id, what its threads last achieved.
@@ -273,7 +273,7 @@ impl Shared {
 
     /// A heartbeat section stopped (removed, changed or revived): what
     /// its threads achieved is forgotten with them, so that a new thread
-    /// on another device starts with no history (watchdog.rs, proof.rs).
+    /// on another device starts with no history (watchdog.rs, orchestration/proof.rs).
     pub(crate) fn forget_heartbeat(&self, hb: &str) {
         if let Ok(mut t) = self.ticks.lock() {
             t.remove(hb);
@@ -457,7 +457,7 @@ impl Shared {
             "services": services,
         });
         // Only when true, so that a cluster without quorum sends what it
-        // always sent. A frozen node runs no split action (quorum.rs).
+        // always sent. A frozen node runs no split action (orchestration/quorum.rs).
         if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
             v["fences_itself"] = json!(true);
         }

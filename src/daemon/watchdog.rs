@@ -11,7 +11,7 @@
 //! a bound the node advertises in its heartbeat dataset (`watchdog`, in
 //! seconds, see [`advertised`]): at most that long after its last disk
 //! write (or beat), the node has been reset. The peers count a silent disk
-//! slot as proof only once that much time has passed (proof.rs).
+//! slot as proof only once that much time has passed (orchestration/proof.rs).
 //!
 //! The gate, checked before every pet:
 //! - some heartbeat's tx loop ran within its interval and [`slack`]: the

@@ -10,7 +10,7 @@
 //! directory): `pet <ms>` arms it, or pushes the deadline `<ms>` from now;
 //! `disarm` (a clean daemon stop) ends it without resetting anything.
 //!
-//! Reset: `reboot(2)` with no sync, through split.rs's guarded path: in a
+//! Reset: `reboot(2)` with no sync, through orchestration/split.rs's guarded path: in a
 //! lab node (a PID namespace) that ends the node, never the host; a daemon
 //! under `OSVC_ROOT_PATH` on the host (tier-2 tests) only logs it. Memory
 //! is locked and the scheduling class raised when the system allows it,

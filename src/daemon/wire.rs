@@ -97,7 +97,7 @@
 //!   30 s.
 //!
 //! The disk heartbeat keeps no floor and no clock bound: a dead peer's
-//! last beat stays in its slot, and hb_disk.rs must read it, however old,
+//! last beat stays in its slot, and hb/disk.rs must read it, however old,
 //! as evidence that the peer stopped writing (it then judges freshness by
 //! the slot changing). Responses and arbitrator pings and their answers
 //! skip the clock bound: a response is bound to its request's `seq`
@@ -197,11 +197,11 @@ pub enum FrameKind {
     Request = 2,
     /// The listener's answer to a request.
     Response = 3,
-    /// A heartbeat to a multicast group (hb_mcast.rs).
+    /// A heartbeat to a multicast group (hb/mcast.rs).
     HbMulticast = 4,
-    /// A heartbeat in a disk slot (hb_disk.rs).
+    /// A heartbeat in a disk slot (hb/disk.rs).
     HbDisk = 5,
-    /// A ping to an arbitrator, under its ping-only key (quorum.rs).
+    /// A ping to an arbitrator, under its ping-only key (orchestration/quorum.rs).
     ArbPing = 6,
     /// The arbitrator's answer to a ping.
     ArbPong = 7,
