@@ -41,6 +41,14 @@ pub(crate) fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), S
     Ok(())
 }
 
+/// The 15-minute load average (placement by `load avg`, svcmon's row).
+pub(crate) fn load15() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,14 +124,27 @@ fn local_view(paths: &Paths) -> Value {
                     "cluster_type": "failover",
                     "nodes": svc.info.nodes,
                     "drpnodes": svc.info.drpnodes,
+                    "error": null,
                     "orchestrate": svc.config.orchestrate,
+                    "placement": svc.config.placement,
+                    "smon": "idle",
+                    "config": null,
+                    "restart": {},
                 })
             }
             Err(e) => json!({
                 "avail": "undef",
                 "overall": "undef",
+                "frozen": false,
+                "cluster_type": "failover",
                 "nodes": [nodename],
+                "drpnodes": [],
                 "error": e.to_string(),
+                "orchestrate": "no",
+                "placement": "nodes order",
+                "smon": "idle",
+                "config": null,
+                "restart": {},
             }),
         };
         services.insert(name, entry);
@@ -141,7 +154,9 @@ fn local_view(paths: &Paths) -> Value {
         "cluster_nodes": [nodename],
         "nodes": {
             nodename.clone(): {
+                "load15": crate::node::load15(),
                 "frozen": paths.frozen_node().exists(),
+                "monitor": "idle",
                 "services": services,
             }
         },

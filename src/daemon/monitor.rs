@@ -207,10 +207,7 @@ pub(crate) fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
         };
         services.insert(name, data);
     }
-    let load15 = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0);
+    let load15 = crate::node::load15();
     if let Ok(mut node) = shared.node.lock() {
         node.services = services;
         node.load15 = load15;
