@@ -3,7 +3,8 @@
 #   1. start+stop cycle of p26.opensvc.com on node1 (ip, vg, 2 ext4 fs, the
 #      web launcher): median wall time of CYCLES cycles;
 #   2. `print status` of the started service (app with its C script):
-#      hyperfine median inside node1;
+#      hyperfine median inside node1, probed; then with the agent daemon
+#      running, from its memory and with --refresh;
 #   3. the conflict check: node2 holds the address, node1's start must be
 #      refused, 20 times in a row.
 # Usage, as root: bash scripts/bench-lab.sh [CYCLES]   (default 20)
@@ -40,6 +41,16 @@ rm -f "/tmp/bench-lab.$ID"
 on node1 "p26.opensvc.com start 2>/dev/null"
 on node1 "hyperfine -N --warmup 10 --runs 200 --export-json /tmp/ps.json 'p26.opensvc.com print status' >/dev/null 2>&1 &&
     python3 -c 'import json,statistics; t=json.load(open(\"/tmp/ps.json\"))[\"results\"][0][\"times\"]; print(\"print status (started)  median %6.2f ms   (%d runs)\" % (statistics.median(t)*1000, len(t)))'"
+# 2b. The same with the agent daemon running: answered from its memory
+# (docs/behaviour.md, "Status from the daemon's memory"), and --refresh,
+# which probes as above. The daemon's peer listener stays on loopback.
+on node1 "nodemgr set --param listener.addr --value 127.0.0.1 && nodemgr daemon start >/dev/null &&
+    for i in \$(seq 100); do svcmon 2>/dev/null | grep -q p26.opensvc.com && break; sleep 0.1; done &&
+    hyperfine -N --warmup 10 --runs 200 --export-json /tmp/ps.json 'p26.opensvc.com print status' 'p26.opensvc.com print status --refresh' >/dev/null 2>&1 &&
+    python3 -c 'import json,statistics
+for r, w in zip(json.load(open(\"/tmp/ps.json\"))[\"results\"], [\"from memory\", \"--refresh\"]):
+    print(\"print status (daemon, %-11s) median %6.2f ms   (%d runs)\" % (w + \")\", statistics.median(r[\"times\"])*1000, len(r[\"times\"])))' &&
+    nodemgr daemon stop >/dev/null"
 on node1 "p26.opensvc.com stop 2>/dev/null"
 
 # 3. Conflict detection, 20 in a row.

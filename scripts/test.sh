@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test tier, as CI runs it (.ci/run calls this file):
-#   1. unit tests next to the code        (cargo test --lib)
+#   1. unit tests next to the code        (cargo test --lib), and 1000
+#      random scenarios of the cluster simulation (src/daemon/orchestration/sim/)
 #   2. integration tests with fake tools  (tests/integration/tier2/)
 #   3. golden tests from the tutorials    (tests/integration/tier3/)
 #   4. system tests on real kernel objects, as root (tests/integration/tier4/,
@@ -37,6 +38,13 @@ echo "== cargo test (tiers 1-3, and 4 when root)"
 # --all-targets: the unit tests (lib and bin) and the integration binary;
 # the chaos binary is test = false, run below.
 cargo test --locked --all-targets --no-fail-fast -- --test-threads=2
+
+# The default `cargo test` runs seeds 1-60 of the cluster simulation; CI
+# adds 1000 more from a seed of its own, printed so that a failure replays
+# (SIM_SEED=<the seed it names> cargo test --lib sim).
+sim_first=$(( (RANDOM << 15 | RANDOM) + 1000 ))
+echo "== simulation: 1000 random scenarios from seed $sim_first (tier 1)"
+SIM_SCENARIOS=1000 SIM_FIRST_SEED=$sim_first cargo test --locked --lib sim::random -- --nocapture
 
 if [[ $EUID -eq 0 ]]; then
     echo "== chaos: random faults on a lab cluster (tier 5)"

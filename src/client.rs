@@ -13,17 +13,17 @@ use serde_json::{Value, json};
 use crate::paths::Paths;
 
 /// `<var>/lsnr/lsnr.sock`: the path keeps 1.x's directory name.
-pub fn socket_path(paths: &Paths) -> PathBuf {
+pub(crate) fn socket_path(paths: &Paths) -> PathBuf {
     paths.var.join("lsnr").join("lsnr.sock")
 }
 
 /// Sends one request to the local daemon; None when no daemon answers.
-pub fn request(paths: &Paths, action: &str) -> Option<Value> {
+pub(crate) fn request(paths: &Paths, action: &str) -> Option<Value> {
     ask(paths, &json!({"action": action}))
 }
 
 /// Sends `req` (`{"action": ..., "options": ...}`) to the local daemon.
-pub fn ask(paths: &Paths, req: &Value) -> Option<Value> {
+pub(crate) fn ask(paths: &Paths, req: &Value) -> Option<Value> {
     let conn = UnixStream::connect(socket_path(paths)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut w = &conn;
@@ -34,6 +34,6 @@ pub fn ask(paths: &Paths, req: &Value) -> Option<Value> {
 }
 
 /// Unblocks `serve` (waiting in accept) after a stop was requested.
-pub fn wake(paths: &Paths) {
+pub(crate) fn wake(paths: &Paths) {
     let _ = UnixStream::connect(socket_path(paths));
 }

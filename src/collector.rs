@@ -10,7 +10,7 @@ use crate::paths::Paths;
 
 /// `print`: false for actions whose stdout is data (json, get), where the
 /// timestamp is still updated but nothing is printed.
-pub fn push_if_needed(paths: &Paths, svc: &str, conf: &Path, print: bool) {
+pub(crate) fn push_if_needed(paths: &Paths, svc: &str, conf: &Path, print: bool) {
     let stamp = paths.var.join(format!("{svc}.push"));
     let Some(mtime) = mtime_secs(conf) else {
         return;
@@ -23,11 +23,10 @@ pub fn push_if_needed(paths: &Paths, svc: &str, conf: &Path, print: bool) {
     }
     let now = std::time::SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(mtime)
+        .map_or(mtime, |d| d.as_secs_f64())
         .max(mtime);
     let written = std::fs::create_dir_all(&paths.var)
-        .and_then(|_| crate::fsutil::write_atomic(&stamp, format!("{now:.6}\n").as_bytes()))
+        .and_then(|()| crate::fsutil::write_atomic(&stamp, format!("{now:.6}\n").as_bytes()))
         .is_ok();
     if print {
         println!("send {} to collector ... OK", conf.display());

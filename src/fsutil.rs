@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 /// The mode a rewritten file gets: a closed set, so that no caller can
 /// ask for "whatever the umask gives".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Perms {
+pub(crate) enum Perms {
     /// The existing file's mode and owner; 0600 for a new file, which may
     /// hold credentials (a service file's application passwords).
     #[default]
@@ -35,7 +35,7 @@ pub enum Perms {
 
 /// How to write: see [`write_atomic_with`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WriteOpts {
+pub(crate) struct WriteOpts {
     pub perms: Perms,
     /// Set before the rename, so that the file never appears with another
     /// time (config replication keeps the origin's time: newest-wins must
@@ -46,14 +46,18 @@ pub struct WriteOpts {
 /// A temp file older than this whose writer is dead is stale. A write
 /// takes milliseconds; the bound only guards against a writer in another
 /// pid namespace, whose pid means nothing here.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
 
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     write_atomic_with(path, data, WriteOpts::default())
 }
 
 /// `write_atomic` with the origin's modification time.
-pub fn write_atomic_at(path: &Path, data: &[u8], mtime: Option<SystemTime>) -> io::Result<()> {
+pub(crate) fn write_atomic_at(
+    path: &Path,
+    data: &[u8],
+    mtime: Option<SystemTime>,
+) -> io::Result<()> {
     write_atomic_with(
         path,
         data,
@@ -68,7 +72,7 @@ pub fn write_atomic_at(path: &Path, data: &[u8], mtime: Option<SystemTime>) -> i
 /// rename, fsync of the directory. A symlink is followed, not replaced
 /// (`set` on a linked service file edits the file). Stale temp files of
 /// the same file are swept first.
-pub fn write_atomic_with(path: &Path, data: &[u8], opts: WriteOpts) -> io::Result<()> {
+pub(crate) fn write_atomic_with(path: &Path, data: &[u8], opts: WriteOpts) -> io::Result<()> {
     let target = match fs::canonicalize(path) {
         Ok(p) => p,
         Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
@@ -195,7 +199,7 @@ fn alive(pid: i32) -> bool {
 /// Removes the stale temp files of `dir` (of the file `only` when given):
 /// older than [`STALE_AFTER`] and whose writer is dead. A live writer's
 /// temp file is never touched. Returns what was removed.
-pub fn sweep(dir: &Path, only: Option<&OsStr>) -> Vec<PathBuf> {
+pub(crate) fn sweep(dir: &Path, only: Option<&OsStr>) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -227,7 +231,7 @@ pub fn sweep(dir: &Path, only: Option<&OsStr>) -> Vec<PathBuf> {
 }
 
 /// A file's modification time; None when it cannot be read.
-pub fn mtime(path: &Path) -> Option<SystemTime> {
+pub(crate) fn mtime(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 

@@ -418,6 +418,10 @@ pub fn disk_slot(data: &[u8]) {
 }
 
 /// As `hb_disk::read_slot` after its read: None for an empty slot.
+#[allow(
+    clippy::option_option,
+    reason = "None: nothing in the slot; Some(None): a beat with no dataset, as read_beat returns"
+)]
 fn read_slot(
     slot: &[u8],
     first: bool,

@@ -9,24 +9,28 @@
 //! tests/integration/architecture.rs checks it, and that no files import
 //! each other round a circle.
 
-pub mod action;
+pub(crate) mod action;
+// The binary's entry point (src/main.rs).
 pub mod cli;
-pub mod client;
-pub mod collector;
-pub mod config;
+pub(crate) mod client;
+pub(crate) mod collector;
+pub(crate) mod config;
+// Public for its frame format only (daemon/wire.rs): the tests forge
+// and replay frames against a running daemon.
 pub mod daemon;
-pub mod driver;
-pub mod exec;
-pub mod fsutil;
+pub(crate) mod driver;
+pub(crate) mod exec;
+pub(crate) mod fsutil;
+// The fuzz targets' entry points (fuzz/).
 pub mod fuzzing;
-pub mod lock;
-pub mod log;
-pub mod node;
-pub mod order;
-pub mod paths;
-pub mod placement;
-pub mod remote;
-pub mod render;
-pub mod safepath;
-pub mod service;
-pub mod status;
+pub(crate) mod lock;
+pub(crate) mod log;
+pub(crate) mod node;
+pub(crate) mod order;
+pub(crate) mod paths;
+pub(crate) mod placement;
+pub(crate) mod remote;
+pub(crate) mod render;
+pub(crate) mod safepath;
+pub(crate) mod service;
+pub(crate) mod status;

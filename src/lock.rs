@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("timed out waiting for lock {path}: another action is currently running (pid={pid})")]
     Held { path: PathBuf, pid: String },
     #[error("timed out waiting for lock {path}")]
@@ -23,7 +23,7 @@ pub enum LockError {
 
 /// Held until dropped.
 #[derive(Debug)]
-pub struct LockGuard {
+pub(crate) struct LockGuard {
     _lock: Flock<File>,
 }
 
@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Tries at once, then every 100 ms until `wait` has passed. Unlike 1.5,
 /// a `wait` under 5 s still gets at least one attempt.
-pub fn acquire(path: &Path, wait: Duration) -> Result<LockGuard, LockError> {
+pub(crate) fn acquire(path: &Path, wait: Duration) -> Result<LockGuard, LockError> {
     let create = |err| LockError::Create {
         path: path.to_path_buf(),
         err,

@@ -26,14 +26,14 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// A named logger: the service itself, one of its resources, or the node.
 #[derive(Debug, Clone)]
-pub struct Logger {
+pub(crate) struct Logger {
     svc: Arc<str>,
     name: Arc<str>,
 }
 
 impl Logger {
     /// Service-level messages: name `SVCNAME`.
-    pub fn service(svc: &str) -> Logger {
+    pub(crate) fn service(svc: &str) -> Logger {
         Logger {
             svc: Arc::from(svc),
             name: Arc::from(svc.to_uppercase()),
@@ -41,7 +41,7 @@ impl Logger {
     }
 
     /// Node-level messages (the daemon): records go to `<log>/<file>.log`.
-    pub fn named(file: &str, name: &str) -> Logger {
+    pub(crate) fn named(file: &str, name: &str) -> Logger {
         Logger {
             svc: Arc::from(file),
             name: Arc::from(name),
@@ -49,47 +49,36 @@ impl Logger {
     }
 
     /// Resource messages: name `SVCNAME.RID`, upper-cased.
-    pub fn resource(&self, rid: &str) -> Logger {
+    pub(crate) fn resource(&self, rid: &str) -> Logger {
         Logger {
             svc: self.svc.clone(),
             name: Arc::from(format!("{}.{}", self.svc, rid).to_uppercase()),
         }
     }
 
-    pub fn name(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn svc(&self) -> &str {
-        &self.svc
-    }
-
-    pub fn debug(&self, msg: impl AsRef<str>) {
+    pub(crate) fn debug(&self, msg: impl AsRef<str>) {
         tracing::debug!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
-    pub fn info(&self, msg: impl AsRef<str>) {
+    pub(crate) fn info(&self, msg: impl AsRef<str>) {
         record_captured(Level::INFO, &self.name, msg.as_ref());
         tracing::info!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
-    pub fn warn(&self, msg: impl AsRef<str>) {
+    pub(crate) fn warn(&self, msg: impl AsRef<str>) {
         record_captured(Level::WARN, &self.name, msg.as_ref());
         tracing::warn!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
-    pub fn error(&self, msg: impl AsRef<str>) {
+    pub(crate) fn error(&self, msg: impl AsRef<str>) {
         record_captured(Level::ERROR, &self.name, msg.as_ref());
         tracing::error!(svc = &*self.svc, name = &*self.name, "{}", msg.as_ref());
     }
-    pub fn log(&self, level: Level, msg: impl AsRef<str>) {
-        match level {
-            Level::ERROR => self.error(msg),
-            Level::WARN => self.warn(msg),
-            Level::INFO => self.info(msg),
-            _ => self.debug(msg),
-        }
-    }
 }
 
-pub fn level_name(level: &Level) -> &'static str {
+pub(crate) fn level_name(level: &Level) -> &'static str {
     match *level {
         Level::ERROR => "ERROR",
         Level::WARN => "WARNING",
@@ -123,7 +112,7 @@ impl Visit for Fields {
 }
 
 /// The syslog priority journald reads from a `<N>` line prefix.
-pub fn syslog_priority(level: &Level) -> u8 {
+pub(crate) fn syslog_priority(level: &Level) -> u8 {
     match *level {
         Level::ERROR => 3,
         Level::WARN => 4,
@@ -133,7 +122,7 @@ pub fn syslog_priority(level: &Level) -> u8 {
 }
 
 /// `line` as written to a journald stream: its priority first.
-pub fn journal_line(level: &Level, line: &str) -> String {
+pub(crate) fn journal_line(level: &Level, line: &str) -> String {
     format!("<{}>{line}", syslog_priority(level))
 }
 
@@ -157,7 +146,7 @@ fn journal_stream_is(var: &str, dev: u64, ino: u64) -> bool {
 }
 
 /// One console line, without the trailing newline.
-pub fn console_line(time: &str, level: &Level, svc: &str, name: &str, msg: &str) -> String {
+pub(crate) fn console_line(time: &str, level: &Level, svc: &str, name: &str, msg: &str) -> String {
     let width = svc.len() + 8;
     format!("{time} {:<7} {name:<width$} {msg}", level_name(level))
 }
@@ -205,7 +194,7 @@ impl FileLayer {
             .entry(svc.to_string())
             .or_insert_with(|| open_log(&path));
         if let Some(file) = slot
-            && file.metadata().map(|m| m.len()).unwrap_or(0) >= ROTATE_BYTES
+            && file.metadata().map_or(0, |m| m.len()) >= ROTATE_BYTES
         {
             rotate(&path, ROTATE_KEEP);
             *slot = open_log(&path);
@@ -226,7 +215,7 @@ fn open_log(path: &Path) -> Option<File> {
 }
 
 /// `x.log` -> `x.log.1` -> ... -> `x.log.<keep>`, the oldest dropped.
-pub fn rotate(path: &Path, keep: u32) {
+pub(crate) fn rotate(path: &Path, keep: u32) {
     let name = |i: u32| PathBuf::from(format!("{}.{i}", path.display()));
     let _ = std::fs::remove_file(name(keep));
     for i in (1..keep).rev() {
@@ -258,7 +247,7 @@ impl<S: Subscriber> Layer<S> for FileLayer {
 }
 
 /// Installs the global subscriber. `log_dir` None disables the files.
-pub fn init(debug: bool, log_dir: Option<&Path>) {
+pub(crate) fn init(debug: bool, log_dir: Option<&Path>) {
     let max = if debug { Level::DEBUG } else { Level::INFO };
     let file = log_dir.map(|d| FileLayer {
         dir: d.to_path_buf(),
@@ -283,7 +272,8 @@ thread_local! {
 /// `LEVEL NAME message` string per record (DEBUG excluded). It hooks the
 /// Logger itself rather than a scoped tracing dispatcher, whose callsite
 /// interest cache races with other test threads.
-pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+#[cfg(test)]
+pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
     CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
     let r = f();
     let lines = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
@@ -348,9 +338,9 @@ mod tests {
 
     #[test]
     fn only_the_stream_journal_stream_names_is_the_journal() {
-        assert!(journal_stream_is("64768:123456", 64768, 123456));
-        assert!(!journal_stream_is("64768:123456", 64768, 123457));
-        assert!(!journal_stream_is("64768:123456", 1, 123456));
+        assert!(journal_stream_is("64768:123456", 64768, 123_456));
+        assert!(!journal_stream_is("64768:123456", 64768, 123_457));
+        assert!(!journal_stream_is("64768:123456", 1, 123_456));
         assert!(!journal_stream_is("", 0, 0));
         assert!(!journal_stream_is("garbage", 0, 0));
     }

@@ -9,7 +9,7 @@ fn conf(paths: &Paths) -> NodeConfig {
 }
 
 /// `[node] host_mode` (1.9 calls it `env`), default TST.
-pub fn host_mode(paths: &Paths) -> String {
+pub(crate) fn host_mode(paths: &Paths) -> String {
     conf(paths).node.host_mode
 }
 
@@ -17,21 +17,21 @@ pub fn host_mode(paths: &Paths) -> String {
 /// "node.conf"): a list
 /// where a bare `user` is the default and `user@node` applies to one node;
 /// root when unset.
-pub fn ruser(paths: &Paths, peer: &str) -> String {
+pub(crate) fn ruser(paths: &Paths, peer: &str) -> String {
     conf(paths).ruser(peer)
 }
 
 /// `[stonith#<node>] cmd`, the command that fences `node`; None when
 /// there is none. Err when node.conf is invalid: a command from a file
 /// being edited is not run.
-pub fn stonith_cmd(paths: &Paths, node: &str) -> Result<Option<String>, String> {
+pub(crate) fn stonith_cmd(paths: &Paths, node: &str) -> Result<Option<String>, String> {
     let conf = NodeConfig::load_valid(&paths.node_conf())?;
     Ok(conf.stonith_cmd(node).map(str::to_string))
 }
 
 /// A PRD node runs only PRD services (docs/behaviour.md, "Service types and
 /// host modes").
-pub fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), String> {
+pub(crate) fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), String> {
     let mode = host_mode(paths);
     if mode == "PRD" && service_type != "PRD" {
         return Err(format!(
@@ -39,6 +39,14 @@ pub fn check_host_mode(paths: &Paths, service_type: &str) -> Result<(), String> 
         ));
     }
     Ok(())
+}
+
+/// The 15-minute load average (placement by `load avg`, svcmon's row).
+pub(crate) fn load15() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

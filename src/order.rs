@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 /// What the order wants of every instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Thawed everywhere, up on one node.
     Started,
     /// Frozen and down everywhere.
@@ -21,7 +21,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn parse(s: &str) -> Option<Target> {
+    pub(crate) fn parse(s: &str) -> Option<Target> {
         match s {
             "started" => Some(Target::Started),
             "stopped" => Some(Target::Stopped),
@@ -34,7 +34,7 @@ impl Target {
         }
     }
 
-    pub fn as_string(&self) -> String {
+    pub(crate) fn as_string(&self) -> String {
         match self {
             Target::Started => "started".into(),
             Target::Stopped => "stopped".into(),
@@ -45,13 +45,13 @@ impl Target {
     }
 
     /// Whether it leaves every instance frozen (true) or thawed (false).
-    pub fn freezes(&self) -> bool {
+    pub(crate) fn freezes(&self) -> bool {
         matches!(self, Target::Stopped | Target::Frozen)
     }
 }
 
 /// The targets a CLI may send, for error messages.
-pub const TARGETS: &str = "started, stopped, frozen, thawed, placed@<node>";
+pub(crate) const TARGETS: &str = "started, stopped, frozen, thawed, placed@<node>";
 
 fn valid_node(n: &str) -> bool {
     !n.is_empty()
@@ -61,7 +61,7 @@ fn valid_node(n: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Order {
+pub(crate) struct Order {
     pub target: Target,
     /// Seconds since the epoch when it was given.
     pub at: f64,
@@ -72,7 +72,7 @@ pub struct Order {
 impl Order {
     /// The newer of two orders wins everywhere: by time, then by node name,
     /// so that every node picks the same one.
-    pub fn newer_than(&self, other: &Order) -> bool {
+    pub(crate) fn newer_than(&self, other: &Order) -> bool {
         self.at
             .total_cmp(&other.at)
             .then_with(|| self.by.cmp(&other.by))
@@ -80,7 +80,7 @@ impl Order {
     }
 
     /// How it travels in a heartbeat dataset's service entry.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "global_expect": self.target.as_string(),
             "global_expect_at": self.at,
@@ -89,7 +89,7 @@ impl Order {
     }
 
     /// From a service entry of a peer's dataset (or the memory file).
-    pub fn from_json(v: &Value) -> Option<Order> {
+    pub(crate) fn from_json(v: &Value) -> Option<Order> {
         let target = Target::parse(v["global_expect"].as_str()?)?;
         let at = v["global_expect_at"].as_f64().filter(|t| t.is_finite())?;
         let by = v["global_expect_by"].as_str().unwrap_or("").to_string();
@@ -97,7 +97,7 @@ impl Order {
     }
 
     /// `given on node3 at 23:35:50`, in local time, for people.
-    pub fn given(&self) -> String {
+    pub(crate) fn given(&self) -> String {
         let when = chrono::DateTime::from_timestamp(self.at as i64, 0)
             .map(|t| {
                 t.with_timezone(&chrono::Local)
@@ -119,17 +119,17 @@ impl Order {
 /// order is not taken in, and one held here that the clock now finds
 /// ahead (the clock was stepped back) loses to any other. The nodes'
 /// clocks must agree within this (NTP does far better).
-pub const MAX_SKEW: f64 = 10.0;
+pub(crate) const MAX_SKEW: f64 = 10.0;
 
 impl Order {
     /// By how much it is dated ahead of `now` beyond [`MAX_SKEW`].
-    pub fn ahead(&self, now: f64) -> Option<f64> {
+    pub(crate) fn ahead(&self, now: f64) -> Option<f64> {
         let d = self.at - now;
         (d > MAX_SKEW).then_some(d)
     }
 }
 
-pub fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

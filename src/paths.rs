@@ -83,16 +83,17 @@ impl Paths {
 }
 
 /// The local node name: `OSVC_NODENAME`, else the host name, lower-cased.
-pub fn nodename() -> String {
+pub(crate) fn nodename() -> String {
     if let Some(n) = std::env::var_os("OSVC_NODENAME") {
         let n = n.to_string_lossy().trim().to_lowercase();
         if !n.is_empty() {
             return n;
         }
     }
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().to_lowercase())
-        .unwrap_or_else(|_| "localhost".to_string())
+    nix::unistd::gethostname().map_or_else(
+        |_| "localhost".to_string(),
+        |h| h.to_string_lossy().to_lowercase(),
+    )
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@
 
 use serde_json::Value;
 
-pub const NODES_ORDER: &str = "nodes order";
-pub const LOAD_AVG: &str = "load avg";
+pub(crate) const NODES_ORDER: &str = "nodes order";
+pub(crate) const LOAD_AVG: &str = "load avg";
 
 /// `DEFAULT.placement`: how candidates are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Placement {
+pub(crate) enum Placement {
     #[default]
     NodesOrder,
     LoadAvg,
@@ -25,7 +25,7 @@ pub enum Placement {
 impl Placement {
     /// As the config and the datasets spell it; anything else ranks by
     /// `nodes` order, as it always did.
-    pub fn parse(s: &str) -> Placement {
+    pub(crate) fn parse(s: &str) -> Placement {
         if s == LOAD_AVG {
             Placement::LoadAvg
         } else {
@@ -33,7 +33,7 @@ impl Placement {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Placement::NodesOrder => NODES_ORDER,
             Placement::LoadAvg => LOAD_AVG,
@@ -43,7 +43,7 @@ impl Placement {
 
 /// How a frozen instance counts when choosing the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Instances {
+pub(crate) enum Instances {
     /// As they are: a frozen instance is passed over.
     AsTheyAre,
     /// As an order that thaws every instance (`start`, `thaw`) will leave
@@ -55,7 +55,7 @@ pub enum Instances {
 
 /// What placement needs to know of one node and its instance.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub node_frozen: bool,
     pub instance_frozen: bool,
     pub start_failed: bool,
@@ -65,7 +65,7 @@ pub struct Facts {
 
 impl Facts {
     /// From a node's dataset as the daemon advertises it (svcmon's input).
-    pub fn from_json(dataset: &Value, svc: &str) -> Option<Facts> {
+    pub(crate) fn from_json(dataset: &Value, svc: &str) -> Option<Facts> {
         let s = &dataset["services"][svc];
         dataset.is_object().then(|| Facts {
             node_frozen: dataset["frozen"] == true,
@@ -84,7 +84,7 @@ impl Facts {
 
 /// The leader among `nodes`, given each node's facts (None for a node with
 /// no data).
-pub fn leader_by<'a>(
+pub(crate) fn leader_by<'a>(
     nodes: &'a [String],
     placement: Placement,
     instances: Instances,
@@ -107,7 +107,7 @@ pub fn leader_by<'a>(
 /// The leader of `svc` among `nodes`, given the service's `placement`
 /// and each node's dataset through `dataset` (None for a node with no
 /// data): svcmon and the CLI read them where they are, with no copy.
-pub fn leader<'a, 'd>(
+pub(crate) fn leader<'a, 'd>(
     svc: &str,
     nodes: &'a [String],
     placement: &str,

@@ -9,7 +9,7 @@
 use crate::exec::Cmd;
 
 /// The ssh options of every peer connection.
-pub const SSH_OPTS: [&str; 8] = [
+pub(crate) const SSH_OPTS: [&str; 8] = [
     "-o",
     "StrictHostKeyChecking=accept-new",
     "-o",
@@ -21,17 +21,17 @@ pub const SSH_OPTS: [&str; 8] = [
 ];
 
 /// ssh's exit code when the connection itself failed (not the remote command).
-pub const SSH_FAILED: i32 = 255;
+pub(crate) const SSH_FAILED: i32 = 255;
 
 /// The `-e` value rsync uses to reach a peer.
-pub fn rsh() -> String {
+pub(crate) fn rsh() -> String {
     format!("ssh -q {}", SSH_OPTS.join(" "))
 }
 
 /// POSIX shell quoting: `it's` becomes `'it'\''s'`; plain words stay bare.
 /// `#` is not plain: a word starting with it is a comment to the remote
 /// shell, which would drop it and everything after it.
-pub fn quote(arg: &str) -> String {
+pub(crate) fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()
@@ -48,7 +48,7 @@ pub fn quote(arg: &str) -> String {
 /// rsync; docs/behaviour.md, "node.conf"). `--` before the node: nothing
 /// after it is an ssh option, neither the node (names are checked as host names, too) nor
 /// the command line (OpenSSH reads options after the host otherwise).
-pub fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
+pub(crate) fn ssh(user: &str, node: &str, argv: &[&str]) -> Cmd {
     let mut remote: Vec<String> = Vec::new();
     if user != "root" {
         remote.push("sudo".into());

@@ -25,7 +25,7 @@ const MAX_LINKS: usize = 40;
 
 /// What is wrong with a directory on a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// Owned by someone else than root or us.
     Owner(u32),
     /// Writable by group or others (the mode, for the message).
@@ -40,7 +40,7 @@ pub enum Problem {
 
 /// A path that must not be used, and which directory on it is why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Untrusted {
+pub(crate) struct Untrusted {
     pub dir: PathBuf,
     pub problem: Problem,
 }
@@ -72,7 +72,7 @@ impl Untrusted {
     }
 
     /// The command that makes the directory acceptable.
-    pub fn fix(&self) -> String {
+    pub(crate) fn fix(&self) -> String {
         let d = self.dir.display();
         match self.problem {
             Problem::Owner(_) => format!("chown root {d}"),
@@ -117,7 +117,7 @@ fn check_lookup(dir: &Path, meta: &fs::Metadata, entry_uid: u32) -> Result<(), U
 /// Resolves `path` as the kernel would, checking every directory a name is
 /// looked up in; returns the resolved path. What the final file may be is
 /// the caller's business.
-pub fn check_path(path: &Path) -> Result<PathBuf, Untrusted> {
+pub(crate) fn check_path(path: &Path) -> Result<PathBuf, Untrusted> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -178,7 +178,7 @@ fn names(path: &Path) -> Vec<OsString> {
 /// ours that nobody else may write, on a trusted path. One made by an
 /// earlier version (0755) is narrowed to 0700: launcher output may be
 /// sensitive.
-pub fn private_dir(dir: &Path) -> Result<(), Untrusted> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), Untrusted> {
     let io_err = |p: &Path, e: io::Error| Untrusted::new(p, Problem::Io(io_text(&e)));
     if let Some(parent) = dir.parent() {
         fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
@@ -210,7 +210,7 @@ pub fn private_dir(dir: &Path) -> Result<(), Untrusted> {
 
 /// A log rewritten on each run, in a directory checked by [`private_dir`]:
 /// truncated, never through a link, 0600 when created.
-pub fn open_log(path: &Path) -> io::Result<File> {
+pub(crate) fn open_log(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
@@ -221,7 +221,7 @@ pub fn open_log(path: &Path) -> io::Result<File> {
 }
 
 /// A new file, 0600: refused when anything, a link included, is there.
-pub fn create_new(path: &Path) -> io::Result<File> {
+pub(crate) fn create_new(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -8,44 +8,30 @@ use crate::config::{ResourceConfig, ServiceConfig};
 use crate::driver::{self, Driver, Kind, SvcInfo};
 use crate::paths::Paths;
 
-pub struct Resource {
+pub(crate) struct Resource {
     pub conf: ResourceConfig,
     pub driver: Box<dyn Driver>,
 }
 
 impl Resource {
-    pub fn rid(&self) -> &str {
+    pub(crate) fn rid(&self) -> &str {
         &self.conf.rid
     }
 
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.driver.kind()
     }
 
-    pub fn disabled(&self) -> bool {
+    pub(crate) fn disabled(&self) -> bool {
         self.conf.common.disable
     }
 
-    pub fn has_tag(&self, tag: &str) -> bool {
+    pub(crate) fn has_tag(&self, tag: &str) -> bool {
         self.conf.common.tags.contains(tag)
-    }
-
-    /// The `M D O E` flags of `print status` (encap is never set here).
-    pub fn flags(&self) -> String {
-        let c = &self.conf.common;
-        [
-            (c.monitor, 'M'),
-            (c.disable, 'D'),
-            (c.optional, 'O'),
-            (false, 'E'),
-        ]
-        .iter()
-        .map(|&(on, ch)| if on { ch } else { '.' })
-        .collect()
     }
 }
 
-pub struct Service {
+pub(crate) struct Service {
     pub config: ServiceConfig,
     pub info: SvcInfo,
     /// Build order (config order): hb, ip, vg, fs, app, syncs.
@@ -53,7 +39,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn build(
+    pub(crate) fn build(
         config: ServiceConfig,
         nodename: &str,
         paths: &Paths,
@@ -83,7 +69,7 @@ impl Service {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.info.name
     }
 
@@ -91,7 +77,7 @@ impl Service {
     /// order, except fs which sorts by mount point (ascending to start, so
     /// parents mount first; descending to stop). The sort is stable, so
     /// equal keys keep file order in both directions, as in 1.5.
-    pub fn ordered(&self, kinds: &[Kind], ascending: bool) -> Vec<&Resource> {
+    pub(crate) fn ordered(&self, kinds: &[Kind], ascending: bool) -> Vec<&Resource> {
         let mut out = Vec::new();
         for &k in kinds {
             let mut of_kind: Vec<&Resource> =
@@ -106,7 +92,7 @@ impl Service {
     }
 
     /// Display order of `print status`: disk, fs, ip, sync, app, hb; file order within a kind.
-    pub fn display_order(&self) -> Vec<&Resource> {
+    pub(crate) fn display_order(&self) -> Vec<&Resource> {
         let mut out = Vec::new();
         for k in [
             Kind::Vg,
@@ -123,7 +109,7 @@ impl Service {
 
     /// `OPENSVC_SVCNAME` plus every resource's variables (docs/behaviour.md,
     /// "Running commands").
-    pub fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![("OPENSVC_SVCNAME".to_string(), self.info.name.clone())];
         for r in self.resources.iter().filter(|r| !r.disabled()) {
             env.extend(r.driver.env(r.rid()));
@@ -132,7 +118,7 @@ impl Service {
     }
 
     /// An enabled heartbeat resource means a clusterware drives this service.
-    pub fn has_clusterware(&self) -> bool {
+    pub(crate) fn has_clusterware(&self) -> bool {
         self.resources
             .iter()
             .any(|r| r.kind() == Kind::Hb && !r.disabled())

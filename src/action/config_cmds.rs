@@ -15,7 +15,7 @@ use crate::config::{self, edit};
 use crate::log::Logger;
 use crate::render::{self, json::VERSION};
 
-pub fn validate(env: &Env, name: &str) -> Outcome {
+pub(super) fn validate(env: &Env, name: &str) -> Outcome {
     if env.opts.json {
         return validate_doc(env, name);
     }
@@ -76,7 +76,7 @@ fn config_doc(file: &Path, bytes: &[u8]) -> Value {
     })
 }
 
-pub fn run(env: &Env, name: &str, action: Action, log: &Logger) -> Outcome {
+pub(super) fn run(env: &Env, name: &str, action: Action, log: &Logger) -> Outcome {
     if env.opts.json && matches!(action, Action::PrintConfig | Action::Get) {
         return data(env, name, action, log);
     }

@@ -13,7 +13,7 @@ use crate::log::Logger;
 use crate::node;
 use crate::paths::Paths;
 
-pub fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
+pub(crate) fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
     let log = Logger::service(name);
     let paths = env.paths;
     if config::find_file(paths, name).is_ok() {
@@ -36,7 +36,7 @@ pub fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
     };
     let conf = paths.etc.join(format!("{name}.conf"));
     if let Err(e) =
-        std::fs::create_dir_all(&paths.etc).and_then(|_| write_atomic(&conf, text.as_bytes()))
+        std::fs::create_dir_all(&paths.etc).and_then(|()| write_atomic(&conf, text.as_bytes()))
     {
         eprintln!("cannot write {}: {e}", conf.display());
         return FAILED;
@@ -67,16 +67,16 @@ pub fn create(env: &Env, name: &str, from: Option<&Path>) -> i32 {
 /// The launcher directory `<svc>.dir`, its `<svc>.d` link and the
 /// `<svc> -> svcmgr` entry point; what exists already is kept. Also used by
 /// the daemon for a service replicated from a peer.
-pub fn install_links(paths: &Paths, name: &str, svcmgr_bin: &Path) -> Result<(), String> {
+pub(crate) fn install_links(paths: &Paths, name: &str, svcmgr_bin: &Path) -> Result<(), String> {
     let dir = paths.etc.join(format!("{name}.dir"));
     let d = paths.launcher_dir(name);
     let link = paths.svc_link(name);
     std::fs::create_dir_all(&dir)
-        .and_then(|_| match d.symlink_metadata() {
+        .and_then(|()| match d.symlink_metadata() {
             Ok(_) => Ok(()),
             Err(_) => symlink(format!("{name}.dir"), &d),
         })
-        .and_then(|_| match link.symlink_metadata() {
+        .and_then(|()| match link.symlink_metadata() {
             Ok(_) => Ok(()),
             Err(_) => symlink(svcmgr_bin, &link),
         })

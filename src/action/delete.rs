@@ -16,7 +16,7 @@ use crate::status::Status;
 
 /// `delete --rid a,b`: the sections go, or nothing is written (an unknown
 /// rid is bad input, exit 2).
-pub fn rids(env: &Env, name: &str, log: &Logger) -> i32 {
+pub(super) fn rids(env: &Env, name: &str, log: &Logger) -> i32 {
     let file = match config::find_file(env.paths, name) {
         Ok(f) => f,
         Err(e) => {
@@ -65,7 +65,7 @@ pub fn rids(env: &Env, name: &str, log: &Logger) -> i32 {
 
 /// The whole service. Refused (exit 1, nothing removed) while any of its
 /// ip, disk, fs or app resources is up here: stop it first.
-pub fn service(env: &Env, svc: &Service, log: &Logger) -> i32 {
+pub(super) fn service(env: &Env, svc: &Service, log: &Logger) -> i32 {
     let st = collect(svc, env.runner, false);
     let running: Vec<&str> = st
         .resources

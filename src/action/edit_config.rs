@@ -16,7 +16,7 @@ use crate::config;
 use crate::exec::{Cmd, RealRunner};
 use crate::log::Logger;
 
-pub fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) -> i32 {
+pub(super) fn run(env: &Env, name: &str, recover: bool, discard: bool, log: &Logger) -> i32 {
     let live = match config::find_file(env.paths, name) {
         Ok(f) => f,
         Err(e) => {

@@ -52,7 +52,6 @@ impl<'a> Executor<'a> {
             log: self.log.resource(r.rid()),
             svc: &self.svc.info,
             env: &self.vars,
-            force: self.env.opts.force,
             conflict_checked,
             cache: None,
         }

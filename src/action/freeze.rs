@@ -9,37 +9,37 @@ use crate::paths::Paths;
 
 use super::{FAILED, OK};
 
-pub fn is_frozen(paths: &Paths, svc: &str) -> bool {
+pub(crate) fn is_frozen(paths: &Paths, svc: &str) -> bool {
     paths.frozen_svc(svc).exists() || node_frozen(paths)
 }
 
 /// Whether the whole node is frozen: the orchestrator starts nothing and
 /// svcmgr refuses actions until it is thawed.
-pub fn node_frozen(paths: &Paths) -> bool {
+pub(crate) fn node_frozen(paths: &Paths) -> bool {
     paths.frozen_node().exists()
 }
 
 /// Freezes the whole node; Err says which file could not be written.
-pub fn freeze_node(paths: &Paths) -> Result<(), String> {
+pub(crate) fn freeze_node(paths: &Paths) -> Result<(), String> {
     raise(paths, &paths.frozen_node())
 }
 
 /// Thaws the whole node; thawing a node that is not frozen is no error.
-pub fn thaw_node(paths: &Paths) -> Result<(), String> {
+pub(crate) fn thaw_node(paths: &Paths) -> Result<(), String> {
     lower(&paths.frozen_node())
 }
 
-pub fn freeze(paths: &Paths, svc: &str, log: &Logger) -> i32 {
+pub(crate) fn freeze(paths: &Paths, svc: &str, log: &Logger) -> i32 {
     logged(raise(paths, &paths.frozen_svc(svc)), log)
 }
 
-pub fn thaw(paths: &Paths, svc: &str, log: &Logger) -> i32 {
+pub(crate) fn thaw(paths: &Paths, svc: &str, log: &Logger) -> i32 {
     logged(lower(&paths.frozen_svc(svc)), log)
 }
 
 fn raise(paths: &Paths, flag: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&paths.var)
-        .and_then(|_| std::fs::write(flag, b""))
+        .and_then(|()| std::fs::write(flag, b""))
         .map_err(|e| format!("cannot create {}: {e}", flag.display()))
 }
 

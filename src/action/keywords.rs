@@ -11,7 +11,7 @@ use crate::config::keywords::{Keyword, reference};
 const SCOPE_NOTE: &str =
     "Keys marked @ also take a scope: key@<node>, key@nodes, key@drpnodes, key@encapnodes.";
 
-pub fn run(_opts: &Opts) -> i32 {
+pub(crate) fn run(_opts: &Opts) -> i32 {
     let _ = std::io::stdout().lock().write_all(text().as_bytes());
     OK
 }
@@ -21,7 +21,7 @@ fn key_name(k: &Keyword) -> String {
 }
 
 /// The terminal form: one block per section, one line per keyword.
-pub fn text() -> String {
+pub(crate) fn text() -> String {
     let mut out = format!("{SCOPE_NOTE}\n");
     for (section, keys) in reference() {
         out.push_str(&format!("\n[{section}]\n"));
@@ -38,7 +38,8 @@ pub fn text() -> String {
 }
 
 /// docs/keywords.md.
-pub fn markdown() -> String {
+#[cfg(test)]
+pub(crate) fn markdown() -> String {
     let mut out = String::from(
         "# Service file keywords\n\n\
          Generated from src/config/keywords.rs; do not edit. Regenerate with\n\

@@ -17,7 +17,7 @@ use crate::exec;
 /// to cost nothing.
 const POLL: Duration = Duration::from_millis(200);
 
-pub fn run(env: &Env, name: &str) -> i32 {
+pub(super) fn run(env: &Env, name: &str) -> i32 {
     if let Err(e) = config::find_file(env.paths, name) {
         eprintln!("{e}");
         return BAD_CONFIG;
@@ -83,7 +83,7 @@ impl Tail {
 
 /// `date time - NAME - LEVEL - message`, the level coloured; other lines
 /// (the rest of a multi-line message) as they are.
-pub fn paint(line: &str, color: bool) -> String {
+pub(super) fn paint(line: &str, color: bool) -> String {
     if !color {
         return line.to_string();
     }

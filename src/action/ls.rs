@@ -14,7 +14,7 @@ use crate::service::Service;
 /// pushes its status right rather than being cut.
 const NAME_WIDTH: usize = 30;
 
-pub fn run(env: &Env, name: &str) -> Outcome {
+pub(super) fn run(env: &Env, name: &str) -> Outcome {
     let cfg = match config::load(env.paths, name, env.nodename) {
         Ok(c) => c,
         // Listed by the file name but not for this node: not ours to show.

@@ -7,8 +7,8 @@ mod create;
 mod delete;
 mod edit_config;
 mod executor;
-pub mod freeze;
-pub mod keywords;
+pub(crate) mod freeze;
+pub(crate) mod keywords;
 mod logs;
 mod ls;
 mod order;
@@ -27,12 +27,12 @@ use crate::paths::Paths;
 use crate::service::Service;
 use crate::{collector, lock, node, render};
 
-pub use create::{create, install_links};
-pub use freeze::{freeze, is_frozen};
-pub use probe::{collect, collect_with};
+pub(crate) use create::install_links;
+pub(crate) use freeze::{freeze, is_frozen};
+pub(crate) use probe::{collect, collect_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Start,
     Stop,
     Restart,
@@ -74,11 +74,16 @@ pub enum Action {
     PrintKeywords,
 }
 
-use Action::*;
+use Action::{
+    Create, Delete, Disable, EditConfig, Enable, Freeze, Frozen, Get, JsonStatus, Logs, Ls,
+    PostSync, PrintConfig, PrintKeywords, PrintStatus, Restart, Set, Start, StartApp, StartFs,
+    StartIp, StartVg, Status, Stop, StopApp, StopFs, StopIp, StopVg, Switch, SyncAll, SyncDrp,
+    SyncNodes, Thaw, Unset, ValidateConfig,
+};
 
 /// The themes the usage groups actions under, in the order it lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Group {
+pub(crate) enum Group {
     Service,
     Resources,
     Status,
@@ -88,7 +93,7 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub(crate) const ALL: [Group; 6] = [
         Group::Service,
         Group::Resources,
         Group::Status,
@@ -97,7 +102,7 @@ impl Group {
         Group::Cluster,
     ];
 
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Group::Service => "Service actions",
             Group::Resources => "Resource group actions",
@@ -112,7 +117,7 @@ impl Group {
 /// The options an action takes besides those every action takes (`-s`,
 /// `--debug`, `--color`); the command line names each after its long form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opt {
+pub(crate) enum Opt {
     Force,
     Cluster,
     Waitlock,
@@ -136,7 +141,7 @@ pub enum Opt {
 /// One line of the action table: everything the command line, its help,
 /// its completions and its man page know of an action.
 #[derive(Debug, Clone, Copy)]
-pub struct ActionInfo {
+pub(crate) struct ActionInfo {
     /// Words joined by `_`, as 1.5 joined them (`print_status`).
     pub name: &'static str,
     pub action: Action,
@@ -165,7 +170,10 @@ const fn act(
     }
 }
 
-use Opt::*;
+use Opt::{
+    Cluster, Config, Cron, DisableRollback, Discard, DryRun, Follow, Force, Format, Param, Recover,
+    Refresh, Rid, Tags, Template, To, Value, Waitlock,
+};
 const START_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DisableRollback, DryRun];
 const STOP_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DryRun];
 
@@ -173,7 +181,7 @@ const STOP_OPTS: &[Opt] = &[Force, Cluster, Waitlock, Rid, Tags, DryRun];
 /// A new action is one line here (and its arm in `dispatch_code`); one
 /// with other names is `ActionInfo { aliases: &["..."], ..act(...) }`.
 #[rustfmt::skip]
-pub const ACTIONS: &[ActionInfo] = &[
+pub(crate) const ACTIONS: &[ActionInfo] = &[
     act("start",           Start,          Group::Service,   "start the resources: ip, vg, fs, app (rolled back on failure)", START_OPTS),
     act("stop",            Stop,           Group::Service,   "stop the resources: app, fs, vg, ip", STOP_OPTS),
     act("restart",         Restart,        Group::Service,   "stop, then start", START_OPTS),
@@ -213,24 +221,24 @@ pub const ACTIONS: &[ActionInfo] = &[
 
 impl Action {
     /// The action named by `word` (words joined by `_`), aliases included.
-    pub fn parse(word: &str) -> Option<Action> {
+    pub(crate) fn parse(word: &str) -> Option<Action> {
         Action::lookup(word).map(|i| i.action)
     }
 
-    pub fn lookup(word: &str) -> Option<&'static ActionInfo> {
+    pub(crate) fn lookup(word: &str) -> Option<&'static ActionInfo> {
         ACTIONS
             .iter()
             .find(|i| i.name == word || i.aliases.contains(&word))
     }
 
-    pub fn info(self) -> &'static ActionInfo {
+    pub(crate) fn info(self) -> &'static ActionInfo {
         match ACTIONS.iter().find(|i| i.action == self) {
             Some(i) => i,
             None => unreachable!("every action has a line in ACTIONS (tested)"),
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.info().name
     }
 
@@ -238,7 +246,7 @@ impl Action {
     /// that does not load) exits with. `status` answers 0 to 7 with the
     /// service's status, so its bad input must not read as one of them
     /// (docs/contracts.md, "Exit codes").
-    pub fn bad_input(self) -> i32 {
+    pub(crate) fn bad_input(self) -> i32 {
         if self == Status {
             STATUS_USAGE
         } else {
@@ -247,7 +255,7 @@ impl Action {
     }
 
     /// `bad_input` for a config that does not load.
-    pub fn bad_config(self) -> i32 {
+    pub(crate) fn bad_config(self) -> i32 {
         if self == Status {
             STATUS_CONFIG
         } else {
@@ -320,7 +328,7 @@ impl Action {
 
     /// The actions `--dry-run` applies to: those that run the resources'
     /// commands (docs/behaviour.md, "Dry run").
-    pub fn can_dry_run(self) -> bool {
+    pub(crate) fn can_dry_run(self) -> bool {
         matches!(
             self,
             Start
@@ -340,7 +348,7 @@ impl Action {
 
     /// Whether this action answers with a JSON document (docs/json.md):
     /// `json status` always, the other data actions with `--format json`.
-    pub fn prints_json(self, opts: &Opts) -> bool {
+    pub(crate) fn prints_json(self, opts: &Opts) -> bool {
         self == JsonStatus
             || (opts.json
                 && matches!(
@@ -357,7 +365,7 @@ pub(crate) const START_KINDS: [Kind; 5] = [Kind::Ip, Kind::Vg, Kind::Fs, Kind::A
 const STOP_KINDS: [Kind; 5] = [Kind::Hb, Kind::App, Kind::Fs, Kind::Vg, Kind::Ip];
 
 #[derive(Debug, Clone, Default)]
-pub struct Opts {
+pub(crate) struct Opts {
     pub force: bool,
     pub cluster: bool,
     pub waitlock: Duration,
@@ -393,7 +401,7 @@ pub struct Opts {
 }
 
 /// Everything an action needs besides the service.
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     pub paths: &'a Paths,
     pub nodename: &'a str,
     pub runner: &'a dyn Runner,
@@ -403,7 +411,7 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     /// The same node, runner and binary, acting with other options.
-    pub fn with_opts<'b>(&'b self, opts: &'b Opts) -> Env<'b> {
+    pub(crate) fn with_opts<'b>(&'b self, opts: &'b Opts) -> Env<'b> {
         Env {
             opts,
             svcmgr_bin: self.svcmgr_bin.clone(),
@@ -413,23 +421,23 @@ impl Env<'_> {
 }
 
 /// The running executable, target of the `.cluster`/`.stonith` links.
-pub fn svcmgr_bin() -> PathBuf {
+pub(crate) fn svcmgr_bin() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| "/usr/bin/svcmgr".into())
 }
 
 /// Exit codes (docs/contracts.md, "Public contracts"): 0 success, 1 action
 /// failed, 2 usage or config error; `status` returns the status code.
-pub const OK: i32 = 0;
-pub const FAILED: i32 = 1;
-pub const BAD_CONFIG: i32 = 2;
+pub(crate) const OK: i32 = 0;
+pub(crate) const FAILED: i32 = 1;
+pub(crate) const BAD_CONFIG: i32 = 2;
 /// `status` only: its command line is wrong (unknown option or service).
-pub const STATUS_USAGE: i32 = 64;
+pub(crate) const STATUS_USAGE: i32 = 64;
 /// `status` only: the service's config does not load.
-pub const STATUS_CONFIG: i32 = 78;
+pub(crate) const STATUS_CONFIG: i32 = 78;
 
 /// Why a start did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// The conflict gate: this resource is active on another host.
     Conflict(String),
     /// This resource failed to start here.
@@ -438,7 +446,7 @@ pub enum Refused {
 
 /// What an action ended with, for the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub code: i32,
     pub refused: Option<Refused>,
     /// The JSON document of a data action in JSON mode, not printed yet:
@@ -457,7 +465,7 @@ impl From<i32> for Outcome {
 }
 
 impl Outcome {
-    pub fn data(code: i32, doc: serde_json::Value) -> Outcome {
+    pub(crate) fn data(code: i32, doc: serde_json::Value) -> Outcome {
         Outcome {
             code,
             refused: None,
@@ -468,7 +476,7 @@ impl Outcome {
 
 /// Runs `action` on service `name`: the pipeline of docs/behaviour.md,
 /// "Action pipeline". A JSON document is printed on stdout.
-pub fn run(env: &Env, name: &str, action: Action) -> i32 {
+pub(crate) fn run(env: &Env, name: &str, action: Action) -> i32 {
     let out = run_outcome(env, name, action);
     if let Some(doc) = &out.data {
         let _ = std::io::stdout().write_all(render::json::to_text(doc).as_bytes());
@@ -477,7 +485,7 @@ pub fn run(env: &Env, name: &str, action: Action) -> i32 {
 }
 
 /// `run`, saying why a start did not complete.
-pub fn run_outcome(env: &Env, name: &str, action: Action) -> Outcome {
+pub(crate) fn run_outcome(env: &Env, name: &str, action: Action) -> Outcome {
     pipeline(env, name, action)
 }
 
@@ -564,15 +572,14 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
         );
         return FAILED.into();
     }
-    let _guard = if action.is_sync() {
-        match lock::acquire(&env.paths.svc_lock(name), Duration::ZERO) {
-            Ok(g) => Some(g),
-            Err(_) => {
-                if !env.opts.cron {
-                    log.info(format!("{} action is already running", action.name()));
-                }
-                return OK.into();
+    let guard = if action.is_sync() {
+        if let Ok(g) = lock::acquire(&env.paths.svc_lock(name), Duration::ZERO) {
+            Some(g)
+        } else {
+            if !env.opts.cron {
+                log.info(format!("{} action is already running", action.name()));
             }
+            return OK.into();
         }
     } else if action.locked() {
         match lock::acquire(&env.paths.svc_lock(name), env.opts.waitlock) {
@@ -587,7 +594,7 @@ fn pipeline(env: &Env, name: &str, action: Action) -> Outcome {
     };
     let outcome = dispatch(env, &svc, action, frozen, &log);
     if ordered {
-        drop(_guard);
+        drop(guard);
         return order::after(env, name, action, outcome.code, order_at, &log).into();
     }
     outcome
@@ -724,7 +731,7 @@ fn status_doc(env: &Env, svc: &Service, frozen: bool) -> serde_json::Value {
 /// Loads and builds the service; config errors are printed with their
 /// location, and the caller picks the exit code. Unknown keywords are
 /// logged as warnings.
-pub fn load(env: &Env, name: &str) -> Result<Service, ConfigError> {
+pub(crate) fn load(env: &Env, name: &str) -> Result<Service, ConfigError> {
     match config::load(env.paths, name, env.nodename) {
         Ok(cfg) => {
             warn_once(&Logger::service(name), &cfg.warnings);
@@ -757,7 +764,7 @@ fn warn_once(log: &Logger, warnings: &[config::Problem]) {
     }
 }
 
-pub fn report_config_error(name: &str, e: &ConfigError) {
+pub(crate) fn report_config_error(name: &str, e: &ConfigError) {
     match e {
         ConfigError::NotManagedHere { .. } => Logger::service(name).error(e.to_string()),
         _ => eprintln!("{e}"),

@@ -9,7 +9,7 @@
 //! unless it already runs on another node or another node comes first in
 //! its placement (the daemons start it there: two starts typed at once on
 //! two nodes must not both start it). The daemon carries the order to
-//! every node (daemon/expect.rs); a stop waits until no node reports the
+//! every node (daemon/orchestration/orders.rs); a stop waits until no node reports the
 //! service up. `switch --to node` has no local part: the daemons stop it
 //! where it runs and start it on that node (a `placed@node` order), and the
 //! command waits for it; without a running daemon it is the stop here and
@@ -29,7 +29,7 @@ use crate::order::Order;
 /// How long a stop waits for the other nodes to stop their instance.
 const STOP_WAIT: Duration = Duration::from_secs(120);
 
-pub fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
+pub(super) fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
     orchestrate != "no"
         && !cluster
         && matches!(
@@ -65,7 +65,7 @@ fn target(env: &Env, action: Action) -> Option<&'static str> {
 /// a node that died just after it was typed. `Err(code)` ends the action
 /// here; `Ok(at)` is the time of the order given, None when no daemon
 /// took one.
-pub fn before(
+pub(super) fn before(
     env: &Env,
     name: &str,
     nodes: &[String],
@@ -120,7 +120,7 @@ pub fn before(
 
 /// After the local action: for a stop ordered cluster-wide, the wait for
 /// every node.
-pub fn after(
+pub(super) fn after(
     env: &Env,
     name: &str,
     action: Action,
@@ -243,7 +243,7 @@ fn wait(
 }
 
 /// Where the daemons will start `name` once its order thaws every
-/// instance: the placement leader (daemon/placement.rs) among the nodes
+/// instance: the placement leader (src/placement.rs) among the nodes
 /// this daemon hears, their instances' frozen flags set aside. None
 /// without a daemon, or with no candidate.
 fn start_leader(env: &Env, name: &str) -> Option<String> {

@@ -38,7 +38,6 @@ fn probe_each(
             log: log.resource(r.rid()),
             svc: &svc.info,
             env: &[],
-            force: false,
             conflict_checked: false,
             cache: Some(cache),
         };
@@ -72,7 +71,7 @@ fn merge_base(rs: &[&Resource], probes: &[Probe]) -> Status {
 }
 
 /// The base status alone (the sync actions' "service must be up" rule).
-pub fn base(svc: &Service, runner: &dyn Runner) -> Status {
+pub(super) fn base(svc: &Service, runner: &dyn Runner) -> Status {
     let rs: Vec<&Resource> = svc.resources.iter().filter(|r| is_base(r)).collect();
     merge_base(
         &rs,
@@ -82,14 +81,14 @@ pub fn base(svc: &Service, runner: &dyn Runner) -> Status {
 
 /// Every probe of the first phase (ip, disk, fs, hb) runs concurrently;
 /// app and sync, which depend on those, run in a second phase.
-pub fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
+pub(crate) fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
     collect_with(svc, runner, frozen, &ProbeCache::new())
 }
 
 /// `collect` with a cache shared by several services: the daemon's monitor
 /// probes all its services in one pass, and they share `ip addr`, `mount`
 /// and `ps` listings.
-pub fn collect_with(
+pub(crate) fn collect_with(
     svc: &Service,
     runner: &dyn Runner,
     frozen: bool,

@@ -7,7 +7,7 @@ use crate::action::Opts;
 use crate::config::guard;
 use crate::service::Service;
 
-pub fn check(svc: &Service, opts: &Opts) -> Result<(), String> {
+pub(super) fn check(svc: &Service, opts: &Opts) -> Result<(), String> {
     let file = &svc.config.file;
     if !opts.rids.is_empty() {
         let rids: Vec<String> = svc.resources.iter().map(|r| r.rid().to_string()).collect();

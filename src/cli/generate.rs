@@ -12,7 +12,7 @@ use super::{nodemgr, svcmgr, svcmon};
 
 const USAGE: &str = "usage: svcmgr --generate bash|zsh|fish|man [svcmgr|nodemgr|svcmon]";
 
-pub fn main(args: &[OsString]) -> i32 {
+pub(super) fn main(args: &[OsString]) -> i32 {
     let words: Vec<String> = args
         .iter()
         .skip(2)

@@ -120,7 +120,7 @@ fn lines() -> Vec<Line> {
         .collect()
 }
 
-pub fn grouped_actions() -> String {
+pub(super) fn grouped_actions() -> String {
     usage::grouped(&lines(), GROUPS)
 }
 
@@ -143,7 +143,7 @@ fn action_command(a: &NodeAction) -> clap::Command {
 
 /// For completions and the man page: each action a subcommand, the
 /// multi-word ones under their first word (`daemon` → `start`, ...).
-pub fn completion_command() -> clap::Command {
+pub(super) fn completion_command() -> clap::Command {
     let mut top = Args::command().mut_arg("help", |a| a.hide(true));
     let mut daemon = clap::Command::new("daemon").about("the agent daemon");
     let mut arbitrator = clap::Command::new("arbitrator").about("arbitrator secret");
@@ -173,7 +173,7 @@ fn usage(msg: &str) -> i32 {
     2
 }
 
-pub fn main(args: Vec<OsString>) -> i32 {
+pub(super) fn main(args: Vec<OsString>) -> i32 {
     let a = match Args::try_parse_from(&args) {
         Ok(a) => a,
         Err(e) => {

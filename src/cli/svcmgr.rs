@@ -183,7 +183,7 @@ fn lines() -> Vec<Line> {
 }
 
 /// Every action grouped by theme, one line each.
-pub fn grouped_actions() -> String {
+pub(super) fn grouped_actions() -> String {
     let groups: Vec<&str> = Group::ALL.iter().map(|g| g.title()).collect();
     usage::grouped(&lines(), &groups)
 }
@@ -240,7 +240,7 @@ fn usage_error(form: &Form, msg: &str) -> i32 {
 /// The clap model for completions and the man page: each action a
 /// subcommand with the options it takes, multi-word actions nested under
 /// their first word (`print` → `status`, `config`).
-pub fn completion_command() -> clap::Command {
+pub(super) fn completion_command() -> clap::Command {
     let form = Form {
         bin: "svcmgr",
         named: false,
@@ -295,7 +295,7 @@ fn refused_code(form: &Form, args: &[OsString], clap_code: i32) -> i32 {
 }
 
 /// `service`: Some((name, cluster)) when invoked through a service-named link.
-pub fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
+pub(super) fn main(args: Vec<OsString>, service: Option<(String, bool)>) -> i32 {
     let form = Form {
         bin: service.as_ref().map_or("svcmgr", |(n, _)| n.as_str()),
         named: service.is_some(),

@@ -33,11 +33,11 @@ struct Args {
 }
 
 /// The clap model, for the completions and the man page.
-pub fn command() -> clap::Command {
+pub(super) fn command() -> clap::Command {
     Args::command()
 }
 
-pub fn main(args: Vec<OsString>) -> i32 {
+pub(super) fn main(args: Vec<OsString>) -> i32 {
     let a = match Args::try_parse_from(&args) {
         Ok(a) => a,
         Err(e) => {
@@ -124,14 +124,27 @@ fn local_view(paths: &Paths) -> Value {
                     "cluster_type": "failover",
                     "nodes": svc.info.nodes,
                     "drpnodes": svc.info.drpnodes,
+                    "error": null,
                     "orchestrate": svc.config.orchestrate,
+                    "placement": svc.config.placement,
+                    "smon": "idle",
+                    "config": null,
+                    "restart": {},
                 })
             }
             Err(e) => json!({
                 "avail": "undef",
                 "overall": "undef",
+                "frozen": false,
+                "cluster_type": "failover",
                 "nodes": [nodename],
+                "drpnodes": [],
                 "error": e.to_string(),
+                "orchestrate": "no",
+                "placement": "nodes order",
+                "smon": "idle",
+                "config": null,
+                "restart": {},
             }),
         };
         services.insert(name, entry);
@@ -141,7 +154,9 @@ fn local_view(paths: &Paths) -> Value {
         "cluster_nodes": [nodename],
         "nodes": {
             nodename.clone(): {
+                "load15": crate::node::load15(),
                 "frozen": paths.frozen_node().exists(),
+                "monitor": "idle",
                 "services": services,
             }
         },
@@ -150,7 +165,7 @@ fn local_view(paths: &Paths) -> Value {
 
 /// `nodemgr daemon status`: the daemon's view only; 1 when no daemon
 /// answers.
-pub fn show(paths: &Paths, json: bool, color: bool) -> i32 {
+pub(super) fn show(paths: &Paths, json: bool, color: bool) -> i32 {
     let Some(answer) = daemon_status(paths) else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",

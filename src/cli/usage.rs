@@ -3,7 +3,7 @@
 //! the nearest action names (docs/behaviour.md, "Command line").
 
 /// One action as the usage shows it.
-pub struct Line {
+pub(super) struct Line {
     /// Its words, space separated (`print status`).
     pub words: String,
     pub group: &'static str,
@@ -12,7 +12,7 @@ pub struct Line {
 
 /// `help ACTION` is `ACTION --help`: the action's words, and whether help
 /// was asked for.
-pub fn help_request(words: &[String], help_flag: bool) -> (Vec<String>, bool) {
+pub(super) fn help_request(words: &[String], help_flag: bool) -> (Vec<String>, bool) {
     match words.split_first() {
         Some((first, rest)) if first == "help" => (rest.to_vec(), true),
         _ => (words.to_vec(), help_flag),
@@ -20,14 +20,14 @@ pub fn help_request(words: &[String], help_flag: bool) -> (Vec<String>, bool) {
 }
 
 /// Action names are typed with spaces and stored with `_`.
-pub fn spaced(name: &str) -> String {
+pub(super) fn spaced(name: &str) -> String {
     name.replace('_', " ")
 }
 
 /// The actions under their group titles, in the order of `groups`, one
 /// line each with its description aligned; groups without actions are left
 /// out.
-pub fn grouped(lines: &[Line], groups: &[&str]) -> String {
+pub(super) fn grouped(lines: &[Line], groups: &[&str]) -> String {
     let width = lines.iter().map(|l| l.words.len()).max().unwrap_or(0);
     let mut out = String::new();
     for g in groups {
@@ -75,7 +75,7 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The known names nearest to `typed` (words joined by `_`): those within
 /// a third of its length, else those its first word starts.
-pub fn suggestions<'a>(typed: &str, names: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn suggestions<'a>(typed: &str, names: &[&'a str]) -> Vec<&'a str> {
     let limit = (typed.chars().count() / 3).clamp(1, 3);
     let scored: Vec<(usize, &str)> = names
         .iter()
@@ -101,7 +101,7 @@ pub fn suggestions<'a>(typed: &str, names: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// `unsupported action 'strat'; did you mean 'start'?`
-pub fn unsupported(words: &[String], names: &[&str]) -> String {
+pub(super) fn unsupported(words: &[String], names: &[&str]) -> String {
     let typed = words.join("_");
     let mut msg = format!("unsupported action '{}'", words.join(" "));
     let near: Vec<String> = suggestions(&typed, names)

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 /// The longest duration any config keyword accepts. A day is longer than
 /// any heartbeat, timeout or launcher limit that makes sense, and small
 /// enough that sums and products of a few of them stay far from overflow.
-pub const MAX: Duration = Duration::from_secs(86_400);
+pub(crate) const MAX: Duration = Duration::from_secs(86_400);
 
 /// Seconds as node.conf writes them: `2`, `0.5` or `2s`, from `min` to
 /// `max` inclusive. The message says what was expected.
-pub fn parse_secs(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+pub(crate) fn parse_secs(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let v = value.trim();
     let bad = || {
         format!(
@@ -43,7 +43,7 @@ pub fn parse_secs(value: &str, min: Duration, max: Duration) -> Result<Duration,
 
 /// `from + d`, or a day past `from` when that is beyond what `Instant`
 /// can hold: a deadline too far away to reach is, in practice, never.
-pub fn deadline(from: Instant, d: Duration) -> Instant {
+pub(crate) fn deadline(from: Instant, d: Duration) -> Instant {
     from.checked_add(d)
         .or_else(|| from.checked_add(MAX))
         .unwrap_or(from)

@@ -18,7 +18,7 @@ use super::keywords::{self, SectionKind};
 
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// As `validate config` prints them, lines of the text after the edit.
     pub problems: Vec<Problem>,
     /// Every problem is an unknown (or deprecated) keyword or section,
@@ -28,7 +28,7 @@ pub struct Refusal {
 
 /// The problems `plan` would leave at the key it edits. Unknown keywords
 /// and sections are refused too, unless `force`.
-pub fn check_edit(
+pub(crate) fn check_edit(
     plan: &Planned,
     file: &Path,
     svc: &str,
@@ -60,7 +60,12 @@ pub fn check_edit(
 /// `unset` of a key the section does not have: harmless when it is a
 /// keyword of the section (nothing to do), a typo in the command when it
 /// is not, which must not pass for a removal.
-pub fn check_unset_absent(ini: &Ini, file: &Path, section: &str, key: &str) -> Result<(), Refusal> {
+pub(crate) fn check_unset_absent(
+    ini: &Ini,
+    file: &Path,
+    section: &str,
+    key: &str,
+) -> Result<(), Refusal> {
     let kind = keywords::section_kind(section);
     if keywords::is_known(kind, key) {
         return Ok(());
@@ -79,7 +84,7 @@ pub fn check_unset_absent(ini: &Ini, file: &Path, section: &str, key: &str) -> R
 
 /// The resources `enable`/`disable --rid` may name: the resource sections
 /// of the file, and `app` and `sync#i0`, which exist without a section.
-pub fn resource_ids(ini: &Ini) -> Vec<String> {
+pub(crate) fn resource_ids(ini: &Ini) -> Vec<String> {
     let mut rids: Vec<String> = ini
         .sections()
         .iter()
@@ -102,7 +107,7 @@ fn is_resource(kind: SectionKind) -> bool {
 }
 
 /// Refuses rids not in `known`, naming them all.
-pub fn check_rids(file: &Path, rids: &[String], known: &[String]) -> Result<(), String> {
+pub(crate) fn check_rids(file: &Path, rids: &[String], known: &[String]) -> Result<(), String> {
     let unknown = not_in(rids, known);
     if unknown.is_empty() {
         return Ok(());
@@ -117,7 +122,7 @@ pub fn check_rids(file: &Path, rids: &[String], known: &[String]) -> Result<(), 
 
 /// Refuses tags no resource carries: `--tags` with a typo would select
 /// nothing and report success.
-pub fn check_tags(file: &Path, tags: &[String], known: &[String]) -> Result<(), String> {
+pub(crate) fn check_tags(file: &Path, tags: &[String], known: &[String]) -> Result<(), String> {
     let unknown = not_in(tags, known);
     if unknown.is_empty() {
         return Ok(());

@@ -10,7 +10,7 @@ const MAX_LABEL: usize = 63;
 
 /// Ok for a host name: dot-separated labels of ASCII letters, digits and
 /// hyphens, none empty, none starting or ending with a hyphen.
-pub fn check(name: &str) -> Result<(), String> {
+pub(crate) fn check(name: &str) -> Result<(), String> {
     let bad = |why: &str| Err(format!("'{name}' is not a valid node name: {why}"));
     if name.is_empty() {
         return bad("empty");

@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 
 /// The section every other section inherits from.
-pub const DEFAULT: &str = "DEFAULT";
+pub(crate) const DEFAULT: &str = "DEFAULT";
 
 /// One effective `key = value` of a section (the last one when repeated).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Lower-cased key, scope suffix included (`ipname@sles1`).
     pub key: String,
     /// Trimmed value; continuation lines joined with `\n`.
@@ -28,7 +28,7 @@ pub struct Entry {
 
 /// A section after merging every header of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     pub name: String,
     /// 1-based line of the first header with this name.
     pub line: usize,
@@ -52,7 +52,7 @@ impl Section {
         }
     }
 
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
+    pub(crate) fn entry(&self, key: &str) -> Option<&Entry> {
         self.index.get(key).map(|&i| &self.entries[i])
     }
 
@@ -64,7 +64,7 @@ impl Section {
 /// A section header or a key written a second time: RawConfigParser merged
 /// them silently (last wins), which hides which value is in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     pub section: String,
     /// None for a repeated section header.
     pub key: Option<String>,
@@ -76,7 +76,7 @@ pub struct Duplicate {
 
 impl Duplicate {
     /// What a config problem says of it, pointing at the first one.
-    pub fn message(&self, file: &std::path::Path) -> String {
+    pub(crate) fn message(&self, file: &std::path::Path) -> String {
         let what = if self.key.is_some() {
             "keyword"
         } else {
@@ -92,14 +92,14 @@ impl Duplicate {
 
 /// A line the parser could not make sense of.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub line: usize,
     pub message: String,
 }
 
 /// Where one key line sits in the raw text, for rewriting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySpan {
+pub(crate) struct KeySpan {
     pub section: String,
     pub key: String,
     /// 1-based first and last line (continuation lines included).
@@ -113,7 +113,7 @@ pub struct KeySpan {
 
 /// A value found by a lookup, with where it physically comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found<'a> {
+pub(crate) struct Found<'a> {
     /// `DEFAULT` when inherited.
     pub section: &'a str,
     /// The key as written, scope suffix included.
@@ -125,7 +125,7 @@ pub struct Found<'a> {
 /// The local node's place in the service, for `kw@…` resolution
 /// (docs/behaviour.md, "Keyword scoping").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     /// Lower-cased.
     pub nodename: &'a str,
     pub in_nodes: bool,
@@ -134,7 +134,7 @@ pub struct Scope<'a> {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Ini {
+pub(crate) struct Ini {
     raw: Vec<String>,
     ends_with_newline: bool,
     default: Option<Section>,
@@ -149,7 +149,7 @@ pub struct Ini {
 
 /// The UTF-8 byte order mark some editors write first; it is not part of
 /// the first line's text.
-pub const BOM: char = '\u{feff}';
+pub(crate) const BOM: char = '\u{feff}';
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -160,7 +160,7 @@ enum Target {
 impl Ini {
     /// Never fails: unparsable lines are collected in `errors()` and
     /// skipped, so that every problem of a file is reported at once.
-    pub fn parse(text: &str) -> Ini {
+    pub(crate) fn parse(text: &str) -> Ini {
         let mut ini = Ini {
             raw: text.split('\n').map(str::to_string).collect(),
             ends_with_newline: text.ends_with('\n'),
@@ -227,44 +227,45 @@ impl Ini {
         ini
     }
 
-    pub fn errors(&self) -> &[ParseError] {
+    pub(crate) fn errors(&self) -> &[ParseError] {
         &self.errors
     }
 
     /// Repeated section headers and keys, in file order.
-    pub fn duplicates(&self) -> &[Duplicate] {
+    pub(crate) fn duplicates(&self) -> &[Duplicate] {
         &self.duplicates
     }
 
     /// Sections other than DEFAULT, in file order.
-    pub fn sections(&self) -> &[Section] {
+    pub(crate) fn sections(&self) -> &[Section] {
         &self.sections
     }
 
-    pub fn section_names(&self) -> Vec<&str> {
+    #[cfg(test)]
+    pub(crate) fn section_names(&self) -> Vec<&str> {
         self.sections.iter().map(|s| s.name.as_str()).collect()
     }
 
-    pub fn default_section(&self) -> Option<&Section> {
+    pub(crate) fn default_section(&self) -> Option<&Section> {
         self.default.as_ref()
     }
 
     /// Any section, DEFAULT included.
-    pub fn section(&self, name: &str) -> Option<&Section> {
+    pub(crate) fn section(&self, name: &str) -> Option<&Section> {
         if name == DEFAULT {
             return self.default.as_ref();
         }
         self.by_name.get(name).map(|&i| &self.sections[i])
     }
 
-    pub fn has_section(&self, name: &str) -> bool {
+    pub(crate) fn has_section(&self, name: &str) -> bool {
         self.section(name).is_some()
     }
 
     /// `section.key`, else `DEFAULT.key`, like RawConfigParser. A missing
     /// section still sees DEFAULT: implicit resources (`app`, `sync#i0`)
     /// must be disabled by `[DEFAULT] disable = true` like the others.
-    pub fn get(&self, section: &str, key: &str) -> Option<Found<'_>> {
+    pub(crate) fn get(&self, section: &str, key: &str) -> Option<Found<'_>> {
         let own = self
             .section(section)
             .and_then(|s| s.entry(key).map(|e| found(&s.name, e)));
@@ -279,7 +280,7 @@ impl Ini {
     /// `kw@drpnodes`, `kw@encapnodes`, then `kw` (docs/behaviour.md, "Keyword
     /// scoping"), each step
     /// with DEFAULT inheritance.
-    pub fn get_scoped(&self, section: &str, kw: &str, scope: &Scope) -> Option<Found<'_>> {
+    pub(crate) fn get_scoped(&self, section: &str, kw: &str, scope: &Scope) -> Option<Found<'_>> {
         let has_scoped = |s: Option<&Section>| s.is_some_and(|s| s.scoped);
         if !has_scoped(self.section(section)) && !has_scoped(self.default.as_ref()) {
             return self.get(section, kw);
@@ -298,21 +299,23 @@ impl Ini {
     }
 
     /// Raw lines, without line terminators (a `\r` of CRLF files is kept).
-    pub fn raw_lines(&self) -> &[String] {
+    #[cfg(test)]
+    pub(crate) fn raw_lines(&self) -> &[String] {
         &self.raw
     }
 
-    pub fn ends_with_newline(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn ends_with_newline(&self) -> bool {
         self.ends_with_newline
     }
 
     /// Every key line in file order, duplicates included.
-    pub fn key_spans(&self) -> &[KeySpan] {
+    pub(crate) fn key_spans(&self) -> &[KeySpan] {
         &self.spans
     }
 
     /// Every section header in file order: (section name, line).
-    pub fn headers(&self) -> &[(String, usize)] {
+    pub(crate) fn headers(&self) -> &[(String, usize)] {
         &self.headers
     }
 
@@ -366,16 +369,13 @@ impl Ini {
                 value: value.to_string(),
                 line,
             };
-            match section.entry_mut(key) {
-                Some(existing) => {
-                    earlier = Some(existing.line);
-                    *existing = entry;
-                }
-                None => {
-                    section.scoped |= key.contains('@');
-                    section.index.insert(key.to_string(), section.entries.len());
-                    section.entries.push(entry);
-                }
+            if let Some(existing) = section.entry_mut(key) {
+                earlier = Some(existing.line);
+                *existing = entry;
+            } else {
+                section.scoped |= key.contains('@');
+                section.index.insert(key.to_string(), section.entries.len());
+                section.entries.push(entry);
             }
         }
         if let Some(first) = earlier {
@@ -452,7 +452,7 @@ fn key_value(line: &str) -> Option<(String, String)> {
 
 /// Cuts the value at the first `#` or `;` preceded by whitespace. 1.5 only
 /// did this for `;`; the tutorial's annotated file needs `#` too.
-pub fn strip_inline_comment(text: &str) -> &str {
+pub(crate) fn strip_inline_comment(text: &str) -> &str {
     let mut prev_space = false;
     for (i, c) in text.char_indices() {
         if prev_space && (c == '#' || c == ';') {

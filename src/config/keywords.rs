@@ -5,7 +5,7 @@
 
 /// What a section name stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SectionKind {
+pub(crate) enum SectionKind {
     Default,
     Ip,
     Vg,
@@ -25,7 +25,7 @@ pub enum SectionKind {
 /// for the keyword reference (`print keywords`, docs/keywords.md) its
 /// default and what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keyword {
+pub(crate) struct Keyword {
     pub name: &'static str,
     pub scoped: bool,
     /// Empty when there is none.
@@ -54,7 +54,7 @@ const fn scoped(name: &'static str, default: &'static str, doc: &'static str) ->
     }
 }
 
-pub const TRIGGERS: [&str; 10] = [
+pub(crate) const TRIGGERS: [&str; 10] = [
     "pre_start",
     "post_start",
     "pre_stop",
@@ -260,7 +260,7 @@ const RESOURCE_TYPES: [(&str, SectionKind); 5] = [
 
 /// Like 1.5's `re.match('<type>#[0-9]', name, re.I)`: a prefix match, so
 /// `ip#1x` is an ip resource and `ip#a` is nothing.
-pub fn section_kind(name: &str) -> SectionKind {
+pub(crate) fn section_kind(name: &str) -> SectionKind {
     match name {
         super::ini::DEFAULT => return SectionKind::Default,
         "app" => return SectionKind::App,
@@ -287,7 +287,7 @@ fn is_resource_of(name: &str, prefix: &str) -> bool {
 
 /// Every keyword a section of this kind accepts. DEFAULT also accepts every
 /// resource keyword, because RawConfigParser lets each section inherit it.
-pub fn keywords(kind: SectionKind) -> Vec<Keyword> {
+pub(crate) fn keywords(kind: SectionKind) -> Vec<Keyword> {
     let triggers = TRIGGERS.iter().map(|t| {
         scoped(
             t,
@@ -325,7 +325,7 @@ pub fn keywords(kind: SectionKind) -> Vec<Keyword> {
 /// The keyword reference (`print keywords`, docs/keywords.md): each
 /// section as a user writes its name, with its own keywords; the keys
 /// every resource section shares come once, as their own entry.
-pub fn reference() -> Vec<(&'static str, Vec<Keyword>)> {
+pub(crate) fn reference() -> Vec<(&'static str, Vec<Keyword>)> {
     let common: Vec<Keyword> = keywords(SectionKind::Ip)
         .into_iter()
         .filter(|k| is_in(COMMON, k.name) || TRIGGERS.contains(&k.name))
@@ -347,12 +347,12 @@ pub fn reference() -> Vec<(&'static str, Vec<Keyword>)> {
 
 /// Whether `key` (maybe `name@scope`) is a keyword of this section kind.
 /// A keyword scoped in one table and not in another counts as scoped.
-pub fn is_known(kind: SectionKind, key: &str) -> bool {
+pub(crate) fn is_known(kind: SectionKind, key: &str) -> bool {
     is_in(&keywords(kind), key)
 }
 
 /// `is_known` against a table built once for a whole section.
-pub fn is_in(table: &[Keyword], key: &str) -> bool {
+pub(crate) fn is_in(table: &[Keyword], key: &str) -> bool {
     match key.split_once('@') {
         None => table.iter().any(|k| k.name == key),
         Some((name, scope)) => {

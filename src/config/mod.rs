@@ -5,31 +5,31 @@
 //! Every problem names the file, section, key and line (docs/contracts.md,
 //! "Rules of the house").
 
-pub mod duration;
-pub mod edit;
-pub mod guard;
-pub mod hostname;
-pub mod ini;
-pub mod keywords;
-pub mod load;
-pub mod node;
-pub mod node_keywords;
-pub mod node_validate;
-pub mod schedule;
+pub(crate) mod duration;
+pub(crate) mod edit;
+pub(crate) mod guard;
+pub(crate) mod hostname;
+pub(crate) mod ini;
+pub(crate) mod keywords;
+pub(crate) mod load;
+pub(crate) mod node;
+pub(crate) mod node_keywords;
+pub(crate) mod node_validate;
+pub(crate) mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use load::{
+pub(crate) use load::{
     TextCheckError, find_file, list_services, load, problems_of_text, validate, validate_text,
 };
-pub use schedule::Schedule;
+pub(crate) use schedule::Schedule;
 
 /// One thing wrong in a config file, located for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub file: PathBuf,
     pub line: Option<usize>,
     pub section: Option<String>,
@@ -59,7 +59,7 @@ impl fmt::Display for Problem {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("service {svc} not found: no {svc}.conf or {svc}.env in {etc}")]
     NotFound { svc: String, etc: PathBuf },
     #[error("service {svc} has both {conf} and {env}: remove one")]
@@ -84,23 +84,27 @@ fn join_problems(p: &[Problem]) -> String {
 }
 
 #[derive(Debug, Clone)]
-pub struct ServiceConfig {
+pub(crate) struct ServiceConfig {
     pub name: String,
     pub file: PathBuf,
     pub nodes: Vec<String>,
     pub drpnodes: Vec<String>,
+    // DEFAULT keys 1.5 accepts: parsed and validated, read by nothing yet.
+    #[allow(dead_code)]
     pub autostart_node: Vec<String>,
     pub service_type: String,
+    #[allow(dead_code)]
     pub app: String,
+    #[allow(dead_code)]
     pub comment: String,
     /// `no`, `start` or `ha`: whether the agent daemon starts the service
     /// and fails it over.
     pub orchestrate: String,
     /// `DEFAULT.monitor_action`: `freezestop`, `reboot` or `crash`; empty
-    /// when unset (daemon/restart.rs then freezes and stops).
+    /// when unset (daemon/orchestration/restarts.rs then freezes and stops).
     pub monitor_action: String,
     /// `DEFAULT.placement`: `nodes order` (default) or `load avg`: how the
-    /// daemon picks the node to run the service (daemon/placement.rs).
+    /// daemon picks the node to run the service (src/placement.rs).
     pub placement: String,
     /// Resources in build order (hb, ip, vg, fs, app, user syncs, sync#i0),
     /// file order within a type. `app` always exists; `sync#i0` exists when
@@ -114,7 +118,7 @@ pub struct ServiceConfig {
 /// Keywords every resource section accepts (docs/behaviour.md, "Keys of every
 /// resource"), resolved for this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Common {
+pub(crate) struct Common {
     pub disable: bool,
     pub optional: bool,
     pub monitor: bool,
@@ -127,17 +131,19 @@ pub struct Common {
 }
 
 #[derive(Debug, Clone)]
-pub struct ResourceConfig {
+pub(crate) struct ResourceConfig {
     /// The section name exactly as written (`ip#0`), or `app`.
     pub rid: String,
-    /// 1-based line of the section header, 0 for implicit resources.
+    /// 1-based line of the section header, 0 for implicit resources;
+    /// read by the tests that check where a problem is reported.
+    #[allow(dead_code)]
     pub line: usize,
     pub common: Common,
     pub spec: ResourceSpec,
 }
 
 #[derive(Debug, Clone)]
-pub enum ResourceSpec {
+pub(crate) enum ResourceSpec {
     Ip(IpConf),
     Vg(VgConf),
     Fs(FsConf),
@@ -147,7 +153,7 @@ pub enum ResourceSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpConf {
+pub(crate) struct IpConf {
     pub ipname: String,
     pub ipdev: String,
     /// Dotted mask (v4) or prefix length (v6); None: take the parent's.
@@ -160,12 +166,12 @@ pub struct IpConf {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VgConf {
+pub(crate) struct VgConf {
     pub vgname: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FsConf {
+pub(crate) struct FsConf {
     pub dev: String,
     /// One trailing `/` removed.
     pub mnt: String,
@@ -176,7 +182,7 @@ pub struct FsConf {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AppConf {
+pub(crate) struct AppConf {
     /// `[app] dir`: a real directory used instead of the `<svc>.d` link.
     pub dir: Option<PathBuf>,
     /// Per-launcher time limit; None means the default.
@@ -184,7 +190,7 @@ pub struct AppConf {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncConf {
+pub(crate) struct SyncConf {
     /// `sync#i0`: the service's own config files.
     pub internal: bool,
     pub src: Vec<String>,
@@ -200,7 +206,7 @@ pub struct SyncConf {
 /// A service's `[hb#N]` resource: the OpenHA heartbeat (driver/hb.rs),
 /// not the daemon's node.conf heartbeats (config/node.rs, `HbConf`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenHaConf {
+pub(crate) struct OpenHaConf {
     /// Lower-cased `type` (`openha`).
     pub hb_type: String,
     /// OpenHA service name; defaults to the service name.
@@ -208,7 +214,7 @@ pub struct OpenHaConf {
 }
 
 /// A name that is safe as `<etc>/<name>.conf`: it comes from the network.
-pub fn valid_svcname(name: &str) -> bool {
+pub(crate) fn valid_svcname(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && name != "node"

@@ -17,25 +17,25 @@ use super::node_keywords::{self as nk, SectionKind, ValueKind};
 use super::node_validate;
 
 /// `[hb#N] port` when unset.
-pub const DEFAULT_HB_PORT: u16 = 10000;
+pub(crate) const DEFAULT_HB_PORT: u16 = 10000;
 /// Shipped defaults: a beat a second, a peer lost after 3 s of silence on
 /// every heartbeat (1.9: 5 s and 15 s).
-pub const DEFAULT_HB_INTERVAL: Duration = Duration::from_secs(1);
-pub const DEFAULT_HB_TIMEOUT: Duration = Duration::from_secs(3);
-pub const DEFAULT_ARBITRATOR_TIMEOUT: Duration = Duration::from_secs(1);
-pub const DEFAULT_LISTENER_ADDR: &str = "0.0.0.0";
+pub(crate) const DEFAULT_HB_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_HB_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const DEFAULT_ARBITRATOR_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_LISTENER_ADDR: &str = "0.0.0.0";
 /// The orchestrator's wait before starting a service on a node that just
-/// came up (orchestrator.rs).
-pub const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
-pub const DEFAULT_WATCHDOG_TIMEOUT: Duration = Duration::from_secs(2);
-pub const DEFAULT_HOST_MODE: &str = "TST";
-pub const DEFAULT_CLUSTER_NAME: &str = "default";
+/// came up (daemon/orchestration/core.rs).
+pub(crate) const DEFAULT_READY_PERIOD: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_WATCHDOG_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_HOST_MODE: &str = "TST";
+pub(crate) const DEFAULT_CLUSTER_NAME: &str = "default";
 
-pub use super::node_keywords::HbMedium;
+pub(crate) use super::node_keywords::HbMedium;
 
 /// One `[hb#N]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HbConf {
+pub(crate) struct HbConf {
     /// The section name, `hb#1`.
     pub id: String,
     pub medium: HbMedium,
@@ -53,7 +53,7 @@ pub struct HbConf {
 
 /// One `[arbitrator#N]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arbitrator {
+pub(crate) struct Arbitrator {
     /// The section, `arbitrator#1`.
     pub id: String,
     /// Lower-cased host name.
@@ -66,7 +66,7 @@ pub struct Arbitrator {
 
 /// `[node]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSection {
+pub(crate) struct NodeSection {
     /// `host_mode` (1.9 calls it `env`), upper-cased; TST when unset.
     pub host_mode: String,
     /// `ruser` words: `user` (the default) and `user@node`.
@@ -79,7 +79,7 @@ pub struct NodeSection {
 
 /// `[cluster]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterSection {
+pub(crate) struct ClusterSection {
     /// `nodes`, lower-cased, as written (see [`NodeConfig::members`]).
     pub nodes: Vec<String>,
     /// None when unset or blank: the daemon makes one (daemon/secret.rs).
@@ -90,7 +90,7 @@ pub struct ClusterSection {
 
 /// `[listener]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerSection {
+pub(crate) struct ListenerSection {
     pub addr: String,
     /// 0 binds an ephemeral port (tests).
     pub port: u16,
@@ -102,7 +102,7 @@ pub struct ListenerSection {
 
 /// Everything node.conf says, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeConfig {
+pub(crate) struct NodeConfig {
     pub file: PathBuf,
     pub node: NodeSection,
     pub cluster: ClusterSection,
@@ -120,7 +120,7 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// node.conf's text, parsed once. Never fails: problems are collected.
-    pub fn parse(file: &Path, text: &str) -> NodeConfig {
+    pub(crate) fn parse(file: &Path, text: &str) -> NodeConfig {
         let ini = Ini::parse(text);
         let problems = node_validate::problems(file, &ini);
         let sections = |kind: SectionKind| {
@@ -150,7 +150,7 @@ impl NodeConfig {
 
     /// Reads `file` once; a missing file is an empty one (every key has a
     /// default). Err names the file when it cannot be read.
-    pub fn load(file: &Path) -> Result<NodeConfig, String> {
+    pub(crate) fn load(file: &Path) -> Result<NodeConfig, String> {
         match std::fs::read(file) {
             Ok(bytes) => Ok(NodeConfig::parse(file, &String::from_utf8_lossy(&bytes))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NodeConfig::parse(file, "")),
@@ -160,13 +160,13 @@ impl NodeConfig {
 
     /// `load`, an unreadable file read as an empty one: for readers that
     /// fall back on the defaults (the daemon refused to start on it).
-    pub fn load_or_empty(file: &Path) -> NodeConfig {
+    pub(crate) fn load_or_empty(file: &Path) -> NodeConfig {
         NodeConfig::load(file).unwrap_or_else(|_| NodeConfig::parse(file, ""))
     }
 
     /// `load`, but only a file without problems: what the daemon's
     /// readers act on; the message says where to look otherwise.
-    pub fn load_valid(file: &Path) -> Result<NodeConfig, String> {
+    pub(crate) fn load_valid(file: &Path) -> Result<NodeConfig, String> {
         let conf = NodeConfig::load(file)?;
         if conf.problems.is_empty() {
             Ok(conf)
@@ -179,7 +179,7 @@ impl NodeConfig {
     }
 
     /// `[cluster] nodes` with `nodename` in it: first when it is not listed.
-    pub fn members(&self, nodename: &str) -> Vec<String> {
+    pub(crate) fn members(&self, nodename: &str) -> Vec<String> {
         let mut nodes = self.cluster.nodes.clone();
         if !nodes.iter().any(|n| n == nodename) {
             nodes.insert(0, nodename.to_string());
@@ -189,7 +189,7 @@ impl NodeConfig {
 
     /// The user to log in as on `peer`: its `user@peer`, else the bare
     /// `user` (the last one), else root.
-    pub fn ruser(&self, peer: &str) -> String {
+    pub(crate) fn ruser(&self, peer: &str) -> String {
         let mut default = "root".to_string();
         for item in &self.node.ruser {
             match item.split_once('@') {
@@ -203,7 +203,7 @@ impl NodeConfig {
 
     /// The port `node`'s listener is reached on: `port@<node>`, else
     /// `port`.
-    pub fn peer_port(&self, node: &str) -> u16 {
+    pub(crate) fn peer_port(&self, node: &str) -> u16 {
         self.listener
             .port_of
             .get(node)
@@ -212,7 +212,7 @@ impl NodeConfig {
     }
 
     /// Where `node`'s listener is reached: `addr@<node>`, else its name.
-    pub fn peer_host(&self, node: &str) -> String {
+    pub(crate) fn peer_host(&self, node: &str) -> String {
         self.listener
             .addr_of
             .get(node)
@@ -221,7 +221,7 @@ impl NodeConfig {
     }
 
     /// The command that fences `node`, if any.
-    pub fn stonith_cmd(&self, node: &str) -> Option<&str> {
+    pub(crate) fn stonith_cmd(&self, node: &str) -> Option<&str> {
         self.stonith.get(node).map(String::as_str)
     }
 }
@@ -258,8 +258,7 @@ fn node_section(s: Option<&Section>) -> NodeSection {
     NodeSection {
         host_mode: value(s, "host_mode")
             .or_else(|| value(s, "env"))
-            .map(str::to_uppercase)
-            .unwrap_or_else(|| DEFAULT_HOST_MODE.into()),
+            .map_or_else(|| DEFAULT_HOST_MODE.into(), str::to_uppercase),
         ruser: value(s, "ruser")
             .map(|v| v.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default(),
@@ -345,9 +344,9 @@ fn arbitrator_section(section: &Section) -> Option<Arbitrator> {
 }
 
 /// `[node] split_action` (or `[cluster]`): what a node that lost quorum
-/// does (src/daemon/split.rs carries it out).
+/// does (src/daemon/orchestration/split.rs carries it out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitAction {
+pub(crate) enum SplitAction {
     Crash,
     Reboot,
     FreezeStop,
@@ -355,7 +354,7 @@ pub enum SplitAction {
 }
 
 impl SplitAction {
-    pub fn parse(v: &str) -> Option<SplitAction> {
+    pub(crate) fn parse(v: &str) -> Option<SplitAction> {
         match v.trim().to_lowercase().as_str() {
             "crash" => Some(SplitAction::Crash),
             "reboot" => Some(SplitAction::Reboot),
@@ -365,7 +364,7 @@ impl SplitAction {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SplitAction::Crash => "crash",
             SplitAction::Reboot => "reboot",
@@ -376,7 +375,7 @@ impl SplitAction {
 }
 
 /// The peer listener's port when `[listener] port` does not say.
-pub const DEFAULT_PORT: u16 = 1214;
+pub(crate) const DEFAULT_PORT: u16 = 1214;
 
 #[cfg(test)]
 #[path = "node_tests.rs"]

@@ -12,7 +12,7 @@ use super::hostname;
 
 /// A closed set of section kinds; the part after `#` names the instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SectionKind {
+pub(crate) enum SectionKind {
     Node,
     Cluster,
     Listener,
@@ -26,7 +26,7 @@ pub enum SectionKind {
 
 /// What a value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// Anything (a command line, a path).
     Text,
     /// A secret of at least 128 bits (daemon/secret.rs).
@@ -60,7 +60,7 @@ pub enum ValueKind {
 
 /// One known key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeKeyword {
+pub(crate) struct NodeKeyword {
     pub name: &'static str,
     pub kind: ValueKind,
     /// `key@<node>` forms are accepted too (`[listener] port@node2`).
@@ -99,7 +99,7 @@ const POSITIVE_SECS: ValueKind = secs(1, duration::MAX.as_secs());
 const ARBITRATOR_SECS: ValueKind = secs(1, 60);
 
 /// The heartbeat types the daemon runs: node.rs's `HbMedium`.
-pub const HB_TYPE: ValueKind = ValueKind::OneOf {
+pub(crate) const HB_TYPE: ValueKind = ValueKind::OneOf {
     what: "a heartbeat type",
     words: &["unicast", "multicast", "disk"],
 };
@@ -112,7 +112,7 @@ const HOST_MODE: ValueKind = ValueKind::OneOf {
     words: &super::load::SERVICE_TYPES,
 };
 
-/// split.rs's actions.
+/// daemon/orchestration/split.rs's actions.
 const SPLIT_ACTION: ValueKind = ValueKind::OneOf {
     what: "a split action",
     words: &["crash", "reboot", "freezestop", "disabled"],
@@ -163,7 +163,7 @@ const ARBITRATOR: &[NodeKeyword] = &[
 const STONITH: &[NodeKeyword] = &[kw("cmd", ValueKind::Text)];
 
 /// What a section name stands for, or why it is not one node.conf knows.
-pub fn section_kind(name: &str) -> Result<SectionKind, String> {
+pub(crate) fn section_kind(name: &str) -> Result<SectionKind, String> {
     match name {
         "node" => return Ok(SectionKind::Node),
         "cluster" => return Ok(SectionKind::Cluster),
@@ -182,13 +182,13 @@ pub fn section_kind(name: &str) -> Result<SectionKind, String> {
             "'{id}' is not a section index (letters and digits, e.g. [{prefix}#1])"
         )),
         "stonith" => hostname::check(id)
-            .map(|_| SectionKind::Stonith)
+            .map(|()| SectionKind::Stonith)
             .map_err(|e| format!("the fenced node: {e}")),
         _ => Err(unknown()),
     }
 }
 
-pub fn keywords(kind: SectionKind) -> &'static [NodeKeyword] {
+pub(crate) fn keywords(kind: SectionKind) -> &'static [NodeKeyword] {
     match kind {
         SectionKind::Node => NODE,
         SectionKind::Cluster => CLUSTER,
@@ -201,7 +201,7 @@ pub fn keywords(kind: SectionKind) -> &'static [NodeKeyword] {
 
 /// The keyword `key` (lower-cased, maybe `name@node`) stands for in a
 /// section of `kind`, or why it is none.
-pub fn keyword(kind: SectionKind, key: &str) -> Result<NodeKeyword, String> {
+pub(crate) fn keyword(kind: SectionKind, key: &str) -> Result<NodeKeyword, String> {
     let (name, node) = match key.split_once('@') {
         Some((n, node)) => (n, Some(node)),
         None => (key, None),
@@ -218,12 +218,12 @@ pub fn keyword(kind: SectionKind, key: &str) -> Result<NodeKeyword, String> {
         None => Ok(k),
         Some(_) if !k.per_node => Err(format!("{name} takes no @<node> form")),
         Some(node) => hostname::check(node)
-            .map(|_| k)
+            .map(|()| k)
             .map_err(|e| format!("{name}@<node>: {e}")),
     }
 }
 
-pub fn parse_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" => Some(false),
@@ -233,7 +233,7 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 
 /// Why `value` is not a valid `kind`. An empty value means unset and
 /// always passes: the reader then takes its default.
-pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
+pub(crate) fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(());
@@ -283,7 +283,7 @@ pub fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
 
 /// What a heartbeat beats through: `[hb#N] type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum HbMedium {
+pub(crate) enum HbMedium {
     /// TCP to each peer (daemon/hb/unicast.rs).
     Unicast,
     /// UDP to a group (daemon/hb/mcast.rs).
@@ -293,17 +293,17 @@ pub enum HbMedium {
 }
 
 impl HbMedium {
-    pub const ALL: [HbMedium; 3] = [HbMedium::Unicast, HbMedium::Multicast, HbMedium::Disk];
+    pub(crate) const ALL: [HbMedium; 3] = [HbMedium::Unicast, HbMedium::Multicast, HbMedium::Disk];
 
     /// Any case, as node.conf writes it.
-    pub fn parse(v: &str) -> Option<HbMedium> {
+    pub(crate) fn parse(v: &str) -> Option<HbMedium> {
         let v = v.trim();
         HbMedium::ALL
             .into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(v))
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HbMedium::Unicast => "unicast",
             HbMedium::Multicast => "multicast",
@@ -315,13 +315,13 @@ impl HbMedium {
 /// A secret an operator sets must carry this much: the frame key is
 /// derived from it with HKDF, which spreads its entropy but adds none
 /// (src/daemon/secret.rs makes and stores the secret): the fewest bits.
-pub const MIN_BITS: usize = 128;
+pub(crate) const MIN_BITS: usize = 128;
 
 /// Whether `secret` carries [`MIN_BITS`]: hex digits count 4 bits each,
 /// base64 characters (either alphabet, padding aside) 6; anything else,
 /// a pass phrase, is refused, since its entropy cannot be told. The
 /// message never shows the secret.
-pub fn check_strength(secret: &str) -> Result<(), String> {
+pub(crate) fn check_strength(secret: &str) -> Result<(), String> {
     let s = secret.trim();
     let hex = s.chars().all(|c| c.is_ascii_hexdigit());
     let b64 = s

@@ -28,13 +28,14 @@ fn problem(
 }
 
 /// Every problem of node.conf's text, in file order of the sections.
-pub fn validate_text(file: &Path, text: &str) -> Vec<Problem> {
+#[cfg(test)]
+pub(crate) fn validate_text(file: &Path, text: &str) -> Vec<Problem> {
     problems(file, &Ini::parse(text))
 }
 
 /// Every problem of node.conf once parsed (config/node.rs parses it once
 /// for these and for its typed fields).
-pub fn problems(file: &Path, ini: &Ini) -> Vec<Problem> {
+pub(crate) fn problems(file: &Path, ini: &Ini) -> Vec<Problem> {
     let mut out: Vec<Problem> = ini
         .errors()
         .iter()
@@ -119,7 +120,7 @@ fn check_section(file: &Path, s: &Section, kind: SectionKind, out: &mut Vec<Prob
 /// the section, the keyword and the value are checked as `validate_text`
 /// checks them. Cross-key needs (a disk heartbeat's dev) are not: they are
 /// set one key at a time.
-pub fn check_param(file: &Path, param: &str, value: &str) -> Result<(), Problem> {
+pub(crate) fn check_param(file: &Path, param: &str, value: &str) -> Result<(), Problem> {
     let (section, key) = edit::parse_param(param).map_err(|e| Problem {
         file: file.to_path_buf(),
         line: None,

@@ -3,7 +3,7 @@
 
 /// Parsed scheduling keys of one sync resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// Minutes; 0 disables the sync.
     pub interval_min: u64,
     pub max_delay_min: u64,
@@ -28,10 +28,10 @@ impl Default for Schedule {
 /// key in `malformed parameter value: <section>.<key>` (docs/behaviour.md,
 /// "sync").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+pub(crate) struct Malformed;
 
 /// `sync_interval`, `sync_max_delay`: a JSON whole number of minutes.
-pub fn parse_minutes(value: &str) -> Result<u64, Malformed> {
+pub(crate) fn parse_minutes(value: &str) -> Result<u64, Malformed> {
     match serde_json::from_str::<serde_json::Value>(value) {
         Ok(serde_json::Value::Number(n)) => n.as_u64().ok_or(Malformed),
         _ => Err(Malformed),
@@ -40,7 +40,7 @@ pub fn parse_minutes(value: &str) -> Result<u64, Malformed> {
 
 /// `sync_period`: `["03:59","05:59"]` or a list of such pairs. Times are
 /// normalised to `HH:MM` so that callers may compare them as strings.
-pub fn parse_periods(value: &str) -> Result<Vec<(String, String)>, Malformed> {
+pub(crate) fn parse_periods(value: &str) -> Result<Vec<(String, String)>, Malformed> {
     let json: serde_json::Value = serde_json::from_str(value).map_err(|_| Malformed)?;
     let serde_json::Value::Array(items) = json else {
         return Err(Malformed);
@@ -91,7 +91,7 @@ const DAYS: [&str; 7] = [
 ];
 
 /// `sync_days`: a JSON list of English day names (any case), or one name.
-pub fn parse_days(value: &str) -> Result<Vec<String>, Malformed> {
+pub(crate) fn parse_days(value: &str) -> Result<Vec<String>, Malformed> {
     let json: serde_json::Value = serde_json::from_str(value).map_err(|_| Malformed)?;
     let names: Vec<&str> = match &json {
         serde_json::Value::String(s) => vec![s.as_str()],

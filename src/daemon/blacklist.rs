@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// More refusals than this and the source is banned (1.9's threshold).
-pub const STRIKES: u32 = 5;
-pub const BAN: Duration = Duration::from_secs(60);
+pub(crate) const STRIKES: u32 = 5;
+pub(crate) const BAN: Duration = Duration::from_secs(60);
 /// At most one log line per source this often; the lines in between are
 /// counted and the next line says how many.
-pub const LOG_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(5);
 /// Bounds the memory a spray of source addresses can take.
 const MAX_SOURCES: usize = 4096;
 
@@ -31,7 +31,7 @@ struct Source {
 }
 
 #[derive(Debug)]
-pub struct Blacklist {
+pub(crate) struct Blacklist {
     strikes: u32,
     ban: Duration,
     sources: HashMap<IpAddr, Source>,
@@ -44,7 +44,7 @@ impl Default for Blacklist {
 }
 
 impl Blacklist {
-    pub fn new(strikes: u32, ban: Duration) -> Blacklist {
+    pub(crate) fn new(strikes: u32, ban: Duration) -> Blacklist {
         Blacklist {
             strikes,
             ban,
@@ -53,7 +53,7 @@ impl Blacklist {
     }
 
     /// True while `ip` is banned; an expired ban is lifted with its strikes.
-    pub fn banned(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn banned(&mut self, ip: IpAddr, now: Instant) -> bool {
         let Some(s) = self.sources.get_mut(&ip) else {
             return false;
         };
@@ -69,7 +69,7 @@ impl Blacklist {
     }
 
     /// Records a refused frame from `ip`; true when this one banned it.
-    pub fn strike(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn strike(&mut self, ip: IpAddr, now: Instant) -> bool {
         let (limit, ban) = (self.strikes, self.ban);
         let s = self.entry(ip, now);
         s.strikes = s.strikes.saturating_add(1);
@@ -82,7 +82,7 @@ impl Blacklist {
 
     /// Whether a refusal from `ip` may be logged now; if so, how many were
     /// not logged since the last line.
-    pub fn may_log(&mut self, ip: IpAddr, now: Instant) -> Option<u64> {
+    pub(crate) fn may_log(&mut self, ip: IpAddr, now: Instant) -> Option<u64> {
         let s = self.entry(ip, now);
         match s.last_log {
             Some(at) if now.duration_since(at) < LOG_EVERY => {
@@ -109,12 +109,12 @@ impl Blacklist {
             .retain(|_, s| s.banned_until.is_some_and(|u| now < u));
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.sources.clear();
     }
 
     /// `{"<ip>": {"strikes": n, "expires_in": seconds}}` for banned sources.
-    pub fn status(&self, now: Instant) -> Value {
+    pub(crate) fn status(&self, now: Instant) -> Value {
         let m: serde_json::Map<String, Value> = self
             .sources
             .iter()
@@ -146,7 +146,10 @@ mod tests {
         }
         assert!(b.strike(IP, t0), "the 6th refusal bans");
         assert!(!b.strike(IP, t0), "banned once");
-        assert!(b.banned(IP, t0 + BAN - Duration::from_millis(1)));
+        assert!(b.banned(
+            IP,
+            (t0 + BAN).checked_sub(Duration::from_millis(1)).unwrap()
+        ));
         assert_eq!(b.status(t0)[IP.to_string()]["strikes"], 7);
         assert!(!b.banned(IP, t0 + BAN), "expired");
         assert!(b.status(t0 + BAN).as_object().unwrap().is_empty());

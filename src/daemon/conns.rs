@@ -7,20 +7,20 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-pub struct Conns {
+pub(crate) struct Conns {
     per_source: usize,
     max: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// One connection's place, given back when dropped.
-pub struct Slot<'a> {
+pub(crate) struct Slot<'a> {
     conns: &'a Conns,
     ip: IpAddr,
 }
 
 impl Conns {
-    pub fn new(per_source: usize, max: usize) -> Conns {
+    pub(crate) fn new(per_source: usize, max: usize) -> Conns {
         Conns {
             per_source,
             max,
@@ -30,7 +30,7 @@ impl Conns {
 
     /// A slot for a connection from `ip`, unless that source or everyone
     /// holds too many already.
-    pub fn take(&self, ip: IpAddr) -> Option<Slot<'_>> {
+    pub(crate) fn take(&self, ip: IpAddr) -> Option<Slot<'_>> {
         let mut m = self.open.lock().ok()?;
         let total: usize = m.values().sum();
         let mine = m.entry(ip).or_default();
@@ -46,7 +46,7 @@ impl Conns {
 
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.open.lock().map(|m| m.values().sum()).unwrap_or(0)
+        self.open.lock().map_or(0, |m| m.values().sum())
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-pub struct Deadline<'a> {
+pub(crate) struct Deadline<'a> {
     stream: &'a TcpStream,
     within: Duration,
     until: Instant,
@@ -14,7 +14,7 @@ pub struct Deadline<'a> {
 
 impl<'a> Deadline<'a> {
     /// Reads from `stream` that must all be done `within` from now.
-    pub fn new(stream: &'a TcpStream, within: Duration) -> Deadline<'a> {
+    pub(crate) fn new(stream: &'a TcpStream, within: Duration) -> Deadline<'a> {
         Deadline {
             stream,
             within,

@@ -1,5 +1,5 @@
 //! Orders typed here, kept on disk from the moment the daemon accepts them
-//! until they are in its memory file (memory.rs). The command runs its
+//! until they are in its memory file (orchestration/memory.rs). The command runs its
 //! local part (a freeze, a thaw, a start) only after the daemon has kept
 //! the order: a node that loses power in between comes back with the order
 //! and carries it to its peers, instead of leaving a thawed or frozen
@@ -17,7 +17,7 @@ fn dir(paths: &Paths) -> PathBuf {
 }
 
 /// Keeps `order` for `svc`, durably (written and synced, then renamed).
-pub fn keep(paths: &Paths, svc: &str, order: &Order) -> std::io::Result<()> {
+pub(crate) fn keep(paths: &Paths, svc: &str, order: &Order) -> std::io::Result<()> {
     if !crate::config::valid_svcname(svc) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -37,7 +37,7 @@ pub fn keep(paths: &Paths, svc: &str, order: &Order) -> std::io::Result<()> {
 /// The orders kept and not yet taken in, with their files. A file that
 /// does not parse (a torn write cannot happen; a hand-made file can) is
 /// skipped and left for an operator.
-pub fn pending(paths: &Paths) -> Vec<(String, Order, PathBuf)> {
+pub(crate) fn pending(paths: &Paths) -> Vec<(String, Order, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir(paths)) else {
         return Vec::new();
     };
@@ -58,7 +58,7 @@ pub fn pending(paths: &Paths) -> Vec<(String, Order, PathBuf)> {
 }
 
 /// Forgets the files of orders now in the memory file.
-pub fn done(files: &[PathBuf]) {
+pub(crate) fn done(files: &[PathBuf]) {
     for f in files {
         let _ = std::fs::remove_file(f);
     }

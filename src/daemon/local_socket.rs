@@ -19,7 +19,7 @@ use crate::paths::Paths;
 
 /// Binds the socket, replacing a stale one left by a killed daemon (the
 /// daemon lock, taken before, proves no other daemon owns it).
-pub fn bind(paths: &Paths) -> std::io::Result<UnixListener> {
+pub(crate) fn bind(paths: &Paths) -> std::io::Result<UnixListener> {
     let path = socket_path(paths);
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
@@ -31,7 +31,7 @@ pub fn bind(paths: &Paths) -> std::io::Result<UnixListener> {
 }
 
 /// Serves until the daemon stops; `daemon_stop` is one of the requests.
-pub fn serve(listener: UnixListener, paths: &Paths, shared: Arc<Shared>, log: Logger) {
+pub(crate) fn serve(listener: UnixListener, paths: &Paths, shared: Arc<Shared>, log: Logger) {
     let me = nix::unistd::geteuid().as_raw();
     for conn in listener.incoming() {
         if shared.stopping() {
@@ -40,8 +40,7 @@ pub fn serve(listener: UnixListener, paths: &Paths, shared: Arc<Shared>, log: Lo
         let Ok(conn) = conn else { continue };
         let allowed =
             nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
-                .map(|c| c.uid() == 0 || c.uid() == me)
-                .unwrap_or(false);
+                .is_ok_and(|c| c.uid() == 0 || c.uid() == me);
         if !allowed {
             log.warn("refused a local request from a non-root user");
             continue;
@@ -116,7 +115,7 @@ fn service_status(paths: &Paths, shared: &Shared, opts: &Value) -> Value {
     json!({"status": 0, "data": {"text": text}})
 }
 
-/// A cluster-wide order for one service, from the CLI (expect.rs), kept
+/// A cluster-wide order for one service, from the CLI (orchestration/orders.rs), kept
 /// on disk before the answer (inbox.rs): the command's local part runs
 /// only once the order survives a power loss.
 fn set_service_monitor(paths: &Paths, shared: &Shared, opts: &Value) -> Value {

@@ -3,23 +3,23 @@
 //! and what peers will speak: the cluster secret and the authenticated,
 //! encrypted frame format (wire.rs).
 
-pub mod blacklist;
-pub mod conns;
-pub mod deadline;
-pub mod hb;
-pub mod inbox;
-pub mod local_socket;
-pub mod monitor;
-pub mod node_conf;
-pub mod orchestration;
-pub mod peer;
-pub mod peer_listener;
-pub mod replicate;
-pub mod run;
-pub mod scheduler;
-pub mod secret;
-pub mod state;
-pub mod status_memory;
-pub mod watchdog;
-pub mod watchdogd;
+pub(crate) mod blacklist;
+pub(crate) mod conns;
+pub(crate) mod deadline;
+pub(crate) mod hb;
+pub(crate) mod inbox;
+pub(crate) mod local_socket;
+pub(crate) mod monitor;
+pub(crate) mod node_conf;
+pub(crate) mod orchestration;
+pub(crate) mod peer;
+pub(crate) mod peer_listener;
+pub(crate) mod replicate;
+pub(crate) mod run;
+pub(crate) mod scheduler;
+pub(crate) mod secret;
+pub(crate) mod state;
+pub(crate) mod status_memory;
+pub(crate) mod watchdog;
+pub(crate) mod watchdogd;
 pub mod wire;

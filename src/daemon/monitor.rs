@@ -17,14 +17,14 @@ use crate::status::Status;
 
 /// How often the dataset is rebuilt and the orchestrator looks, unless the
 /// cluster is set for a faster failover (`tick`).
-pub const INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
 
 /// How quickly a sleeping monitor notices `Shared::wake_monitor`.
 const WAKE_STEP: Duration = Duration::from_millis(20);
 
 /// The fastest pass: each one stats every service's files, so faster would
 /// cost CPU on a node with many services for no gain a client can see.
-pub const MIN_TICK: Duration = Duration::from_millis(100);
+pub(crate) const MIN_TICK: Duration = Duration::from_millis(100);
 
 /// The pass period: a second, or the ready period or the fastest heartbeat
 /// interval when they are shorter. A fixed second would round a 0.2 s ready
@@ -44,12 +44,12 @@ fn tick(orch: &super::orchestration::shell::Orchestrator, shared: &Shared) -> Du
 }
 
 /// Probes a service whose files did not change at most this often.
-pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Probes a service last seen in `warn` at most this often: warn is most
 /// often a service caught half-way (an application not serving yet just
 /// after a start), and peers decide on what this node shows.
-pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 
 /// ... except a service with a resource the daemon restarts or monitors
 /// (restarts.rs): a crashed application changes no file, so only a probe
@@ -57,7 +57,7 @@ pub const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 /// cost is one full status of such a service every 2 s (for the tutorial's
 /// service, a few launcher and mount checks: a few ms of CPU each time),
 /// paid only by the services that asked for it.
-pub const WATCHED_STATUS_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const WATCHED_STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
 fn probe_every(prev: Option<&ServiceData>) -> Duration {
     match prev {
@@ -67,7 +67,7 @@ fn probe_every(prev: Option<&ServiceData>) -> Duration {
     }
 }
 
-pub fn run(env: &Env, shared: Arc<Shared>) {
+pub(crate) fn run(env: &Env, shared: Arc<Shared>) {
     let mut orch = super::orchestration::shell::Orchestrator::new(env.paths);
     let mut seen = Seen::default();
     let mut replicator = super::replicate::Replicator::default();
@@ -98,7 +98,7 @@ pub fn run(env: &Env, shared: Arc<Shared>) {
 /// otherwise every STATUS_INTERVAL. Probing every service every second
 /// would cost a node with many services most of a CPU.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     probes: BTreeMap<String, (Instant, Stamp)>,
 }
 
@@ -127,7 +127,7 @@ fn why_of(shared: &Shared, name: &str) -> Option<String> {
         .and_then(|n| n.services.get(name).and_then(|s| s.why.clone()))
 }
 
-pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
+pub(crate) fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
     let previous = shared
         .node
         .lock()
@@ -207,10 +207,7 @@ pub fn refresh(env: &Env, shared: &Shared, seen: &mut Seen) {
         };
         services.insert(name, data);
     }
-    let load15 = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0);
+    let load15 = crate::node::load15();
     if let Ok(mut node) = shared.node.lock() {
         node.services = services;
         node.load15 = load15;

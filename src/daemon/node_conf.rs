@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::node::NodeConfig;
 
-pub struct InForce {
+pub(crate) struct InForce {
     conf: RwLock<Arc<NodeConfig>>,
     /// Bumped at each reload, so that a thread can tell a new snapshot
     /// from the one it last applied without comparing them.
@@ -16,7 +16,7 @@ pub struct InForce {
 }
 
 impl InForce {
-    pub fn new(conf: NodeConfig) -> InForce {
+    pub(crate) fn new(conf: NodeConfig) -> InForce {
         InForce {
             conf: RwLock::new(Arc::new(conf)),
             generation: AtomicU64::new(0),
@@ -24,18 +24,18 @@ impl InForce {
     }
 
     /// The snapshot in force now.
-    pub fn get(&self) -> Arc<NodeConfig> {
+    pub(crate) fn get(&self) -> Arc<NodeConfig> {
         match self.conf.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn set(&self, conf: NodeConfig) {
+    pub(crate) fn set(&self, conf: NodeConfig) {
         let new = Arc::new(conf);
         match self.conf.write() {
             Ok(mut c) => *c = new,

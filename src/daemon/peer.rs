@@ -29,10 +29,8 @@ use serde_json::{Value, json};
 use super::deadline::Deadline;
 use super::wire::{self, FrameKind, Key, Opened, Opener, Sealer, WireError};
 
-pub use crate::config::node::DEFAULT_PORT;
-
 #[derive(Debug, thiserror::Error)]
-pub enum PeerError {
+pub(crate) enum PeerError {
     #[error("cannot resolve {0}")]
     Resolve(String),
     #[error("cannot connect to {addr}: {err}")]
@@ -59,7 +57,7 @@ pub enum PeerError {
 }
 
 /// `host:port` (a node name or an address) to a socket address.
-pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, PeerError> {
+pub(crate) fn resolve(host: &str, port: u16) -> Result<SocketAddr, PeerError> {
     (host, port)
         .to_socket_addrs()
         .ok()
@@ -69,7 +67,7 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, PeerError> {
 
 /// Who asks: this node's name and cluster, the key of the cluster being
 /// asked (ours, or an arbitrator's ping-only key), and who is asked.
-pub struct Asker<'a> {
+pub(crate) struct Asker<'a> {
     pub nodename: &'a str,
     pub cluster: &'a str,
     pub key: &'a Key,
@@ -78,7 +76,7 @@ pub struct Asker<'a> {
 
 /// Who a request is for.
 #[derive(Debug, Clone, Copy)]
-pub enum Asked<'a> {
+pub(crate) enum Asked<'a> {
     /// A node of this cluster, by its node name: the request is sealed for
     /// it alone, and only it may answer.
     Node(&'a str),
@@ -89,7 +87,7 @@ pub enum Asked<'a> {
 /// Sends `action` with `options` to the listener at `addr` and returns the
 /// answer's `data` when its `status` is 0. The whole exchange, connect
 /// included, is bounded by `timeout`.
-pub fn request(
+pub(crate) fn request(
     asker: &Asker,
     addr: SocketAddr,
     action: &str,
@@ -147,7 +145,7 @@ pub fn request(
 }
 
 /// The answer to the request `req` (its `Opened::seq`), ready to seal.
-pub fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
+pub(crate) fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
     let v = match result {
         Ok(data) => json!({"status": 0, "data": data, "req": req}),
         Err(error) => json!({"status": 1, "error": error, "req": req}),
@@ -157,7 +155,7 @@ pub fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
 
 /// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
 /// per-node override), else the node name; `peer_port` for the port.
-pub fn peer_addr(paths: &crate::paths::Paths, node: &str) -> Result<SocketAddr, PeerError> {
+pub(crate) fn peer_addr(paths: &crate::paths::Paths, node: &str) -> Result<SocketAddr, PeerError> {
     let conf = crate::config::node::NodeConfig::load_or_empty(&paths.node_conf());
     resolve(&conf.peer_host(node), conf.peer_port(node))
 }

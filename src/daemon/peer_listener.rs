@@ -35,6 +35,7 @@
 //! unknown action) is refused and counted but never blacklisted: it holds
 //! the key, so banning its address would only cut a cluster node off.
 
+use crate::daemon::state::ThreadState;
 use std::io;
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -53,29 +54,28 @@ use crate::config::node::NodeConfig;
 use crate::log::Logger;
 use crate::paths::Paths;
 
-pub const DEFAULT_ADDR: &str = "0.0.0.0";
-pub const WORKERS: usize = 8;
+pub(crate) const WORKERS: usize = 8;
 /// Connections one source may hold at once, queued or read: fewer than
 /// [`WORKERS`], so that a source holding sockets open leaves readers to
 /// the others.
-pub const PER_SOURCE: usize = 2;
+pub(crate) const PER_SOURCE: usize = 2;
 /// A connection that sent nothing for this long before closing held a
 /// worker on purpose (a port probe closes at once): a strike.
-pub const IDLE_STRIKE: Duration = Duration::from_millis(500);
-pub const QUEUE: usize = 16;
-pub const DEADLINE: Duration = Duration::from_secs(2);
+pub(crate) const IDLE_STRIKE: Duration = Duration::from_millis(500);
+pub(crate) const QUEUE: usize = 16;
+pub(crate) const DEADLINE: Duration = Duration::from_secs(2);
 const THREAD: &str = "listener";
 
 /// `[listener] addr` and `port` of node.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerConf {
+pub(crate) struct ListenerConf {
     pub addr: String,
     /// 0 binds an ephemeral port (tests).
     pub port: u16,
 }
 
 impl ListenerConf {
-    pub fn of(conf: &NodeConfig) -> ListenerConf {
+    pub(crate) fn of(conf: &NodeConfig) -> ListenerConf {
         ListenerConf {
             addr: conf.listener.addr.clone(),
             port: conf.listener.port,
@@ -83,17 +83,19 @@ impl ListenerConf {
     }
 }
 
-pub fn read_conf(paths: &Paths) -> ListenerConf {
+#[cfg(test)]
+pub(crate) fn read_conf(paths: &Paths) -> ListenerConf {
     ListenerConf::of(&NodeConfig::load_or_empty(&paths.node_conf()))
 }
 
 /// The port `node`'s listener is reached on: `[listener] port@<node>`,
 /// else `port`, else 1214.
-pub fn peer_port(paths: &Paths, node: &str) -> u16 {
+#[cfg(test)]
+pub(crate) fn peer_port(paths: &Paths, node: &str) -> u16 {
     NodeConfig::load_or_empty(&paths.node_conf()).peer_port(node)
 }
 
-pub fn bind(conf: &ListenerConf) -> io::Result<TcpListener> {
+pub(crate) fn bind(conf: &ListenerConf) -> io::Result<TcpListener> {
     TcpListener::bind((conf.addr.as_str(), conf.port))
 }
 
@@ -166,7 +168,7 @@ struct Server<'a> {
 
 /// Serves until the daemon stops. The thread shows as `listener` with the
 /// bound address (the real port when `port = 0`).
-pub fn serve(
+pub(crate) fn serve(
     tcp: TcpListener,
     paths: &Paths,
     node_conf: Arc<InForce>,
@@ -174,7 +176,7 @@ pub fn serve(
     log: Logger,
 ) {
     let info = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    shared.set_thread(THREAD, "running", &info);
+    shared.set_thread(THREAD, ThreadState::Running, &info);
     let server = Server {
         paths,
         node_conf,
@@ -196,7 +198,7 @@ pub fn serve(
         }
         server.accept_loop(&tcp, &tx, &conns);
     });
-    shared.set_thread(THREAD, "stopped", &info);
+    shared.set_thread(THREAD, ThreadState::Stopped, &info);
 }
 
 /// An accepted connection, its source and its place among the source's.
@@ -441,7 +443,7 @@ impl Server<'_> {
 
 /// What an arbitrator ping may ask: `ping`, and nothing else, whatever
 /// the holder of the arbitrator key sends.
-pub fn arbitrator_ping(payload: &[u8]) -> Result<Value, String> {
+pub(crate) fn arbitrator_ping(payload: &[u8]) -> Result<Value, String> {
     let req: Value =
         serde_json::from_slice(payload).map_err(|_| "a ping that is not JSON".to_string())?;
     match req["action"].as_str() {
@@ -452,7 +454,7 @@ pub fn arbitrator_ping(payload: &[u8]) -> Result<Value, String> {
 
 /// Runs the request of authenticated node `from`: the decoding of an
 /// opened request's payload, apart from the socket (the fuzzer calls it).
-pub fn dispatch(
+pub(crate) fn dispatch(
     paths: &Paths,
     shared: &Shared,
     payload: &[u8],

@@ -89,13 +89,13 @@ impl Running {
         out
     }
 
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         self.shared.status_json()["threads"]["listener"]["stats"].clone()
     }
 
     /// Polls the stats until `key` reaches `want` (the worker publishes
     /// them just after closing the connection).
-    pub fn wait_stat(&self, key: &str, want: u64) -> Value {
+    pub(crate) fn wait_stat(&self, key: &str, want: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let st = self.stats();

@@ -32,16 +32,16 @@ use crate::config;
 use crate::log::Logger;
 use crate::paths::Paths;
 
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
-pub const MAX_TRIES: u32 = 3;
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const MAX_TRIES: u32 = 3;
 /// The monitor thread does the fetches: a few per pass keeps its loop short.
 const FETCHES_PER_PASS: usize = 2;
 /// The largest config accepted from a peer. A real one is a few KiB; a
 /// bigger one is a mistake or an attack, and validating it would hold the
 /// monitor thread (issue 10, item 22).
-pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: usize = 1 << 20;
 
-pub use super::state::ConfStamp;
+pub(crate) use super::state::ConfStamp;
 
 /// An mtime on the wire, in whole microseconds: an f64 of seconds keeps
 /// only about 0.24 µs at today's dates, so nanoseconds would not survive
@@ -61,7 +61,7 @@ fn from_secs(s: f64) -> Option<SystemTime> {
         .then(|| UNIX_EPOCH + Duration::from_micros(us as u64))
 }
 
-pub fn stamp(file: &Path) -> Option<ConfStamp> {
+pub(crate) fn stamp(file: &Path) -> Option<ConfStamp> {
     let bytes = std::fs::read(file).ok()?;
     Some(ConfStamp {
         mtime: secs(crate::fsutil::mtime(file)?),
@@ -78,7 +78,7 @@ fn cksum(bytes: &[u8]) -> String {
 
 /// The listener's `get_service_config` for authenticated node `from`:
 /// only a service this node has, and only to a node in its scope.
-pub fn serve_config(paths: &Paths, options: &Value, from: &str) -> Result<Value, String> {
+pub(crate) fn serve_config(paths: &Paths, options: &Value, from: &str) -> Result<Value, String> {
     let svc = options["svcname"]
         .as_str()
         .ok_or("get_service_config needs options.svcname")?;
@@ -106,7 +106,7 @@ pub fn serve_config(paths: &Paths, options: &Value, from: &str) -> Result<Value,
 
 /// A service as one peer advertises it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Offer {
+pub(crate) struct Offer {
     pub peer: String,
     pub nodes: Vec<String>,
     pub drpnodes: Vec<String>,
@@ -131,7 +131,7 @@ fn in_scope(me: &str, o: &Offer) -> bool {
 /// clock by more than the skew orders tolerate (order.rs) is not taken: a
 /// peer whose clock runs ahead would otherwise win over every edit made
 /// here until its date came.
-pub fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
+pub(crate) fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
     let ahead = o.stamp.mtime > crate::order::now() + crate::order::MAX_SKEW;
     in_scope(me, o)
         && !ahead
@@ -150,7 +150,7 @@ fn node_list(v: &Value) -> Vec<String> {
 
 /// For each service to fetch, the newest offer among the peers' datasets
 /// (`{"<peer>": {"services": {"<svc>": {...}}}}`).
-pub fn choose(
+pub(crate) fn choose(
     me: &str,
     local: &BTreeMap<String, Option<ConfStamp>>,
     peers: &BTreeMap<String, Value>,
@@ -199,7 +199,7 @@ struct Tries {
 }
 
 /// The monitor's replication state: what failed, per service and cksum.
-pub struct Replicator {
+pub(crate) struct Replicator {
     tries: HashMap<(String, String), Tries>,
     log: Logger,
 }
@@ -215,7 +215,7 @@ impl Default for Replicator {
 
 impl Replicator {
     /// One pass, after the monitor's refresh.
-    pub fn step(&mut self, env: &Env, shared: &Shared) {
+    pub(crate) fn step(&mut self, env: &Env, shared: &Shared) {
         // From disk rather than the dataset: right after an install the
         // dataset may still show the old stamp.
         let local: BTreeMap<String, Option<ConfStamp>> = config::list_services(env.paths)
@@ -265,7 +265,6 @@ impl Replicator {
                 Ok(line) => {
                     self.log.info(line);
                     self.tries.remove(&key);
-                    continue;
                 }
                 Err(Failure::Refused(why)) => {
                     self.log.error(format!(

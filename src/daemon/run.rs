@@ -6,6 +6,7 @@
 //! `<lock>/osvcd.lock` for its whole life (a second daemon is refused), writes
 //! `<var>/osvcd.pid`, runs its threads and, once a second, watches node.conf.
 
+use crate::daemon::state::{NodeMonitor, ThreadState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use crate::exec::{self, Cmd, RealRunner};
 use crate::log::Logger;
 use crate::paths::Paths;
 
-pub fn pid_file(paths: &Paths) -> std::path::PathBuf {
+pub(crate) fn pid_file(paths: &Paths) -> std::path::PathBuf {
     paths.var.join("osvcd.pid")
 }
 
@@ -27,7 +28,7 @@ fn lock_file(paths: &Paths) -> std::path::PathBuf {
     paths.lock.join("osvcd.lock")
 }
 
-pub fn running(paths: &Paths) -> bool {
+pub(crate) fn running(paths: &Paths) -> bool {
     crate::client::request(paths, "daemon_status").is_some()
 }
 
@@ -41,7 +42,7 @@ fn daemon_pid(paths: &Paths) -> Option<i32> {
 
 /// node.conf, read once, or its problems, each a line for the log or the
 /// terminal: the daemon never runs on a file it would misread.
-pub fn read_node_conf(paths: &Paths) -> Result<NodeConfig, Vec<String>> {
+pub(crate) fn read_node_conf(paths: &Paths) -> Result<NodeConfig, Vec<String>> {
     match NodeConfig::load(&paths.node_conf()) {
         Ok(conf) if conf.problems.is_empty() => Ok(conf),
         Ok(conf) => Err(conf.problems.iter().map(|p| p.to_string()).collect()),
@@ -50,7 +51,7 @@ pub fn read_node_conf(paths: &Paths) -> Result<NodeConfig, Vec<String>> {
 }
 
 /// What the CLI prints before refusing to start a daemon.
-pub fn refuse_on_bad_node_conf(paths: &Paths) -> Result<(), i32> {
+pub(crate) fn refuse_on_bad_node_conf(paths: &Paths) -> Result<(), i32> {
     let Err(problems) = read_node_conf(paths) else {
         return Ok(());
     };
@@ -81,7 +82,7 @@ fn sweep_temp_files(paths: &Paths, log: &Logger) {
 }
 
 /// The daemon itself. Returns its exit code.
-pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
+pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
     let log = Logger::named("node", &format!("{nodename}.osvcd"));
     let node_conf = match read_node_conf(paths) {
         Ok(conf) => Arc::new(InForce::new(conf)),
@@ -95,15 +96,12 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
             return 2;
         }
     };
-    let _lock = match crate::lock::acquire(&lock_file(paths), Duration::ZERO) {
-        Ok(l) => l,
-        Err(_) => {
-            let pid = daemon_pid(paths)
-                .map(|p| format!(" (pid {p})"))
-                .unwrap_or_default();
-            log.error(format!("a daemon is already running{pid}"));
-            return 1;
-        }
+    let Ok(_lock) = crate::lock::acquire(&lock_file(paths), Duration::ZERO) else {
+        let pid = daemon_pid(paths)
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        log.error(format!("a daemon is already running{pid}"));
+        return 1;
     };
     let listener = match local_socket::bind(paths) {
         Ok(l) => l,
@@ -162,14 +160,14 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
                     "cannot listen on {at} ([listener] addr and port in {}): {e}",
                     paths.node_conf().display()
                 ));
-                shared.set_thread("listener", "stopped", &at);
+                shared.set_thread("listener", ThreadState::Stopped, &at);
             }
         }
-        shared.set_thread("monitor", "running", "");
+        shared.set_thread("monitor", ThreadState::Running, "");
         let sh = shared.clone();
         let me = monitor_env;
         s.spawn(move || monitor::run(me, sh));
-        shared.set_thread("scheduler", "running", "");
+        shared.set_thread("scheduler", ThreadState::Running, "");
         let sh = shared.clone();
         let se = &sched_env;
         s.spawn(move || scheduler::run(se, sh));
@@ -261,7 +259,7 @@ pub fn foreground(paths: &Paths, nodename: &str) -> i32 {
 /// (nothing is taken over from a node in maintenance) instead of reading
 /// the silence that follows as a death. The services keep running here.
 fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
-    shared.set_node_monitor("maintenance");
+    shared.set_node_monitor(NodeMonitor::Maintenance);
     let beat = hbs.hbs().iter().map(|h| h.interval).max();
     if let Some(beat) = beat {
         log.info("announcing maintenance to the peers before stopping");
@@ -276,7 +274,7 @@ fn announce_maintenance(shared: &Shared, hbs: &Heartbeats, log: &Logger) {
 }
 
 /// Launches the daemon detached and waits until it answers (10 s at most).
-pub fn start(paths: &Paths) -> i32 {
+pub(crate) fn start(paths: &Paths) -> i32 {
     if let Err(code) = refuse_on_bad_node_conf(paths) {
         return code;
     }
@@ -313,7 +311,7 @@ pub fn start(paths: &Paths) -> i32 {
 }
 
 /// Asks the daemon to stop and waits for its process to end (30 s at most).
-pub fn stop(paths: &Paths) -> i32 {
+pub(crate) fn stop(paths: &Paths) -> i32 {
     let pid = daemon_pid(paths);
     if crate::client::request(paths, "daemon_stop").is_none() {
         return 0;

@@ -9,9 +9,9 @@ use super::state::Shared;
 use crate::action::{self, Action, Env};
 use crate::config;
 
-pub const INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 
-pub fn run(env: &Env, shared: Arc<Shared>) {
+pub(crate) fn run(env: &Env, shared: Arc<Shared>) {
     let mut next = Instant::now() + INTERVAL;
     while !shared.stopping() {
         if Instant::now() >= next {

@@ -4,7 +4,7 @@
 //! node is a working one-node cluster. The secret is 32 random bytes in hex
 //! (1.9 used a 32-hex-char uuid1, which is partly guessable: the MAC
 //! address and a timestamp). A secret an operator sets must carry at least
-//! 128 bits ([`check_strength`]): `wire::Key` derives the key with HKDF,
+//! 128 bits (`config::node_keywords::check_strength`): `wire::Key` derives the key with HKDF,
 //! which spreads the secret's entropy but adds none, so a short or
 //! guessable secret would be a short or guessable key.
 
@@ -24,11 +24,8 @@ const SECRET_BYTES: usize = 32;
 /// Two processes starting at once must not each write their own secret.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// The strength rule is a node.conf value check (config/node_keywords.rs).
-pub use crate::config::node_keywords::{MIN_BITS, check_strength};
-
 #[derive(Debug, thiserror::Error)]
-pub enum SecretError {
+pub(crate) enum SecretError {
     #[error("cannot read or store [cluster] secret: {0}")]
     Config(#[from] EditError),
     #[error("cannot create {}: {err}", .dir.display())]
@@ -45,7 +42,7 @@ pub enum SecretError {
 
 /// `[cluster] secret`, generated and stored on first use. The file is left
 /// at mode 0600 either way: the secret is the only credential of a peer.
-pub fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
+pub(crate) fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
     let file = paths.node_conf();
     if let Some(secret) = stored_secret(&file)? {
         make_private(&file)?;
@@ -72,7 +69,7 @@ pub fn cluster_secret(paths: &Paths) -> Result<String, SecretError> {
 
 /// The secret of the node.conf in force in the daemon, generated and
 /// stored (`cluster_secret`) when it has none.
-pub fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, SecretError> {
+pub(crate) fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, SecretError> {
     match &conf.cluster.secret {
         Some(secret) => Ok(secret.clone()),
         None => cluster_secret(paths),
@@ -80,7 +77,7 @@ pub fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, SecretError
 }
 
 /// `[cluster] name`, `default` when unset or unreadable (1.9).
-pub fn cluster_name(paths: &Paths) -> String {
+pub(crate) fn cluster_name(paths: &Paths) -> String {
     NodeConfig::load_or_empty(&paths.node_conf()).cluster.name
 }
 
@@ -118,6 +115,7 @@ fn make_private(file: &Path) -> Result<(), SecretError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::node_keywords::check_strength;
 
     fn node() -> (tempfile::TempDir, Paths) {
         let d = tempfile::tempdir().unwrap();

@@ -16,24 +16,58 @@ use crate::placement::Placement;
 use crate::status::Status;
 
 /// The watchdog deadline a peer's dataset advertises, when sane.
-pub fn advertised_watchdog(data: &Value) -> Option<Duration> {
+pub(crate) fn advertised_watchdog(data: &Value) -> Option<Duration> {
     data["watchdog"]
         .as_f64()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 3600.0)
         .map(Duration::from_secs_f64)
 }
 
+/// A daemon thread's state, as svcmon shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadState {
+    Running,
+    Stopped,
+}
+
+impl ThreadState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ThreadState::Running => "running",
+            ThreadState::Stopped => "stopped",
+        }
+    }
+}
+
+/// The node monitor's state, advertised with every beat: `idle`, or
+/// `maintenance` once its daemon is being stopped on purpose (peers then
+/// take its silence for a clean stop, not a death).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum NodeMonitor {
+    #[default]
+    Idle,
+    Maintenance,
+}
+
+impl NodeMonitor {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NodeMonitor::Idle => "idle",
+            NodeMonitor::Maintenance => "maintenance",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadInfo {
-    /// `running` or `stopped`.
-    pub state: &'static str,
+pub(crate) struct ThreadInfo {
+    pub state: ThreadState,
     /// What svcmon shows after the state (the listener's address).
     pub info: String,
 }
 
 /// A resource the daemon watches, with its status at the last probe.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Watched {
+pub(crate) struct Watched {
     pub rid: String,
     pub status: Status,
     pub restart: u32,
@@ -49,7 +83,7 @@ pub struct Watched {
 
 /// What a node advertises of one service's config file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfStamp {
+pub(crate) struct ConfStamp {
     /// Seconds since the epoch.
     pub mtime: f64,
     /// sha256 of the file's bytes, hex.
@@ -57,7 +91,7 @@ pub struct ConfStamp {
 }
 
 impl ConfStamp {
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({"mtime": self.mtime, "cksum": self.cksum})
     }
 
@@ -70,7 +104,7 @@ impl ConfStamp {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServiceData {
+pub(crate) struct ServiceData {
     pub avail: Status,
     pub overall: Status,
     pub frozen: bool,
@@ -96,18 +130,18 @@ pub struct ServiceData {
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct NodeData {
+pub(crate) struct NodeData {
     pub load15: f64,
     pub frozen: bool,
     /// The node monitor state; `idle` is not shown.
-    pub monitor: String,
+    pub monitor: NodeMonitor,
     pub services: BTreeMap<String, ServiceData>,
 }
 
 /// What one heartbeat's threads last achieved: the watchdog's gate
-/// (watchdog.rs) and the disk proof (proof.rs) read it.
+/// (watchdog.rs) and the disk proof (orchestration/proof.rs) read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Ticks {
+pub(crate) struct Ticks {
     /// The tx loop sealed and sent (or tried to send) a beat.
     pub beat: Option<Instant>,
     /// A disk tx wrote its slot.
@@ -118,7 +152,7 @@ pub struct Ticks {
 
 /// What the heartbeats brought from one peer.
 #[derive(Debug, Clone)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// As it came, for svcmon and the status answer.
     pub data: Value,
     /// The same, decoded once: what the decisions read.
@@ -127,7 +161,7 @@ pub struct Peer {
     pub last: BTreeMap<String, Instant>,
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub nodename: String,
     pub threads: Mutex<BTreeMap<String, ThreadInfo>>,
     pub node: Mutex<NodeData>,
@@ -146,7 +180,7 @@ pub struct Shared {
     pub hb_conf: Mutex<Vec<crate::config::node::HbConf>>,
     /// Lost peers: when they were last heard and what they had promised
     /// (their watchdog, fencing themselves on losing quorum): the evidence
-    /// proof.rs weighs, and the takeover's timing line. Forgotten when the
+    /// orchestration/proof.rs weighs, and the takeover's timing line. Forgotten when the
     /// peer is heard again.
     pub lost: Mutex<BTreeMap<String, Lost>>,
     /// Per heartbeat id, what its threads last achieved.
@@ -200,12 +234,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(nodename: &str) -> Shared {
+    pub(crate) fn new(nodename: &str) -> Shared {
         Shared {
             nodename: nodename.to_string(),
             threads: Mutex::new(BTreeMap::new()),
             node: Mutex::new(NodeData {
-                monitor: "idle".into(),
+                monitor: NodeMonitor::Idle,
                 ..NodeData::default()
             }),
             cluster_nodes: Mutex::new(vec![nodename.to_string()]),
@@ -239,8 +273,8 @@ impl Shared {
 
     /// A heartbeat section stopped (removed, changed or revived): what
     /// its threads achieved is forgotten with them, so that a new thread
-    /// on another device starts with no history (watchdog.rs, proof.rs).
-    pub fn forget_heartbeat(&self, hb: &str) {
+    /// on another device starts with no history (watchdog.rs, orchestration/proof.rs).
+    pub(crate) fn forget_heartbeat(&self, hb: &str) {
         if let Ok(mut t) = self.ticks.lock() {
             t.remove(hb);
         }
@@ -251,7 +285,7 @@ impl Shared {
         self.forget_thread(&format!("{hb}.tx"));
     }
 
-    pub fn forget_thread(&self, id: &str) {
+    pub(crate) fn forget_thread(&self, id: &str) {
         if let Ok(mut t) = self.threads.lock() {
             t.remove(id);
         }
@@ -261,7 +295,7 @@ impl Shared {
     }
 
     /// A tx thread's send to `peer` worked or not.
-    pub fn beat(&self, tid: &str, peer: &str, ok: bool) {
+    pub(crate) fn beat(&self, tid: &str, peer: &str, ok: bool) {
         if let Ok(mut b) = self.beating.lock() {
             b.entry(tid.to_string())
                 .or_default()
@@ -272,15 +306,12 @@ impl Shared {
     /// An rx thread got `peer`'s dataset. One that does not decode is
     /// refused and counted (the status answer's `refused_datasets`): the
     /// peer is not heard by it. Returns whether it was taken.
-    pub fn received(&self, tid: &str, peer: &str, data: Value) -> bool {
-        let view = match NodeView::from_json(&data) {
-            Ok(v) => v,
-            Err(_) => {
-                if let Ok(mut r) = self.refused_datasets.lock() {
-                    *r.entry(tid.to_string()).or_default() += 1;
-                }
-                return false;
+    pub(crate) fn received(&self, tid: &str, peer: &str, data: Value) -> bool {
+        let Ok(view) = NodeView::from_json(&data) else {
+            if let Ok(mut r) = self.refused_datasets.lock() {
+                *r.entry(tid.to_string()).or_default() += 1;
             }
+            return false;
         };
         if let Ok(mut p) = self.peers.lock() {
             let e = p.entry(peer.to_string()).or_insert_with(|| Peer {
@@ -312,23 +343,23 @@ impl Shared {
     }
 
     /// Records what heartbeat `hb` (its id, `hb#2`) just achieved.
-    pub fn tick(&self, hb: &str, what: impl FnOnce(&mut Ticks, Instant)) {
+    pub(crate) fn tick(&self, hb: &str, what: impl FnOnce(&mut Ticks, Instant)) {
         if let Ok(mut t) = self.ticks.lock() {
             what(t.entry(hb.to_string()).or_default(), Instant::now());
         }
     }
 
-    pub fn ticks(&self) -> BTreeMap<String, Ticks> {
+    pub(crate) fn ticks(&self) -> BTreeMap<String, Ticks> {
         self.ticks.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
-    pub fn set_stats(&self, tid: &str, stats: Value) {
+    pub(crate) fn set_stats(&self, tid: &str, stats: Value) {
         if let Ok(mut s) = self.stats.lock() {
             s.insert(tid.to_string(), stats);
         }
     }
 
-    pub fn set_rejections(&self, tid: &str, total: u64) {
+    pub(crate) fn set_rejections(&self, tid: &str, total: u64) {
         if let Ok(mut r) = self.rejected.lock() {
             r.insert(tid.to_string(), total);
         }
@@ -337,7 +368,7 @@ impl Shared {
     /// Marks stale the rx beats older than their heartbeat's timeout and
     /// forgets a peer no heartbeat has heard within its timeout; returns the
     /// peers just lost.
-    pub fn prune(&self, timeouts: &BTreeMap<String, Duration>) -> Vec<String> {
+    pub(crate) fn prune(&self, timeouts: &BTreeMap<String, Duration>) -> Vec<String> {
         let now = Instant::now();
         let mut lost = Vec::new();
         let Ok(mut peers) = self.peers.lock() else {
@@ -378,7 +409,7 @@ impl Shared {
     }
 
     /// This node's part of the status: what the heartbeats send.
-    pub fn local_dataset(&self) -> Value {
+    pub(crate) fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
         let reached = self
@@ -422,11 +453,11 @@ impl Shared {
         let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
-            "monitor": node.monitor,
+            "monitor": node.monitor.as_str(),
             "services": services,
         });
         // Only when true, so that a cluster without quorum sends what it
-        // always sent. A frozen node runs no split action (quorum.rs).
+        // always sent. A frozen node runs no split action (orchestration/quorum.rs).
         if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
             v["fences_itself"] = json!(true);
         }
@@ -465,7 +496,7 @@ impl Shared {
 
     /// A local service may be running: one is up or partly up, or the
     /// monitor has not looked yet.
-    pub fn services_may_run(&self) -> bool {
+    pub(crate) fn services_may_run(&self) -> bool {
         if !self.probed.load(Ordering::Relaxed) {
             return true;
         }
@@ -477,7 +508,7 @@ impl Shared {
     }
 
     /// A local service's monitor state, as svcmon shows it.
-    pub fn set_smon(&self, name: &str, state: Smon) {
+    pub(crate) fn set_smon(&self, name: &str, state: Smon) {
         if let Ok(mut n) = self.node.lock()
             && let Some(s) = n.services.get_mut(name)
         {
@@ -486,7 +517,7 @@ impl Shared {
     }
 
     /// The orchestrator's note on a local service (svcmon, print status).
-    pub fn set_why(&self, name: &str, why: Option<String>) {
+    pub(crate) fn set_why(&self, name: &str, why: Option<String>) {
         if let Ok(mut n) = self.node.lock()
             && let Some(s) = n.services.get_mut(name)
         {
@@ -495,47 +526,47 @@ impl Shared {
     }
 
     /// This node's monitor state, sent with every heartbeat.
-    pub fn set_node_monitor(&self, state: &str) {
+    pub(crate) fn set_node_monitor(&self, state: NodeMonitor) {
         if let Ok(mut n) = self.node.lock() {
-            n.monitor = state.to_string();
+            n.monitor = state;
         }
     }
 
     /// True when `node` stopped its daemon cleanly and was not heard since.
-    pub fn in_maintenance(&self, node: &str) -> bool {
+    pub(crate) fn in_maintenance(&self, node: &str) -> bool {
         self.maintenance.lock().is_ok_and(|m| m.contains(node))
     }
 
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
     /// Asks the supervisor to stop the daemon: it announces maintenance to
     /// the peers, then halts every thread.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         self.stop_requested.store(true, Ordering::Relaxed);
     }
 
     /// Ends the monitor's current sleep: its next pass starts at once.
-    pub fn wake_monitor(&self) {
+    pub(crate) fn wake_monitor(&self) {
         self.wake_monitor.store(true, Ordering::Relaxed);
     }
 
     /// True once after each `wake_monitor`.
-    pub fn monitor_woken(&self) -> bool {
+    pub(crate) fn monitor_woken(&self) -> bool {
         self.wake_monitor.swap(false, Ordering::Relaxed)
     }
 
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.stop_requested.load(Ordering::Relaxed) || self.stopping()
     }
 
     /// Ends every thread (the supervisor's last step).
-    pub fn halt(&self) {
+    pub(crate) fn halt(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    pub fn set_thread(&self, id: &str, state: &'static str, info: &str) {
+    pub(crate) fn set_thread(&self, id: &str, state: ThreadState, info: &str) {
         if let Ok(mut t) = self.threads.lock() {
             t.insert(
                 id.to_string(),
@@ -548,7 +579,7 @@ impl Shared {
     }
 
     /// The `daemon_status` answer: plain JSON, rendered by svcmon.
-    pub fn status_json(&self) -> Value {
+    pub(crate) fn status_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
         let refused = self
@@ -563,7 +594,7 @@ impl Shared {
             .map(|t| {
                 t.iter()
                     .map(|(id, th)| {
-                        let mut v = json!({"state": th.state, "info": th.info});
+                        let mut v = json!({"state": th.state.as_str(), "info": th.info});
                         if id.starts_with("hb#") {
                             v["peers"] = json!(beating.get(id).cloned().unwrap_or_default());
                             v["rejected"] = json!(rejected.get(id).copied().unwrap_or(0));

@@ -19,7 +19,7 @@ use crate::status::ServiceStatus;
 
 /// What a service's files looked like when it was probed.
 #[derive(Debug, PartialEq, Eq, Clone)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     conf: Option<SystemTime>,
     log: Option<SystemTime>,
     frozen: bool,
@@ -27,7 +27,7 @@ pub struct Stamp {
 
 impl Stamp {
     /// Three stats: cheap enough for every monitor pass and every request.
-    pub fn now(paths: &Paths, name: &str) -> Stamp {
+    pub(crate) fn now(paths: &Paths, name: &str) -> Stamp {
         Stamp {
             conf: crate::config::find_file(paths, name)
                 .ok()
@@ -48,13 +48,20 @@ struct Probed {
 }
 
 #[derive(Debug, Default)]
-pub struct StatusMemory {
+pub(crate) struct StatusMemory {
     probes: Mutex<BTreeMap<String, Probed>>,
 }
 
 impl StatusMemory {
     /// The monitor probed `name` at `at`, with its files as in `stamp`.
-    pub fn keep(&self, name: &str, at: Instant, stamp: Stamp, every: Duration, st: ServiceStatus) {
+    pub(crate) fn keep(
+        &self,
+        name: &str,
+        at: Instant,
+        stamp: Stamp,
+        every: Duration,
+        st: ServiceStatus,
+    ) {
         if let Ok(mut p) = self.probes.lock() {
             p.insert(
                 name.to_string(),
@@ -69,7 +76,7 @@ impl StatusMemory {
     }
 
     /// Services removed from the node are forgotten with them.
-    pub fn retain(&self, names: &[String]) {
+    pub(crate) fn retain(&self, names: &[String]) {
         if let Ok(mut p) = self.probes.lock() {
             p.retain(|n, _| names.contains(n));
         }
@@ -78,7 +85,12 @@ impl StatusMemory {
     /// The remembered status of `name` if it is still what a probe would
     /// find, as far as the monitor can tell: same files, and not older
     /// than its probe interval.
-    pub fn fresh(&self, name: &str, now_stamp: &Stamp, now: Instant) -> Option<ServiceStatus> {
+    pub(crate) fn fresh(
+        &self,
+        name: &str,
+        now_stamp: &Stamp,
+        now: Instant,
+    ) -> Option<ServiceStatus> {
         let p = self.probes.lock().ok()?;
         let probed = p.get(name)?;
         let young = now.saturating_duration_since(probed.at) < probed.every;

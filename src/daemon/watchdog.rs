@@ -11,7 +11,7 @@
 //! a bound the node advertises in its heartbeat dataset (`watchdog`, in
 //! seconds, see [`advertised`]): at most that long after its last disk
 //! write (or beat), the node has been reset. The peers count a silent disk
-//! slot as proof only once that much time has passed (proof.rs).
+//! slot as proof only once that much time has passed (orchestration/proof.rs).
 //!
 //! The gate, checked before every pet:
 //! - some heartbeat's tx loop ran within its interval and [`slack`]: the
@@ -42,21 +42,17 @@ use crate::log::Logger;
 use crate::paths::Paths;
 
 /// How often the agent pets the supervisor while the gate holds.
-pub const PET_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const PET_EVERY: Duration = Duration::from_millis(100);
 
 /// `[node] watchdog_timeout` default: a pause of the agent longer than this
 /// (after its heartbeats last worked) resets the node.
-pub use crate::config::node::DEFAULT_WATCHDOG_TIMEOUT as DEFAULT_TIMEOUT;
-
-/// The shortest timeout accepted: below, a busy machine's scheduling
-/// latency alone would reset nodes.
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) use crate::config::node::DEFAULT_WATCHDOG_TIMEOUT as DEFAULT_TIMEOUT;
 
 /// How often a supervisor that does not answer is started again.
 const SPAWN_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Conf {
+pub(crate) struct Conf {
     pub enabled: bool,
     pub timeout: Duration,
 }
@@ -73,7 +69,7 @@ impl Default for Conf {
 impl Conf {
     /// `[node] watchdog` and `watchdog_timeout` (bounds in
     /// node_keywords.rs: a bad value never reaches the daemon).
-    pub fn of(conf: &NodeConfig) -> Conf {
+    pub(crate) fn of(conf: &NodeConfig) -> Conf {
         Conf {
             enabled: conf.node.watchdog,
             timeout: conf.node.watchdog_timeout,
@@ -83,7 +79,7 @@ impl Conf {
 
 /// How late a heartbeat's loop may run past its interval before it counts
 /// as stalled: half an interval, at least 100 ms.
-pub fn slack(interval: Duration) -> Duration {
+pub(crate) fn slack(interval: Duration) -> Duration {
     (interval / 2).max(Duration::from_millis(100))
 }
 
@@ -94,7 +90,7 @@ fn within(at: Option<Instant>, limit: Duration, now: Instant) -> bool {
 /// The gate: may the agent pet the watchdog at `now`? `services_may_run`:
 /// a local service is up, or the monitor has not probed them yet. Err
 /// says why not, for the log.
-pub fn fresh(
+pub(crate) fn fresh(
     hbs: &[HbConf],
     ticks: &BTreeMap<String, Ticks>,
     services_may_run: bool,
@@ -137,7 +133,7 @@ pub fn fresh(
 /// disk write (or beat), it has been reset if its agent stopped. The gate
 /// closes at most an interval and its slack after that write, and the
 /// supervisor resets the node `timeout` after the last pet.
-pub fn advertised(conf: &Conf, hbs: &[HbConf]) -> Duration {
+pub(crate) fn advertised(conf: &Conf, hbs: &[HbConf]) -> Duration {
     let gate = hbs
         .iter()
         .map(|h| h.interval + slack(h.interval))
@@ -147,12 +143,12 @@ pub fn advertised(conf: &Conf, hbs: &[HbConf]) -> Duration {
 }
 
 /// The supervisor's socket, beside the local listener's (root only).
-pub fn socket_path(paths: &Paths) -> PathBuf {
+pub(crate) fn socket_path(paths: &Paths) -> PathBuf {
     paths.var.join("lsnr").join("watchdog.sock")
 }
 
 /// The agent's link to its supervisor.
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     path: PathBuf,
     sock: Option<UnixDatagram>,
     armed: bool,
@@ -164,7 +160,7 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    pub fn new(paths: &Paths, log: &Logger) -> Watchdog {
+    pub(crate) fn new(paths: &Paths, log: &Logger) -> Watchdog {
         Watchdog {
             path: socket_path(paths),
             sock: UnixDatagram::unbound().ok(),
@@ -186,7 +182,7 @@ impl Watchdog {
 
     /// One look, every [`PET_EVERY`]: pets when the gate holds, starts the
     /// supervisor when none answers, and sets what the node advertises.
-    pub fn tick(&mut self, conf: &Conf, hbs: &[HbConf], shared: &Shared) {
+    pub(crate) fn tick(&mut self, conf: &Conf, hbs: &[HbConf], shared: &Shared) {
         if !conf.enabled {
             if self.armed {
                 self.disarm(shared);
@@ -250,7 +246,7 @@ impl Watchdog {
     }
 
     /// A clean stop: the supervisor exits without resetting anything.
-    pub fn disarm(&mut self, shared: &Shared) {
+    pub(crate) fn disarm(&mut self, shared: &Shared) {
         if let Ok(mut w) = shared.watchdog.lock() {
             *w = None;
         }
@@ -311,7 +307,7 @@ mod tests {
                 "hb#2",
                 Ticks {
                     beat: Some(now),
-                    written: Some(now - Duration::from_millis(2500)),
+                    written: Some(now.checked_sub(Duration::from_millis(2500)).unwrap()),
                     ..Ticks::default()
                 },
             ),
@@ -340,7 +336,7 @@ mod tests {
         let now = Instant::now();
         let hbs = [hb("hb#1", "unicast", 1000)];
         let at = |ago| Ticks {
-            beat: Some(now - Duration::from_millis(ago)),
+            beat: Some(now.checked_sub(Duration::from_millis(ago)).unwrap()),
             ..Ticks::default()
         };
         assert!(is_open(&hbs, &ticks(&[("hb#1", at(1400))]), true, now));
@@ -358,7 +354,7 @@ mod tests {
         };
         let disk = |ago: Option<u64>| Ticks {
             beat: Some(now),
-            written: ago.map(|a| now - Duration::from_millis(a)),
+            written: ago.map(|a| now.checked_sub(Duration::from_millis(a)).unwrap()),
             ..Ticks::default()
         };
         // Written lately: open.
@@ -394,7 +390,7 @@ mod tests {
             conf("[node]\nwatchdog = false\nwatchdog_timeout = 4\n"),
             Conf {
                 enabled: false,
-                timeout: Duration::from_millis(4000)
+                timeout: Duration::from_secs(4)
             }
         );
     }

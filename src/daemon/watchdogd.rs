@@ -10,7 +10,7 @@
 //! directory): `pet <ms>` arms it, or pushes the deadline `<ms>` from now;
 //! `disarm` (a clean daemon stop) ends it without resetting anything.
 //!
-//! Reset: `reboot(2)` with no sync, through split.rs's guarded path: in a
+//! Reset: `reboot(2)` with no sync, through orchestration/split.rs's guarded path: in a
 //! lab node (a PID namespace) that ends the node, never the host; a daemon
 //! under `OSVC_ROOT_PATH` on the host (tier-2 tests) only logs it. Memory
 //! is locked and the scheduling class raised when the system allows it,
@@ -30,12 +30,12 @@ const IDLE_EXIT: Duration = Duration::from_secs(60);
 
 /// What one datagram asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Msg {
+pub(crate) enum Msg {
     Pet(Duration),
     Disarm,
 }
 
-pub fn parse(msg: &[u8]) -> Option<Msg> {
+pub(crate) fn parse(msg: &[u8]) -> Option<Msg> {
     let text = std::str::from_utf8(msg).ok()?.trim();
     if text == "disarm" {
         return Some(Msg::Disarm);
@@ -45,7 +45,7 @@ pub fn parse(msg: &[u8]) -> Option<Msg> {
 }
 
 /// Runs until disarmed; returns the exit code.
-pub fn run(paths: &Paths) -> i32 {
+pub(crate) fn run(paths: &Paths) -> i32 {
     let log = Logger::named("node", "watchdog");
     let path = super::watchdog::socket_path(paths);
     let sock = match bind(&path) {
@@ -131,7 +131,7 @@ fn harden(log: &Logger) {
             ));
         }
         let param = libc::sched_param { sched_priority: 50 };
-        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) != 0 {
+        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const param) != 0 {
             log.warn(format!(
                 "SCHED_FIFO: {}: a loaded machine may delay the reset",
                 std::io::Error::last_os_error()

@@ -82,9 +82,8 @@ impl Hb {
 
 /// Why `link` is not a link to `target`, or None when it is.
 fn link_problem(link: &Path, target: &Path) -> Option<&'static str> {
-    let meta = match std::fs::symlink_metadata(link) {
-        Ok(m) => m,
-        Err(_) => return Some("not regular file nor symlink"),
+    let Ok(meta) = std::fs::symlink_metadata(link) else {
+        return Some("not regular file nor symlink");
     };
     if meta.file_type().is_symlink() {
         if std::fs::read_link(link).is_ok_and(|t| t == target) {

@@ -71,7 +71,6 @@ impl Lab {
             log: Logger::service(SVC).resource("hb#0"),
             svc: &self.svc,
             env: &[],
-            force: false,
             conflict_checked: false,
             cache: None,
         }
@@ -171,7 +170,11 @@ fn wrong_links_and_files_are_replaced() {
     let leftovers: Vec<_> = std::fs::read_dir(&lab.svc.paths.etc)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "tmp")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -46,7 +46,7 @@ use crate::paths::Paths;
 use crate::status::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     Ip,
     Vg,
     Fs,
@@ -71,7 +71,7 @@ impl Kind {
 
 /// What every driver may know about the service it belongs to.
 #[derive(Debug, Clone)]
-pub struct SvcInfo {
+pub(crate) struct SvcInfo {
     pub(crate) name: String,
     pub(crate) nodename: String,
     pub(crate) nodes: Vec<String>,
@@ -93,7 +93,7 @@ impl SvcInfo {
 }
 
 /// Per-call context handed to a driver.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub(crate) runner: &'a dyn Runner,
     /// This resource's logger (`SVC.RID`).
     pub(crate) log: Logger,
@@ -101,7 +101,6 @@ pub struct Ctx<'a> {
     /// `OPENSVC_*` variables for launchers and triggers (docs/behaviour.md,
     /// "Running commands").
     pub(crate) env: &'a [(String, String)],
-    pub force: bool,
     /// The executor already ran `abort_start` for this action, so the ip
     /// driver must not ping again.
     pub(crate) conflict_checked: bool,
@@ -122,7 +121,7 @@ impl Ctx<'_> {
 
 /// What a successful start did: only `Activated` resources are rolled back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Started {
+pub(crate) enum Started {
     Activated,
     AlreadyUp,
 }
@@ -131,7 +130,7 @@ pub enum Started {
 /// lines; `reason`, when set, is appended to the executor's
 /// `'<action>' action stopped on execution error` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Failed {
+pub(crate) struct Failed {
     pub(crate) reason: Option<String>,
 }
 
@@ -149,7 +148,7 @@ impl Failed {
 /// A status probe's answer: the value and the `# ...` comments shown under
 /// the resource in `print status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub(crate) status: Status,
     pub(crate) log: Vec<String>,
 }
@@ -171,7 +170,7 @@ impl Probe {
 
 /// What second-phase probes (app, sync) need to know of the others.
 #[derive(Debug, Clone, Copy)]
-pub struct Deps {
+pub(crate) struct Deps {
     /// Merged status of the enabled ip, disk and fs resources (`Undef` when
     /// there are none).
     pub(crate) base: Status,
@@ -183,7 +182,7 @@ impl Deps {
     };
 }
 
-pub trait Driver: Send + Sync {
+pub(crate) trait Driver: Send + Sync {
     fn kind(&self) -> Kind;
     /// The resource type shown in `json status` (`ip`, `disk.vg`, `hb.openha`...).
     fn type_name(&self) -> &'static str;
@@ -219,7 +218,7 @@ pub trait Driver: Send + Sync {
 
 /// What a sync action asks of a sync resource.
 #[derive(Debug, Clone)]
-pub struct SyncRequest {
+pub(crate) struct SyncRequest {
     /// `nodes`, `drpnodes` or both (syncall).
     pub(crate) targets: Vec<&'static str>,
     /// Bypass the schedule (period, days, interval); not the "service must
@@ -233,7 +232,7 @@ pub struct SyncRequest {
 
 /// The peers a sync resource sent data to: they get a remote `postsync`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Synced {
+pub(crate) struct Synced {
     pub(crate) peers: Vec<String>,
 }
 

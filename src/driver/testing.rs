@@ -28,7 +28,6 @@ pub(super) fn ctx_s1<'a>(runner: &'a dyn Runner, svc: &'a SvcInfo, rid: &str) ->
         log: Logger::service("s1").resource(rid),
         svc,
         env: &[],
-        force: false,
         conflict_checked: false,
         cache: None,
     }

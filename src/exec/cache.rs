@@ -11,17 +11,22 @@ use crate::log::Logger;
 type Slot = Arc<OnceLock<Result<Output, ExecError>>>;
 
 #[derive(Default)]
-pub struct ProbeCache {
+pub(crate) struct ProbeCache {
     slots: Mutex<HashMap<Vec<String>, Slot>>,
 }
 
 impl ProbeCache {
-    pub fn new() -> ProbeCache {
+    pub(crate) fn new() -> ProbeCache {
         ProbeCache::default()
     }
 
     /// `run_quiet`, once per argv; concurrent callers wait for the first.
-    pub fn run(&self, runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output, ExecError> {
+    pub(crate) fn run(
+        &self,
+        runner: &dyn Runner,
+        log: &Logger,
+        cmd: &Cmd,
+    ) -> Result<Output, ExecError> {
         let slot = match self.slots.lock() {
             Ok(mut slots) => slots.entry(cmd.argv.clone()).or_default().clone(),
             Err(_) => return run_quiet(runner, log, cmd),

@@ -16,13 +16,13 @@ use std::sync::Mutex;
 
 use super::{Cmd, ExecError, Output, Runner};
 
-pub struct DryRunner<'a> {
+pub(crate) struct DryRunner<'a> {
     inner: &'a dyn Runner,
     sim: Mutex<Sim>,
 }
 
 impl<'a> DryRunner<'a> {
-    pub fn new(inner: &'a dyn Runner) -> DryRunner<'a> {
+    pub(crate) fn new(inner: &'a dyn Runner) -> DryRunner<'a> {
         DryRunner {
             inner,
             sim: Mutex::new(Sim::default()),
@@ -33,7 +33,7 @@ impl<'a> DryRunner<'a> {
 /// Commands that only read: run for real. `arping -D` is the RFC 5227
 /// probe (sender 0.0.0.0, no neighbour's cache changes); a launcher's
 /// `status` is read-only by contract.
-pub fn is_read_only(argv: &[String]) -> bool {
+pub(super) fn is_read_only(argv: &[String]) -> bool {
     let a: Vec<&str> = argv.iter().map(String::as_str).collect();
     let Some((first, args)) = a.split_first() else {
         return false;
@@ -53,7 +53,7 @@ pub fn is_read_only(argv: &[String]) -> bool {
 
 /// One argv as a shell would take it back: words with nothing special
 /// as they are, others single-quoted.
-pub fn shell_words(argv: &[String]) -> String {
+pub(super) fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|w| {
             let plain = !w.is_empty()
@@ -343,13 +343,7 @@ impl Sim {
             }
         };
         for line in text.lines() {
-            if !line.starts_with(char::is_whitespace) {
-                flush(&mut out, &current);
-                current = line
-                    .split(": ")
-                    .nth(1)
-                    .map(|n| n.split('@').next().unwrap_or(n).to_string());
-            } else {
+            if line.starts_with(char::is_whitespace) {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 let gone = matches!(words.first(), Some(&"inet" | &"inet6"))
                     && (words
@@ -362,6 +356,12 @@ impl Sim {
                 if gone {
                     continue;
                 }
+            } else {
+                flush(&mut out, &current);
+                current = line
+                    .split(": ")
+                    .nth(1)
+                    .map(|n| n.split('@').next().unwrap_or(n).to_string());
             }
             out.push_str(line);
             out.push('\n');

@@ -14,20 +14,20 @@ struct Rule {
 }
 
 #[derive(Default)]
-pub struct FakeRunner {
+pub(crate) struct FakeRunner {
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<Vec<Cmd>>,
     missing: Mutex<HashSet<String>>,
 }
 
 impl FakeRunner {
-    pub fn new() -> FakeRunner {
+    pub(crate) fn new() -> FakeRunner {
         FakeRunner::default()
     }
 
     /// Answer commands starting with `prefix`. Later rules take precedence,
     /// so a test can override a general answer with a specific one.
-    pub fn on(&self, prefix: &[&str], rc: i32, stdout: &str, stderr: &str) -> &Self {
+    pub(crate) fn on(&self, prefix: &[&str], rc: i32, stdout: &str, stderr: &str) -> &Self {
         self.on_seq(
             prefix,
             vec![Output {
@@ -39,7 +39,7 @@ impl FakeRunner {
     }
 
     /// Answer successive calls with successive outputs; the last repeats.
-    pub fn on_seq(&self, prefix: &[&str], answers: Vec<Output>) -> &Self {
+    pub(crate) fn on_seq(&self, prefix: &[&str], answers: Vec<Output>) -> &Self {
         if let Ok(mut rules) = self.rules.lock() {
             rules.push(Rule {
                 prefix: prefix.iter().map(|s| s.to_string()).collect(),
@@ -50,7 +50,7 @@ impl FakeRunner {
     }
 
     /// Make `bin` look uninstalled: `which` fails and running it is NotFound.
-    pub fn missing(&self, bin: &str) -> &Self {
+    pub(crate) fn missing(&self, bin: &str) -> &Self {
         if let Ok(mut m) = self.missing.lock() {
             m.insert(bin.to_string());
         }
@@ -58,7 +58,7 @@ impl FakeRunner {
     }
 
     /// Every command run so far, as its log line.
-    pub fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         self.calls
             .lock()
             .map(|c| c.iter().map(|c| c.to_string()).collect())
@@ -66,7 +66,7 @@ impl FakeRunner {
     }
 
     /// Every command run so far, whole (env, output file).
-    pub fn cmds(&self) -> Vec<Cmd> {
+    pub(crate) fn cmds(&self) -> Vec<Cmd> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 }
@@ -98,11 +98,7 @@ impl Runner for FakeRunner {
     }
 
     fn which(&self, bin: &str) -> Option<PathBuf> {
-        let missing = self
-            .missing
-            .lock()
-            .map(|m| m.contains(bin))
-            .unwrap_or(false);
+        let missing = self.missing.lock().is_ok_and(|m| m.contains(bin));
         (!missing).then(|| PathBuf::from("/fake/bin").join(bin))
     }
 

@@ -7,7 +7,7 @@ use crate::log::Logger;
 
 /// How to report a non-empty stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrLevel {
+pub(crate) enum ErrLevel {
     /// ERROR when rc != 0, else WARNING "command succesful but stderr".
     Default,
     Info,
@@ -16,7 +16,7 @@ pub enum ErrLevel {
 
 /// Runs `cmd`, logging it and its output. A missing binary is logged at
 /// ERROR with the reference message and returned as an error.
-pub fn run_logged(
+pub(crate) fn run_logged(
     runner: &dyn Runner,
     log: &Logger,
     cmd: &Cmd,
@@ -50,7 +50,7 @@ pub fn run_logged(
 }
 
 /// Runs `cmd` with DEBUG logging only (status probes).
-pub fn run_quiet(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output, ExecError> {
+pub(crate) fn run_quiet(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output, ExecError> {
     log.debug(cmd.to_string());
     let out = run_reporting(runner, log, cmd)?;
     if !out.stdout.trim().is_empty() {
@@ -64,7 +64,11 @@ pub fn run_quiet(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output,
 
 /// Logs the command line, then copies its output raw to stderr (arping,
 /// as the tutorial shows it between the log lines).
-pub fn run_passthrough(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output, ExecError> {
+pub(crate) fn run_passthrough(
+    runner: &dyn Runner,
+    log: &Logger,
+    cmd: &Cmd,
+) -> Result<Output, ExecError> {
     use std::io::Write;
     log.info(cmd.to_string());
     let out = run_reporting(runner, log, cmd)?;
@@ -78,7 +82,7 @@ fn run_reporting(runner: &dyn Runner, log: &Logger, cmd: &Cmd) -> Result<Output,
     // An interruption is reported once, by the executor, at service level.
     runner.run(cmd).inspect_err(|e| {
         if !matches!(e, ExecError::Interrupted) {
-            log.error(e.to_string())
+            log.error(e.to_string());
         }
     })
 }

@@ -7,6 +7,7 @@
 
 mod cache;
 mod dry;
+#[cfg(test)]
 mod fake;
 mod logged;
 mod real;
@@ -16,24 +17,25 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub use cache::ProbeCache;
-pub use dry::DryRunner;
-pub use fake::FakeRunner;
-pub use logged::{ErrLevel, run_logged, run_passthrough, run_quiet};
-pub use real::RealRunner;
+pub(crate) use cache::ProbeCache;
+pub(crate) use dry::DryRunner;
+#[cfg(test)]
+pub(crate) use fake::FakeRunner;
+pub(crate) use logged::{ErrLevel, run_logged, run_passthrough, run_quiet};
+pub(crate) use real::RealRunner;
 
 /// Set by the SIGINT/SIGTERM handler; running commands are ended and the
 /// executor stops with `interrupted by signal`.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
-pub struct Cmd {
+pub(crate) struct Cmd {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
@@ -46,7 +48,7 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    pub fn new<I, S>(argv: I) -> Cmd
+    pub(crate) fn new<I, S>(argv: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -60,28 +62,28 @@ impl Cmd {
         }
     }
 
-    pub fn env(mut self, vars: &[(String, String)]) -> Cmd {
+    pub(crate) fn env(mut self, vars: &[(String, String)]) -> Cmd {
         self.env.extend(vars.iter().cloned());
         self
     }
 
-    pub fn timeout(mut self, t: Duration) -> Cmd {
+    pub(crate) fn timeout(mut self, t: Duration) -> Cmd {
         self.timeout = t;
         self
     }
 
-    pub fn interrupt_after(mut self, d: Duration) -> Cmd {
+    pub(crate) fn interrupt_after(mut self, d: Duration) -> Cmd {
         self.interrupt_after = Some(d);
         self
     }
 
-    pub fn output_file(mut self, p: PathBuf) -> Cmd {
+    pub(crate) fn output_file(mut self, p: PathBuf) -> Cmd {
         self.output_file = Some(p);
         self
     }
 
-    pub fn program(&self) -> &str {
-        self.argv.first().map(String::as_str).unwrap_or("")
+    pub(crate) fn program(&self) -> &str {
+        self.argv.first().map_or("", String::as_str)
     }
 }
 
@@ -93,20 +95,20 @@ impl fmt::Display for Cmd {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Output {
+pub(crate) struct Output {
     pub rc: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Output {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.rc == 0
     }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ExecError {
+pub(crate) enum ExecError {
     #[error("{0} does not exist or not in path or is not executable")]
     NotFound(String),
     #[error("{cmd} timed out after {secs}s and was killed")]
@@ -120,7 +122,7 @@ pub enum ExecError {
     },
 }
 
-pub trait Runner: Send + Sync {
+pub(crate) trait Runner: Send + Sync {
     fn run(&self, cmd: &Cmd) -> Result<Output, ExecError>;
     /// `--dry-run` (dry.rs): commands other than probes are printed, not
     /// run, and what writes files itself must not write either.
@@ -143,7 +145,7 @@ pub trait Runner: Send + Sync {
 /// `/proc/self/mountinfo`, or `OSVC_MOUNTINFO`: the tier-2 tests and
 /// `scripts/bench.sh` run the real binary with fake tools, and point it at
 /// the table their fake `mount` keeps.
-pub fn mountinfo_path() -> PathBuf {
+pub(crate) fn mountinfo_path() -> PathBuf {
     match std::env::var_os("OSVC_MOUNTINFO") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from("/proc/self/mountinfo"),
@@ -157,7 +159,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// SIGINT and SIGTERM end the running command and stop the action with
 /// `interrupted by signal` (docs/behaviour.md, "Other behaviours") instead
 /// of killing svcmgr mid-way.
-pub fn install_signal_handlers() {
+pub(crate) fn install_signal_handlers() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(
         SigHandler::Handler(on_signal),

@@ -23,7 +23,7 @@ const EXTRA_PATH: &[&str] = &[
     "/bin",
 ];
 
-pub struct RealRunner {
+pub(crate) struct RealRunner {
     path: OsString,
 }
 
@@ -51,7 +51,7 @@ fn cloexec_inherited_fds() {
 }
 
 impl RealRunner {
-    pub fn new() -> RealRunner {
+    pub(crate) fn new() -> RealRunner {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(cloexec_inherited_fds);
         let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
@@ -73,7 +73,7 @@ impl RealRunner {
     /// on /dev/null, and does not wait: the daemon. `argv0` is the name the
     /// process runs under (the binary dispatches on it).
     #[allow(clippy::disallowed_methods)]
-    pub fn spawn_detached(&self, cmd: &Cmd, argv0: &str) -> Result<u32, ExecError> {
+    pub(crate) fn spawn_detached(&self, cmd: &Cmd, argv0: &str) -> Result<u32, ExecError> {
         use std::os::unix::process::CommandExt;
         let program = cmd.program();
         let exe = self
@@ -109,7 +109,7 @@ impl RealRunner {
     /// no timeout: an editor session lasts as long as the person needs)
     /// and returns its exit code.
     #[allow(clippy::disallowed_methods)]
-    pub fn run_on_terminal(&self, cmd: &Cmd) -> Result<i32, ExecError> {
+    pub(crate) fn run_on_terminal(&self, cmd: &Cmd) -> Result<i32, ExecError> {
         let program = cmd.program();
         let exe = self
             .which(program)

@@ -12,7 +12,7 @@ use crate::status::ServiceStatus;
 
 /// The schema version of every document (docs/json.md): raised when a field
 /// changes meaning or goes away, not when one is added.
-pub const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 1;
 
 /// Groups 1.5 prints that we have no resources for: always `n/a`, present
 /// so that 1.5 readers find every key they know.
@@ -23,7 +23,7 @@ fn log_text(lines: &[String]) -> String {
     lines.iter().map(|l| format!("# {l}\n")).collect()
 }
 
-pub fn value(st: &ServiceStatus) -> Value {
+pub(crate) fn value(st: &ServiceStatus) -> Value {
     let mut resources = Map::new();
     for r in &st.resources {
         resources.insert(
@@ -56,7 +56,7 @@ pub fn value(st: &ServiceStatus) -> Value {
 }
 
 /// `status --format json` and one `ls` entry: the service's summary.
-pub fn summary(st: &ServiceStatus) -> Value {
+pub(crate) fn summary(st: &ServiceStatus) -> Value {
     json!({
         "version": VERSION,
         "overall": st.overall.as_str(),
@@ -67,7 +67,7 @@ pub fn summary(st: &ServiceStatus) -> Value {
 
 /// `validate config --format json` (svcmgr and nodemgr): every problem,
 /// located.
-pub fn problems(file: &Path, problems: &[Problem]) -> Value {
+pub(crate) fn problems(file: &Path, problems: &[Problem]) -> Value {
     let list: Vec<Value> = problems
         .iter()
         .map(|p| {
@@ -84,23 +84,23 @@ pub fn problems(file: &Path, problems: &[Problem]) -> Value {
 }
 
 /// `get --format json` (svcmgr and nodemgr).
-pub fn param(param: &str, value: &str) -> Value {
+pub(crate) fn param(param: &str, value: &str) -> Value {
     json!({ "version": VERSION, "param": param, "value": value })
 }
 
 /// Several services: one document, `services` keyed by name.
-pub fn keyed(docs: Vec<(String, Value)>) -> Value {
+pub(crate) fn keyed(docs: Vec<(String, Value)>) -> Value {
     let services: Map<String, Value> = docs.into_iter().collect();
     json!({ "version": VERSION, "services": services })
 }
 
 /// The `status` document as text (the daemon answers it from memory).
-pub fn render(st: &ServiceStatus) -> String {
+pub(crate) fn render(st: &ServiceStatus) -> String {
     to_text(&value(st))
 }
 
 /// Pretty-printed, with the final newline.
-pub fn to_text(v: &Value) -> String {
+pub(crate) fn to_text(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s

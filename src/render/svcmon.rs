@@ -81,7 +81,7 @@ fn leader(status: &Value, name: &str, svc: &Value) -> Option<String> {
 
 /// The orchestrators' notes on service `name`, per node: why it does not
 /// run where it could (a failed start, a missing proof, an order).
-pub fn notes(status: &Value, name: &str) -> Vec<(String, String)> {
+pub(crate) fn notes(status: &Value, name: &str) -> Vec<(String, String)> {
     let Some(nodes) = status["nodes"].as_object() else {
         return Vec::new();
     };
@@ -116,7 +116,7 @@ fn why_block(status: &Value, services: &[String], color: bool) -> String {
     out
 }
 
-pub fn render(status: &Value, color: bool) -> String {
+pub(crate) fn render(status: &Value, color: bool) -> String {
     let local = status["node"].as_str().unwrap_or("").to_string();
     // The cluster's nodes, whether or not their heartbeats arrive (a lost
     // peer's services then read `?`); else those we have data for.

@@ -67,7 +67,7 @@ fn push_line(out: &mut String, line: &str) {
 
 /// Greedy word wrap like Python's textwrap: whitespace runs fold to one
 /// space, every line starts with `indent`, words longer than a line are cut.
-pub fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
     let room = width.saturating_sub(indent.chars().count()).max(1);
     let mut lines = Vec::new();
     let mut cur = String::new();
@@ -105,7 +105,7 @@ pub fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
 
 /// The tree without the first line (the service name), which the caller
 /// prints before computing the status, as 1.5 did.
-pub fn body(st: &ServiceStatus, color: bool) -> String {
+pub(crate) fn body(st: &ServiceStatus, color: bool) -> String {
     let mut out = String::new();
     header(&mut out, "overall", st.overall, color);
     header(&mut out, "|- avail", st.avail, color);
@@ -147,7 +147,8 @@ fn children(
 }
 
 /// The whole tree, name line included.
-pub fn render(st: &ServiceStatus, color: bool) -> String {
+#[cfg(test)]
+pub(crate) fn render(st: &ServiceStatus, color: bool) -> String {
     format!("{}\n{}", st.name, body(st, color))
 }
 

@@ -1,7 +1,7 @@
 //! The runner's options. Unknown arguments are ignored: cargo passes
 //! libtest's (`--test-threads=2`, `--nocapture`) to every test target.
 
-pub struct Args {
+pub(crate) struct Args {
     pub seed: u64,
     pub seed_given: bool,
     pub faults: usize,
@@ -15,7 +15,7 @@ pub struct Args {
     pub list: bool,
 }
 
-pub fn parse(argv: impl Iterator<Item = String>) -> Result<Args, String> {
+pub(crate) fn parse(argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         seed: 0,
         seed_given: false,

@@ -15,7 +15,7 @@ use crate::topology::{Node, SERVICES, Svc, Topology};
 
 /// One sample where some service was active twice.
 #[derive(Clone, Debug)]
-pub struct Dual {
+pub(crate) struct Dual {
     pub t: f64,
     pub seen: Vec<String>,
 }
@@ -31,14 +31,14 @@ struct State {
 }
 
 #[derive(Default)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     state: Mutex<State>,
 }
 
 impl Auditor {
     /// Samples until `stop`; the jitter keeps it from beating in step
     /// with the daemons' 1 s ticks.
-    pub fn run(&self, cl: &Cluster, stop: &AtomicBool, seed: u64) {
+    pub(crate) fn run(&self, cl: &Cluster, stop: &AtomicBool, seed: u64) {
         let mut rng = Rng::stream(seed, u64::MAX);
         while !stop.load(Ordering::Relaxed) {
             let s = cl.kernel.sample(cl.clock.now());
@@ -65,7 +65,7 @@ impl Auditor {
     }
 
     /// The first sample taken at `t` or later.
-    pub fn sample_after(&self, t: f64) -> Arc<Sample> {
+    pub(crate) fn sample_after(&self, t: f64) -> Arc<Sample> {
         let since = std::time::Instant::now();
         loop {
             if let Some(s) = self.state.lock().unwrap().latest.clone()
@@ -81,7 +81,7 @@ impl Auditor {
         }
     }
 
-    pub fn dual_between(&self, t0: f64, t1: f64) -> Vec<Dual> {
+    pub(crate) fn dual_between(&self, t0: f64, t1: f64) -> Vec<Dual> {
         let st = self.state.lock().unwrap();
         st.dual
             .iter()
@@ -92,7 +92,7 @@ impl Auditor {
 
     /// Whether `svc` was up on `node` alone in some sample from `t` on
     /// (the sample in force at `t` included).
-    pub fn ran_alone_on(&self, svc: Svc, node: Node, t: f64) -> bool {
+    pub(crate) fn ran_alone_on(&self, svc: Svc, node: Node, t: f64) -> bool {
         let st = self.state.lock().unwrap();
         let Some(seen) = st.sole.get(&svc) else {
             return false;
@@ -101,18 +101,18 @@ impl Auditor {
         seen[from..].iter().any(|(_, n)| *n == Some(node))
     }
 
-    pub fn samples(&self) -> u64 {
+    pub(crate) fn samples(&self) -> u64 {
         self.state.lock().unwrap().samples
     }
 
-    pub fn all_dual(&self) -> Vec<Dual> {
+    pub(crate) fn all_dual(&self) -> Vec<Dual> {
         self.state.lock().unwrap().dual.clone()
     }
 }
 
 /// A service's address plumbed, or one of its shared filesystems (by
 /// device) mounted, on two live nodes or more.
-pub fn dual_active(s: &Sample, topo: &Topology) -> Vec<String> {
+pub(crate) fn dual_active(s: &Sample, topo: &Topology) -> Vec<String> {
     let mut seen = Vec::new();
     for svc in SERVICES {
         if let Some(a) = svc.addr() {
@@ -136,7 +136,7 @@ fn holders(s: &Sample, has: impl Fn(&NodeView) -> bool) -> Vec<Node> {
     s.live().filter(|(_, v)| has(v)).map(|(n, _)| *n).collect()
 }
 
-pub fn names(nodes: &[Node]) -> String {
+pub(crate) fn names(nodes: &[Node]) -> String {
     nodes
         .iter()
         .map(|n| n.to_string())
@@ -145,7 +145,7 @@ pub fn names(nodes: &[Node]) -> String {
 }
 
 /// Which of the service's kernel objects a node has: (label, present).
-pub fn objects(svc: Svc, v: &NodeView, topo: &Topology) -> Vec<(String, bool)> {
+pub(crate) fn objects(svc: Svc, v: &NodeView, topo: &Topology) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     if let Some(a) = svc.addr() {
         out.push((a.to_string(), v.addrs.contains(a)));
@@ -164,7 +164,7 @@ pub fn objects(svc: Svc, v: &NodeView, topo: &Topology) -> Vec<(String, bool)> {
 }
 
 /// Up on a node: all of its objects there.
-pub fn up_on(svc: Svc, v: &NodeView, topo: &Topology) -> bool {
+pub(crate) fn up_on(svc: Svc, v: &NodeView, topo: &Topology) -> bool {
     v.live && objects(svc, v, topo).iter().all(|(_, p)| *p)
 }
 
@@ -182,7 +182,7 @@ fn sole_owner(svc: Svc, s: &Sample, topo: &Topology) -> Option<Node> {
 
 /// The live node holding the service's objects (any of them), the first
 /// when several do.
-pub fn owner(svc: Svc, s: &Sample, topo: &Topology) -> Option<Node> {
+pub(crate) fn owner(svc: Svc, s: &Sample, topo: &Topology) -> Option<Node> {
     let full = s.live().find(|(_, v)| up_on(svc, v, topo)).map(|(n, _)| *n);
     full.or_else(|| {
         s.live()
@@ -266,13 +266,13 @@ fn service_diffs(svc: Svc, want: &Want, s: &Sample, topo: &Topology) -> Vec<Stri
 /// Everything the kernel shows that differs from a settled cluster; empty
 /// when it has settled. A service may settle on any of its candidate
 /// wants; when it meets none, the newest one's differences are given.
-pub fn differences(s: &Sample, topo: &Topology, model: &Model) -> Vec<String> {
+pub(crate) fn differences(s: &Sample, topo: &Topology, model: &Model) -> Vec<String> {
     let mut diffs = Vec::new();
     for (n, v) in s.live() {
         match &v.agent {
             Some(Agent::Running(_)) => {}
             Some(Agent::Stopped(pid)) => {
-                diffs.push(format!("{n}: agent {pid} is stopped (SIGSTOP)"))
+                diffs.push(format!("{n}: agent {pid} is stopped (SIGSTOP)"));
             }
             Some(Agent::Down(why)) => diffs.push(format!("{n}: agent not running: {why}")),
             None => {}
@@ -301,7 +301,7 @@ pub fn differences(s: &Sample, topo: &Topology, model: &Model) -> Vec<String> {
 
 /// The services whose web server must answer the client now: those up
 /// on exactly one node.
-pub fn serving(s: &Sample, topo: &Topology) -> BTreeSet<Svc> {
+pub(crate) fn serving(s: &Sample, topo: &Topology) -> BTreeSet<Svc> {
     SERVICES
         .iter()
         .copied()

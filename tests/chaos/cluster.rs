@@ -17,25 +17,25 @@ const NODE_PATH: &str = "PATH=/etc/opensvc:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Seconds since the run started, the time base of every report line.
 #[derive(Clone, Copy)]
-pub struct Clock(Instant);
+pub(crate) struct Clock(Instant);
 
 impl Clock {
-    pub fn start() -> Clock {
+    pub(crate) fn start() -> Clock {
         Clock(Instant::now())
     }
 
-    pub fn now(&self) -> f64 {
+    pub(crate) fn now(&self) -> f64 {
         self.0.elapsed().as_secs_f64()
     }
 }
 
-pub fn sleep(secs: f64) {
+pub(crate) fn sleep(secs: f64) {
     if secs > 0.0 {
         std::thread::sleep(Duration::from_secs_f64(secs));
     }
 }
 
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub kernel: Kernel,
     pub verbose: bool,
     pub clock: Clock,
@@ -43,7 +43,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// The lab's nodes and disks, from its state file.
-    pub fn of(lab: &Lab, verbose: bool, clock: Clock) -> Cluster {
+    pub(crate) fn of(lab: &Lab, verbose: bool, clock: Clock) -> Cluster {
         let nodes = lab
             .get("nodes")
             .split_whitespace()
@@ -65,11 +65,11 @@ impl Cluster {
         }
     }
 
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.kernel.topo.lab
     }
 
-    pub fn nodes(&self) -> &[Node] {
+    pub(crate) fn nodes(&self) -> &[Node] {
         &self.kernel.topo.nodes
     }
 
@@ -106,7 +106,7 @@ impl Cluster {
         out
     }
 
-    pub fn lab_sh(&self, args: &[&str], secs: u64) -> Out {
+    pub(crate) fn lab_sh(&self, args: &[&str], secs: u64) -> Out {
         let mut argv = vec!["bash", LAB_SH];
         argv.extend(args);
         self.run(format!("lab.sh {}", args.join(" ")), &argv, secs)
@@ -115,7 +115,7 @@ impl Cluster {
     /// A bash line inside `node`, its /etc/opensvc on PATH, ended after
     /// `secs` by a `timeout` inside the node: ending nsenter from outside
     /// would leave the command running in there.
-    pub fn on(&self, node: Node, line: &str, secs: u64) -> Out {
+    pub(crate) fn on(&self, node: Node, line: &str, secs: u64) -> Out {
         let n = node.to_string();
         let secs_s = secs.to_string();
         let argv = [
@@ -138,30 +138,30 @@ impl Cluster {
     }
 
     /// A bash line in the client namespace.
-    pub fn client(&self, line: &str, secs: u64) -> Out {
+    pub(crate) fn client(&self, line: &str, secs: u64) -> Out {
         let argv = ["bash", LAB_SH, "client", self.id(), "bash", "-c", line];
         self.run(format!("client: {line}"), &argv, secs)
     }
 
-    pub fn kill(&self, n: Node) -> Out {
+    pub(crate) fn kill(&self, n: Node) -> Out {
         self.lab_sh(&["kill", self.id(), &n.to_string()], 30)
     }
 
-    pub fn boot(&self, n: Node) -> Out {
+    pub(crate) fn boot(&self, n: Node) -> Out {
         self.lab_sh(&["boot", self.id(), &n.to_string()], 60)
     }
 
-    pub fn cut(&self, n: Node) -> Out {
+    pub(crate) fn cut(&self, n: Node) -> Out {
         self.lab_sh(&["cut", self.id(), &n.to_string()], 30)
     }
 
-    pub fn heal(&self, n: Node) -> Out {
+    pub(crate) fn heal(&self, n: Node) -> Out {
         self.lab_sh(&["heal", self.id(), &n.to_string()], 30)
     }
 
     /// lab/chaos-cluster.sh: configs, node.conf, agents enabled, and
     /// every daemon hearing every node.
-    pub fn install(&self) -> Result<(), String> {
+    pub(crate) fn install(&self) -> Result<(), String> {
         let out = self.run(
             "lab/chaos-cluster.sh".into(),
             &["bash", CHAOS_CLUSTER, self.id(), BIN],
@@ -176,7 +176,7 @@ impl Cluster {
 }
 
 /// The last `n` lines of a command's stdout and stderr, for a report line.
-pub fn tail(out: &Out, n: usize) -> String {
+pub(crate) fn tail(out: &Out, n: usize) -> String {
     let all: Vec<&str> = out
         .stdout
         .lines()

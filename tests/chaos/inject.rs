@@ -18,7 +18,7 @@ use crate::topology::{Node, Svc};
 
 /// What was done, for the model and the report.
 #[derive(Default, Debug)]
-pub struct Injected {
+pub(crate) struct Injected {
     /// The fault with its targets resolved.
     pub what: String,
     pub notes: Vec<String>,
@@ -32,7 +32,7 @@ pub struct Injected {
     pub agent_back: f64,
 }
 
-pub struct Injector<'a> {
+pub(crate) struct Injector<'a> {
     pub cl: &'a Cluster,
     pub power: &'a Power,
     /// Service -> run time before which no resource of it is failed again.
@@ -44,7 +44,7 @@ pub struct Injector<'a> {
 const RESTART_RESET: f64 = 11.0;
 
 impl<'a> Injector<'a> {
-    pub fn new(cl: &'a Cluster, power: &'a Power) -> Injector<'a> {
+    pub(crate) fn new(cl: &'a Cluster, power: &'a Power) -> Injector<'a> {
         Injector {
             cl,
             power,
@@ -54,11 +54,11 @@ impl<'a> Injector<'a> {
 
     /// The service's resources are back up at `t`: its restart counts
     /// reset 10 s later.
-    pub fn resources_up(&self, svc: Svc, t: f64) {
+    pub(crate) fn resources_up(&self, svc: Svc, t: f64) {
         self.cooldown.lock().unwrap().insert(svc, t + RESTART_RESET);
     }
 
-    pub fn run(&self, step: &Step) -> Injected {
+    pub(crate) fn run(&self, step: &Step) -> Injected {
         let mut rec = Injected::default();
         std::thread::scope(|s| {
             let t0 = self.cl.clock.now();

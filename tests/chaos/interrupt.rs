@@ -12,7 +12,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
-pub fn install() {
+pub(crate) fn install() {
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only stores to an atomic.
         if let Err(e) = unsafe { signal(sig, SigHandler::Handler(on_signal)) } {
@@ -21,6 +21,6 @@ pub fn install() {
     }
 }
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }

@@ -15,7 +15,7 @@ use crate::topology::{Node, SERVICES, Topology};
 
 /// The node's agent daemon as its pid file and its /proc say.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Agent {
+pub(crate) enum Agent {
     Running(u32),
     /// SIGSTOPped (state T): alive, but deciding and beating nothing.
     Stopped(u32),
@@ -24,7 +24,7 @@ pub enum Agent {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     pub live: bool,
     /// eth0 has carrier: its switch port is up (`lab.sh cut` takes it down).
     pub cabled: bool,
@@ -42,35 +42,35 @@ pub struct NodeView {
 }
 
 impl NodeView {
-    pub fn eligible(&self) -> bool {
+    pub(crate) fn eligible(&self) -> bool {
         self.live && self.cabled && matches!(self.agent, Some(Agent::Running(_)))
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Seconds since the run started.
     pub t: f64,
     pub nodes: BTreeMap<Node, NodeView>,
 }
 
 impl Sample {
-    pub fn live(&self) -> impl Iterator<Item = (&Node, &NodeView)> {
+    pub(crate) fn live(&self) -> impl Iterator<Item = (&Node, &NodeView)> {
         self.nodes.iter().filter(|(_, v)| v.live)
     }
 }
 
 /// Reads the kernel objects of the lab's nodes.
 #[derive(Clone)]
-pub struct Kernel {
+pub(crate) struct Kernel {
     pub topo: Topology,
     run_dir: PathBuf,
 }
 
-pub const VAR: &str = "var/lib/opensvc";
+pub(crate) const VAR: &str = "var/lib/opensvc";
 
 impl Kernel {
-    pub fn new(topo: Topology) -> Kernel {
+    pub(crate) fn new(topo: Topology) -> Kernel {
         let run_dir = PathBuf::from("/run/svcmgr-lab").join(&topo.lab);
         Kernel { topo, run_dir }
     }
@@ -78,7 +78,7 @@ impl Kernel {
     /// The pid (host's view) of the node's PID 1 while it runs: the last
     /// `init_<node>=PID:STARTTIME` of the lab's state file, still that
     /// process (a reused pid has another start time).
-    pub fn init_pid(&self, n: Node) -> Option<u32> {
+    pub(crate) fn init_pid(&self, n: Node) -> Option<u32> {
         let state = std::fs::read_to_string(self.run_dir.join("state")).ok()?;
         let key = format!("init_{n}=");
         let val = state.lines().rev().find_map(|l| l.strip_prefix(&key))?;
@@ -88,7 +88,7 @@ impl Kernel {
     }
 
     /// A path inside the node, through its PID 1's root.
-    pub fn path(init: u32, inside: &str) -> PathBuf {
+    pub(crate) fn path(init: u32, inside: &str) -> PathBuf {
         PathBuf::from(format!(
             "/proc/{init}/root/{}",
             inside.trim_start_matches('/')
@@ -97,7 +97,7 @@ impl Kernel {
 
     /// A file of the node's disk (its overlay upper dir), readable also
     /// while the node is powered off: its logs after a crash.
-    pub fn disk_path(&self, n: Node, inside: &str) -> PathBuf {
+    pub(crate) fn disk_path(&self, n: Node, inside: &str) -> PathBuf {
         self.run_dir
             .join(n.to_string())
             .join("upper")
@@ -106,7 +106,7 @@ impl Kernel {
 
     /// The command line of `pid` in the node's PID namespace, words
     /// joined by spaces; None for no process or a zombie.
-    pub fn cmdline(init: u32, pid: u32) -> Option<String> {
+    pub(crate) fn cmdline(init: u32, pid: u32) -> Option<String> {
         let raw = std::fs::read(Self::path(init, &format!("proc/{pid}/cmdline"))).ok()?;
         let words: Vec<String> = raw
             .split(|b| *b == 0)
@@ -117,7 +117,7 @@ impl Kernel {
     }
 
     /// (start time, state letter) of `pid` in the node's namespace.
-    pub fn proc_stat(init: u32, pid: u32) -> Option<(u64, char)> {
+    pub(crate) fn proc_stat(init: u32, pid: u32) -> Option<(u64, char)> {
         let stat = std::fs::read_to_string(Self::path(init, &format!("proc/{pid}/stat"))).ok()?;
         let after = &stat[stat.rfind(')')? + 2..];
         let f: Vec<&str> = after.split_whitespace().collect();
@@ -127,7 +127,7 @@ impl Kernel {
 
     /// The agent daemon the node's pid file names, checked in its /proc:
     /// a pid file may outlive its process, and the pid be reused.
-    pub fn agent(init: u32) -> Agent {
+    pub(crate) fn agent(init: u32) -> Agent {
         let pidfile = Self::path(init, &format!("{VAR}/osvcd.pid"));
         let Ok(text) = std::fs::read_to_string(&pidfile) else {
             return Agent::Down("no /var/lib/opensvc/osvcd.pid".into());
@@ -149,7 +149,7 @@ impl Kernel {
         }
     }
 
-    pub fn view(&self, n: Node) -> NodeView {
+    pub(crate) fn view(&self, n: Node) -> NodeView {
         let Some(init) = self.init_pid(n) else {
             return NodeView::default();
         };
@@ -184,7 +184,7 @@ impl Kernel {
         v
     }
 
-    pub fn sample(&self, t: f64) -> Sample {
+    pub(crate) fn sample(&self, t: f64) -> Sample {
         Sample {
             t,
             nodes: self
@@ -200,14 +200,14 @@ impl Kernel {
 /// The agent as node-services.sh starts it (`nodemgr daemon start
 /// --foreground`), or as an administrator would (`svcmgr daemon start`);
 /// not its watchdog (`nodemgr daemon watchdog`), whose death is another fault.
-pub fn is_daemon(cmd: &str) -> bool {
+pub(crate) fn is_daemon(cmd: &str) -> bool {
     let w: Vec<&str> = cmd.split_whitespace().collect();
     let argv0 = w.first().map_or("", |a| a.rsplit('/').next().unwrap_or(""));
     matches!(argv0, "nodemgr" | "svcmgr") && w.get(1..3) == Some(&["daemon", "start"][..])
 }
 
 /// The demo's web server (demo/weblauncher) on `port`.
-pub fn is_web(cmd: &str, port: u16) -> bool {
+pub(crate) fn is_web(cmd: &str, port: u16) -> bool {
     cmd.starts_with(&format!("python3 -m http.server {port}"))
 }
 

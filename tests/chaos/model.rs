@@ -19,7 +19,7 @@ use crate::topology::{Node, Svc};
 
 /// An order as it was typed.
 #[derive(Clone, Debug)]
-pub struct OrderRun {
+pub(crate) struct OrderRun {
     pub svc: Svc,
     pub kind: OrderKind,
     pub node: Node,
@@ -49,7 +49,7 @@ pub struct OrderRun {
 
 impl OrderRun {
     /// What was typed where and when.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         format!(
             "{} {} on {} at {:.1}s",
             self.svc, self.kind, self.node, self.typed
@@ -74,7 +74,7 @@ impl fmt::Display for OrderRun {
 
 /// Where a service must run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
+pub(crate) enum Placement {
     /// Up on exactly one live node, whenever an eligible node can run it.
     ExactlyOne,
     Nowhere,
@@ -86,7 +86,7 @@ pub enum Placement {
 }
 
 #[derive(Clone, Debug)]
-pub struct Want {
+pub(crate) struct Want {
     pub placement: Placement,
     /// Frozen on every live node (stop, freeze) or on none.
     pub frozen: bool,
@@ -95,7 +95,7 @@ pub struct Want {
 }
 
 #[derive(Default)]
-pub struct Model {
+pub(crate) struct Model {
     pub orders: Vec<OrderRun>,
     /// The `DEFAULT.comment` each service's config must end with.
     pub comments: BTreeMap<Svc, String>,
@@ -105,12 +105,12 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn record(&mut self, run: OrderRun) {
+    pub(crate) fn record(&mut self, run: OrderRun) {
         self.orders.push(run);
     }
 
     /// The cluster settled: the orders typed so far have been carried out.
-    pub fn settled(&mut self) {
+    pub(crate) fn settled(&mut self) {
         for o in &mut self.orders {
             o.settled = true;
         }
@@ -118,7 +118,7 @@ impl Model {
 
     /// Marks the switches the auditor saw carried out (see
     /// [`OrderRun::carried`]).
-    pub fn carry(&mut self, ran_alone_on: impl Fn(Svc, Node, f64) -> bool) {
+    pub(crate) fn carry(&mut self, ran_alone_on: impl Fn(Svc, Node, f64) -> bool) {
         for o in self.orders.iter_mut().filter(|o| !o.carried) {
             if let OrderKind::Switch(to) = o.kind {
                 o.carried = ran_alone_on(o.svc, to, o.typed);
@@ -127,7 +127,7 @@ impl Model {
     }
 
     /// Every state the service may settle in (newest candidate last).
-    pub fn wants(&self, svc: Svc) -> Vec<Want> {
+    pub(crate) fn wants(&self, svc: Svc) -> Vec<Want> {
         let runs: Vec<&OrderRun> = self.orders.iter().filter(|o| o.svc == svc).collect();
         let surely_older = |o: &OrderRun| {
             runs.iter()

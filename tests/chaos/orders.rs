@@ -12,7 +12,7 @@ use crate::topology::{Node, Svc};
 
 /// A `svcmgr set` of DEFAULT.comment, as it was typed.
 #[derive(Clone, Debug)]
-pub struct ConfigRun {
+pub(crate) struct ConfigRun {
     pub svc: Svc,
     pub node: Node,
     pub value: String,
@@ -148,7 +148,7 @@ impl Injector<'_> {
     }
 }
 
-pub fn runs_text(runs: &[OrderRun]) -> String {
+pub(crate) fn runs_text(runs: &[OrderRun]) -> String {
     runs.iter()
         .map(|r| r.to_string())
         .collect::<Vec<_>>()

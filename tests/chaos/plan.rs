@@ -10,7 +10,7 @@ use crate::rng::Rng;
 use crate::topology::{Node, SERVICES, Svc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderKind {
+pub(crate) enum OrderKind {
     Start,
     Stop,
     Freeze,
@@ -33,7 +33,7 @@ impl fmt::Display for OrderKind {
 /// `svcmgr -s SVC KIND` typed on `node` (or the next live one), `after`
 /// seconds after the previous order of its group.
 #[derive(Clone, Debug)]
-pub struct Order {
+pub(crate) struct Order {
     pub svc: Svc,
     pub kind: OrderKind,
     pub node: Node,
@@ -41,7 +41,7 @@ pub struct Order {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResourceFault {
+pub(crate) enum ResourceFault {
     /// SIGKILL of the service's web server.
     KillApp,
     /// `umount -l` of one of its filesystems (`mount` indexes Svc::mounts).
@@ -51,7 +51,7 @@ pub enum ResourceFault {
 }
 
 #[derive(Clone, Debug)]
-pub enum Fault {
+pub(crate) enum Fault {
     PowerLoss {
         node: Node,
         down: f64,
@@ -100,13 +100,13 @@ pub enum Fault {
 /// Typed while the fault is on (a node cut or powered off), `after`
 /// seconds after it was injected.
 #[derive(Clone, Debug)]
-pub enum During {
+pub(crate) enum During {
     Orders { after: f64, orders: Vec<Order> },
     ConfigChange { after: f64, svc: Svc, node: Node },
 }
 
 #[derive(Clone, Debug)]
-pub struct Step {
+pub(crate) struct Step {
     /// 1-based, as the report numbers it.
     pub n: usize,
     /// Seconds to wait before injecting it.
@@ -171,7 +171,7 @@ enum OrderChoice {
 /// Step `n` (1-based) of the run seeded `seed` on `nodes` nodes: drawn
 /// from its own stream, so the first N steps do not depend on how many
 /// follow.
-pub fn step(seed: u64, n: usize, nodes: &[Node]) -> Step {
+pub(crate) fn step(seed: u64, n: usize, nodes: &[Node]) -> Step {
     let mut r = Rng::stream(seed, n as u64);
     let pause = r.secs(0.5, 3.0);
     let mut kind = r.weighted(&WEIGHTS);
@@ -354,7 +354,7 @@ impl fmt::Display for Order {
     }
 }
 
-pub fn orders_text(orders: &[Order]) -> String {
+pub(crate) fn orders_text(orders: &[Order]) -> String {
     orders
         .iter()
         .map(|o| o.to_string())

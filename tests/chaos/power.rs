@@ -13,7 +13,7 @@ use crate::topology::Node;
 
 /// A node the reviver booted again.
 #[derive(Clone, Debug)]
-pub struct Reboot {
+pub(crate) struct Reboot {
     pub node: Node,
     /// When it was first seen dead, and booted (run seconds).
     pub died: f64,
@@ -23,24 +23,24 @@ pub struct Reboot {
 }
 
 #[derive(Default)]
-pub struct Power {
+pub(crate) struct Power {
     held: Mutex<BTreeSet<Node>>,
     reboots: Mutex<Vec<Reboot>>,
 }
 
 impl Power {
     /// Takes `n` for a power operation, waiting while the other party has it.
-    pub fn claim(&self, n: Node) {
+    pub(crate) fn claim(&self, n: Node) {
         while !self.try_claim(n) {
             sleep(0.05);
         }
     }
 
-    pub fn try_claim(&self, n: Node) -> bool {
+    pub(crate) fn try_claim(&self, n: Node) -> bool {
         self.held.lock().unwrap().insert(n)
     }
 
-    pub fn release(&self, n: Node) {
+    pub(crate) fn release(&self, n: Node) {
         self.held.lock().unwrap().remove(&n);
     }
 
@@ -50,19 +50,19 @@ impl Power {
 
     /// When the reviver last booted a node (run seconds; 0 if never
     /// since the last drain).
-    pub fn last_boot(&self) -> f64 {
+    pub(crate) fn last_boot(&self) -> f64 {
         let r = self.reboots.lock().unwrap();
         r.iter().map(|b| b.booted).fold(0.0, f64::max)
     }
 
     /// The reboots since the last call.
-    pub fn drain(&self) -> Vec<Reboot> {
+    pub(crate) fn drain(&self) -> Vec<Reboot> {
         std::mem::take(&mut *self.reboots.lock().unwrap())
     }
 
     /// Until `stop`: a node found dead and not held by the runner is
     /// booted again 1-3 s later, as a machine that resets comes back.
-    pub fn revive(&self, cl: &Cluster, stop: &AtomicBool, seed: u64) {
+    pub(crate) fn revive(&self, cl: &Cluster, stop: &AtomicBool, seed: u64) {
         let mut rng = Rng::stream(seed, u64::MAX - 1);
         // node -> (first seen dead, boot delay)
         let mut dead: Vec<(Node, f64, f64)> = Vec::new();

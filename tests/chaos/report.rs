@@ -8,7 +8,7 @@ use crate::cluster::Cluster;
 use crate::power::Reboot;
 use crate::settle::{AGENT_LOG, NODE_LOG, Verdict};
 
-pub struct Line {
+pub(crate) struct Line {
     pub n: usize,
     /// Run seconds when it was injected.
     pub at: f64,
@@ -30,25 +30,25 @@ pub struct Line {
 }
 
 impl Line {
-    pub fn unrecovered(&self) -> bool {
+    pub(crate) fn unrecovered(&self) -> bool {
         self.verdict.settled_after.is_none()
     }
 
     /// Unrecovered with a difference no earlier fault left.
-    pub fn newly_unrecovered(&self) -> bool {
+    pub(crate) fn newly_unrecovered(&self) -> bool {
         self.unrecovered() && self.carried.iter().any(Option::is_none)
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.unrecovered() || !self.verdict.problems.is_empty() || !self.dual.is_empty()
     }
 
     /// A failure of its own, not only what an earlier fault left.
-    pub fn new_failure(&self) -> bool {
+    pub(crate) fn new_failure(&self) -> bool {
         self.newly_unrecovered() || !self.verdict.problems.is_empty() || !self.dual.is_empty()
     }
 
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         let end = match self.verdict.settled_after {
             Some(s) => format!("settled in {s:.1}s"),
             None => "UNRECOVERED".into(),
@@ -66,7 +66,7 @@ impl Line {
         )
     }
 
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         println!("{}", self.short());
         for n in &self.notes {
             println!("        note: {n}");
@@ -104,7 +104,7 @@ impl Line {
 }
 
 /// Consecutive dual-active samples that saw the same thing, as one line.
-pub fn episodes(dual: &[Dual]) -> Vec<String> {
+pub(crate) fn episodes(dual: &[Dual]) -> Vec<String> {
     let mut out: Vec<(f64, f64, usize, &Vec<String>)> = Vec::new();
     for d in dual {
         match out.last_mut() {
@@ -127,7 +127,7 @@ pub fn episodes(dual: &[Dual]) -> Vec<String> {
 
 /// The last lines of every node's logs (read from its disk: a powered-off
 /// node's too) and the svcmon of every live node.
-pub fn dump(cl: &Cluster) -> String {
+pub(crate) fn dump(cl: &Cluster) -> String {
     let mut out = String::new();
     for &n in cl.nodes() {
         for (log, lines) in [(NODE_LOG, 60), (AGENT_LOG, 15)] {
@@ -157,7 +157,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Why the run stopped injecting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// Every planned fault ran.
     Done,
     /// `--max-minutes` passed.
@@ -168,7 +168,7 @@ pub enum End {
     NeverSettled,
 }
 
-pub struct Summary<'a> {
+pub(crate) struct Summary<'a> {
     pub seed: u64,
     pub lines: &'a [Line],
     pub planned: usize,
@@ -178,13 +178,13 @@ pub struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         !self.dual.is_empty()
             || self.lines.iter().any(|l| l.failed())
             || self.ended == End::Interrupted
     }
 
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         // Line #0 is the cluster's own start, not a fault.
         let faults: Vec<&Line> = self.lines.iter().filter(|l| l.n > 0).collect();
         let run = faults.len();

@@ -17,7 +17,7 @@ use crate::settle::{LogWatch, Verdict, Wait, settle};
 const SETTLE_SECS: f64 = 30.0;
 const FIRST_SETTLE_SECS: f64 = 90.0;
 
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     cl: &'a Cluster,
     auditor: &'a Auditor,
     power: &'a Power,
@@ -29,7 +29,7 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(cl: &'a Cluster, auditor: &'a Auditor, power: &'a Power) -> Runner<'a> {
+    pub(crate) fn new(cl: &'a Cluster, auditor: &'a Auditor, power: &'a Power) -> Runner<'a> {
         Runner {
             cl,
             auditor,
@@ -42,7 +42,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Line #0: the agents start the services.
-    pub fn start(&mut self) -> Line {
+    pub(crate) fn start(&mut self) -> Line {
         let t = self.cl.clock.now();
         let verdict = self.settle(t, FIRST_SETTLE_SECS, t);
         let line = Line {
@@ -61,7 +61,7 @@ impl<'a> Runner<'a> {
         self.with_dump(line)
     }
 
-    pub fn step(&mut self, step: &Step) -> Line {
+    pub(crate) fn step(&mut self, step: &Step) -> Line {
         let at = self.cl.clock.now();
         let done = self.inj.run(step);
         let took = self.cl.clock.now() - at;

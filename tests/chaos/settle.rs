@@ -16,12 +16,12 @@ use crate::model::Model;
 use crate::power::Power;
 use crate::topology::{Node, SERVICES};
 
-pub const NODE_LOG: &str = "var/log/opensvc/node.log";
-pub const AGENT_LOG: &str = "var/log/svcmgr-lab/agent.log";
+pub(crate) const NODE_LOG: &str = "var/log/opensvc/node.log";
+pub(crate) const AGENT_LOG: &str = "var/log/svcmgr-lab/agent.log";
 
 /// How a settle ended.
 #[derive(Debug, Default)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// Seconds from the end of the fault to the first settled sample.
     pub settled_after: Option<f64>,
     /// What still differed at the deadline.
@@ -34,7 +34,7 @@ pub struct Verdict {
 /// Reads what the nodes appended to their logs since the last scan, from
 /// their disks (the overlay upper dirs): also a node powered off.
 #[derive(Default)]
-pub struct LogWatch {
+pub(crate) struct LogWatch {
     offsets: BTreeMap<(Node, &'static str), u64>,
     exits_137: BTreeMap<Node, usize>,
 }
@@ -59,7 +59,7 @@ impl LogWatch {
         let Ok(mut f) = std::fs::File::open(&path) else {
             return Vec::new();
         };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = f.metadata().map_or(0, |m| m.len());
         let off = self.offsets.entry((n, log)).or_insert(0);
         if len < *off {
             *off = 0; // truncated
@@ -79,7 +79,7 @@ impl LogWatch {
 
     /// (problems, notes) in the new lines: crashes and unexplained agent
     /// exits; monitor actions, worth a note (they move a service).
-    pub fn scan(&mut self, k: &Kernel, model: &Model) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn scan(&mut self, k: &Kernel, model: &Model) -> (Vec<String>, Vec<String>) {
         let mut problems = Vec::new();
         let mut notes = Vec::new();
         for &n in &k.topo.nodes {
@@ -234,10 +234,10 @@ const HOLD: f64 = 3.0;
 /// heartbeat timeout + 1 s (docs/orchestration.md, 3 s by default), and a
 /// margin. A settle covers it, so that what the agent then decides (a
 /// second start, say) is blamed on the fault that restarted it.
-pub const AGENT_GRACE: f64 = 8.0;
+pub(crate) const AGENT_GRACE: f64 = 8.0;
 
 /// What a settle waits for.
-pub struct Wait {
+pub(crate) struct Wait {
     /// Run seconds when the fault's last step was done.
     pub from: f64,
     /// Give up this long after `from`.
@@ -249,7 +249,7 @@ pub struct Wait {
 /// Samples until the cluster is settled and stays so for HOLD (and past
 /// the grace of any agent that began again), or the budget is spent.
 /// The recovery time is that of the first sample of the settled stretch.
-pub fn settle(
+pub(crate) fn settle(
     cl: &Cluster,
     auditor: &Auditor,
     power: &Power,

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// `node1`, `node2`...: the lab's names.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Node(pub u8);
+pub(crate) struct Node(pub u8);
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -16,7 +16,7 @@ impl fmt::Display for Node {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Svc {
+pub(crate) enum Svc {
     /// The first tutorial's service: address, VG, two filesystems, web server.
     P26,
     /// An address only.
@@ -27,11 +27,11 @@ pub enum Svc {
     App,
 }
 
-pub const SERVICES: [Svc; 4] = [Svc::P26, Svc::Ip, Svc::Fs, Svc::App];
+pub(crate) const SERVICES: [Svc; 4] = [Svc::P26, Svc::Ip, Svc::Fs, Svc::App];
 
 /// A web server a service runs: found by its pid file and command line.
 #[derive(Clone, Copy, Debug)]
-pub struct Web {
+pub(crate) struct Web {
     /// Inside the node (p26's sits on its shared disk, appsvc's in /run).
     pub pidfile: &'static str,
     pub port: u16,
@@ -40,7 +40,7 @@ pub struct Web {
 }
 
 impl Svc {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Svc::P26 => "p26.opensvc.com",
             Svc::Ip => "ipsvc",
@@ -50,7 +50,7 @@ impl Svc {
     }
 
     /// Its service address (lab/lab.sh names .26 to .29 p26 to p29.opensvc.com).
-    pub fn addr(self) -> Option<&'static str> {
+    pub(crate) fn addr(self) -> Option<&'static str> {
         match self {
             Svc::P26 => Some("192.0.2.26"),
             Svc::Ip => Some("192.0.2.27"),
@@ -60,7 +60,7 @@ impl Svc {
     }
 
     /// (mount point, lab disk name) of each filesystem.
-    pub fn mounts(self) -> &'static [(&'static str, &'static str)] {
+    pub(crate) fn mounts(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Svc::P26 => &[("/svc1/app", "app"), ("/svc1/data", "data")],
             Svc::Fs => &[("/fssvc", "fsdata")],
@@ -68,7 +68,7 @@ impl Svc {
         }
     }
 
-    pub fn web(self) -> Option<Web> {
+    pub(crate) fn web(self) -> Option<Web> {
         match self {
             Svc::P26 => Some(Web {
                 pidfile: "/svc1/app/webserver.pid",
@@ -93,7 +93,7 @@ impl fmt::Display for Svc {
 
 /// The lab as the chaos suite uses it.
 #[derive(Clone, Debug)]
-pub struct Topology {
+pub(crate) struct Topology {
     pub lab: String,
     pub nodes: Vec<Node>,
     /// Lab disk name (`app`, `fsdata`...) -> its loop device.
@@ -101,9 +101,9 @@ pub struct Topology {
 }
 
 impl Topology {
-    pub fn dev(&self, disk: &str) -> &str {
+    pub(crate) fn dev(&self, disk: &str) -> &str {
         self.disks.get(disk).map_or("?", String::as_str)
     }
 }
 
-pub const DISKS: [&str; 4] = ["app", "data", "fsdata", "rawhb"];
+pub(crate) const DISKS: [&str; 4] = ["app", "data", "fsdata", "rawhb"];

@@ -98,21 +98,18 @@ fn named_modules(code: &str, module: &str, modules: &BTreeSet<String>) -> BTreeS
         let path = &rest[..end];
         let mut bases = vec![];
         let mut segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-        let mut base: Vec<String> = match *start {
-            "crate::" => {
+        let mut base: Vec<String> = if *start == "crate::" {
+            segs.remove(0);
+            vec![]
+        } else {
+            let mut b: Vec<String> = own.iter().map(|s| s.to_string()).collect();
+            // A `mod.rs` file's `super` is its parent; any other file's
+            // module is its own name, and `super` its folder.
+            while segs.first() == Some(&"super") {
                 segs.remove(0);
-                vec![]
+                b.pop();
             }
-            _ => {
-                let mut b: Vec<String> = own.iter().map(|s| s.to_string()).collect();
-                // A `mod.rs` file's `super` is its parent; any other file's
-                // module is its own name, and `super` its folder.
-                while segs.first() == Some(&"super") {
-                    segs.remove(0);
-                    b.pop();
-                }
-                b
-            }
+            b
         };
         base.extend(segs.iter().map(|s| s.to_string()));
         if rest[end..].starts_with('{') {

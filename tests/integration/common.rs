@@ -27,12 +27,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const SVC: &str = "p26.opensvc.com";
-pub const NODE: &str = "sles1";
-pub const ADDR: &str = "37.59.71.26";
+pub(crate) const SVC: &str = "p26.opensvc.com";
+pub(crate) const NODE: &str = "sles1";
+pub(crate) const ADDR: &str = "37.59.71.26";
 
 /// Every tool the product may run: each must have a fake.
-pub const FAKE_TOOLS: &[&str] = &[
+pub(crate) const FAKE_TOOLS: &[&str] = &[
     "ip",
     "ifconfig",
     "ping",
@@ -57,7 +57,7 @@ pub const FAKE_TOOLS: &[&str] = &[
 ];
 
 /// Where the product looks for tools after the caller's PATH.
-pub const SYSTEM_DIRS: &[&str] = &[
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
     "/usr/local/sbin",
     "/usr/local/bin",
     "/usr/sbin",
@@ -69,15 +69,15 @@ pub const SYSTEM_DIRS: &[&str] = &[
 /// Longest any single invocation may take before the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-pub fn svcmgr_bin() -> &'static str {
+pub(crate) fn svcmgr_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svcmgr")
 }
 
-pub fn fakes_dir() -> PathBuf {
+pub(crate) fn fakes_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/bin")
 }
 
-pub fn golden(name: &str) -> String {
+pub(crate) fn golden(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
@@ -86,7 +86,7 @@ pub fn golden(name: &str) -> String {
 
 /// The tutorial's service file ("Service Creation"), inline comments included, with
 /// `{R}` standing for the root so that dev and mnt live inside the World.
-pub const TUTORIAL_CONF: &str = "\
+pub(crate) const TUTORIAL_CONF: &str = "\
 [DEFAULT]                                       # Global section for service description
 app = MyApp                                     # service application friendly name
 service_type = TST                              # specify is service runs production, test, dev, ...
@@ -118,7 +118,7 @@ dev = {R}/dev/mapper/vgsvc1-lvdatasvc1
 ";
 
 /// OpenHA's `conf/monitor` of the tutorial ("OpenHA Configuration").
-pub const OPENHA_MONITOR: &str = "\
+pub(crate) const OPENHA_MONITOR: &str = "\
 sles1 net eth0 239.131.50.10 1234 10
 sles1 dio /dev/mapper/14f504e46494c45526967724d32682d553243692d4f336a4c 0 10
 sles2 net eth0 239.131.50.10 4321 10
@@ -180,8 +180,7 @@ fn unshare_flags() -> &'static str {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
+                .is_ok_and(|s| s.success());
             if ok {
                 return flags;
             }
@@ -210,7 +209,7 @@ fn mount_bin() -> &'static str {
 }
 
 /// The outcome of one invocation, with everything needed to explain a failure.
-pub struct Run {
+pub(crate) struct Run {
     pub argv: String,
     pub code: i32,
     /// Normalised (paths) but not masked.
@@ -224,7 +223,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn report(&self) -> String {
+    pub(crate) fn report(&self) -> String {
         format!(
             "=== command: {}\n=== exit code: {}  ({} ms)\n=== stdout:\n{}=== stderr:\n{}=== fake calls of this run:\n{}\n=== all fake calls:\n{}\n",
             self.argv,
@@ -241,12 +240,12 @@ impl Run {
     /// on every assertion that ends here, so that a failure names the
     /// test's line, not this file.
     #[track_caller]
-    pub fn fail(&self, what: &str) -> ! {
+    pub(crate) fn fail(&self, what: &str) -> ! {
         panic!("{what}\n{}", self.report())
     }
 
     #[track_caller]
-    pub fn code(&self, want: i32) -> &Run {
+    pub(crate) fn code(&self, want: i32) -> &Run {
         if self.code != want {
             self.fail(&format!("exit code {} instead of {want}", self.code));
         }
@@ -254,19 +253,19 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn stdout_is(&self, want: &str) -> &Run {
+    pub(crate) fn stdout_is(&self, want: &str) -> &Run {
         compare_text("stdout", &self.stdout, want, self);
         self
     }
 
     #[track_caller]
-    pub fn stderr_is(&self, want: &str) -> &Run {
+    pub(crate) fn stderr_is(&self, want: &str) -> &Run {
         compare_text("stderr", &self.stderr, want, self);
         self
     }
 
     #[track_caller]
-    pub fn stdout_has(&self, want: &str) -> &Run {
+    pub(crate) fn stdout_has(&self, want: &str) -> &Run {
         if !mask(&self.stdout).contains(&mask(want)) {
             self.fail(&format!("stdout lacks {want:?}"));
         }
@@ -274,7 +273,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn stderr_has(&self, want: &str) -> &Run {
+    pub(crate) fn stderr_has(&self, want: &str) -> &Run {
         if !mask(&self.stderr).contains(&mask(want)) {
             self.fail(&format!("stderr lacks {want:?}"));
         }
@@ -282,7 +281,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn stderr_lacks(&self, unwanted: &str) -> &Run {
+    pub(crate) fn stderr_lacks(&self, unwanted: &str) -> &Run {
         if self.stderr.contains(unwanted) {
             self.fail(&format!("stderr has {unwanted:?}"));
         }
@@ -291,7 +290,7 @@ impl Run {
 
     /// The exact sequence of fake tool calls of this run.
     #[track_caller]
-    pub fn calls_are(&self, want: &[&str]) -> &Run {
+    pub(crate) fn calls_are(&self, want: &[&str]) -> &Run {
         if self.calls != want {
             self.fail(&format!(
                 "fake calls differ\n--- want:\n{}\n--- got:\n{}",
@@ -305,7 +304,7 @@ impl Run {
     /// The calls of this run, leaving out the read-only probes (`ip addr`,
     /// `vgs`, `lvs`, `mount` without argument, `ps`): what changed the world,
     /// plus pings and fscks.
-    pub fn actions(&self) -> Vec<String> {
+    pub(crate) fn actions(&self) -> Vec<String> {
         self.calls
             .iter()
             .filter(|c| !is_probe(c))
@@ -314,7 +313,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn actions_are(&self, want: &[&str]) -> &Run {
+    pub(crate) fn actions_are(&self, want: &[&str]) -> &Run {
         let got = self.actions();
         if got != want {
             self.fail(&format!(
@@ -327,7 +326,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn no_calls(&self) -> &Run {
+    pub(crate) fn no_calls(&self) -> &Run {
         if !self.calls.is_empty() {
             self.fail("the product ran tools although it should have touched nothing");
         }
@@ -335,7 +334,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         // A match, not unwrap_or_else: a closure would hide the caller.
         match serde_json::from_str(&self.stdout) {
             Ok(v) => v,
@@ -344,11 +343,11 @@ impl Run {
     }
 }
 
-pub fn is_probe(call: &str) -> bool {
+pub(crate) fn is_probe(call: &str) -> bool {
     let w: Vec<&str> = call.split_whitespace().collect();
     matches!(
         w.as_slice(),
-        ["ip", "addr", ..] | ["vgs", ..] | ["lvs", ..] | ["mount"] | ["ps", ..] | ["vgdisplay", ..]
+        ["ip", "addr", ..] | ["vgs" | "lvs" | "ps" | "vgdisplay", ..] | ["mount"]
     )
 }
 
@@ -373,7 +372,7 @@ fn compare_text(what: &str, got: &str, want: &str, run: &Run) {
 }
 
 /// Right-trimmed lines, trailing empty lines dropped.
-pub fn lines(s: &str) -> Vec<String> {
+pub(crate) fn lines(s: &str) -> Vec<String> {
     let mut v: Vec<String> = s.lines().map(|l| l.trim_end().to_string()).collect();
     while v.last().is_some_and(|l| l.is_empty()) {
         v.pop();
@@ -383,7 +382,7 @@ pub fn lines(s: &str) -> Vec<String> {
 
 /// Masks what changes from run to run: the `HH:MM:SS` at the start of log
 /// lines and launcher durations (`start done in 0:00:00.007657 - ret`).
-pub fn mask(s: &str) -> String {
+pub(crate) fn mask(s: &str) -> String {
     s.lines()
         .map(|l| mask_duration(&mask_time(l)))
         .collect::<Vec<_>>()
@@ -437,7 +436,7 @@ fn mask_duration(l: &str) -> String {
     out
 }
 
-pub struct World {
+pub(crate) struct World {
     pub dir: tempfile::TempDir,
     /// R: OSVC_ROOT_PATH.
     pub root: PathBuf,
@@ -521,7 +520,7 @@ fn key(p: &str) -> String {
 
 impl World {
     /// An empty root, eth0 UP with 37.59.71.22/27, no vg, nothing mounted.
-    pub fn new() -> World {
+    pub(crate) fn new() -> World {
         let dir = tempfile::Builder::new()
             .prefix("svcmgr-it-")
             .tempdir()
@@ -579,7 +578,7 @@ impl World {
     /// its comments, `.d -> p26.opensvc.com.dir` (empty), the argv[0] link,
     /// vgsvc1 active with its two LVs, devices present, mount points absent,
     /// the collector already told about this config.
-    pub fn tutorial() -> World {
+    pub(crate) fn tutorial() -> World {
         let w = World::new();
         w.write_conf(SVC, TUTORIAL_CONF);
         w.svc_link(SVC);
@@ -597,7 +596,7 @@ impl World {
     /// the launcher): the
     /// launcher directory moved to `/svc1/app/init.d` with the weblauncher
     /// and its S10/K90/C10 links, mount points existing, vg inactive.
-    pub fn tutorial_with_launchers() -> World {
+    pub(crate) fn tutorial_with_launchers() -> World {
         let w = World::tutorial();
         let link = w.etc().join(format!("{SVC}.d"));
         std::fs::remove_file(&link).unwrap();
@@ -623,7 +622,7 @@ impl World {
 
     /// A one-node service `svc` (`nodes = sles1`, no sync#i0) made of
     /// `body`'s sections, with its argv[0] link, already pushed.
-    pub fn one_node(&self, svc: &str, body: &str) -> PathBuf {
+    pub(crate) fn one_node(&self, svc: &str, body: &str) -> PathBuf {
         let p = self.write_conf(
             svc,
             &format!("[DEFAULT]\nservice_type = TST\nnodes = sles1\n\n{body}"),
@@ -636,7 +635,7 @@ impl World {
     /// Rewrites the tutorial config with `from` replaced by `to` (once),
     /// marking it pushed.
     #[track_caller]
-    pub fn tutorial_conf_with(&self, from: &str, to: &str) {
+    pub(crate) fn tutorial_conf_with(&self, from: &str, to: &str) {
         assert!(
             TUTORIAL_CONF.contains(from),
             "the tutorial config has no {from:?}"
@@ -646,53 +645,53 @@ impl World {
     }
 
     /// Appends `text` to the tutorial config, marking it pushed.
-    pub fn append_conf(&self, text: &str) {
+    pub(crate) fn append_conf(&self, text: &str) {
         let conf = self.read_conf(SVC) + &self.subst(text);
         write(&self.conf_path(SVC), &conf);
         self.mark_pushed(SVC);
     }
 
-    pub fn etc(&self) -> PathBuf {
+    pub(crate) fn etc(&self) -> PathBuf {
         self.root.join("etc")
     }
 
-    pub fn var(&self) -> PathBuf {
+    pub(crate) fn var(&self) -> PathBuf {
         self.root.join("var")
     }
 
     /// `R/<rel>` as a string.
-    pub fn r(&self, rel: &str) -> String {
+    pub(crate) fn r(&self, rel: &str) -> String {
         self.root.join(rel).display().to_string()
     }
 
     /// Replaces `{R}` by the root.
-    pub fn subst(&self, text: &str) -> String {
+    pub(crate) fn subst(&self, text: &str) -> String {
         text.replace("{R}", &self.root.display().to_string())
     }
 
     /// `R/etc/<svc>.env`; `{R}` in the text stands for the root.
-    pub fn write_conf(&self, svc: &str, text: &str) -> PathBuf {
+    pub(crate) fn write_conf(&self, svc: &str, text: &str) -> PathBuf {
         let p = self.etc().join(format!("{svc}.env"));
         write(&p, &self.subst(text));
         p
     }
 
-    pub fn write_conf_ext(&self, svc: &str, ext: &str, text: &str) -> PathBuf {
+    pub(crate) fn write_conf_ext(&self, svc: &str, ext: &str, text: &str) -> PathBuf {
         let p = self.etc().join(format!("{svc}.{ext}"));
         write(&p, &self.subst(text));
         p
     }
 
-    pub fn conf_path(&self, svc: &str) -> PathBuf {
+    pub(crate) fn conf_path(&self, svc: &str) -> PathBuf {
         self.etc().join(format!("{svc}.env"))
     }
 
-    pub fn read_conf(&self, svc: &str) -> String {
+    pub(crate) fn read_conf(&self, svc: &str) -> String {
         std::fs::read_to_string(self.conf_path(svc)).unwrap()
     }
 
     /// `R/etc/<svc> -> svcmgr`.
-    pub fn svc_link(&self, svc: &str) -> PathBuf {
+    pub(crate) fn svc_link(&self, svc: &str) -> PathBuf {
         let p = self.etc().join(svc);
         let _ = std::fs::remove_file(&p);
         symlink(svcmgr_bin(), &p).unwrap();
@@ -700,7 +699,7 @@ impl World {
     }
 
     /// A regular file standing for a block device, so "device exists" holds.
-    pub fn device(&self, rel: &str) -> String {
+    pub(crate) fn device(&self, rel: &str) -> String {
         let p = self.root.join(rel);
         write(&p, "");
         p.display().to_string()
@@ -710,7 +709,7 @@ impl World {
     /// command prints no `send ... to collector` lines.
     /// The stamp is the config's mtime (plus rounding slack), so that any
     /// later edit makes the config newer again.
-    pub fn mark_pushed(&self, svc: &str) {
+    pub(crate) fn mark_pushed(&self, svc: &str) {
         let conf = ["env", "conf"]
             .iter()
             .map(|e| self.etc().join(format!("{svc}.{e}")))
@@ -725,12 +724,12 @@ impl World {
             .as_secs_f64();
         write(
             &self.var().join(format!("{svc}.push")),
-            &format!("{:.6}\n", mtime + 0.000002),
+            &format!("{:.6}\n", mtime + 0.000_002),
         );
     }
 
     /// The weblauncher and its S10/K90/C10 links in `dir`.
-    pub fn install_weblauncher(&self, dir: &Path) {
+    pub(crate) fn install_weblauncher(&self, dir: &Path) {
         let pidfile = self.dir.path().join("webserver.pid");
         self.launcher(dir, "weblauncher", &weblauncher(&pidfile));
         for l in ["S10weblauncher", "K90weblauncher", "C10weblauncher"] {
@@ -740,7 +739,7 @@ impl World {
     }
 
     /// An executable script, mode 0755.
-    pub fn launcher(&self, dir: &Path, name: &str, script: &str) -> PathBuf {
+    pub(crate) fn launcher(&self, dir: &Path, name: &str, script: &str) -> PathBuf {
         let p = dir.join(name);
         write(&p, script);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -748,7 +747,7 @@ impl World {
     }
 
     /// Registers a pid file whose process must be killed when the test ends.
-    pub fn track_pidfile(&self, p: PathBuf) {
+    pub(crate) fn track_pidfile(&self, p: PathBuf) {
         self.pidfiles.borrow_mut().push(p);
     }
 
@@ -758,7 +757,7 @@ impl World {
     /// would (its pid written in the file), until the test ends; returns
     /// the holder's pid once the lock is really held.
     #[track_caller]
-    pub fn hold_lock(&self, svc: &str) -> u32 {
+    pub(crate) fn hold_lock(&self, svc: &str) -> u32 {
         let lock = self.var().join("lock").join(svc);
         std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
         let pid = self.spawn_tracked(
@@ -785,7 +784,7 @@ impl World {
         pid
     }
 
-    pub fn spawn_tracked(&self, cmd: &mut Command) -> u32 {
+    pub(crate) fn spawn_tracked(&self, cmd: &mut Command) -> u32 {
         use std::os::unix::process::CommandExt;
         let child = cmd.process_group(0).spawn().unwrap();
         let pid = child.id();
@@ -797,7 +796,7 @@ impl World {
 
     /// `<var>/sync/<node>/<svc>!sync#i0` at the current time: `node` last
     /// received the service's config now (what syncnodes leaves behind).
-    pub fn sync_stamp(&self, node: &str) {
+    pub(crate) fn sync_stamp(&self, node: &str) {
         let now = chrono::Local::now().naive_local();
         write(
             &self
@@ -810,20 +809,20 @@ impl World {
     }
 
     /// `$EZ`, OpenHA's root (not installed until `openha_install`).
-    pub fn ez(&self) -> PathBuf {
+    pub(crate) fn ez(&self) -> PathBuf {
         self.dir.path().join("ez")
     }
 
     /// OpenHA installed, with the heartbeats of the tutorial's "OpenHA
     /// Configuration".
-    pub fn openha_install(&self) {
+    pub(crate) fn openha_install(&self) {
         let ez = self.ez();
         self.launcher(&ez.join("bin"), "service", "#!/bin/sh\nexit 0\n");
         write(&ez.join("conf/monitor"), OPENHA_MONITOR);
     }
 
     /// `ps -ef` shows the OpenHA daemons `node` needs (or only init).
-    pub fn openha_daemons(&self, node: &str, running: bool) {
+    pub(crate) fn openha_daemons(&self, node: &str, running: bool) {
         let bin = self.ez().join("bin");
         let bin = bin.display();
         let mut ps = String::from(
@@ -856,7 +855,7 @@ impl World {
     }
 
     /// `$EZ/services/<svc>/STATE.<node>` (`2` started, `0` stopped...).
-    pub fn openha_state(&self, node: &str, state: &str) {
+    pub(crate) fn openha_state(&self, node: &str, state: &str) {
         write(
             &self
                 .ez()
@@ -869,7 +868,7 @@ impl World {
 
     // ---- fake state --------------------------------------------------------
 
-    pub fn vg(&self, name: &str, lvs: &[&str], active: bool, tags: &[&str]) {
+    pub(crate) fn vg(&self, name: &str, lvs: &[&str], active: bool, tags: &[&str]) {
         let d = self.state.join("vg").join(name);
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
@@ -888,11 +887,11 @@ impl World {
         }
     }
 
-    pub fn vg_active(&self, name: &str) -> bool {
+    pub(crate) fn vg_active(&self, name: &str) -> bool {
         self.state.join("vg").join(name).join("active").exists()
     }
 
-    pub fn vg_tags(&self, name: &str) -> Vec<String> {
+    pub(crate) fn vg_tags(&self, name: &str) -> Vec<String> {
         std::fs::read_to_string(self.state.join("vg").join(name).join("tags"))
             .unwrap_or_default()
             .lines()
@@ -901,14 +900,14 @@ impl World {
     }
 
     /// An address on a local interface (`label` `eth0:1` for an alias).
-    pub fn plumb(&self, dev: &str, label: &str, cidr: &str) {
+    pub(crate) fn plumb(&self, dev: &str, label: &str, cidr: &str) {
         append(
             &self.state.join("addrs"),
             &format!("{dev} {label} {cidr}\n"),
         );
     }
 
-    pub fn plumbed(&self, addr: &str) -> bool {
+    pub(crate) fn plumbed(&self, addr: &str) -> bool {
         std::fs::read_to_string(self.state.join("addrs"))
             .unwrap()
             .lines()
@@ -919,16 +918,16 @@ impl World {
             })
     }
 
-    pub fn addrs(&self) -> String {
+    pub(crate) fn addrs(&self) -> String {
         std::fs::read_to_string(self.state.join("addrs")).unwrap()
     }
 
     /// An address alive on another host: ping answers, it is not local.
-    pub fn remote_ip(&self, addr: &str) {
+    pub(crate) fn remote_ip(&self, addr: &str) {
         append(&self.state.join("remote_ips"), &format!("{addr}\n"));
     }
 
-    pub fn set_link(&self, dev: &str, up: bool) {
+    pub(crate) fn set_link(&self, dev: &str, up: bool) {
         let p = self.state.join("links");
         let text = std::fs::read_to_string(&p).unwrap();
         let out: String = text
@@ -945,7 +944,7 @@ impl World {
     }
 
     /// A mounted fs in the fake mount table (the mount point is created).
-    pub fn mounted(&self, dev: &str, mnt: &str, fstype: &str) {
+    pub(crate) fn mounted(&self, dev: &str, mnt: &str, fstype: &str) {
         std::fs::create_dir_all(mnt).unwrap();
         let esc = |p: &str| p.replace(' ', "\\040");
         append(
@@ -955,18 +954,18 @@ impl World {
         write_mountinfo(&self.state);
     }
 
-    pub fn mounts(&self) -> String {
+    pub(crate) fn mounts(&self) -> String {
         std::fs::read_to_string(self.state.join("mounts")).unwrap()
     }
 
-    pub fn is_mounted(&self, mnt: &str) -> bool {
+    pub(crate) fn is_mounted(&self, mnt: &str) -> bool {
         self.mounts()
             .lines()
             .any(|l| l.split_whitespace().nth(1) == Some(mnt))
     }
 
     /// What `e2fsck -p <dev>` prints (`{R}` stands for the root) and returns.
-    pub fn e2fsck_out(&self, dev: &str, out: &str, rc: i32) {
+    pub(crate) fn e2fsck_out(&self, dev: &str, out: &str, rc: i32) {
         let d = self.state.join("e2fsck");
         write(&d.join(format!("{}.out", key(dev))), &self.subst(out));
         write(&d.join(format!("{}.rc", key(dev))), &format!("{rc}\n"));
@@ -974,7 +973,7 @@ impl World {
 
     /// Makes `tool` fail with `rc` and `stderr`, only when its arguments
     /// contain `matching` (if given).
-    pub fn fail_tool(&self, tool: &str, rc: i32, stderr: &str, matching: Option<&str>) {
+    pub(crate) fn fail_tool(&self, tool: &str, rc: i32, stderr: &str, matching: Option<&str>) {
         let d = self.state.join("fail");
         write(&d.join(tool), &format!("{rc}\n{stderr}"));
         if let Some(m) = matching {
@@ -982,23 +981,23 @@ impl World {
         }
     }
 
-    pub fn umount_busy(&self, mnt: &str) {
+    pub(crate) fn umount_busy(&self, mnt: &str) {
         write(&self.state.join("umount_busy").join(key(mnt)), "");
     }
 
-    pub fn set_ps(&self, text: &str) {
+    pub(crate) fn set_ps(&self, text: &str) {
         write(&self.state.join("ps"), text);
     }
 
     /// Makes a tool absent: its fake goes, and the real one is hidden in
     /// the run's mount namespace like every faked tool (see `binds`).
     #[track_caller]
-    pub fn remove_tool(&self, tool: &str) {
+    pub(crate) fn remove_tool(&self, tool: &str) {
         assert!(FAKE_TOOLS.contains(&tool), "{tool} is not a faked tool");
         std::fs::remove_file(self.bin.join(tool)).unwrap();
     }
 
-    pub fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         let mut calls: Vec<String> = std::fs::read_to_string(self.state.join("calls"))
             .unwrap()
             .lines()
@@ -1011,7 +1010,7 @@ impl World {
     // ---- running -----------------------------------------------------------
 
     /// Replaces the World's paths by the tutorial's (FHS) ones.
-    pub fn norm(&self, s: &str) -> String {
+    pub(crate) fn norm(&self, s: &str) -> String {
         let r = self.root.display().to_string();
         let mut out = s.to_string();
         for (from, to) in [
@@ -1028,12 +1027,12 @@ impl World {
     }
 
     /// `R/etc/<SVC> <args>`: the service-named form.
-    pub fn svc(&self, args: &[&str]) -> Run {
+    pub(crate) fn svc(&self, args: &[&str]) -> Run {
         self.run_as(&self.etc().join(SVC), args)
     }
 
     /// `svcmgr <args>`.
-    pub fn svcmgr(&self, args: &[&str]) -> Run {
+    pub(crate) fn svcmgr(&self, args: &[&str]) -> Run {
         self.run_as(&self.cmds.join("svcmgr"), args)
     }
 
@@ -1092,17 +1091,17 @@ impl World {
 
     /// Runs the binary through `argv0` (a link to it), inside a private mount
     /// namespace whose /etc/hosts is this World's hosts file.
-    pub fn run_as(&self, argv0: &Path, args: &[&str]) -> Run {
+    pub(crate) fn run_as(&self, argv0: &Path, args: &[&str]) -> Run {
         self.run_env(argv0, args, &[])
     }
 
-    pub fn run_env(&self, argv0: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    pub(crate) fn run_env(&self, argv0: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
         self.spawn_env(argv0, args, extra_env).finish()
     }
 
     /// Starts `<argv0> <args>` without waiting, for tests that act on the
     /// running process (signals); `Running::finish` collects the Run.
-    pub fn spawn_env<'w>(
+    pub(crate) fn spawn_env<'w>(
         &'w self,
         argv0: &Path,
         args: &[&str],
@@ -1176,7 +1175,7 @@ impl World {
 }
 
 /// A product invocation still running.
-pub struct Running<'w> {
+pub(crate) struct Running<'w> {
     world: &'w World,
     child: Child,
     t_out: std::thread::JoinHandle<Vec<u8>>,
@@ -1188,15 +1187,15 @@ pub struct Running<'w> {
 
 impl Running<'_> {
     /// svcmgr's pid (unshare and sh exec into it).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), sig).unwrap();
     }
 
-    pub fn finish(mut self) -> Run {
+    pub(crate) fn finish(mut self) -> Run {
         let status = loop {
             if let Some(st) = self.child.try_wait().unwrap() {
                 break Some(st);

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
-pub const SERVICE_IP: &str = "192.0.2.26";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_svcmgr");
+pub(crate) const SERVICE_IP: &str = "192.0.2.26";
 
 /// The first statement of every tier-4 test: when not root, a loud skip
 /// line naming the test and a return, since the lab needs namespaces, loop
@@ -38,7 +38,7 @@ macro_rules! lab_test {
 pub(crate) use lab_test;
 
 /// True when root; otherwise false, after the loud skip line for `test`.
-pub fn root_or_skip(test: &str) -> bool {
+pub(crate) fn root_or_skip(test: &str) -> bool {
     if nix_is_root() {
         return true;
     }
@@ -49,7 +49,7 @@ pub fn root_or_skip(test: &str) -> bool {
 /// `tier4::system::the_test` from the type name of a function declared in
 /// `the_test` (`integration::tier4::system::the_test::here`): a filter that
 /// runs just that test with `cargo test --test integration`.
-pub fn test_name(here: &str) -> &str {
+pub(crate) fn test_name(here: &str) -> &str {
     let path = here.strip_suffix("::here").unwrap_or(here);
     path.split_once("::").map_or(path, |(_crate, rest)| rest)
 }
@@ -62,7 +62,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub struct Out {
+pub(crate) struct Out {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -80,7 +80,7 @@ impl Out {
     }
 
     /// Everything, for assertion messages.
-    pub fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         format!(
             "=== {}\n=== exit code {}\n=== stdout:\n{}=== stderr:\n{}",
             self.what, self.code, self.stdout, self.stderr
@@ -90,19 +90,19 @@ impl Out {
     /// `#[track_caller]` on this and the other assertions of this file, so
     /// that a failure names the test's line, not this file.
     #[track_caller]
-    pub fn ok(&self) -> &Out {
+    pub(crate) fn ok(&self) -> &Out {
         assert_eq!(self.code, 0, "{}", self.dump());
         self
     }
 
     #[track_caller]
-    pub fn code(&self, c: i32) -> &Out {
+    pub(crate) fn code(&self, c: i32) -> &Out {
         assert_eq!(self.code, c, "{}", self.dump());
         self
     }
 
     /// stderr with the `HH:MM:SS ` of each log line masked.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.stderr
             .lines()
             .map(|l| {
@@ -118,13 +118,13 @@ impl Out {
     }
 }
 
-pub struct Lab {
+pub(crate) struct Lab {
     pub id: String,
 }
 
 impl Lab {
     /// `args` as for `lab.sh up`, e.g. `["--nodes", "2", "--disks", "app:32M", "--vg"]`.
-    pub fn up(args: &[&str]) -> Lab {
+    pub(crate) fn up(args: &[&str]) -> Lab {
         let out = Command::new("bash")
             .arg(repo().join("lab/lab.sh"))
             .arg("up")
@@ -147,7 +147,7 @@ impl Lab {
         c
     }
 
-    pub fn get(&self, key: &str) -> String {
+    pub(crate) fn get(&self, key: &str) -> String {
         let out = self
             .lab_cmd()
             .args(["get", &self.id, key])
@@ -159,7 +159,7 @@ impl Lab {
 
     /// Runs a bash line inside `node`, with the node's /etc/opensvc on PATH
     /// as the tutorial's profile does.
-    pub fn sh(&self, node: &str, line: &str) -> Out {
+    pub(crate) fn sh(&self, node: &str, line: &str) -> Out {
         let out = self
             .lab_cmd()
             .args(["exec", &self.id, node, "env"])
@@ -171,7 +171,7 @@ impl Lab {
     }
 
     /// Runs a bash line in the client namespace.
-    pub fn client(&self, line: &str) -> Out {
+    pub(crate) fn client(&self, line: &str) -> Out {
         let out = self
             .lab_cmd()
             .args(["client", &self.id, "bash", "-c", line])
@@ -182,14 +182,14 @@ impl Lab {
 
     /// Starts a bash line in the client namespace in the background (a
     /// ping, say); `Bg::stop` ends it and returns what it printed.
-    pub fn client_bg(&self, line: &str) -> Bg {
+    pub(crate) fn client_bg(&self, line: &str) -> Bg {
         self.bg(&["client", &self.id], line, "client")
     }
 
     /// A bash line in `node`, in the background, owned by the returned
     /// guard (a process started with `sh` and `&` would inherit the
     /// output pipe `sh` waits on, and hang it).
-    pub fn node_bg(&self, node: &str, line: &str) -> Bg {
+    pub(crate) fn node_bg(&self, node: &str, line: &str) -> Bg {
         self.bg(&["exec", &self.id, node], line, node)
     }
 
@@ -210,14 +210,14 @@ impl Lab {
 
     /// The client pinging `ip` every 50 ms in the background, answering
     /// already (half a second of it).
-    pub fn ping(&self, ip: &str) -> Bg {
+    pub(crate) fn ping(&self, ip: &str) -> Bg {
         let bg = self.client_bg(&format!("exec ping -D -n -i 0.05 -W 0.05 {ip}"));
         std::thread::sleep(Duration::from_millis(500));
         bg
     }
 
     /// The page at http://IP:8080/ as the client gets it, retried for 5 s.
-    pub fn fetch(&self, ip: &str) -> String {
+    pub(crate) fn fetch(&self, ip: &str) -> String {
         self.client(&format!(
             "for n in $(seq 50); do curl -sf --max-time 1 http://{ip}:8080/ && exit 0; sleep 0.1; done; exit 1"
         ))
@@ -225,13 +225,13 @@ impl Lab {
     }
 
     /// SIGKILL of the node's PID 1: every process of the node dies at once.
-    pub fn kill(&self, node: &str) {
+    pub(crate) fn kill(&self, node: &str) {
         let _ = self.lab_cmd().args(["kill", &self.id, node]).status();
     }
 
     /// Powers `node` on again after it died (lab.sh boot): its disk kept,
     /// its agent started at boot when enabled.
-    pub fn boot(&self, node: &str) {
+    pub(crate) fn boot(&self, node: &str) {
         let out = self
             .lab_cmd()
             .args(["boot", &self.id, node])
@@ -247,7 +247,7 @@ impl Lab {
     /// The tutorial's service on `nodes` (lab/tutorial.sh): config, links,
     /// svcmgr in each node's own /usr/bin, the application and its page on
     /// the shared disks `app` and `data`, and the lab's VG.
-    pub fn tutorial(&self, nodes: &[&str]) {
+    pub(crate) fn tutorial(&self, nodes: &[&str]) {
         let out = self.script("tutorial.sh", &[&[self.id.as_str(), BIN], nodes].concat());
         assert!(
             out.status.success(),
@@ -260,7 +260,7 @@ impl Lab {
     /// The second tutorial's svc1 (after `svcmgr -s svc1 create` on
     /// node1) made a failover service through `svcmgr set`, and the same
     /// config on node2 (lab/svc1.sh).
-    pub fn svc1(&self) -> Out {
+    pub(crate) fn svc1(&self) -> Out {
         let out = self.script("svc1.sh", &[self.id.as_str()]);
         Out::from("lab/svc1.sh".into(), out)
     }
@@ -268,13 +268,13 @@ impl Lab {
     /// The tutorial's service made orchestrated (`orchestrate = ha`) and the
     /// agent daemons started on node1 and node2 (lab/cluster.sh): a unicast
     /// heartbeat, and a disk heartbeat on `disk` when given.
-    pub fn cluster(&self, disk: Option<&str>) {
+    pub(crate) fn cluster(&self, disk: Option<&str>) {
         self.cluster_with(disk, &[]);
     }
 
     /// As `cluster`, with `SECTION.KEY=VALUE` set in both nodes' service
     /// config before the daemons start.
-    pub fn cluster_with(&self, disk: Option<&str>, svc_params: &[&str]) {
+    pub(crate) fn cluster_with(&self, disk: Option<&str>, svc_params: &[&str]) {
         let mut args = vec![self.id.as_str()];
         if let Some(d) = disk {
             args.extend(["--disk", d]);
@@ -292,7 +292,7 @@ impl Lab {
     }
 
     /// A lab with the disks lab/chaos-cluster.sh expects, on `nodes` nodes.
-    pub fn up_for_chaos(nodes: usize) -> Lab {
+    pub(crate) fn up_for_chaos(nodes: usize) -> Lab {
         let nodes = nodes.to_string();
         Lab::up(&[
             "--nodes",
@@ -306,7 +306,7 @@ impl Lab {
     /// The chaos suite's cluster on every node (lab/chaos-cluster.sh):
     /// four orchestrated services, unicast and disk heartbeats, each
     /// node's agent run as systemd would, every node hearing every other.
-    pub fn chaos_cluster(&self) {
+    pub(crate) fn chaos_cluster(&self) {
         let out = self.script("chaos-cluster.sh", &[self.id.as_str(), BIN]);
         assert!(
             out.status.success(),
@@ -326,7 +326,7 @@ impl Lab {
 
     /// svcmgr and the nodemgr link in the node's own /usr/bin (its overlay:
     /// the host's is untouched).
-    pub fn install(&self, node: &str) {
+    pub(crate) fn install(&self, node: &str) {
         self.sh(
             node,
             &format!(
@@ -337,7 +337,7 @@ impl Lab {
     }
 
     /// The MAC address of `node`'s eth0.
-    pub fn mac(&self, node: &str) -> String {
+    pub(crate) fn mac(&self, node: &str) -> String {
         self.sh(node, "cat /sys/class/net/eth0/address")
             .ok()
             .stdout
@@ -348,7 +348,7 @@ impl Lab {
 
 /// `node`'s daemon status (`svcmon --format json`).
 #[track_caller]
-pub fn status(lab: &Lab, node: &str) -> serde_json::Value {
+pub(crate) fn status(lab: &Lab, node: &str) -> serde_json::Value {
     let out = lab.sh(node, "svcmon --format json");
     out.ok();
     // A match, not unwrap_or_else: a closure would hide the caller.
@@ -360,7 +360,7 @@ pub fn status(lab: &Lab, node: &str) -> serde_json::Value {
 
 /// Polls `node`'s daemon status until `ok` holds (10 s at most).
 #[track_caller]
-pub fn wait_for(
+pub(crate) fn wait_for(
     lab: &Lab,
     node: &str,
     what: &str,
@@ -384,7 +384,7 @@ pub fn wait_for(
 /// The tutorial's service with `orchestrate = ha` on both nodes, daemons
 /// with a unicast and a disk heartbeat (or unicast only), `svc_params`
 /// (`SECTION.KEY=VALUE`) set in the service config before they start.
-pub fn orchestrated_lab_with(disk_hb: bool, svc_params: &[&str]) -> Lab {
+pub(crate) fn orchestrated_lab_with(disk_hb: bool, svc_params: &[&str]) -> Lab {
     let lab = Lab::up(&[
         "--nodes",
         "2",
@@ -398,12 +398,12 @@ pub fn orchestrated_lab_with(disk_hb: bool, svc_params: &[&str]) -> Lab {
     lab
 }
 
-pub fn orchestrated_lab(disk_hb: bool) -> Lab {
+pub(crate) fn orchestrated_lab(disk_hb: bool) -> Lab {
     orchestrated_lab_with(disk_hb, &[])
 }
 
 /// The tutorial service's avail on `node` as `st` shows it.
-pub fn avail(st: &serde_json::Value, node: &str) -> String {
+pub(crate) fn avail(st: &serde_json::Value, node: &str) -> String {
     st["nodes"][node]["services"]["p26.opensvc.com"]["avail"]
         .as_str()
         .unwrap_or("")
@@ -412,7 +412,7 @@ pub fn avail(st: &serde_json::Value, node: &str) -> String {
 
 /// Waits until node1's daemon has started the service and node2 sees it.
 #[track_caller]
-pub fn running_on_node1(lab: &Lab) {
+pub(crate) fn running_on_node1(lab: &Lab) {
     wait_for(lab, "node1", "started the service", |st| {
         avail(st, "node1") == "up"
     });
@@ -422,7 +422,7 @@ pub fn running_on_node1(lab: &Lab) {
 }
 
 /// Lines of `node`'s node.log that contain `what`.
-pub fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
+pub(crate) fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
     lab.sh(node, "cat /var/log/opensvc/node.log")
         .stdout
         .lines()
@@ -435,7 +435,7 @@ pub fn log_lines(lab: &Lab, node: &str, what: &str) -> Vec<String> {
 /// `hb#1.rx` and forgets it within 6 s (a 3 s timeout, the prune tick and
 /// this polling).
 #[track_caller]
-pub fn power_loss_is_seen(lab: &Lab, node: &str, watcher: &str) {
+pub(crate) fn power_loss_is_seen(lab: &Lab, node: &str, watcher: &str) {
     lab.kill(node);
     let lost = Instant::now();
     wait_for(lab, watcher, &format!("lost {node}"), |st| {
@@ -456,21 +456,21 @@ impl Drop for Lab {
 
 /// A background process of a test (`Lab::client_bg`), killed by its pid
 /// when stopped or dropped.
-pub struct Bg {
+pub(crate) struct Bg {
     child: Option<Child>,
     what: String,
 }
 
 impl Bg {
     /// Waits for it to end by itself, then its output.
-    pub fn wait(mut self) -> Out {
+    pub(crate) fn wait(mut self) -> Out {
         let child = self.child.take().unwrap();
         Out::from(self.what.clone(), child.wait_with_output().unwrap())
     }
 
     /// SIGINT, so that what it buffered is written (ping prints its
     /// summary), then its output.
-    pub fn stop(mut self) -> Out {
+    pub(crate) fn stop(mut self) -> Out {
         let child = self.child.take().unwrap();
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
@@ -488,7 +488,7 @@ impl Drop for Bg {
 }
 
 /// Now, as `ping -D` stamps its lines.
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -498,7 +498,7 @@ pub fn unix_now() -> f64 {
 /// Stops `ping` (half a second after now) and asserts it was answered
 /// before the unix time `t` and again after it.
 #[track_caller]
-pub fn assert_ping_resumed(ping: Bg, t: f64) {
+pub(crate) fn assert_ping_resumed(ping: Bg, t: f64) {
     std::thread::sleep(Duration::from_millis(500));
     let ping = ping.stop();
     let answers = ping_answers(&ping.stdout);
@@ -520,7 +520,7 @@ fn ping_answers(out: &str) -> Vec<f64> {
 /// Whether lab `id`'s `node` is powered on: its PID 1, as the lab's state
 /// file last recorded it (`init_<node>=PID:STARTTIME`), still runs. Read
 /// from the files, not through lab.sh: cheap enough to sample often.
-pub fn powered(id: &str, node: &str) -> bool {
+pub(crate) fn powered(id: &str, node: &str) -> bool {
     let state = std::fs::read_to_string(format!("/run/svcmgr-lab/{id}/state")).unwrap_or_default();
     let key = format!("init_{node}=");
     let Some(v) = state.lines().rev().find_map(|l| l.strip_prefix(&key)) else {
@@ -541,7 +541,7 @@ pub fn powered(id: &str, node: &str) -> bool {
 
 /// Whether `node`'s eth0 holds `addr` (its network namespace, seen from
 /// the host: the namespace outlives the node, so check `powered` too).
-pub fn holds_addr(id: &str, node: &str, addr: &str) -> bool {
+pub(crate) fn holds_addr(id: &str, node: &str, addr: &str) -> bool {
     Command::new("ip")
         .args([
             "-n",
@@ -554,6 +554,5 @@ pub fn holds_addr(id: &str, node: &str, addr: &str) -> bool {
             "eth0",
         ])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {addr}/")))
-        .unwrap_or(false)
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {addr}/")))
 }

@@ -4,6 +4,7 @@
 //! number of nodes. `intf` pins both the sending and the joining interface
 //! (a host has several networks; the heartbeat must use the one meant for it).
 
+use crate::daemon::state::ThreadState;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -20,11 +21,11 @@ use crate::daemon::state::Shared;
 use crate::daemon::wire::{Opener, Sealer};
 use crate::log::Logger;
 
-pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 3, 29, 71);
+pub(crate) const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 3, 29, 71);
 /// 1.9's TTL: enough to cross the routers of a stretched cluster.
 const TTL: u32 = 32;
 /// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
-pub const MAX_DATAGRAM: usize = 65_507;
+pub(crate) const MAX_DATAGRAM: usize = 65_507;
 /// Receive buffer: anything longer than a datagram can be is impossible.
 const RX_BUF: usize = 65_535;
 /// How long a receive waits, so that a stop or a reload is noticed quickly.
@@ -32,7 +33,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// The group and port to send to and listen on; a group that is not an
 /// IPv4 multicast address is a configuration error naming the key.
-pub fn group(conf: &HbConf) -> Result<SocketAddrV4, String> {
+pub(crate) fn group(conf: &HbConf) -> Result<SocketAddrV4, String> {
     let addr = match conf.addr.as_deref() {
         None => DEFAULT_GROUP,
         Some(a) => a
@@ -46,7 +47,7 @@ pub fn group(conf: &HbConf) -> Result<SocketAddrV4, String> {
 
 /// A frame must fit one datagram: there is no fragmenting protocol above
 /// UDP here, and a truncated frame would only be refused by every peer.
-pub fn check_size(len: usize) -> Result<(), String> {
+pub(crate) fn check_size(len: usize) -> Result<(), String> {
     if len > MAX_DATAGRAM {
         return Err(format!(
             "the sealed heartbeat is {len} bytes, more than the {MAX_DATAGRAM} a UDP \
@@ -151,7 +152,7 @@ impl Once {
 
 /// `hb#N.tx`: one datagram to the group every interval. A peer is beating
 /// on tx when the last send worked (a datagram has no acknowledgement).
-pub fn tx(
+pub(crate) fn tx(
     conf: HbConf,
     group: SocketAddrV4,
     peers: Vec<String>,
@@ -165,7 +166,7 @@ pub fn tx(
         Ok(s) => s,
         Err(e) => {
             log.error(format!("{tid}: {e}"));
-            shared.set_thread(&tid, "stopped", &group.to_string());
+            shared.set_thread(&tid, ThreadState::Stopped, &group.to_string());
             return;
         }
     };
@@ -196,7 +197,7 @@ pub fn tx(
 }
 
 /// `hb#N.rx`: receives the group's datagrams until `stop`.
-pub fn rx(
+pub(crate) fn rx(
     conf: HbConf,
     group: SocketAddrV4,
     opener: Opener,
@@ -209,7 +210,7 @@ pub fn rx(
         Ok(s) => s,
         Err(e) => {
             log.error(format!("{tid}: {e}"));
-            shared.set_thread(&tid, "stopped", &group.to_string());
+            shared.set_thread(&tid, ThreadState::Stopped, &group.to_string());
             return;
         }
     };

@@ -7,10 +7,10 @@
 //! What is shared by the media lives here: the beat loop, the frame kind
 //! of each path, and what an rx does with a frame.
 
-pub mod disk;
-pub mod mcast;
-pub mod supervisor;
-pub mod unicast;
+pub(crate) mod disk;
+pub(crate) mod mcast;
+pub(crate) mod supervisor;
+pub(crate) mod unicast;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,11 +22,12 @@ use super::wire::{self, FrameKind, Opener, Sealer};
 use crate::config::duration::deadline;
 use crate::log::Logger;
 
-pub use crate::config::node::{
-    DEFAULT_HB_INTERVAL as DEFAULT_INTERVAL, DEFAULT_HB_PORT as DEFAULT_PORT,
-    DEFAULT_HB_TIMEOUT as DEFAULT_TIMEOUT, HbConf, HbMedium,
+pub(crate) use crate::config::node::{DEFAULT_HB_INTERVAL as DEFAULT_INTERVAL, HbConf, HbMedium};
+#[cfg(test)]
+pub(crate) use crate::config::node::{
+    DEFAULT_HB_PORT as DEFAULT_PORT, DEFAULT_HB_TIMEOUT as DEFAULT_TIMEOUT,
 };
-pub use unicast::{MAX_CONNS, PER_SOURCE, frame_deadline, listen_on, rx, tx};
+pub(crate) use unicast::{frame_deadline, listen_on};
 
 /// Sleeps until `deadline` in short steps, returning early on a stop.
 pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared) {
@@ -37,7 +38,7 @@ pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared)
 
 /// The frame kind of a heartbeat section's path: bound into every frame
 /// it sends, and the only kind its rx opens (wire.rs).
-pub fn path_kind(conf: &HbConf) -> FrameKind {
+pub(crate) fn path_kind(conf: &HbConf) -> FrameKind {
     match conf.medium {
         HbMedium::Unicast => FrameKind::HbUnicast,
         HbMedium::Multicast => FrameKind::HbMulticast,
@@ -79,7 +80,7 @@ pub(super) struct RxState {
 }
 
 impl RxState {
-    pub fn new(opener: Opener) -> RxState {
+    pub(super) fn new(opener: Opener) -> RxState {
         RxState {
             opener,
             said: Blacklist::default(),
@@ -92,7 +93,7 @@ impl RxState {
     /// refusal is counted, and logged at most once per source every few
     /// seconds (a junk stream must not rotate node.log away), naming the
     /// sender and, for a frame outside the clock bound, the skew.
-    pub fn deliver(
+    pub(super) fn deliver(
         &mut self,
         tid: &str,
         from: IpAddr,

@@ -4,6 +4,7 @@
 //! section whose thread died. run.rs calls it from its loop, the one place
 //! node.conf is watched.
 
+use crate::daemon::state::ThreadState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use crate::paths::Paths;
 
 /// What the heartbeat supervision works with.
 #[derive(Clone, Copy)]
-pub struct Site<'a> {
+pub(crate) struct Site<'a> {
     pub paths: &'a Paths,
     pub nodename: &'a str,
     pub shared: &'a Arc<Shared>,
@@ -36,7 +37,7 @@ enum Medium {
 /// with. The supervisor owns their entries in `Shared::threads`: a thread
 /// that ends does not remove its own, which could be its replacement's.
 #[derive(Default)]
-pub struct Heartbeats {
+pub(crate) struct Heartbeats {
     /// `[cluster] nodes`, this node included.
     members: Vec<String>,
     hbs: Vec<HbConf>,
@@ -55,19 +56,19 @@ const REVIVE_EVERY: Duration = Duration::from_secs(10);
 
 impl Heartbeats {
     /// The sections running, as configured.
-    pub fn hbs(&self) -> &[HbConf] {
+    pub(crate) fn hbs(&self) -> &[HbConf] {
         &self.hbs
     }
 
     /// Each rx thread's timeout: the peers' prune (`Shared::prune`).
-    pub fn timeouts(&self) -> BTreeMap<String, Duration> {
+    pub(crate) fn timeouts(&self) -> BTreeMap<String, Duration> {
         self.hbs
             .iter()
             .map(|h| (format!("{}.rx", h.id), h.timeout))
             .collect()
     }
 
-    pub fn stop_all(&mut self, shared: &Shared) {
+    pub(crate) fn stop_all(&mut self, shared: &Shared) {
         let ids: Vec<String> = self.stops.keys().cloned().collect();
         for id in ids {
             self.stop(&id, shared);
@@ -84,7 +85,7 @@ impl Heartbeats {
 
     /// Starts again, every REVIVE_EVERY, the sections one of whose threads
     /// ended on its own (1.9's supervisor restarts dead threads too).
-    pub fn revive<'scope, 'env>(&mut self, s: &'scope std::thread::Scope<'scope, 'env>, at: &Site) {
+    pub(crate) fn revive<'scope>(&mut self, s: &'scope std::thread::Scope<'scope, '_>, at: &Site) {
         let Site { shared, log, .. } = *at;
         let threads = shared.threads.lock().map(|t| t.clone()).unwrap_or_default();
         let dead: Vec<HbConf> = self
@@ -94,7 +95,7 @@ impl Heartbeats {
                 ["rx", "tx"].iter().any(|d| {
                     threads
                         .get(&format!("{}.{d}", h.id))
-                        .is_some_and(|t| t.state == "stopped")
+                        .is_some_and(|t| t.state == ThreadState::Stopped)
                 })
             })
             .filter(|h| {
@@ -119,9 +120,9 @@ impl Heartbeats {
 
     /// Starts the heartbeats `conf` has, stops the ones it lost; a changed
     /// section (or a changed node list) restarts its threads.
-    pub fn reconcile<'scope, 'env>(
+    pub(crate) fn reconcile<'scope>(
         &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
+        s: &'scope std::thread::Scope<'scope, '_>,
         at: &Site,
         conf: &NodeConfig,
     ) {
@@ -136,11 +137,11 @@ impl Heartbeats {
         if let Ok(mut h) = shared.hb_conf.lock() {
             *h = conf.hbs.clone();
         }
-        let (start, stop) = if members != self.members {
+        let (start, stop) = if members == self.members {
+            diff(&self.hbs, &conf.hbs)
+        } else {
             self.stop_all(shared);
             (conf.hbs.clone(), Vec::new())
-        } else {
-            diff(&self.hbs, &conf.hbs)
         };
         for id in stop {
             self.stop(&id, shared);
@@ -152,9 +153,9 @@ impl Heartbeats {
     }
 
     /// Starts the threads of `sections`.
-    fn start<'scope, 'env>(
+    fn start<'scope>(
         &mut self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
+        s: &'scope std::thread::Scope<'scope, '_>,
         at: &Site,
         sections: Vec<HbConf>,
     ) {
@@ -225,23 +226,23 @@ impl Heartbeats {
             let (c, sh, st, lg) = (conf.clone(), shared.clone(), flag.clone(), log.clone());
             match medium {
                 Medium::Unicast => {
-                    shared.set_thread(&rx_id, "running", &unicast::listen_on(&conf));
-                    shared.set_thread(&tx_id, "running", "");
+                    shared.set_thread(&rx_id, ThreadState::Running, &unicast::listen_on(&conf));
+                    shared.set_thread(&tx_id, ThreadState::Running, "");
                     s.spawn(move || unicast::rx(c, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || unicast::tx(conf, p, sealer, sh, flag, lg));
                 }
                 Medium::Multicast(group) => {
-                    shared.set_thread(&rx_id, "running", &group.to_string());
-                    shared.set_thread(&tx_id, "running", &group.to_string());
+                    shared.set_thread(&rx_id, ThreadState::Running, &group.to_string());
+                    shared.set_thread(&tx_id, ThreadState::Running, &group.to_string());
                     s.spawn(move || mcast::rx(c, group, opener, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || mcast::tx(conf, group, p, sealer, sh, flag, lg));
                 }
                 Medium::Disk(dev) => {
                     let info = disk::info(&dev);
-                    shared.set_thread(&rx_id, "running", &info);
-                    shared.set_thread(&tx_id, "running", &info);
+                    shared.set_thread(&rx_id, ThreadState::Running, &info);
+                    shared.set_thread(&tx_id, ThreadState::Running, &info);
                     let d = dev.clone();
                     s.spawn(move || disk::rx(c, d, opener, sh, st, lg));
                     let (sh, lg) = (shared.clone(), log.clone());
@@ -253,7 +254,7 @@ impl Heartbeats {
 }
 
 /// What changed between two heartbeat configurations.
-pub fn diff(old: &[HbConf], new: &[HbConf]) -> (Vec<HbConf>, Vec<String>) {
+pub(crate) fn diff(old: &[HbConf], new: &[HbConf]) -> (Vec<HbConf>, Vec<String>) {
     let by_id = |v: &[HbConf]| -> BTreeMap<String, HbConf> {
         v.iter().map(|h| (h.id.clone(), h.clone())).collect()
     };

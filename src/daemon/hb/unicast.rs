@@ -3,6 +3,7 @@
 //! `[cluster] nodes`; the rx thread accepts on `port` and, for each frame
 //! that authenticates, refreshes that peer.
 
+use crate::daemon::state::ThreadState;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ fn resolve(node: &str, port: u16) -> Option<SocketAddr> {
 }
 
 /// `hb#N.tx`: beats until `stop`.
-pub fn tx(
+pub(crate) fn tx(
     conf: HbConf,
     peers: Vec<String>,
     mut sealer: Sealer,
@@ -54,20 +55,20 @@ pub fn tx(
 
 /// At most this many connections at once from one source address: a peer
 /// sends each beat on a connection of its own, done in milliseconds.
-pub const PER_SOURCE: usize = 2;
+pub(crate) const PER_SOURCE: usize = 2;
 /// At most this many at once in all, so that a flood costs bounded threads.
-pub const MAX_CONNS: usize = 64;
+pub(crate) const MAX_CONNS: usize = 64;
 
 /// The whole-frame deadline of a unicast beat: one that takes longer to
 /// arrive is too late to matter, and a trickling client must not hold a
 /// reader longer.
-pub fn frame_deadline(conf: &HbConf) -> Duration {
+pub(crate) fn frame_deadline(conf: &HbConf) -> Duration {
     (conf.timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2))
 }
 
 /// Where a unicast rx listens: `[hb#N] addr` (one local address), or every
 /// address.
-pub fn listen_on(conf: &HbConf) -> String {
+pub(crate) fn listen_on(conf: &HbConf) -> String {
     let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
     if host.contains(':') {
         format!("[{host}]:{}", conf.port)
@@ -80,7 +81,13 @@ pub fn listen_on(conf: &HbConf) -> String {
 /// a thread of its own within [`frame_deadline`], so one slow or silent
 /// client (or a few per source, up to [`MAX_CONNS`]) cannot delay the
 /// peers' beats.
-pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBool>, log: Logger) {
+pub(crate) fn rx(
+    conf: HbConf,
+    opener: Opener,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    log: Logger,
+) {
     let tid = format!("{}.rx", conf.id);
     let at = listen_on(&conf);
     let host = conf.addr.as_deref().unwrap_or("0.0.0.0");
@@ -91,7 +98,7 @@ pub fn rx(conf: HbConf, opener: Opener, shared: Arc<Shared>, stop: Arc<AtomicBoo
                 "{tid}: cannot listen on {at}: {e} (check [{}] addr and port in node.conf)",
                 conf.id
             ));
-            shared.set_thread(&tid, "stopped", &at);
+            shared.set_thread(&tid, ThreadState::Stopped, &at);
             return;
         }
     };

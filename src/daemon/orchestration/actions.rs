@@ -10,7 +10,7 @@ use crate::log::Logger;
 
 /// How the daemon runs `action`.
 #[derive(Debug, Clone, Default)]
-pub struct How {
+pub(crate) struct How {
     /// Only these resources (`--rid`).
     pub rids: Vec<String>,
     /// On an instance the daemon has just frozen (a cluster-wide stop, a
@@ -20,12 +20,12 @@ pub struct How {
 }
 
 /// True when the action succeeded.
-pub fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
+pub(crate) fn run(env: &Env, svc: &str, action: Action, how: How) -> bool {
     outcome(env, svc, action, how).code == action::OK
 }
 
 /// The action's outcome: for a start, why it did not complete.
-pub fn outcome(env: &Env, svc: &str, action: Action, how: How) -> action::Outcome {
+pub(crate) fn outcome(env: &Env, svc: &str, action: Action, how: How) -> action::Outcome {
     let opts = Opts {
         cluster: true,
         waitlock: Duration::from_secs(60),
@@ -38,7 +38,7 @@ pub fn outcome(env: &Env, svc: &str, action: Action, how: How) -> action::Outcom
 
 /// The stop of an instance the daemon has just frozen, logged under `why`
 /// (what asked for it); true when it worked.
-pub fn stop_frozen(env: &Env, svc: &str, why: &str, log: &Logger) -> bool {
+pub(crate) fn stop_frozen(env: &Env, svc: &str, why: &str, log: &Logger) -> bool {
     let how = How {
         frozen_ok: true,
         ..How::default()

@@ -48,11 +48,11 @@ use crate::order::{Order, Target};
 use crate::placement::{self, Instances, Placement};
 
 /// A failed stop of this instance for an order is tried again this often.
-pub const STOP_RETRY: Duration = Duration::from_secs(30);
+pub(crate) const STOP_RETRY: Duration = Duration::from_secs(30);
 
 /// `DEFAULT.orchestrate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Orchestrate {
+pub(crate) enum Orchestrate {
     #[default]
     No,
     /// Started once on its first available node, never failed over.
@@ -62,7 +62,7 @@ pub enum Orchestrate {
 
 impl Orchestrate {
     /// As the config spells it; None for anything else.
-    pub fn parse(s: &str) -> Option<Orchestrate> {
+    pub(crate) fn parse(s: &str) -> Option<Orchestrate> {
         match s {
             "no" => Some(Orchestrate::No),
             "start" => Some(Orchestrate::Start),
@@ -71,7 +71,7 @@ impl Orchestrate {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Orchestrate::No => "no",
             Orchestrate::Start => "start",
@@ -82,7 +82,7 @@ impl Orchestrate {
 
 /// The service monitor state of an instance, as svcmon shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Smon {
+pub(crate) enum Smon {
     #[default]
     Idle,
     Ready,
@@ -92,7 +92,7 @@ pub enum Smon {
 }
 
 impl Smon {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Smon::Idle => "idle",
             Smon::Ready => "ready",
@@ -101,23 +101,11 @@ impl Smon {
             Smon::Restarting => "restarting",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Smon> {
-        [
-            Smon::Idle,
-            Smon::Ready,
-            Smon::Starting,
-            Smon::StartFailed,
-            Smon::Restarting,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-    }
 }
 
 /// One local service, as the core needs it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct LocalSvc {
+pub(crate) struct LocalSvc {
     pub orchestrate: Orchestrate,
     pub placement: Placement,
     pub nodes: Vec<String>,
@@ -130,7 +118,7 @@ pub struct LocalSvc {
 
 /// What one pass sees.
 #[derive(Debug, Clone)]
-pub struct View {
+pub(crate) struct View {
     pub local: String,
     pub node_frozen: bool,
     pub services: BTreeMap<String, LocalSvc>,
@@ -165,7 +153,7 @@ impl View {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
     Error,
@@ -173,7 +161,7 @@ pub enum Level {
 
 /// What the core asks the shell to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     Freeze(String),
     Thaw(String),
     /// Stop this instance for that order (frozen first for `stopped`).
@@ -219,7 +207,7 @@ pub enum Command {
 
 /// A start that ended, as the shell reports it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub outcome: StartOutcome,
     /// How long each step took, for the log line.
     pub phases: String,
@@ -229,7 +217,7 @@ pub struct Ended {
 
 /// How a start ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StartOutcome {
+pub(crate) enum StartOutcome {
     Up,
     /// Refused: this resource is active on another host.
     Conflict(String),
@@ -240,7 +228,7 @@ pub enum StartOutcome {
 /// What the core remembers between passes (what must survive a daemon
 /// restart is in [`Memory`]).
 #[derive(Debug, Default)]
-pub struct Core {
+pub(crate) struct Core {
     pub ready_period: Duration,
     ready_since: BTreeMap<String, Instant>,
     /// `orchestrate = start` services seen running once: no failover.
@@ -270,33 +258,17 @@ enum Decision {
 }
 
 impl Core {
-    pub fn new(ready_period: Duration) -> Core {
+    pub(crate) fn new(ready_period: Duration) -> Core {
         Core {
             ready_period,
             ..Core::default()
         }
     }
 
-    /// One whole pass: the orders, then, when they did nothing, the
-    /// placement decisions (the daemon runs its resource restarts in
-    /// between, restarts.rs).
-    pub fn step(
-        &mut self,
-        mem: &mut Memory,
-        view: &View,
-        inbox: Vec<(String, Order)>,
-    ) -> Vec<Command> {
-        let mut out = self.orders(mem, view, inbox);
-        if !acted(&out) {
-            out.extend(self.decide(mem, view));
-        }
-        out
-    }
-
     /// This node's part of the cluster-wide orders (orders.rs): takes in
     /// the orders typed here (`inbox`) and the newer ones peers advertise,
     /// then freezes, thaws or stops what each asks of this instance.
-    pub fn orders(
+    pub(crate) fn orders(
         &mut self,
         mem: &mut Memory,
         v: &View,
@@ -410,7 +382,7 @@ impl Core {
     }
 
     /// A stop asked by [`Command::Stop`] ended.
-    pub fn stopped(&mut self, svc: &str, ok: bool) {
+    pub(crate) fn stopped(&mut self, svc: &str, ok: bool) {
         if ok {
             // Only failures wait STOP_RETRY. A switch whose target died
             // before it started the service sees it started here again;
@@ -458,7 +430,7 @@ impl Core {
     }
 
     /// The placement decisions of one pass: which services start here.
-    pub fn decide(&mut self, mem: &mut Memory, v: &View) -> Vec<Command> {
+    pub(crate) fn decide(&mut self, mem: &mut Memory, v: &View) -> Vec<Command> {
         let mut out = Vec::new();
         if !v.settled {
             return out;
@@ -506,7 +478,7 @@ impl Core {
         svc: &LocalSvc,
         out: &mut Vec<Command>,
     ) -> Decision {
-        use Decision::*;
+        use Decision::{Blocked, Fence, Start, Wait};
         let smon = |out: &mut Vec<Command>, s: Smon| out.push(Command::Smon(name.to_string(), s));
         if svc.orchestrate == Orchestrate::No || svc.error {
             return Wait(None);
@@ -660,13 +632,13 @@ impl Core {
     }
 
     /// The stonith command of `node` ran: rc 0 (`ok`) proves it down.
-    pub fn fenced(&mut self, node: &str, ok: bool) {
+    pub(crate) fn fenced(&mut self, node: &str, ok: bool) {
         self.fenced.insert(node.to_string(), ok);
     }
 
     /// A [`Command::Start`] ended at `now` (`wall`). Returns what to do:
     /// the note, the smon, the log line, the memory to save.
-    pub fn started(
+    pub(crate) fn started(
         &mut self,
         mem: &mut Memory,
         name: &str,
@@ -737,7 +709,7 @@ impl Core {
 }
 
 /// The orders froze, thawed or stopped something: decide on fresh statuses.
-pub fn acted(cmds: &[Command]) -> bool {
+pub(crate) fn acted(cmds: &[Command]) -> bool {
     cmds.iter()
         .any(|c| matches!(c, Command::Freeze(_) | Command::Thaw(_) | Command::Stop(..)))
 }

@@ -19,13 +19,13 @@
 
 use std::time::Duration;
 
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(10);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
-pub const CONFLICT_RETRY: Duration = Duration::from_secs(5);
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_secs(10);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
+pub(crate) const CONFLICT_RETRY: Duration = Duration::from_secs(5);
 
 /// One service's start failures on this node.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Failed starts in a row.
     pub count: u32,
     /// Wall-clock seconds since the epoch of the next try.
@@ -35,13 +35,13 @@ pub struct Failure {
 }
 
 /// The back-off after the `count`th failure in a row.
-pub fn backoff(count: u32) -> Duration {
+pub(crate) fn backoff(count: u32) -> Duration {
     let doublings = count.saturating_sub(1).min(16);
     (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
 }
 
 /// The record after one more failure at `now` (wall-clock seconds).
-pub fn record(prev: Option<&Failure>, now: f64, reason: &str) -> Failure {
+pub(crate) fn record(prev: Option<&Failure>, now: f64, reason: &str) -> Failure {
     let count = prev.map_or(0, |f| f.count).saturating_add(1);
     Failure {
         count,
@@ -52,12 +52,12 @@ pub fn record(prev: Option<&Failure>, now: f64, reason: &str) -> Failure {
 
 impl Failure {
     /// Still holding this node out of the placement at `now`.
-    pub fn active(&self, now: f64) -> bool {
+    pub(crate) fn active(&self, now: f64) -> bool {
         now < self.retry_at
     }
 
     /// Seconds left before the next try, rounded up, for people.
-    pub fn retry_in(&self, now: f64) -> u64 {
+    pub(crate) fn retry_in(&self, now: f64) -> u64 {
         (self.retry_at - now).max(0.0).ceil() as u64
     }
 }

@@ -18,7 +18,7 @@ use crate::order::Order;
 use crate::paths::Paths;
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// Start failures here, by service (failures.rs).
     pub start_failed: BTreeMap<String, Failure>,
     /// The newest cluster-wide order known per service (orders.rs): kept
@@ -41,7 +41,7 @@ pub struct Memory {
 /// Restart counts are a daemon's memory, not a machine's: a node that
 /// rebooted starts them from zero (a reset left resources of the last boot
 /// to restart, with the counts of that boot spent).
-pub fn boot() -> String {
+pub(crate) fn boot() -> String {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let init = std::fs::read_to_string("/proc/1/stat")
         .ok()
@@ -60,7 +60,7 @@ fn file(paths: &Paths) -> PathBuf {
 impl Memory {
     /// What the last daemon left; nothing when there is no file or it is
     /// unreadable (logged: the daemon then starts from a blank memory).
-    pub fn load(paths: &Paths, log: &Logger) -> Memory {
+    pub(crate) fn load(paths: &Paths, log: &Logger) -> Memory {
         let mut m = Memory::read(paths, log);
         let now = boot();
         if m.boot != now {
@@ -75,9 +75,8 @@ impl Memory {
 
     fn read(paths: &Paths, log: &Logger) -> Memory {
         let path = file(paths);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(_) => return Memory::default(),
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Memory::default();
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(v) => Memory::from_json(&v),
@@ -204,9 +203,9 @@ impl Memory {
     }
 
     /// Written at once: the next daemon must find what this one decided.
-    pub fn save(&self, paths: &Paths, log: &Logger) {
+    pub(crate) fn save(&self, paths: &Paths, log: &Logger) {
         let path = file(paths);
-        let res = std::fs::create_dir_all(&paths.var).and_then(|_| {
+        let res = std::fs::create_dir_all(&paths.var).and_then(|()| {
             crate::fsutil::write_atomic(&path, format!("{:#}\n", self.to_json()).as_bytes())
         });
         if let Err(e) = res {

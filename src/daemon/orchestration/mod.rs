@@ -18,20 +18,20 @@
 //!
 //! `sim` runs the core on simulated nodes (`cargo test --lib sim`).
 
-pub mod actions;
-pub mod core;
-pub mod failures;
-pub mod memory;
-pub mod orders;
-pub mod pass;
-pub mod proof;
-pub mod quorum;
-pub mod quorum_core;
-pub mod restart_core;
-pub mod restarts;
-pub mod shell;
-pub mod split;
-pub mod view;
+pub(crate) mod actions;
+pub(crate) mod core;
+pub(crate) mod failures;
+pub(crate) mod memory;
+pub(crate) mod orders;
+pub(crate) mod pass;
+pub(crate) mod proof;
+pub(crate) mod quorum;
+pub(crate) mod quorum_core;
+pub(crate) mod restart_core;
+pub(crate) mod restarts;
+pub(crate) mod shell;
+pub(crate) mod split;
+pub(crate) mod view;
 
 #[cfg(test)]
 mod sim;

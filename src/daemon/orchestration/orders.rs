@@ -36,12 +36,12 @@ use super::view::NodeView;
 use crate::order::{Order, Target};
 
 /// A `placed@n` order n could not reach in this long stops steering.
-pub const PLACE_LIFETIME_SECS: f64 = 600.0;
+pub(crate) const PLACE_LIFETIME_SECS: f64 = 600.0;
 
 /// Takes in the orders given here (`inbox`) and those peers advertise that
 /// are newer than the one held for the same local service. Returns the
 /// services whose order changed. `now` is the wall clock (seconds).
-pub fn take_in(
+pub(crate) fn take_in(
     memory: &mut Memory,
     inbox: Vec<(String, Order)>,
     peers: &BTreeMap<String, NodeView>,
@@ -75,7 +75,7 @@ pub fn take_in(
 
 /// One instance as its node reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     pub node: String,
     pub frozen: bool,
     pub up: bool,
@@ -90,7 +90,7 @@ pub struct Instance {
 /// after the states looked right. An order judged reached stops steering
 /// the placement here while the node still on the older order steers it
 /// to its own target, and two nodes would each lead.
-pub fn reached(target: &Target, instances: &[Instance]) -> bool {
+pub(crate) fn reached(target: &Target, instances: &[Instance]) -> bool {
     let all = |f: &dyn Fn(&Instance) -> bool| instances.iter().all(f);
     if !all(&|i| i.holds) {
         return false;
@@ -107,7 +107,7 @@ pub fn reached(target: &Target, instances: &[Instance]) -> bool {
 }
 
 /// The services whose held order this node saw reached.
-pub fn reached_here(memory: &Memory) -> BTreeSet<String> {
+pub(crate) fn reached_here(memory: &Memory) -> BTreeSet<String> {
     memory
         .orders
         .iter()
@@ -121,7 +121,10 @@ pub fn reached_here(memory: &Memory) -> BTreeSet<String> {
 /// go on steering by it while they no longer do, and with each side
 /// leaving the start to the other, the service would run nowhere (the
 /// simulation found it: seed 1796). Returns the services newly reached.
-pub fn take_in_reached(memory: &mut Memory, peers: &BTreeMap<String, NodeView>) -> Vec<String> {
+pub(crate) fn take_in_reached(
+    memory: &mut Memory,
+    peers: &BTreeMap<String, NodeView>,
+) -> Vec<String> {
     let mut newly = Vec::new();
     for (svc, o) in &memory.orders {
         if memory.reached.get(svc) == Some(&o.at) {
@@ -146,7 +149,7 @@ pub fn take_in_reached(memory: &mut Memory, peers: &BTreeMap<String, NodeView>) 
 
 /// The node a `placed@n` order steers `svc` to, while it is not reached
 /// and not too old.
-pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str> {
+pub(crate) fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str> {
     let o = memory.orders.get(svc)?;
     let Target::Placed(n) = &o.target else {
         return None;
@@ -158,7 +161,7 @@ pub fn placed_on<'m>(memory: &'m Memory, svc: &str, now: f64) -> Option<&'m str>
 /// An order is taking this instance down or away: nothing else (a
 /// resource restart) acts on it meanwhile.
 /// `now` is the wall clock (seconds).
-pub fn busy(memory: &Memory, svc: &str, local: &str, now: f64) -> bool {
+pub(crate) fn busy(memory: &Memory, svc: &str, local: &str, now: f64) -> bool {
     match memory.orders.get(svc).map(|o| &o.target) {
         Some(Target::Stopped) => memory.reached.get(svc) != memory.orders.get(svc).map(|o| &o.at),
         Some(Target::Placed(n)) => n != local && placed_on(memory, svc, now).is_some(),
@@ -170,7 +173,7 @@ pub fn busy(memory: &Memory, svc: &str, local: &str, now: f64) -> bool {
 /// the instances still frozen are frozen only until their node takes it
 /// in, so the placement must not pass them over
 /// (placement::Instances::Thawing).
-pub fn thawing(memory: &Memory, svc: &str) -> bool {
+pub(crate) fn thawing(memory: &Memory, svc: &str) -> bool {
     let Some(o) = memory.orders.get(svc) else {
         return false;
     };

@@ -11,7 +11,7 @@ use crate::daemon::state::{NodeData, Shared};
 use crate::log::Logger;
 
 #[derive(Clone, Copy)]
-pub struct Pass<'a> {
+pub(crate) struct Pass<'a> {
     pub env: &'a Env<'a>,
     pub shared: &'a Shared,
     /// This node's dataset, as the monitor last built it.

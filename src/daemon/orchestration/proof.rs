@@ -36,16 +36,16 @@ use std::time::{Duration, Instant};
 /// reboot(2) does not sync). The deadline itself is already late: it runs
 /// from this node's reading of the last beat or slot change, never earlier
 /// than the silent node's own write.
-pub const MARGIN: Duration = Duration::from_millis(250);
+pub(crate) const MARGIN: Duration = Duration::from_millis(250);
 
 /// How long before the last beat heard (on any heartbeat) a disk slot may
 /// have stopped changing, in that disk heartbeat's timeouts, and still
 /// count as the same silence.
-pub const DISK_LAG_TIMEOUTS: u32 = 2;
+pub(crate) const DISK_LAG_TIMEOUTS: u32 = 2;
 
 /// When a lost peer was last heard, and what it had promised then.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lost {
+pub(crate) struct Lost {
     /// Its last beat on any heartbeat.
     pub at: Instant,
     /// Its advertised watchdog deadline, if it had one armed.
@@ -56,7 +56,7 @@ pub struct Lost {
 
 /// What a disk heartbeat's rx saw of one peer's slot.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SlotSeen {
+pub(crate) struct SlotSeen {
     /// When the slot's current content was first read.
     pub since: Instant,
     /// The content is a beat of that peer, accepted when read (not a
@@ -68,7 +68,7 @@ pub struct SlotSeen {
 
 /// One disk heartbeat, as the proof sees it for one silent peer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Disk {
+pub(crate) struct Disk {
     pub id: String,
     /// Its rx completed a scan of the device within its interval and a
     /// margin: what it says of the slots is current.
@@ -80,7 +80,7 @@ pub struct Disk {
 
 /// Everything known of one silent node.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// Its last word was `maintenance`.
     pub maintenance: bool,
     /// None: not heard since this daemon started.
@@ -91,7 +91,7 @@ pub struct Evidence {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Proven down, and by what.
     Down(&'static str),
     /// Will be proven down at that instant if nothing changes (a watchdog
@@ -104,7 +104,7 @@ pub enum Verdict {
 }
 
 /// The verdict on one silent node at `now`, stonith apart.
-pub fn judge(ev: &Evidence, now: Instant) -> Verdict {
+pub(crate) fn judge(ev: &Evidence, now: Instant) -> Verdict {
     if ev.maintenance {
         return Verdict::Resting;
     }

@@ -52,19 +52,18 @@ use crate::daemon::state::Shared;
 use crate::daemon::wire::Key;
 use crate::log::Logger;
 
-pub use crate::config::node::DEFAULT_ARBITRATOR_TIMEOUT;
 /// How often the arbitrators' status is refreshed for display (1.9).
-pub const DISPLAY_REFRESH: Duration = Duration::from_secs(60);
+pub(crate) const DISPLAY_REFRESH: Duration = Duration::from_secs(60);
 /// How soon a node.conf change reaches what this node advertises.
 const CONF_REFRESH: Duration = Duration::from_secs(1);
 /// Scheduling slack on both sides: the supervisor's 200 ms prune tick on
 /// each node, thread wake-ups, a loaded CPU.
-pub const GRACE_MARGIN: Duration = Duration::from_secs(1);
+pub(crate) const GRACE_MARGIN: Duration = Duration::from_secs(1);
 
-pub use crate::config::node::Arbitrator;
+pub(crate) use crate::config::node::Arbitrator;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuorumConf {
+pub(crate) struct QuorumConf {
     pub enabled: bool,
     pub arbitrators: Vec<Arbitrator>,
     pub split_action: SplitAction,
@@ -73,7 +72,7 @@ pub struct QuorumConf {
 }
 
 /// The quorum part of node.conf (config/node.rs parsed it, once).
-pub fn of(conf: &NodeConfig) -> QuorumConf {
+pub(crate) fn of(conf: &NodeConfig) -> QuorumConf {
     QuorumConf {
         enabled: conf.cluster.quorum,
         arbitrators: conf.arbitrators.clone(),
@@ -86,11 +85,10 @@ pub fn of(conf: &NodeConfig) -> QuorumConf {
 /// and gets its default; an arbitrator without name or secret is
 /// dropped: it could never vote, and counting it would only lower the
 /// share of the votes the other members give.
-pub fn parse_conf(text: &str) -> QuorumConf {
+#[cfg(test)]
+pub(crate) fn parse_conf(text: &str) -> QuorumConf {
     of(&NodeConfig::parse(std::path::Path::new("node.conf"), text))
 }
-
-pub use super::quorum_core::{Vote, count};
 
 /// How long after winning the vote the lost peers count as proven down.
 ///
@@ -108,7 +106,7 @@ pub use super::quorum_core::{Vote, count};
 /// to die. Defaults (1 s interval, 1 s arbitrator timeout):
 /// 2 × 1 + 1 + 1 = 4 s. Without arbitrators (then only a majority of
 /// nodes can win, e.g. 2 of 3) the arbitrator terms vanish.
-pub fn grace(arbitrators: &[Arbitrator], hbs: &[HbConf]) -> Duration {
+pub(crate) fn grace(arbitrators: &[Arbitrator], hbs: &[HbConf]) -> Duration {
     let arb = arbitrators
         .iter()
         .map(|a| a.timeout)
@@ -124,7 +122,10 @@ pub fn grace(arbitrators: &[Arbitrator], hbs: &[HbConf]) -> Duration {
 
 /// Asks every arbitrator at once: by name, in node.conf order, Ok for
 /// those that answered `ping` within their timeout, else the reason.
-pub fn ping_all(arbitrators: &[Arbitrator], nodename: &str) -> Vec<(String, Result<(), String>)> {
+pub(crate) fn ping_all(
+    arbitrators: &[Arbitrator],
+    nodename: &str,
+) -> Vec<(String, Result<(), String>)> {
     std::thread::scope(|s| {
         let asks: Vec<_> = arbitrators
             .iter()
@@ -165,7 +166,7 @@ fn ping(a: &Arbitrator, nodename: &str) -> Result<(), String> {
 
 /// The quorum thread: a vote per batch of lost peers from the supervisor,
 /// and the arbitrators' display status every [`DISPLAY_REFRESH`].
-pub fn run(
+pub(crate) fn run(
     env: &Env,
     node_conf: &InForce,
     shared: Arc<Shared>,
@@ -214,7 +215,7 @@ pub fn run(
 /// Whether this node ends itself when it loses quorum: then, and only
 /// then, may the other side count it down by quorum. freezestop does not
 /// count: its stops are not bounded by the other side's grace.
-pub fn fences_itself(conf: &QuorumConf) -> bool {
+pub(crate) fn fences_itself(conf: &QuorumConf) -> bool {
     conf.enabled && matches!(conf.split_action, SplitAction::Crash | SplitAction::Reboot)
 }
 
@@ -274,7 +275,7 @@ fn vote(env: &Env, shared: &Shared, conf: &QuorumConf, lost: &[String], log: &Lo
 
 /// Runs one command of the quorum decisions (the orchestrator's shell
 /// routes them here too).
-pub fn carry_out(env: &Env, shared: &Shared, c: Command, log: &Logger) {
+pub(crate) fn carry_out(env: &Env, shared: &Shared, c: Command, log: &Logger) {
     match c {
         Command::QuorumDown { node, at } => {
             if let Ok(mut q) = shared.quorum_down.lock() {
@@ -292,6 +293,8 @@ pub fn carry_out(env: &Env, shared: &Shared, c: Command, log: &Logger) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::node::DEFAULT_ARBITRATOR_TIMEOUT;
+    use crate::daemon::orchestration::quorum_core::{Vote, count};
 
     fn nodes(n: &[&str]) -> Vec<String> {
         n.iter().map(|s| s.to_string()).collect()

@@ -14,21 +14,21 @@ use super::core::{Command, Level};
 use crate::config::node::SplitAction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vote {
+pub(crate) struct Vote {
     pub votes: usize,
     pub total: usize,
 }
 
 impl Vote {
     /// A strict majority: of two halves, at most one can hold it.
-    pub fn holds(self) -> bool {
+    pub(crate) fn holds(self) -> bool {
         self.votes * 2 > self.total
     }
 }
 
 /// `nodes` is `[cluster] nodes` (this node included), `heard` the peers
 /// still heard, `answered` how many arbitrators answered.
-pub fn count(
+pub(crate) fn count(
     nodes: &[String],
     heard: &BTreeSet<String>,
     arbitrators: usize,
@@ -44,7 +44,7 @@ pub fn count(
 /// Before any arbitrator is asked: None when a vote is to be held, else
 /// what to do instead (quorum off: nothing; this node frozen: say so, no
 /// vote and no split action, 1.9's "an operator at work on it").
-pub fn no_vote(enabled: bool, node_frozen: bool, lost: &[String]) -> Option<Vec<Command>> {
+pub(crate) fn no_vote(enabled: bool, node_frozen: bool, lost: &[String]) -> Option<Vec<Command>> {
     if !enabled {
         return Some(Vec::new());
     }
@@ -61,7 +61,7 @@ pub fn no_vote(enabled: bool, node_frozen: bool, lost: &[String]) -> Option<Vec<
 
 /// What a vote is held on.
 #[derive(Debug, Clone)]
-pub struct Ballot {
+pub(crate) struct Ballot {
     /// `[cluster] nodes`.
     pub nodes: Vec<String>,
     /// The peers still heard.
@@ -82,7 +82,7 @@ pub struct Ballot {
 
 /// The vote's verdict: with quorum, a [`Command::QuorumDown`] for each
 /// lost peer that ends itself; without, the [`Command::SplitAction`].
-pub fn verdict(b: &Ballot) -> Vec<Command> {
+pub(crate) fn verdict(b: &Ballot) -> Vec<Command> {
     let answered = b.answers.iter().filter(|(_, r)| r.is_ok()).count();
     let v = count(&b.nodes, &b.heard, b.answers.len(), answered);
     let mut out = Vec::new();

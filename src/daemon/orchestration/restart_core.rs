@@ -30,11 +30,11 @@ use crate::status::Status;
 
 /// How long a restarted resource must stay up before its restarts count
 /// from zero again.
-pub const STABLE_UP: Duration = Duration::from_secs(10);
+pub(crate) const STABLE_UP: Duration = Duration::from_secs(10);
 
 /// One local service with watched resources, as the decisions need it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// [`expected_here`] without the orders part (the decisions add it:
     /// an order being carried out for the service).
     pub runs_here: bool,
@@ -49,7 +49,7 @@ pub struct Watch {
 
 /// What one pass of the restarts sees.
 #[derive(Debug, Clone)]
-pub struct RestartView {
+pub(crate) struct RestartView {
     pub local: String,
     pub services: BTreeMap<String, Watch>,
     pub now: Instant,
@@ -58,12 +58,12 @@ pub struct RestartView {
 }
 
 /// Down as a restart counts it.
-pub fn is_down(s: Status) -> bool {
+pub(crate) fn is_down(s: Status) -> bool {
     matches!(s, Status::Down | Status::StdbyDown)
 }
 
 /// Up as a reset counts it.
-pub fn is_up(s: Status) -> bool {
+pub(crate) fn is_up(s: Status) -> bool {
     matches!(s.as_str(), "up" | "stdby up")
 }
 
@@ -71,7 +71,7 @@ pub fn is_up(s: Status) -> bool {
 /// resource failed) and nobody else is deciding about it. An instance
 /// wholly down is the placement's business (shell.rs), not a
 /// resource restart's.
-pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
+pub(crate) fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool {
     matches!(s.orchestrate, Orchestrate::Ha | Orchestrate::Start)
         && s.error.is_none()
         && !s.frozen
@@ -84,7 +84,7 @@ pub fn expected_here(s: &ServiceData, node_frozen: bool, ordered: bool) -> bool 
 /// Another node could take the service over: a peer heard, in the
 /// service's nodes, neither it nor its instance frozen, not stopping its
 /// daemon, and whose last start of it did not fail.
-pub fn other_candidate(
+pub(crate) fn other_candidate(
     name: &str,
     nodes: &[String],
     local: &str,
@@ -103,7 +103,7 @@ pub fn other_candidate(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Nothing,
     /// Up again after restarts: the count goes back to 0.
     Reset,
@@ -122,7 +122,7 @@ pub enum Step {
 
 /// What to do about one watched resource that was restarted `count` times;
 /// `stable`: it has been up for STABLE_UP.
-pub fn decide(
+pub(crate) fn decide(
     w: &Watched,
     count: u32,
     stable: bool,
@@ -154,7 +154,7 @@ pub fn decide(
 
 /// `DEFAULT.monitor_action`; unset means `freezestop`, the one action that
 /// moves the service away without ending the node.
-pub fn monitor_action(value: &str) -> SplitAction {
+pub(crate) fn monitor_action(value: &str) -> SplitAction {
     match SplitAction::parse(value) {
         Some(a @ (SplitAction::Crash | SplitAction::Reboot)) => a,
         _ => SplitAction::FreezeStop,
@@ -164,7 +164,7 @@ pub fn monitor_action(value: &str) -> SplitAction {
 /// What the restarts remember between passes; what must survive a daemon
 /// restart (the counts) is in [`Memory`].
 #[derive(Debug, Default)]
-pub struct Restarts {
+pub(crate) struct Restarts {
     /// What was last said per resource: a resource left down is logged
     /// (and acted on) once, not every pass.
     said: BTreeMap<(String, String), Step>,
@@ -177,7 +177,7 @@ pub struct Restarts {
 impl Restarts {
     /// One pass. A [`Command::RestartResource`] or [`Command::MonitorAction`]
     /// ends the service's turn: its other statuses are stale after it.
-    pub fn step(&mut self, mem: &mut Memory, v: &RestartView) -> Vec<Command> {
+    pub(crate) fn step(&mut self, mem: &mut Memory, v: &RestartView) -> Vec<Command> {
         let mut out = Vec::new();
         let before = mem.restarts.len();
         mem.restarts.retain(|svc, _| v.services.contains_key(svc));
@@ -357,14 +357,14 @@ fn monitor(
 /// An unmonitored resource whose restarts were spent: when its rest
 /// ends (None once restarts resumed), and how many rests in a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Resting {
+pub(crate) struct Resting {
     pub until: Option<Instant>,
     pub rests: u32,
 }
 
 /// Where such a resource stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rest {
+pub(crate) enum Rest {
     /// Spent just now: left down until `until`, the `rests`th time in a
     /// row (the back-off of a start failure's).
     Begin { rests: u32, until: Instant },
@@ -375,7 +375,7 @@ pub enum Rest {
 }
 
 /// `state`: None when not resting since the resource was last stable.
-pub fn rest(state: Option<Resting>, now: Instant) -> Rest {
+pub(crate) fn rest(state: Option<Resting>, now: Instant) -> Rest {
     let state = state.unwrap_or_default();
     match state.until {
         Some(until) if now < until => Rest::Resting,

@@ -26,11 +26,11 @@ use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
 
-pub use super::restart_core::{STABLE_UP, expected_here, monitor_action, other_candidate};
-pub use crate::daemon::state::Watched;
+pub(crate) use super::restart_core::{expected_here, monitor_action, other_candidate};
+pub(crate) use crate::daemon::state::Watched;
 
 /// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
-pub fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
+pub(crate) fn watched(svc: &Service, st: &ServiceStatus) -> Vec<Watched> {
     svc.resources
         .iter()
         .filter(|r| !r.disabled() && (r.conf.common.restart > 0 || r.conf.common.monitor))
@@ -64,14 +64,14 @@ fn followers(svc: &Service, r: &crate::service::Resource) -> Vec<String> {
 
 /// Runs the decisions of restart_core.rs for the monitor thread.
 #[derive(Default)]
-pub struct Restarter {
+pub(crate) struct Restarter {
     core: Restarts,
 }
 
 impl Restarter {
     /// True when something was started, frozen or stopped: the caller
     /// decides nothing more on the statuses it had.
-    pub fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
+    pub(crate) fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
         let Pass {
             env,
             shared,
@@ -119,7 +119,7 @@ impl Restarter {
 /// Runs one command of the restart decisions (the orchestrator's shell
 /// routes them here too). Saves at once: a count is saved before its
 /// restart.
-pub fn run(env: &Env, shared: &Shared, memory: &Memory, c: Command, log: &Logger) {
+pub(crate) fn run(env: &Env, shared: &Shared, memory: &Memory, c: Command, log: &Logger) {
     match c {
         Command::Save => {
             memory.save(env.paths, log);
@@ -136,7 +136,7 @@ pub fn run(env: &Env, shared: &Shared, memory: &Memory, c: Command, log: &Logger
             split::end_node(action, &format!("{svc}: {rid} monitor_action"), log);
         }
         Command::StopHere { svc, why } => {
-            if super::actions::run(env, &svc, Action::Stop, Default::default()) {
+            if super::actions::run(env, &svc, Action::Stop, super::actions::How::default()) {
                 log.info(format!("{why}: stopped here"));
             } else {
                 log.error(format!(

@@ -23,9 +23,7 @@ use crate::log::Logger;
 use crate::order::{self, Order, Target};
 use crate::paths::Paths;
 
-pub use crate::config::node::DEFAULT_READY_PERIOD;
-
-pub struct Orchestrator {
+pub(crate) struct Orchestrator {
     core: Core,
     /// Start failures and cluster-wide orders, kept on disk (memory.rs).
     memory: Memory,
@@ -37,7 +35,7 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    pub fn new(paths: &Paths) -> Orchestrator {
+    pub(crate) fn new(paths: &Paths) -> Orchestrator {
         let ready_period = NodeConfig::load_or_empty(&paths.node_conf())
             .node
             .ready_period;
@@ -51,7 +49,7 @@ impl Orchestrator {
         }
     }
 
-    pub fn ready_period(&self) -> Duration {
+    pub(crate) fn ready_period(&self) -> Duration {
         self.core.ready_period
     }
 
@@ -59,7 +57,7 @@ impl Orchestrator {
     /// stopped, frozen or thawed. `started` is when the monitor's pass
     /// began: the time proofs are judged at and the ready period is
     /// measured in ([`core::View::now`]).
-    pub fn step(&mut self, env: &Env, shared: &Shared, started: Instant) -> bool {
+    pub(crate) fn step(&mut self, env: &Env, shared: &Shared, started: Instant) -> bool {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let settle =
             hbs.iter().map(|h| h.timeout).max().unwrap_or_default() * 2 + Duration::from_secs(1);
@@ -231,7 +229,8 @@ impl Orchestrator {
             .filter(|t| *t <= ready)
             .map(|t| ready.duration_since(t));
         let t0 = Instant::now();
-        let outcome = super::actions::outcome(env, name, Action::Start, Default::default());
+        let outcome =
+            super::actions::outcome(env, name, Action::Start, super::actions::How::default());
         let took = t0.elapsed();
         let phases = format!(
             "detection {}, ready wait {:.2}s, start {:.2}s",
@@ -264,7 +263,7 @@ impl Orchestrator {
 fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
     match &order.target {
         Target::Placed(n) => {
-            let ok = super::actions::run(env, svc, Action::Stop, Default::default());
+            let ok = super::actions::run(env, svc, Action::Stop, super::actions::How::default());
             if ok {
                 log.info(format!("{svc}: switch to {n}: stopped here"));
             } else {

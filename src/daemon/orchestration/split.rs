@@ -41,7 +41,7 @@ use crate::daemon::state::Shared;
 use crate::log::Logger;
 
 /// What to do on losing quorum: a node.conf value, typed in config/node.rs.
-pub use crate::config::node::SplitAction;
+pub(crate) use crate::config::node::SplitAction;
 
 /// The initial PID namespace's inode (`PROC_PID_INIT_INO`, 0xEFFFFFFC):
 /// fixed by the kernel, never given to another namespace.
@@ -49,7 +49,7 @@ const INIT_PID_NS: &str = "pid:[4026531836]";
 
 /// True only for the `/proc/self/ns/pid` link of a process in the
 /// initial PID namespace; anything else (nested, unreadable) is false.
-pub fn initial_pid_ns(ns_link: &str) -> bool {
+pub(crate) fn initial_pid_ns(ns_link: &str) -> bool {
     ns_link.trim() == INIT_PID_NS
 }
 
@@ -72,7 +72,7 @@ fn own_pid_ns() -> String {
 
 /// Runs `what`. Returns only for `freezestop` and `disabled` (and when
 /// ending the node failed or was refused).
-pub fn act(env: &Env, shared: &Shared, what: SplitAction, log: &Logger) {
+pub(crate) fn act(env: &Env, shared: &Shared, what: SplitAction, log: &Logger) {
     match what {
         SplitAction::Crash | SplitAction::Reboot => end_node(what, "split", log),
         SplitAction::FreezeStop => freezestop(env, shared, log),
@@ -85,7 +85,7 @@ pub fn act(env: &Env, shared: &Shared, what: SplitAction, log: &Logger) {
 /// tier-2 test, sysrq only in the initial PID namespace. `why` starts every
 /// log line (`split`, or the service and resource of a monitor action).
 /// Returns only when ending the node was refused or failed.
-pub fn end_node(what: SplitAction, why: &str, log: &Logger) {
+pub(crate) fn end_node(what: SplitAction, why: &str, log: &Logger) {
     if !matches!(what, SplitAction::Crash | SplitAction::Reboot) {
         return;
     }

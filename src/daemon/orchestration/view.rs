@@ -12,7 +12,7 @@ use crate::placement::Facts;
 
 /// One service instance as its node reports it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct SvcView {
+pub(crate) struct SvcView {
     /// `avail` is up, warn or stdby up.
     pub up: bool,
     pub frozen: bool,
@@ -26,20 +26,20 @@ pub struct SvcView {
 
 /// One node's dataset.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     pub frozen: bool,
     pub load15: Option<f64>,
     pub services: BTreeMap<String, SvcView>,
 }
 
 /// The availabilities that count as running.
-pub fn is_up(avail: &str) -> bool {
+pub(crate) fn is_up(avail: &str) -> bool {
     matches!(avail, "up" | "warn" | "stdby up")
 }
 
 impl NodeView {
     /// Decodes a dataset; the error says which field is wrong.
-    pub fn from_json(v: &Value) -> Result<NodeView, String> {
+    pub(crate) fn from_json(v: &Value) -> Result<NodeView, String> {
         let obj = v.as_object().ok_or("the dataset is not an object")?;
         let frozen = match obj.get("frozen") {
             None => false,
@@ -71,7 +71,7 @@ impl NodeView {
     }
 
     /// What placement weighs of this node for `svc`.
-    pub fn facts(&self, svc: &str) -> Facts {
+    pub(crate) fn facts(&self, svc: &str) -> Facts {
         let s = self.services.get(svc);
         Facts {
             node_frozen: self.frozen,
@@ -81,7 +81,7 @@ impl NodeView {
         }
     }
 
-    pub fn up(&self, svc: &str) -> bool {
+    pub(crate) fn up(&self, svc: &str) -> bool {
         self.services.get(svc).is_some_and(|s| s.up)
     }
 }

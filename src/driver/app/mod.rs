@@ -85,9 +85,8 @@ impl App {
         if !self.dir.exists() {
             return Initd::Missing;
         }
-        let is_link = std::fs::symlink_metadata(&self.dir)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(false);
+        let is_link =
+            std::fs::symlink_metadata(&self.dir).is_ok_and(|m| m.file_type().is_symlink());
         if self.conf.dir.is_none() && !is_link {
             return Initd::NotLink;
         }

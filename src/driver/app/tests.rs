@@ -75,7 +75,6 @@ impl Lab {
             log: Logger::service(SVC).resource("app"),
             svc: &self.svc,
             env: &self.env,
-            force: false,
             conflict_checked: false,
             cache: None,
         }

@@ -133,7 +133,7 @@ pub(super) fn first_free_alias(ifaces: &[Iface], dev: &str) -> String {
             .flat_map(|i| &i.addrs)
             .any(|a| a.label == label)
     };
-    (1u32..)
+    (1..=u32::MAX)
         .map(|n| format!("{dev}:{n}"))
         .find(|l| !taken(l))
         .unwrap_or_else(|| format!("{dev}:1"))

@@ -135,7 +135,7 @@ impl Driver for Ip {
         let c = &self.conf;
         let addr = self.addr().map(|a| a.to_string());
         let mask = c.netmask.clone().unwrap_or_default();
-        let index = rid.split_once('#').map(|(_, n)| n).unwrap_or("");
+        let index = rid.split_once('#').map_or("", |(_, n)| n);
         let known = |v: &str| {
             if v.is_empty() {
                 "unknown".to_string()
@@ -241,8 +241,7 @@ impl Driver for Ip {
                     .addrs
                     .iter()
                     .find(|a| a.ip == addr)
-                    .map(|a| a.prefix)
-                    .unwrap_or(32);
+                    .map_or(32, |a| a.prefix);
                 let target = format!("{addr}/{prefix}");
                 Cmd::new(["ip", "addr", "del", &target, "dev", dev])
             }
@@ -251,8 +250,7 @@ impl Driver for Ip {
                     .addrs
                     .iter()
                     .find(|a| a.ip == addr)
-                    .map(|a| a.prefix)
-                    .unwrap_or(128);
+                    .map_or(128, |a| a.prefix);
                 let target = format!("{addr}/{prefix}");
                 Cmd::new(["ifconfig", dev, "inet6", "del", &target])
             }

@@ -116,7 +116,7 @@ impl Class<'_> {
 /// it is not closed. A `]` right after `[` or `[!` is a member.
 fn class(p: &[char]) -> Option<(Class<'_>, &[char])> {
     let (negate, body) = match p.first() {
-        Some('!') | Some('^') => (true, &p[1..]),
+        Some('!' | '^') => (true, &p[1..]),
         _ => (false, p),
     };
     let close = body.iter().skip(1).position(|c| *c == ']')? + 1;

@@ -380,7 +380,6 @@ mod tests {
             log: Logger::service(SVC).resource(RID),
             svc: &lab.svc,
             env: &[],
-            force: false,
             conflict_checked: false,
             cache: None,
         };

@@ -71,7 +71,6 @@ impl Lab {
             log: Logger::service(SVC).resource(&s.rid),
             svc: &self.svc,
             env: &[],
-            force: req.force,
             conflict_checked: false,
             cache: None,
         };
@@ -115,6 +114,10 @@ fn forced() -> SyncRequest {
     req(&["nodes"], true, Status::Up)
 }
 
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "compared with what sync_at returns"
+)]
 fn peers(p: &[&str]) -> Result<Synced, Failed> {
     Ok(Synced {
         peers: p.iter().map(|s| s.to_string()).collect(),
@@ -779,7 +782,6 @@ fn through_the_driver_trait() {
         log: Logger::service(SVC).resource("sync#i0"),
         svc: &lab.svc,
         env: &[],
-        force: true,
         conflict_checked: false,
         cache: None,
     };

@@ -100,12 +100,11 @@ fn minutes(hh_mm: &str) -> Option<u32> {
 /// One period prints as a pair, several as a list of pairs (1.5 printed
 /// the config value).
 fn periods_repr(periods: &[(String, String)]) -> String {
-    match periods {
-        [(a, b)] => py_list(&[a, b]),
-        _ => {
-            let pairs: Vec<String> = periods.iter().map(|(a, b)| py_list(&[a, b])).collect();
-            format!("[{}]", pairs.join(", "))
-        }
+    if let [(a, b)] = periods {
+        py_list(&[a, b])
+    } else {
+        let pairs: Vec<String> = periods.iter().map(|(a, b)| py_list(&[a, b])).collect();
+        format!("[{}]", pairs.join(", "))
     }
 }
 

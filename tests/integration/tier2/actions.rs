@@ -588,7 +588,7 @@ fn app_status_from_check_scripts() {
         "#!/bin/sh\n[ \"$1\" = status ] || exit 9\nexit 0\n",
     );
     w.launcher(&dir, "C20ok", "#!/bin/sh\nexit 0\n");
-    assert_eq!(status(&w), ("up".into(), "".into()));
+    assert_eq!(status(&w), ("up".into(), String::new()));
     w.svcmgr(&["-s", "app1", "print", "status"])
         .code(0)
         .stdout_is(
@@ -612,7 +612,7 @@ overall                   up
         .code(0)
         .stdout_has("|  '- app            .... warn     app\n");
     w.launcher(&dir, "C10ok", "#!/bin/sh\nexit 1\n");
-    assert_eq!(status(&w), ("down".into(), "".into()));
+    assert_eq!(status(&w), ("down".into(), String::new()));
 }
 
 /// On a multi-node service whose ip/fs are not all up, the
@@ -1155,9 +1155,9 @@ HH:MM:SS INFO    P26.OPENSVC.COM.HB#0    /etc/opensvc/p26.opensvc.com.stonith: n
         )
     );
     w.openha_state(NODE, "2");
-    assert_eq!(hb_rows(&w), ("up".into(), "".into()));
+    assert_eq!(hb_rows(&w), ("up".into(), String::new()));
     w.openha_state(NODE, "0");
-    assert_eq!(hb_rows(&w), ("down".into(), "".into()));
+    assert_eq!(hb_rows(&w), ("down".into(), String::new()));
     w.openha_state(NODE, "6");
     assert_eq!(
         hb_rows(&w),

@@ -590,10 +590,15 @@ fn svcmon_without_a_daemon_shows_the_local_services() {
     assert!(!r.stdout.contains("Threads"), "{}", r.report());
     // The same status print status computes: the tutorial's initial warn.
     let st = w.svc(&["json", "status"]).json();
-    let v = w.run_as(&svcmon, &["--format", "json"]).json();
+    let run = w.run_as(&svcmon, &["--format", "json"]);
+    let v = run.json();
     let mine = &v["nodes"]["sles1"]["services"][SVC];
     assert_eq!(mine["avail"], st["avail"], "{v:#}");
     assert_eq!(mine["overall"], st["overall"], "{v:#}");
+    // The daemon's document shape (docs/json.md), this node only.
+    crate::tier2::cli_actions::check("svcmon", &v, &run);
+    crate::tier2::cli_actions::check("svcmon_node", &v["nodes"]["sles1"], &run);
+    crate::tier2::cli_actions::check("svcmon_service", mine, &run);
 }
 
 /// `svcmon --watch | cat`: frames one after the other, no screen codes.
@@ -809,7 +814,7 @@ fn get_set_unset_round_trip_and_keep_comments() {
         .lines()
         .filter(|l| l.contains('#') && !l.starts_with('['))
     {
-        let comment = &line[line.find(" #").map(|i| i + 1).unwrap_or(0)..];
+        let comment = &line[line.find(" #").map_or(0, |i| i + 1)..];
         if line.starts_with("app ") {
             continue;
         }

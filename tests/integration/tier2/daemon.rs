@@ -894,3 +894,26 @@ fn print_status_answers_from_the_daemon_memory_until_the_service_changes() {
         .code(0)
         .stdout_is(&reprobed);
 }
+
+#[test]
+fn svcmon_json_has_the_fields_docs_json_md_lists() {
+    let w = World::tutorial();
+    let d = Daemon::new(&w);
+    d.nodemgr(&["daemon", "start"]).code(0);
+    wait_probed(&d, SVC);
+    let run = d.svcmon(&["--format", "json"]);
+    run.code(0);
+    let v = run.json();
+    eprintln!("{v:#}");
+    let nodes = v["nodes"].as_object().expect("nodes");
+    crate::tier2::cli_actions::check("svcmon", &v, &run);
+    for node in nodes.values() {
+        crate::tier2::cli_actions::check("svcmon_node", node, &run);
+        for svc in node["services"].as_object().expect("services").values() {
+            crate::tier2::cli_actions::check("svcmon_service", svc, &run);
+        }
+    }
+    for th in v["threads"].as_object().expect("threads").values() {
+        crate::tier2::cli_actions::check("svcmon_thread", th, &run);
+    }
+}

@@ -44,7 +44,11 @@ fn every_example_is_checked_here() {
     let mut found: Vec<String> = std::fs::read_dir(examples_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".conf"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "conf")
+        })
         .collect();
     found.sort();
     assert_eq!(found, listed, "a .conf in examples/ that no test validates");

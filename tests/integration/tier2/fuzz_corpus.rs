@@ -63,7 +63,7 @@ fn every_target_has_a_fuzz_target_file() {
 /// sealed with the fuzzers' key. Run on demand:
 /// `cargo test --test integration -- --ignored tier2::fuzz_corpus::write_seeds`.
 #[test]
-#[ignore]
+#[ignore = "writes fuzz/corpus/: run on demand"]
 fn write_seeds() {
     for (target, name, data) in seeds() {
         let dir = fuzz_dir().join("corpus").join(target);

@@ -35,10 +35,10 @@ const DEFAULT_SCENARIOS: u64 = 60;
 const SHRINK_BUDGET: usize = 150;
 
 /// The scenario of a seed.
-pub fn generate(seed: u64) -> Scenario {
+pub(super) fn generate(seed: u64) -> Scenario {
     let mut r = Rng::new(seed);
     let nodes = 2 + r.below(4);
-    let services = (0..1 + r.below(3))
+    let services = (0..=r.below(3))
         .map(|_| {
             let mut order: Vec<usize> = (0..nodes).collect();
             for i in (1..order.len()).rev() {
@@ -166,7 +166,7 @@ pub fn generate(seed: u64) -> Scenario {
                 let mut t = at;
                 // Sometimes all typed on one node, as an operator does.
                 let one = r.chance(0.3).then(|| node(&mut r));
-                for _ in 0..1 + r.below(3) {
+                for _ in 0..=r.below(3) {
                     let target = match r.below(5) {
                         0 => Target::Started,
                         1 => Target::Stopped,
@@ -273,16 +273,14 @@ fn report(sc: &Scenario, v: &Violation) -> String {
 
 /// Runs a scenario; on failure, shrinks it and panics with the report.
 fn assert_holds(sc: Scenario) -> world::Stats {
-    match run(&sc, false).0 {
-        Ok(s) => s,
-        Err(_) => {
-            let small = shrink(sc.clone());
-            let v = match run(&small, false).0 {
-                Err(v) => v,
-                Ok(_) => unreachable!("shrinking keeps a failure"),
-            };
-            panic!("{}", report(&small, &v));
-        }
+    if let Ok(s) = run(&sc, false).0 {
+        s
+    } else {
+        let small = shrink(sc.clone());
+        let Err(v) = run(&small, false).0 else {
+            unreachable!("shrinking keeps a failure")
+        };
+        panic!("{}", report(&small, &v));
     }
 }
 

@@ -29,7 +29,7 @@ use crate::order::{Order, Target};
 use crate::placement::Placement;
 use crate::status::Status;
 
-pub const TICK: f64 = 0.1;
+pub(super) const TICK: f64 = 0.1;
 const INTERVAL: f64 = 1.0;
 const TIMEOUT: f64 = 3.0;
 const WATCHDOG_TIMEOUT: f64 = 2.0;
@@ -45,11 +45,11 @@ const MAX_AGE: f64 = 30.0;
 const EPOCH: f64 = 1_700_000_000.0;
 /// An ha service runs somewhere once an eligible node was up and the
 /// cluster connected for this long.
-pub const LIVENESS_BOUND: f64 = 60.0;
+pub(super) const LIVENESS_BOUND: f64 = 60.0;
 
 /// Something that happens to the cluster, at a simulated time.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     PowerLoss(usize),
     PowerOn(usize),
     /// The agent dies (SIGKILL); systemd starts it again after `down`.
@@ -89,7 +89,7 @@ pub enum Event {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Timed {
+pub(crate) struct Timed {
     pub at: f64,
     pub ev: Event,
 }
@@ -134,7 +134,7 @@ impl fmt::Display for Event {
 
 /// A cluster and what happens to it.
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub nodes: usize,
     /// Per service: its `nodes`, in order, and whether a second start is
     /// refused while a live node holds it (an address probe).
@@ -203,7 +203,7 @@ struct Node {
     /// Since when `app#0` has been up, for the restart check.
     restarts_in_row: BTreeMap<usize, (u32, f64)>,
     restarts: Restarts,
-    node_frozen: bool,
+    frozen_all: bool,
     arb_ok: bool,
     /// Lost peers this node's quorum proves down from then.
     quorum_down: BTreeMap<usize, Instant>,
@@ -236,14 +236,14 @@ struct Msg {
 
 /// A broken property: what, when.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
+pub(super) struct Violation {
     pub at: f64,
     pub what: String,
 }
 
 /// What one run covered, and how it ended.
 #[derive(Debug, Default, Clone)]
-pub struct Stats {
+pub(super) struct Stats {
     pub simulated: f64,
     pub starts: u64,
     pub takeovers_checked: u64,
@@ -255,7 +255,7 @@ pub struct Stats {
     pub runs_on: Vec<Vec<usize>>,
 }
 
-pub struct World<'a> {
+pub(super) struct World<'a> {
     sc: &'a Scenario,
     t: f64,
     base: Instant,
@@ -287,7 +287,7 @@ fn svc_name(s: usize) -> String {
 }
 
 impl<'a> World<'a> {
-    pub fn new(sc: &'a Scenario, trace: bool) -> World<'a> {
+    pub(super) fn new(sc: &'a Scenario, trace: bool) -> World<'a> {
         let nodes = (0..sc.nodes)
             .map(|i| Node {
                 power: true,
@@ -301,7 +301,7 @@ impl<'a> World<'a> {
                 app_down: BTreeSet::new(),
                 restarts_in_row: BTreeMap::new(),
                 restarts: Restarts::default(),
-                node_frozen: false,
+                frozen_all: false,
                 arb_ok: true,
                 quorum_down: BTreeMap::new(),
                 no_quorum: false,
@@ -352,7 +352,7 @@ impl<'a> World<'a> {
     }
 
     /// Runs the whole scenario; the first broken property ends it.
-    pub fn run(mut self) -> (Result<Stats, Violation>, Vec<String>) {
+    pub(super) fn run(mut self) -> (Result<Stats, Violation>, Vec<String>) {
         let mut events = self.sc.events.clone();
         events.sort_by(|a, b| a.at.total_cmp(&b.at));
         let mut next = 0;
@@ -464,8 +464,8 @@ impl<'a> World<'a> {
             }
             Event::ArbCut(i) => self.nodes[*i].arb_ok = false,
             Event::ArbHeal(i) => self.nodes[*i].arb_ok = true,
-            Event::NodeFreeze(i) => self.nodes[*i].node_frozen = true,
-            Event::NodeThaw(i) => self.nodes[*i].node_frozen = false,
+            Event::NodeFreeze(i) => self.nodes[*i].frozen_all = true,
+            Event::NodeThaw(i) => self.nodes[*i].frozen_all = false,
             Event::Order(i, s, target) => {
                 // The command hands the order to its daemon, which keeps it
                 // on disk before it answers: no daemon, no order.
@@ -590,7 +590,7 @@ impl<'a> World<'a> {
             })
             .collect();
         NodeView {
-            frozen: n.node_frozen,
+            frozen: n.frozen_all,
             load15: Some(0.0),
             services,
         }
@@ -730,7 +730,7 @@ impl<'a> World<'a> {
         matches!(
             self.sc.quorum,
             Some((SplitAction::Crash | SplitAction::Reboot, _))
-        ) && !self.nodes[i].node_frozen
+        ) && !self.nodes[i].frozen_all
     }
 
     /// Node i's votes now would make a majority.
@@ -752,31 +752,30 @@ impl<'a> World<'a> {
         };
         let lost: Vec<String> = gone.iter().map(|(j, _)| name(*j)).collect();
         let n = &self.nodes[i];
-        let cmds = match quorum_core::no_vote(true, n.node_frozen, &lost) {
-            Some(cmds) => cmds,
-            None => {
-                let ballot = Ballot {
-                    nodes: (0..self.nodes.len()).map(name).collect(),
-                    heard: n.heard.keys().map(|j| name(*j)).collect(),
-                    lost,
-                    fences_itself: gone.iter().map(|(j, f)| (name(*j), *f)).collect(),
-                    answers: if arb {
-                        let r = if n.arb_ok {
-                            Ok(())
-                        } else {
-                            Err("no answer".into())
-                        };
-                        vec![("arb".into(), r)]
+        let cmds = if let Some(cmds) = quorum_core::no_vote(true, n.frozen_all, &lost) {
+            cmds
+        } else {
+            let ballot = Ballot {
+                nodes: (0..self.nodes.len()).map(name).collect(),
+                heard: n.heard.keys().map(|j| name(*j)).collect(),
+                lost,
+                fences_itself: gone.iter().map(|(j, f)| (name(*j), *f)).collect(),
+                answers: if arb {
+                    let r = if n.arb_ok {
+                        Ok(())
                     } else {
-                        Vec::new()
-                    },
-                    split_action,
-                    // 2 × the arbitrator timeout (1 s) + the interval + 1 s.
-                    grace: Duration::from_secs_f64(if arb { 2.0 } else { 0.0 } + INTERVAL + 1.0),
-                    now: self.inst(self.t),
-                };
-                quorum_core::verdict(&ballot)
-            }
+                        Err("no answer".into())
+                    };
+                    vec![("arb".into(), r)]
+                } else {
+                    Vec::new()
+                },
+                split_action,
+                // 2 × the arbitrator timeout (1 s) + the interval + 1 s.
+                grace: Duration::from_secs_f64(if arb { 2.0 } else { 0.0 } + INTERVAL + 1.0),
+                now: self.inst(self.t),
+            };
+            quorum_core::verdict(&ballot)
         };
         self.exec(i, cmds);
     }
@@ -834,7 +833,7 @@ impl<'a> World<'a> {
             .collect();
         View {
             local: name(i),
-            node_frozen: n.node_frozen,
+            node_frozen: n.frozen_all,
             services,
             me: self.dataset(i),
             peers,
@@ -916,7 +915,7 @@ impl<'a> World<'a> {
                 let w = Watch {
                     runs_here: n.running.contains(&s)
                         && !n.frozen.contains(&s)
-                        && !n.node_frozen
+                        && !n.frozen_all
                         && n.smon.get(&nm).is_none_or(|m| *m == Smon::Idle),
                     other_candidate: other,
                     monitor_action: self.sc.monitor_action,
@@ -1088,7 +1087,7 @@ impl<'a> World<'a> {
                         SplitAction::FreezeStop => {
                             self.say(format!("{}: split action freezestop", name(i)));
                             let n = &mut self.nodes[i];
-                            n.node_frozen = true;
+                            n.frozen_all = true;
                             n.running.clear();
                             n.app_down.clear();
                         }
@@ -1130,7 +1129,7 @@ impl<'a> World<'a> {
     }
 
     /// Node i could run service s and would be placed there if alone.
-    fn eligible(&self, i: usize, s: usize, order: &Option<Order>) -> bool {
+    fn eligible(&self, i: usize, s: usize, order: Option<&Order>) -> bool {
         let n = &self.nodes[i];
         let nm = svc_name(s);
         let wall = EPOCH + self.t;
@@ -1139,9 +1138,9 @@ impl<'a> World<'a> {
             && self.t - n.agent_started >= SETTLE
             && !self.broken.contains(&(s, i))
             && n.mem.start_failed.get(&nm).is_none_or(|f| !f.active(wall))
-            && n.mem.orders.get(&nm) == order.as_ref()
+            && n.mem.orders.get(&nm) == order
             && !n.frozen.contains(&s)
-            && !n.node_frozen
+            && !n.frozen_all
             && self.sc.services[s].0.contains(&i)
             // Every node of the service that is off went off while every
             // live agent heard it. A node never heard since its agent
@@ -1204,7 +1203,7 @@ impl<'a> World<'a> {
             // Liveness.
             let order = self.newest_order(s);
             let wanted = order.as_ref().is_none_or(|o| !o.target.freezes());
-            let any = (0..self.nodes.len()).any(|i| self.eligible(i, s, &order));
+            let any = (0..self.nodes.len()).any(|i| self.eligible(i, s, order.as_ref()));
             if wanted && any && self.connected() {
                 let began = *self.live_since.entry(s).or_insert(t);
                 let since = began.max(self.disturbed);
