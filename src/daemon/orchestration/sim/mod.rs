@@ -100,7 +100,7 @@ pub(super) fn generate(seed: u64) -> Scenario {
             // peers, so it never loses them nor votes: with quorum, a
             // known gap (`an_agent_restarted_during_a_partition_is_a_known_quorum_gap`).
             2 if quorum.is_none() => ev(at, Event::AgentKill(node(&mut r), r.range(0.1, 15.0))),
-            2 | 12 => ev(at, Event::AgentHang(node(&mut r), r.range(0.5, 15.0))),
+            2 => ev(at, Event::AgentHang(node(&mut r), r.range(0.5, 15.0))),
             3 => ev(at, Event::AgentHang(node(&mut r), r.range(0.5, 15.0))),
             // A cut between two nodes that a third still hears both of:
             // with quorum, a known gap (docs/orchestration.md, the
@@ -149,6 +149,7 @@ pub(super) fn generate(seed: u64) -> Scenario {
                 ev(at, Event::NodeFreeze(n));
                 ev(at + r.range(5.0, 90.0), Event::NodeThaw(n));
             }
+            12 => ev(at, Event::AgentHang(node(&mut r), r.range(0.5, 15.0))),
             4 | 13 => {
                 // A partition: one node cut from all the others.
                 let n = node(&mut r);
