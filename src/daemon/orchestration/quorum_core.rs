@@ -87,7 +87,7 @@ pub(crate) fn verdict(b: &Ballot) -> Vec<Command> {
     let v = count(&b.nodes, &b.heard, b.answers.len(), answered);
     let mut out = Vec::new();
     if v.holds() {
-        let at = b.now.checked_add(b.grace).unwrap_or(b.now);
+        let at = crate::config::duration::deadline(b.now, b.grace);
         let mut proven = Vec::new();
         for n in &b.lost {
             // It did not say it would end itself (quorum off there,
