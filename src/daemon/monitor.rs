@@ -67,14 +67,17 @@ fn probe_every(prev: Option<&ServiceData>) -> Duration {
     }
 }
 
-pub(crate) fn run(env: &Env, shared: Arc<Shared>) {
-    let mut orch = super::orchestration::shell::Orchestrator::new(env.paths);
+/// `node_conf`: the node.conf in force (node_conf.rs), read by run.rs
+/// alone; the ready period is taken from it at start, the replication's
+/// peers and key at each pass.
+pub(crate) fn run(env: &Env, shared: Arc<Shared>, node_conf: &super::node_conf::InForce) {
+    let mut orch = super::orchestration::shell::Orchestrator::new(env.paths, &node_conf.get());
     let mut seen = Seen::default();
     let mut replicator = super::replicate::Replicator::default();
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared, &mut seen);
-        replicator.step(env, &shared);
+        replicator.step(env, &shared, &node_conf.get());
         // Once a stop is asked for, nothing new is started here.
         if !shared.stop_requested() && orch.step(env, &shared, started) {
             // Something was started: show it at once.

@@ -153,13 +153,6 @@ pub(crate) fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-/// Where a peer's listener is reached: `[listener] addr@<node>` (1.9's
-/// per-node override), else the node name; `peer_port` for the port.
-pub(crate) fn peer_addr(paths: &crate::paths::Paths, node: &str) -> Result<SocketAddr, PeerError> {
-    let conf = crate::config::node::NodeConfig::load_or_empty(&paths.node_conf());
-    resolve(&conf.peer_host(node), conf.peer_port(node))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ use super::state::Shared;
 use super::{peer, secret, wire};
 use crate::action::{self, Env};
 use crate::config;
+use crate::config::node::NodeConfig;
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -215,7 +216,7 @@ impl Default for Replicator {
 
 impl Replicator {
     /// One pass, after the monitor's refresh.
-    pub(crate) fn step(&mut self, env: &Env, shared: &Shared) {
+    pub(crate) fn step(&mut self, env: &Env, shared: &Shared, conf: &NodeConfig) {
         // From disk rather than the dataset: right after an install the
         // dataset may still show the old stamp.
         let local: BTreeMap<String, Option<ConfStamp>> = config::list_services(env.paths)
@@ -261,7 +262,7 @@ impl Replicator {
         for (svc, offer) in due {
             let key = (svc.clone(), offer.stamp.cksum.clone());
             let count = self.tries.get(&key).map_or(0, |t| t.count) + 1;
-            match fetch_install(env, &svc, &offer.peer) {
+            match fetch_install(env, conf, &svc, &offer.peer) {
                 Ok(line) => {
                     self.log.info(line);
                     self.tries.remove(&key);
@@ -302,19 +303,25 @@ impl Replicator {
     }
 }
 
-fn fetch_install(env: &Env, svc: &str, peer_node: &str) -> Result<String, Failure> {
+fn fetch_install(
+    env: &Env,
+    conf: &NodeConfig,
+    svc: &str,
+    peer_node: &str,
+) -> Result<String, Failure> {
     let paths = env.paths;
     let t = Failure::Transient;
-    let key = secret::cluster_secret(paths).map_err(|e| t(e.to_string()))?;
+    let key = secret::secret_in(conf, paths).map_err(|e| t(e.to_string()))?;
     let key = wire::Key::from_secret(&key);
-    let cluster = secret::cluster_name(paths);
+    let cluster = conf.cluster.name.clone();
     let asker = peer::Asker {
         nodename: env.nodename,
         cluster: &cluster,
         key: &key,
         asked: peer::Asked::Node(peer_node),
     };
-    let addr = peer::peer_addr(paths, peer_node).map_err(|e| t(e.to_string()))?;
+    let addr = peer::resolve(&conf.peer_host(peer_node), conf.peer_port(peer_node))
+        .map_err(|e| t(e.to_string()))?;
     let data = peer::request(
         &asker,
         addr,

@@ -121,7 +121,8 @@ impl Node2 {
             opts: &opts,
             svcmgr_bin: "/usr/bin/svcmgr".into(),
         };
-        crate::log::capture(|| r.step(&env, &self.shared)).1
+        let conf = crate::config::node::NodeConfig::load_or_empty(&self.paths.node_conf());
+        crate::log::capture(|| r.step(&env, &self.shared, &conf)).1
     }
 }
 

@@ -166,7 +166,8 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
         shared.set_thread("monitor", ThreadState::Running, "");
         let sh = shared.clone();
         let me = monitor_env;
-        s.spawn(move || monitor::run(me, sh));
+        let in_force = node_conf.clone();
+        s.spawn(move || monitor::run(me, sh, &in_force));
         shared.set_thread("scheduler", ThreadState::Running, "");
         let sh = shared.clone();
         let se = &sched_env;

@@ -76,11 +76,6 @@ pub(crate) fn secret_in(conf: &NodeConfig, paths: &Paths) -> Result<String, Secr
     }
 }
 
-/// `[cluster] name`, `default` when unset or unreadable (1.9).
-pub(crate) fn cluster_name(paths: &Paths) -> String {
-    NodeConfig::load_or_empty(&paths.node_conf()).cluster.name
-}
-
 /// An empty secret counts as none (config/node.rs): it would key the
 /// whole cluster with a value anyone can guess. A file that does not parse
 /// may hold one on a line it skipped: no new secret is written over it.
@@ -194,6 +189,11 @@ mod tests {
         fs::write(paths.node_conf(), "[cluster\nsecret = x\n").unwrap();
         let err = cluster_secret(&paths).unwrap_err().to_string();
         assert!(err.contains("node.conf"), "{err}");
+    }
+
+    /// `[cluster] name`, `default` when unset or unreadable (1.9).
+    fn cluster_name(paths: &Paths) -> String {
+        NodeConfig::load_or_empty(&paths.node_conf()).cluster.name
     }
 
     #[test]

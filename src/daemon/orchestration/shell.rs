@@ -35,10 +35,8 @@ pub(crate) struct Orchestrator {
 }
 
 impl Orchestrator {
-    pub(crate) fn new(paths: &Paths) -> Orchestrator {
-        let ready_period = NodeConfig::load_or_empty(&paths.node_conf())
-            .node
-            .ready_period;
+    pub(crate) fn new(paths: &Paths, conf: &NodeConfig) -> Orchestrator {
+        let ready_period = conf.node.ready_period;
         let log = Logger::named("node", "orchestrator");
         Orchestrator {
             core: Core::new(ready_period),
