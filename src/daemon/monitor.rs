@@ -85,8 +85,13 @@ pub(crate) fn run(env: &Env, shared: Arc<Shared>, node_conf: &super::node_conf::
             refresh(env, &shared, &mut seen);
         }
         let rest = tick(&orch, &shared).saturating_sub(started.elapsed());
-        // Sleep in short steps so that a stop is noticed quickly.
-        let until = Instant::now() + rest;
+        // Sleep in short steps so that a stop is noticed quickly; and no
+        // later than a waiting takeover may go ahead (a proof maturing, a
+        // ready period ending), which a whole tick would add to the outage.
+        let mut until = Instant::now() + rest;
+        if let Some(w) = orch.wake() {
+            until = until.min(w.max(started + MIN_TICK));
+        }
         // Short steps: a stop, or a lost peer (a takeover to decide), is
         // acted on within WAKE_STEP instead of at the end of the tick.
         while !shared.stopping() && !shared.monitor_woken() && Instant::now() < until {

@@ -21,7 +21,8 @@
 //!    heartbeat must be writing (a node whose slot stands still may be
 //!    taken for dead); every silent node of the service must be proven
 //!    down (proof.rs; stonith is tried last, as it acts); then `ready` for
-//!    `[node] ready_period`, then `starting`. Nothing is decided before the
+//!    `[node] ready_period` when another node of the service is heard (it
+//!    could race this one), then `starting`. Nothing is decided before the
 //!    heartbeats had time to hear every node after the daemon started.
 //!
 //! The resource restarts and the monitor action are decided in
@@ -247,6 +248,8 @@ pub(crate) struct Core {
     stop_tried: BTreeMap<String, (u64, Instant)>,
     /// Orders dated ahead of this node's clock already said, by service.
     ahead_said: BTreeMap<String, (String, u64)>,
+    /// See [`Core::take_wake`].
+    wake: Option<Instant>,
 }
 
 /// What a pass decided for one service here.
@@ -602,6 +605,7 @@ impl Core {
                     // The ready period runs meanwhile: it need only have
                     // passed too when the proof holds.
                     self.ready_since.entry(name.to_string()).or_insert(v.now);
+                    self.wake_at(at);
                     smon(out, Smon::Ready);
                     return Wait(Some(format!(
                         "{n} silent: proven down in {:.1}s ({by})",
@@ -624,11 +628,30 @@ impl Core {
             }
         }
         let since = *self.ready_since.entry(name.to_string()).or_insert(v.now);
-        if v.now.duration_since(since) < self.ready_period {
+        // The ready period lets two candidates whose views differ for a
+        // beat (a thaw, a failed start seen late) agree on one leader.
+        // With no other node of the service heard, every other one is
+        // proven down just above: nobody can race this node, and the wait
+        // would only add to the outage.
+        if !single_candidate(v, svc) && v.now.duration_since(since) < self.ready_period {
             smon(out, Smon::Ready);
+            self.wake_at(since + self.ready_period);
             return Wait(None);
         }
         Start { ready: since }
+    }
+
+    /// The earliest instant a waiting decision may change (a ready period
+    /// ending, a proof maturing): the monitor's next pass comes then
+    /// rather than at the end of its tick. Taken, so each pass sets it anew.
+    pub(crate) fn take_wake(&mut self) -> Option<Instant> {
+        self.wake.take()
+    }
+
+    fn wake_at(&mut self, at: Instant) {
+        if self.wake.is_none_or(|w| at < w) {
+            self.wake = Some(at);
+        }
     }
 
     /// The stonith command of `node` ran: rc 0 (`ok`) proves it down.
@@ -748,6 +771,14 @@ fn no_candidate_note(mem: &Memory, name: &str, wall: f64) -> String {
     }
 }
 
+/// No other node of the service is heard: this node is the only candidate
+/// (the silent ones were proven down before this is asked).
+fn single_candidate(v: &View, svc: &LocalSvc) -> bool {
+    svc.nodes
+        .iter()
+        .all(|n| *n == v.local || !v.peers.contains_key(n))
+}
+
 /// Node `n` could take the service: it is this pass's candidate for it
 /// (heard, not frozen, no failed start), as placement judges.
 fn can_run(v: &View, n: &str, svc: &str, how: Placement) -> bool {
@@ -757,3 +788,7 @@ fn can_run(v: &View, n: &str, svc: &str, how: Placement) -> bool {
     })
     .is_some()
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -51,6 +51,11 @@ impl Orchestrator {
         self.core.ready_period
     }
 
+    /// When the last pass's waiting decisions may change (core.rs).
+    pub(crate) fn wake(&mut self) -> Option<Instant> {
+        self.core.take_wake()
+    }
+
     /// One pass over the local services; true when something was started,
     /// stopped, frozen or thawed. `started` is when the monitor's pass
     /// began: the time proofs are judged at and the ready period is
