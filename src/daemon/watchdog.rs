@@ -373,7 +373,7 @@ mod tests {
     fn the_promise_is_the_slowest_gate_plus_the_timeout() {
         let conf = Conf::default();
         let hbs = [hb("hb#1", "unicast", 1000), hb("hb#2", "disk", 200)];
-        assert_eq!(advertised(&conf, &hbs), Duration::from_millis(3500));
+        assert_eq!(advertised(&conf, &hbs), Duration::from_millis(2500));
         let fast = [hb("hb#1", "unicast", 200)];
         let c = Conf {
             enabled: true,

@@ -363,7 +363,7 @@ fn scenario(
 #[test]
 fn a_hung_agent_is_not_taken_for_a_dead_node() {
     // Back within the watchdog timeout: nothing moves.
-    for ev in [Event::AgentHang(0, 1.5), Event::AgentKill(0, 1.0)] {
+    for ev in [Event::AgentHang(0, 0.8), Event::AgentKill(0, 0.5)] {
         let sc = scenario(3, vec![(vec![0, 1, 2], false)], vec![(30.0, ev.clone())]);
         assert_eq!(assert_holds(sc).runs_on, [[0]], "{ev:?}");
     }

@@ -5,8 +5,8 @@
 //! or refuse because another live node holds them (the address probe).
 //!
 //! The timings are the shipped defaults: beats every 1 s, lost after 3 s,
-//! the watchdog resets 2 s after the last pet, petted only while the disk
-//! slot was written within 1.5 s (so the advertised bound is 3.5 s after
+//! the watchdog resets 1 s after the last pet, petted only while the disk
+//! slot was written within 1.5 s (so the advertised bound is 2.5 s after
 //! the last write), a pass every second, a ready period of 1 s.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,7 +32,7 @@ use crate::status::Status;
 pub(super) const TICK: f64 = 0.1;
 const INTERVAL: f64 = 1.0;
 const TIMEOUT: f64 = 3.0;
-const WATCHDOG_TIMEOUT: f64 = 2.0;
+const WATCHDOG_TIMEOUT: f64 = 1.0;
 /// The bound a node advertises: slowest interval × 1.5 + the timeout.
 const ADVERTISED: f64 = INTERVAL * 1.5 + WATCHDOG_TIMEOUT;
 /// The daemon decides nothing before 2 × the longest timeout + 1 s.
