@@ -371,7 +371,7 @@ fn the_watchdog_is_armed_disarmed_and_never_resets_the_test_host() {
     let d = Daemon::new(&w);
     let sock = w.var().join("lsnr").join("watchdog.sock");
     d.nodemgr(&["daemon", "start"]).code(0);
-    wait_node_log(&w, "watchdog armed: this node resets itself 2.00s after");
+    wait_node_log(&w, "watchdog armed: this node resets itself 1.00s after");
     assert!(
         sock.exists(),
         "the supervisor listens on {}",
@@ -395,7 +395,7 @@ fn the_watchdog_is_armed_disarmed_and_never_resets_the_test_host() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_node_log(&w, "the agent did not pet the watchdog for 2.00s");
+    wait_node_log(&w, "the agent did not pet the watchdog for 1.00s");
     wait_node_log(&w, "watchdog: not ending the host");
     for _ in 0..100 {
         if !sock.exists() {
