@@ -235,6 +235,30 @@ pub(crate) fn mtime(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// What tells one version of a file from another without reading it: an
+/// edit changes at least one (an atomic install is a new inode; mtimes
+/// have nanoseconds). Caches of what was read or hashed from a file are
+/// keyed on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    ino: u64,
+    len: u64,
+    mtime: Option<SystemTime>,
+}
+
+impl FileId {
+    /// None when the file cannot be stat'ed.
+    pub(crate) fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let md = fs::metadata(path).ok()?;
+        Some(FileId {
+            ino: md.ino(),
+            len: md.len(),
+            mtime: md.modified().ok(),
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

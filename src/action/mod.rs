@@ -29,7 +29,7 @@ use crate::{collector, lock, node, render};
 
 pub(crate) use create::install_links;
 pub(crate) use freeze::{freeze, is_frozen};
-pub(crate) use probe::{collect, collect_with};
+pub(crate) use probe::{Probing, collect, collect_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {

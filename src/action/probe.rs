@@ -21,12 +21,25 @@ fn standby(mut p: Probe, always_on: bool) -> Probe {
 }
 
 /// Probes `rs` concurrently; disabled resources read n/a `disabled`.
+/// How a service's resources are probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probing {
+    /// All at once, a thread each: one service's status as fast as its
+    /// slowest resource (the command line).
+    Parallel,
+    /// One after the other, on the caller's thread: the daemon's monitor,
+    /// which probes several services at once and would otherwise start a
+    /// thread per resource, hundreds a second on a node with many services.
+    InOrder,
+}
+
 fn probe_each(
     svc: &Service,
     runner: &dyn Runner,
     cache: &ProbeCache,
     rs: &[&Resource],
     deps: Deps,
+    how: Probing,
 ) -> Vec<Probe> {
     let log = Logger::service(svc.name());
     let probe = |r: &Resource| -> Probe {
@@ -43,6 +56,9 @@ fn probe_each(
         };
         standby(r.driver.status(&ctx, &deps), r.conf.common.always_on)
     };
+    if how == Probing::InOrder || rs.len() < 2 {
+        return rs.iter().map(|r| probe(r)).collect();
+    }
     std::thread::scope(|s| {
         let handles: Vec<_> = rs.iter().map(|r| s.spawn(|| probe(r))).collect();
         handles
@@ -75,14 +91,21 @@ pub(super) fn base(svc: &Service, runner: &dyn Runner) -> Status {
     let rs: Vec<&Resource> = svc.resources.iter().filter(|r| is_base(r)).collect();
     merge_base(
         &rs,
-        &probe_each(svc, runner, &ProbeCache::new(), &rs, Deps::NONE),
+        &probe_each(
+            svc,
+            runner,
+            &ProbeCache::new(),
+            &rs,
+            Deps::NONE,
+            Probing::Parallel,
+        ),
     )
 }
 
 /// Every probe of the first phase (ip, disk, fs, hb) runs concurrently;
 /// app and sync, which depend on those, run in a second phase.
 pub(crate) fn collect(svc: &Service, runner: &dyn Runner, frozen: bool) -> ServiceStatus {
-    collect_with(svc, runner, frozen, &ProbeCache::new())
+    collect_with(svc, runner, frozen, &ProbeCache::new(), Probing::Parallel)
 }
 
 /// `collect` with a cache shared by several services: the daemon's monitor
@@ -93,14 +116,15 @@ pub(crate) fn collect_with(
     runner: &dyn Runner,
     frozen: bool,
     cache: &ProbeCache,
+    how: Probing,
 ) -> ServiceStatus {
     let order = svc.display_order();
     let second = |r: &&Resource| matches!(r.kind(), Kind::App | Kind::Sync);
     let phase1: Vec<&Resource> = order.iter().copied().filter(|r| !second(r)).collect();
     let phase2: Vec<&Resource> = order.iter().copied().filter(second).collect();
-    let p1 = probe_each(svc, runner, cache, &phase1, Deps::NONE);
+    let p1 = probe_each(svc, runner, cache, &phase1, Deps::NONE, how);
     let base = merge_base(&phase1, &p1);
-    let p2 = probe_each(svc, runner, cache, &phase2, Deps { base });
+    let p2 = probe_each(svc, runner, cache, &phase2, Deps { base }, how);
     let mut probes: Vec<(&Resource, Probe)> = phase1
         .into_iter()
         .zip(p1)

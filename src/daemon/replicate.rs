@@ -30,6 +30,7 @@ use super::{peer, secret, wire};
 use crate::action::{self, Env};
 use crate::config;
 use crate::config::node::NodeConfig;
+use crate::fsutil::FileId;
 use crate::log::Logger;
 use crate::paths::Paths;
 
@@ -68,6 +69,37 @@ pub(crate) fn stamp(file: &Path) -> Option<ConfStamp> {
         mtime: secs(crate::fsutil::mtime(file)?),
         cksum: cksum(&bytes),
     })
+}
+
+/// The stamps of the local config files, read and hashed again only when
+/// the file changed ([`FileId`]): the replication looks at every service
+/// every monitor pass, and hashing a thousand files a second was a good
+/// part of an idle daemon's CPU.
+#[derive(Debug, Default)]
+pub(crate) struct Stamps {
+    known: HashMap<std::path::PathBuf, (FileId, ConfStamp)>,
+}
+
+impl Stamps {
+    pub(crate) fn get(&mut self, file: &Path) -> Option<ConfStamp> {
+        let Some(id) = FileId::of(file) else {
+            self.known.remove(file);
+            return None;
+        };
+        if let Some((known, st)) = self.known.get(file)
+            && *known == id
+        {
+            return Some(st.clone());
+        }
+        let st = stamp(file)?;
+        self.known.insert(file.to_path_buf(), (id, st.clone()));
+        Some(st)
+    }
+
+    /// Forgets the files of services that are gone.
+    pub(crate) fn retain(&mut self, files: &std::collections::BTreeSet<std::path::PathBuf>) {
+        self.known.retain(|f, _| files.contains(f));
+    }
 }
 
 fn cksum(bytes: &[u8]) -> String {
@@ -202,6 +234,8 @@ struct Tries {
 /// The monitor's replication state: what failed, per service and cksum.
 pub(crate) struct Replicator {
     tries: HashMap<(String, String), Tries>,
+    /// Shared with the monitor's refresh, which advertises the same stamps.
+    pub(crate) stamps: Stamps,
     log: Logger,
 }
 
@@ -209,6 +243,7 @@ impl Default for Replicator {
     fn default() -> Self {
         Replicator {
             tries: HashMap::new(),
+            stamps: Stamps::default(),
             log: Logger::named("node", "replicate"),
         }
     }
@@ -219,15 +254,19 @@ impl Replicator {
     pub(crate) fn step(&mut self, env: &Env, shared: &Shared, conf: &NodeConfig) {
         // From disk rather than the dataset: right after an install the
         // dataset may still show the old stamp.
+        let mut files = std::collections::BTreeSet::new();
         let local: BTreeMap<String, Option<ConfStamp>> = config::list_services(env.paths)
             .into_iter()
             .map(|svc| {
-                let st = config::find_file(env.paths, &svc)
-                    .ok()
-                    .and_then(|f| stamp(&f));
+                let st = config::find_file(env.paths, &svc).ok().and_then(|f| {
+                    let st = self.stamps.get(&f);
+                    files.insert(f);
+                    st
+                });
                 (svc, st)
             })
             .collect();
+        self.stamps.retain(&files);
         // Offers only from members: a dataset may outlive a node's removal
         // from [cluster] nodes until it is pruned, and a stranger's config
         // must never be chosen.

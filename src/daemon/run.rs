@@ -122,6 +122,7 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
         return 1;
     }
     exec::install_signal_handlers();
+    few_malloc_arenas();
     let shared = Arc::new(Shared::new(nodename));
     let runner = RealRunner::new();
     let opts = Opts::default();
@@ -197,7 +198,12 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         }
         let mut watchdog = super::watchdog::Watchdog::new(paths, &log);
+        let mut trimmed = std::time::Instant::now();
         while !shared.stop_requested() {
+            if trimmed.elapsed() >= TRIM_EVERY {
+                give_back_free_memory();
+                trimmed = std::time::Instant::now();
+            }
             if exec::interrupted() {
                 shared.request_stop();
                 break;
@@ -327,6 +333,35 @@ pub(crate) fn stop(paths: &Paths) -> i32 {
     }
     eprintln!("the daemon did not stop within 30 s");
     1
+}
+
+/// glibc gives each thread that allocates while another holds an arena an
+/// arena of its own, up to 8 per core, each keeping what was freed in it:
+/// the monitor's probers (monitor.rs) and the heartbeat threads added 3 MB
+/// of idle heap at 1000 services. Two arenas keep contention low for the
+/// few threads that allocate at once. Before any thread starts.
+fn few_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets a glibc tunable; called before any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// How often the daemon hands its free heap back to the kernel.
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A status request or a beat of a large cluster builds and drops
+/// megabytes; glibc keeps what was freed in its arenas, so a daemon's
+/// resident memory would be its worst second rather than what it holds
+/// (18 MB against 10 MB after 100 svcmon calls with 1000 services).
+/// `malloc_trim` returns the free pages, in well under a millisecond.
+fn give_back_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 #[cfg(test)]
