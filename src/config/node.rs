@@ -80,6 +80,8 @@ pub(crate) struct NodeSection {
     pub watchdog_timeout: Duration,
     pub split_action: SplitAction,
     pub ready_period: Duration,
+    /// How many starts of one takeover run at once (at least 1).
+    pub max_parallel: usize,
 }
 
 /// `[cluster]`.
@@ -273,7 +275,25 @@ fn node_section(s: Option<&Section>) -> NodeSection {
             .and_then(SplitAction::parse)
             .unwrap_or(SplitAction::Crash),
         ready_period: secs(k, s, "ready_period", DEFAULT_READY_PERIOD),
+        max_parallel: count(k, s, "max_parallel").unwrap_or_else(default_max_parallel),
     }
+}
+
+/// A whole number within the bounds node_keywords.rs gives `key`.
+fn count(kind: SectionKind, s: Option<&Section>, key: &str) -> Option<usize> {
+    let Ok(ValueKind::Count { min, max }) = nk::keyword(kind, key).map(|k| k.kind) else {
+        return None;
+    };
+    let n = value(s, key)?.parse::<u64>().ok()?;
+    (min..=max).contains(&n).then(|| usize::try_from(n).ok())?
+}
+
+/// `[node] max_parallel` when unset: the online CPUs, at least 2. A start
+/// mostly waits (on a probe's answer, a tool), so even one CPU overlaps two.
+pub(crate) fn default_max_parallel() -> usize {
+    // SAFETY: sysconf only reads a system value.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online).unwrap_or(1).max(2)
 }
 
 fn cluster_section(s: Option<&Section>) -> ClusterSection {

@@ -56,6 +56,11 @@ pub(crate) enum ValueKind {
     },
     /// `user` and `user@node` words (node.rs).
     Ruser,
+    /// A whole number within these bounds.
+    Count {
+        min: u64,
+        max: u64,
+    },
 }
 
 /// One known key.
@@ -118,6 +123,10 @@ const SPLIT_ACTION: ValueKind = ValueKind::OneOf {
     words: &["crash", "reboot", "freezestop", "disabled"],
 };
 
+/// More threads than this would only queue on the same few tools (and
+/// LVM's own lock): a bound that still fits any machine.
+pub(crate) const MAX_PARALLEL: ValueKind = ValueKind::Count { min: 1, max: 256 };
+
 const NODE: &[NodeKeyword] = &[
     kw("host_mode", HOST_MODE),
     // 1.9's name of host_mode.
@@ -128,6 +137,8 @@ const NODE: &[NodeKeyword] = &[
     kw("watchdog_timeout", secs(500, 600)),
     kw("split_action", SPLIT_ACTION),
     kw("ready_period", secs(0, duration::MAX.as_secs())),
+    // How many starts of one takeover run at once (orchestration/takeover.rs).
+    kw("max_parallel", MAX_PARALLEL),
 ];
 
 const CLUSTER: &[NodeKeyword] = &[
@@ -278,6 +289,10 @@ pub(crate) fn check_value(kind: ValueKind, value: &str) -> Result<(), String> {
             }
             hostname::check(node)
         }),
+        ValueKind::Count { min, max } => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(format!("'{v}' is not a whole number from {min} to {max}")),
+        },
     }
 }
 
@@ -394,5 +409,8 @@ mod tests {
         assert!(ok(ValueKind::Addr, "0.0.0.0") && ok(ValueKind::Addr, "::1"));
         assert!(!ok(ValueKind::Addr, "a b"));
         assert!(ok(ValueKind::Bool, "") && !ok(ValueKind::Bool, "maybe"));
+        assert!(ok(MAX_PARALLEL, "1") && ok(MAX_PARALLEL, " 256 "));
+        assert!(!ok(MAX_PARALLEL, "0") && !ok(MAX_PARALLEL, "257"));
+        assert!(!ok(MAX_PARALLEL, "2.5") && !ok(MAX_PARALLEL, "-1"));
     }
 }

@@ -16,7 +16,7 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 fn full() -> String {
     format!(
         "[node]\nhost_mode = prd\nruser = svcsync admin@node3\nwatchdog = no\nwatchdog_timeout = 4\n\
-         split_action = FreezeStop\nready_period = 0.2\n\
+         split_action = FreezeStop\nready_period = 0.2\nmax_parallel = 8\n\
          [cluster]\nnodes = Node1 node2\nsecret = {SECRET}\nname = c1\nquorum = yes\n\
          [listener]\naddr = 127.0.0.1\nport = 0\naddr@node2 = 10.0.0.2\nport@node2 = 1300\n\
          [hb#1]\ntype = unicast\nport = 10001\naddr = 10.0.0.1\ninterval = 0.5\ntimeout = 2s\n\
@@ -40,6 +40,7 @@ fn every_section_is_typed_from_one_parse() {
             watchdog_timeout: Duration::from_secs(4),
             split_action: SplitAction::FreezeStop,
             ready_period: Duration::from_millis(200),
+            max_parallel: 8,
         }
     );
     assert_eq!(
@@ -122,6 +123,8 @@ fn an_empty_or_missing_file_is_all_defaults() {
     assert_eq!(c.node.watchdog_timeout, DEFAULT_WATCHDOG_TIMEOUT);
     assert_eq!(c.node.split_action, SplitAction::Crash);
     assert_eq!(c.node.ready_period, DEFAULT_READY_PERIOD);
+    assert_eq!(c.node.max_parallel, default_max_parallel());
+    assert!(c.node.max_parallel >= 2);
     assert_eq!(
         (c.cluster.name.as_str(), c.cluster.secret.as_deref()),
         ("default", None)
@@ -227,6 +230,10 @@ fn bad_values_are_problems_on_their_line_and_keep_the_defaults() {
         (
             "[node]\nready_period = -1\n",
             "[node] ready_period: '-1' is not a number of seconds",
+        ),
+        (
+            "[node]\nmax_parallel = 0\n",
+            "[node] max_parallel: '0' is not a whole number from 1 to 256",
         ),
         ("[node]\nruser = admin@-x\n", "[node] ruser: "),
         (

@@ -14,7 +14,8 @@
 //! - the shells that act: `actions` (runs svcmgr actions), `restarts`
 //!   (resource restarts, the monitor action), `split` and `quorum` (the
 //!   split action, the arbitrator vote), `shell` (runs the core's commands
-//!   for the monitor thread).
+//!   for the monitor thread), `takeover` (the starts of one pass, run at
+//!   once, bounded by `[node] max_parallel`).
 //!
 //! `sim` runs the core on simulated nodes (`cargo test --lib sim`).
 
@@ -31,6 +32,7 @@ pub(crate) mod restart_core;
 pub(crate) mod restarts;
 pub(crate) mod shell;
 pub(crate) mod split;
+pub(crate) mod takeover;
 pub(crate) mod view;
 
 #[cfg(test)]

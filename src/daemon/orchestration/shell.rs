@@ -2,7 +2,9 @@
 //! it builds the decision core's view from the daemon's shared state, runs
 //! what the core asks (orchestration/core.rs, where the order of the
 //! decisions is told) and feeds the outcomes back. The resource restarts
-//! (restarts.rs) run between the orders and the placement decisions.
+//! (restarts.rs) run between the orders and the placement decisions. The
+//! starts of one pass run at once, bounded (takeover.rs); their outcomes
+//! come back here, on the monitor thread, in the order they were asked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub(crate) struct Orchestrator {
     restarter: super::restarts::Restarter,
     /// `<var>/orders.in/` was read once since the daemon started.
     inbox_read: bool,
+    /// `[node] max_parallel`: how many starts of one pass run at once.
+    max_parallel: usize,
     log: Logger,
 }
 
@@ -43,6 +47,7 @@ impl Orchestrator {
             memory: Memory::load(paths, &log),
             restarter: super::restarts::Restarter::default(),
             inbox_read: false,
+            max_parallel: conf.node.max_parallel.max(1),
             log,
         }
     }
@@ -139,10 +144,25 @@ impl Orchestrator {
         }
     }
 
-    /// Runs what the core asked, feeding outcomes back.
+    /// Runs what the core asked, feeding outcomes back. The starts are
+    /// gathered and run together (`start_all`); a command that acts
+    /// (a fence, a stop, a freeze...) runs the starts asked before it first,
+    /// so that the order of everything with an effect is the core's.
     fn run(&mut self, env: &Env, shared: &Shared, cmds: Vec<Command>) {
         let mut save = false;
+        let mut starts: Vec<(String, Instant)> = Vec::new();
         for c in cmds {
+            if !matches!(
+                c,
+                Command::Start(..)
+                    | Command::Smon(..)
+                    | Command::Why(..)
+                    | Command::Log(..)
+                    | Command::Save
+            ) && !starts.is_empty()
+            {
+                self.start_all(env, shared, std::mem::take(&mut starts));
+            }
             match c {
                 Command::Freeze(svc) => {
                     freeze::freeze(env.paths, &svc, &self.log);
@@ -158,17 +178,7 @@ impl Orchestrator {
                     let ok = self.fence(env, &n);
                     self.core.fenced(&n, ok);
                 }
-                // The pass's view is as old as the starts made before this
-                // one in it (a second each): a peer may have started this
-                // service meanwhile. Look again just before.
-                Command::Start(svc, _) if up_on_a_peer(shared, &svc) => {
-                    shared.set_smon(&svc, core::Smon::Idle);
-                    shared.set_why(&svc, None);
-                }
-                Command::Start(svc, ready) => {
-                    let then = self.start(env, shared, &svc, ready);
-                    self.run(env, shared, then);
-                }
+                Command::Start(svc, ready) => starts.push((svc, ready)),
                 Command::Smon(svc, m) => shared.set_smon(&svc, m),
                 Command::Why(svc, why) => shared.set_why(&svc, why),
                 Command::Log(Level::Info, m) => self.log.info(m),
@@ -185,9 +195,67 @@ impl Orchestrator {
                 }
             }
         }
+        if !starts.is_empty() {
+            self.start_all(env, shared, starts);
+        }
         if save {
             self.memory.save(env.paths, &self.log);
         }
+    }
+
+    /// Starts these services here, at most `max_parallel` at a time
+    /// (takeover.rs), each through the same pipeline and service lock as
+    /// `svcmgr -s <svc> start --cluster`; each outcome goes to the core
+    /// on this thread, in the order the core asked for the starts.
+    fn start_all(&mut self, env: &Env, shared: &Shared, starts: Vec<(String, Instant)>) {
+        let n = starts.len();
+        let bound = self.max_parallel.min(n);
+        if n > 1 {
+            self.log.info(format!(
+                "starting {n} services here, {bound} at a time ([node] max_parallel = {})",
+                self.max_parallel
+            ));
+        }
+        let began = Instant::now();
+        let log = self.log.clone();
+        super::takeover::bounded(
+            &starts,
+            bound,
+            |i, (svc, _)| {
+                // The pass's view is as old as the starts made before this
+                // one in it: a peer may have started this service
+                // meanwhile. Look again just before.
+                if up_on_a_peer(shared, svc) {
+                    return None;
+                }
+                if n > 1 {
+                    log.info(format!("{svc}: start begins ({} of {n})", i + 1));
+                }
+                let t0 = Instant::now();
+                let outcome = super::actions::outcome(
+                    env,
+                    svc,
+                    Action::Start,
+                    super::actions::How::default(),
+                );
+                let took = t0.elapsed();
+                if n > 1 {
+                    log.info(format!("{svc}: start ends ({:.2}s)", took.as_secs_f64()));
+                }
+                Some(Ran { outcome, t0, took })
+            },
+            |i, ran| {
+                let (svc, ready) = &starts[i];
+                let Some(ran) = ran else {
+                    shared.set_smon(svc, core::Smon::Idle);
+                    shared.set_why(svc, None);
+                    return;
+                };
+                let queued = (n > 1).then(|| ran.t0.saturating_duration_since(began));
+                let then = self.started(env, shared, svc, *ready, began, queued, ran);
+                self.run(env, shared, then);
+            },
+        );
     }
 
     /// `[stonith#<node>] cmd` in node.conf, run once: rc 0 proves the node
@@ -214,8 +282,20 @@ impl Orchestrator {
         ok
     }
 
-    /// Starts the service here; returns what the core makes of the outcome.
-    fn start(&mut self, env: &Env, shared: &Shared, name: &str, ready: Instant) -> Vec<Command> {
+    /// A start of `name` ended (`ran`); returns what the core makes of it.
+    /// `began`: when the pass's starts began; `queued`, in a batch of
+    /// several, how long this one waited for its turn.
+    #[allow(clippy::too_many_arguments)]
+    fn started(
+        &mut self,
+        env: &Env,
+        shared: &Shared,
+        name: &str,
+        ready: Instant,
+        began: Instant,
+        queued: Option<Duration>,
+        ran: Ran,
+    ) -> Vec<Command> {
         let nodes = shared
             .node
             .lock()
@@ -231,20 +311,19 @@ impl Orchestrator {
             .and_then(|l| nodes.iter().filter_map(|n| l.get(n).map(|l| l.at)).max())
             .filter(|t| *t <= ready)
             .map(|t| ready.duration_since(t));
-        let t0 = Instant::now();
-        let outcome =
-            super::actions::outcome(env, name, Action::Start, super::actions::How::default());
-        let took = t0.elapsed();
+        let queued = queued.map_or(String::new(), |q| {
+            format!(", queued {:.2}s", q.as_secs_f64())
+        });
         let phases = format!(
-            "detection {}, ready wait {:.2}s, start {:.2}s",
+            "detection {}, ready wait {:.2}s{queued}, start {:.2}s",
             detection.map_or("n/a".to_string(), |d| format!("{:.2}s", d.as_secs_f64())),
-            t0.duration_since(ready).as_secs_f64(),
-            took.as_secs_f64()
+            began.saturating_duration_since(ready).as_secs_f64(),
+            ran.took.as_secs_f64()
         );
-        let outcome = if outcome.code == crate::action::OK {
+        let outcome = if ran.outcome.code == crate::action::OK {
             StartOutcome::Up
         } else {
-            match outcome.refused {
+            match ran.outcome.refused {
                 Some(Refused::Conflict(rid)) => StartOutcome::Conflict(rid),
                 Some(Refused::Failed(rid)) => StartOutcome::Failed(format!("{rid} failed")),
                 _ => StartOutcome::Failed("the start failed".to_string()),
@@ -259,6 +338,13 @@ impl Orchestrator {
         self.core
             .started(&mut self.memory, name, ended, Instant::now(), order::now())
     }
+}
+
+/// A start run by `start_all`: its outcome, when it began, how long it took.
+struct Ran {
+    outcome: crate::action::Outcome,
+    t0: Instant,
+    took: Duration,
 }
 
 /// This node's instance stopped by the daemon for an order; true when the

@@ -17,7 +17,7 @@ fn nodemgr(w: &World) -> std::path::PathBuf {
 }
 
 const GOOD: &str = "[node]\nhost_mode = PRD\nruser = svcsync admin@node3\nwatchdog = yes\n\
-    watchdog_timeout = 0.5\nsplit_action = crash\nready_period = 0.2\n\
+    watchdog_timeout = 0.5\nsplit_action = crash\nready_period = 0.2\nmax_parallel = 4\n\
     [cluster]\nnodes = node1 node2\nsecret = 0123456789abcdef0123456789abcdef\nname = c1\nquorum = true\n\
     [listener]\naddr = 127.0.0.1\nport = 0\naddr@node2 = 127.0.0.2\nport@node2 = 1300\n\
     [hb#1]\ntype = unicast\ninterval = 0.2\ntimeout = 0.8\nport = 10000\n\
@@ -35,6 +35,34 @@ fn a_good_node_conf_validates_with_exit_0() {
         .code(0)
         .stdout_is(&format!("{F}: no problem found\n"));
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), GOOD);
+}
+
+/// `[node] max_parallel` (how many starts of one takeover run at once) is
+/// a whole number from 1 to 256: `nodemgr set` refuses anything else with
+/// the validator's message, exit 2, writing nothing.
+#[test]
+fn max_parallel_is_a_whole_number_from_1_to_256() {
+    let w = World::new();
+    let nodemgr = nodemgr(&w);
+    let conf = w.etc().join("node.conf");
+    std::fs::write(&conf, GOOD).unwrap();
+    for bad in ["0", "257", "2.5", "many"] {
+        w.run_as(
+            &nodemgr,
+            &["set", "--param", "node.max_parallel", "--value", bad],
+        )
+        .code(2)
+        .stderr_has(&format!(
+            "[node] max_parallel: '{bad}' is not a whole number from 1 to 256"
+        ));
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), GOOD, "{bad}");
+    }
+    w.run_as(
+        &nodemgr,
+        &["set", "--param", "node.max_parallel", "--value", "8"],
+    )
+    .code(0);
+    w.run_as(&nodemgr, &["validate", "config"]).code(0);
 }
 
 /// One bad line at a time, each kind of problem the parser finds: the

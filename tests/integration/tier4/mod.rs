@@ -10,4 +10,5 @@ mod system_quorum;
 mod system_replicate;
 mod system_restart;
 mod system_sync;
+mod system_takeover;
 mod system_tutorial2;
