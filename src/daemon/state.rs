@@ -380,9 +380,10 @@ impl Shared {
                 ..Peer::default()
             });
             let announced = fields["monitor"] == "maintenance";
-            if let Some(services) = e.data.get_mut("services").map(Value::take) {
-                fields["services"] = services;
-            }
+            fields["services"] = e
+                .data
+                .get_mut("services")
+                .map_or_else(|| json!({}), Value::take);
             e.data = fields;
             e.view.frozen = node.frozen;
             e.view.load15 = node.load15;
@@ -391,6 +392,10 @@ impl Shared {
             {
                 e.view.pending = true;
                 wants = Heard::Wants(d);
+            }
+            if e.view.pending {
+                // For svcmon: the services shown are not the current ones.
+                e.data["pending"] = json!(true);
             }
             e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
@@ -433,6 +438,9 @@ impl Shared {
             e.data = json!({});
         }
         e.data["services"] = services;
+        if let Some(o) = e.data.as_object_mut() {
+            o.remove("pending");
+        }
         e.view.services = decoded.services;
         e.view.pending = false;
         e.digest = Some(digest.to_string());
@@ -864,6 +872,12 @@ mod tests {
             Heard::Wants(other)
         );
         assert!(view(&sh).pending && view(&sh).up("svc1"));
+        let data = sh.peers.lock().unwrap()["node1"].data.clone();
+        assert_eq!(data["pending"], true, "{data}");
+        assert_eq!(
+            data["services"], services,
+            "the previous ones, shown meanwhile"
+        );
     }
 
     #[test]
