@@ -27,6 +27,24 @@ fn svcmon_row(lab: &Lab, node: &str, thread: &str) -> (Vec<String>, String) {
     (row, out.dump())
 }
 
+/// Makes `node` a member of node1 and node2's cluster with a multicast
+/// heartbeat on eth0 alone, runs `before_start` (shell, ending in `&& `
+/// when not empty), and starts its daemon.
+#[track_caller]
+fn start_on_multicast(lab: &Lab, node: &str, before_start: &str) {
+    lab.sh(
+        node,
+        &format!(
+            "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+             nodemgr set --param cluster.secret --value {SECRET} && \
+             nodemgr set --param hb#1.type --value multicast && \
+             nodemgr set --param hb#1.intf --value eth0 && {before_start}\
+             nodemgr daemon start"
+        ),
+    )
+    .ok();
+}
+
 #[test]
 fn multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node() {
     lab_test!();
@@ -45,17 +63,7 @@ fn multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node() {
         } else {
             ""
         };
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value multicast && \
-                 nodemgr set --param hb#1.intf --value eth0 && {bad}\
-                 nodemgr daemon start"
-            ),
-        )
-        .ok();
+        start_on_multicast(&lab, n, bad);
     }
     for (me, peer) in [("node1", "node2"), ("node2", "node1")] {
         wait_for(&lab, me, &format!("seen {peer} beating"), |st| {
@@ -159,17 +167,7 @@ fn a_thousand_services_reach_the_peer_over_multicast_alone() {
     .ok();
     for n in ["node1", "node2"] {
         lab.install(n);
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value multicast && \
-                 nodemgr set --param hb#1.intf --value eth0 && \
-                 nodemgr daemon start"
-            ),
-        )
-        .ok();
+        start_on_multicast(&lab, n, "");
     }
     let services_of = |st: &serde_json::Value| {
         st["nodes"]["node1"]["services"]
