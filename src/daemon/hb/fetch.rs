@@ -154,6 +154,10 @@ impl Fetcher {
                     }
                     return;
                 }
+                // Lost while the fetch ran: nothing to say.
+                if shared.peers.lock().is_ok_and(|p| !p.contains_key(peer)) {
+                    return;
+                }
                 "its services part does not decode: refused".to_string()
             }
             Err(Fetched::Refused(why)) => {
