@@ -186,3 +186,120 @@ enum Fetched {
     /// It answered something that does not check (dataset.rs).
     Refused(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::state::Heard;
+    use crate::daemon::wire::{self, FrameKind, Opener, Sealer};
+    use serde_json::{Value, json};
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    /// node1's listener on loopback for one request, answering `data`.
+    fn serve_once(data: Value) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let key = Key::from_secret(SECRET);
+            let frame = wire::read_frame(&mut s).unwrap();
+            let req = Opener::new(key.clone(), "c1", FrameKind::Request)
+                .to_me("node1")
+                .open(&frame)
+                .unwrap();
+            let body: Value = serde_json::from_slice(&req.payload).unwrap();
+            assert_eq!(body["action"], "get_dataset");
+            let mut sealer = Sealer::new(key, "node1", "c1").unwrap();
+            let out = sealer
+                .seal_to(
+                    FrameKind::Response,
+                    "node2",
+                    &peer::answer(req.seq, Ok(data)),
+                )
+                .unwrap();
+            wire::write_frame(&mut s, &out).unwrap();
+        });
+        port
+    }
+
+    /// node.conf of node2 with node1's listener on `port`.
+    fn conf(port: u16) -> NodeConfig {
+        NodeConfig::parse(
+            std::path::Path::new("node.conf"),
+            &format!(
+                "[cluster]\nname = c1\nnodes = node1 node2\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {port}\n"
+            ),
+        )
+    }
+
+    /// node2, having heard node1 name `digest`, and its fetcher of node1's
+    /// listener on `port`.
+    fn node2(port: u16, digest: &str) -> (Arc<Shared>, Arc<Fetcher>) {
+        let f = Arc::new(Fetcher::default());
+        f.configure(&conf(port), "node2");
+        f.set_key(Key::from_secret(SECRET));
+        let sh = Arc::new(Shared::new("node2"));
+        let heard = sh.heard("hb#1.rx", "node1", json!({}), Some(digest.to_string()));
+        assert_eq!(heard, Heard::Wants(digest.to_string()));
+        (sh, f)
+    }
+
+    /// Runs one fetch of node1 and waits for it to end.
+    fn fetch_once(sh: &Arc<Shared>, f: &Arc<Fetcher>) {
+        f.want(
+            "hb#1.rx",
+            "node1",
+            Duration::from_secs(2),
+            sh,
+            &Logger::named("node", "test"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f.busy.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(f.busy.lock().unwrap().is_empty(), "the fetch never ended");
+    }
+
+    #[test]
+    fn an_answer_whose_digest_is_not_its_texts_is_refused_and_counted() {
+        let text = r#"{"svc1":{"avail":"up"}}"#;
+        let claimed = dataset::digest_of(b"{}");
+        let port = serve_once(json!({"digest": claimed, "services": text}));
+        let (sh, f) = node2(port, &claimed);
+        fetch_once(&sh, &f);
+        let p = sh.peers.lock().unwrap()["node1"].clone();
+        assert!(p.view.pending && p.view.services.is_empty(), "{p:?}");
+        assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
+        assert!(f.failing.lock().unwrap().contains("node1"), "logged once");
+    }
+
+    #[test]
+    fn a_peer_that_does_not_answer_stays_pending_and_is_asked_again() {
+        // A port nobody listens on.
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let digest = dataset::digest_of(b"{}");
+        let (sh, f) = node2(port, &digest);
+        fetch_once(&sh, &f);
+        assert!(sh.peers.lock().unwrap()["node1"].view.pending);
+        assert!(
+            sh.refused_datasets.lock().unwrap().is_empty(),
+            "not a refusal"
+        );
+        // The next beat still names it: asked again (node1's listener is
+        // up now), and this time answered.
+        let port = serve_once(json!({"digest": digest, "services": "{}"}));
+        f.configure(&conf(port), "node2");
+        fetch_once(&sh, &f);
+        assert!(!sh.peers.lock().unwrap()["node1"].view.pending);
+        assert!(
+            f.failing.lock().unwrap().is_empty(),
+            "said again if it fails again"
+        );
+    }
+}
