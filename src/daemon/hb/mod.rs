@@ -130,10 +130,10 @@ impl RxState {
     /// `from`: a peer's heartbeat refreshes it, and a digest not held sends
     /// the fetcher for its services part (never waited for here); our own
     /// frame, reflected or looped back, is dropped (the opener takes only
-    /// this path's kind); a
-    /// refusal is counted, and logged at most once per source every few
-    /// seconds (a junk stream must not rotate node.log away), naming the
-    /// sender and, for a frame outside the clock bound, the skew.
+    /// this path's kind); a refusal is counted, and logged at most once per
+    /// source every few seconds (a junk stream must not rotate node.log
+    /// away), naming the sender and, for a frame outside the clock bound,
+    /// the skew.
     pub(super) fn deliver(
         &mut self,
         tid: &str,
