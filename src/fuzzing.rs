@@ -49,6 +49,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sealed_dataset", sealed_dataset),
     ("disk_slot", disk_slot),
     ("listener_request", listener_request),
+    ("fetch_answer", fetch_answer),
 ];
 
 fn key() -> Key {
@@ -345,8 +346,10 @@ pub fn wire_raw(data: &[u8]) {
 }
 
 /// A heartbeat payload as a peer sends it, authenticated, through what the
-/// daemon does with it: the dataset stored, then read by svcmon, the
-/// replication, placement and the watchdog proof.
+/// daemon does with it (hb::take_beat: a compact beat, or a whole
+/// dataset); the same bytes as the services part a fetch or a disk slot
+/// brings; then the peer as stored, read by svcmon, the replication,
+/// placement and the watchdog proof.
 pub fn sealed_dataset(data: &[u8]) {
     let Some(frame) = seal(FrameKind::HbUnicast, data) else {
         return;
@@ -355,15 +358,40 @@ pub fn sealed_dataset(data: &[u8]) {
     let Ok(opened) = opener.open(&frame) else {
         return;
     };
-    // As hb::RxState::deliver does.
-    let dataset = serde_json::from_slice(&opened.payload).unwrap_or(Value::Null);
-    consume_dataset(&opened.nodename, dataset);
+    let shared = state::Shared::new(ME);
+    let beat = hb::dataset::read_beat(&opened.payload);
+    hb::take_beat("hb#1.rx", &opened.nodename, beat, &shared);
+    take_services(&shared, &opened.nodename, &services_of(&opened.payload));
+    consume(&shared, &opened.nodename);
+}
+
+/// `bytes` as the text of a services part, with their true digest, as an
+/// honest peer would send them.
+fn services_of(bytes: &[u8]) -> Value {
+    serde_json::json!({
+        "digest": hb::dataset::digest_of(bytes),
+        "services": String::from_utf8_lossy(bytes),
+    })
+}
+
+/// A services answer (fetch or disk) as hb/fetch.rs takes it.
+fn take_services(shared: &state::Shared, peer: &str, answer: &Value) {
+    match hb::dataset::read_services(answer) {
+        Ok((digest, services)) => {
+            shared.fetched("hb#1.rx", peer, &digest, services);
+        }
+        Err(_) => shared.refuse_dataset("hb#1.rx"),
+    }
 }
 
 /// Everything that reads a peer's dataset once it is stored.
-fn consume_dataset(peer: &str, dataset: Value) {
-    let shared = state::Shared::new(ME);
-    shared.received("hb#1.rx", peer, dataset.clone());
+fn consume(shared: &state::Shared, peer: &str) {
+    let dataset = shared
+        .peers
+        .lock()
+        .ok()
+        .and_then(|p| p.get(peer).map(|p| p.data.clone()))
+        .unwrap_or(Value::Null);
     let _ = shared.in_maintenance(peer);
     let _ = state::advertised_watchdog(&dataset);
     let status = shared.status_json();
@@ -396,9 +424,10 @@ fn consume_dataset(peer: &str, dataset: Value) {
     )]));
 }
 
-/// A disk heartbeat slot: the bytes read from the disk (a length prefix
-/// and a frame, zero padded as the disk would be), then the same slot
-/// holding a genuine frame that seals these bytes as the dataset.
+/// A disk heartbeat data slot: the bytes read from the disk as its beat
+/// block and as its services part (a length prefix and a frame, zero
+/// padded as the disk would be), then the same slot holding genuine
+/// frames that seal these bytes as the beat and as the services part.
 pub fn disk_slot(data: &[u8]) {
     let log = Logger::named("node", "fuzz");
     let timeout = Duration::from_secs(10);
@@ -406,39 +435,101 @@ pub fn disk_slot(data: &[u8]) {
     let mut opener = Opener::new(key(), CLUSTER, FrameKind::HbDisk)
         .only_from(&members())
         .without_clock();
-    let _ = read_slot(data, first, timeout, &mut opener, &log);
-    let Some(frame) = seal(FrameKind::HbDisk, data) else {
-        return;
+    let mut services = opener.sibling();
+    let shared = state::Shared::new(ME);
+    let take = |slot: &[u8], opener: &mut Opener, services: &mut Opener| {
+        if let Some(Some(beat)) = read_beat_block(slot, first, timeout, opener, &log) {
+            let beat = hb::dataset::beat_of(beat);
+            hb::take_beat("hb#2.rx", PEER, beat, &shared);
+        }
+        if let Some(frame) = read_part(slot, hb_disk::Part::Services) {
+            match hb_disk::open_services(&frame, PEER, services) {
+                Some(Ok((digest, s))) => {
+                    shared.fetched("hb#2.rx", PEER, &digest, s);
+                }
+                Some(Err(_)) => shared.refuse_dataset("hb#2.rx"),
+                None => {}
+            }
+        }
     };
-    let mut slot = (frame.len() as u32).to_be_bytes().to_vec();
-    slot.extend_from_slice(&frame);
-    if let Some(Some(dataset)) = read_slot(&slot, first, timeout, &mut opener, &log) {
-        consume_dataset(PEER, dataset);
+    take(data, &mut opener, &mut services);
+    let prefixed = |frame: Vec<u8>| {
+        let mut slot = (frame.len() as u32).to_be_bytes().to_vec();
+        slot.extend_from_slice(&frame);
+        slot
+    };
+    if let Some(frame) = seal(FrameKind::HbDisk, data) {
+        take(&prefixed(frame), &mut opener, &mut services);
     }
+    if let Some(frame) = seal(FrameKind::HbDisk, services_of(data).to_string().as_bytes()) {
+        take(&prefixed(frame), &mut opener, &mut services);
+    }
+    consume(&shared, PEER);
 }
 
-/// As `hb_disk::read_slot` after its read: None for an empty slot.
+/// A part of a slot as `hb_disk::read_slot` reads it: the frame, read up
+/// to the declared length (what the input lacks reads as zeros); None for
+/// an empty part.
+fn read_part(slot: &[u8], part: hb_disk::Part) -> Option<Vec<u8>> {
+    let mut head = slot.to_vec();
+    head.resize(head.len().max(4), 0);
+    let len = hb_disk::frame_len(&head, part)?;
+    let mut frame = head.get(4..).unwrap_or_default().to_vec();
+    frame.resize(len, 0);
+    Some(frame)
+}
+
+/// As the disk rx does with a beat block: None for an empty block.
 #[allow(
     clippy::option_option,
     reason = "None: nothing in the slot; Some(None): a beat with no dataset, as read_beat returns"
 )]
-fn read_slot(
+fn read_beat_block(
     slot: &[u8],
     first: bool,
     timeout: Duration,
     opener: &mut Opener,
     log: &Logger,
 ) -> Option<Option<Value>> {
-    let mut head = slot.to_vec();
-    head.resize(head.len().max(4), 0);
-    let len = hb_disk::frame_len(&head)?;
-    // The device is read up to the declared length: what the input lacks
-    // reads as zeros.
-    let mut frame = head.get(4..).unwrap_or_default().to_vec();
-    frame.resize(len, 0);
+    let frame = read_part(slot, hb_disk::Part::Beat)?;
     let (seen, dataset) = hb_disk::read_beat("hb#2.rx", &frame, PEER, first, timeout, opener, log)?;
     let _ = seen.watchdog;
     Some(dataset)
+}
+
+/// An answer to `get_dataset` as hb/fetch.rs meets it: `data` as the
+/// payload of a response frame sealed for this node, opened, read as
+/// `peer::request` reads an answer, checked as a services part, and
+/// stored for a peer heard with its services pending.
+pub fn fetch_answer(data: &[u8]) {
+    let Ok(mut sealer) = Sealer::new(key(), PEER, CLUSTER) else {
+        return;
+    };
+    let Ok(frame) = sealer.seal_to(FrameKind::Response, ME, data) else {
+        return;
+    };
+    let mut opener = Opener::new(key(), CLUSTER, FrameKind::Response)
+        .only_from(&[PEER.to_string()])
+        .to_me(ME)
+        .without_clock();
+    let Ok(opened) = opener.open(&frame) else {
+        return;
+    };
+    // The request's seq as the payload claims it, so that the rest is
+    // reached.
+    let want = serde_json::from_slice::<Value>(&opened.payload)
+        .ok()
+        .and_then(|v| v["req"].as_u64())
+        .unwrap_or(0);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1214));
+    let Ok(answer) = peer::read_answer(&opened.payload, want, addr, "get_dataset") else {
+        return;
+    };
+    let shared = state::Shared::new(ME);
+    let beat = serde_json::json!({"services": hb::dataset::digest_of(data)});
+    hb::take_beat("hb#1.rx", PEER, hb::dataset::beat_of(beat), &shared);
+    take_services(&shared, PEER, &answer);
+    consume(&shared, PEER);
 }
 
 /// A request to the listener, authenticated, decoded and answered, and the
@@ -491,10 +582,44 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ),
         (
             "listener_request",
+            "get_dataset.json".into(),
+            br#"{"action":"get_dataset","options":{}}"#.to_vec(),
+        ),
+        (
+            "listener_request",
             "get_config.json".into(),
             br#"{"action":"get_service_config","options":{"svcname":"svc1"}}"#.to_vec(),
         ),
     ];
+    // A compact beat, and the services part it names, as a fetch answer.
+    let rich_value: Value = serde_json::from_slice(&rich).unwrap_or(Value::Null);
+    let split = hb::dataset::split(rich_value);
+    let compact = split.beat.to_string().into_bytes();
+    let services = hb::dataset::services_answer(&split)
+        .to_string()
+        .into_bytes();
+    out.push((
+        "sealed_dataset",
+        "compact_beat.json".into(),
+        compact.clone(),
+    ));
+    out.push((
+        "fetch_answer",
+        "answer.json".into(),
+        peer::answer(1, Ok(hb::dataset::services_answer(&split))),
+    ));
+    out.push((
+        "fetch_answer",
+        "refused.json".into(),
+        peer::answer(1, Err("unknown action get_dataset".into())),
+    ));
+    for (name, payload) in [("beat.slot", &compact), ("services.slot", &services)] {
+        if let Some(frame) = seal(FrameKind::HbDisk, payload) {
+            let mut prefixed = (frame.len() as u32).to_be_bytes().to_vec();
+            prefixed.extend_from_slice(&frame);
+            out.push(("disk_slot", name.into(), prefixed));
+        }
+    }
     // A node.conf using every section the daemon reads.
     let node_conf = "[node]\nhost_mode = PRD\nwatchdog_timeout = 10\n\n[cluster]\nname = fuzz\nnodes = n1 n2\nsecret = 0123456789abcdef0123456789abcdef\nquorum = true\n\n[listener]\naddr = 0.0.0.0\nport = 1214\nport@n2 = 1215\n\n[hb#1]\ntype = unicast\naddr = 127.0.0.1\nport = 10000\ninterval = 1\ntimeout = 5s\n\n[hb#2]\ntype = multicast\naddr = 224.3.29.71\nintf = eth0\n\n[hb#3]\ntype = disk\ndev = /dev/sdb\ninterval = 0.5\n\n[arbitrator#1]\nname = arb1\nsecret = fedcba9876543210fedcba9876543210\ntimeout = 2\n";
     out.push((

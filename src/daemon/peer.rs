@@ -129,7 +129,19 @@ pub(crate) fn request(
     // counts on it ending within its timeout).
     let answer = wire::read_frame(&mut Deadline::new(&s, left())).map_err(wire_err)?;
     let Opened { payload, .. } = opener.open(&answer).map_err(wire_err)?;
-    let v: Value = serde_json::from_slice(&payload).map_err(|_| PeerError::BadAnswer { addr })?;
+    read_answer(&payload, want, addr, action)
+}
+
+/// An opened answer's payload to the request of seq `want` (`action`,
+/// sent to `addr`): its `data` when `status` is 0.
+pub(crate) fn read_answer(
+    payload: &[u8],
+    want: u64,
+    addr: SocketAddr,
+    action: &str,
+) -> Result<Value, PeerError> {
+    let mut v: Value =
+        serde_json::from_slice(payload).map_err(|_| PeerError::BadAnswer { addr })?;
     let got = v["req"].as_u64().unwrap_or(0);
     if got != want {
         return Err(PeerError::Unbound { addr, got, want });
@@ -141,7 +153,7 @@ pub(crate) fn request(
             error: v["error"].as_str().unwrap_or("no reason given").to_string(),
         });
     }
-    Ok(v["data"].clone())
+    Ok(v["data"].take())
 }
 
 /// The answer to the request `req` (its `Opened::seq`), ready to seal.

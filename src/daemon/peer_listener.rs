@@ -1,7 +1,9 @@
 //! The peer listener (docs/behaviour.md, "Listener"): TCP `[listener] addr:port`
 //! (default 0.0.0.0:1214), one sealed request per connection, answered as
-//! peer.rs documents. Peers fetch service configs here (replicate.rs), and
-//! arbitrators are pinged here by other clusters' nodes.
+//! peer.rs documents. Peers fetch service configs here (replicate.rs) and
+//! the services part of this node's dataset that its compact beats name
+//! (`get_dataset`, hb/fetch.rs), and arbitrators are pinged here by other
+//! clusters' nodes.
 //!
 //! # Bounds
 //!
@@ -46,6 +48,7 @@ use serde_json::{Value, json};
 
 use super::conns::{Conns, Slot};
 use super::deadline::Deadline;
+use super::hb::dataset;
 use super::node_conf::InForce;
 use super::state::Shared;
 use super::wire::{self, FrameKind, Key, Opener, Sealer, WireError};
@@ -465,6 +468,10 @@ pub(crate) fn dispatch(
     match req["action"].as_str() {
         Some("ping") => Ok(json!({})),
         Some("daemon_status") => Ok(shared.status_json()),
+        // The services part a compact beat names (hb/dataset.rs, hb/fetch.rs).
+        Some("get_dataset") => Ok(dataset::services_answer(&dataset::split(
+            shared.local_dataset(),
+        ))),
         Some("get_service_config") => super::replicate::serve_config(paths, &req["options"], from),
         Some(other) => Err(format!("unknown action {other}")),
         None => Err("a request without an action".to_string()),

@@ -440,3 +440,49 @@ fn silent_sockets_neither_starve_the_peers_nor_go_unpunished() {
     let stats = l.stats();
     assert!(stats["rejected"].as_u64().unwrap_or(0) >= 6, "{stats:#}");
 }
+
+/// A compact beat names a digest node2 does not hold: node2's fetcher
+/// asks node1's listener for the services part, checks it, and node2
+/// stops holding node1 as pending.
+#[test]
+fn get_dataset_serves_the_services_part_a_compact_beat_names() {
+    use crate::daemon::hb::{dataset, fetch::Fetcher};
+    use crate::daemon::state::Heard;
+    let l = start();
+    let split = dataset::split(l.shared.local_dataset());
+    let answer = l.ask("get_dataset", json!({})).unwrap();
+    assert_eq!(dataset::read_services(&answer).unwrap().0, split.digest);
+
+    let node2 = Arc::new(Shared::new("node2"));
+    let conf = NodeConfig::parse(
+        std::path::Path::new("node.conf"),
+        &format!(
+            "[cluster]\nname = c1\nnodes = node1 node2\n[listener]\naddr@node1 = 127.0.0.1\nport@node1 = {}\n",
+            l.addr.port()
+        ),
+    );
+    let fetcher = Arc::new(Fetcher::default());
+    fetcher.configure(&conf, "node2");
+    fetcher.set_key(Key::from_secret(SECRET));
+    let mut fields = split.beat.clone();
+    fields.as_object_mut().unwrap().remove("services");
+    assert_eq!(
+        node2.heard("hb#1.rx", "node1", fields, Some(split.digest.clone())),
+        Heard::Wants(split.digest.clone())
+    );
+    let pending = || node2.peers.lock().unwrap()["node1"].view.pending;
+    assert!(pending());
+    fetcher.want(
+        "hb#1.rx",
+        "node1",
+        Duration::from_secs(2),
+        &node2,
+        &Logger::named("node", "test"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pending() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!pending(), "{:#}", node2.status_json());
+    assert_eq!(node2.digest_of("node1"), Some(split.digest));
+}

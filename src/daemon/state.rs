@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::hb::dataset;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
 use super::orchestration::view::NodeView;
@@ -150,15 +151,32 @@ pub(crate) struct Ticks {
     pub scanned: Option<Instant>,
 }
 
-/// What the heartbeats brought from one peer.
-#[derive(Debug, Clone)]
+/// What the heartbeats brought from one peer: the node-level fields of
+/// its last beat, and the services part last fetched (hb/dataset.rs).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Peer {
-    /// As it came, for svcmon and the status answer.
+    /// As it came, for svcmon and the status answer: the last beat's
+    /// fields, and `services` once fetched.
     pub data: Value,
-    /// The same, decoded once: what the decisions read.
+    /// The same, decoded once: what the decisions read. `pending` while
+    /// the services held are not those the last beat named.
     pub view: NodeView,
     /// Last frame received, per rx thread.
     pub last: BTreeMap<String, Instant>,
+    /// The digest of the services part held (hb/dataset.rs), None until
+    /// one is fetched.
+    pub digest: Option<String>,
+}
+
+/// What a beat asks of its receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// The beat did not decode: refused and counted, the peer not heard.
+    Refused,
+    /// The services part held is the one the beat names.
+    Current,
+    /// Fetch the services part of this digest (hb/fetch.rs, hb/disk.rs).
+    Wants(String),
 }
 
 pub(crate) struct Shared {
@@ -303,25 +321,82 @@ impl Shared {
         }
     }
 
-    /// An rx thread got `peer`'s dataset. One that does not decode is
-    /// refused and counted (the status answer's `refused_datasets`): the
-    /// peer is not heard by it. Returns whether it was taken.
-    pub(crate) fn received(&self, tid: &str, peer: &str, data: Value) -> bool {
-        let Ok(view) = NodeView::from_json(&data) else {
-            if let Ok(mut r) = self.refused_datasets.lock() {
-                *r.entry(tid.to_string()).or_default() += 1;
-            }
+    /// An rx thread got `peer`'s whole dataset (a test, the fuzzer, a
+    /// beat of the full form): its beat and its services part at once.
+    /// Returns whether it was taken.
+    pub(crate) fn received(&self, tid: &str, peer: &str, mut data: Value) -> bool {
+        if NodeView::from_json(&data).is_err() {
+            self.refuse_dataset(tid);
             return false;
+        }
+        let services = data
+            .as_object_mut()
+            .and_then(|o| o.remove("services"))
+            .unwrap_or_else(|| json!({}));
+        let digest = dataset::digest_of(services.to_string().as_bytes());
+        self.heard(tid, peer, data, None) != Heard::Refused
+            && self.fetched(tid, peer, &digest, services)
+    }
+
+    /// A dataset `tid` got did not decode: counted (`refused_datasets`).
+    pub(crate) fn refuse_dataset(&self, tid: &str) {
+        if let Ok(mut r) = self.refused_datasets.lock() {
+            *r.entry(tid.to_string()).or_default() += 1;
+        }
+    }
+
+    /// An rx thread got a beat of `peer`: its node-level `fields`, and
+    /// the digest of its services part that it `named` (compact beats;
+    /// None when the caller delivers the services itself at once,
+    /// `received`). The peer is heard at once
+    /// (loss detection, prune), its node-level fields replace the ones
+    /// held, and its services stay the ones last fetched. A beat that
+    /// does not decode is refused and counted (the status answer's
+    /// `refused_datasets`): the peer is not heard by it.
+    pub(crate) fn heard(
+        &self,
+        tid: &str,
+        peer: &str,
+        mut fields: Value,
+        named: Option<String>,
+    ) -> Heard {
+        if let Some(o) = fields.as_object_mut() {
+            o.remove("services");
+        }
+        let Ok(node) = NodeView::from_json(&fields) else {
+            self.refuse_dataset(tid);
+            return Heard::Refused;
         };
+        let mut wants = Heard::Current;
         if let Ok(mut p) = self.peers.lock() {
             let e = p.entry(peer.to_string()).or_insert_with(|| Peer {
                 data: Value::Null,
-                view: NodeView::default(),
-                last: BTreeMap::new(),
+                // Heard, its services not fetched yet: never read as a
+                // node that runs nothing (core.rs waits for it).
+                view: NodeView {
+                    pending: true,
+                    ..NodeView::default()
+                },
+                ..Peer::default()
             });
-            let announced = data["monitor"] == "maintenance";
-            e.data = data;
-            e.view = view;
+            let announced = fields["monitor"] == "maintenance";
+            fields["services"] = e
+                .data
+                .get_mut("services")
+                .map_or_else(|| json!({}), Value::take);
+            e.data = fields;
+            e.view.frozen = node.frozen;
+            e.view.load15 = node.load15;
+            if let Some(d) = named
+                && e.digest.as_ref() != Some(&d)
+            {
+                e.view.pending = true;
+                wants = Heard::Wants(d);
+            }
+            if e.view.pending {
+                // For svcmon: the services shown are not the current ones.
+                e.data["pending"] = json!(true);
+            }
             e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
                 if announced {
@@ -339,7 +414,45 @@ impl Shared {
             l.remove(peer);
         }
         self.beat(tid, peer, true);
+        wants
+    }
+
+    /// `peer`'s services part of digest `digest` arrived (checked against
+    /// its digest by hb/dataset.rs): it replaces the one held, and the
+    /// peer is no longer pending. It was fetched after the beat that asked
+    /// for it was sent, so it is at least as new as that beat. One that
+    /// does not decode is refused and counted under `tid`; one for a peer
+    /// not heard (pruned meanwhile) is dropped. Returns whether it was taken.
+    pub(crate) fn fetched(&self, tid: &str, peer: &str, digest: &str, services: Value) -> bool {
+        let Ok(decoded) = NodeView::from_json(&json!({ "services": services })) else {
+            self.refuse_dataset(tid);
+            return false;
+        };
+        let Ok(mut p) = self.peers.lock() else {
+            return false;
+        };
+        let Some(e) = p.get_mut(peer) else {
+            return false;
+        };
+        if !e.data.is_object() {
+            e.data = json!({});
+        }
+        e.data["services"] = services;
+        if let Some(o) = e.data.as_object_mut() {
+            o.remove("pending");
+        }
+        e.view.services = decoded.services;
+        e.view.pending = false;
+        e.digest = Some(digest.to_string());
         true
+    }
+
+    /// The digest of the services part held for `peer`.
+    pub(crate) fn digest_of(&self, peer: &str) -> Option<String> {
+        self.peers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(peer).and_then(|e| e.digest.clone()))
     }
 
     /// Records what heartbeat `hb` (its id, `hb#2`) just achieved.
@@ -716,5 +829,69 @@ mod tests {
             .insert("node1".into(), Instant::now());
         sh.received("hb#1.rx", "node1", json!({}));
         assert!(sh.quorum_down.lock().unwrap().is_empty());
+    }
+
+    /// A compact beat's digest, as dataset.rs makes it.
+    fn digest(services: &Value) -> String {
+        dataset::digest_of(services.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_heard_peer_is_pending_until_its_services_are_fetched() {
+        let sh = Shared::new("node2");
+        let services = json!({"svc1": {"avail": "up"}});
+        let d = digest(&services);
+        let beat = json!({"frozen": true, "watchdog": 3.5});
+        assert_eq!(
+            sh.heard("hb#1.rx", "node1", beat.clone(), Some(d.clone())),
+            Heard::Wants(d.clone())
+        );
+        let view = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.clone();
+        assert!(view(&sh).pending, "heard, never read as running nothing");
+        assert!(view(&sh).frozen, "its node-level fields are taken at once");
+        assert!(sh.fetched("hb#1.rx", "node1", &d, services.clone()));
+        assert!(!view(&sh).pending && view(&sh).up("svc1"));
+        // The next beat names the same services: nothing to fetch, and the
+        // node-level fields still replace the old ones.
+        let thawed = json!({"frozen": false});
+        assert_eq!(
+            sh.heard("hb#1.rx", "node1", thawed, Some(d)),
+            Heard::Current
+        );
+        assert!(!view(&sh).frozen && view(&sh).up("svc1"));
+        let data = sh.peers.lock().unwrap()["node1"].data.clone();
+        assert_eq!(data, json!({"frozen": false, "services": services}));
+        assert!(
+            data.get("watchdog").is_none(),
+            "a field the beat dropped is gone"
+        );
+        // A change: pending again, the services held kept meanwhile.
+        let other = digest(&json!({}));
+        assert_eq!(
+            sh.heard("hb#1.rx", "node1", json!({}), Some(other.clone())),
+            Heard::Wants(other)
+        );
+        assert!(view(&sh).pending && view(&sh).up("svc1"));
+        let data = sh.peers.lock().unwrap()["node1"].data.clone();
+        assert_eq!(data["pending"], true, "{data}");
+        assert_eq!(
+            data["services"], services,
+            "the previous ones, shown meanwhile"
+        );
+    }
+
+    #[test]
+    fn fetched_services_that_do_not_decode_are_refused_and_counted() {
+        let sh = Shared::new("node2");
+        assert!(!sh.fetched("hb#1.rx", "node1", "d", json!({})), "not heard");
+        sh.heard("hb#1.rx", "node1", json!({}), Some("d".into()));
+        assert!(!sh.fetched("hb#1.rx", "node1", "d", json!({"svc1": 3})));
+        assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
+        assert!(sh.peers.lock().unwrap()["node1"].view.pending);
+        assert_eq!(
+            sh.heard("hb#1.rx", "node1", json!({"frozen": 1}), None),
+            Heard::Refused
+        );
+        assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);
     }
 }

@@ -752,6 +752,24 @@ impl Opener {
         self
     }
 
+    /// An opener of the same path, key, members and bounds, with replay
+    /// windows of its own and no floors: for frames of one path that are
+    /// sealed at very different times (a disk slot's beat, rewritten every
+    /// interval, and its services frame, rewritten on change only).
+    pub fn sibling(&self) -> Opener {
+        Opener {
+            key: self.key.clone(),
+            cluster: self.cluster.clone(),
+            kind: self.kind,
+            me: self.me.clone(),
+            clock: self.clock,
+            windows: HashMap::new(),
+            members: self.members.clone(),
+            floors: None,
+            stats: Rejections::default(),
+        }
+    }
+
     /// A new `[cluster] nodes`, keeping the replay windows.
     pub fn set_members(&mut self, nodes: &[String]) {
         self.members = Some(nodes.iter().map(|n| n.to_lowercase()).collect());

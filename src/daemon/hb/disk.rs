@@ -4,10 +4,22 @@
 //!
 //! Layout: the first 4 MiB hold 4 KiB metadata slots, slot *i* naming (NUL
 //! padded) the node that owns data slot *i*; data slot *i* starts at
-//! 4 MiB + *i* MiB and holds that node's latest sealed frame (wire.rs) as a
-//! u32 big-endian length and the frame. Only the first 64 slots are used,
-//! so one scan reads 256 KiB. I/O is O_DIRECT: on a real SAN another host
-//! writes the device, and a page cache would serve stale beats.
+//! 4 MiB + *i* MiB. Its first 4 KiB block holds that node's latest compact
+//! beat (dataset.rs) as a u32 big-endian length and the sealed frame
+//! (wire.rs); from 4 KiB to the end of the 1 MiB slot, the same way, the
+//! frame of its services part (`{"digest", "services"}`, dataset.rs). Only
+//! the first 64 slots are used. I/O is O_DIRECT: on a real SAN another
+//! host writes the device, and a page cache would serve stale beats.
+//!
+//! The tx writes the services frame only when its digest changed, and
+//! before the beat that names it; the beat block every interval (the
+//! watchdog's `written` tick is that write). The rx reads each peer's beat
+//! block every [`poll_every`], and the services frame only when the beat
+//! names a digest this node does not hold; a frame that does not open or
+//! does not match (a read torn by a write) is read again at the next poll.
+//! So the disk still carries whole datasets when the network is cut, and
+//! one poll reads 4 KiB per peer. Services too big for a slot are logged
+//! as an error, and the disk then carries beats only.
 //!
 //! A node's slot is its rank in the sorted `[cluster] nodes`: every node
 //! computes every slot alone, so two nodes can never take the same one (a
@@ -29,7 +41,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::{HbConf, sleep_until};
+use super::dataset;
+use super::{HbConf, sleep_until, take_beat};
 use crate::config::duration::deadline;
 use crate::daemon::orchestration::proof::SlotSeen;
 use crate::daemon::state::{Shared, advertised_watchdog};
@@ -113,29 +126,63 @@ fn write_meta(f: &File, slot: usize, nodename: &str) -> std::io::Result<()> {
     f.write_all_at(b.bytes(), slot as u64 * META_SLOT)
 }
 
-fn write_slot(f: &File, slot: usize, frame: &[u8]) -> std::io::Result<()> {
-    if frame.len() + 4 > DATA_SLOT as usize {
-        return Err(std::io::Error::other("heartbeat larger than a disk slot"));
+/// Where a frame goes in data slot `slot`: its beat block, or the
+/// services frame after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Beat,
+    Services,
+}
+
+impl Part {
+    fn offset(self, slot: usize) -> u64 {
+        let base = DATA_OFFSET + slot as u64 * DATA_SLOT;
+        match self {
+            Part::Beat => base,
+            Part::Services => base + BLOCK as u64,
+        }
+    }
+
+    /// The bytes it may take, length prefix included.
+    pub(crate) fn room(self) -> usize {
+        match self {
+            Part::Beat => BLOCK,
+            Part::Services => DATA_SLOT as usize - BLOCK,
+        }
+    }
+}
+
+fn write_slot(f: &File, slot: usize, part: Part, frame: &[u8]) -> std::io::Result<()> {
+    if frame.len() + 4 > part.room() {
+        return Err(std::io::Error::other(format!(
+            "a frame of {} bytes does not fit the {} bytes of a disk slot's {}",
+            frame.len(),
+            part.room() - 4,
+            match part {
+                Part::Beat => "beat block",
+                Part::Services => "services part",
+            }
+        )));
     }
     let mut b = Aligned::new(frame.len() + 4);
     b.bytes_mut()[..4].copy_from_slice(&(frame.len() as u32).to_be_bytes());
     b.bytes_mut()[4..4 + frame.len()].copy_from_slice(frame);
-    f.write_all_at(b.bytes(), DATA_OFFSET + slot as u64 * DATA_SLOT)
+    f.write_all_at(b.bytes(), part.offset(slot))
 }
 
-/// The length of the frame a data slot holds, from the slot's first bytes
-/// (at least 4); None for an empty slot or a length no slot can hold.
-pub(crate) fn frame_len(head: &[u8]) -> Option<usize> {
+/// The length of the frame a part holds, from its first bytes (at least
+/// 4); None for an empty part or a length the part cannot hold.
+pub(crate) fn frame_len(head: &[u8], part: Part) -> Option<usize> {
     let prefix: [u8; 4] = head.get(..4)?.try_into().ok()?;
     let len = u32::from_be_bytes(prefix) as usize;
-    (len != 0 && len + 4 <= DATA_SLOT as usize).then_some(len)
+    (len != 0 && len + 4 <= part.room()).then_some(len)
 }
 
-fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
-    let off = DATA_OFFSET + slot as u64 * DATA_SLOT;
+fn read_slot(f: &File, slot: usize, part: Part) -> std::io::Result<Vec<u8>> {
+    let off = part.offset(slot);
     let mut head = Aligned::new(BLOCK);
     f.read_exact_at(head.bytes_mut(), off)?;
-    let Some(len) = frame_len(head.bytes()) else {
+    let Some(len) = frame_len(head.bytes(), part) else {
         return Ok(Vec::new());
     };
     if len + 4 <= BLOCK {
@@ -144,6 +191,19 @@ fn read_slot(f: &File, slot: usize) -> std::io::Result<Vec<u8>> {
     let mut all = Aligned::new(len + 4);
     f.read_exact_at(all.bytes_mut(), off)?;
     Ok(all.bytes()[4..4 + len].to_vec())
+}
+
+/// How often the rx reads the beat blocks: a fifth of the interval, at
+/// least every 0.2 s and never more often than every 50 ms. The time a
+/// slot's change is first seen is the proof's clock (`SlotSeen.since`,
+/// proof.rs): the sooner a change is seen, the closer the proof is to the
+/// peer's real last write, and the sooner a dead peer is proven down. A
+/// poll reads 4 KiB per peer, so polling often costs little.
+pub(crate) fn poll_every(interval: std::time::Duration) -> std::time::Duration {
+    (interval / 5).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_millis(200),
+    )
 }
 
 /// `hb#N.tx` on a disk: rewrites this node's slot every interval.
@@ -175,14 +235,21 @@ pub(crate) fn tx(
         }
     };
     let mut slow_said: Option<Instant> = None;
+    // The digest of the services frame on the disk.
+    let mut on_disk: Option<String> = None;
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
-        let payload = shared.local_dataset().to_string();
+        let split = dataset::split(shared.local_dataset());
+        if on_disk.as_ref() != Some(&split.digest) {
+            // Before the beat that names it: a reader never finds a beat
+            // naming services that are not on the disk yet.
+            on_disk = write_services(&tid, &f, slot, &split, &mut sealer, &log);
+        }
         let ok = sealer
-            .seal(FrameKind::HbDisk, payload.as_bytes())
+            .seal(FrameKind::HbDisk, split.beat.to_string().as_bytes())
             .map_err(|e| e.to_string())
-            .and_then(|frame| write_slot(&f, slot, &frame).map_err(|e| e.to_string()));
+            .and_then(|frame| write_slot(&f, slot, Part::Beat, &frame).map_err(|e| e.to_string()));
         // A slow device delays the watchdog's pets: say so, at most every
         // 10 s, so that a reset it causes can be explained.
         let took = started.elapsed();
@@ -213,8 +280,67 @@ pub(crate) fn tx(
     }
 }
 
-/// `hb#N.rx` on a disk: reads the peers' slots every interval; a slot
-/// whose bytes did not change brings nothing (the peer may be dead).
+/// Writes the services frame of `split`; returns the digest now on the
+/// disk (None: written again at the next beat). Services too big for the
+/// slot are an error, logged, and the part is emptied so that readers do
+/// not read an older one for nothing: the disk carries beats only.
+fn write_services(
+    tid: &str,
+    f: &File,
+    slot: usize,
+    split: &dataset::Split,
+    sealer: &mut Sealer,
+    log: &Logger,
+) -> Option<String> {
+    let payload = dataset::services_answer(split).to_string();
+    // Checked before sealing too: a frame is longer than its payload, and
+    // the sealer refuses what no frame may carry.
+    let frame = if payload.len() + 4 > Part::Services.room() {
+        None
+    } else {
+        match sealer.seal(FrameKind::HbDisk, payload.as_bytes()) {
+            Ok(frame) => Some(frame).filter(|f| f.len() + 4 <= Part::Services.room()),
+            Err(e) => {
+                log.error(format!("{tid}: cannot seal the services part: {e}"));
+                return None;
+            }
+        }
+    };
+    let Some(frame) = frame else {
+        log.error(format!(
+            "{tid}: this node's services part is {} bytes, more than the {} a disk slot holds: \
+             the disk carries beats only, and the peers get the services over the network",
+            payload.len(),
+            Part::Services.room() - 4
+        ));
+        let empty = write_slot(f, slot, Part::Services, &[]);
+        return empty.ok().map(|()| split.digest.clone());
+    };
+    match write_slot(f, slot, Part::Services, &frame) {
+        Ok(()) => Some(split.digest.clone()),
+        Err(e) => {
+            log.warn(format!("{tid}: cannot write the services part: {e}"));
+            None
+        }
+    }
+}
+
+/// What the rx keeps of one peer's slot.
+#[derive(Default)]
+struct Seen {
+    /// The beat block's frame last read.
+    beat: Option<Vec<u8>>,
+    /// The digest its beat named that this node does not hold yet.
+    wants: Option<String>,
+    /// The services frame last opened and what it held (a frame opens
+    /// once: its seq is then taken), or why it was refused.
+    services: Option<(Vec<u8>, dataset::Checked)>,
+}
+
+/// `hb#N.rx` on a disk: reads the peers' beat blocks every
+/// [`poll_every`]; a block whose bytes did not change brings nothing (the
+/// peer may be dead). A beat naming services not held has them read from
+/// the slot, at this poll and the next ones until they match.
 pub(crate) fn rx(
     conf: HbConf,
     dev: String,
@@ -242,35 +368,47 @@ pub(crate) fn rx(
         .filter(|n| **n != shared.nodename)
         .filter_map(|n| slot_of(n, &nodes).ok().map(|i| (n.clone(), i)))
         .collect();
-    let mut last: Vec<Option<Vec<u8>>> = vec![None; SLOTS];
+    // The services frames have an opener of their own: one is sealed
+    // long before the beats read with it, and would be older than their
+    // replay window.
+    let mut services_opener = opener.sibling();
+    let mut last: Vec<Seen> = (0..SLOTS).map(|_| Seen::default()).collect();
+    let poll = poll_every(conf.interval);
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
         let mut failed = None;
         for (peer, i) in &peers {
-            let frame = match read_slot(&f, *i) {
+            let seen = &mut last[*i];
+            let frame = match read_slot(&f, *i, Part::Beat) {
                 Ok(frame) => frame,
                 Err(e) => {
                     failed = Some(e);
                     break;
                 }
             };
-            if last[*i].as_ref() == Some(&frame) {
-                continue;
+            if seen.beat.as_ref() != Some(&frame) {
+                // A first read finds whatever the disk held: a beat written
+                // long ago by a dead node is not a sign of life.
+                let first = seen.beat.is_none();
+                seen.beat = Some(frame.clone());
+                let beat = read_beat(&tid, &frame, peer, first, conf.timeout, &mut opener, &log);
+                if let Some((slot_seen, data)) = beat {
+                    if let Ok(mut s) = shared.slots.lock() {
+                        s.entry(conf.id.clone())
+                            .or_default()
+                            .insert(peer.clone(), slot_seen);
+                    }
+                    if let Some(data) = data {
+                        seen.wants = take_beat(&tid, peer, dataset::beat_of(data), &shared);
+                    }
+                }
             }
-            // A first read finds whatever the disk held: a beat written
-            // long ago by a dead node is not a sign of life.
-            let first = last[*i].is_none();
-            last[*i] = Some(frame.clone());
-            let seen = read_beat(&tid, &frame, peer, first, conf.timeout, &mut opener, &log);
-            if let Some((seen, data)) = seen {
-                if let Ok(mut s) = shared.slots.lock() {
-                    s.entry(conf.id.clone())
-                        .or_default()
-                        .insert(peer.clone(), seen);
-                }
-                if let Some(data) = data {
-                    shared.received(&tid, peer, data);
-                }
+            if seen.wants.is_some()
+                && let Err(e) =
+                    read_services(&tid, &f, (peer, *i), seen, &mut services_opener, &shared)
+            {
+                failed = Some(e);
+                break;
             }
         }
         match failed {
@@ -278,9 +416,67 @@ pub(crate) fn rx(
             None => shared.tick(&conf.id, |t, now| t.scanned = Some(now)),
             Some(e) => log.warn(format!("{tid}: cannot read {dev}: {e}")),
         }
-        shared.set_rejections(&tid, opener.stats.total());
-        sleep_until(deadline(started, conf.interval), &stop, &shared);
+        shared.set_rejections(&tid, opener.stats.total() + services_opener.stats.total());
+        sleep_until(deadline(started, poll), &stop, &shared);
     }
+}
+
+/// Reads `peer`'s services frame for the digest `seen.wants` and delivers
+/// it when it matches; otherwise (torn, older, refused) it is read again
+/// at the next poll. Err only when the device cannot be read.
+fn read_services(
+    tid: &str,
+    f: &File,
+    (peer, slot): (&str, usize),
+    seen: &mut Seen,
+    opener: &mut Opener,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let Some(want) = seen.wants.clone() else {
+        return Ok(());
+    };
+    // Fetched over the network meanwhile (hb/fetch.rs).
+    if shared.digest_of(peer).as_ref() == Some(&want) {
+        seen.wants = None;
+        return Ok(());
+    }
+    let frame = read_slot(f, slot, Part::Services)?;
+    if seen.services.as_ref().is_none_or(|(b, _)| *b != frame) {
+        if frame.is_empty() {
+            return Ok(());
+        }
+        // A frame that does not open may be a read torn by a write: read
+        // again at the next poll, and counted as refused by the opener.
+        let Some(read) = open_services(&frame, peer, opener) else {
+            return Ok(());
+        };
+        if read.is_err() {
+            // Sealed by the peer and wrong: refused once, not at each poll.
+            shared.refuse_dataset(tid);
+        }
+        seen.services = Some((frame, read));
+    }
+    if let Some((_, Ok((digest, services)))) = &seen.services
+        && *digest == want
+    {
+        shared.fetched(tid, peer, digest, services.clone());
+        seen.wants = None;
+    }
+    Ok(())
+}
+
+/// What a services frame read from `peer`'s slot holds (dataset.rs): None
+/// when it does not open or is not `peer`'s (torn, or misplaced), else
+/// the services checked against their digest, or why they are refused.
+pub(crate) fn open_services(
+    frame: &[u8],
+    peer: &str,
+    opener: &mut Opener,
+) -> Option<dataset::Checked> {
+    let o = opener.open(frame).ok().filter(|o| o.nodename == peer)?;
+    let answer: serde_json::Value =
+        serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
+    Some(dataset::read_services(&answer))
 }
 
 /// What a changed slot of `peer` holds: how the proof must see it, and the

@@ -1,5 +1,7 @@
 //! The multicast heartbeat (docs/behaviour.md, "Heartbeats"): every interval, one
-//! datagram carrying this node's sealed dataset goes to a group that every
+//! datagram carrying this node's sealed compact beat (dataset.rs: its size
+//! does not grow with the services, whose part the peers fetch over the
+//! listener on change) goes to a group that every
 //! peer on the segment has joined, so a beat costs one send whatever the
 //! number of nodes. `intf` pins both the sending and the joining interface
 //! (a host has several networks; the heartbeat must use the one meant for it).
@@ -16,7 +18,7 @@ use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrIn, bind, setsockopt, socket, sockopt,
 };
 
-use crate::daemon::hb::{self, HbConf};
+use crate::daemon::hb::{self, HbConf, fetch::Fetcher};
 use crate::daemon::state::Shared;
 use crate::daemon::wire::{Opener, Sealer};
 use crate::log::Logger;
@@ -47,11 +49,13 @@ pub(crate) fn group(conf: &HbConf) -> Result<SocketAddrV4, String> {
 
 /// A frame must fit one datagram: there is no fragmenting protocol above
 /// UDP here, and a truncated frame would only be refused by every peer.
+/// A compact beat is a few hundred bytes whatever the number of services;
+/// only node-level fields (a great many arbitrators) could grow it.
 pub(crate) fn check_size(len: usize) -> Result<(), String> {
     if len > MAX_DATAGRAM {
         return Err(format!(
             "the sealed heartbeat is {len} bytes, more than the {MAX_DATAGRAM} a UDP \
-             datagram holds: use a unicast or disk heartbeat for that many services"
+             datagram holds: use a unicast or disk heartbeat"
         ));
     }
     Ok(())
@@ -201,6 +205,7 @@ pub(crate) fn rx(
     conf: HbConf,
     group: SocketAddrV4,
     opener: Opener,
+    fetcher: Arc<Fetcher>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     log: Logger,
@@ -214,7 +219,7 @@ pub(crate) fn rx(
             return;
         }
     };
-    let mut rx = hb::RxState::new(opener);
+    let mut rx = hb::RxState::new(opener, fetcher, &conf);
     let mut buf = vec![0u8; RX_BUF];
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         match sock.recv_from(&mut buf) {

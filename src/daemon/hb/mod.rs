@@ -5,22 +5,30 @@
 //! has brought anything from it for `timeout` (`Shared::prune`).
 //! supervisor.rs starts, stops and revives the threads as node.conf says.
 //! What is shared by the media lives here: the beat loop, the frame kind
-//! of each path, and what an rx does with a frame.
+//! of each path, and what an rx does with a frame. A beat is compact
+//! (dataset.rs): the node-level fields and the digest of the services
+//! part, which a receiver fetches on change (fetch.rs; disk.rs reads it
+//! from the slot).
 
+pub(crate) mod dataset;
 pub(crate) mod disk;
+pub(crate) mod fetch;
 pub(crate) mod mcast;
 pub(crate) mod supervisor;
 pub(crate) mod unicast;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::blacklist::Blacklist;
-use super::state::Shared;
+use super::state::{Heard, Shared};
 use super::wire::{self, FrameKind, Opener, Sealer};
 use crate::config::duration::deadline;
 use crate::log::Logger;
+use dataset::Beat;
+use fetch::Fetcher;
 
 pub(crate) use crate::config::node::{DEFAULT_HB_INTERVAL as DEFAULT_INTERVAL, HbConf, HbMedium};
 #[cfg(test)]
@@ -47,8 +55,8 @@ pub(crate) fn path_kind(conf: &HbConf) -> FrameKind {
 }
 
 /// The tx loop every network heartbeat shares: each `interval` until a
-/// stop, seals this node's dataset as a frame of its path's kind and
-/// hands it to `send`, which reports the peers' beats.
+/// stop, seals this node's compact beat (dataset.rs) as a frame of its
+/// path's kind and hands it to `send`, which reports the peers' beats.
 pub(super) fn beat_every(
     conf: &HbConf,
     tid: &str,
@@ -63,7 +71,7 @@ pub(super) fn beat_every(
         // Alive and beating, whether or not the network carries it: the
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
-        let payload = shared.local_dataset().to_string();
+        let payload = dataset::split(shared.local_dataset()).beat.to_string();
         match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
@@ -72,40 +80,75 @@ pub(super) fn beat_every(
     }
 }
 
+/// What every rx does with a beat of `peer` (dataset.rs): a compact one
+/// refreshes the peer; a whole dataset is taken whole; one that does not
+/// decode is refused and counted. Returns the digest of the services
+/// part to fetch, when the beat names one this node does not hold.
+pub(crate) fn take_beat(
+    tid: &str,
+    peer: &str,
+    beat: Result<Beat, String>,
+    shared: &Shared,
+) -> Option<String> {
+    match beat {
+        Ok(Beat::Compact { fields, digest }) => match shared.heard(tid, peer, fields, Some(digest))
+        {
+            Heard::Wants(d) => Some(d),
+            Heard::Current | Heard::Refused => None,
+        },
+        Ok(Beat::Full(data)) => {
+            shared.received(tid, peer, data);
+            None
+        }
+        Err(_) => {
+            shared.refuse_dataset(tid);
+            None
+        }
+    }
+}
+
 /// What a network rx keeps from one frame to the next: the opener (its
-/// replay windows) and when it last logged a refusal from each source.
+/// replay windows), when it last logged a refusal from each source, and
+/// the fetcher of the services parts its beats name, with the timeout of
+/// one fetch.
 pub(super) struct RxState {
     pub opener: Opener,
     said: Blacklist,
+    fetch: (Arc<Fetcher>, Duration),
 }
 
 impl RxState {
-    pub(super) fn new(opener: Opener) -> RxState {
+    pub(super) fn new(opener: Opener, fetcher: Arc<Fetcher>, conf: &HbConf) -> RxState {
         RxState {
             opener,
             said: Blacklist::default(),
+            fetch: (fetcher, frame_deadline(conf)),
         }
     }
 
     /// What every network rx does with one opened (or refused) frame from
-    /// `from`: a peer's heartbeat refreshes it; our own frame, reflected or
-    /// looped back, is dropped (the opener takes only this path's kind); a
-    /// refusal is counted, and logged at most once per source every few
-    /// seconds (a junk stream must not rotate node.log away), naming the
-    /// sender and, for a frame outside the clock bound, the skew.
+    /// `from`: a peer's heartbeat refreshes it, and a digest not held sends
+    /// the fetcher for its services part (never waited for here); our own
+    /// frame, reflected or looped back, is dropped (the opener takes only
+    /// this path's kind); a refusal is counted, and logged at most once per
+    /// source every few seconds (a junk stream must not rotate node.log
+    /// away), naming the sender and, for a frame outside the clock bound,
+    /// the skew.
     pub(super) fn deliver(
         &mut self,
         tid: &str,
         from: IpAddr,
         result: Result<wire::Opened, wire::WireError>,
-        shared: &Shared,
+        shared: &Arc<Shared>,
         log: &Logger,
     ) {
         match result {
             Ok(o) if o.nodename == shared.nodename => {}
             Ok(o) => {
-                let data = serde_json::from_slice(&o.payload).unwrap_or(serde_json::Value::Null);
-                shared.received(tid, &o.nodename, data);
+                if take_beat(tid, &o.nodename, dataset::read_beat(&o.payload), shared).is_some() {
+                    let (fetcher, timeout) = &self.fetch;
+                    fetcher.want(tid, &o.nodename, *timeout, shared, log);
+                }
             }
             Err(wire::WireError::Closed) => {}
             Err(e) => self.refused(tid, from, &e, log),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{HbConf, HbMedium, disk, mcast, path_kind, unicast};
+use super::{HbConf, HbMedium, disk, fetch, mcast, path_kind, unicast};
 use crate::config::node::NodeConfig;
 use crate::daemon::state::Shared;
 use crate::daemon::{secret, watchdog, wire};
@@ -48,6 +48,8 @@ pub(crate) struct Heartbeats {
     cluster: String,
     /// When each section was last revived (`revive`).
     revived: BTreeMap<String, Instant>,
+    /// Fetches the peers' services parts for every network rx (fetch.rs).
+    fetcher: Arc<fetch::Fetcher>,
 }
 
 /// How often a section whose thread died is started again: its error (a
@@ -131,6 +133,7 @@ impl Heartbeats {
         } = *at;
         let members = conf.members(nodename);
         self.watchdog = watchdog::Conf::of(conf);
+        self.fetcher.configure(conf, nodename);
         if let Ok(mut n) = shared.cluster_nodes.lock() {
             *n = members.clone();
         }
@@ -175,6 +178,7 @@ impl Heartbeats {
                 return;
             }
         };
+        self.fetcher.set_key(key.clone());
         let cluster = self.cluster.clone();
         let peers: Vec<String> = self
             .members
@@ -228,14 +232,16 @@ impl Heartbeats {
                 Medium::Unicast => {
                     shared.set_thread(&rx_id, ThreadState::Running, &unicast::listen_on(&conf));
                     shared.set_thread(&tx_id, ThreadState::Running, "");
-                    s.spawn(move || unicast::rx(c, opener, sh, st, lg));
+                    let f = self.fetcher.clone();
+                    s.spawn(move || unicast::rx(c, opener, f, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || unicast::tx(conf, p, sealer, sh, flag, lg));
                 }
                 Medium::Multicast(group) => {
                     shared.set_thread(&rx_id, ThreadState::Running, &group.to_string());
                     shared.set_thread(&tx_id, ThreadState::Running, &group.to_string());
-                    s.spawn(move || mcast::rx(c, group, opener, sh, st, lg));
+                    let f = self.fetcher.clone();
+                    s.spawn(move || mcast::rx(c, group, opener, f, sh, st, lg));
                     let (sh, lg, p) = (shared.clone(), log.clone(), peers.clone());
                     s.spawn(move || mcast::tx(conf, group, p, sealer, sh, flag, lg));
                 }

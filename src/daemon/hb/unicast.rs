@@ -1,5 +1,5 @@
 //! Unicast heartbeats: every `interval` the tx thread sends this node's
-//! dataset, sealed (wire.rs), over one TCP connection to each peer of
+//! compact beat (dataset.rs), sealed (wire.rs), over one TCP connection to each peer of
 //! `[cluster] nodes`; the rx thread accepts on `port` and, for each frame
 //! that authenticates, refreshes that peer.
 
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{HbConf, RxState, beat_every};
+use super::{HbConf, RxState, beat_every, fetch::Fetcher};
 use crate::daemon::conns::Conns;
 use crate::daemon::deadline::Deadline;
 use crate::daemon::state::Shared;
@@ -84,6 +84,7 @@ pub(crate) fn listen_on(conf: &HbConf) -> String {
 pub(crate) fn rx(
     conf: HbConf,
     opener: Opener,
+    fetcher: Arc<Fetcher>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     log: Logger,
@@ -104,7 +105,7 @@ pub(crate) fn rx(
     };
     // Non-blocking accept, polled, so that a stop or a reload is noticed.
     let _ = listener.set_nonblocking(true);
-    let state = Mutex::new(RxState::new(opener));
+    let state = Mutex::new(RxState::new(opener, fetcher, &conf));
     let conns = Conns::new(PER_SOURCE, MAX_CONNS);
     let within = frame_deadline(&conf);
     std::thread::scope(|sc| {

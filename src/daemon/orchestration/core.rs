@@ -576,6 +576,14 @@ impl Core {
         if let Some(behind) = behind_on_order(mem, v, name) {
             return Wait(Some(behind));
         }
+        // Heard, its dataset not fetched yet: it may run it (hb/dataset.rs).
+        if let Some(n) = svc
+            .nodes
+            .iter()
+            .find(|n| v.peers.get(*n).is_some_and(|p| p.pending))
+        {
+            return Wait(Some(format!("waiting for {n}'s dataset")));
+        }
         if let Some(why) = &v.disk_stale {
             self.ready_since.remove(name);
             return Blocked(why.clone());

@@ -30,6 +30,10 @@ pub(crate) struct NodeView {
     pub frozen: bool,
     pub load15: Option<f64>,
     pub services: BTreeMap<String, SvcView>,
+    /// Heard, but its services part is not the one its last beat named
+    /// (first contact, or a change not fetched yet: hb/dataset.rs):
+    /// `services` is not to be read as all it runs.
+    pub pending: bool,
 }
 
 /// The availabilities that count as running.
@@ -67,6 +71,7 @@ impl NodeView {
             frozen,
             load15,
             services,
+            pending: false,
         })
     }
 
@@ -130,5 +135,58 @@ mod tests {
             let e = NodeView::from_json(&bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    /// A peer heard whose services are not fetched yet is not a peer that
+    /// runs nothing: the core does not start what it may run.
+    #[test]
+    fn no_start_while_a_peer_of_the_service_is_pending() {
+        use super::super::core::{Command, Core, LocalSvc, Orchestrate, View};
+        use super::super::memory::Memory;
+        use std::time::{Duration, Instant};
+        let svc = LocalSvc {
+            orchestrate: Orchestrate::Ha,
+            placement: crate::placement::Placement::NodesOrder,
+            nodes: vec!["node1".into(), "node2".into()],
+            ..LocalSvc::default()
+        };
+        let pending = NodeView {
+            pending: true,
+            ..NodeView::default()
+        };
+        let mut v = View {
+            local: "node1".into(),
+            node_frozen: false,
+            services: BTreeMap::from([("svc1".to_string(), svc)]),
+            me: NodeView::default(),
+            peers: BTreeMap::from([("node2".to_string(), pending)]),
+            silent: BTreeMap::new(),
+            disk_stale: None,
+            stonith: std::collections::BTreeSet::new(),
+            settled: true,
+            now: Instant::now(),
+            wall: 1e9,
+        };
+        let mut core = Core::new(Duration::ZERO);
+        let mut mem = Memory::default();
+        let cmds = core.decide(&mut mem, &v);
+        assert!(
+            !cmds.iter().any(|c| matches!(c, Command::Start(..))),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.contains(&Command::Why(
+                "svc1".into(),
+                Some("waiting for node2's dataset".into())
+            )),
+            "{cmds:?}"
+        );
+        // Fetched, and running nothing: this node starts it.
+        v.peers.get_mut("node2").unwrap().pending = false;
+        let cmds = core.decide(&mut mem, &v);
+        assert!(
+            cmds.iter().any(|c| matches!(c, Command::Start(..))),
+            "{cmds:?}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod system;
 mod system_daemon;
+mod system_disk_hb;
 mod system_failover;
 mod system_mcast;
 mod system_quorum;

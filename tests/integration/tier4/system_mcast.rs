@@ -1,7 +1,8 @@
 //! Tier 4: the multicast heartbeat between two lab nodes (docs/behaviour.md,
 //! "Heartbeats"): each daemon sees the other beat through the group on eth0, a bad
 //! group is refused by name, garbage datagrams to the group are counted and
-//! harmless, and a dead peer is lost within the timeout.
+//! harmless, and a dead peer is lost within the timeout; with compact beats
+//! a thousand services reach the peer over multicast alone.
 
 use std::time::Duration;
 
@@ -26,6 +27,24 @@ fn svcmon_row(lab: &Lab, node: &str, thread: &str) -> (Vec<String>, String) {
     (row, out.dump())
 }
 
+/// Makes `node` a member of node1 and node2's cluster with a multicast
+/// heartbeat on eth0 alone, runs `before_start` (shell, ending in `&& `
+/// when not empty), and starts its daemon.
+#[track_caller]
+fn start_on_multicast(lab: &Lab, node: &str, before_start: &str) {
+    lab.sh(
+        node,
+        &format!(
+            "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+             nodemgr set --param cluster.secret --value {SECRET} && \
+             nodemgr set --param hb#1.type --value multicast && \
+             nodemgr set --param hb#1.intf --value eth0 && {before_start}\
+             nodemgr daemon start"
+        ),
+    )
+    .ok();
+}
+
 #[test]
 fn multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node() {
     lab_test!();
@@ -44,17 +63,7 @@ fn multicast_heartbeats_see_the_peer_refuse_garbage_and_lose_a_dead_node() {
         } else {
             ""
         };
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value multicast && \
-                 nodemgr set --param hb#1.intf --value eth0 && {bad}\
-                 nodemgr daemon start"
-            ),
-        )
-        .ok();
+        start_on_multicast(&lab, n, bad);
     }
     for (me, peer) in [("node1", "node2"), ("node2", "node1")] {
         wait_for(&lab, me, &format!("seen {peer} beating"), |st| {
@@ -102,4 +111,106 @@ for b in [forged, forged[:20], b"GET / HTTP/1.0\r\n\r\n", b""]:
     // 3 s timeout (+ the 200 ms prune tick and our polling).
     lab::power_loss_is_seen(&lab, "node2", "node1");
     lab.sh("node1", "nodemgr daemon stop").ok();
+}
+
+/// Polls `node`'s daemon status until `ok` holds, for `secs` at most;
+/// says what it last saw of `peer`'s services when it gives up (the whole
+/// status would be thousands of lines).
+#[track_caller]
+fn wait_long(
+    lab: &Lab,
+    node: &str,
+    peer: &str,
+    secs: u64,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let st = status(lab, node);
+        if ok(&st) {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            let services = &st["nodes"][peer]["services"];
+            let count = services.as_object().map_or(0, serde_json::Map::len);
+            let mut short = st.clone();
+            short["nodes"][peer]["services"] = serde_json::json!(format!("{count} services"));
+            let log = lab.sh(node, "tail -n 40 /var/log/opensvc/node.log").stdout;
+            let peer_log = lab.sh(peer, "tail -n 40 /var/log/opensvc/node.log").stdout;
+            panic!(
+                "{node}: never {what} within {secs} s:\n{short:#}\n--- {node} node.log ---\n{log}\n--- {peer} node.log ---\n{peer_log}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A thousand services on node1 with a multicast heartbeat alone: every
+/// beat is compact (a digest of the services), so it fits a datagram, and
+/// node2 fetches the services from node1's listener; one service frozen
+/// on node1 reaches node2 the same way.
+#[test]
+fn a_thousand_services_reach_the_peer_over_multicast_alone() {
+    lab_test!();
+    let lab = Lab::up(&["--nodes", "2"]);
+    const COUNT: usize = 1000;
+    // Cheap services: one app resource with no launchers, nothing to probe.
+    lab.sh(
+        "node1",
+        &format!(
+            "mkdir -p /etc/opensvc/none.d && for i in $(seq {COUNT}); do \
+             printf '[DEFAULT]\\nservice_type = TST\\nnodes = node1\\n[app]\\ndir = /etc/opensvc/none.d\\n' \
+             >/etc/opensvc/m$i.conf; done"
+        ),
+    )
+    .ok();
+    for n in ["node1", "node2"] {
+        lab.install(n);
+        start_on_multicast(&lab, n, "");
+    }
+    let services_of = |st: &serde_json::Value| {
+        st["nodes"]["node1"]["services"]
+            .as_object()
+            .map_or(0, serde_json::Map::len)
+    };
+    wait_long(
+        &lab,
+        "node2",
+        "node1",
+        180,
+        "saw node1's 1000 services",
+        |st| services_of(st) == COUNT && st["threads"]["hb#1.rx"]["peers"]["node1"] == true,
+    );
+    // node1's beats went out whole: its tx sent them (a datagram too big
+    // is not sent, and marks the peers not beating), and nothing was
+    // refused on either side.
+    let st1 = status(&lab, "node1");
+    assert_eq!(
+        st1["threads"]["hb#1.tx"]["peers"]["node2"], true,
+        "{:#}",
+        st1["threads"]
+    );
+    let st2 = status(&lab, "node2");
+    assert!(
+        st2["threads"]["hb#1.rx"].get("refused_datasets").is_none(),
+        "{:#}",
+        st2["threads"]
+    );
+    // A change on node1 reaches node2.
+    lab.sh("node1", "svcmgr -s m500 freeze").ok();
+    wait_long(
+        &lab,
+        "node2",
+        "node1",
+        30,
+        "saw m500 frozen on node1",
+        |st| {
+            st["nodes"]["node1"]["services"]["m500"]["frozen"] == true
+                && st["nodes"]["node1"]["services"]["m499"]["frozen"] == false
+        },
+    );
+    for n in ["node1", "node2"] {
+        lab.sh(n, "nodemgr daemon stop").ok();
+    }
 }

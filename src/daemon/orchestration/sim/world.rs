@@ -593,6 +593,7 @@ impl<'a> World<'a> {
             frozen: n.frozen_all,
             load15: Some(0.0),
             services,
+            pending: false,
         }
     }
 
