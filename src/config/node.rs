@@ -288,12 +288,18 @@ fn count(kind: SectionKind, s: Option<&Section>, key: &str) -> Option<usize> {
     (min..=max).contains(&n).then(|| usize::try_from(n).ok())?
 }
 
-/// `[node] max_parallel` when unset: the online CPUs, at least 2. A start
-/// mostly waits (on a probe's answer, a tool), so even one CPU overlaps two.
+/// `[node] max_parallel` when unset: twice the online CPUs, at least 8. A
+/// start mostly waits (the address probe's 150 ms, the announce's 100 ms,
+/// a tool), so the cores do not bound it: on 2 CPUs, 50 services took 3.5
+/// times one service's gap 2 at a time, 1.75 times 8 at a time
+/// (BENCHMARKS.md, "Parallel takeover").
 pub(crate) fn default_max_parallel() -> usize {
     // SAFETY: sysconf only reads a system value.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(online).unwrap_or(1).max(2)
+    usize::try_from(online)
+        .unwrap_or(1)
+        .saturating_mul(2)
+        .max(8)
 }
 
 fn cluster_section(s: Option<&Section>) -> ClusterSection {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::hb::dataset;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
-use super::orchestration::view::NodeView;
+use super::orchestration::view::{NodeView, SvcView};
 use crate::config::node::SplitAction;
 use crate::placement::Placement;
 use crate::status::Status;
@@ -521,6 +521,44 @@ impl Shared {
         lost
     }
 
+    /// This node's dataset as the decision core reads a peer's (view.rs),
+    /// built from the typed data: the same as decoding `local_dataset`,
+    /// which the monitor's pass did every second, and which cost a tenth
+    /// of an idle daemon's CPU at 1000 services.
+    pub(crate) fn local_view(&self) -> NodeView {
+        let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
+        let reached = self
+            .expects_reached
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        let Ok(node) = self.node.lock() else {
+            return NodeView::default();
+        };
+        let services = node
+            .services
+            .iter()
+            .map(|(name, s)| {
+                let order = expects.get(name).cloned();
+                let v = SvcView {
+                    up: super::orchestration::view::is_up(s.avail.as_str()),
+                    frozen: s.frozen,
+                    start_failed: s.smon == Smon::StartFailed,
+                    reached: order.is_some() && reached.contains(name),
+                    order,
+                };
+                (name.clone(), v)
+            })
+            .collect();
+        NodeView {
+            frozen: node.frozen,
+            // JSON has no NaN: the dataset says null, read as no load.
+            load15: node.load15.is_finite().then_some(node.load15),
+            services,
+            pending: false,
+        }
+    }
+
     /// This node's part of the status: what the heartbeats send.
     pub(crate) fn local_dataset(&self) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
@@ -751,6 +789,59 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The typed view the core reads of this node is the dataset the
+    /// peers decode: orders, reached orders, failed starts, frozen
+    /// instances, a load that JSON cannot carry.
+    #[test]
+    fn the_local_view_is_the_decoded_local_dataset() {
+        let sh = Shared::new("node1");
+        let svc = |avail: Status, frozen: bool, smon: Smon| ServiceData {
+            avail,
+            overall: avail,
+            frozen,
+            cluster_type: "failover".into(),
+            nodes: vec!["node1".into(), "node2".into()],
+            drpnodes: Vec::new(),
+            error: None,
+            orchestrate: Orchestrate::Ha,
+            placement: Placement::NodesOrder,
+            smon,
+            config: None,
+            watched: Vec::new(),
+            monitor_action: SplitAction::FreezeStop,
+            why: None,
+        };
+        for load15 in [0.25, f64::NAN] {
+            {
+                let mut n = sh.node.lock().unwrap();
+                n.load15 = load15;
+                n.frozen = true;
+                n.services = BTreeMap::from([
+                    ("a".into(), svc(Status::Up, false, Smon::Idle)),
+                    ("b".into(), svc(Status::Down, true, Smon::StartFailed)),
+                    ("c".into(), svc(Status::Warn, false, Smon::Ready)),
+                    ("d".into(), svc(Status::StdbyUp, false, Smon::Idle)),
+                ]);
+            }
+            let order = |target, by: &str| crate::order::Order {
+                target,
+                at: 1_700_000_000.5,
+                by: by.into(),
+            };
+            *sh.expects.lock().unwrap() = BTreeMap::from([
+                ("a".into(), order(crate::order::Target::Stopped, "node2")),
+                (
+                    "b".into(),
+                    order(crate::order::Target::Placed("node2".into()), "node1"),
+                ),
+            ]);
+            // "c" reached without an order: not advertised, not read.
+            *sh.expects_reached.lock().unwrap() = BTreeSet::from(["a".into(), "c".into()]);
+            let decoded = NodeView::from_json(&sh.local_dataset()).unwrap();
+            assert_eq!(sh.local_view(), decoded, "load15 {load15}");
+        }
+    }
 
     fn lose_all(sh: &Shared) -> Vec<String> {
         // A zero timeout: every peer heard so far is stale.

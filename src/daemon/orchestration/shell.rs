@@ -380,7 +380,7 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
     let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
     let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
     let ticks = shared.ticks();
-    let me = super::view::NodeView::from_json(&shared.local_dataset()).unwrap_or_default();
+    let me = shared.local_view();
     let services: BTreeMap<String, LocalSvc> = node
         .services
         .iter()
