@@ -71,7 +71,7 @@ pub(super) fn main(args: Vec<OsString>) -> i32 {
 /// The daemon's view, else this node's services with a note on stderr
 /// (exit 1: the daemon does not run).
 fn monitor(paths: &Paths, json: bool, color: bool) -> i32 {
-    if let Some(answer) = daemon_status(paths) {
+    if let Some(answer) = daemon_status(paths, json) {
         print_view(&answer["data"], json, color);
         return 0;
     }
@@ -83,9 +83,17 @@ fn monitor(paths: &Paths, json: bool, color: bool) -> i32 {
     1
 }
 
-/// The one call to the daemon's local socket.
-fn daemon_status(paths: &Paths) -> Option<Value> {
-    client::request(paths, "daemon_status")
+/// The one call to the daemon's local socket: the whole status for
+/// `--format json`, the table's part of it otherwise.
+fn daemon_status(paths: &Paths, json: bool) -> Option<Value> {
+    if json {
+        client::request(paths, "daemon_status")
+    } else {
+        client::ask(
+            paths,
+            &json!({"action": "daemon_status", "options": {"view": "svcmon"}}),
+        )
+    }
 }
 
 fn print_view(data: &Value, json: bool, color: bool) {
@@ -166,7 +174,7 @@ fn local_view(paths: &Paths) -> Value {
 /// `nodemgr daemon status`: the daemon's view only; 1 when no daemon
 /// answers.
 pub(super) fn show(paths: &Paths, json: bool, color: bool) -> i32 {
-    let Some(answer) = daemon_status(paths) else {
+    let Some(answer) = daemon_status(paths, json) else {
         eprintln!(
             "svcmon: no agent daemon answers on {}: start it with 'nodemgr daemon start'",
             client::socket_path(paths).display()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::state::Shared;
+use super::state::{Shared, StatusView};
 use crate::client::socket_path;
 use crate::log::Logger;
 use crate::paths::Paths;
@@ -58,7 +58,14 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
     }
     let req: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
     let answer = match req.get("action").and_then(Value::as_str) {
-        Some("daemon_status") => json!({"status": 0, "data": shared.status_json()}),
+        Some("daemon_status") => {
+            let view = if req["options"]["view"] == "svcmon" {
+                StatusView::Svcmon
+            } else {
+                StatusView::Full
+            };
+            json!({"status": 0, "data": shared.status_view(view)})
+        }
         Some("daemon_stop") => {
             shared.request_stop();
             json!({"status": 0})

@@ -168,6 +168,47 @@ pub(crate) struct Peer {
     pub digest: Option<String>,
 }
 
+/// How much of the status a local-socket client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusView {
+    /// Everything (`svcmon --format json`, docs/json.md).
+    Full,
+    /// svcmon's table: every node's entries for this node's services only
+    /// (its rows), with only the fields the table reads. On 16 nodes of a
+    /// thousand services each, the whole answer is 16,000 entries of which
+    /// the table shows this node's thousand.
+    Svcmon,
+}
+
+/// A node's dataset cut to svcmon's rows and to the fields the table
+/// reads (`render::svcmon::FIELDS`); node-level fields are kept whole.
+fn svcmon_cut(data: &Value, rows: &BTreeSet<String>) -> Value {
+    let Some(obj) = data.as_object() else {
+        return data.clone();
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in obj {
+        if k != "services" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(services) = obj.get("services").and_then(Value::as_object) {
+        let cut: serde_json::Map<String, Value> = services
+            .iter()
+            .filter(|(name, _)| rows.contains(*name))
+            .map(|(name, s)| {
+                let fields = crate::render::svcmon::FIELDS
+                    .iter()
+                    .filter_map(|f| s.get(*f).map(|v| ((*f).to_string(), v.clone())))
+                    .collect::<serde_json::Map<String, Value>>();
+                (name.clone(), Value::Object(fields))
+            })
+            .collect();
+        out.insert("services".into(), Value::Object(cut));
+    }
+    Value::Object(out)
+}
+
 /// What a beat asks of its receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Heard {
@@ -731,6 +772,12 @@ impl Shared {
 
     /// The `daemon_status` answer: plain JSON, rendered by svcmon.
     pub(crate) fn status_json(&self) -> Value {
+        self.status_view(StatusView::Full)
+    }
+
+    /// The `daemon_status` answer, whole or cut to what svcmon's table
+    /// shows ([`StatusView`]).
+    pub(crate) fn status_view(&self, view: StatusView) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
         let refused = self
@@ -762,10 +809,27 @@ impl Shared {
             })
             .unwrap_or_default();
         let mut nodes = serde_json::Map::new();
-        nodes.insert(self.nodename.clone(), self.local_dataset());
-        if let Ok(peers) = self.peers.lock() {
-            for (n, p) in peers.iter() {
-                nodes.insert(n.clone(), p.data.clone());
+        let local = self.local_dataset();
+        match view {
+            StatusView::Full => {
+                nodes.insert(self.nodename.clone(), local);
+                if let Ok(peers) = self.peers.lock() {
+                    for (n, p) in peers.iter() {
+                        nodes.insert(n.clone(), p.data.clone());
+                    }
+                }
+            }
+            StatusView::Svcmon => {
+                let rows: BTreeSet<String> = local["services"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                nodes.insert(self.nodename.clone(), svcmon_cut(&local, &rows));
+                if let Ok(peers) = self.peers.lock() {
+                    for (n, p) in peers.iter() {
+                        nodes.insert(n.clone(), svcmon_cut(&p.data, &rows));
+                    }
+                }
             }
         }
         let cluster_nodes = self
@@ -841,6 +905,70 @@ mod tests {
             let decoded = NodeView::from_json(&sh.local_dataset()).unwrap();
             assert_eq!(sh.local_view(), decoded, "load15 {load15}");
         }
+    }
+
+    /// svcmon's table is the same from the whole status and from the cut
+    /// the daemon sends it, and the cut leaves out other nodes' services.
+    #[test]
+    fn svcmon_renders_the_same_table_from_its_cut() {
+        let sh = Shared::new("node1");
+        let svc = |avail: Status, smon: Smon, why: Option<&str>| ServiceData {
+            avail,
+            overall: Status::Warn,
+            frozen: smon == Smon::Idle,
+            cluster_type: "failover".into(),
+            nodes: vec!["node1".into(), "node2".into()],
+            drpnodes: vec!["node3".into()],
+            error: None,
+            orchestrate: Orchestrate::Ha,
+            placement: Placement::LoadAvg,
+            smon,
+            config: None,
+            watched: Vec::new(),
+            monitor_action: SplitAction::FreezeStop,
+            why: why.map(String::from),
+        };
+        {
+            let mut n = sh.node.lock().unwrap();
+            n.load15 = 0.5;
+            n.services = BTreeMap::from([
+                ("a".into(), svc(Status::Up, Smon::Idle, None)),
+                (
+                    "b".into(),
+                    svc(Status::Down, Smon::StartFailed, Some("start failed here")),
+                ),
+            ]);
+            n.services.get_mut("b").unwrap().error = Some("bad".into());
+        }
+        sh.received(
+            "hb#1.rx",
+            "node2",
+            json!({"load15": 0.25, "frozen": false, "monitor": "idle", "services": {
+                "a": {"avail": "down", "overall": "down", "frozen": true, "smon": "ready",
+                      "nodes": ["node1", "node2"], "drpnodes": [], "placement": "load avg",
+                      "orchestrate": "ha", "why": "node1 silent", "config": {"mtime": 1.0, "cksum": "x"}},
+                "only2": {"avail": "up", "overall": "up", "nodes": ["node2"]}}}),
+        );
+        *sh.cluster_nodes.lock().unwrap() = vec!["node1".into(), "node2".into(), "node3".into()];
+        let full = sh.status_view(StatusView::Full);
+        let cut = sh.status_view(StatusView::Svcmon);
+        for color in [false, true] {
+            assert_eq!(
+                crate::render::svcmon::render(&full, color),
+                crate::render::svcmon::render(&cut, color)
+            );
+        }
+        assert!(full["nodes"]["node2"]["services"].get("only2").is_some());
+        assert!(
+            cut["nodes"]["node2"]["services"].get("only2").is_none(),
+            "{cut:#}"
+        );
+        assert!(
+            cut["nodes"]["node2"]["services"]["a"]
+                .get("config")
+                .is_none(),
+            "{cut:#}"
+        );
     }
 
     fn lose_all(sh: &Shared) -> Vec<String> {

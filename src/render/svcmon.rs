@@ -28,6 +28,24 @@ fn visible_len(s: &str) -> usize {
     n
 }
 
+/// The fields of a service entry this table reads (`cell`, `leader`,
+/// `notes`, the Services rows): the daemon sends svcmon only these
+/// (daemon/state.rs, `StatusView::Svcmon`). A test renders a status whole
+/// and cut to them, and compares.
+pub(crate) const FIELDS: &[&str] = &[
+    "avail",
+    "overall",
+    "frozen",
+    "smon",
+    "error",
+    "why",
+    "nodes",
+    "drpnodes",
+    "placement",
+    "orchestrate",
+    "cluster_type",
+];
+
 /// A service's cell on one node: avail icon, `!` when overall is warn, `^`
 /// on the placement leader, `*` when frozen; `?` when the node has no data
 /// for it.
