@@ -122,6 +122,7 @@ pub(crate) fn foreground(paths: &Paths, nodename: &str) -> i32 {
         return 1;
     }
     exec::install_signal_handlers();
+    abort_on_panic();
     few_malloc_arenas();
     let shared = Arc::new(Shared::new(nodename));
     let runner = RealRunner::new();
@@ -333,6 +334,21 @@ pub(crate) fn stop(paths: &Paths) -> i32 {
     }
     eprintln!("the daemon did not stop within 30 s");
     1
+}
+
+/// A thread that panics leaves the locks it held poisoned, and every later
+/// `lock()` of them fails: the daemon would go on with its peers unheard
+/// and nothing decided, while its heartbeats still said it was alive.
+/// Release builds abort on a panic (Cargo.toml); this makes every build
+/// do so, the debug build the lab tests run included, after the usual
+/// report on stderr (the journal): the service manager starts a fresh
+/// agent within the watchdog timeout, or the watchdog resets the node.
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
 }
 
 /// glibc gives each thread that allocates while another holds an arena an
