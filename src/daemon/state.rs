@@ -602,6 +602,14 @@ impl Shared {
 
     /// This node's part of the status: what the heartbeats send.
     pub(crate) fn local_dataset(&self) -> Value {
+        self.dataset(StatusView::Full)
+    }
+
+    /// This node's dataset, whole or with only the service fields svcmon's
+    /// table reads (and none of the orders, stamps and restart counts it
+    /// does not): built straight from the typed data, which a svcmon call
+    /// otherwise paid twice, once to build and once to cut.
+    fn dataset(&self, view: StatusView) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
         let reached = self
@@ -614,6 +622,24 @@ impl Shared {
             .services
             .iter()
             .map(|(name, s)| {
+                if view == StatusView::Svcmon {
+                    let mut entry = json!({
+                        "avail": s.avail.as_str(),
+                        "overall": s.overall.as_str(),
+                        "frozen": s.frozen,
+                        "cluster_type": s.cluster_type,
+                        "nodes": s.nodes,
+                        "drpnodes": s.drpnodes,
+                        "error": s.error,
+                        "orchestrate": s.orchestrate.as_str(),
+                        "placement": s.placement.as_str(),
+                        "smon": s.smon.as_str(),
+                    });
+                    if let Some(why) = &s.why {
+                        entry["why"] = json!(why);
+                    }
+                    return (name.clone(), entry);
+                }
                 let mut entry = json!({
                         "avail": s.avail.as_str(),
                         "overall": s.overall.as_str(),
@@ -809,7 +835,7 @@ impl Shared {
             })
             .unwrap_or_default();
         let mut nodes = serde_json::Map::new();
-        let local = self.local_dataset();
+        let local = self.dataset(view);
         match view {
             StatusView::Full => {
                 nodes.insert(self.nodename.clone(), local);
@@ -824,7 +850,7 @@ impl Shared {
                     .as_object()
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
-                nodes.insert(self.nodename.clone(), svcmon_cut(&local, &rows));
+                nodes.insert(self.nodename.clone(), local);
                 if let Ok(peers) = self.peers.lock() {
                     for (n, p) in peers.iter() {
                         nodes.insert(n.clone(), svcmon_cut(&p.data, &rows));
