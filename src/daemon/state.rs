@@ -562,17 +562,23 @@ impl Shared {
         lost
     }
 
-    /// This node's dataset as the decision core reads a peer's (view.rs),
-    /// built from the typed data: the same as decoding `local_dataset`,
-    /// which the monitor's pass did every second, and which cost a tenth
-    /// of an idle daemon's CPU at 1000 services.
-    pub(crate) fn local_view(&self) -> NodeView {
+    /// The orders this node holds, by service, and those it saw reached.
+    fn orders_held(&self) -> (BTreeMap<String, crate::order::Order>, BTreeSet<String>) {
         let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
         let reached = self
             .expects_reached
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default();
+        (expects, reached)
+    }
+
+    /// This node's dataset as the decision core reads a peer's (view.rs),
+    /// built from the typed data: the same as decoding `local_dataset`,
+    /// which the monitor's pass did every second, and which cost a tenth
+    /// of an idle daemon's CPU at 1000 services.
+    pub(crate) fn local_view(&self) -> NodeView {
+        let (expects, reached) = self.orders_held();
         let Ok(node) = self.node.lock() else {
             return NodeView::default();
         };
@@ -611,52 +617,34 @@ impl Shared {
     /// otherwise paid twice, once to build and once to cut.
     fn dataset(&self, view: StatusView) -> Value {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
-        let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
-        let reached = self
-            .expects_reached
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default();
+        let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let services: serde_json::Map<String, Value> = node
             .services
             .iter()
             .map(|(name, s)| {
-                if view == StatusView::Svcmon {
-                    let mut entry = json!({
-                        "avail": s.avail.as_str(),
-                        "overall": s.overall.as_str(),
-                        "frozen": s.frozen,
-                        "cluster_type": s.cluster_type,
-                        "nodes": s.nodes,
-                        "drpnodes": s.drpnodes,
-                        "error": s.error,
-                        "orchestrate": s.orchestrate.as_str(),
-                        "placement": s.placement.as_str(),
-                        "smon": s.smon.as_str(),
-                    });
-                    if let Some(why) = &s.why {
-                        entry["why"] = json!(why);
-                    }
-                    return (name.clone(), entry);
-                }
+                // What svcmon's table reads; the rest for the peers and
+                // `svcmon --format json` only.
                 let mut entry = json!({
-                        "avail": s.avail.as_str(),
-                        "overall": s.overall.as_str(),
-                        "frozen": s.frozen,
-                        "cluster_type": s.cluster_type,
-                        "nodes": s.nodes,
-                        "drpnodes": s.drpnodes,
-                        "error": s.error,
-                        "orchestrate": s.orchestrate.as_str(),
-                        "placement": s.placement.as_str(),
-                        "smon": s.smon.as_str(),
-                        "config": s.config.as_ref().map(|c| c.to_json()),
-                        "restart": restarts.get(name).cloned().unwrap_or_default(),
+                    "avail": s.avail.as_str(),
+                    "overall": s.overall.as_str(),
+                    "frozen": s.frozen,
+                    "cluster_type": s.cluster_type,
+                    "nodes": s.nodes,
+                    "drpnodes": s.drpnodes,
+                    "error": s.error,
+                    "orchestrate": s.orchestrate.as_str(),
+                    "placement": s.placement.as_str(),
+                    "smon": s.smon.as_str(),
                 });
                 if let Some(why) = &s.why {
                     entry["why"] = json!(why);
                 }
+                if view == StatusView::Svcmon {
+                    return (name.clone(), entry);
+                }
+                entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
+                entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
                 if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
                     && let Value::Object(fields) = o.to_json()
                 {
