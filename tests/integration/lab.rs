@@ -326,6 +326,26 @@ impl Lab {
 
     /// svcmgr and the nodemgr link in the node's own /usr/bin (its overlay:
     /// the host's is untouched).
+    /// Installs the binary on node1 and node2, joins them in one cluster
+    /// with a unicast heartbeat and a disk heartbeat on `dev`, and starts
+    /// their daemons.
+    pub(crate) fn start_pair_unicast_and_disk(&self, secret: &str, dev: &str) {
+        for n in ["node1", "node2"] {
+            self.install(n);
+            self.sh(
+                n,
+                &format!(
+                    "nodemgr set --param cluster.nodes --value 'node1 node2' && \
+                     nodemgr set --param cluster.secret --value {secret} && \
+                     nodemgr set --param hb#1.type --value unicast && \
+                     nodemgr set --param hb#2.type --value disk && \
+                     nodemgr set --param hb#2.dev --value {dev} && nodemgr daemon start"
+                ),
+            )
+            .ok();
+        }
+    }
+
     pub(crate) fn install(&self, node: &str) {
         self.sh(
             node,

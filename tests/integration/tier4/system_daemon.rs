@@ -109,20 +109,7 @@ fn a_cut_link_is_not_a_dead_node_when_the_disk_heartbeat_beats() {
     lab_test!();
     let lab = Lab::up(&["--nodes", "2", "--disks", "rawhb:8M"]);
     let dev = lab.get("disk_rawhb");
-    for n in ["node1", "node2"] {
-        lab.install(n);
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value unicast && \
-                 nodemgr set --param hb#2.type --value disk && \
-                 nodemgr set --param hb#2.dev --value {dev} && nodemgr daemon start"
-            ),
-        )
-        .ok();
-    }
+    lab.start_pair_unicast_and_disk(SECRET, &dev);
     wait_for(&lab, "node1", "seen node2 on both heartbeats", |st| {
         st["threads"]["hb#1.rx"]["peers"]["node2"] == true
             && st["threads"]["hb#2.rx"]["peers"]["node2"] == true

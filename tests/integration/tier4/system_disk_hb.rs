@@ -22,20 +22,7 @@ fn a_node_cut_from_the_network_is_still_seen_with_its_services_on_the_disk() {
     // Cut before anything starts: node2 never hears node1 on the network,
     // nor reaches its listener; everything it learns comes from the disk.
     lab.sh("node1", "ip link set eth0 down").ok();
-    for n in ["node1", "node2"] {
-        lab.install(n);
-        lab.sh(
-            n,
-            &format!(
-                "nodemgr set --param cluster.nodes --value 'node1 node2' && \
-                 nodemgr set --param cluster.secret --value {SECRET} && \
-                 nodemgr set --param hb#1.type --value unicast && \
-                 nodemgr set --param hb#2.type --value disk && \
-                 nodemgr set --param hb#2.dev --value {dev} && nodemgr daemon start"
-            ),
-        )
-        .ok();
-    }
+    lab.start_pair_unicast_and_disk(SECRET, &dev);
     let cut1 = |st: &serde_json::Value| st["nodes"]["node1"]["services"]["cut1"].clone();
     let st = wait_for(&lab, "node2", "seen node1's services on the disk", |st| {
         st["threads"]["hb#2.rx"]["peers"]["node1"] == true
