@@ -66,6 +66,14 @@ pub(crate) fn take_in(
             .get(&svc)
             .is_none_or(|held| held.ahead(now).is_some() || o.newer_than(held))
         {
+            // What was carried out or seen reached was the replaced
+            // order's. Both are keyed by the order's time, which two
+            // orders given in the same instant on two nodes share: kept,
+            // the newer one (by node name) was taken for done, and an
+            // instance frozen by the older stayed frozen (the simulation
+            // found it, seed 5150484: stop and start typed at once).
+            memory.applied.remove(&svc);
+            memory.reached.remove(&svc);
             memory.orders.insert(svc.clone(), o);
             changed.push(svc);
         }
@@ -229,6 +237,32 @@ mod tests {
         // An older order given later elsewhere loses too.
         let old = vec![("svc1".to_string(), o(Target::Started, 15.0, "node3"))];
         assert!(take_in(&mut m, old, &BTreeMap::new(), &local()).is_empty());
+    }
+
+    /// Two orders given in the same instant on two nodes: the one from the
+    /// greater node name wins, and is carried out although the loser was
+    /// carried out already at that very time.
+    #[test]
+    fn an_order_given_in_the_same_instant_replaces_what_was_done() {
+        let mut m = Memory::default();
+        let stop = o(Target::Stopped, 143.0, "node2");
+        take_in(
+            &mut m,
+            vec![("svc1".into(), stop)],
+            &BTreeMap::new(),
+            &local(),
+        );
+        m.applied.insert("svc1".into(), 143.0);
+        m.reached.insert("svc1".into(), 143.0);
+        let start = o(Target::Started, 143.0, "node3");
+        let peers = peer(json!({"services": {"svc1": start.to_json()}}));
+        assert_eq!(take_in(&mut m, vec![], &peers, &local()), ["svc1"]);
+        assert_eq!(m.orders["svc1"], start);
+        assert!(
+            !m.applied.contains_key("svc1"),
+            "the new order is to carry out"
+        );
+        assert!(!m.reached.contains_key("svc1"), "and not reached yet");
     }
 
     /// A peer whose clock runs an hour ahead gives orders dated an hour
