@@ -166,29 +166,33 @@ pub(crate) fn answer(req: u64, result: Result<Value, String>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    pub(crate) const TEST_SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-    /// A one-shot listener on loopback answering like the daemon's would;
-    /// `tamper` changes the answer's `req` to test the binding.
-    fn serve_once(tamper: bool) -> SocketAddr {
+    /// A one-shot listener on loopback for node `me` of cluster `c1`
+    /// (secret [`TEST_SECRET`]): it opens one request sealed for `me`,
+    /// asks `reply` for the `req` to bind the answer to and its data, and
+    /// answers like the daemon's listener. Shared with hb/fetch.rs's tests.
+    pub(crate) fn serve_once_as(
+        me: &'static str,
+        reply: impl FnOnce(&wire::Opened, &Value) -> (u64, Value) + Send + 'static,
+    ) -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
-            let key = Key::from_secret(SECRET);
+            let key = Key::from_secret(TEST_SECRET);
             let frame = wire::read_frame(&mut s).unwrap();
             let req = Opener::new(key.clone(), "c1", FrameKind::Request)
-                .to_me("arb")
+                .to_me(me)
                 .open(&frame)
                 .unwrap();
             let body: Value = serde_json::from_slice(&req.payload).unwrap();
-            let data = json!({"pong": body["action"], "from": req.nodename});
-            let seq = if tamper { req.seq + 1 } else { req.seq };
-            let mut sealer = Sealer::new(key, "arb", "c1").unwrap();
+            let (seq, data) = reply(&req, &body);
+            let mut sealer = Sealer::new(key, me, "c1").unwrap();
             let out = sealer
                 .seal_to(FrameKind::Response, &req.nodename, &answer(seq, Ok(data)))
                 .unwrap();
@@ -197,10 +201,19 @@ mod tests {
         addr
     }
 
+    /// The arbitrator `arb`, answering with the action asked and who asked;
+    /// `tamper` changes the answer's `req` to test the binding.
+    fn serve_once(tamper: bool) -> SocketAddr {
+        serve_once_as("arb", move |req, body| {
+            let seq = if tamper { req.seq + 1 } else { req.seq };
+            (seq, json!({"pong": body["action"], "from": req.nodename}))
+        })
+    }
+
     #[test]
     fn a_request_gets_its_own_answer() {
         let addr = serve_once(false);
-        let key = Key::from_secret(SECRET);
+        let key = Key::from_secret(TEST_SECRET);
         let asker = Asker {
             nodename: "node1",
             cluster: "c1",
@@ -214,7 +227,7 @@ mod tests {
     #[test]
     fn an_answer_to_another_request_is_refused() {
         let addr = serve_once(true);
-        let key = Key::from_secret(SECRET);
+        let key = Key::from_secret(TEST_SECRET);
         let asker = Asker {
             nodename: "node1",
             cluster: "c1",
@@ -230,7 +243,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        let key = Key::from_secret(SECRET);
+        let key = Key::from_secret(TEST_SECRET);
         let asker = Asker {
             nodename: "node1",
             cluster: "c1",
@@ -257,7 +270,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(200));
             }
         });
-        let key = Key::from_secret(SECRET);
+        let key = Key::from_secret(TEST_SECRET);
         let asker = Asker {
             nodename: "node1",
             cluster: "c1",

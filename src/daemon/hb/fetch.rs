@@ -191,38 +191,19 @@ enum Fetched {
 mod tests {
     use super::*;
     use crate::daemon::state::Heard;
-    use crate::daemon::wire::{self, FrameKind, Opener, Sealer};
     use serde_json::{Value, json};
     use std::net::TcpListener;
     use std::time::Instant;
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    use crate::daemon::peer::tests::{TEST_SECRET as SECRET, serve_once_as};
 
     /// node1's listener on loopback for one request, answering `data`.
     fn serve_once(data: Value) -> u16 {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            let (mut s, _) = l.accept().unwrap();
-            let key = Key::from_secret(SECRET);
-            let frame = wire::read_frame(&mut s).unwrap();
-            let req = Opener::new(key.clone(), "c1", FrameKind::Request)
-                .to_me("node1")
-                .open(&frame)
-                .unwrap();
-            let body: Value = serde_json::from_slice(&req.payload).unwrap();
+        serve_once_as("node1", move |req, body| {
             assert_eq!(body["action"], "get_dataset");
-            let mut sealer = Sealer::new(key, "node1", "c1").unwrap();
-            let out = sealer
-                .seal_to(
-                    FrameKind::Response,
-                    "node2",
-                    &peer::answer(req.seq, Ok(data)),
-                )
-                .unwrap();
-            wire::write_frame(&mut s, &out).unwrap();
-        });
-        port
+            (req.seq, data)
+        })
+        .port()
     }
 
     /// node.conf of node2 with node1's listener on `port`.
