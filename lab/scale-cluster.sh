@@ -67,7 +67,16 @@ fake() {
 fake ip "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
     inet 192.0.2.22/27 brd 192.0.2.31 scope global eth0
 $(for a in $(seq 100 199); do printf '    inet 192.0.2.%d/27 scope global secondary eth0\n' "$a"; done)"
-fake vgs "  $node|0"
+# vgs: the daemon's monitor lists every VG at once (-o vg_name,...);
+# a command-line status asks about its own VG.
+cat >"$fakes/vgs" <<EOF
+#!/bin/sh
+case "\$*" in
+*vg_name*) seq -f '  vg%g|$node|0' $count ;;
+*) echo '  $node|0' ;;
+esac
+EOF
+chmod 755 "$fakes/vgs"
 fake mount "/dev/x on /nonexistent type ext4 (rw)"
 fake ps "UID PID PPID C STIME TTY TIME CMD"
 for i in $(seq "$count"); do

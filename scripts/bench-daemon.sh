@@ -23,7 +23,16 @@ fake() {
 }
 fake ip "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
     inet 192.0.2.22/27 brd 192.0.2.31 scope global eth0"
-fake vgs "  node1|0"
+# vgs: the daemon's monitor lists every VG at once (-o vg_name,...);
+# a command-line status asks about its own VG.
+cat >"$W/fakes/vgs" <<EOF
+#!/bin/sh
+case "\$*" in
+*vg_name*) seq -f '  vg%g|node1|0' 1000 ;;
+*) echo '  node1|0' ;;
+esac
+EOF
+chmod 755 "$W/fakes/vgs"
 fake mount "/dev/x on /nonexistent type ext4 (rw)"
 fake ps "UID PID PPID C STIME TTY TIME CMD"
 

@@ -169,7 +169,7 @@ fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Prob
 /// The probes of `due`, in its order, by up to [`PROBERS`] threads sharing
 /// one cache (ip, mount and ps listings run once). None: a prober died.
 fn probe_all(env: &Env, due: &[Due]) -> Vec<Option<Result<Probed, String>>> {
-    let cache = crate::exec::ProbeCache::new();
+    let cache = crate::exec::ProbeCache::wide();
     let workers = due.len().min(PROBERS);
     if workers <= 1 {
         return due

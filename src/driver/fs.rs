@@ -39,19 +39,20 @@ impl Fs {
         NETWORK_FS.contains(&self.conf.fstype.as_str())
     }
 
-    /// Our entry in the mount table, if mounted.
+    /// Our entry in the mount table, if mounted. A status pass parses the
+    /// table once for all its fs resources (exec/cache.rs).
     fn mounted(&self, ctx: &Ctx) -> Option<MountEntry> {
-        let text = match ctx.runner.mountinfo() {
-            Ok(text) => text,
-            Err(e) => {
-                ctx.log.debug(e.to_string());
-                return None;
-            }
+        let table = match ctx.cache {
+            Some(c) => c.memo("mountinfo", || read_table(ctx)),
+            None => std::sync::Arc::new(read_table(ctx)),
         };
         let mnt = strip_slash(&self.conf.mnt);
-        mountinfo::parse(&text)
-            .into_iter()
+        table
+            .as_ref()
+            .as_ref()?
+            .iter()
             .find(|m| strip_slash(&m.mnt) == mnt && same_dev(&m.dev, &self.conf.dev))
+            .cloned()
     }
 
     /// Status write test: a mount that went read-only after an I/O error
@@ -159,6 +160,18 @@ fn mapper_form(dev: &str) -> Option<String> {
         vg.replace('-', "--"),
         lv.replace('-', "--")
     ))
+}
+
+/// The kernel's mount table, parsed; None when it cannot be read (the
+/// reason logged at debug level: every fs then reads down).
+fn read_table(ctx: &Ctx) -> Option<Vec<MountEntry>> {
+    match ctx.runner.mountinfo() {
+        Ok(text) => Some(mountinfo::parse(&text)),
+        Err(e) => {
+            ctx.log.debug(e.to_string());
+            None
+        }
+    }
 }
 
 /// Two names of one device: equal, the LVM and mapper forms, or links to

@@ -1,6 +1,7 @@
 //! The LVM volume group resource (docs/behaviour.md, "vg"): activation with `vgchange`,
 //! ownership shown by an `@<nodename>` host tag.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
@@ -32,8 +33,26 @@ impl Vg {
 
     /// One look at the VG: `vgs` gives its tags and LV count, and only a VG
     /// with LVs needs `lvs` for their states. LVM commands cost ~80 ms each,
-    /// most of a start or stop, so each operation reads the state once.
+    /// most of a start or stop, so each operation reads the state once. A
+    /// pass over many services reads it from one listing of every VG.
     fn read(&self, ctx: &Ctx) -> Option<VgState> {
+        if let Some(cache) = ctx.cache.filter(|c| c.is_wide())
+            && let Some(listing) = cache.memo("vgs listing", || list_vgs(ctx)).as_ref()
+        {
+            let (tags, lv_count) = listing.get(self.name())?.clone();
+            let lv_attrs = match lv_count {
+                0 => Vec::new(),
+                _ => match cache.memo("lvs listing", || list_lvs(ctx)).as_ref() {
+                    Some(lvs) => lvs.get(self.name()).cloned().unwrap_or_default(),
+                    None => self.lv_attrs(ctx),
+                },
+            };
+            return Some(VgState {
+                tags,
+                lv_count,
+                lv_attrs,
+            });
+        }
         let cmd = Cmd::new([
             "vgs",
             "--noheadings",
@@ -50,17 +69,22 @@ impl Vg {
         let lv_attrs = if lv_count == 0 {
             Vec::new()
         } else {
-            let cmd = Cmd::new(["lvs", "--noheadings", "-o", "lv_attr", self.name()]);
-            match ctx.probe(&cmd) {
-                Ok(out) if out.ok() => out.stdout.split_whitespace().map(String::from).collect(),
-                _ => Vec::new(),
-            }
+            self.lv_attrs(ctx)
         };
         Some(VgState {
             tags: parse_tags(tags),
             lv_count,
             lv_attrs,
         })
+    }
+
+    /// `lv_attr` of each of this VG's LVs.
+    fn lv_attrs(&self, ctx: &Ctx) -> Vec<String> {
+        let cmd = Cmd::new(["lvs", "--noheadings", "-o", "lv_attr", self.name()]);
+        match ctx.probe(&cmd) {
+            Ok(out) if out.ok() => out.stdout.split_whitespace().map(String::from).collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn lv_names(&self, ctx: &Ctx) -> Vec<String> {
@@ -130,6 +154,81 @@ fn parse_tags(out: &str) -> Vec<String> {
         .filter(|t| !t.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// Per VG name, its tags and LV count; None when the listing fails, and
+/// each VG is then asked about on its own, as outside a wide pass.
+type VgListing = Option<HashMap<String, (Vec<String>, usize)>>;
+
+/// Per VG name, its LVs' `lv_attr`; None when the listing fails.
+type LvListing = Option<HashMap<String, Vec<String>>>;
+
+/// Every VG's name, tags and LV count, one a line.
+const VG_LISTING: [&str; 6] = [
+    "vgs",
+    "--noheadings",
+    "--separator",
+    "|",
+    "-o",
+    "vg_name,vg_tags,lv_count",
+];
+
+/// Every LV's VG and `lv_attr`, one a line.
+const LV_LISTING: [&str; 6] = [
+    "lvs",
+    "--noheadings",
+    "--separator",
+    "|",
+    "-o",
+    "vg_name,lv_attr",
+];
+
+/// Runs a listing through the pass's cache and parses it; None when it
+/// fails.
+fn listing<T>(ctx: &Ctx, argv: [&str; 6], parse: fn(&str) -> T) -> Option<T> {
+    let out = ctx.probe(&Cmd::new(argv)).ok().filter(|o| o.ok())?;
+    Some(parse(&out.stdout))
+}
+
+fn list_vgs(ctx: &Ctx) -> VgListing {
+    listing(ctx, VG_LISTING, parse_vg_listing)
+}
+
+fn list_lvs(ctx: &Ctx) -> LvListing {
+    listing(ctx, LV_LISTING, parse_lv_listing)
+}
+
+/// `vgs -o vg_name,vg_tags,lv_count --separator '|'`: `  vg1|@n1,@n2|2`
+/// a line. LVM names never hold a `|`; a line that does not parse is left
+/// out, and its VG then reads as not found (down), as a failed `vgs vg1`.
+fn parse_vg_listing(out: &str) -> HashMap<String, (Vec<String>, usize)> {
+    out.lines()
+        .filter_map(|line| {
+            let mut fields = line.trim().split('|');
+            let name = fields.next()?.trim();
+            let tags = fields.next()?;
+            let count = fields.next()?.trim().parse().ok()?;
+            (!name.is_empty() && fields.next().is_none())
+                .then(|| (name.to_string(), (parse_tags(tags), count)))
+        })
+        .collect()
+}
+
+/// `lvs -o vg_name,lv_attr --separator '|'`: `  vg1|-wi-a-----` a line.
+fn parse_lv_listing(out: &str) -> HashMap<String, Vec<String>> {
+    let mut by_vg: HashMap<String, Vec<String>> = HashMap::new();
+    for line in out.lines() {
+        if let Some((vg, attr)) = line.trim().split_once('|')
+            && !vg.trim().is_empty()
+            && !attr.trim().is_empty()
+        {
+            by_vg
+                .entry(vg.trim().to_string())
+                .or_default()
+                .push(attr.trim().to_string());
+        }
+    }
+    by_vg
 }
 
 /// From `lvs -o lv_attr` (`-wi-a-----`, the 5th character is the state):

@@ -295,3 +295,92 @@ fn a_failed_deltag_on_a_vg_without_lvs_is_checked_again() {
         "ERROR S1.VG#0 vgsvc1 is still active"
     );
 }
+
+const VG_LIST: &[&str] = &VG_LISTING;
+const LV_LIST: &[&str] = &LV_LISTING;
+
+fn named(name: &str) -> Vg {
+    Vg::new(VgConf {
+        vgname: name.into(),
+    })
+}
+
+#[test]
+fn listing_parsers_keep_each_vg_and_leave_out_odd_lines() {
+    let vgs = parse_vg_listing("  vgsvc1|@sles1|2\n  bare||0\n  odd|x\n  |@n|1\n  extra|a|1|2\n");
+    assert_eq!(vgs.len(), 2, "{vgs:?}");
+    assert_eq!(vgs["vgsvc1"], (vec!["sles1".to_string()], 2));
+    assert_eq!(vgs["bare"], (Vec::<String>::new(), 0));
+    let lvs = parse_lv_listing("  vgsvc1|-wi-a-----\n  vgsvc1|-wi-------\n  other|-wi-------\n\n");
+    assert_eq!(lvs["vgsvc1"], ["-wi-a-----", "-wi-------"]);
+    assert_eq!(lvs["other"], ["-wi-------"]);
+}
+
+#[test]
+fn a_wide_pass_lists_every_vg_once_for_all_its_vg_resources() {
+    let (s, r) = (svc(), FakeRunner::new());
+    r.on(
+        VG_LIST,
+        0,
+        "  vgsvc1|@sles1|2\n  vgidle||0\n  vgother|@sles2|1\n",
+        "",
+    );
+    r.on(
+        LV_LIST,
+        0,
+        "  vgsvc1|-wi-a-----\n  vgsvc1|-wi-a-----\n  vgother|-wi-------\n",
+        "",
+    );
+    let cache = crate::exec::ProbeCache::wide();
+    let mut c = ctx(&r, &s);
+    c.cache = Some(&cache);
+    let deps = Deps::NONE;
+    let states: Vec<Status> = ["vgsvc1", "vgidle", "vgother", "vgmissing"]
+        .iter()
+        .map(|n| named(n).status(&c, &deps).status)
+        .collect();
+    assert_eq!(
+        states,
+        [Status::Up, Status::Down, Status::Down, Status::Down],
+        "calls: {:?}",
+        r.calls()
+    );
+    assert_eq!(
+        r.calls(),
+        [
+            "vgs --noheadings --separator | -o vg_name,vg_tags,lv_count",
+            "lvs --noheadings --separator | -o vg_name,lv_attr",
+        ]
+    );
+}
+
+#[test]
+fn a_failed_listing_falls_back_to_asking_about_each_vg() {
+    let (s, r) = (svc(), FakeRunner::new());
+    r.on(VG_LIST, 5, "", "  some PV missing\n");
+    r.on(STATE, 0, "  @sles1|2\n", "");
+    r.on(ATTR, 0, ACTIVE, "");
+    let cache = crate::exec::ProbeCache::wide();
+    let mut c = ctx(&r, &s);
+    c.cache = Some(&cache);
+    assert_eq!(vg().status(&c, &Deps::NONE).status, Status::Up);
+    assert_eq!(
+        r.calls(),
+        [
+            "vgs --noheadings --separator | -o vg_name,vg_tags,lv_count",
+            STATE_CALL,
+            ATTR_CALL,
+        ]
+    );
+}
+
+#[test]
+fn a_narrow_pass_asks_about_its_own_vg_only() {
+    let (s, r) = (svc(), FakeRunner::new());
+    r.on(STATE, 0, "  @sles1|0\n", "");
+    let cache = crate::exec::ProbeCache::new();
+    let mut c = ctx(&r, &s);
+    c.cache = Some(&cache);
+    assert_eq!(vg().status(&c, &Deps::NONE).status, Status::Up);
+    assert_eq!(r.calls(), [STATE_CALL]);
+}
