@@ -390,14 +390,17 @@ fn consume(shared: &state::Shared, peer: &str) {
         .peers
         .lock()
         .ok()
-        .and_then(|p| p.get(peer).map(|p| p.data.clone()))
+        .and_then(|p| p.get(peer).map(|p| p.dataset()))
         .unwrap_or(Value::Null);
     let _ = shared.in_maintenance(peer);
     let _ = state::advertised_watchdog(&dataset);
     let status = shared.status_json();
     let _ = crate::render::svcmon::render(&status, false);
     let _ = crate::render::svcmon::render(&status, true);
-    let peers = BTreeMap::from([(peer.to_string(), dataset.clone())]);
+    let peers = BTreeMap::from([(
+        peer.to_string(),
+        state::PeerData::from_dataset(dataset.clone()),
+    )]);
     let offers = replicate::choose(ME, &BTreeMap::new(), &peers);
     for (svc, offer) in &offers {
         let _ = replicate::wanted(ME, None, offer);

@@ -469,9 +469,7 @@ pub(crate) fn dispatch(
         Some("ping") => Ok(json!({})),
         Some("daemon_status") => Ok(shared.status_json()),
         // The services part a compact beat names (hb/dataset.rs, hb/fetch.rs).
-        Some("get_dataset") => Ok(dataset::services_answer(&dataset::split(
-            shared.local_dataset(),
-        ))),
+        Some("get_dataset") => Ok(dataset::services_answer(&shared.local_split())),
         Some("get_service_config") => super::replicate::serve_config(paths, &req["options"], from),
         Some(other) => Err(format!("unknown action {other}")),
         None => Err("a request without an action".to_string()),

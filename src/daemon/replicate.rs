@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::state::Shared;
+use super::state::{PeerData, Shared};
 use super::{peer, secret, wire};
 use crate::action::{self, Env};
 use crate::config;
@@ -181,16 +181,16 @@ fn node_list(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// For each service to fetch, the newest offer among the peers' datasets
-/// (`{"<peer>": {"services": {"<svc>": {...}}}}`).
+/// For each service to fetch, the newest offer among the peers' services
+/// parts (`{"<svc>": {"config": ..., "nodes": ...}}`).
 pub(crate) fn choose(
     me: &str,
     local: &BTreeMap<String, Option<ConfStamp>>,
-    peers: &BTreeMap<String, Value>,
+    peers: &BTreeMap<String, PeerData>,
 ) -> BTreeMap<String, Offer> {
     let mut out: BTreeMap<String, Offer> = BTreeMap::new();
     for (peer, data) in peers {
-        let Some(services) = data["services"].as_object() else {
+        let Some(services) = data.services.as_object() else {
             continue;
         };
         for (svc, s) in services {
@@ -275,13 +275,13 @@ impl Replicator {
             .lock()
             .map(|n| n.clone())
             .unwrap_or_default();
-        let peers: BTreeMap<String, Value> = shared
+        let peers: BTreeMap<String, PeerData> = shared
             .peers
             .lock()
             .map(|p| {
                 p.iter()
                     .filter(|(k, _)| members.contains(k))
-                    .map(|(k, v)| (k.clone(), v.data.clone()))
+                    .map(|(k, v)| (k.clone(), v.pass_data()))
                     .collect()
             })
             .unwrap_or_default();

@@ -58,11 +58,12 @@ fn a_copy_dated_ahead_of_the_clock_is_not_taken() {
 #[test]
 fn choose_takes_the_newest_offer_and_skips_bad_names() {
     let svc = |mtime: f64, ck: &str| json!({"nodes": ["n1", "n2", "n3"], "drpnodes": [], "config": {"mtime": mtime, "cksum": ck}});
-    let peers: BTreeMap<String, Value> = [
+    let peers: BTreeMap<String, PeerData> = [
         ("n1".to_string(), json!({"services": {"s": svc(10.0, "x"), "../evil": svc(1.0, "e"), "node": svc(1.0, "e")}})),
         ("n3".to_string(), json!({"services": {"s": svc(20.0, "y"), "t": {"nodes": ["n3", "n2"]}}})),
     ]
     .into_iter()
+    .map(|(n, d)| (n, PeerData::from_dataset(d)))
     .collect();
     let got = choose("n2", &BTreeMap::new(), &peers);
     assert_eq!(got.keys().collect::<Vec<_>>(), ["s"]);

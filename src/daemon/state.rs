@@ -2,8 +2,8 @@
 //! local service's status), as `daemon_status` returns it and svcmon shows it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -155,9 +155,13 @@ pub(crate) struct Ticks {
 /// its last beat, and the services part last fetched (hb/dataset.rs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Peer {
-    /// As it came, for svcmon and the status answer: the last beat's
-    /// fields, and `services` once fetched.
+    /// The last beat's node-level fields (no `services`), with `pending`
+    /// while the services held are not the ones it named.
     pub data: Value,
+    /// The services part last fetched (`{}` before the first), replaced
+    /// whole by the next one and never edited: the monitor's pass shares
+    /// it every second instead of copying a thousand services' tree.
+    pub services: Arc<Value>,
     /// The same, decoded once: what the decisions read. `pending` while
     /// the services held are not those the last beat named.
     pub view: NodeView,
@@ -166,6 +170,50 @@ pub(crate) struct Peer {
     /// The digest of the services part held (hb/dataset.rs), None until
     /// one is fetched.
     pub digest: Option<String>,
+}
+
+impl Peer {
+    /// The peer's dataset as the status answer shows it: its node-level
+    /// fields and its services.
+    pub(crate) fn dataset(&self) -> Value {
+        let mut d = match &self.data {
+            Value::Object(_) => self.data.clone(),
+            _ => json!({}),
+        };
+        d["services"] = (*self.services).clone();
+        d
+    }
+
+    /// What the monitor's pass reads of the peer, sharing its services.
+    pub(crate) fn pass_data(&self) -> PeerData {
+        PeerData {
+            fields: self.data.clone(),
+            services: self.services.clone(),
+        }
+    }
+}
+
+/// A peer's dataset as the monitor's pass reads it (restarts, config
+/// replication): the node-level fields, and the services part shared
+/// with `Peer`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct PeerData {
+    pub fields: Value,
+    pub services: Arc<Value>,
+}
+
+impl PeerData {
+    /// From a whole dataset (`{..., "services": {...}}`): tests build them so.
+    pub(crate) fn from_dataset(mut data: Value) -> PeerData {
+        let services = data
+            .as_object_mut()
+            .and_then(|o| o.remove("services"))
+            .unwrap_or_else(|| json!({}));
+        PeerData {
+            fields: data,
+            services: Arc::new(services),
+        }
+    }
 }
 
 /// How much of the status a local-socket client asked for.
@@ -180,19 +228,11 @@ pub(crate) enum StatusView {
     Svcmon,
 }
 
-/// A node's dataset cut to svcmon's rows and to the fields the table
+/// A peer's dataset cut to svcmon's rows and to the fields the table
 /// reads (`render::svcmon::FIELDS`); node-level fields are kept whole.
-fn svcmon_cut(data: &Value, rows: &BTreeSet<String>) -> Value {
-    let Some(obj) = data.as_object() else {
-        return data.clone();
-    };
-    let mut out = serde_json::Map::new();
-    for (k, v) in obj {
-        if k != "services" {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    if let Some(services) = obj.get("services").and_then(Value::as_object) {
+fn svcmon_cut(fields: &Value, services: &Value, rows: &BTreeSet<String>) -> Value {
+    let mut out = fields.as_object().cloned().unwrap_or_default();
+    if let Some(services) = services.as_object() {
         let cut: serde_json::Map<String, Value> = services
             .iter()
             .filter(|(name, _)| rows.contains(*name))
@@ -207,6 +247,71 @@ fn svcmon_cut(data: &Value, rows: &BTreeSet<String>) -> Value {
         out.insert("services".into(), Value::Object(cut));
     }
     Value::Object(out)
+}
+
+/// Every local service's entry of the dataset: with the given orders,
+/// those reached, and the restart counts.
+fn services_json(
+    services: &BTreeMap<String, ServiceData>,
+    expects: &BTreeMap<String, crate::order::Order>,
+    reached: &BTreeSet<String>,
+    restarts: &BTreeMap<String, BTreeMap<String, u32>>,
+    view: StatusView,
+) -> serde_json::Map<String, Value> {
+    services
+        .iter()
+        .map(|(name, s)| {
+            // What svcmon's table reads; the rest for the peers and
+            // `svcmon --format json` only.
+            let mut entry = json!({
+                "avail": s.avail.as_str(),
+                "overall": s.overall.as_str(),
+                "frozen": s.frozen,
+                "cluster_type": s.cluster_type,
+                "nodes": s.nodes,
+                "drpnodes": s.drpnodes,
+                "error": s.error,
+                "orchestrate": s.orchestrate.as_str(),
+                "placement": s.placement.as_str(),
+                "smon": s.smon.as_str(),
+            });
+            if let Some(why) = &s.why {
+                entry["why"] = json!(why);
+            }
+            if view == StatusView::Svcmon {
+                return (name.clone(), entry);
+            }
+            entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
+            entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
+            if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
+                && let Value::Object(fields) = o.to_json()
+            {
+                e.extend(fields);
+                if reached.contains(name) {
+                    e.insert("global_expect_reached".into(), json!(true));
+                }
+            }
+            (name.clone(), entry)
+        })
+        .collect()
+}
+
+/// What the services part held in `Shared::part_memo` was made from.
+#[derive(PartialEq)]
+struct PartInputs {
+    services: BTreeMap<String, ServiceData>,
+    expects: BTreeMap<String, crate::order::Order>,
+    reached: BTreeSet<String>,
+    restarts: BTreeMap<String, BTreeMap<String, u32>>,
+}
+
+/// The services part of this node's dataset as last serialized
+/// (`Shared::local_split`).
+#[derive(Default)]
+struct PartMemo {
+    made_from: Option<PartInputs>,
+    services: String,
+    digest: String,
 }
 
 /// What a beat asks of its receiver.
@@ -283,6 +388,8 @@ pub(crate) struct Shared {
     pub probed: AtomicBool,
     /// Every local service's last full status (status_memory.rs).
     pub statuses: super::status_memory::StatusMemory,
+    /// The services part of the dataset last sent (`local_split`).
+    part_memo: Mutex<PartMemo>,
     /// A stop was asked for: the node announces maintenance first.
     stop_requested: AtomicBool,
     /// Something the monitor must act on at once (a peer lost): it ends
@@ -324,6 +431,7 @@ impl Shared {
             started: Instant::now(),
             probed: AtomicBool::new(false),
             statuses: super::status_memory::StatusMemory::default(),
+            part_memo: Mutex::new(PartMemo::default()),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -421,10 +529,6 @@ impl Shared {
                 ..Peer::default()
             });
             let announced = fields["monitor"] == "maintenance";
-            fields["services"] = e
-                .data
-                .get_mut("services")
-                .map_or_else(|| json!({}), Value::take);
             e.data = fields;
             e.view.frozen = node.frozen;
             e.view.load15 = node.load15;
@@ -478,7 +582,7 @@ impl Shared {
         if !e.data.is_object() {
             e.data = json!({});
         }
-        e.data["services"] = services;
+        e.services = Arc::new(services);
         if let Some(o) = e.data.as_object_mut() {
             o.remove("pending");
         }
@@ -619,48 +723,71 @@ impl Shared {
         let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
-        let services: serde_json::Map<String, Value> = node
-            .services
-            .iter()
-            .map(|(name, s)| {
-                // What svcmon's table reads; the rest for the peers and
-                // `svcmon --format json` only.
-                let mut entry = json!({
-                    "avail": s.avail.as_str(),
-                    "overall": s.overall.as_str(),
-                    "frozen": s.frozen,
-                    "cluster_type": s.cluster_type,
-                    "nodes": s.nodes,
-                    "drpnodes": s.drpnodes,
-                    "error": s.error,
-                    "orchestrate": s.orchestrate.as_str(),
-                    "placement": s.placement.as_str(),
-                    "smon": s.smon.as_str(),
-                });
-                if let Some(why) = &s.why {
-                    entry["why"] = json!(why);
-                }
-                if view == StatusView::Svcmon {
-                    return (name.clone(), entry);
-                }
-                entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
-                entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
-                if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
-                    && let Value::Object(fields) = o.to_json()
-                {
-                    e.extend(fields);
-                    if reached.contains(name) {
-                        e.insert("global_expect_reached".into(), json!(true));
-                    }
-                }
-                (name.clone(), entry)
-            })
-            .collect();
+        let mut v = self.node_fields(&node);
+        v["services"] = Value::Object(services_json(
+            &node.services,
+            &expects,
+            &reached,
+            &restarts,
+            view,
+        ));
+        v
+    }
+
+    /// This node's dataset cut into a beat and its services part, as
+    /// `dataset::split(self.local_dataset())` gives it. The services part
+    /// is serialized and hashed again only when what it is made of
+    /// changed: every beat of every heartbeat and every `get_dataset`
+    /// otherwise built, printed and hashed a thousand services' JSON.
+    pub(crate) fn local_split(&self) -> dataset::Split {
+        let (expects, reached) = self.orders_held();
+        let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
+        let Ok(node) = self.node.lock() else {
+            return dataset::split(self.local_dataset());
+        };
+        let mut beat = self.node_fields(&node);
+        let Ok(mut memo) = self.part_memo.lock() else {
+            drop(node);
+            return dataset::split(self.local_dataset());
+        };
+        let same = memo.made_from.as_ref().is_some_and(|m| {
+            m.services == node.services
+                && m.expects == expects
+                && m.reached == reached
+                && m.restarts == restarts
+        });
+        if !same {
+            let services = Value::Object(services_json(
+                &node.services,
+                &expects,
+                &reached,
+                &restarts,
+                StatusView::Full,
+            ))
+            .to_string();
+            memo.digest = dataset::digest_of(services.as_bytes());
+            memo.services = services;
+            memo.made_from = Some(PartInputs {
+                services: node.services.clone(),
+                expects,
+                reached,
+                restarts,
+            });
+        }
+        beat["services"] = json!(memo.digest);
+        dataset::Split {
+            beat,
+            services: memo.services.clone(),
+            digest: memo.digest.clone(),
+        }
+    }
+
+    /// The node-level fields of this node's dataset: all but `services`.
+    fn node_fields(&self, node: &NodeData) -> Value {
         let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
             "monitor": node.monitor.as_str(),
-            "services": services,
         });
         // Only when true, so that a cluster without quorum sends what it
         // always sent. A frozen node runs no split action (orchestration/quorum.rs).
@@ -829,7 +956,7 @@ impl Shared {
                 nodes.insert(self.nodename.clone(), local);
                 if let Ok(peers) = self.peers.lock() {
                     for (n, p) in peers.iter() {
-                        nodes.insert(n.clone(), p.data.clone());
+                        nodes.insert(n.clone(), p.dataset());
                     }
                 }
             }
@@ -841,7 +968,7 @@ impl Shared {
                 nodes.insert(self.nodename.clone(), local);
                 if let Ok(peers) = self.peers.lock() {
                     for (n, p) in peers.iter() {
-                        nodes.insert(n.clone(), svcmon_cut(&p.data, &rows));
+                        nodes.insert(n.clone(), svcmon_cut(&p.data, &p.services, &rows));
                     }
                 }
             }
@@ -868,13 +995,9 @@ impl Shared {
 mod tests {
     use super::*;
 
-    /// The typed view the core reads of this node is the dataset the
-    /// peers decode: orders, reached orders, failed starts, frozen
-    /// instances, a load that JSON cannot carry.
-    #[test]
-    fn the_local_view_is_the_decoded_local_dataset() {
-        let sh = Shared::new("node1");
-        let svc = |avail: Status, frozen: bool, smon: Smon| ServiceData {
+    /// A failover service of node1 and node2, orchestrated.
+    fn ha_service(avail: Status, frozen: bool, smon: Smon) -> ServiceData {
+        ServiceData {
             avail,
             overall: avail,
             frozen,
@@ -889,7 +1012,16 @@ mod tests {
             watched: Vec::new(),
             monitor_action: SplitAction::FreezeStop,
             why: None,
-        };
+        }
+    }
+
+    /// The typed view the core reads of this node is the dataset the
+    /// peers decode: orders, reached orders, failed starts, frozen
+    /// instances, a load that JSON cannot carry.
+    #[test]
+    fn the_local_view_is_the_decoded_local_dataset() {
+        let sh = Shared::new("node1");
+        let svc = ha_service;
         for load15 in [0.25, f64::NAN] {
             {
                 let mut n = sh.node.lock().unwrap();
@@ -919,6 +1051,54 @@ mod tests {
             let decoded = NodeView::from_json(&sh.local_dataset()).unwrap();
             assert_eq!(sh.local_view(), decoded, "load15 {load15}");
         }
+    }
+
+    /// The split served from the memo is the one made from scratch after
+    /// each kind of change a services part is made of: a missing input in
+    /// the memo's key would serve a stale part here.
+    #[test]
+    fn the_memoized_split_follows_every_change_of_the_services_part() {
+        let sh = Shared::new("node1");
+        let check = |what: &str| {
+            let fresh = dataset::split(sh.local_dataset());
+            let memo = sh.local_split();
+            assert_eq!(memo, fresh, "after {what}");
+        };
+        let svc = ha_service(Status::Up, false, Smon::Idle);
+        check("nothing");
+        sh.node
+            .lock()
+            .unwrap()
+            .services
+            .insert("a".into(), svc.clone());
+        check("a new service");
+        let first = sh.local_split().digest;
+        sh.set_smon("a", Smon::Starting);
+        check("a monitor state");
+        sh.set_why("a", Some("waiting".into()));
+        check("a note");
+        sh.expects.lock().unwrap().insert(
+            "a".into(),
+            crate::order::Order {
+                target: crate::order::Target::Stopped,
+                at: 1_700_000_000.5,
+                by: "node2".into(),
+            },
+        );
+        check("an order");
+        sh.expects_reached.lock().unwrap().insert("a".into());
+        check("an order reached");
+        sh.restarts
+            .lock()
+            .unwrap()
+            .insert("a".into(), BTreeMap::from([("app#0".into(), 1)]));
+        check("a restart");
+        sh.node.lock().unwrap().load15 = 3.5;
+        *sh.watchdog.lock().unwrap() = Some(Duration::from_secs(2));
+        check("node-level fields");
+        sh.node.lock().unwrap().services.clear();
+        check("no service");
+        assert_ne!(sh.local_split().digest, first);
     }
 
     /// svcmon's table is the same from the whole status and from the cut
@@ -1092,7 +1272,7 @@ mod tests {
             Heard::Current
         );
         assert!(!view(&sh).frozen && view(&sh).up("svc1"));
-        let data = sh.peers.lock().unwrap()["node1"].data.clone();
+        let data = sh.peers.lock().unwrap()["node1"].dataset();
         assert_eq!(data, json!({"frozen": false, "services": services}));
         assert!(
             data.get("watchdog").is_none(),
@@ -1105,7 +1285,7 @@ mod tests {
             Heard::Wants(other)
         );
         assert!(view(&sh).pending && view(&sh).up("svc1"));
-        let data = sh.peers.lock().unwrap()["node1"].data.clone();
+        let data = sh.peers.lock().unwrap()["node1"].dataset();
         assert_eq!(data["pending"], true, "{data}");
         assert_eq!(
             data["services"], services,

@@ -240,7 +240,7 @@ pub(crate) fn tx(
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
-        let split = dataset::split(shared.local_dataset());
+        let split = shared.local_split();
         if on_disk.as_ref() != Some(&split.digest) {
             // Before the beat that names it: a reader never finds a beat
             // naming services that are not on the disk yet.

@@ -71,7 +71,7 @@ pub(super) fn beat_every(
         // Alive and beating, whether or not the network carries it: the
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
-        let payload = dataset::split(shared.local_dataset()).beat.to_string();
+        let payload = shared.local_split().beat.to_string();
         match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),

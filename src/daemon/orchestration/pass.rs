@@ -4,10 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use crate::action::Env;
-use crate::daemon::state::{NodeData, Shared};
+use crate::daemon::state::{NodeData, PeerData, Shared};
 use crate::log::Logger;
 
 #[derive(Clone, Copy)]
@@ -17,6 +15,6 @@ pub(crate) struct Pass<'a> {
     /// This node's dataset, as the monitor last built it.
     pub node: &'a NodeData,
     /// The peers heard, by name.
-    pub peers: &'a BTreeMap<String, Value>,
+    pub peers: &'a BTreeMap<String, PeerData>,
     pub log: &'a Logger,
 }

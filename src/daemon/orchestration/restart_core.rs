@@ -20,12 +20,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::core::{Command, Level, Orchestrate, Smon};
 use super::memory::Memory;
 use crate::config::node::SplitAction;
-use crate::daemon::state::{ServiceData, Watched};
+use crate::daemon::state::{PeerData, ServiceData, Watched};
 use crate::status::Status;
 
 /// How long a restarted resource must stay up before its restarts count
@@ -88,13 +86,13 @@ pub(crate) fn other_candidate(
     name: &str,
     nodes: &[String],
     local: &str,
-    peers: &BTreeMap<String, Value>,
+    peers: &BTreeMap<String, PeerData>,
 ) -> bool {
     nodes.iter().filter(|n| *n != local).any(|n| {
         peers.get(n).is_some_and(|p| {
-            let s = &p["services"][name];
-            p["frozen"] != true
-                && p["monitor"] != "maintenance"
+            let s = &p.services[name];
+            p.fields["frozen"] != true
+                && p.fields["monitor"] != "maintenance"
                 && s.is_object()
                 && s["frozen"] != true
                 && s["smon"] != "start failed"
@@ -393,7 +391,7 @@ pub(crate) fn rest(state: Option<Resting>, now: Instant) -> Rest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn w(status: Status, restart: u32, monitor: bool) -> Watched {
         Watched {
@@ -544,7 +542,9 @@ mod tests {
     #[test]
     fn another_candidate_is_a_heard_unfrozen_peer_of_the_service() {
         let nodes = vec!["node1".to_string(), "node2".to_string()];
-        let peers = |v: Value| -> BTreeMap<String, Value> { [("node2".to_string(), v)].into() };
+        let peers = |v: Value| -> BTreeMap<String, PeerData> {
+            [("node2".to_string(), PeerData::from_dataset(v))].into()
+        };
         let ok = json!({"frozen": false, "services": {"svc": {"frozen": false, "smon": "idle"}}});
         assert!(other_candidate("svc", &nodes, "node1", &peers(ok.clone())));
         assert!(!other_candidate("svc", &nodes, "node1", &BTreeMap::new()));

@@ -9,8 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::core::{self, Command, Core, Level, LocalSvc, StartOutcome};
 use super::memory::Memory;
 use super::orders;
@@ -19,7 +17,7 @@ use super::proof;
 use crate::action::{Action, Env, Refused, freeze};
 use crate::config::node::NodeConfig;
 use crate::daemon::hb::{HbConf, HbMedium};
-use crate::daemon::state::{Shared, Ticks};
+use crate::daemon::state::{PeerData, Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::order::{self, Order, Target};
@@ -96,10 +94,10 @@ impl Orchestrator {
         if acted {
             return true;
         }
-        let peers: BTreeMap<String, Value> = shared
+        let peers: BTreeMap<String, PeerData> = shared
             .peers
             .lock()
-            .map(|p| p.iter().map(|(n, p)| (n.clone(), p.data.clone())).collect())
+            .map(|p| p.iter().map(|(n, p)| (n.clone(), p.pass_data())).collect())
             .unwrap_or_default();
         let pass = Pass {
             env,
