@@ -224,27 +224,34 @@ pub(crate) fn refresh(
     seen: &mut Seen,
     stamps: &mut super::replicate::Stamps,
 ) {
-    let previous = shared
+    let names = config::list_services(env.paths);
+    // How often each known service is probed, from what it showed last:
+    // read without copying the services, which a pass keeps in place
+    // (a thousand copies a second were most of the daemon's allocations
+    // and scattered its heap).
+    let every: BTreeMap<String, Duration> = shared
         .node
         .lock()
-        .map(|n| n.services.clone())
+        .map(|n| {
+            n.services
+                .iter()
+                .map(|(name, s)| (name.clone(), probe_every(Some(s))))
+                .collect()
+        })
         .unwrap_or_default();
-    let mut services = BTreeMap::new();
-    let names = config::list_services(env.paths);
-    seen.probes.retain(|n, _| names.contains(n));
+    seen.probes.retain(|n, _| names.binary_search(n).is_ok());
     shared.statuses.retain(&names);
     let mut due = Vec::new();
-    for name in names {
-        let stamp = Stamp::now(env.paths, &name);
-        let every = probe_every(previous.get(&name));
-        let fresh = seen
-            .probes
-            .get(&name)
-            .is_some_and(|(at, st)| *st == stamp && at.elapsed() < every);
-        if let (true, Some(prev)) = (fresh, previous.get(&name)) {
-            services.insert(name, prev.clone());
+    for name in &names {
+        let stamp = Stamp::now(env.paths, name);
+        let known = every.get(name);
+        let fresh = seen.probes.get(name).is_some_and(|(at, st)| {
+            *st == stamp && at.elapsed() < known.copied().unwrap_or(STATUS_INTERVAL)
+        });
+        if fresh && known.is_some() {
             continue;
         }
+        let name = name.clone();
         let probed_at = Instant::now();
         seen.probes.insert(name.clone(), (probed_at, stamp.clone()));
         let conf_stamp = config::find_file(env.paths, &name)
@@ -260,6 +267,7 @@ pub(crate) fn refresh(
         });
     }
     let probes = probe_all(env, &due);
+    let mut probed = Vec::with_capacity(due.len());
     for (d, p) in due.into_iter().zip(probes) {
         let data = match p {
             Some(Ok(p)) => {
@@ -307,17 +315,17 @@ pub(crate) fn refresh(
             // A prober thread died: keep what was known, probe again soon.
             None => {
                 seen.probes.remove(&d.name);
-                match previous.get(&d.name) {
-                    Some(prev) => prev.clone(),
-                    None => continue,
-                }
+                continue;
             }
         };
-        services.insert(d.name, data);
+        probed.push((d.name, data));
     }
     let load15 = crate::node::load15();
     if let Ok(mut node) = shared.node.lock() {
-        node.services = services;
+        // A service probed for the first time whose prober died is not
+        // shown until a probe answers; one removed from etc/ is gone.
+        node.services.retain(|n, _| names.binary_search(n).is_ok());
+        node.services.extend(probed);
         node.load15 = load15;
         node.frozen = env.paths.frozen_node().exists();
     }

@@ -75,10 +75,11 @@ impl StatusMemory {
         }
     }
 
-    /// Services removed from the node are forgotten with them.
+    /// Services removed from the node are forgotten with them: those not
+    /// in `names` (sorted, as `config::list_services` gives them).
     pub(crate) fn retain(&self, names: &[String]) {
         if let Ok(mut p) = self.probes.lock() {
-            p.retain(|n, _| names.contains(n));
+            p.retain(|n, _| names.binary_search(n).is_ok());
         }
     }
 
