@@ -147,9 +147,14 @@ pub(crate) struct Offer {
 }
 
 fn in_scope(me: &str, o: &Offer) -> bool {
+    scope_allows(me, &o.peer, &o.nodes, &o.drpnodes)
+}
+
+/// `in_scope` for a service `peer` advertises with these node lists.
+fn scope_allows(me: &str, peer: &str, nodes: &[String], drpnodes: &[String]) -> bool {
     let has = |l: &[String], n: &str| l.iter().any(|x| x == n);
-    let (peer_prd, peer_drp) = (has(&o.nodes, &o.peer), has(&o.drpnodes, &o.peer));
-    let (me_prd, me_drp) = (has(&o.nodes, me), has(&o.drpnodes, me));
+    let (peer_prd, peer_drp) = (has(nodes, peer), has(drpnodes, peer));
+    let (me_prd, me_drp) = (has(nodes, me), has(drpnodes, me));
     // A production node takes only a production node's config.
     let from_allowed = if me_prd {
         peer_prd
@@ -171,18 +176,8 @@ pub(crate) fn wanted(me: &str, local: Option<&ConfStamp>, o: &Offer) -> bool {
         && local.is_none_or(|l| l.cksum != o.stamp.cksum && o.stamp.mtime > l.mtime)
 }
 
-fn node_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|n| n.as_str().map(str::to_lowercase))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// For each service to fetch, the newest offer among the peers' services
-/// parts (`{"<svc>": {"config": ..., "nodes": ...}}`).
+/// For each service to fetch, the newest offer among the config stamps the
+/// peers advertise (peer_services.rs).
 pub(crate) fn choose(
     me: &str,
     local: &BTreeMap<String, Option<ConfStamp>>,
@@ -190,18 +185,20 @@ pub(crate) fn choose(
 ) -> BTreeMap<String, Offer> {
     let mut out: BTreeMap<String, Offer> = BTreeMap::new();
     for (peer, data) in peers {
-        let Some(services) = data.services.as_object() else {
-            continue;
-        };
-        for (svc, s) in services {
-            let Some(stamp) = ConfStamp::from_json(&s["config"]) else {
+        for (svc, c) in data.services.configs() {
+            // Most services, every pass: the same config here, or one
+            // this node has no part in. Settled before copying anything.
+            let local_stamp = local.get(svc).and_then(Option::as_ref);
+            if local_stamp.is_some_and(|l| l.cksum == c.stamp.cksum)
+                || !scope_allows(me, peer, &c.nodes, &c.drpnodes)
+            {
                 continue;
-            };
+            }
             let offer = Offer {
                 peer: peer.clone(),
-                nodes: node_list(&s["nodes"]),
-                drpnodes: node_list(&s["drpnodes"]),
-                stamp,
+                nodes: c.nodes.clone(),
+                drpnodes: c.drpnodes.clone(),
+                stamp: c.stamp.clone(),
             };
             if !config::valid_svcname(svc)
                 || !wanted(me, local.get(svc).and_then(Option::as_ref), &offer)

@@ -12,6 +12,7 @@ use super::hb::dataset;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
 use super::orchestration::view::{NodeView, SvcView};
+use super::peer_services::PeerServices;
 use crate::config::node::SplitAction;
 use crate::placement::Placement;
 use crate::status::Status;
@@ -158,10 +159,10 @@ pub(crate) struct Peer {
     /// The last beat's node-level fields (no `services`), with `pending`
     /// while the services held are not the ones it named.
     pub data: Value,
-    /// The services part last fetched (`{}` before the first), replaced
-    /// whole by the next one and never edited: the monitor's pass shares
-    /// it every second instead of copying a thousand services' tree.
-    pub services: Arc<Value>,
+    /// The services part last fetched (none before the first), kept as
+    /// text (peer_services.rs), replaced whole by the next one and never
+    /// edited: the monitor's pass shares it every second.
+    pub services: Arc<PeerServices>,
     /// The same, decoded once: what the decisions read. `pending` while
     /// the services held are not those the last beat named.
     pub view: NodeView,
@@ -180,7 +181,7 @@ impl Peer {
             Value::Object(_) => self.data.clone(),
             _ => json!({}),
         };
-        d["services"] = (*self.services).clone();
+        d["services"] = self.services.to_value();
         d
     }
 
@@ -196,19 +197,23 @@ impl Peer {
 /// A peer's dataset as the monitor's pass reads it (restarts, config
 /// replication): the node-level fields, and the services part shared
 /// with `Peer`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PeerData {
     pub fields: Value,
-    pub services: Arc<Value>,
+    pub services: Arc<PeerServices>,
 }
 
 impl PeerData {
-    /// From a whole dataset (`{..., "services": {...}}`): tests build them so.
+    /// From a whole dataset (`{..., "services": {...}}`), its services
+    /// left out when they do not decode: tests and the fuzzer build them so.
     pub(crate) fn from_dataset(mut data: Value) -> PeerData {
         let services = data
             .as_object_mut()
             .and_then(|o| o.remove("services"))
             .unwrap_or_else(|| json!({}));
+        let services = PeerServices::decode(&services.to_string())
+            .map(|d| d.services)
+            .unwrap_or_default();
         PeerData {
             fields: data,
             services: Arc::new(services),
@@ -230,22 +235,21 @@ pub(crate) enum StatusView {
 
 /// A peer's dataset cut to svcmon's rows and to the fields the table
 /// reads (`render::svcmon::FIELDS`); node-level fields are kept whole.
-fn svcmon_cut(fields: &Value, services: &Value, rows: &BTreeSet<String>) -> Value {
+/// Only the rows' entries are decoded.
+fn svcmon_cut(fields: &Value, services: &PeerServices, rows: &BTreeSet<String>) -> Value {
     let mut out = fields.as_object().cloned().unwrap_or_default();
-    if let Some(services) = services.as_object() {
-        let cut: serde_json::Map<String, Value> = services
-            .iter()
-            .filter(|(name, _)| rows.contains(*name))
-            .map(|(name, s)| {
-                let fields = crate::render::svcmon::FIELDS
-                    .iter()
-                    .filter_map(|f| s.get(*f).map(|v| ((*f).to_string(), v.clone())))
-                    .collect::<serde_json::Map<String, Value>>();
-                (name.clone(), Value::Object(fields))
-            })
-            .collect();
-        out.insert("services".into(), Value::Object(cut));
-    }
+    let cut: serde_json::Map<String, Value> = rows
+        .iter()
+        .filter_map(|name| {
+            let s = services.get(name)?;
+            let fields = crate::render::svcmon::FIELDS
+                .iter()
+                .filter_map(|f| s.get(*f).map(|v| ((*f).to_string(), v.clone())))
+                .collect::<serde_json::Map<String, Value>>();
+            Some((name.clone(), Value::Object(fields)))
+        })
+        .collect();
+    out.insert("services".into(), Value::Object(cut));
     Value::Object(out)
 }
 
@@ -482,9 +486,10 @@ impl Shared {
             .as_object_mut()
             .and_then(|o| o.remove("services"))
             .unwrap_or_else(|| json!({}));
-        let digest = dataset::digest_of(services.to_string().as_bytes());
+        let text = services.to_string();
+        let digest = dataset::digest_of(text.as_bytes());
         self.heard(tid, peer, data, None) != Heard::Refused
-            && self.fetched(tid, peer, &digest, services)
+            && self.fetched(tid, peer, &digest, &text)
     }
 
     /// A dataset `tid` got did not decode: counted (`refused_datasets`).
@@ -568,8 +573,8 @@ impl Shared {
     /// for it was sent, so it is at least as new as that beat. One that
     /// does not decode is refused and counted under `tid`; one for a peer
     /// not heard (pruned meanwhile) is dropped. Returns whether it was taken.
-    pub(crate) fn fetched(&self, tid: &str, peer: &str, digest: &str, services: Value) -> bool {
-        let Ok(decoded) = NodeView::from_json(&json!({ "services": services })) else {
+    pub(crate) fn fetched(&self, tid: &str, peer: &str, digest: &str, services: &str) -> bool {
+        let Ok(decoded) = PeerServices::decode(services) else {
             self.refuse_dataset(tid);
             return false;
         };
@@ -582,11 +587,11 @@ impl Shared {
         if !e.data.is_object() {
             e.data = json!({});
         }
-        e.services = Arc::new(services);
+        e.services = Arc::new(decoded.services);
         if let Some(o) = e.data.as_object_mut() {
             o.remove("pending");
         }
-        e.view.services = decoded.services;
+        e.view.services = decoded.views;
         e.view.pending = false;
         e.digest = Some(digest.to_string());
         true
@@ -1262,7 +1267,7 @@ mod tests {
         let view = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.clone();
         assert!(view(&sh).pending, "heard, never read as running nothing");
         assert!(view(&sh).frozen, "its node-level fields are taken at once");
-        assert!(sh.fetched("hb#1.rx", "node1", &d, services.clone()));
+        assert!(sh.fetched("hb#1.rx", "node1", &d, &services.to_string()));
         assert!(!view(&sh).pending && view(&sh).up("svc1"));
         // The next beat names the same services: nothing to fetch, and the
         // node-level fields still replace the old ones.
@@ -1296,9 +1301,9 @@ mod tests {
     #[test]
     fn fetched_services_that_do_not_decode_are_refused_and_counted() {
         let sh = Shared::new("node2");
-        assert!(!sh.fetched("hb#1.rx", "node1", "d", json!({})), "not heard");
+        assert!(!sh.fetched("hb#1.rx", "node1", "d", "{}"), "not heard");
         sh.heard("hb#1.rx", "node1", json!({}), Some("d".into()));
-        assert!(!sh.fetched("hb#1.rx", "node1", "d", json!({"svc1": 3})));
+        assert!(!sh.fetched("hb#1.rx", "node1", "d", r#"{"svc1": 3}"#));
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
         assert!(sh.peers.lock().unwrap()["node1"].view.pending);
         assert_eq!(

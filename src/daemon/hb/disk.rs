@@ -459,7 +459,7 @@ fn read_services(
     if let Some((_, Ok((digest, services)))) = &seen.services
         && *digest == want
     {
-        shared.fetched(tid, peer, digest, services.clone());
+        shared.fetched(tid, peer, digest, services);
         seen.wants = None;
     }
     Ok(())

@@ -108,7 +108,7 @@ impl Fetcher {
         nodename: &str,
         peer: &str,
         timeout: Duration,
-    ) -> Result<(String, serde_json::Value), Fetched> {
+    ) -> Result<(String, String), Fetched> {
         let (key, cluster, host, port) = {
             let c = self
                 .conf
@@ -141,14 +141,14 @@ impl Fetcher {
         &self,
         tid: &str,
         peer: &str,
-        result: Result<(String, serde_json::Value), Fetched>,
+        result: Result<(String, String), Fetched>,
         shared: &Shared,
         log: &Logger,
     ) {
         self.release(peer);
         let failure = match result {
             Ok((digest, services)) => {
-                if shared.fetched(tid, peer, &digest, services) {
+                if shared.fetched(tid, peer, &digest, &services) {
                     if let Ok(mut f) = self.failing.lock() {
                         f.remove(peer);
                     }

@@ -90,12 +90,11 @@ pub(crate) fn other_candidate(
 ) -> bool {
     nodes.iter().filter(|n| *n != local).any(|n| {
         peers.get(n).is_some_and(|p| {
-            let s = &p.services[name];
             p.fields["frozen"] != true
                 && p.fields["monitor"] != "maintenance"
-                && s.is_object()
-                && s["frozen"] != true
-                && s["smon"] != "start failed"
+                && p.services.get(name).is_some_and(|s| {
+                    s.is_object() && s["frozen"] != true && s["smon"] != "start failed"
+                })
         })
     })
 }

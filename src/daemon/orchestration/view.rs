@@ -92,7 +92,7 @@ impl NodeView {
 }
 
 impl SvcView {
-    fn from_json(s: &Value) -> SvcView {
+    pub(crate) fn from_json(s: &Value) -> SvcView {
         SvcView {
             up: is_up(s["avail"].as_str().unwrap_or("")),
             frozen: s["frozen"] == true,
