@@ -218,7 +218,17 @@ fn list_services_skips_node_conf_hidden_and_non_files() {
     std::fs::create_dir(etc.paths.etc.join("b.d")).unwrap();
     std::os::unix::fs::symlink("a.conf", etc.paths.etc.join("l.conf")).unwrap();
     std::os::unix::fs::symlink("missing", etc.paths.etc.join("m.conf")).unwrap();
+    std::os::unix::fs::symlink("missing", etc.paths.etc.join("l.env")).unwrap();
     assert_eq!(list_services(&etc.paths), vec!["a", "b", "l"]);
+    // Each file as find_file says it, from the one listing: a.conf and
+    // a.env is an error, and so is l, whose dangling l.env counts.
+    for (name, file) in list_service_files(&etc.paths) {
+        assert_eq!(
+            format!("{file:?}"),
+            format!("{:?}", find_file(&etc.paths, &name)),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -224,7 +224,9 @@ pub(crate) fn refresh(
     seen: &mut Seen,
     stamps: &mut super::replicate::Stamps,
 ) {
-    let names = config::list_services(env.paths);
+    let files = config::list_service_files(env.paths);
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let node_frozen = action::freeze::node_frozen(env.paths);
     // How often each known service is probed, from what it showed last:
     // read without copying the services, which a pass keeps in place
     // (a thousand copies a second were most of the daemon's allocations
@@ -242,8 +244,9 @@ pub(crate) fn refresh(
     seen.probes.retain(|n, _| names.binary_search(n).is_ok());
     shared.statuses.retain(&names);
     let mut due = Vec::new();
-    for name in &names {
-        let stamp = Stamp::now(env.paths, name);
+    for (name, file) in &files {
+        let file = file.as_ref().ok();
+        let stamp = Stamp::of(env.paths, name, file.map(|f| f.as_path()), node_frozen);
         let known = every.get(name);
         let fresh = seen.probes.get(name).is_some_and(|(at, st)| {
             *st == stamp && at.elapsed() < known.copied().unwrap_or(STATUS_INTERVAL)
@@ -254,10 +257,8 @@ pub(crate) fn refresh(
         let name = name.clone();
         let probed_at = Instant::now();
         seen.probes.insert(name.clone(), (probed_at, stamp.clone()));
-        let conf_stamp = config::find_file(env.paths, &name)
-            .ok()
-            .and_then(|f| stamps.get(&f));
-        let frozen = action::is_frozen(env.paths, &name);
+        let conf_stamp = file.and_then(|f| stamps.get(f));
+        let frozen = stamp.frozen();
         due.push(Due {
             name,
             probed_at,

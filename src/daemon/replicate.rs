@@ -252,10 +252,10 @@ impl Replicator {
         // From disk rather than the dataset: right after an install the
         // dataset may still show the old stamp.
         let mut files = std::collections::BTreeSet::new();
-        let local: BTreeMap<String, Option<ConfStamp>> = config::list_services(env.paths)
+        let local: BTreeMap<String, Option<ConfStamp>> = config::list_service_files(env.paths)
             .into_iter()
-            .map(|svc| {
-                let st = config::find_file(env.paths, &svc).ok().and_then(|f| {
+            .map(|(svc, file)| {
+                let st = file.ok().and_then(|f| {
                     let st = self.stamps.get(&f);
                     files.insert(f);
                     st

@@ -11,6 +11,7 @@
 //! probes it, and the monitor probes it again on its next pass.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,15 +27,32 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    /// Three stats: cheap enough for every monitor pass and every request.
+    /// A few stats: cheap enough for every request.
     pub(crate) fn now(paths: &Paths, name: &str) -> Stamp {
+        let file = crate::config::find_file(paths, name).ok();
+        Stamp::of(
+            paths,
+            name,
+            file.as_deref(),
+            crate::action::freeze::node_frozen(paths),
+        )
+    }
+
+    /// The stamp of `name`, whose config file (`file`, as `find_file` gives
+    /// it) and the node's frozen flag the caller already knows: the
+    /// monitor's pass, which looks at every service, has them from one
+    /// listing and one stat.
+    pub(crate) fn of(paths: &Paths, name: &str, file: Option<&Path>, node_frozen: bool) -> Stamp {
         Stamp {
-            conf: crate::config::find_file(paths, name)
-                .ok()
-                .and_then(|f| crate::fsutil::mtime(&f)),
+            conf: file.and_then(crate::fsutil::mtime),
             log: crate::fsutil::mtime(&paths.svc_log(name)),
-            frozen: crate::action::is_frozen(paths, name),
+            frozen: node_frozen || paths.frozen_svc(name).exists(),
         }
+    }
+
+    /// The service or the node was frozen when stamped.
+    pub(crate) fn frozen(&self) -> bool {
+        self.frozen
     }
 }
 
