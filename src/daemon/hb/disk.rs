@@ -332,9 +332,11 @@ struct Seen {
     beat: Option<Vec<u8>>,
     /// The digest its beat named that this node does not hold yet.
     wants: Option<String>,
-    /// The services frame last opened and what it held (a frame opens
-    /// once: its seq is then taken), or why it was refused.
-    services: Option<(Vec<u8>, dataset::Checked)>,
+    /// The digest of the services frame last opened, and what it held (a
+    /// frame opens once: its seq is then taken), or why it was refused.
+    /// The frame itself is not kept: at 1000 services it is 300 kB per
+    /// peer, held for as long as the peer's services do not change.
+    services: Option<(String, dataset::Checked)>,
 }
 
 /// `hb#N.rx` on a disk: reads the peers' beat blocks every
@@ -441,7 +443,12 @@ fn read_services(
         return Ok(());
     }
     let frame = read_slot(f, slot, Part::Services)?;
-    if seen.services.as_ref().is_none_or(|(b, _)| *b != frame) {
+    let frame_digest = dataset::digest_of(&frame);
+    if seen
+        .services
+        .as_ref()
+        .is_none_or(|(d, _)| *d != frame_digest)
+    {
         if frame.is_empty() {
             return Ok(());
         }
@@ -454,7 +461,7 @@ fn read_services(
             // Sealed by the peer and wrong: refused once, not at each poll.
             shared.refuse_dataset(tid);
         }
-        seen.services = Some((frame, read));
+        seen.services = Some((frame_digest, read));
     }
     if let Some((_, Ok((digest, services)))) = &seen.services
         && *digest == want
