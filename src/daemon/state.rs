@@ -725,9 +725,13 @@ impl Shared {
     /// does not): built straight from the typed data, which a svcmon call
     /// otherwise paid twice, once to build and once to cut.
     fn dataset(&self, view: StatusView) -> Value {
-        let node = self.node.lock().map(|n| n.clone()).unwrap_or_default();
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
+        // Built under the lock rather than from a copy of a thousand
+        // services: a few ms of svcmon's answer at 1000 services.
+        let Ok(node) = self.node.lock() else {
+            return json!({});
+        };
         let mut v = self.node_fields(&node);
         v["services"] = Value::Object(services_json(
             &node.services,
