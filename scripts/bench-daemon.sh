@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The agent daemon's footprint: resident memory with 50 services, and
-# svcmon's and print status's latency (hyperfine medians) with 200 services. Services are
+# The agent daemon's footprint: resident memory with 50 services,
+# svcmon's and print status's latency (hyperfine medians) with 200
+# services, and an idle node of 1000 services with every fs mounted (a
+# fake mount table): the daemon's CPU over 10 s after 30 s, and its
+# resident memory then. Services are
 # one-node services with an ip, a vg and an fs whose tools are instant
 # one-exec fakes, so nothing on the machine is touched.
 # Usage: bash scripts/bench-daemon.sh
@@ -79,3 +82,22 @@ for r, what in zip(json.load(open(sys.argv[1]))["results"], ["from memory", "--r
 PY
 pid=$(cat "$OSVC_ROOT_PATH/var/osvcd.pid")
 printf 'daemon resident memory, 200 services  %s\n' "$(awk '/^VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status")"
+stop
+# 1000 services, every fs mounted in the table the fs driver reads
+# (OSVC_MOUNTINFO) and writable: the monitor's steady state on a big node.
+services 1000
+for i in $(seq 1000); do
+    printf '%d 1 253:1 / %s/m%d rw - ext4 /dev/x%d rw\n' $((100 + i)) "$W" "$i" "$i"
+done >"$W/mountinfo"
+mkdir -p $(seq -f "$W/m%g" 1000)
+export OSVC_MOUNTINFO=$W/mountinfo
+"$W/nodemgr" daemon start
+wait_count 1000
+sleep 30
+pid=$(cat "$OSVC_ROOT_PATH/var/osvcd.pid")
+t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+sleep 10
+t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+printf 'idle daemon, 1000 services: CPU        %s %% of a core over 10 s\n' \
+    "$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (b - a) * 100 / hz / 10}')"
+printf 'idle daemon, 1000 services: resident   %s\n' "$(awk '/^VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status")"
