@@ -63,7 +63,7 @@ impl Fs {
             return Probe::new(Status::Up);
         }
         let stamp = format!("{}\n", chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.6f"));
-        match std::fs::write(Path::new(&self.conf.mnt).join(".opensvc"), stamp) {
+        match write_stamp(&Path::new(&self.conf.mnt).join(".opensvc"), &stamp) {
             Ok(()) => Probe::new(Status::Up),
             Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                 ctx.log
@@ -160,6 +160,25 @@ fn mapper_form(dev: &str) -> Option<String> {
         vg.replace('-', "--"),
         lv.replace('-', "--")
     ))
+}
+
+/// Writes the write test's stamp over the previous one rather than
+/// truncating and rewriting the file: ext4 then frees and allocates no
+/// block, and the write test was a third of an idle daemon's CPU at 1000
+/// services. A longer file left by another writer loses its tail.
+fn write_stamp(path: &Path, stamp: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    f.write_all(stamp.as_bytes())?;
+    let len = stamp.len() as u64;
+    if f.metadata().is_ok_and(|m| m.is_file() && m.len() > len) {
+        f.set_len(len)?;
+    }
+    Ok(())
 }
 
 /// The kernel's mount table, parsed; None when it cannot be read (the
