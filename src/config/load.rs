@@ -114,10 +114,18 @@ fn service_name(file_name: &str) -> Option<String> {
 /// keys do not stop it, as in 1.5, but come back in `warnings` for the
 /// action to log; `validate` reports them as problems.
 pub(crate) fn load(paths: &Paths, svc: &str, nodename: &str) -> Result<ServiceConfig, ConfigError> {
-    let file = find_file(paths, svc)?;
-    let ini = read(&file)?;
-    let (mut cfg, problems) = build(&file, svc, nodename, &ini);
-    cfg.warnings = lint(&file, &ini);
+    load_file(&find_file(paths, svc)?, svc, nodename)
+}
+
+/// `load` of a config file already found (`find_file`, `list_service_files`).
+pub(crate) fn load_file(
+    file: &Path,
+    svc: &str,
+    nodename: &str,
+) -> Result<ServiceConfig, ConfigError> {
+    let ini = read(file)?;
+    let (mut cfg, problems) = build(file, svc, nodename, &ini);
+    cfg.warnings = lint(file, &ini);
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }

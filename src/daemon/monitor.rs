@@ -129,6 +129,8 @@ const PROBERS: usize = 4;
 /// One service the pass probes.
 struct Due {
     name: String,
+    /// Its config file, or why there is none to load (`find_file`).
+    file: Result<std::path::PathBuf, String>,
     probed_at: Instant,
     stamp: Stamp,
     conf_stamp: Option<super::state::ConfStamp>,
@@ -151,7 +153,8 @@ struct Probed {
 }
 
 fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Probed, String> {
-    let cfg = config::load(env.paths, &d.name, env.nodename).map_err(|e| e.to_string())?;
+    let file = d.file.clone()?;
+    let cfg = config::load_file(&file, &d.name, env.nodename).map_err(|e| e.to_string())?;
     let svc = Service::build(cfg, env.nodename, env.paths, env.svcmgr_bin.clone());
     let st = action::collect_with(&svc, env.runner, d.frozen, cache, Probing::InOrder);
     Ok(Probed {
@@ -244,8 +247,8 @@ pub(crate) fn refresh(
     seen.probes.retain(|n, _| names.binary_search(n).is_ok());
     shared.statuses.retain(&names);
     let mut due = Vec::new();
-    for (name, file) in &files {
-        let file = file.as_ref().ok();
+    for (name, found) in &files {
+        let file = found.as_ref().ok();
         let stamp = Stamp::of(env.paths, name, file.map(|f| f.as_path()), node_frozen);
         let known = every.get(name);
         let fresh = seen.probes.get(name).is_some_and(|(at, st)| {
@@ -261,6 +264,10 @@ pub(crate) fn refresh(
         let frozen = stamp.frozen();
         due.push(Due {
             name,
+            file: match found {
+                Ok(f) => Ok(f.clone()),
+                Err(e) => Err(e.to_string()),
+            },
             probed_at,
             stamp,
             conf_stamp,
