@@ -279,7 +279,11 @@ fn status_write_test() {
     assert_eq!(probe(&f), Probe::new(Status::Up));
     let stamp = Path::new(&l.mnt).join(".opensvc");
     let first = std::fs::read_to_string(&stamp).unwrap();
-    assert_eq!(first.len(), "2026-12-06 18:30:18.123456\n".len(), "{first:?}");
+    assert_eq!(
+        first.len(),
+        "2026-12-06 18:30:18.123456\n".len(),
+        "{first:?}"
+    );
     // A longer stamp left by another writer is overwritten whole.
     std::fs::write(&stamp, "x".repeat(100)).unwrap();
     r.on_seq(
@@ -288,7 +292,10 @@ fn status_write_test() {
     );
     assert_eq!(probe(&f), Probe::new(Status::Up));
     let second = std::fs::read_to_string(&stamp).unwrap();
-    assert!(second.len() == first.len() && second.ends_with('\n'), "{second:?}");
+    assert!(
+        second.len() == first.len() && second.ends_with('\n'),
+        "{second:?}"
+    );
     std::fs::remove_file(&stamp).unwrap();
     assert_eq!(probe(&f), Probe::new(Status::Up));
     assert!(!stamp.exists(), "no write test on a read-only mount");
