@@ -4,6 +4,7 @@
 //! encrypted frame format (wire.rs).
 
 pub(crate) mod blacklist;
+pub(crate) mod conf_stamp;
 pub(crate) mod conns;
 pub(crate) mod deadline;
 pub(crate) mod hb;

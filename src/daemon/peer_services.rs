@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::conf_stamp::ConfStamp;
 use super::orchestration::view::SvcView;
-use super::state::ConfStamp;
 
 /// What replication reads of a peer's service (replicate.rs): its config
 /// file's stamp, and the nodes it names, lowercased.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub(crate) use super::conf_stamp::ConfStamp;
 use super::hb::dataset;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
@@ -81,28 +82,6 @@ pub(crate) struct Watched {
     /// as an administrator would. Empty for the others: nothing started
     /// later can keep an address from being added back.
     pub followers: Vec<String>,
-}
-
-/// What a node advertises of one service's config file.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ConfStamp {
-    /// Seconds since the epoch.
-    pub mtime: f64,
-    /// sha256 of the file's bytes, hex.
-    pub cksum: String,
-}
-
-impl ConfStamp {
-    pub(crate) fn to_json(&self) -> Value {
-        json!({"mtime": self.mtime, "cksum": self.cksum})
-    }
-
-    pub(crate) fn from_json(v: &Value) -> Option<ConfStamp> {
-        Some(ConfStamp {
-            mtime: v["mtime"].as_f64().filter(|m| m.is_finite())?,
-            cksum: v["cksum"].as_str()?.to_string(),
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
