@@ -240,6 +240,7 @@ pub(crate) fn tx(
     while !stop.load(Ordering::Relaxed) && !shared.stopping() {
         let started = Instant::now();
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
+        let sent = super::promise(&shared);
         let split = shared.local_split();
         if on_disk.as_ref() != Some(&split.digest) {
             // Before the beat that names it: a reader never finds a beat
@@ -276,7 +277,7 @@ pub(crate) fn tx(
                 shared.beat(&tid, peer, ok.is_ok());
             }
         }
-        sleep_until(deadline(started, conf.interval), &stop, &shared);
+        super::sleep_until_promise_changes(deadline(started, conf.interval), &stop, &shared, sent);
     }
 }
 

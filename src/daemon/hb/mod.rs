@@ -44,6 +44,34 @@ pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared)
     }
 }
 
+/// The watchdog this node advertises now (watchdog.rs), read before a
+/// beat is built: `sleep_until_promise_changes` compares with it.
+pub(super) fn promise(shared: &Shared) -> Option<Duration> {
+    shared.watchdog.lock().ok().and_then(|w| *w)
+}
+
+/// `sleep_until`, ending early when the watchdog this node advertises is
+/// no longer `sent`, the one its last beat carried. A peer proves this node
+/// down by the watchdog its last beat promised (orchestration/proof.rs);
+/// the watchdog arms only once beats go out, so the first beats after an
+/// agent (re)start promise nothing, and without this a node that died
+/// within an interval of its agent's start (5 s at the defaults) could
+/// never be proven down, and its services would not be taken over.
+pub(super) fn sleep_until_promise_changes(
+    deadline: Instant,
+    stop: &AtomicBool,
+    shared: &Shared,
+    sent: Option<Duration>,
+) {
+    while Instant::now() < deadline
+        && !stop.load(Ordering::Relaxed)
+        && !shared.stopping()
+        && promise(shared) == sent
+    {
+        std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
+    }
+}
+
 /// The frame kind of a heartbeat section's path: bound into every frame
 /// it sends, and the only kind its rx opens (wire.rs).
 pub(crate) fn path_kind(conf: &HbConf) -> FrameKind {
@@ -71,12 +99,13 @@ pub(super) fn beat_every(
         // Alive and beating, whether or not the network carries it: the
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
+        let sent = promise(shared);
         let payload = shared.local_split().beat.to_string();
         match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
-        sleep_until(deadline(started, conf.interval), stop, shared);
+        sleep_until_promise_changes(deadline(started, conf.interval), stop, shared, sent);
     }
 }
 
@@ -174,6 +203,32 @@ impl RxState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A beat sent just before the watchdog armed is followed by one that
+    /// carries it at once, not an interval later; with no change, the
+    /// sleep lasts until its deadline.
+    #[test]
+    fn a_new_watchdog_promise_ends_the_sleep_between_beats() {
+        let shared = Shared::new("node1");
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                *shared.watchdog.lock().unwrap() = Some(Duration::from_secs(2));
+            });
+            sleep_until_promise_changes(started + Duration::from_secs(30), &stop, &shared, None);
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "slept {:?} past a new promise",
+            started.elapsed()
+        );
+        let sent = promise(&shared);
+        let again = Instant::now();
+        sleep_until_promise_changes(again + Duration::from_millis(200), &stop, &shared, sent);
+        assert!(again.elapsed() >= Duration::from_millis(200));
+    }
 
     #[test]
     fn each_medium_binds_its_own_frame_kind() {
