@@ -40,18 +40,23 @@ impl Fs {
     }
 
     /// Our entry in the mount table, if mounted. A status pass parses the
-    /// table once for all its fs resources (exec/cache.rs).
+    /// table once for all its fs resources, and indexes it by mount point
+    /// (exec/cache.rs): a scan of a thousand mounts for each of a thousand
+    /// fs was most of a big node's probing.
     fn mounted(&self, ctx: &Ctx) -> Option<MountEntry> {
-        let table = match ctx.cache {
-            Some(c) => c.memo("mountinfo", || read_table(ctx)),
-            None => std::sync::Arc::new(read_table(ctx)),
-        };
         let mnt = strip_slash(&self.conf.mnt);
-        table
-            .as_ref()
-            .as_ref()?
+        let ours = |m: &&MountEntry| strip_slash(&m.mnt) == mnt && same_dev(&m.dev, &self.conf.dev);
+        let Some(cache) = ctx.cache else {
+            return read_table(ctx)?.iter().find(ours).cloned();
+        };
+        let table = cache.memo("mountinfo", || Indexed::of(read_table(ctx)));
+        let t = table.as_ref().as_ref()?;
+        // In table order among the entries at that point, as a scan finds.
+        t.by_mnt
+            .get(mnt)?
             .iter()
-            .find(|m| strip_slash(&m.mnt) == mnt && same_dev(&m.dev, &self.conf.dev))
+            .map(|&i| &t.table[i])
+            .find(ours)
             .cloned()
     }
 
@@ -183,6 +188,27 @@ fn write_stamp(path: &Path, stamp: &str) -> std::io::Result<()> {
 
 /// The kernel's mount table, parsed; None when it cannot be read (the
 /// reason logged at debug level: every fs then reads down).
+/// The mount table and, by mount point (without its trailing slash), the
+/// positions of its entries there.
+struct Indexed {
+    table: Vec<MountEntry>,
+    by_mnt: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Indexed {
+    fn of(table: Option<Vec<MountEntry>>) -> Option<Indexed> {
+        let table = table?;
+        let mut by_mnt = std::collections::HashMap::<String, Vec<usize>>::new();
+        for (i, m) in table.iter().enumerate() {
+            by_mnt
+                .entry(strip_slash(&m.mnt).to_string())
+                .or_default()
+                .push(i);
+        }
+        Some(Indexed { table, by_mnt })
+    }
+}
+
 fn read_table(ctx: &Ctx) -> Option<Vec<MountEntry>> {
     match ctx.runner.mountinfo() {
         Ok(text) => Some(mountinfo::parse(&text)),

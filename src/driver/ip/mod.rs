@@ -269,7 +269,14 @@ impl Driver for Ip {
         let Some(addr) = self.addr() else {
             return Probe::with(Status::Warn, self.unresolved());
         };
-        if holder(&read_ifaces(ctx), addr).is_some() {
+        // A status pass runs `ip addr` once (the cache); parsing its
+        // answer once too spares a node of a thousand addresses parsing
+        // all of them for each one.
+        let held = match ctx.cache {
+            Some(c) => holder(&c.memo("ip addr", || read_ifaces(ctx)), addr).is_some(),
+            None => holder(&read_ifaces(ctx), addr).is_some(),
+        };
+        if held {
             Probe::new(Status::Up)
         } else {
             Probe::new(Status::Down)
