@@ -3,8 +3,27 @@
 //! reader for ever; this bounds the sum: every read gets only what is left.
 
 use std::io::{self, Read};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+
+/// How long an accept loop waits for a connection before it looks at its
+/// stop flag again.
+pub(crate) const ACCEPT_WAIT: Duration = Duration::from_millis(100);
+
+/// Waits until `listener` has a connection to accept, or `ACCEPT_WAIT`
+/// passed. An accept loop that slept 20 ms between non-blocking tries woke
+/// 50 times a second per listener for nothing on an idle node; a
+/// connection is now taken as soon as it arrives.
+pub(crate) fn wait_acceptable(listener: &TcpListener) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(ACCEPT_WAIT).unwrap_or(PollTimeout::NONE);
+    if poll(&mut fds, ms).is_err() {
+        // EINTR or worse: never spin.
+        std::thread::sleep(ACCEPT_WAIT / 5);
+    }
+}
 
 pub(crate) struct Deadline<'a> {
     stream: &'a TcpStream,

@@ -219,7 +219,7 @@ impl Server<'_> {
             let (stream, from) = match tcp.accept() {
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20));
+                    super::deadline::wait_acceptable(tcp);
                     continue;
                 }
                 Err(_) => {

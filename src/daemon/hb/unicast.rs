@@ -103,7 +103,8 @@ pub(crate) fn rx(
             return;
         }
     };
-    // Non-blocking accept, polled, so that a stop or a reload is noticed.
+    // Non-blocking accept after a bounded wait (`wait_acceptable`), so
+    // that a stop or a reload is noticed.
     let _ = listener.set_nonblocking(true);
     let state = Mutex::new(RxState::new(opener, fetcher, &conf));
     let conns = Conns::new(PER_SOURCE, MAX_CONNS);
@@ -147,7 +148,7 @@ pub(crate) fn rx(
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20));
+                    crate::daemon::deadline::wait_acceptable(&listener);
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
