@@ -24,8 +24,11 @@ fake() {
     printf '#!/bin/sh\nprintf %%s\\\\n %s\n' "'$quoted'" >"$W/fakes/$1"
     chmod 755 "$W/fakes/$1"
 }
+# Every service up, as on a node that runs them all: ip shows every
+# service's address (a service in warn is probed more often).
 fake ip "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
-    inet 192.0.2.22/27 brd 192.0.2.31 scope global eth0"
+    inet 192.0.2.22/27 brd 192.0.2.31 scope global eth0
+$(for a in $(seq 100 199); do printf '    inet 192.0.2.%d/27 scope global secondary eth0\n' "$a"; done)"
 # vgs: the daemon's monitor lists every VG at once (-o vg_name,...);
 # a command-line status asks about its own VG.
 cat >"$W/fakes/vgs" <<EOF

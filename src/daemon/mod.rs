@@ -7,6 +7,7 @@ pub(crate) mod blacklist;
 pub(crate) mod conf_stamp;
 pub(crate) mod conns;
 pub(crate) mod deadline;
+pub(crate) mod file_watch;
 pub(crate) mod hb;
 pub(crate) mod inbox;
 pub(crate) mod local_socket;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::file_watch::{Changed, FileWatch};
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::restarts;
 use super::state::{ServiceData, Shared};
@@ -21,9 +22,6 @@ use crate::status::Status;
 /// How often the dataset is rebuilt and the orchestrator looks, unless the
 /// cluster is set for a faster failover (`tick`).
 pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
-
-/// How quickly a sleeping monitor notices `Shared::wake_monitor`.
-const WAKE_STEP: Duration = Duration::from_millis(20);
 
 /// The fastest pass: each one stats every service's files, so faster would
 /// cost CPU on a node with many services for no gain a client can see.
@@ -54,6 +52,12 @@ pub(crate) const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 /// after a start), and peers decide on what this node shows.
 pub(crate) const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 
+/// ... for this long after its files last changed: a warn that outlasts it
+/// under the same files is a lasting state (a resource down on purpose, a
+/// missing address), probed like any other. Probing a node's every warn
+/// service every 2 s for good cost five times the CPU of an idle node.
+pub(crate) const UNSETTLED_WINDOW: Duration = Duration::from_secs(30);
+
 /// ... except a service with a resource the daemon restarts or monitors
 /// (restarts.rs): a crashed application changes no file, so only a probe
 /// sees it, and a failover that waits 10 s for it is 10 s of outage. The
@@ -62,11 +66,15 @@ pub(crate) const UNSETTLED_INTERVAL: Duration = Duration::from_secs(2);
 /// paid only by the services that asked for it.
 pub(crate) const WATCHED_STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
-fn probe_every(prev: Option<&ServiceData>) -> Duration {
-    match prev {
-        Some(p) if !p.watched.is_empty() => WATCHED_STATUS_INTERVAL,
-        Some(p) if p.avail == Status::Warn => UNSETTLED_INTERVAL,
-        _ => STATUS_INTERVAL,
+/// How long a probe that showed `data` is trusted; `warn_for`: how long
+/// the service has shown warn under the same files.
+fn probe_every(data: &ServiceData, warn_for: Duration) -> Duration {
+    if !data.watched.is_empty() {
+        WATCHED_STATUS_INTERVAL
+    } else if data.avail == Status::Warn && warn_for < UNSETTLED_WINDOW {
+        UNSETTLED_INTERVAL
+    } else {
+        STATUS_INTERVAL
     }
 }
 
@@ -80,7 +88,7 @@ pub(crate) fn run(env: &Env, shared: Arc<Shared>, node_conf: &super::node_conf::
     while !shared.stopping() {
         let started = Instant::now();
         refresh(env, &shared, &mut seen, &mut replicator.stamps);
-        replicator.step(env, &shared, &node_conf.get());
+        replicator.step_listed(env, &shared, &node_conf.get());
         // Once a stop is asked for, nothing new is started here.
         if !shared.stop_requested() && orch.step(env, &shared, started) {
             // Something was started: show it at once.
@@ -95,11 +103,8 @@ pub(crate) fn run(env: &Env, shared: Arc<Shared>, node_conf: &super::node_conf::
         if let Some(w) = orch.wake() {
             until = until.min(w.max(started + MIN_TICK));
         }
-        // Short steps: a stop, or a lost peer (a takeover to decide), is
-        // acted on within WAKE_STEP instead of at the end of the tick.
-        while !shared.stopping() && !shared.monitor_woken() && Instant::now() < until {
-            std::thread::sleep((until - Instant::now()).min(WAKE_STEP));
-        }
+        // A stop, or a lost peer (a takeover to decide), ends the sleep.
+        shared.sleep_monitor(until);
     }
 }
 
@@ -110,12 +115,78 @@ pub(crate) fn run(env: &Env, shared: Arc<Shared>, node_conf: &super::node_conf::
 /// would cost a node with many services most of a CPU.
 #[derive(Default)]
 pub(crate) struct Seen {
-    probes: BTreeMap<String, (Instant, Stamp)>,
+    probes: BTreeMap<String, Last>,
+    /// Each service's stamp now, taken again only for the services whose
+    /// files changed (`watch`).
+    current: BTreeMap<String, Stamp>,
+    /// The services listed at the last pass, in name order.
+    names: Vec<String>,
+    /// The node's frozen flag when `current` was taken: it is part of
+    /// every stamp.
+    node_frozen: bool,
+    watch: Option<FileWatch>,
+}
+
+/// A service's last probe: when, under which files, and how long it is
+/// trusted ([`probe_every`] of what it showed). Kept here rather than read
+/// back from the dataset: a pass then copies no service's name.
+struct Last {
+    at: Instant,
+    stamp: Stamp,
+    every: Duration,
+    /// Since when it has shown warn under `stamp`.
+    warn_since: Option<Instant>,
 }
 
 impl Seen {
     fn clear(&mut self) {
         self.probes.clear();
+        self.current.clear();
+    }
+
+    /// The stamps of the services `files` lists, in its order: taken
+    /// again for those whose files changed since the last pass, and for
+    /// all of them when in doubt (file_watch.rs).
+    fn stamps(
+        &mut self,
+        paths: &crate::paths::Paths,
+        files: &[(String, Result<std::path::PathBuf, config::ConfigError>)],
+        node_frozen: bool,
+    ) -> Vec<Stamp> {
+        let changed = self
+            .watch
+            // Stamped all again at the probe interval: a change no event
+            // reports is then seen no later than without events.
+            .get_or_insert_with(|| FileWatch::new(paths, STATUS_INTERVAL))
+            .changed();
+        if node_frozen != self.node_frozen {
+            self.current.clear();
+            self.node_frozen = node_frozen;
+        }
+        if changed == Changed::All {
+            self.current.clear();
+        }
+        files
+            .iter()
+            .map(|(name, found)| {
+                let unchanged = match &changed {
+                    Changed::These(these) => !these.contains(name),
+                    Changed::All => false,
+                };
+                if unchanged && let Some(st) = self.current.get(name) {
+                    return *st;
+                }
+                let file = found.as_ref().ok().map(|f| f.as_path());
+                let st = Stamp::of(paths, name, file, node_frozen);
+                match self.current.get_mut(name) {
+                    Some(known) => *known = st,
+                    None => {
+                        self.current.insert(name.clone(), st);
+                    }
+                }
+                st
+            })
+            .collect()
     }
 }
 
@@ -221,6 +292,9 @@ fn why_of(shared: &Shared, name: &str) -> Option<String> {
         .and_then(|n| n.services.get(name).and_then(|s| s.why.clone()))
 }
 
+/// One pass over the local services: probes those due, and updates the
+/// config stamps of all of them (`stamps`, for the replication) from the
+/// same stats.
 pub(crate) fn refresh(
     env: &Env,
     shared: &Shared,
@@ -228,39 +302,39 @@ pub(crate) fn refresh(
     stamps: &mut super::replicate::Stamps,
 ) {
     let files = config::list_service_files(env.paths);
-    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let node_frozen = action::freeze::node_frozen(env.paths);
-    // How often each known service is probed, from what it showed last:
-    // read without copying the services, which a pass keeps in place
-    // (a thousand copies a second were most of the daemon's allocations
-    // and scattered its heap).
-    let every: BTreeMap<String, Duration> = shared
-        .node
-        .lock()
-        .map(|n| {
-            n.services
-                .iter()
-                .map(|(name, s)| (name.clone(), probe_every(Some(s))))
-                .collect()
-        })
-        .unwrap_or_default();
-    seen.probes.retain(|n, _| names.binary_search(n).is_ok());
-    shared.statuses.retain(&names);
+    // The maps of services are pruned only when a service came or went:
+    // a thousand lookups in each, every pass, for nothing otherwise.
+    let renamed =
+        seen.names.len() != files.len() || seen.names.iter().zip(&files).any(|(a, (b, _))| a != b);
+    if renamed {
+        seen.names = files.iter().map(|(n, _)| n.clone()).collect();
+        let names = &seen.names;
+        seen.probes.retain(|n, _| names.binary_search(n).is_ok());
+        seen.current.retain(|n, _| names.binary_search(n).is_ok());
+        shared.statuses.retain(names);
+    }
+    let now = seen.stamps(env.paths, &files, node_frozen);
+    stamps.update(
+        files.iter().zip(&now).map(|((name, found), stamp)| {
+            let file = found.as_ref().ok().map(|f| f.as_path());
+            (name.as_str(), file, stamp.conf_id())
+        }),
+        renamed,
+    );
+    let local = stamps.local();
     let mut due = Vec::new();
-    for (name, found) in &files {
-        let file = found.as_ref().ok();
-        let stamp = Stamp::of(env.paths, name, file.map(|f| f.as_path()), node_frozen);
-        let known = every.get(name);
-        let fresh = seen.probes.get(name).is_some_and(|(at, st)| {
-            *st == stamp && at.elapsed() < known.copied().unwrap_or(STATUS_INTERVAL)
-        });
-        if fresh && known.is_some() {
+    for ((name, found), stamp) in files.iter().zip(now) {
+        let fresh = seen
+            .probes
+            .get(name)
+            .is_some_and(|l| l.stamp == stamp && l.at.elapsed() < l.every);
+        if fresh {
             continue;
         }
+        let conf_stamp = local.get(name).cloned().flatten();
         let name = name.clone();
         let probed_at = Instant::now();
-        seen.probes.insert(name.clone(), (probed_at, stamp.clone()));
-        let conf_stamp = file.and_then(|f| stamps.get(f));
         let frozen = stamp.frozen();
         due.push(Due {
             name,
@@ -298,33 +372,61 @@ pub(crate) fn refresh(
                 // `print status` answers from this as long as the monitor
                 // would not probe again either: the interval is the one
                 // this very probe sets (a warn is probed again sooner).
-                let every = probe_every(Some(&data));
+                let warn_since = (data.avail == Status::Warn).then(|| {
+                    seen.probes
+                        .get(&d.name)
+                        .filter(|l| l.stamp == d.stamp)
+                        .and_then(|l| l.warn_since)
+                        .unwrap_or(d.probed_at)
+                });
+                let warn_for = warn_since.map_or(Duration::ZERO, |t| d.probed_at - t);
+                let every = probe_every(&data, warn_for);
+                seen.probes.insert(
+                    d.name.clone(),
+                    Last {
+                        at: d.probed_at,
+                        stamp: d.stamp,
+                        every,
+                        warn_since,
+                    },
+                );
                 shared
                     .statuses
                     .keep(&d.name, d.probed_at, d.stamp, every, p.st);
                 data
             }
-            Some(Err(e)) => ServiceData {
-                avail: Status::Undef,
-                overall: Status::Undef,
-                frozen: false,
-                cluster_type: "failover".into(),
-                nodes: vec![env.nodename.to_string()],
-                drpnodes: Vec::new(),
-                error: Some(e),
-                orchestrate: Orchestrate::No,
-                placement: Placement::NodesOrder,
-                smon: Smon::Idle,
-                config: d.conf_stamp,
-                watched: Vec::new(),
-                monitor_action: restarts::monitor_action(""),
-                why: None,
-            },
-            // A prober thread died: keep what was known, probe again soon.
-            None => {
-                seen.probes.remove(&d.name);
-                continue;
+            Some(Err(e)) => {
+                seen.probes.insert(
+                    d.name.clone(),
+                    Last {
+                        at: d.probed_at,
+                        stamp: d.stamp,
+                        every: STATUS_INTERVAL,
+                        warn_since: None,
+                    },
+                );
+                ServiceData {
+                    avail: Status::Undef,
+                    overall: Status::Undef,
+                    // The orchestrator reads the flag from here.
+                    frozen: d.frozen,
+                    cluster_type: "failover".into(),
+                    nodes: vec![env.nodename.to_string()],
+                    drpnodes: Vec::new(),
+                    error: Some(e),
+                    orchestrate: Orchestrate::No,
+                    placement: Placement::NodesOrder,
+                    smon: Smon::Idle,
+                    config: d.conf_stamp,
+                    watched: Vec::new(),
+                    monitor_action: restarts::monitor_action(""),
+                    why: None,
+                }
             }
+            // A prober thread died: keep what was known. `seen` still
+            // holds what made this service due, so the next pass probes
+            // it again.
+            None => continue,
         };
         probed.push((d.name, data));
     }
@@ -332,10 +434,14 @@ pub(crate) fn refresh(
     if let Ok(mut node) = shared.node.lock() {
         // A service probed for the first time whose prober died is not
         // shown until a probe answers; one removed from etc/ is gone.
-        node.services.retain(|n, _| names.binary_search(n).is_ok());
+        if renamed {
+            let names = &seen.names;
+            node.services.retain(|n, _| names.binary_search(n).is_ok());
+        }
         node.services.extend(probed);
         node.load15 = load15;
-        node.frozen = env.paths.frozen_node().exists();
+        // As the services were stamped: one stat of the flag per pass.
+        node.frozen = node_frozen;
     }
     shared
         .probed

@@ -74,31 +74,64 @@ pub(crate) fn stamp(file: &Path) -> Option<ConfStamp> {
 /// The stamps of the local config files, read and hashed again only when
 /// the file changed ([`FileId`]): the replication looks at every service
 /// every monitor pass, and hashing a thousand files a second was a good
-/// part of an idle daemon's CPU.
+/// part of an idle daemon's CPU. Kept by service and updated in place, so
+/// a pass where nothing changed allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Stamps {
-    known: HashMap<std::path::PathBuf, (FileId, ConfStamp)>,
+    local: Local,
+    /// By service: the file its stamp was read from, and that file's id.
+    ids: BTreeMap<String, (std::path::PathBuf, FileId)>,
 }
 
+/// The config stamps of this node's services, by service: what the
+/// replication compares with the peers' offers.
+pub(crate) type Local = BTreeMap<String, Option<ConfStamp>>;
+
 impl Stamps {
-    pub(crate) fn get(&mut self, file: &Path) -> Option<ConfStamp> {
-        let Some(id) = FileId::of(file) else {
-            self.known.remove(file);
-            return None;
-        };
-        if let Some((known, st)) = self.known.get(file)
-            && *known == id
-        {
-            return Some(st.clone());
+    /// Takes in the listed services, `(name, its config file, that file's
+    /// id)`, in name order; the services not listed are forgotten, looked
+    /// for only when the caller saw the list of names change (`renamed`).
+    pub(crate) fn update<'a>(
+        &mut self,
+        listed: impl Iterator<Item = (&'a str, Option<&'a Path>, Option<FileId>)> + Clone,
+        renamed: bool,
+    ) {
+        if renamed {
+            let names: Vec<&str> = listed.clone().map(|(n, _, _)| n).collect();
+            let listed_here = |n: &String| names.binary_search(&n.as_str()).is_ok();
+            self.local.retain(|n, _| listed_here(n));
+            self.ids.retain(|n, _| listed_here(n));
         }
-        let st = stamp(file)?;
-        self.known.insert(file.to_path_buf(), (id, st.clone()));
-        Some(st)
+        for (svc, file, id) in listed {
+            let known = match (file, id, self.ids.get(svc)) {
+                (Some(f), Some(id), Some((was, was_id))) => was == f && *was_id == id,
+                _ => false,
+            };
+            if known {
+                continue;
+            }
+            // Read and hashed again; an unreadable file is tried again at
+            // the next pass.
+            let st = file.zip(id).and_then(|(f, id)| {
+                let st = stamp(f)?;
+                self.ids.insert(svc.to_string(), (f.to_path_buf(), id));
+                Some(st)
+            });
+            if st.is_none() {
+                self.ids.remove(svc);
+            }
+            match self.local.get_mut(svc) {
+                Some(v) => *v = st,
+                None => {
+                    self.local.insert(svc.to_string(), st);
+                }
+            }
+        }
     }
 
-    /// Forgets the files of services that are gone.
-    pub(crate) fn retain(&mut self, files: &std::collections::BTreeSet<std::path::PathBuf>) {
-        self.known.retain(|f, _| files.contains(f));
+    /// The stamps as the last `update` left them.
+    pub(crate) fn local(&self) -> &Local {
+        &self.local
     }
 }
 
@@ -247,23 +280,24 @@ impl Default for Replicator {
 }
 
 impl Replicator {
-    /// One pass, after the monitor's refresh.
+    /// One pass, on the config files as they are now.
+    #[cfg(test)]
     pub(crate) fn step(&mut self, env: &Env, shared: &Shared, conf: &NodeConfig) {
-        // From disk rather than the dataset: right after an install the
-        // dataset may still show the old stamp.
-        let mut files = std::collections::BTreeSet::new();
-        let local: BTreeMap<String, Option<ConfStamp>> = config::list_service_files(env.paths)
-            .into_iter()
-            .map(|(svc, file)| {
-                let st = file.ok().and_then(|f| {
-                    let st = self.stamps.get(&f);
-                    files.insert(f);
-                    st
-                });
-                (svc, st)
-            })
-            .collect();
-        self.stamps.retain(&files);
+        let files = config::list_service_files(env.paths);
+        self.stamps.update(
+            files.iter().map(|(svc, f)| {
+                let f = f.as_ref().ok().map(|f| f.as_path());
+                (svc.as_str(), f, f.and_then(FileId::of))
+            }),
+            true,
+        );
+        self.step_listed(env, shared, conf);
+    }
+
+    /// One pass, after the monitor's refresh updated `stamps` from disk
+    /// rather than from the dataset: right after an install the dataset
+    /// may still show the old stamp.
+    pub(crate) fn step_listed(&mut self, env: &Env, shared: &Shared, conf: &NodeConfig) {
         // Offers only from members: a dataset may outlive a node's removal
         // from [cluster] nodes until it is pruned, and a stranger's config
         // must never be chosen.
@@ -282,7 +316,7 @@ impl Replicator {
                     .collect()
             })
             .unwrap_or_default();
-        let wanted = choose(env.nodename, &local, &peers);
+        let wanted = choose(env.nodename, self.stamps.local(), &peers);
         self.tries
             .retain(|(svc, ck), _| wanted.get(svc).is_some_and(|o| &o.stamp.cksum == ck));
         let now = Instant::now();

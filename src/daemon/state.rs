@@ -378,6 +378,10 @@ pub(crate) struct Shared {
     /// Something the monitor must act on at once (a peer lost): it ends
     /// the monitor's sleep between two passes.
     wake_monitor: AtomicBool,
+    /// Taken to set `wake_monitor` or `stop` and notify `wake_cv`, and by
+    /// the monitor while it checks them and waits: no wake-up is lost.
+    wake_lock: Mutex<()>,
+    wake_cv: std::sync::Condvar,
     /// Every thread ends.
     stop: AtomicBool,
 }
@@ -417,6 +421,8 @@ impl Shared {
             part_memo: Mutex::new(PartMemo::default()),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
+            wake_lock: Mutex::new(()),
+            wake_cv: std::sync::Condvar::new(),
             stop: AtomicBool::new(false),
         }
     }
@@ -870,12 +876,31 @@ impl Shared {
 
     /// Ends the monitor's current sleep: its next pass starts at once.
     pub(crate) fn wake_monitor(&self) {
+        let _g = self.wake_lock.lock();
         self.wake_monitor.store(true, Ordering::Relaxed);
+        self.wake_cv.notify_all();
     }
 
-    /// True once after each `wake_monitor`.
-    pub(crate) fn monitor_woken(&self) -> bool {
-        self.wake_monitor.swap(false, Ordering::Relaxed)
+    /// The monitor's sleep between two passes: until `until`, a
+    /// `wake_monitor` (taken: it wakes one sleep only) or the end of every
+    /// thread. A sleep in 20 ms steps woke 50 times a second for nothing.
+    pub(crate) fn sleep_monitor(&self, until: Instant) {
+        let Ok(mut g) = self.wake_lock.lock() else {
+            return;
+        };
+        loop {
+            if self.stopping() || self.wake_monitor.swap(false, Ordering::Relaxed) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            g = match self.wake_cv.wait_timeout(g, until - now) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            };
+        }
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
@@ -884,7 +909,9 @@ impl Shared {
 
     /// Ends every thread (the supervisor's last step).
     pub(crate) fn halt(&self) {
+        let _g = self.wake_lock.lock();
         self.stop.store(true, Ordering::Relaxed);
+        self.wake_cv.notify_all();
     }
 
     pub(crate) fn set_thread(&self, id: &str, state: ThreadState, info: &str) {
@@ -982,6 +1009,41 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The monitor's sleep ends at a wake (even one made before it began,
+    /// which it takes), at a halt, or at its deadline.
+    #[test]
+    fn the_monitor_sleep_ends_at_a_wake_a_halt_or_its_deadline() {
+        let shared = Shared::new("node1");
+        let far = || Instant::now() + Duration::from_secs(30);
+        shared.wake_monitor();
+        let t = Instant::now();
+        shared.sleep_monitor(far());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "an earlier wake was lost"
+        );
+        let t = Instant::now();
+        shared.sleep_monitor(Instant::now() + Duration::from_millis(100));
+        let slept = t.elapsed();
+        assert!(
+            slept >= Duration::from_millis(100) && slept < Duration::from_secs(5),
+            "the wake was taken by the first sleep; the second lasts its time: {slept:?}"
+        );
+        let ended_by = |what: &str, act: &(dyn Fn() + Sync)| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    act();
+                });
+                let t = Instant::now();
+                shared.sleep_monitor(far());
+                assert!(t.elapsed() < Duration::from_secs(5), "{what}");
+            });
+        };
+        ended_by("a wake from another thread", &|| shared.wake_monitor());
+        ended_by("a halt", &|| shared.halt());
+    }
 
     /// A failover service of node1 and node2, orchestrated.
     fn ha_service(avail: Status, frozen: bool, smon: Smon) -> ServiceData {

@@ -15,13 +15,16 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::fsutil::FileId;
 use crate::paths::Paths;
 use crate::status::ServiceStatus;
 
 /// What a service's files looked like when it was probed.
-#[derive(Debug, PartialEq, Eq, Clone)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub(crate) struct Stamp {
-    conf: Option<SystemTime>,
+    /// The config file's id: the replication's stamps are keyed on it too,
+    /// so one stat serves both.
+    conf: Option<FileId>,
     log: Option<SystemTime>,
     frozen: bool,
 }
@@ -44,10 +47,15 @@ impl Stamp {
     /// listing and one stat.
     pub(crate) fn of(paths: &Paths, name: &str, file: Option<&Path>, node_frozen: bool) -> Stamp {
         Stamp {
-            conf: file.and_then(crate::fsutil::mtime),
+            conf: file.and_then(FileId::of),
             log: crate::fsutil::mtime(&paths.svc_log(name)),
             frozen: node_frozen || paths.frozen_svc(name).exists(),
         }
+    }
+
+    /// The config file's id when stamped (None: no file, or no stat).
+    pub(crate) fn conf_id(&self) -> Option<FileId> {
+        self.conf
     }
 
     /// The service or the node was frozen when stamped.
@@ -124,7 +132,7 @@ mod tests {
 
     fn stamp(log: u64) -> Stamp {
         Stamp {
-            conf: Some(SystemTime::UNIX_EPOCH),
+            conf: None,
             log: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(log)),
             frozen: false,
         }

@@ -17,7 +17,7 @@ use super::proof;
 use crate::action::{Action, Env, Refused, freeze};
 use crate::config::node::NodeConfig;
 use crate::daemon::hb::{HbConf, HbMedium};
-use crate::daemon::state::{PeerData, Shared, Ticks};
+use crate::daemon::state::{NodeData, PeerData, Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::order::{self, Order, Target};
@@ -71,7 +71,7 @@ impl Orchestrator {
             return false;
         }
         let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
-        let view = build_view(env, shared, &hbs, started);
+        let view = build_view(env, shared, &node, &hbs, started);
         let inbox = self.inbox(env, shared);
         let files: Vec<std::path::PathBuf> = inbox.iter().map(|(_, _, f)| f.clone()).collect();
         let inbox = inbox.into_iter().map(|(s, o, _)| (s, o)).collect();
@@ -366,7 +366,15 @@ fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
 }
 
 /// The core's view of this pass, from the shared state.
-fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> core::View {
+/// `node`: this node's dataset as the monitor left it at the start of this
+/// pass (`step` copies it once for the whole pass).
+fn build_view(
+    env: &Env,
+    shared: &Shared,
+    node: &NodeData,
+    hbs: &[HbConf],
+    started: Instant,
+) -> core::View {
     let peers: BTreeMap<String, super::view::NodeView> = shared
         .peers
         .lock()
@@ -376,7 +384,6 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
     // pass must not look lost but never heard.
     let lost = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
     let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
-    let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
     let ticks = shared.ticks();
     let me = shared.local_view();
     let services: BTreeMap<String, LocalSvc> = node
@@ -388,9 +395,11 @@ fn build_view(env: &Env, shared: &Shared, hbs: &[HbConf], started: Instant) -> c
                 placement: s.placement,
                 nodes: s.nodes.clone(),
                 error: s.error.is_some(),
-                // Read now, not from the last probe: an order's freeze
-                // must be seen at once.
-                frozen: freeze::is_frozen(env.paths, name),
+                // As the monitor stamped it at the start of this very
+                // pass (a changed flag changes the stamp and is probed
+                // again), so an order's freeze is seen at once without
+                // two stats per service per pass here.
+                frozen: s.frozen,
                 up: super::view::is_up(s.avail.as_str()),
             };
             (name.clone(), svc)
