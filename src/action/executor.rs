@@ -183,18 +183,25 @@ impl<'a> Executor<'a> {
     /// once (1.5 ran them in parallel too), then each peer that received
     /// data runs `postsync`.
     pub(crate) fn sync(&self, targets: &[&'static str]) -> bool {
-        let req = SyncRequest {
-            targets: targets.to_vec(),
-            force: self.env.opts.force,
-            cron: self.env.opts.cron,
-            base: probe::base(self.svc, self.env.runner),
-        };
         let syncs: Vec<&Resource> = self
             .svc
             .resources
             .iter()
             .filter(|r| r.kind() == Kind::Sync && self.selected(r))
             .collect();
+        // Nothing to sync, nothing to probe: the daemon's scheduler asks
+        // every service every minute, and probing the base resources of a
+        // thousand services without a sync ran an `ip addr` and a `vgs`
+        // for each of them.
+        if syncs.is_empty() {
+            return true;
+        }
+        let req = SyncRequest {
+            targets: targets.to_vec(),
+            force: self.env.opts.force,
+            cron: self.env.opts.cron,
+            base: probe::base(self.svc, self.env.runner),
+        };
         let results: Vec<Result<Synced, _>> = std::thread::scope(|s| {
             let handles: Vec<_> = syncs
                 .iter()

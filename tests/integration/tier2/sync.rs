@@ -224,3 +224,21 @@ fn nodemgr_syncservices_is_the_cron_entry_point() {
         .code(0)
         .stdout_is("TST\n");
 }
+
+/// A service without a sync resource: syncall (what the daemon's scheduler
+/// runs for every service every minute) probes nothing and runs nothing.
+#[test]
+fn syncall_of_a_service_without_sync_runs_no_tool() {
+    let w = World::new();
+    w.one_node(
+        "svc1",
+        "[ip#0]\nipname = p26.opensvc.com\nipdev = eth0\n[vg#0]\nvgname = vgdata\n",
+    );
+    w.svcmgr(&["-s", "svc1", "syncall", "--cron"])
+        .code(0)
+        .stderr_is("")
+        .no_calls();
+    w.svcmgr(&["-s", "svc1", "syncall", "--force"])
+        .code(0)
+        .no_calls();
+}
