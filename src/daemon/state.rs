@@ -576,7 +576,7 @@ impl Shared {
         if let Some(o) = e.data.as_object_mut() {
             o.remove("pending");
         }
-        e.view.services = decoded.views;
+        e.view.services = Arc::new(decoded.views);
         e.view.pending = false;
         e.digest = Some(digest.to_string());
         true
@@ -695,7 +695,7 @@ impl Shared {
             frozen: node.frozen,
             // JSON has no NaN: the dataset says null, read as no load.
             load15: node.load15.is_finite().then_some(node.load15),
-            services,
+            services: Arc::new(services),
             pending: false,
         }
     }

@@ -20,8 +20,10 @@ fn svc(nodes: &[&str]) -> LocalSvc {
 fn view(now: Instant, nodes: &[&str], heard: &[&str]) -> View {
     let mut peers = BTreeMap::new();
     for n in heard {
-        let mut p = NodeView::default();
-        p.services.insert("s".into(), SvcView::default());
+        let p = NodeView {
+            services: BTreeMap::from([("s".to_string(), SvcView::default())]).into(),
+            ..NodeView::default()
+        };
         peers.insert((*n).to_string(), p);
     }
     let silent = nodes

@@ -50,7 +50,7 @@ pub(crate) fn take_in(
 ) -> Vec<String> {
     let mut offers: Vec<(String, Order)> = inbox;
     for data in peers.values() {
-        for (svc, s) in &data.services {
+        for (svc, s) in data.services.iter() {
             if let Some(o) = &s.order {
                 offers.push((svc.clone(), o.clone()));
             }

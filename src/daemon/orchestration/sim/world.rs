@@ -572,7 +572,7 @@ impl<'a> World<'a> {
     /// This node's dataset, as its heartbeats carry it.
     fn dataset(&self, i: usize) -> NodeView {
         let n = &self.nodes[i];
-        let services = (0..self.sc.services.len())
+        let services: BTreeMap<String, SvcView> = (0..self.sc.services.len())
             .map(|s| {
                 let nm = svc_name(s);
                 let v = SvcView {
@@ -592,7 +592,7 @@ impl<'a> World<'a> {
         NodeView {
             frozen: n.frozen_all,
             load15: Some(0.0),
-            services,
+            services: services.into(),
             pending: false,
         }
     }
