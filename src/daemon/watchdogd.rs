@@ -57,6 +57,13 @@ pub(crate) fn run(paths: &Paths) -> i32 {
         }
     };
     harden(&log);
+    // Written now, so the log stays open: a reset logged into a root that
+    // was removed meanwhile (a test's) goes to the open file instead of
+    // making its directories again.
+    log.info(format!(
+        "supervising the agent (supervisor pid {})",
+        std::process::id()
+    ));
     let started = Instant::now();
     let mut deadline: Option<(Instant, Duration)> = None;
     let mut buf = [0u8; 64];
