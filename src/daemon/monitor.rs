@@ -320,7 +320,7 @@ pub(crate) fn refresh(
             let file = found.as_ref().ok().map(|f| f.as_path());
             (name.as_str(), file, stamp.conf_id())
         }),
-        renamed,
+        renamed.then_some(seen.names.as_slice()),
     );
     let local = stamps.local();
     let mut due = Vec::new();

@@ -89,16 +89,16 @@ pub(crate) type Local = BTreeMap<String, Option<ConfStamp>>;
 
 impl Stamps {
     /// Takes in the listed services, `(name, its config file, that file's
-    /// id)`, in name order; the services not listed are forgotten, looked
-    /// for only when the caller saw the list of names change (`renamed`).
+    /// id)`. `renamed`: the names listed, in order, when the caller saw
+    /// them change since the last update; the services not among them are
+    /// forgotten (None: the same names as last time, nothing to forget).
     pub(crate) fn update<'a>(
         &mut self,
-        listed: impl Iterator<Item = (&'a str, Option<&'a Path>, Option<FileId>)> + Clone,
-        renamed: bool,
+        listed: impl Iterator<Item = (&'a str, Option<&'a Path>, Option<FileId>)>,
+        renamed: Option<&[String]>,
     ) {
-        if renamed {
-            let names: Vec<&str> = listed.clone().map(|(n, _, _)| n).collect();
-            let listed_here = |n: &String| names.binary_search(&n.as_str()).is_ok();
+        if let Some(names) = renamed {
+            let listed_here = |n: &String| names.binary_search(n).is_ok();
             self.local.retain(|n, _| listed_here(n));
             self.ids.retain(|n, _| listed_here(n));
         }
@@ -284,12 +284,13 @@ impl Replicator {
     #[cfg(test)]
     pub(crate) fn step(&mut self, env: &Env, shared: &Shared, conf: &NodeConfig) {
         let files = config::list_service_files(env.paths);
+        let names: Vec<String> = files.iter().map(|(svc, _)| svc.clone()).collect();
         self.stamps.update(
             files.iter().map(|(svc, f)| {
                 let f = f.as_ref().ok().map(|f| f.as_path());
                 (svc.as_str(), f, f.and_then(FileId::of))
             }),
-            true,
+            Some(&names),
         );
         self.step_listed(env, shared, conf);
     }
