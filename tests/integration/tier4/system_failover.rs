@@ -446,7 +446,12 @@ fn a_double_power_loss_gives_no_spurious_conflict() {
         "every service up on node1",
         60,
         || addrs.iter().all(|a| holders(&lab, &all, a) == ["node1"]),
-        || lab.sh("node1", "svcmon").stdout,
+        // The log too: a set-up that once timed out here showed only
+        // "waiting for node2's dataset", not why it lasted.
+        || {
+            lab.sh("node1", "svcmon; tail -40 /var/log/opensvc/node.log")
+                .dump()
+        },
     );
     lab.kill("node1");
     std::thread::sleep(Duration::from_secs(1));
