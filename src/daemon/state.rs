@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 pub(crate) use super::conf_stamp::ConfStamp;
 use super::hb::dataset;
+use super::orchestration::claims::Claims;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
 use super::orchestration::view::{NodeView, SvcView};
@@ -239,6 +240,7 @@ fn services_json(
     expects: &BTreeMap<String, crate::order::Order>,
     reached: &BTreeSet<String>,
     restarts: &BTreeMap<String, BTreeMap<String, u32>>,
+    claims: &BTreeMap<String, Claims>,
     view: StatusView,
 ) -> serde_json::Map<String, Value> {
     services
@@ -266,6 +268,16 @@ fn services_json(
             }
             entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
             entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
+            // Only while there is one, so that an idle cluster sends what
+            // it always sent.
+            if let Some(c) = claims.get(name) {
+                if let Some(t) = c.token {
+                    entry["claim"] = json!(t);
+                }
+                if !c.acks.is_empty() {
+                    entry["acks"] = json!(c.acks);
+                }
+            }
             if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
                 && let Value::Object(fields) = o.to_json()
             {
@@ -286,6 +298,7 @@ struct PartInputs {
     expects: BTreeMap<String, crate::order::Order>,
     reached: BTreeSet<String>,
     restarts: BTreeMap<String, BTreeMap<String, u32>>,
+    claims: BTreeMap<String, Claims>,
 }
 
 /// The services part of this node's dataset as last serialized
@@ -351,6 +364,10 @@ pub(crate) struct Shared {
     pub expects_reached: Mutex<BTreeSet<String>>,
     /// Restarts done per service and rid (restarts.rs), shown per service.
     pub restarts: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
+    /// The orchestrator's claims and acknowledgments, by service
+    /// (orchestration/claims.rs), advertised to the peers.
+    pub claims: Mutex<BTreeMap<String, Claims>>,
+    claims_gen: std::sync::atomic::AtomicU64,
     /// Per thread id, counters shown as the thread's `stats` (the listener's).
     pub stats: Mutex<BTreeMap<String, Value>>,
     /// Sources the listener refused; here so that the local socket can
@@ -410,6 +427,8 @@ impl Shared {
             expects: Mutex::new(BTreeMap::new()),
             expects_reached: Mutex::new(BTreeSet::new()),
             restarts: Mutex::new(BTreeMap::new()),
+            claims: Mutex::new(BTreeMap::new()),
+            claims_gen: std::sync::atomic::AtomicU64::new(0),
             stats: Mutex::new(BTreeMap::new()),
             blacklist: Mutex::new(super::blacklist::Blacklist::default()),
             fences_itself: AtomicBool::new(false),
@@ -576,9 +595,21 @@ impl Shared {
         if let Some(o) = e.data.as_object_mut() {
             o.remove("pending");
         }
+        // A claim or an acknowledgment that came or went is acted on at
+        // once, not at the end of the monitor's tick: each costs a round
+        // trip before a start (orchestration/claims.rs).
+        let claims = |v: &BTreeMap<String, SvcView>| {
+            v.values()
+                .any(|s| s.claim.is_some() || s.starting || !s.acks.is_empty())
+        };
+        let wake = claims(&decoded.views) || claims(&e.view.services);
         e.view.services = Arc::new(decoded.views);
         e.view.pending = false;
         e.digest = Some(digest.to_string());
+        drop(p);
+        if wake {
+            self.wake_monitor();
+        }
         true
     }
 
@@ -673,6 +704,7 @@ impl Shared {
     /// of an idle daemon's CPU at 1000 services.
     pub(crate) fn local_view(&self) -> NodeView {
         let (expects, reached) = self.orders_held();
+        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
         let Ok(node) = self.node.lock() else {
             return NodeView::default();
         };
@@ -687,6 +719,9 @@ impl Shared {
                     start_failed: s.smon == Smon::StartFailed,
                     reached: order.is_some() && reached.contains(name),
                     order,
+                    claim: claims.get(name).and_then(|c| c.token),
+                    starting: s.smon == Smon::Starting,
+                    acks: claims.get(name).map(|c| c.acks.clone()).unwrap_or_default(),
                 };
                 (name.clone(), v)
             })
@@ -712,6 +747,7 @@ impl Shared {
     fn dataset(&self, view: StatusView) -> Value {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
+        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
         // Built under the lock rather than from a copy of a thousand
         // services: a few ms of svcmon's answer at 1000 services.
         let Ok(node) = self.node.lock() else {
@@ -723,6 +759,7 @@ impl Shared {
             &expects,
             &reached,
             &restarts,
+            &claims,
             view,
         ));
         v
@@ -736,6 +773,7 @@ impl Shared {
     pub(crate) fn local_split(&self) -> dataset::Split {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
+        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
         let Ok(node) = self.node.lock() else {
             return dataset::split(self.local_dataset());
         };
@@ -749,6 +787,7 @@ impl Shared {
                 && m.expects == expects
                 && m.reached == reached
                 && m.restarts == restarts
+                && m.claims == claims
         });
         if !same {
             let services = Value::Object(services_json(
@@ -756,6 +795,7 @@ impl Shared {
                 &expects,
                 &reached,
                 &restarts,
+                &claims,
                 StatusView::Full,
             ))
             .to_string();
@@ -766,6 +806,7 @@ impl Shared {
                 expects,
                 reached,
                 restarts,
+                claims,
             });
         }
         beat["services"] = json!(memo.digest);
@@ -841,6 +882,25 @@ impl Shared {
         {
             s.smon = state;
         }
+    }
+
+    /// What this node advertises of a service's claims (empty: nothing).
+    /// The heartbeats send it at once (`claims_changed`).
+    pub(crate) fn set_claims(&self, name: &str, c: Claims) {
+        if let Ok(mut m) = self.claims.lock() {
+            if c.is_empty() {
+                m.remove(name);
+            } else {
+                m.insert(name.to_string(), c);
+            }
+        }
+        self.claims_gen.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bumped by every change of the claims: a tx loop that saw it change
+    /// beats at once rather than at the end of its interval.
+    pub(crate) fn claims_changed(&self) -> u64 {
+        self.claims_gen.load(Ordering::Relaxed)
     }
 
     /// The orchestrator's note on a local service (svcmon, print status).
@@ -1098,6 +1158,23 @@ mod tests {
             ]);
             // "c" reached without an order: not advertised, not read.
             *sh.expects_reached.lock().unwrap() = BTreeSet::from(["a".into(), "c".into()]);
+            // A claim with an odd token, acks of two peers: both read
+            // back to the very floats (claims.rs compares them).
+            sh.set_claims(
+                "c",
+                Claims {
+                    token: Some(1_700_000_000.1),
+                    acks: BTreeMap::new(),
+                },
+            );
+            sh.set_claims(
+                "d",
+                Claims {
+                    token: None,
+                    acks: BTreeMap::from([("node2".into(), 0.1 + 0.2), ("node3".into(), 1e-7)]),
+                },
+            );
+            sh.set_smon("a", Smon::Starting);
             let decoded = NodeView::from_json(&sh.local_dataset()).unwrap();
             assert_eq!(sh.local_view(), decoded, "load15 {load15}");
         }
@@ -1143,6 +1220,16 @@ mod tests {
             .unwrap()
             .insert("a".into(), BTreeMap::from([("app#0".into(), 1)]));
         check("a restart");
+        sh.set_claims(
+            "a",
+            Claims {
+                token: Some(1_700_000_000.25),
+                acks: BTreeMap::from([("node2".into(), 1_700_000_001.5)]),
+            },
+        );
+        check("a claim");
+        sh.set_claims("a", Claims::default());
+        check("a claim dropped");
         sh.node.lock().unwrap().load15 = 3.5;
         *sh.watchdog.lock().unwrap() = Some(Duration::from_secs(2));
         check("node-level fields");

@@ -241,6 +241,7 @@ pub(crate) fn tx(
         let started = Instant::now();
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let sent = super::promise(&shared);
+        let claims = shared.claims_changed();
         let split = shared.local_split();
         if on_disk.as_ref() != Some(&split.digest) {
             // Before the beat that names it: a reader never finds a beat
@@ -277,7 +278,13 @@ pub(crate) fn tx(
                 shared.beat(&tid, peer, ok.is_ok());
             }
         }
-        super::sleep_until_promise_changes(deadline(started, conf.interval), &stop, &shared, sent);
+        super::sleep_until_promise_changes(
+            deadline(started, conf.interval),
+            &stop,
+            &shared,
+            sent,
+            claims,
+        );
     }
 }
 

@@ -51,7 +51,9 @@ pub(super) fn promise(shared: &Shared) -> Option<Duration> {
 }
 
 /// `sleep_until`, ending early when the watchdog this node advertises is
-/// no longer `sent`, the one its last beat carried. A peer proves this node
+/// no longer `sent`, the one its last beat carried, or when its claims
+/// changed since `claims` (each costs its peers a round trip before a
+/// start, orchestration/claims.rs). A peer proves this node
 /// down by the watchdog its last beat promised (orchestration/proof.rs);
 /// the watchdog arms only once beats go out, so the first beats after an
 /// agent (re)start promise nothing, and without this a node that died
@@ -62,11 +64,13 @@ pub(super) fn sleep_until_promise_changes(
     stop: &AtomicBool,
     shared: &Shared,
     sent: Option<Duration>,
+    claims: u64,
 ) {
     while Instant::now() < deadline
         && !stop.load(Ordering::Relaxed)
         && !shared.stopping()
         && promise(shared) == sent
+        && shared.claims_changed() == claims
     {
         std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
     }
@@ -100,12 +104,13 @@ pub(super) fn beat_every(
         // watchdog's gate (watchdog.rs).
         shared.tick(&conf.id, |t, now| t.beat = Some(now));
         let sent = promise(shared);
+        let claims = shared.claims_changed();
         let payload = shared.local_split().beat.to_string();
         match sealer.seal(path_kind(conf), payload.as_bytes()) {
             Ok(frame) => send(&frame),
             Err(e) => log.error(format!("{tid}: cannot seal the heartbeat: {e}")),
         }
-        sleep_until_promise_changes(deadline(started, conf.interval), stop, shared, sent);
+        sleep_until_promise_changes(deadline(started, conf.interval), stop, shared, sent, claims);
     }
 }
 
@@ -217,7 +222,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 *shared.watchdog.lock().unwrap() = Some(Duration::from_secs(2));
             });
-            sleep_until_promise_changes(started + Duration::from_secs(30), &stop, &shared, None);
+            sleep_until_promise_changes(started + Duration::from_secs(30), &stop, &shared, None, 0);
         });
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -226,8 +231,41 @@ mod tests {
         );
         let sent = promise(&shared);
         let again = Instant::now();
-        sleep_until_promise_changes(again + Duration::from_millis(200), &stop, &shared, sent);
+        sleep_until_promise_changes(again + Duration::from_millis(200), &stop, &shared, sent, 0);
         assert!(again.elapsed() >= Duration::from_millis(200));
+    }
+
+    /// A claim or an acknowledgment goes out at once: each costs a round
+    /// trip before a start (orchestration/claims.rs).
+    #[test]
+    fn a_change_of_the_claims_ends_the_sleep_between_beats() {
+        use crate::daemon::orchestration::claims::Claims;
+        let shared = Shared::new("node1");
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        let seen = shared.claims_changed();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                let c = Claims {
+                    token: Some(1.0),
+                    ..Claims::default()
+                };
+                shared.set_claims("svc1", c);
+            });
+            sleep_until_promise_changes(
+                started + Duration::from_secs(30),
+                &stop,
+                &shared,
+                None,
+                seen,
+            );
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "slept {:?} past a new claim",
+            started.elapsed()
+        );
     }
 
     #[test]

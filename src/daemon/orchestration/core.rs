@@ -39,11 +39,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use super::claims::{self, Claims};
 use super::failures;
 use super::memory::Memory;
 use super::orders::{self, Instance};
 use super::proof::{self, Verdict};
-use super::view::NodeView;
+use super::view::{NodeView, SvcView};
 use crate::config::node::SplitAction;
 use crate::order::{Order, Target};
 use crate::placement::{self, Instances, Placement};
@@ -173,6 +174,8 @@ pub(crate) enum Command {
     /// ready period began.
     Start(String, Instant),
     Smon(String, Smon),
+    /// What this node now advertises of the service's claims (claims.rs).
+    Claims(String, Claims),
     Why(String, Option<String>),
     Log(Level, String),
     /// Write the memory file.
@@ -231,7 +234,11 @@ pub(crate) enum StartOutcome {
 #[derive(Debug, Default)]
 pub(crate) struct Core {
     pub ready_period: Duration,
-    ready_since: BTreeMap<String, Instant>,
+    /// The services this node claims (claims.rs): since when, and the
+    /// token.
+    ready_since: BTreeMap<String, Ready>,
+    /// What was last advertised of each service's claims.
+    published: BTreeMap<String, Claims>,
     /// `orchestrate = start` services seen running once: no failover.
     seen_running: BTreeSet<String>,
     /// What was last logged of a service not started here: each reason
@@ -250,6 +257,13 @@ pub(crate) struct Core {
     ahead_said: BTreeMap<String, (String, u64)>,
     /// See [`Core::take_wake`].
     wake: Option<Instant>,
+}
+
+/// A claim of this node: it began `since`, at the wall time `token`.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    since: Instant,
+    token: f64,
 }
 
 /// What a pass decided for one service here.
@@ -436,6 +450,8 @@ impl Core {
     pub(crate) fn decide(&mut self, mem: &mut Memory, v: &View) -> Vec<Command> {
         let mut out = Vec::new();
         if !v.settled {
+            // Deciding nothing, it still acknowledges the peers' claims.
+            self.publish_claims(v, &mut out);
             return out;
         }
         // A node heard again may be fenced again if it falls silent later.
@@ -470,7 +486,40 @@ impl Core {
             };
             out.push(Command::Why(name.clone(), why));
         }
+        self.publish_claims(v, &mut out);
         out
+    }
+
+    /// Advertises, where it changed, this node's claim on each service and
+    /// the peers' claims it acknowledges (claims.rs).
+    fn publish_claims(&mut self, v: &View, out: &mut Vec<Command>) {
+        self.published.retain(|n, _| v.services.contains_key(n));
+        for (name, svc) in &v.services {
+            let peers = service_peers(v, name, svc);
+            let token = self.ready_since.get(name).map(|r| r.token);
+            let now = Claims {
+                token,
+                acks: claims::acks(&peers, token.is_some(), svc.up),
+            };
+            let before = self.published.get(name);
+            if before == Some(&now) || (before.is_none() && now.is_empty()) {
+                continue;
+            }
+            out.push(Command::Claims(name.clone(), now.clone()));
+            if now.is_empty() {
+                self.published.remove(name);
+            } else {
+                self.published.insert(name.clone(), now);
+            }
+        }
+    }
+
+    /// This node claims `name` from now, unless it already does.
+    fn claim(&mut self, name: &str, v: &View) -> Ready {
+        *self.ready_since.entry(name.to_string()).or_insert(Ready {
+            since: v.now,
+            token: v.wall,
+        })
     }
 
     fn decide_one(
@@ -584,6 +633,13 @@ impl Core {
         {
             return Wait(Some(format!("waiting for {n}'s dataset")));
         }
+        // Another node starts it, or is about to and came first (claims.rs).
+        let peers = service_peers(v, name, svc);
+        let claiming = self.ready_since.contains_key(name);
+        if let Some(why) = claims::yield_to(&peers, &svc.nodes, &v.local, claiming) {
+            self.ready_since.remove(name);
+            return Wait(Some(why));
+        }
         if let Some(why) = &v.disk_stale {
             self.ready_since.remove(name);
             return Blocked(why.clone());
@@ -612,7 +668,7 @@ impl Core {
                 Verdict::At(at, by) => {
                     // The ready period runs meanwhile: it need only have
                     // passed too when the proof holds.
-                    self.ready_since.entry(name.to_string()).or_insert(v.now);
+                    self.claim(name, v);
                     self.wake_at(at);
                     smon(out, Smon::Ready);
                     return Wait(Some(format!(
@@ -635,7 +691,7 @@ impl Core {
                 },
             }
         }
-        let since = *self.ready_since.entry(name.to_string()).or_insert(v.now);
+        let Ready { since, token } = self.claim(name, v);
         // The ready period lets two candidates whose views differ for a
         // beat (a thaw, a failed start seen late) agree on one leader.
         // With no other node of the service heard, every other one is
@@ -645,6 +701,15 @@ impl Core {
             smon(out, Smon::Ready);
             self.wake_at(since + self.ready_period);
             return Wait(None);
+        }
+        // Every heard node of the service must have seen this claim and
+        // promised to leave the service to it: however long the ready
+        // period, lost beats could outlast it.
+        if let Some(n) = claims::unacked(&peers, &v.local, token) {
+            smon(out, Smon::Ready);
+            return Wait(Some(format!(
+                "waiting for {n} to acknowledge this node's claim"
+            )));
         }
         Start { ready: since }
     }
@@ -743,6 +808,16 @@ impl Core {
 pub(crate) fn acted(cmds: &[Command]) -> bool {
     cmds.iter()
         .any(|c| matches!(c, Command::Freeze(_) | Command::Thaw(_) | Command::Stop(..)))
+}
+
+/// The heard nodes of `svc` whose dataset lists `name`: the nodes that
+/// take part in its claims (claims.rs).
+fn service_peers<'v>(v: &'v View, name: &str, svc: &'v LocalSvc) -> Vec<(&'v str, &'v SvcView)> {
+    svc.nodes
+        .iter()
+        .filter(|n| **n != v.local)
+        .filter_map(|n| Some((n.as_str(), v.peers.get(n)?.services.get(name)?)))
+        .collect()
 }
 
 /// The peers heard that hold an order for `name` older than this node's

@@ -94,9 +94,119 @@ fn a_heard_candidate_keeps_the_ready_period_and_wakes_the_monitor_at_its_end() {
     let cmds = core.decide(&mut mem, &v);
     assert!(is_ready(&cmds) && !starts(&cmds), "{cmds:#?}");
     assert_eq!(core.take_wake(), Some(t0 + READY));
-    let later = view(t0 + READY, &["node1", "node2", "node3"], &["node3"]);
+    // The period is over, but node3 has not acknowledged the claim yet.
+    let mut later = view(t0 + READY, &["node1", "node2", "node3"], &["node3"]);
+    let cmds = core.decide(&mut mem, &later);
+    assert!(is_ready(&cmds) && !starts(&cmds), "{cmds:#?}");
+    assert!(
+        cmds.contains(&Command::Why(
+            "s".into(),
+            Some("waiting for node3 to acknowledge this node's claim".into())
+        )),
+        "{cmds:#?}"
+    );
+    set(&mut later, "node3", acking("node1", WALL));
     let cmds = core.decide(&mut mem, &later);
     assert!(starts(&cmds), "{cmds:#?}");
+}
+
+const WALL: f64 = 1_700_000_000.0;
+
+fn acking(node: &str, token: f64) -> SvcView {
+    SvcView {
+        acks: BTreeMap::from([(node.to_string(), token)]),
+        ..SvcView::default()
+    }
+}
+
+fn claiming(token: f64) -> SvcView {
+    SvcView {
+        claim: Some(token),
+        ..SvcView::default()
+    }
+}
+
+/// Peer `n`'s instance of "s" in `v` becomes `s`.
+fn set(v: &mut View, n: &str, s: SvcView) {
+    let p = v.peers.get_mut(n).unwrap();
+    p.services = BTreeMap::from([("s".to_string(), s)]).into();
+}
+
+fn claims_of(cmds: &[Command]) -> Option<&Claims> {
+    cmds.iter().rev().find_map(|c| match c {
+        Command::Claims(s, c) if s == "s" => Some(c),
+        _ => None,
+    })
+}
+
+/// The simulation's seed 741363486: node1 claimed the service while node2
+/// was frozen; node2, thawed and first in `nodes`, claimed it too before
+/// either heard the other. Neither starts on the ready period alone; once
+/// each sees the other's claim, node1 yields and acknowledges, and node2,
+/// acknowledged, starts.
+#[test]
+fn two_claims_at_once_end_with_one_start() {
+    let t0 = Instant::now();
+    let nodes = ["node2", "node1"];
+    let mut mem = Memory::default();
+    let mut v = view(t0, &nodes, &["node2"]);
+    set(
+        &mut v,
+        "node2",
+        SvcView {
+            frozen: true,
+            ..SvcView::default()
+        },
+    );
+    let mut core = core_for(&v);
+    let cmds = core.decide(&mut mem, &v);
+    assert_eq!(
+        claims_of(&cmds).and_then(|c| c.token),
+        Some(WALL),
+        "{cmds:#?}"
+    );
+    // A second later: node2 thawed and claims too, with nothing of node1's
+    // claim acknowledged.
+    let mut later = view(t0 + READY, &nodes, &["node2"]);
+    set(&mut later, "node2", claiming(WALL + 0.6));
+    let cmds = core.decide(&mut mem, &later);
+    assert!(!starts(&cmds), "{cmds:#?}");
+    let c = claims_of(&cmds).expect("node1 yields: its claim goes, its ack comes");
+    assert_eq!(c.token, None, "{cmds:#?}");
+    assert_eq!(c.acks, BTreeMap::from([("node2".to_string(), WALL + 0.6)]));
+}
+
+/// A claim seen before this node claims holds it back, whatever the
+/// order of `nodes`, and is acknowledged; a node that runs the service
+/// acknowledges nothing.
+#[test]
+fn a_claim_seen_first_is_acknowledged_and_left_alone() {
+    let t0 = Instant::now();
+    let nodes = ["node1", "node2"];
+    let mut v = view(t0, &nodes, &["node2"]);
+    set(&mut v, "node2", claiming(5.0));
+    let mut core = core_for(&v);
+    let mut mem = Memory::default();
+    for dt in [0, 1, 5] {
+        v.now = t0 + Duration::from_secs(dt);
+        let cmds = core.decide(&mut mem, &v);
+        assert!(!starts(&cmds) && !is_ready(&cmds), "{cmds:#?}");
+    }
+    let mut v2 = view(t0, &nodes, &["node2"]);
+    set(&mut v2, "node2", claiming(5.0));
+    let mut fresh = core_for(&v2);
+    let cmds = fresh.decide(&mut mem, &v2);
+    assert_eq!(
+        claims_of(&cmds).map(|c| c.acks.clone()),
+        Some(BTreeMap::from([("node2".to_string(), 5.0)]))
+    );
+    // Running here: no ack, so the claimer goes on waiting.
+    let mut up = view(t0, &nodes, &["node2"]);
+    set(&mut up, "node2", claiming(5.0));
+    up.services.get_mut("s").unwrap().up = true;
+    let mut running = core_for(&up);
+    let cmds = running.decide(&mut mem, &up);
+    assert_eq!(claims_of(&cmds), None, "{cmds:#?}");
 }
 
 #[test]

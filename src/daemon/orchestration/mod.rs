@@ -4,7 +4,8 @@
 //!   the CLI that gives it): `failures` (the
 //!   start back-off), `proof` (is a silent node down), `view` (a node's
 //!   dataset, typed), `orders` (the newest-wins register, reached),
-//!   `memory` (what survives a daemon restart);
+//!   `memory` (what survives a daemon restart), `claims` (no two nodes
+//!   start one service: a claim and every peer's acknowledgment);
 //! - `core`: the pure decisions (placement, takeover, orders, start
 //!   failures) as a function of the view and the time, returning commands;
 //!   `restart_core` (resource restarts, the monitor action) and
@@ -20,6 +21,7 @@
 //! `sim` runs the core on simulated nodes (`cargo test --lib sim`).
 
 pub(crate) mod actions;
+pub(crate) mod claims;
 pub(crate) mod core;
 pub(crate) mod failures;
 pub(crate) mod memory;

@@ -67,10 +67,19 @@ impl Orchestrator {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let settle =
             hbs.iter().map(|h| h.timeout).max().unwrap_or_default() * 2 + Duration::from_secs(1);
+        let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         if shared.started.elapsed() < settle {
+            // Deciding nothing yet, it acknowledges the peers' claims
+            // (claims.rs) once it knows what runs here: a node whose
+            // daemon restarts must not hold every start of its peers back.
+            if shared.probed.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut view = build_view(env, shared, &node, &hbs, started);
+                view.settled = false;
+                let cmds = self.core.decide(&mut self.memory, &view);
+                self.run(env, shared, cmds);
+            }
             return false;
         }
-        let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
         let view = build_view(env, shared, &node, &hbs, started);
         let inbox = self.inbox(env, shared);
         let files: Vec<std::path::PathBuf> = inbox.iter().map(|(_, _, f)| f.clone()).collect();
@@ -154,6 +163,7 @@ impl Orchestrator {
                 c,
                 Command::Start(..)
                     | Command::Smon(..)
+                    | Command::Claims(..)
                     | Command::Why(..)
                     | Command::Log(..)
                     | Command::Save
@@ -178,6 +188,7 @@ impl Orchestrator {
                 }
                 Command::Start(svc, ready) => starts.push((svc, ready)),
                 Command::Smon(svc, m) => shared.set_smon(&svc, m),
+                Command::Claims(svc, c) => shared.set_claims(&svc, c),
                 Command::Why(svc, why) => shared.set_why(&svc, why),
                 Command::Log(Level::Info, m) => self.log.info(m),
                 Command::Log(Level::Warn, m) => self.log.warn(m),

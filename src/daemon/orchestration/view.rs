@@ -22,6 +22,13 @@ pub(crate) struct SvcView {
     pub order: Option<Order>,
     /// The node saw that order reached.
     pub reached: bool,
+    /// The node claims it: it is about to start it (core.rs, "Claims"),
+    /// under this token.
+    pub claim: Option<f64>,
+    /// Its service monitor state is `starting`.
+    pub starting: bool,
+    /// The other nodes' claims this node saw and yields to: node → token.
+    pub acks: BTreeMap<String, f64>,
 }
 
 /// One node's dataset.
@@ -102,6 +109,18 @@ impl SvcView {
             start_failed: s["smon"] == "start failed",
             order: Order::from_json(s),
             reached: s["global_expect_reached"] == true,
+            claim: s["claim"].as_f64().filter(|t| t.is_finite()),
+            starting: s["smon"] == "starting",
+            // Read leniently, as the rest of an instance: a malformed
+            // ack is no ack, which only holds the claimer back.
+            acks: s["acks"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(n, t)| Some((n.clone(), t.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -125,8 +144,20 @@ mod tests {
                 start_failed: true,
                 order: None,
                 reached: false,
+                claim: None,
+                starting: false,
+                acks: BTreeMap::new(),
             }
         );
+        let v = NodeView::from_json(&json!({"services": {
+            "svc1": {"smon": "starting", "claim": 12.5, "acks": {"node2": 3.25, "node3": "x"}},
+            "svc2": {"claim": "soon", "acks": []}}}))
+        .unwrap();
+        let s = &v.services["svc1"];
+        assert!(s.starting && s.claim == Some(12.5), "{s:?}");
+        assert_eq!(s.acks, BTreeMap::from([("node2".to_string(), 3.25)]));
+        let s = &v.services["svc2"];
+        assert!(s.claim.is_none() && s.acks.is_empty(), "{s:?}");
         assert_eq!(NodeView::from_json(&json!({})), Ok(NodeView::default()));
         for (bad, why) in [
             (json!([]), "not an object"),

@@ -14,6 +14,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::rng::Rng;
+use crate::daemon::orchestration::claims::Claims;
 use crate::daemon::orchestration::core::{
     Command, Core, Ended, LocalSvc, Orchestrate, Smon, StartOutcome, View,
 };
@@ -211,6 +212,10 @@ struct Node {
     no_quorum: bool,
     frozen: BTreeSet<usize>,
     smon: BTreeMap<String, Smon>,
+    /// The last `why` of each service, traced when it changes.
+    why: BTreeMap<String, Option<String>>,
+    /// What the node advertises of each service's claims.
+    claims: BTreeMap<String, Claims>,
     heard: BTreeMap<usize, Heard>,
     lost: BTreeMap<usize, f64>,
     /// What each lost peer last said of itself (`fences_itself`).
@@ -307,6 +312,8 @@ impl<'a> World<'a> {
                 no_quorum: false,
                 frozen: BTreeSet::new(),
                 smon: BTreeMap::new(),
+                why: BTreeMap::new(),
+                claims: BTreeMap::new(),
                 heard: BTreeMap::new(),
                 lost: BTreeMap::new(),
                 lost_fences: BTreeMap::new(),
@@ -521,6 +528,7 @@ impl<'a> World<'a> {
         n.slots.clear();
         n.last_scan = None;
         n.smon.clear();
+        n.claims.clear();
         n.next_beat = t + 0.05;
         n.next_pass = t + 0.5;
     }
@@ -585,6 +593,13 @@ impl<'a> World<'a> {
                         .orders
                         .get(&nm)
                         .is_some_and(|o| n.mem.reached.get(&nm) == Some(&o.at)),
+                    claim: n.claims.get(&nm).and_then(|c| c.token),
+                    starting: n.smon.get(&nm) == Some(&Smon::Starting),
+                    acks: n
+                        .claims
+                        .get(&nm)
+                        .map(|c| c.acks.clone())
+                        .unwrap_or_default(),
                 };
                 (nm, v)
             })
@@ -1030,9 +1045,26 @@ impl<'a> World<'a> {
                     self.exec(i, then);
                 }
                 Command::Smon(s, m) => {
-                    self.nodes[i].smon.insert(s, m);
+                    if self.nodes[i].smon.insert(s.clone(), m) != Some(m) {
+                        self.say(format!("{}: {s}: {}", name(i), m.as_str()));
+                    }
                 }
-                Command::Why(..) | Command::Save => {}
+                Command::Why(s, w) => {
+                    if self.nodes[i].why.get(&s) != Some(&w) {
+                        let shown = w.as_deref().unwrap_or("-").to_string();
+                        self.say(format!("{}: {s}: why {shown}", name(i)));
+                        self.nodes[i].why.insert(s, w);
+                    }
+                }
+                Command::Claims(s, c) => {
+                    if c.is_empty() {
+                        self.nodes[i].claims.remove(&s);
+                    } else {
+                        self.say(format!("{}: {s}: claims {c:?}", name(i)));
+                        self.nodes[i].claims.insert(s, c);
+                    }
+                }
+                Command::Save => {}
                 Command::RestartResource { svc, .. } => {
                     self.stats.restarts += 1;
                     let k = svc_index(&svc);
