@@ -334,16 +334,23 @@ impl Core {
             let mut frozen = s.frozen;
             if mem.applied.get(&svc) != Some(&order.at) {
                 let want = order.target.freezes();
-                if want != s.frozen {
+                if want == s.frozen {
+                    mem.applied.insert(svc.clone(), order.at);
+                    dirty = true;
+                } else {
                     out.push(if want {
                         Command::Freeze(svc.clone())
                     } else {
                         Command::Thaw(svc.clone())
                     });
                     frozen = want;
+                    // Applied once a later pass sees the flag as wanted,
+                    // not now: the memory file may be written before the
+                    // freeze runs (an order typed here), and a node ended
+                    // in between came back with the order applied and the
+                    // instance thawed, which it then started and stopped
+                    // for ever (the simulation, seed 555002649).
                 }
-                mem.applied.insert(svc.clone(), order.at);
-                dirty = true;
             }
             let stop_here = match &order.target {
                 Target::Stopped => s.up,

@@ -237,3 +237,40 @@ fn a_proof_not_mature_yet_wakes_the_monitor_when_it_will_hold() {
     let cmds = core.decide(&mut Memory::default(), &then);
     assert!(starts(&cmds), "the proof held, nobody can race: {cmds:#?}");
 }
+
+/// A node ended between taking an order in (its memory may be written at
+/// once) and freezing its instance comes back with the instance thawed:
+/// the freeze is asked again until the flag is seen set, and only then is
+/// the order applied, after which an operator's thaw is left alone.
+#[test]
+fn an_order_is_applied_only_once_its_freeze_is_seen() {
+    let t0 = Instant::now();
+    let mut v = view(t0, &["node1", "node2"], &["node2"]);
+    let stopped = Order {
+        target: Target::Stopped,
+        at: WALL - 5.0,
+        by: "node1".into(),
+    };
+    let mut mem = Memory::default();
+    let mut core = core_for(&v);
+    let freezes = |cmds: &[Command]| cmds.contains(&Command::Freeze("s".into()));
+    let cmds = core.orders(&mut mem, &v, vec![("s".into(), stopped.clone())]);
+    assert!(freezes(&cmds), "{cmds:#?}");
+    assert!(
+        !mem.applied.contains_key("s"),
+        "applied before the freeze ran"
+    );
+    // The freeze never ran (the node was ended): asked again.
+    let mut core = core_for(&v);
+    let cmds = core.orders(&mut mem, &v, Vec::new());
+    assert!(freezes(&cmds), "{cmds:#?}");
+    // It ran: applied.
+    v.services.get_mut("s").unwrap().frozen = true;
+    let cmds = core.orders(&mut mem, &v, Vec::new());
+    assert!(!freezes(&cmds), "{cmds:#?}");
+    assert_eq!(mem.applied.get("s"), Some(&stopped.at));
+    // An operator thaws it afterwards: the order is not carried out again.
+    v.services.get_mut("s").unwrap().frozen = false;
+    let cmds = core.orders(&mut mem, &v, Vec::new());
+    assert!(!freezes(&cmds), "{cmds:#?}");
+}
