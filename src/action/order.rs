@@ -28,6 +28,8 @@ use crate::order::Order;
 
 /// How long a stop waits for the other nodes to stop their instance.
 const STOP_WAIT: Duration = Duration::from_secs(120);
+/// An order seen reached while what it asked is not done, this long: given up.
+const GIVEN_UP_AFTER: Duration = Duration::from_secs(3);
 
 pub(super) fn is_order(orchestrate: &str, cluster: bool, action: Action) -> bool {
     orchestrate != "no"
@@ -171,6 +173,9 @@ fn tell(env: &Env, name: &str, target: &str, log: &Logger) -> Option<f64> {
 struct Seen {
     up: Vec<String>,
     order: Option<Order>,
+    /// This node saw its order reached, or given up (a switch whose
+    /// target failed to start the service).
+    reached: bool,
 }
 
 fn look(env: &Env, name: &str) -> Seen {
@@ -178,6 +183,7 @@ fn look(env: &Env, name: &str) -> Seen {
         return Seen {
             up: Vec::new(),
             order: None,
+            reached: false,
         };
     };
     let nodes = st["data"]["nodes"].as_object();
@@ -195,8 +201,10 @@ fn look(env: &Env, name: &str) -> Seen {
                 .collect()
         })
         .unwrap_or_default();
-    let order = Order::from_json(&st["data"]["nodes"][env.nodename]["services"][name]);
-    Seen { up, order }
+    let mine = &st["data"]["nodes"][env.nodename]["services"][name];
+    let order = Order::from_json(mine);
+    let reached = mine["global_expect_reached"] == true;
+    Seen { up, order, reached }
 }
 
 /// Waits until `done` holds over the nodes where the service is up, for
@@ -213,10 +221,27 @@ fn wait(
 ) -> i32 {
     let deadline = Instant::now() + STOP_WAIT;
     let mut said = false;
+    let mut over_since: Option<Instant> = None;
     loop {
         let seen = look(env, name);
         if done(&seen.up) {
             return OK;
+        }
+        // Reached yet not done: the daemons gave the order up (its target
+        // failed to start the service). Looked at for a few beats, so that
+        // a status a beat behind the mark is not taken for it.
+        let over = seen.reached && seen.order.as_ref().is_some_and(|o| o.at == at);
+        over_since = if over {
+            over_since.or(Some(Instant::now()))
+        } else {
+            None
+        };
+        if over_since.is_some_and(|t| t.elapsed() >= GIVEN_UP_AFTER) {
+            log.error(format!(
+                "{}: the cluster-wide order was given up (a start failed): see the node logs",
+                waiting(&seen.up)
+            ));
+            return FAILED;
         }
         if let Some(o) = seen.order.filter(|o| o.at > at) {
             log.error(format!(

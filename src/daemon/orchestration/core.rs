@@ -581,11 +581,13 @@ impl Core {
         {
             self.ready_since.remove(name);
             smon(out, Smon::StartFailed);
-            return Wait(Some(format!(
+            let note = format!(
                 "start failed here ({}), retry in {}s",
                 f.reason,
                 f.retry_in(v.wall)
-            )));
+            );
+            give_up_placement_here(mem, v, name, out);
+            return Wait(Some(note));
         }
         smon(out, Smon::Idle);
         if let Some((rid, at)) = self.conflicts.get(name)
@@ -815,6 +817,31 @@ impl Core {
 pub(crate) fn acted(cmds: &[Command]) -> bool {
     cmds.iter()
         .any(|c| matches!(c, Command::Freeze(_) | Command::Thaw(_) | Command::Stop(..)))
+}
+
+/// A `switch --to` this node that failed to start the service here is
+/// over: the order is marked reached, which every node takes in, so it
+/// stops steering. Otherwise the node it came from, which runs the service
+/// again meanwhile, stopped it each time this node's back-off ended (and a
+/// service seen running drops the failure record), for ever: the
+/// simulation, seed 555002726.
+fn give_up_placement_here(mem: &mut Memory, v: &View, name: &str, out: &mut Vec<Command>) {
+    if orders::placed_on(mem, name, v.wall) != Some(v.local.as_str()) {
+        return;
+    }
+    let Some(o) = mem.orders.get(name) else {
+        return;
+    };
+    out.push(Command::Log(
+        Level::Warn,
+        format!(
+            "{name}: cluster-wide order '{}' {} given up: the start failed here",
+            o.target.as_string(),
+            o.given()
+        ),
+    ));
+    mem.reached.insert(name.to_string(), o.at);
+    out.push(Command::Save);
 }
 
 /// The heard nodes of `svc` whose dataset lists `name`: the nodes that

@@ -274,3 +274,42 @@ fn an_order_is_applied_only_once_its_freeze_is_seen() {
     let cmds = core.orders(&mut mem, &v, Vec::new());
     assert!(!freezes(&cmds), "{cmds:#?}");
 }
+
+/// A `switch --to` this node whose start failed here stops steering: the
+/// order is marked reached (every node takes that in), so the node it
+/// came from keeps the service rather than stopping it again each time
+/// this node's back-off ends.
+#[test]
+fn a_switch_whose_target_failed_to_start_is_given_up() {
+    let t0 = Instant::now();
+    let v = view(t0, &["node2", "node1"], &["node2"]);
+    let placed = |to: &str| Order {
+        target: Target::Placed(to.into()),
+        at: WALL - 5.0,
+        by: "node2".into(),
+    };
+    let mut mem = Memory::default();
+    mem.orders.insert("s".into(), placed("node1"));
+    mem.start_failed.insert(
+        "s".into(),
+        failures::record(None, WALL - 1.0, "app#0 failed"),
+    );
+    let mut core = core_for(&v);
+    let cmds = core.decide(&mut mem, &v);
+    assert_eq!(mem.reached.get("s"), Some(&(WALL - 5.0)), "{cmds:#?}");
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::Log(Level::Warn, m) if m.contains("given up"))),
+        "{cmds:#?}"
+    );
+    assert!(cmds.contains(&Command::Save), "{cmds:#?}");
+    // A failed start under a switch to another node gives nothing up.
+    let mut mem = Memory::default();
+    mem.orders.insert("s".into(), placed("node2"));
+    mem.start_failed.insert(
+        "s".into(),
+        failures::record(None, WALL - 1.0, "app#0 failed"),
+    );
+    core.decide(&mut mem, &v);
+    assert!(!mem.reached.contains_key("s"));
+}

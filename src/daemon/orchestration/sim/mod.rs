@@ -746,3 +746,84 @@ fn a_node_frozen_just_after_a_cut_is_a_known_quorum_gap() {
         "{res:?}"
     );
 }
+
+/// Seed `seed`'s cluster with only these events: how a random finding is
+/// kept once shrunk (its losses and delays drawn from the same seed).
+fn found(seed: u64, events: Vec<(f64, Event)>) -> Scenario {
+    Scenario {
+        events: events
+            .into_iter()
+            .map(|(at, ev)| Timed { at, ev })
+            .collect(),
+        ..generate(seed)
+    }
+}
+
+/// Found by the simulation (seed 741363486): node1, seeing node2 frozen,
+/// went ready for svc2; node2, thawed 0.4 s later and first in its
+/// `nodes`, went ready too, and each started it before a beat told it of
+/// the other. A start now needs every heard peer's acknowledgment of the
+/// claim (claims.rs).
+#[test]
+fn two_leaders_of_a_moment_start_the_service_once() {
+    let sc = found(
+        741_363_486,
+        vec![
+            (173.7, Event::Order(0, 1, Target::Placed("node1".into()))),
+            (178.9, Event::NodeFreeze(1)),
+            (183.3, Event::PowerLoss(0)),
+            (222.6, Event::PowerOn(0)),
+            (230.4, Event::NodeThaw(1)),
+        ],
+    );
+    let end = assert_holds(sc).runs_on;
+    assert_eq!(end[1].len(), 1, "{end:?}");
+}
+
+/// Found by the simulation (seed 555002649): node1 took a `stopped` order
+/// in and was ended by its split action before it froze its instance;
+/// back, it held the order as applied with the instance thawed, and
+/// started and stopped the service for ever.
+#[test]
+fn a_node_ended_before_an_order_froze_it_freezes_it_when_back() {
+    let stopped = Event::Order(0, 1, Target::Stopped);
+    let sc = found(
+        555_002_649,
+        vec![
+            (89.8, Event::Cut(0, 1)),
+            (89.8, Event::Cut(0, 2)),
+            (92.3, stopped),
+            (101.4, Event::Heal(0, 1)),
+            (101.4, Event::Heal(0, 3)),
+            (189.3, Event::Heal(2, 0)),
+            (189.3, Event::Heal(2, 1)),
+            (189.3, Event::Heal(2, 3)),
+        ],
+    );
+    let end = assert_holds(sc).runs_on;
+    assert!(end[1].is_empty(), "{end:?}");
+}
+
+/// Found by the simulation (seed 555002726): a switch to a node whose
+/// start fails. The old node ran the service again meanwhile, which
+/// dropped the target's failure record, and stopped it again at the end
+/// of each back-off: down most of the time, for ever. A switch whose
+/// target failed to start is now given up.
+#[test]
+fn a_switch_to_a_node_that_cannot_start_it_is_given_up() {
+    let sc = found(
+        555_002_726,
+        vec![
+            (83.4, Event::Cut(0, 2)),
+            (111.3, Event::Heal(2, 0)),
+            (111.3, Event::Heal(2, 1)),
+            (111.3, Event::Heal(2, 3)),
+            (143.3, Event::Heal(0, 1)),
+            (143.3, Event::Heal(0, 3)),
+            (195.2, Event::Break(0, 2)),
+            (196.8, Event::Order(0, 0, Target::Placed("node3".into()))),
+        ],
+    );
+    let end = assert_holds(sc).runs_on;
+    assert_eq!(end[0].len(), 1, "{end:?}");
+}
