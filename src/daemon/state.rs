@@ -676,7 +676,7 @@ impl Shared {
                     Lost {
                         at: heard.unwrap_or(now),
                         watchdog: data.and_then(advertised_watchdog),
-                        fences_itself: data.is_some_and(|d| d["fences_itself"] == true),
+                        fences_itself: data.is_some_and(|d| self.fences_on_losing_me(d)),
                     },
                 );
             }
@@ -748,12 +748,13 @@ impl Shared {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
+        let hears = self.hears();
         // Built under the lock rather than from a copy of a thousand
         // services: a few ms of svcmon's answer at 1000 services.
         let Ok(node) = self.node.lock() else {
             return json!({});
         };
-        let mut v = self.node_fields(&node);
+        let mut v = self.node_fields(&node, hears);
         v["services"] = Value::Object(services_json(
             &node.services,
             &expects,
@@ -774,10 +775,11 @@ impl Shared {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
+        let hears = self.hears();
         let Ok(node) = self.node.lock() else {
             return dataset::split(self.local_dataset());
         };
-        let mut beat = self.node_fields(&node);
+        let mut beat = self.node_fields(&node, hears);
         let Ok(mut memo) = self.part_memo.lock() else {
             drop(node);
             return dataset::split(self.local_dataset());
@@ -817,8 +819,27 @@ impl Shared {
         }
     }
 
+    /// A peer's last beat `d` said it ends itself on losing quorum, and
+    /// that it heard this node: so it loses this node too, votes, and ends
+    /// itself if it is the minority. A peer that never heard this node
+    /// (back from a reboot while it was cut, say) never votes on it.
+    fn fences_on_losing_me(&self, d: &Value) -> bool {
+        d["fences_itself"] == true
+            && d["hears"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|n| n.as_str() == Some(self.nodename.as_str())))
+    }
+
+    /// The peers this node hears now (taken before the node's lock).
+    fn hears(&self) -> Vec<String> {
+        self.peers
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The node-level fields of this node's dataset: all but `services`.
-    fn node_fields(&self, node: &NodeData) -> Value {
+    fn node_fields(&self, node: &NodeData, hears: Vec<String>) -> Value {
         let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
@@ -828,6 +849,10 @@ impl Shared {
         // always sent. A frozen node runs no split action (orchestration/quorum.rs).
         if self.fences_itself.load(Ordering::Relaxed) && !node.frozen {
             v["fences_itself"] = json!(true);
+            // A peer counts this node down by quorum only if it is among
+            // these: a node that does not hear a peer never loses it, so
+            // it never votes on it nor ends itself (orchestration/proof.rs).
+            v["hears"] = json!(hears);
         }
         if let Some(w) = self.watchdog.lock().ok().and_then(|w| *w) {
             v["watchdog"] = json!(w.as_secs_f64());
@@ -1312,14 +1337,29 @@ mod tests {
     #[test]
     fn only_a_peer_that_said_it_fences_itself_may_be_proven_down_by_quorum() {
         let sh = Shared::new("node2");
-        sh.received("hb#1.rx", "node1", json!({"fences_itself": true}));
+        let says = json!({"fences_itself": true, "hears": ["node2", "node3"]});
+        sh.received("hb#1.rx", "node1", says.clone());
         sh.received("hb#1.rx", "node3", json!({"frozen": false}));
-        assert_eq!(lose_all(&sh), ["node1", "node3"]);
+        // It fences itself, but does not hear node2: it never loses node2,
+        // so it never votes on it (the simulation, seed 777003580).
+        sh.received(
+            "hb#1.rx",
+            "node4",
+            json!({"fences_itself": true, "hears": ["node3"]}),
+        );
+        sh.received(
+            "hb#1.rx",
+            "node5",
+            json!({"fences_itself": true, "hears": "node2"}),
+        );
+        assert_eq!(lose_all(&sh), ["node1", "node3", "node4", "node5"]);
         let fences = |n: &str| sh.lost.lock().unwrap()[n].fences_itself;
         assert!(fences("node1"));
         assert!(!fences("node3"));
+        assert!(!fences("node4"));
+        assert!(!fences("node5"), "a malformed list is no list");
         // node3 comes back saying it now does.
-        sh.received("hb#1.rx", "node3", json!({"fences_itself": true}));
+        sh.received("hb#1.rx", "node3", says);
         assert!(
             !sh.lost.lock().unwrap().contains_key("node3"),
             "heard again"
@@ -1355,8 +1395,13 @@ mod tests {
         assert!(sh.local_dataset().get("fences_itself").is_none());
         sh.fences_itself.store(true, Ordering::Relaxed);
         assert_eq!(sh.local_dataset()["fences_itself"], true);
+        assert_eq!(sh.local_dataset()["hears"], json!([]));
+        sh.received("hb#1.rx", "node2", json!({}));
+        assert_eq!(sh.local_dataset()["hears"], json!(["node2"]));
+        assert_eq!(sh.local_split().beat["hears"], json!(["node2"]));
         sh.node.lock().unwrap().frozen = true;
         assert!(sh.local_dataset().get("fences_itself").is_none());
+        assert!(sh.local_dataset().get("hears").is_none());
     }
 
     #[test]

@@ -827,3 +827,27 @@ fn a_switch_to_a_node_that_cannot_start_it_is_given_up() {
     let end = assert_holds(sc).runs_on;
     assert_eq!(end[0].len(), 1, "{end:?}");
 }
+
+/// Found by the simulation (seed 777_003_580): node2 rebooted by its split
+/// action while cut, then heard node1 for under a second as the cut
+/// healed; node1 never heard it back before node1's own partition (the
+/// arbitrator lost too). node2 lost node1, won the vote with the
+/// arbitrator and counted node1 down, trusting it to end itself. But node1
+/// had not heard node2, so it lost nothing, never voted, and kept the
+/// service: both ran it. A peer's `fences_itself` now counts only if its
+/// beat says it hears this node.
+#[test]
+fn a_peer_that_never_heard_this_node_is_not_counted_down_by_quorum() {
+    let sc = found(
+        777_003_580,
+        vec![
+            (101.6, Event::Cut(1, 0)),
+            (101.6, Event::ArbCut(1)),
+            (122.6, Event::Heal(1, 0)),
+            (122.6, Event::ArbHeal(1)),
+            (123.5, Event::Cut(0, 1)),
+            (123.5, Event::ArbCut(0)),
+        ],
+    );
+    assert_holds(sc);
+}

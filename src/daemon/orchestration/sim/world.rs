@@ -625,6 +625,10 @@ impl<'a> World<'a> {
                 continue;
             }
             let delay = self.rng.range(0.0, self.sc.delay);
+            // `fences_itself` counts for j only if i hears j (`hears` in
+            // the beat): a node that does not hear j never loses it, so it
+            // never votes on it (state.rs, `fences_on_losing_me`).
+            let fences = fences && self.nodes[i].heard.contains_key(&j);
             self.msgs.push(Msg {
                 at: t + delay,
                 from: i,
