@@ -497,7 +497,7 @@ fn orders_typed_on_different_nodes_converge() {
             holders(&lab, &all, addr),
             lab.sh(
                 "node1",
-                "svcmon; grep -h ipsvc /var/log/opensvc/node.log | tail -20"
+                "svcmon; grep -hE 'ipsvc|fetch|blacklist|listener|lost' /var/log/opensvc/node.log | tail -30"
             )
             .dump()
         )
