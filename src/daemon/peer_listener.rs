@@ -11,9 +11,10 @@
 //! hands every other connection to [`WORKERS`] handler threads through a
 //! queue of [`QUEUE`]. A source holds at most [`PER_SOURCE`] connections,
 //! queued or read; one more, or one more when the queue is full, is closed
-//! at once, counted as rejected and a strike, as is a connection held
-//! silent for [`IDLE_STRIKE`] and then closed: a source holding sockets
-//! open ends blacklisted instead of starving the peers. Each connection gets [`DEADLINE`] for its whole
+//! at once and counted as rejected (not a strike: a busy listener must not
+//! get a peer banned). A connection held silent for [`IDLE_STRIKE`] and
+//! then closed is a strike: a source holding sockets open ends
+//! blacklisted instead of starving the peers. Each connection gets [`DEADLINE`] for its whole
 //! request, however slowly it trickles bytes, so a slow or silent client
 //! holds one worker for 2 s at most and a handful of them cannot stall the
 //! peers. A few threads rather than one per connection: memory stays bounded
@@ -235,16 +236,21 @@ impl Server<'_> {
                 self.publish();
                 continue;
             }
+            // Closed at once, counted, but no strike: a closed connection
+            // costs an accept, as a banned one does, and a peer whose
+            // fetches time out on a busy listener (its closed connections
+            // still hold their slots until a worker reads them) once
+            // collected five strikes this way and was banned for 60 s,
+            // its services unread all that time. A full queue is not the
+            // source's doing at all. Connections held silent still strike.
             let Some(slot) = conns.take(ip) else {
-                self.strike(ip, "too many connections at once from this source: closed");
-                self.publish();
+                self.refuse(ip, "too many connections at once from this source: closed");
                 continue;
             };
             match tx.try_send((stream, ip, slot)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
-                    self.strike(ip, "too many connections waiting: closed");
-                    self.publish();
+                    self.refuse(ip, "too many connections waiting: closed");
                 }
                 Err(TrySendError::Disconnected(_)) => break,
             }
@@ -352,6 +358,13 @@ impl Server<'_> {
     /// Counted as rejected, and a strike against `ip`: a frame that did
     /// not authenticate, or a connection that held the listener for
     /// nothing (too many at once, or silent until closed).
+    /// Counted and said, not struck.
+    fn refuse(&self, ip: IpAddr, why: &str) {
+        self.count(|s| s.rejected += 1);
+        self.note(ip, why);
+        self.publish();
+    }
+
     fn strike(&self, ip: IpAddr, why: &str) {
         self.count(|s| s.rejected += 1);
         if self.with_blacklist(|b| b.strike(ip, Instant::now())) {
