@@ -64,7 +64,11 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
             } else {
                 StatusView::Full
             };
-            json!({"status": 0, "data": shared.status_view(view)})
+            // Written as text (status_text.rs), never as a tree.
+            let text = format!("{{\"status\":0,\"data\":{}}}\n", shared.status_text(view));
+            let mut w = &conn;
+            let _ = w.write_all(text.as_bytes());
+            return;
         }
         Some("daemon_stop") => {
             shared.request_stop();

@@ -9,7 +9,7 @@
 //! daemon. Only svcmon and the status answer read the entries whole, and
 //! they decode the few they show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -82,6 +82,39 @@ impl PeerServices {
                 .filter_map(|(n, raw)| Some((n.clone(), serde_json::from_str(raw.get()).ok()?)))
                 .collect(),
         )
+    }
+
+    /// Every entry as it came, as one JSON object's text: the status
+    /// answer's `services` of the peer, with nothing decoded.
+    pub(crate) fn write_all(&self, out: &mut String) {
+        self.write(out, self.entries.iter());
+    }
+
+    /// The entries of the services named in `rows` the peer has, as one
+    /// JSON object's text (svcmon's rows).
+    pub(crate) fn write_some(&self, out: &mut String, rows: &BTreeSet<String>) {
+        self.write(
+            out,
+            rows.iter()
+                .filter_map(|n| self.entries.get_key_value(n.as_str())),
+        );
+    }
+
+    fn write<'a>(
+        &self,
+        out: &mut String,
+        entries: impl Iterator<Item = (&'a String, &'a Box<RawValue>)>,
+    ) {
+        out.push('{');
+        for (i, (name, raw)) in entries.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            super::json_text::push_str(out, name);
+            out.push(':');
+            out.push_str(raw.get());
+        }
+        out.push('}');
     }
 
     /// The config stamps advertised, by service.

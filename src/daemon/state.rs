@@ -213,26 +213,6 @@ pub(crate) enum StatusView {
     Svcmon,
 }
 
-/// A peer's dataset cut to svcmon's rows and to the fields the table
-/// reads (`render::svcmon::FIELDS`); node-level fields are kept whole.
-/// Only the rows' entries are decoded.
-fn svcmon_cut(fields: &Value, services: &PeerServices, rows: &BTreeSet<String>) -> Value {
-    let mut out = fields.as_object().cloned().unwrap_or_default();
-    let cut: serde_json::Map<String, Value> = rows
-        .iter()
-        .filter_map(|name| {
-            let s = services.get(name)?;
-            let fields = crate::render::svcmon::FIELDS
-                .iter()
-                .filter_map(|f| s.get(*f).map(|v| ((*f).to_string(), v.clone())))
-                .collect::<serde_json::Map<String, Value>>();
-            Some((name.clone(), Value::Object(fields)))
-        })
-        .collect();
-    out.insert("services".into(), Value::Object(cut));
-    Value::Object(out)
-}
-
 /// Every local service's entry of the dataset: with the given orders,
 /// those reached, and the restart counts.
 fn services_json(
@@ -241,13 +221,12 @@ fn services_json(
     reached: &BTreeSet<String>,
     restarts: &BTreeMap<String, BTreeMap<String, u32>>,
     claims: &BTreeMap<String, Claims>,
-    view: StatusView,
 ) -> serde_json::Map<String, Value> {
     services
         .iter()
         .map(|(name, s)| {
-            // What svcmon's table reads; the rest for the peers and
-            // `svcmon --format json` only.
+            // What svcmon's table reads (status_text.rs writes svcmon's
+            // cut itself); the rest for the peers and `svcmon --format json`.
             let mut entry = json!({
                 "avail": s.avail.as_str(),
                 "overall": s.overall.as_str(),
@@ -262,9 +241,6 @@ fn services_json(
             });
             if let Some(why) = &s.why {
                 entry["why"] = json!(why);
-            }
-            if view == StatusView::Svcmon {
-                return (name.clone(), entry);
             }
             entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
             entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
@@ -306,6 +282,12 @@ struct PartInputs {
 #[derive(Default)]
 struct PartMemo {
     made_from: Option<PartInputs>,
+    services: String,
+    digest: String,
+}
+
+/// A copy of the services part held in `PartMemo`.
+struct PartText {
     services: String,
     digest: String,
 }
@@ -737,20 +719,10 @@ impl Shared {
 
     /// This node's part of the status: what the heartbeats send.
     pub(crate) fn local_dataset(&self) -> Value {
-        self.dataset(StatusView::Full)
-    }
-
-    /// This node's dataset, whole or with only the service fields svcmon's
-    /// table reads (and none of the orders, stamps and restart counts it
-    /// does not): built straight from the typed data, which a svcmon call
-    /// otherwise paid twice, once to build and once to cut.
-    fn dataset(&self, view: StatusView) -> Value {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
         let hears = self.hears();
-        // Built under the lock rather than from a copy of a thousand
-        // services: a few ms of svcmon's answer at 1000 services.
         let Ok(node) = self.node.lock() else {
             return json!({});
         };
@@ -761,29 +733,48 @@ impl Shared {
             &reached,
             &restarts,
             &claims,
-            view,
         ));
         v
     }
 
     /// This node's dataset cut into a beat and its services part, as
-    /// `dataset::split(self.local_dataset())` gives it. The services part
-    /// is serialized and hashed again only when what it is made of
-    /// changed: every beat of every heartbeat and every `get_dataset`
-    /// otherwise built, printed and hashed a thousand services' JSON.
+    /// `dataset::split(self.local_dataset())` gives it.
     pub(crate) fn local_split(&self) -> dataset::Split {
+        match self.memo_part() {
+            Some((mut beat, memo)) => {
+                beat["services"] = json!(memo.digest);
+                dataset::Split {
+                    beat,
+                    services: memo.services,
+                    digest: memo.digest,
+                }
+            }
+            None => dataset::split(self.local_dataset()),
+        }
+    }
+
+    /// This node's node-level fields and its services part as text: the
+    /// `daemon_status` answer's entry for this node (status_text.rs).
+    pub(crate) fn local_part(&self) -> (Value, String) {
+        match self.memo_part() {
+            Some((fields, memo)) => (fields, memo.services),
+            None => (json!({}), "{}".to_string()),
+        }
+    }
+
+    /// The node-level fields, and the services part as last serialized.
+    /// The services part is serialized and hashed again only when what it
+    /// is made of changed: every beat of every heartbeat and every
+    /// `get_dataset` otherwise built, printed and hashed a thousand
+    /// services' JSON. None when a lock is poisoned.
+    fn memo_part(&self) -> Option<(Value, PartText)> {
         let (expects, reached) = self.orders_held();
         let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
         let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
         let hears = self.hears();
-        let Ok(node) = self.node.lock() else {
-            return dataset::split(self.local_dataset());
-        };
-        let mut beat = self.node_fields(&node, hears);
-        let Ok(mut memo) = self.part_memo.lock() else {
-            drop(node);
-            return dataset::split(self.local_dataset());
-        };
+        let node = self.node.lock().ok()?;
+        let fields = self.node_fields(&node, hears);
+        let mut memo = self.part_memo.lock().ok()?;
         let same = memo.made_from.as_ref().is_some_and(|m| {
             m.services == node.services
                 && m.expects == expects
@@ -798,7 +789,6 @@ impl Shared {
                 &reached,
                 &restarts,
                 &claims,
-                StatusView::Full,
             ))
             .to_string();
             memo.digest = dataset::digest_of(services.as_bytes());
@@ -811,12 +801,11 @@ impl Shared {
                 claims,
             });
         }
-        beat["services"] = json!(memo.digest);
-        dataset::Split {
-            beat,
+        let text = PartText {
             services: memo.services.clone(),
             digest: memo.digest.clone(),
-        }
+        };
+        Some((fields, text))
     }
 
     /// A peer's last beat `d` said it ends itself on losing quorum, and
@@ -830,8 +819,13 @@ impl Shared {
                 .is_some_and(|h| h.iter().any(|n| n.as_str() == Some(self.nodename.as_str())))
     }
 
-    /// The peers this node hears now (taken before the node's lock).
-    fn hears(&self) -> Vec<String> {
+    /// The peers this node hears now (taken before the node's lock), for
+    /// the beat's `hears`: only sent, so only listed, when this node ends
+    /// itself on losing quorum.
+    pub(crate) fn hears(&self) -> Vec<String> {
+        if !self.fences_itself.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
         self.peers
             .lock()
             .map(|p| p.keys().cloned().collect())
@@ -839,7 +833,7 @@ impl Shared {
     }
 
     /// The node-level fields of this node's dataset: all but `services`.
-    fn node_fields(&self, node: &NodeData, hears: Vec<String>) -> Value {
+    pub(crate) fn node_fields(&self, node: &NodeData, hears: Vec<String>) -> Value {
         let mut v = json!({
             "load15": node.load15,
             "frozen": node.frozen,
@@ -868,7 +862,7 @@ impl Shared {
     /// `{name: {"status": "up"|"down", "votes": 1|0}}`, None when no
     /// arbitrator is configured: the answer (and svcmon) then stays what it
     /// was before arbitrators existed.
-    fn arbitrators_json(&self) -> Option<Value> {
+    pub(crate) fn arbitrators_json(&self) -> Option<Value> {
         let arbitrators = self
             .arbitrators
             .lock()
@@ -1017,8 +1011,14 @@ impl Shared {
     }
 
     /// The `daemon_status` answer, whole or cut to what svcmon's table
-    /// shows ([`StatusView`]).
+    /// shows ([`StatusView`]), as a tree (status_text.rs writes it).
     pub(crate) fn status_view(&self, view: StatusView) -> Value {
+        serde_json::from_str(&self.status_text(view)).unwrap_or_default()
+    }
+
+    /// The daemon's threads as `daemon_status` shows them, with each
+    /// heartbeat's peers, refused frames and datasets.
+    pub(crate) fn threads_json(&self) -> Value {
         let beating = self.beating.lock().map(|b| b.clone()).unwrap_or_default();
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
         let refused = self
@@ -1049,45 +1049,7 @@ impl Shared {
                     .collect()
             })
             .unwrap_or_default();
-        let mut nodes = serde_json::Map::new();
-        let local = self.dataset(view);
-        match view {
-            StatusView::Full => {
-                nodes.insert(self.nodename.clone(), local);
-                if let Ok(peers) = self.peers.lock() {
-                    for (n, p) in peers.iter() {
-                        nodes.insert(n.clone(), p.dataset());
-                    }
-                }
-            }
-            StatusView::Svcmon => {
-                let rows: BTreeSet<String> = local["services"]
-                    .as_object()
-                    .map(|m| m.keys().cloned().collect())
-                    .unwrap_or_default();
-                nodes.insert(self.nodename.clone(), local);
-                if let Ok(peers) = self.peers.lock() {
-                    for (n, p) in peers.iter() {
-                        nodes.insert(n.clone(), svcmon_cut(&p.data, &p.services, &rows));
-                    }
-                }
-            }
-        }
-        let cluster_nodes = self
-            .cluster_nodes
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default();
-        let mut out = json!({
-            "node": self.nodename,
-            "cluster_nodes": cluster_nodes,
-            "threads": threads,
-            "nodes": nodes,
-        });
-        if let Some(a) = self.arbitrators_json() {
-            out["arbitrators"] = a;
-        }
-        out
+        Value::Object(threads)
     }
 }
 
@@ -1294,7 +1256,8 @@ mod tests {
                     svc(Status::Down, Smon::StartFailed, Some("start failed here")),
                 ),
             ]);
-            n.services.get_mut("b").unwrap().error = Some("bad".into());
+            // Text that needs escaping, written by hand in the cut.
+            n.services.get_mut("b").unwrap().error = Some("bad \"quote\"\n\\ é".into());
         }
         sh.received(
             "hb#1.rx",
@@ -1319,12 +1282,26 @@ mod tests {
             cut["nodes"]["node2"]["services"].get("only2").is_none(),
             "{cut:#}"
         );
-        assert!(
-            cut["nodes"]["node2"]["services"]["a"]
-                .get("config")
-                .is_none(),
-            "{cut:#}"
+        // A peer's entries for the rows go as they came; this node's are
+        // its whole entries cut to the table's fields, written as text.
+        assert_eq!(
+            cut["nodes"]["node2"]["services"]["a"],
+            full["nodes"]["node2"]["services"]["a"]
         );
+        for name in ["a", "b"] {
+            let whole = &full["nodes"]["node1"]["services"][name];
+            let fields: serde_json::Map<String, Value> = crate::render::svcmon::FIELDS
+                .iter()
+                .filter_map(|f| whole.get(*f).map(|v| ((*f).to_string(), v.clone())))
+                .collect();
+            assert_eq!(
+                cut["nodes"]["node1"]["services"][name],
+                Value::Object(fields),
+                "{name}"
+            );
+        }
+        assert_eq!(full["nodes"]["node1"]["load15"], 0.5);
+        assert_eq!(cut["nodes"]["node1"]["load15"], 0.5);
     }
 
     fn lose_all(sh: &Shared) -> Vec<String> {
