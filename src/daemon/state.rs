@@ -191,7 +191,7 @@ impl PeerData {
             .as_object_mut()
             .and_then(|o| o.remove("services"))
             .unwrap_or_else(|| json!({}));
-        let services = PeerServices::decode(&services.to_string())
+        let services = PeerServices::decode(&services.to_string(), None)
             .map(|d| d.services)
             .unwrap_or_default();
         PeerData {
@@ -560,7 +560,7 @@ impl Shared {
     /// does not decode is refused and counted under `tid`; one for a peer
     /// not heard (pruned meanwhile) is dropped. Returns whether it was taken.
     pub(crate) fn fetched(&self, tid: &str, peer: &str, digest: &str, services: &str) -> bool {
-        let Ok(decoded) = PeerServices::decode(services) else {
+        let Ok(decoded) = PeerServices::decode(services, Some(&self.nodename)) else {
             self.refuse_dataset(tid);
             return false;
         };
