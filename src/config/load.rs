@@ -123,9 +123,31 @@ pub(crate) fn load_file(
     svc: &str,
     nodename: &str,
 ) -> Result<ServiceConfig, ConfigError> {
+    load_file_with(file, svc, nodename, Warnings::Lint)
+}
+
+/// Whether a load looks for unknown and deprecated keywords (`warnings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Warnings {
+    Lint,
+    /// The daemon's monitor, which probes a hundred services a second at a
+    /// thousand services and logs no warning: linting was a twentieth of
+    /// its CPU.
+    Skip,
+}
+
+/// `load_file`, linted or not: `warnings` stays empty with `Skip`.
+pub(crate) fn load_file_with(
+    file: &Path,
+    svc: &str,
+    nodename: &str,
+    warnings: Warnings,
+) -> Result<ServiceConfig, ConfigError> {
     let ini = read(file)?;
     let (mut cfg, problems) = build(file, svc, nodename, &ini);
-    cfg.warnings = lint(file, &ini);
+    if warnings == Warnings::Lint {
+        cfg.warnings = lint(file, &ini);
+    }
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }

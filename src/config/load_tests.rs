@@ -912,6 +912,22 @@ fn unknown_keywords_come_back_as_warnings_of_a_load() {
     );
 }
 
+/// The daemon's monitor loads without linting: the same config, no
+/// warnings, and what is wrong still refused.
+#[test]
+fn a_load_that_skips_warnings_builds_the_same_config() {
+    let etc = Etc::new();
+    let file = etc.svc("[fs#0]\ndev = /d\nmnt = /m\nmount_opts = ro\n");
+    let linted = load(&etc.paths, "s", "n1").unwrap();
+    let quiet = load_file_with(&file, "s", "n1", Warnings::Skip).unwrap();
+    assert_eq!(linted.warnings.len(), 1);
+    assert!(quiet.warnings.is_empty());
+    assert_eq!(rids(&linted), rids(&quiet));
+    assert_eq!(fs(&linted, "fs#0"), fs(&quiet, "fs#0"));
+    let bad = etc.svc("[fs#0]\ndev = /d\n");
+    assert!(load_file_with(&bad, "s", "n1", Warnings::Skip).is_err());
+}
+
 /// Issue 10, item 22: not a timed assertion (timings belong in
 /// BENCHMARKS.md, scripts/bench-config.sh); it prints the time and
 /// checks that 10,000 sections are all read.

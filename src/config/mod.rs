@@ -23,8 +23,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use load::{
-    TextCheckError, find_file, list_service_files, list_services, load, load_file,
-    problems_of_text, validate, validate_text,
+    TextCheckError, Warnings, find_file, list_service_files, list_services, load, load_file,
+    load_file_with, problems_of_text, validate, validate_text,
 };
 pub(crate) use schedule::Schedule;
 

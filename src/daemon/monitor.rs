@@ -225,7 +225,8 @@ struct Probed {
 
 fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Probed, String> {
     let file = d.file.clone()?;
-    let cfg = config::load_file(&file, &d.name, env.nodename).map_err(|e| e.to_string())?;
+    let cfg = config::load_file_with(&file, &d.name, env.nodename, config::Warnings::Skip)
+        .map_err(|e| e.to_string())?;
     let svc = Service::build(cfg, env.nodename, env.paths, env.svcmgr_bin.clone());
     let st = action::collect_with(&svc, env.runner, d.frozen, cache, Probing::InOrder);
     Ok(Probed {
