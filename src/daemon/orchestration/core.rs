@@ -301,26 +301,15 @@ impl Core {
         let mut dirty = !changed.is_empty();
         for svc in changed {
             if let Some(o) = mem.orders.get(&svc) {
-                out.push(Command::Log(
-                    Level::Info,
-                    format!(
-                        "{svc}: cluster-wide order '{}' {} taken in",
-                        o.target.as_string(),
-                        o.given()
-                    ),
-                ));
+                let line = order_line(&svc, o, &format!("{} taken in", o.given()));
+                out.push(Command::Log(Level::Info, line));
             }
         }
         for svc in orders::take_in_reached(mem, &v.peers) {
             dirty = true;
             if let Some(o) = mem.orders.get(&svc) {
-                out.push(Command::Log(
-                    Level::Info,
-                    format!(
-                        "{svc}: cluster-wide order '{}' reached (as a peer saw it)",
-                        o.target.as_string()
-                    ),
-                ));
+                let line = order_line(&svc, o, "reached (as a peer saw it)");
+                out.push(Command::Log(Level::Info, line));
             }
         }
         mem.orders.retain(|svc, _| names.contains(svc));
@@ -832,16 +821,19 @@ fn give_up_placement_here(mem: &mut Memory, v: &View, name: &str, out: &mut Vec<
     let Some(o) = mem.orders.get(name) else {
         return;
     };
-    out.push(Command::Log(
-        Level::Warn,
-        format!(
-            "{name}: cluster-wide order '{}' {} given up: the start failed here",
-            o.target.as_string(),
-            o.given()
-        ),
-    ));
+    let what = format!("{} given up: the start failed here", o.given());
+    out.push(Command::Log(Level::Warn, order_line(name, o, &what)));
     mem.reached.insert(name.to_string(), o.at);
     out.push(Command::Save);
+}
+
+/// A log line about `svc`'s cluster-wide order: one wording for all, so
+/// that `grep "cluster-wide order"` follows an order through the logs.
+fn order_line(svc: &str, o: &Order, what: &str) -> String {
+    format!(
+        "{svc}: cluster-wide order '{}' {what}",
+        o.target.as_string()
+    )
 }
 
 /// The heard nodes of `svc` whose dataset lists `name`: the nodes that
