@@ -1191,6 +1191,48 @@ mod tests {
         check("a monitor state");
         sh.set_why("a", Some("waiting".into()));
         check("a note");
+        // Every field the part prints, one at a time: the memo's key
+        // must see each.
+        type Edit = fn(&mut ServiceData);
+        let edits: [(&str, Edit); 14] = [
+            ("avail", |s| s.avail = Status::Down),
+            ("overall", |s| s.overall = Status::Warn),
+            ("frozen", |s| s.frozen = !s.frozen),
+            ("cluster_type", |s| s.cluster_type = "flex".into()),
+            ("nodes", |s| s.nodes.push("node9".into())),
+            ("nodes' order", |s| s.nodes.reverse()),
+            ("drpnodes", |s| s.drpnodes.push("node8".into())),
+            ("error", |s| s.error = Some("bad".into())),
+            ("orchestrate", |s| s.orchestrate = Orchestrate::No),
+            ("placement", |s| s.placement = Placement::LoadAvg),
+            ("config", |s| {
+                s.config = Some(ConfStamp {
+                    mtime: 1.5,
+                    cksum: "ab".into(),
+                });
+            }),
+            ("config mtime", |s| {
+                s.config.as_mut().unwrap().mtime = 1.500_000_1;
+            }),
+            ("config cksum", |s| {
+                s.config.as_mut().unwrap().cksum = "ba".into();
+            }),
+            ("why", |s| s.why = None),
+        ];
+        for (what, edit) in edits {
+            edit(sh.node.lock().unwrap().services.get_mut("a").unwrap());
+            check(what);
+        }
+        // A field the part does not print changes nothing.
+        let before = sh.local_split();
+        sh.node
+            .lock()
+            .unwrap()
+            .services
+            .get_mut("a")
+            .unwrap()
+            .monitor_action = SplitAction::Reboot;
+        assert_eq!(sh.local_split(), before);
         sh.expects.lock().unwrap().insert(
             "a".into(),
             crate::order::Order {
