@@ -312,6 +312,15 @@ mod tests {
 
     #[test]
     fn interrupt_after_sends_sigint_and_keeps_the_output() {
+        // A test run started as a background job of a non-interactive
+        // shell inherits SIGINT ignored, and an ignored signal stays
+        // ignored across exec: sh could not even trap it. svcmgr and its
+        // daemon install handlers, which exec resets to the default for
+        // their children; the test binary does not, so it does this.
+        // SAFETY: sets the default disposition; no handler is involved.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+        }
         let r = RealRunner::new();
         let started = Instant::now();
         let out = r
