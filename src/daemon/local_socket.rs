@@ -65,9 +65,8 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
                 StatusView::Full
             };
             // Written as text (status_text.rs), never as a tree.
-            let text = format!("{{\"status\":0,\"data\":{}}}\n", shared.status_text(view));
-            let mut w = &conn;
-            let _ = w.write_all(text.as_bytes());
+            let data = shared.status_text(view);
+            send(&conn, format!("{{\"status\":0,\"data\":{data}}}"));
             return;
         }
         Some("daemon_stop") => {
@@ -95,11 +94,15 @@ fn handle(conn: UnixStream, paths: &Paths, shared: &Shared) {
         Some(other) => json!({"status": 1, "error": format!("unknown action {other}")}),
         None => json!({"status": 1, "error": "malformed request"}),
     };
-    // One write: Display on a JSON value writes piecewise, and unbuffered
-    // that was thousands of syscalls (and client wake-ups) per answer.
-    let mut text = answer.to_string();
+    send(&conn, answer.to_string());
+}
+
+/// The answer and its newline in one write: Display on a JSON value
+/// writes piecewise, and unbuffered that was thousands of syscalls (and
+/// client wake-ups) per answer.
+fn send(conn: &UnixStream, mut text: String) {
     text.push('\n');
-    let mut w = &conn;
+    let mut w = conn;
     let _ = w.write_all(text.as_bytes());
 }
 
