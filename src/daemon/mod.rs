@@ -18,6 +18,7 @@ pub(crate) mod orchestration;
 pub(crate) mod peer;
 pub(crate) mod peer_listener;
 pub(crate) mod peer_services;
+pub(crate) mod probers;
 pub(crate) mod replicate;
 pub(crate) mod run;
 pub(crate) mod scheduler;

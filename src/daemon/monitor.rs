@@ -3,8 +3,7 @@
 //! instead of probing every resource of every service.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file_watch::{Changed, FileWatch};
@@ -190,13 +189,6 @@ impl Seen {
     }
 }
 
-/// How many services the monitor probes at once. Each one's resources are
-/// probed in order ([`Probing::InOrder`]): a few threads per pass instead
-/// of one per resource, hundreds a second on a node with many services,
-/// and a pass with slow tools (an LVM command costs tens of ms) still a
-/// quarter of its length in sequence.
-const PROBERS: usize = 4;
-
 /// One service the pass probes.
 struct Due {
     name: String,
@@ -241,37 +233,12 @@ fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Prob
     })
 }
 
-/// The probes of `due`, in its order, by up to [`PROBERS`] threads sharing
-/// one cache (ip, mount and ps listings run once). None: a prober died.
-fn probe_all(env: &Env, due: &[Due]) -> Vec<Option<Result<Probed, String>>> {
+/// The probes of `due`, in its order, sharing one cache (ip, mount and ps
+/// listings run once), helped by more threads once they wait on tools
+/// (probers.rs).
+fn probe_all(env: &Env, due: &[Due]) -> Vec<Result<Probed, String>> {
     let cache = crate::exec::ProbeCache::wide();
-    let workers = due.len().min(PROBERS);
-    if workers <= 1 {
-        return due
-            .iter()
-            .map(|d| Some(probe_one(env, d, &cache)))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let out: Vec<Mutex<Option<Result<Probed, String>>>> =
-        due.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(d) = due.get(i) else { break };
-                    let p = probe_one(env, d, &cache);
-                    if let Ok(mut o) = out[i].lock() {
-                        *o = Some(p);
-                    }
-                }
-            });
-        }
-    });
-    out.into_iter()
-        .map(|m| m.into_inner().ok().flatten())
-        .collect()
+    super::probers::in_order(due.len(), |i| probe_one(env, &due[i], &cache))
 }
 
 /// The service monitor state survives a refresh (the orchestrator sets it).
@@ -353,7 +320,7 @@ pub(crate) fn refresh(
     let mut probed = Vec::with_capacity(due.len());
     for (d, p) in due.into_iter().zip(probes) {
         let data = match p {
-            Some(Ok(p)) => {
+            Ok(p) => {
                 let data = ServiceData {
                     avail: p.st.avail,
                     overall: p.st.overall,
@@ -396,7 +363,7 @@ pub(crate) fn refresh(
                     .keep(&d.name, d.probed_at, d.stamp, every, p.st);
                 data
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 seen.probes.insert(
                     d.name.clone(),
                     Last {
@@ -424,17 +391,12 @@ pub(crate) fn refresh(
                     why: None,
                 }
             }
-            // A prober thread died: keep what was known. `seen` still
-            // holds what made this service due, so the next pass probes
-            // it again.
-            None => continue,
         };
         probed.push((d.name, data));
     }
     let load15 = crate::node::load15();
     if let Ok(mut node) = shared.node.lock() {
-        // A service probed for the first time whose prober died is not
-        // shown until a probe answers; one removed from etc/ is gone.
+        // A service removed from etc/ is gone.
         if renamed {
             let names = &seen.names;
             node.services.retain(|n, _| names.binary_search(n).is_ok());
