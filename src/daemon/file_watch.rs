@@ -4,6 +4,10 @@
 //! Stamping every service every pass, three stats each, was the largest
 //! part of an idle node's CPU at a thousand services.
 //!
+//! It also tells whether anything happened in `<etc>`, so that a pass
+//! lists that directory again only then: listing a thousand configs every
+//! second was a quarter of the idle monitor's CPU.
+//!
 //! Every doubt answers "all of them": the first look, a directory not
 //! watched (missing, or inotify refused), a queue overflow, a watched
 //! directory removed or moved, and every `full_every` whatever happened,
@@ -24,8 +28,13 @@ use crate::paths::Paths;
 pub(crate) enum Changed {
     /// Anything may have: stamp every service.
     All,
-    /// Only these services' files.
-    These(BTreeSet<String>),
+    /// Only these services' files; `etc`: something happened in `<etc>`
+    /// (a file created, removed, renamed or changed there, whatever its
+    /// name), so its listing may differ.
+    These {
+        services: BTreeSet<String>,
+        etc: bool,
+    },
 }
 
 /// The three directories a service's stamp reads, and how a file name
@@ -105,6 +114,7 @@ impl FileWatch {
             }
         }
         let mut these = BTreeSet::new();
+        let mut etc = false;
         loop {
             let events = match ino.read_events() {
                 Ok(e) if !e.is_empty() => e,
@@ -132,6 +142,7 @@ impl FileWatch {
                     all = true;
                     continue;
                 }
+                etc |= self.dirs[at].0 == Dir::Etc;
                 if let Some(svc) = ev.name.as_deref().and_then(|n| self.dirs[at].0.service(n)) {
                     these.insert(svc);
                 }
@@ -147,7 +158,10 @@ impl FileWatch {
             self.last_full = Some(Instant::now());
             Changed::All
         } else {
-            Changed::These(these)
+            Changed::These {
+                services: these,
+                etc,
+            }
         }
     }
 }
@@ -156,8 +170,20 @@ impl FileWatch {
 mod tests {
     use super::*;
 
+    /// Services named, nothing in etc/.
     fn these(v: &[&str]) -> Changed {
-        Changed::These(v.iter().map(|s| s.to_string()).collect())
+        Changed::These {
+            services: v.iter().map(|s| s.to_string()).collect(),
+            etc: false,
+        }
+    }
+
+    /// Services named, and something in etc/.
+    fn these_and_etc(v: &[&str]) -> Changed {
+        Changed::These {
+            services: v.iter().map(|s| s.to_string()).collect(),
+            etc: true,
+        }
     }
 
     fn lab() -> (tempfile::TempDir, Paths) {
@@ -199,11 +225,15 @@ mod tests {
         std::fs::write(paths.svc_log("b"), "x").unwrap();
         std::fs::write(paths.frozen_svc("c"), "").unwrap();
         std::fs::write(paths.var.join("d.push"), "").unwrap();
-        assert_eq!(w.changed(), these(&["a", "b", "c"]));
+        assert_eq!(w.changed(), these_and_etc(&["a", "b", "c"]));
         // An atomic install: a temporary file renamed over the config.
         std::fs::write(paths.etc.join(".a.conf.tmp"), "[DEFAULT]\n#\n").unwrap();
         std::fs::rename(paths.etc.join(".a.conf.tmp"), paths.etc.join("a.conf")).unwrap();
-        assert_eq!(w.changed(), these(&["a"]));
+        assert_eq!(w.changed(), these_and_etc(&["a"]));
+        // A file in etc/ that names no service still changes its listing
+        // (a dangling link's target, a sub-directory).
+        std::fs::create_dir(paths.etc.join("web.d")).unwrap();
+        assert_eq!(w.changed(), these_and_etc(&[]));
         // An mtime set by hand (touch).
         let f = std::fs::File::options()
             .write(true)

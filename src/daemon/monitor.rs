@@ -124,7 +124,14 @@ pub(crate) struct Seen {
     /// every stamp.
     node_frozen: bool,
     watch: Option<FileWatch>,
+    /// etc/ as last listed, listed again only when `watch` saw something
+    /// happen there or is in doubt.
+    listing: Option<Listing>,
 }
+
+/// Each service in etc/ and its config file, or why it has none
+/// (`config::list_service_files`).
+type Listing = Vec<(String, Result<std::path::PathBuf, config::ConfigError>)>;
 
 /// A service's last probe: when, under which files, and how long it is
 /// trusted ([`probe_every`] of what it showed). Kept here rather than read
@@ -141,6 +148,25 @@ impl Seen {
     fn clear(&mut self) {
         self.probes.clear();
         self.current.clear();
+        self.listing = None;
+    }
+
+    /// What changed since the last pass, and the services in etc/: the
+    /// last listing when nothing happened there since, a new one
+    /// otherwise. Asked before listing: a file added meanwhile is in the
+    /// listing and reported again at the next pass.
+    fn look(&mut self, paths: &crate::paths::Paths) -> (Changed, Listing) {
+        let changed = self
+            .watch
+            // Stamped all again at the probe interval: a change no event
+            // reports is then seen no later than without events.
+            .get_or_insert_with(|| FileWatch::new(paths, STATUS_INTERVAL))
+            .changed();
+        let listing = match (&changed, self.listing.take()) {
+            (Changed::These { etc: false, .. }, Some(known)) => known,
+            _ => config::list_service_files(paths),
+        };
+        (changed, listing)
     }
 
     /// The stamps of the services `files` lists, in its order: taken
@@ -149,27 +175,22 @@ impl Seen {
     fn stamps(
         &mut self,
         paths: &crate::paths::Paths,
-        files: &[(String, Result<std::path::PathBuf, config::ConfigError>)],
+        files: &Listing,
+        changed: &Changed,
         node_frozen: bool,
     ) -> Vec<Stamp> {
-        let changed = self
-            .watch
-            // Stamped all again at the probe interval: a change no event
-            // reports is then seen no later than without events.
-            .get_or_insert_with(|| FileWatch::new(paths, STATUS_INTERVAL))
-            .changed();
         if node_frozen != self.node_frozen {
             self.current.clear();
             self.node_frozen = node_frozen;
         }
-        if changed == Changed::All {
+        if *changed == Changed::All {
             self.current.clear();
         }
         files
             .iter()
             .map(|(name, found)| {
-                let unchanged = match &changed {
-                    Changed::These(these) => !these.contains(name),
+                let unchanged = match changed {
+                    Changed::These { services, .. } => !services.contains(name),
                     Changed::All => false,
                 };
                 if unchanged && let Some(st) = self.current.get(name) {
@@ -269,7 +290,7 @@ pub(crate) fn refresh(
     seen: &mut Seen,
     stamps: &mut super::replicate::Stamps,
 ) {
-    let files = config::list_service_files(env.paths);
+    let (changed, files) = seen.look(env.paths);
     let node_frozen = action::freeze::node_frozen(env.paths);
     // The maps of services are pruned only when a service came or went:
     // a thousand lookups in each, every pass, for nothing otherwise.
@@ -282,7 +303,7 @@ pub(crate) fn refresh(
         seen.current.retain(|n, _| names.binary_search(n).is_ok());
         shared.statuses.retain(names);
     }
-    let now = seen.stamps(env.paths, &files, node_frozen);
+    let now = seen.stamps(env.paths, &files, &changed, node_frozen);
     stamps.update(
         files.iter().zip(&now).map(|((name, found), stamp)| {
             let file = found.as_ref().ok().map(|f| f.as_path());
@@ -409,4 +430,54 @@ pub(crate) fn refresh(
     shared
         .probed
         .store(true, std::sync::atomic::Ordering::Relaxed);
+    seen.listing = Some(files);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(l: &Listing) -> Vec<&str> {
+        l.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn the_listing_follows_etc_though_it_is_kept_between_passes() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = crate::paths::Paths::under(d.path());
+        for p in [&paths.etc, &paths.log, &paths.var] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let mut seen = Seen::default();
+        let pass = |seen: &mut Seen| {
+            let (changed, listing) = seen.look(&paths);
+            let got: Vec<String> = names(&listing).iter().map(|s| s.to_string()).collect();
+            seen.listing = Some(listing);
+            (changed, got)
+        };
+        std::fs::write(paths.etc.join("a.conf"), "[DEFAULT]\n").unwrap();
+        assert_eq!(pass(&mut seen), (Changed::All, vec!["a".to_string()]));
+        let (changed, got) = pass(&mut seen);
+        assert!(
+            matches!(changed, Changed::These { etc: false, .. }),
+            "{changed:?}"
+        );
+        assert_eq!(got, ["a"], "kept");
+        std::fs::write(paths.etc.join("b.env"), "[DEFAULT]\n").unwrap();
+        assert_eq!(pass(&mut seen).1, ["a", "b"], "a config added");
+        std::fs::remove_file(paths.etc.join("a.conf")).unwrap();
+        assert_eq!(pass(&mut seen).1, ["b"], "a config removed");
+        std::fs::write(paths.etc.join("b.conf"), "[DEFAULT]\n").unwrap();
+        let (_, got) = pass(&mut seen);
+        assert_eq!(got, ["b"]);
+        let listing = seen.listing.as_ref().unwrap();
+        assert!(
+            matches!(listing[0].1, Err(config::ConfigError::Both { .. })),
+            "b.conf beside b.env: {listing:?}"
+        );
+        // A pass that started something forgets the listing too.
+        seen.clear();
+        assert!(seen.listing.is_none());
+        assert_eq!(pass(&mut seen).1, ["b"]);
+    }
 }
