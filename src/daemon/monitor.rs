@@ -218,7 +218,9 @@ struct Due {
     probed_at: Instant,
     stamp: Stamp,
     conf_stamp: Option<super::state::ConfStamp>,
+    /// The service or the node is frozen; the service's own flag.
     frozen: bool,
+    instance_frozen: bool,
 }
 
 /// What a probe keeps of a service: its status and the few settings the
@@ -325,6 +327,7 @@ pub(crate) fn refresh(
         let name = name.clone();
         let probed_at = Instant::now();
         let frozen = stamp.frozen();
+        let instance_frozen = stamp.svc_frozen();
         due.push(Due {
             name,
             file: match found {
@@ -335,6 +338,7 @@ pub(crate) fn refresh(
             stamp,
             conf_stamp,
             frozen,
+            instance_frozen,
         });
     }
     let probes = probe_all(env, &due);
@@ -346,6 +350,7 @@ pub(crate) fn refresh(
                     avail: p.st.avail,
                     overall: p.st.overall,
                     frozen: d.frozen,
+                    instance_frozen: d.instance_frozen,
                     cluster_type: "failover".into(),
                     nodes: p.nodes,
                     drpnodes: p.drpnodes,
@@ -399,6 +404,7 @@ pub(crate) fn refresh(
                     overall: Status::Undef,
                     // The orchestrator reads the flag from here.
                     frozen: d.frozen,
+                    instance_frozen: d.instance_frozen,
                     cluster_type: "failover".into(),
                     nodes: vec![env.nodename.to_string()],
                     drpnodes: Vec::new(),

@@ -89,7 +89,16 @@ pub(crate) struct Watched {
 pub(crate) struct ServiceData {
     pub avail: Status,
     pub overall: Status,
+    /// The service or the node is frozen: what the dataset advertises
+    /// and svcmon shows.
     pub frozen: bool,
+    /// The service's own flag alone (`FROZEN.<svc>`): what an order
+    /// freezes or thaws, and judges carried out here
+    /// (orchestration/core.rs). Not advertised. Taken for `frozen`, a
+    /// frozen node took a `stopped` order for carried out without setting
+    /// the flag, and once thawed started the service, stopped it for the
+    /// order, and started it again, every few seconds.
+    pub instance_frozen: bool,
     pub cluster_type: String,
     pub nodes: Vec<String>,
     pub drpnodes: Vec<String>,
@@ -1098,6 +1107,7 @@ mod tests {
             avail,
             overall: avail,
             frozen,
+            instance_frozen: frozen,
             cluster_type: "failover".into(),
             nodes: vec!["node1".into(), "node2".into()],
             drpnodes: Vec::new(),
@@ -1276,6 +1286,7 @@ mod tests {
             avail,
             overall: Status::Warn,
             frozen: smon == Smon::Idle,
+            instance_frozen: smon == Smon::Idle,
             cluster_type: "failover".into(),
             nodes: vec!["node1".into(), "node2".into()],
             drpnodes: vec!["node3".into()],

@@ -26,7 +26,9 @@ pub(crate) struct Stamp {
     /// so one stat serves both.
     conf: Option<FileId>,
     log: Option<SystemTime>,
-    frozen: bool,
+    /// The node's frozen flag, and the service's own (`FROZEN.<svc>`).
+    node_frozen: bool,
+    svc_frozen: bool,
 }
 
 impl Stamp {
@@ -49,7 +51,8 @@ impl Stamp {
         Stamp {
             conf: file.and_then(FileId::of),
             log: crate::fsutil::mtime(&paths.svc_log(name)),
-            frozen: node_frozen || paths.frozen_svc(name).exists(),
+            node_frozen,
+            svc_frozen: paths.frozen_svc(name).exists(),
         }
     }
 
@@ -60,7 +63,13 @@ impl Stamp {
 
     /// The service or the node was frozen when stamped.
     pub(crate) fn frozen(&self) -> bool {
-        self.frozen
+        self.node_frozen || self.svc_frozen
+    }
+
+    /// The service's own flag was set when stamped, whatever the node's:
+    /// what a cluster-wide order freezes or thaws.
+    pub(crate) fn svc_frozen(&self) -> bool {
+        self.svc_frozen
     }
 }
 
@@ -134,7 +143,8 @@ mod tests {
         Stamp {
             conf: None,
             log: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(log)),
-            frozen: false,
+            node_frozen: false,
+            svc_frozen: false,
         }
     }
 
@@ -156,5 +166,23 @@ mod tests {
         assert!(m.fresh("other", &stamp(1), t0).is_none());
         m.retain(&[]);
         assert!(m.fresh("s", &stamp(1), t0).is_none(), "forgotten");
+    }
+
+    #[test]
+    fn a_stamp_tells_the_services_own_flag_from_the_nodes() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::under(d.path());
+        std::fs::create_dir_all(&paths.var).unwrap();
+        let node_only = Stamp::of(&paths, "web", None, true);
+        assert!(
+            node_only.frozen() && !node_only.svc_frozen(),
+            "{node_only:?}"
+        );
+        std::fs::write(paths.frozen_svc("web"), "").unwrap();
+        let both = Stamp::of(&paths, "web", None, true);
+        assert!(both.frozen() && both.svc_frozen(), "{both:?}");
+        let svc_only = Stamp::of(&paths, "web", None, false);
+        assert!(svc_only.frozen() && svc_only.svc_frozen(), "{svc_only:?}");
+        assert_ne!(node_only, both, "the flag changes the stamp");
     }
 }

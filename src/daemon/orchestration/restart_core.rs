@@ -473,6 +473,7 @@ mod tests {
             avail: Status::Warn,
             overall: Status::Warn,
             frozen: false,
+            instance_frozen: false,
             cluster_type: "failover".into(),
             nodes: vec!["node1".into(), "node2".into()],
             drpnodes: vec![],

@@ -406,11 +406,13 @@ fn build_view(
                 placement: s.placement,
                 nodes: s.nodes.clone(),
                 error: s.error.is_some(),
-                // As the monitor stamped it at the start of this very
-                // pass (a changed flag changes the stamp and is probed
-                // again), so an order's freeze is seen at once without
-                // two stats per service per pass here.
-                frozen: s.frozen,
+                // The service's own flag, as the monitor stamped it at
+                // the start of this very pass (a changed flag changes the
+                // stamp and is probed again), so an order's freeze is seen
+                // at once without two stats per service per pass here.
+                // The node's flag is `node_frozen`, apart: an order sets
+                // or clears this one whatever the node's.
+                frozen: s.instance_frozen,
                 up: super::view::is_up(s.avail.as_str()),
             };
             (name.clone(), svc)

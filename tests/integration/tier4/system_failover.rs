@@ -562,10 +562,13 @@ fn orders_typed_on_different_nodes_converge() {
         st["nodes"]["node3"]["services"]["ipsvc"]["global_expect"] == "started",
         "node3 holds the newest order: {st:#}"
     );
-    // A switch to a node that cannot take it (its instance frozen there
-    // alone) waits; a stop typed elsewhere meanwhile replaces it, and the
-    // switch says so instead of waiting its whole 120 s.
-    lab.sh("node3", "svcmgr -s ipsvc freeze --cluster").ok();
+    // A switch to a node that cannot take it waits; a stop typed
+    // elsewhere meanwhile replaces it, and the switch says so instead of
+    // waiting its whole 120 s. The node itself is frozen: a frozen
+    // instance alone would not do, since the switch's order thaws every
+    // instance (orders.rs), and the switch could then end before the stop
+    // is typed.
+    lab.sh("node3", "nodemgr freeze").ok();
     let switch = lab.node_bg(
         "node1",
         "PATH=/etc/opensvc:$PATH svcmgr -s ipsvc switch --to node3",
@@ -582,11 +585,35 @@ fn orders_typed_on_different_nodes_converge() {
         out.dump()
     );
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    // The frozen node sets its instance's flag too: the order is about
+    // the instance, whatever the node.
     until(
         "stopped and frozen everywhere",
         30,
         || converged(&["node1", "node2", "node3"], 0),
         state,
+    );
+    // Thawed, the node leaves the service as the order wants it. It
+    // used to take the order for carried out under the node's flag, then
+    // start the service and stop it again every 3 s.
+    let starts = || {
+        lab.sh(
+            "node3",
+            "grep -c 'ipsvc: started here' /var/log/opensvc/node.log",
+        )
+        .stdout
+        .trim()
+        .to_string()
+    };
+    let before = starts();
+    lab.sh("node3", "nodemgr thaw").ok();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(converged(&["node1", "node2", "node3"], 0), "{}", state());
+    assert_eq!(
+        starts(),
+        before,
+        "started on node3 after its thaw: {}",
+        state()
     );
 }
 
