@@ -218,9 +218,6 @@ struct Due {
     probed_at: Instant,
     stamp: Stamp,
     conf_stamp: Option<super::state::ConfStamp>,
-    /// The service or the node is frozen; the service's own flag.
-    frozen: bool,
-    instance_frozen: bool,
 }
 
 /// What a probe keeps of a service: its status and the few settings the
@@ -243,7 +240,7 @@ fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Prob
     let cfg = config::load_file_with(&file, &d.name, env.nodename, config::Warnings::Skip)
         .map_err(|e| e.to_string())?;
     let svc = Service::build(cfg, env.nodename, env.paths, env.svcmgr_bin.clone());
-    let st = action::collect_with(&svc, env.runner, d.frozen, cache, Probing::InOrder);
+    let st = action::collect_with(&svc, env.runner, d.stamp.frozen(), cache, Probing::InOrder);
     Ok(Probed {
         nodes: svc.info.nodes.clone(),
         drpnodes: svc.info.drpnodes.clone(),
@@ -326,8 +323,6 @@ pub(crate) fn refresh(
         let conf_stamp = local.get(name).cloned().flatten();
         let name = name.clone();
         let probed_at = Instant::now();
-        let frozen = stamp.frozen();
-        let instance_frozen = stamp.svc_frozen();
         due.push(Due {
             name,
             file: match found {
@@ -337,8 +332,6 @@ pub(crate) fn refresh(
             probed_at,
             stamp,
             conf_stamp,
-            frozen,
-            instance_frozen,
         });
     }
     let probes = probe_all(env, &due);
@@ -349,8 +342,8 @@ pub(crate) fn refresh(
                 let data = ServiceData {
                     avail: p.st.avail,
                     overall: p.st.overall,
-                    frozen: d.frozen,
-                    instance_frozen: d.instance_frozen,
+                    frozen: d.stamp.frozen(),
+                    instance_frozen: d.stamp.svc_frozen(),
                     cluster_type: "failover".into(),
                     nodes: p.nodes,
                     drpnodes: p.drpnodes,
@@ -402,9 +395,9 @@ pub(crate) fn refresh(
                 ServiceData {
                     avail: Status::Undef,
                     overall: Status::Undef,
-                    // The orchestrator reads the flag from here.
-                    frozen: d.frozen,
-                    instance_frozen: d.instance_frozen,
+                    // The orchestrator reads the flags from here.
+                    frozen: d.stamp.frozen(),
+                    instance_frozen: d.stamp.svc_frozen(),
                     cluster_type: "failover".into(),
                     nodes: vec![env.nodename.to_string()],
                     drpnodes: Vec::new(),
