@@ -43,11 +43,14 @@ pub(crate) fn in_order<T: Send>(n: usize, probe: impl Fn(usize) -> T + Sync) -> 
         let cpu_at_start = thread_cpu();
         let mut helped = false;
         while probe_next() {
+            if helped {
+                continue;
+            }
             let waited = started
                 .elapsed()
                 .saturating_sub(thread_cpu().saturating_sub(cpu_at_start));
             let left = n.saturating_sub(next.load(Ordering::Relaxed));
-            if !helped && left > 0 && waited >= WAIT_BEFORE_HELPERS {
+            if left > 0 && waited >= WAIT_BEFORE_HELPERS {
                 helped = true;
                 for _ in 1..PROBERS.min(left + 1) {
                     s.spawn(|| while probe_next() {});
