@@ -120,6 +120,31 @@ pub(crate) struct ServiceData {
     pub why: Option<String>,
 }
 
+#[cfg(test)]
+impl ServiceData {
+    /// An orchestrated service up here, on `nodes`, nothing else set:
+    /// what tests start from.
+    pub(crate) fn sample(nodes: &[&str]) -> ServiceData {
+        ServiceData {
+            avail: Status::Up,
+            overall: Status::Up,
+            frozen: false,
+            instance_frozen: false,
+            cluster_type: "failover".into(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            drpnodes: vec![],
+            error: None,
+            orchestrate: Orchestrate::Ha,
+            placement: Placement::NodesOrder,
+            smon: Smon::Idle,
+            config: None,
+            watched: vec![],
+            monitor_action: SplitAction::FreezeStop,
+            why: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct NodeData {
     pub load15: f64,
@@ -678,21 +703,13 @@ impl Shared {
         lost
     }
 
-    /// The orders this node holds, by service, and those it saw reached.
-    fn orders_held(&self) -> (BTreeMap<String, crate::order::Order>, BTreeSet<String>) {
-        let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
-        let reached = self
-            .expects_reached
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default();
-        (expects, reached)
-    }
-
     /// This node's dataset as the decision core reads a peer's (view.rs),
     /// built from the typed data: the same as decoding `local_dataset`,
     /// which the monitor's pass did every second, and which cost a tenth
-    /// of an idle daemon's CPU at 1000 services.
+    /// of an idle daemon's CPU at 1000 services. The passes keep theirs
+    /// updated in place (orchestration/mirror.rs); the tests check both
+    /// against this one.
+    #[cfg(test)]
     pub(crate) fn local_view(&self) -> NodeView {
         let (expects, reached) = self.orders_held();
         let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
@@ -702,28 +719,24 @@ impl Shared {
         let services = node
             .services
             .iter()
-            .map(|(name, s)| {
-                let order = expects.get(name).cloned();
-                let v = SvcView {
-                    up: super::orchestration::view::is_up(s.avail.as_str()),
-                    frozen: s.frozen,
-                    start_failed: s.smon == Smon::StartFailed,
-                    reached: order.is_some() && reached.contains(name),
-                    order,
-                    claim: claims.get(name).and_then(|c| c.token),
-                    starting: s.smon == Smon::Starting,
-                    acks: claims.get(name).map(|c| c.acks.clone()).unwrap_or_default(),
-                };
-                (name.clone(), v)
-            })
+            .map(|(name, s)| (name.clone(), svc_view(name, s, &expects, &reached, &claims)))
             .collect();
         NodeView {
-            frozen: node.frozen,
-            // JSON has no NaN: the dataset says null, read as no load.
-            load15: node.load15.is_finite().then_some(node.load15),
             services: Arc::new(services),
-            pending: false,
+            ..node_view_fields(&node)
         }
+    }
+
+    /// The orders this node holds and those it saw reached (what
+    /// [`svc_view`] reads), copied under their locks.
+    pub(crate) fn orders_held(&self) -> (BTreeMap<String, crate::order::Order>, BTreeSet<String>) {
+        let expects = self.expects.lock().map(|e| e.clone()).unwrap_or_default();
+        let reached = self
+            .expects_reached
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        (expects, reached)
     }
 
     /// This node's part of the status: what the heartbeats send.
@@ -1059,6 +1072,41 @@ impl Shared {
             })
             .unwrap_or_default();
         Value::Object(threads)
+    }
+}
+
+/// One local service as the decision core reads a peer's (view.rs), from
+/// the typed data and what the orchestrator holds for it.
+pub(crate) fn svc_view(
+    name: &str,
+    s: &ServiceData,
+    expects: &BTreeMap<String, crate::order::Order>,
+    reached: &BTreeSet<String>,
+    claims: &BTreeMap<String, Claims>,
+) -> SvcView {
+    let order = expects.get(name).cloned();
+    let claim = claims.get(name);
+    SvcView {
+        up: super::orchestration::view::is_up(s.avail.as_str()),
+        frozen: s.frozen,
+        start_failed: s.smon == Smon::StartFailed,
+        reached: order.is_some() && reached.contains(name),
+        order,
+        claim: claim.and_then(|c| c.token),
+        starting: s.smon == Smon::Starting,
+        acks: claim.map(|c| c.acks.clone()).unwrap_or_default(),
+    }
+}
+
+/// This node's dataset's node-level fields as the core reads them, no
+/// services.
+pub(crate) fn node_view_fields(node: &NodeData) -> NodeView {
+    NodeView {
+        frozen: node.frozen,
+        // JSON has no NaN: the dataset says null, read as no load.
+        load15: node.load15.is_finite().then_some(node.load15),
+        services: Arc::default(),
+        pending: false,
     }
 }
 

@@ -11,6 +11,8 @@
 //!   `restart_core` (resource restarts, the monitor action) and
 //!   `quorum_core` (the vote's verdict, the split action), its pure
 //!   siblings, return the same commands;
+//! - `mirror`: this node's services as a pass reads them, kept between
+//!   passes and updated in place;
 //! - `pass`: what the monitor thread hands the resource restarts;
 //! - the shells that act: `actions` (runs svcmgr actions), `restarts`
 //!   (resource restarts, the monitor action), `split` and `quorum` (the
@@ -25,6 +27,7 @@ pub(crate) mod claims;
 pub(crate) mod core;
 pub(crate) mod failures;
 pub(crate) mod memory;
+pub(crate) mod mirror;
 pub(crate) mod orders;
 pub(crate) mod pass;
 pub(crate) mod proof;

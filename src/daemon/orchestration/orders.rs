@@ -45,7 +45,7 @@ pub(crate) fn take_in(
     memory: &mut Memory,
     inbox: Vec<(String, Order)>,
     peers: &BTreeMap<String, NodeView>,
-    local: &BTreeSet<String>,
+    local: impl Fn(&str) -> bool,
     now: f64,
 ) -> Vec<String> {
     let mut offers: Vec<(String, Order)> = inbox;
@@ -58,7 +58,7 @@ pub(crate) fn take_in(
     }
     let mut changed = Vec::new();
     for (svc, o) in offers {
-        if !local.contains(&svc) || o.ahead(now).is_some() {
+        if !local(&svc) || o.ahead(now).is_some() {
             continue;
         }
         if memory
@@ -216,7 +216,7 @@ mod tests {
         peers: &BTreeMap<String, NodeView>,
         local: &BTreeSet<String>,
     ) -> Vec<String> {
-        super::take_in(m, inbox, peers, local, now())
+        super::take_in(m, inbox, peers, |s| local.contains(s), now())
     }
 
     #[test]

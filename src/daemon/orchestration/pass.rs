@@ -5,15 +5,13 @@
 use std::collections::BTreeMap;
 
 use crate::action::Env;
-use crate::daemon::state::{NodeData, PeerData, Shared};
+use crate::daemon::state::{PeerData, Shared};
 use crate::log::Logger;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Pass<'a> {
     pub env: &'a Env<'a>,
     pub shared: &'a Shared,
-    /// This node's dataset, as the monitor last built it.
-    pub node: &'a NodeData,
     /// The peers heard, by name.
     pub peers: &'a BTreeMap<String, PeerData>,
     pub log: &'a Logger,

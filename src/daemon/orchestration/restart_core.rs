@@ -472,19 +472,7 @@ mod tests {
         ServiceData {
             avail: Status::Warn,
             overall: Status::Warn,
-            frozen: false,
-            instance_frozen: false,
-            cluster_type: "failover".into(),
-            nodes: vec!["node1".into(), "node2".into()],
-            drpnodes: vec![],
-            error: None,
-            orchestrate: Orchestrate::Ha,
-            placement: crate::placement::Placement::NodesOrder,
-            smon: Smon::Idle,
-            config: None,
-            watched: vec![],
-            monitor_action: SplitAction::FreezeStop,
-            why: None,
+            ..ServiceData::sample(&["node1", "node2"])
         }
     }
 

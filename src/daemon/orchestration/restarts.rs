@@ -12,9 +12,10 @@
 //! order is being carried out for, or while the orchestrator is busy with
 //! it (smon not idle).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::core::{Command, Level, Smon};
+use super::core::{Command, Level, LocalSvc, Smon};
 use super::memory::Memory;
 use super::pass::Pass;
 use super::restart_core::{self, RestartView, Restarts, Watch};
@@ -26,7 +27,7 @@ use crate::log::Logger;
 use crate::service::Service;
 use crate::status::{ServiceStatus, Status};
 
-pub(crate) use super::restart_core::{expected_here, monitor_action, other_candidate};
+pub(crate) use super::restart_core::{monitor_action, other_candidate};
 pub(crate) use crate::daemon::state::Watched;
 
 /// The resources of `svc` with `restart > 0` or `monitor = true`, enabled.
@@ -70,38 +71,38 @@ pub(crate) struct Restarter {
 
 impl Restarter {
     /// True when something was started, frozen or stopped: the caller
-    /// decides nothing more on the statuses it had.
-    pub(crate) fn step(&mut self, memory: &mut Memory, pass: &Pass) -> bool {
+    /// decides nothing more on the statuses it had. `watches`: what the
+    /// restarts read of each service (mirror.rs), beside `services`, the
+    /// same services as the core reads them.
+    pub(crate) fn step(
+        &mut self,
+        memory: &mut Memory,
+        pass: &Pass,
+        services: &BTreeMap<String, LocalSvc>,
+        watches: &mut BTreeMap<String, Watch>,
+    ) -> bool {
         let Pass {
             env,
             shared,
-            node,
             peers,
             log,
         } = *pass;
+        for (name, w) in watches.iter_mut() {
+            let nodes = services.get(name).map_or(&[][..], |s| &s.nodes);
+            w.other_candidate = other_candidate(name, nodes, &shared.nodename, peers);
+            // Asked only when a restart may follow: taking the lock is a
+            // file operation.
+            w.held = w.watched.iter().any(|w| restart_core::is_down(w.status))
+                && action_running(env, name);
+        }
         let view = RestartView {
             local: shared.nodename.clone(),
-            services: node
-                .services
-                .iter()
-                .map(|(name, s)| {
-                    let w = Watch {
-                        runs_here: expected_here(s, node.frozen, false),
-                        other_candidate: other_candidate(name, &s.nodes, &shared.nodename, peers),
-                        monitor_action: s.monitor_action,
-                        watched: s.watched.clone(),
-                        // Asked only when a restart may follow: taking
-                        // the lock is a file operation.
-                        held: s.watched.iter().any(|w| restart_core::is_down(w.status))
-                            && action_running(env, name),
-                    };
-                    (name.clone(), w)
-                })
-                .collect(),
+            services: std::mem::take(watches),
             now: Instant::now(),
             wall: crate::order::now(),
         };
         let cmds = self.core.step(memory, &view);
+        *watches = view.services;
         let acted = cmds.iter().any(|c| {
             matches!(
                 c,

@@ -6,18 +6,19 @@
 //! starts of one pass run at once, bounded (takeover.rs); their outcomes
 //! come back here, on the monitor thread, in the order they were asked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::core::{self, Command, Core, Level, LocalSvc, StartOutcome};
+use super::core::{self, Command, Core, Level, StartOutcome};
 use super::memory::Memory;
+use super::mirror::Mirror;
 use super::orders;
 use super::pass::Pass;
 use super::proof;
 use crate::action::{Action, Env, Refused, freeze};
 use crate::config::node::NodeConfig;
 use crate::daemon::hb::{HbConf, HbMedium};
-use crate::daemon::state::{NodeData, PeerData, Shared, Ticks};
+use crate::daemon::state::{PeerData, Shared, Ticks};
 use crate::exec::{self, Cmd, ErrLevel};
 use crate::log::Logger;
 use crate::order::{self, Order, Target};
@@ -33,6 +34,8 @@ pub(crate) struct Orchestrator {
     inbox_read: bool,
     /// `[node] max_parallel`: how many starts of one pass run at once.
     max_parallel: usize,
+    /// This node's services as the passes read them (mirror.rs).
+    mirror: Mirror,
     log: Logger,
 }
 
@@ -46,6 +49,7 @@ impl Orchestrator {
             restarter: super::restarts::Restarter::default(),
             inbox_read: false,
             max_parallel: conf.node.max_parallel.max(1),
+            mirror: Mirror::default(),
             log,
         }
     }
@@ -67,24 +71,33 @@ impl Orchestrator {
         let hbs = shared.hb_conf.lock().map(|h| h.clone()).unwrap_or_default();
         let settle =
             hbs.iter().map(|h| h.timeout).max().unwrap_or_default() * 2 + Duration::from_secs(1);
-        let node = shared.node.lock().map(|n| n.clone()).unwrap_or_default();
-        if shared.started.elapsed() < settle {
-            // Deciding nothing yet, it acknowledges the peers' claims
-            // (claims.rs) once it knows what runs here: a node whose
-            // daemon restarts must not hold every start of its peers back.
-            if shared.probed.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut view = build_view(env, shared, &node, &hbs, started);
-                view.settled = false;
-                let cmds = self.core.decide(&mut self.memory, &view);
-                self.run(env, shared, cmds);
-            }
+        let settled = shared.started.elapsed() >= settle;
+        // Deciding nothing yet, it acknowledges the peers' claims
+        // (claims.rs) once it knows what runs here: a node whose daemon
+        // restarts must not hold every start of its peers back.
+        if !settled && !shared.probed.load(std::sync::atomic::Ordering::Relaxed) {
             return false;
         }
-        let view = build_view(env, shared, &node, &hbs, started);
+        self.mirror.sync(shared);
+        let mut view = build_view(env, shared, &mut self.mirror, &hbs, started);
+        let acted = if settled {
+            self.pass(env, shared, &view)
+        } else {
+            view.settled = false;
+            let cmds = self.core.decide(&mut self.memory, &view);
+            self.run(env, shared, cmds);
+            false
+        };
+        self.mirror.put_back(view);
+        acted
+    }
+
+    /// A settled pass: the orders, the restarts, then the placement.
+    fn pass(&mut self, env: &Env, shared: &Shared, view: &core::View) -> bool {
         let inbox = self.inbox(env, shared);
         let files: Vec<std::path::PathBuf> = inbox.iter().map(|(_, _, f)| f.clone()).collect();
         let inbox = inbox.into_iter().map(|(s, o, _)| (s, o)).collect();
-        let cmds = self.core.orders(&mut self.memory, &view, inbox);
+        let cmds = self.core.orders(&mut self.memory, view, inbox);
         if !files.is_empty() {
             // In the memory file before the files go.
             self.memory.save(env.paths, &self.log);
@@ -111,18 +124,21 @@ impl Orchestrator {
         let pass = Pass {
             env,
             shared,
-            node: &node,
             peers: &peers,
             log: &self.log,
         };
-        if self.restarter.step(&mut self.memory, &pass) {
+        let watches = &mut self.mirror.watches;
+        if self
+            .restarter
+            .step(&mut self.memory, &pass, &view.services, watches)
+        {
             return true;
         }
         let mut attempted = false;
         // A fence asked for is run, then the decisions are taken again
         // with its outcome; each node is fenced at most once per silence.
         loop {
-            let cmds = self.core.decide(&mut self.memory, &view);
+            let cmds = self.core.decide(&mut self.memory, view);
             let fenced = cmds.iter().any(|c| matches!(c, Command::Fence(_)));
             attempted |= cmds.iter().any(|c| matches!(c, Command::Start(..)));
             self.run(env, shared, cmds);
@@ -376,13 +392,13 @@ fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
     }
 }
 
-/// The core's view of this pass, from the shared state.
-/// `node`: this node's dataset as the monitor left it at the start of this
-/// pass (`step` copies it once for the whole pass).
+/// The core's view of this pass, from the shared state. `mine`: this
+/// node's services as the monitor left them at the start of this pass
+/// (synced by `step`), lent to the view for the pass.
 fn build_view(
     env: &Env,
     shared: &Shared,
-    node: &NodeData,
+    mine: &mut Mirror,
     hbs: &[HbConf],
     started: Instant,
 ) -> core::View {
@@ -396,43 +412,18 @@ fn build_view(
     let lost = shared.lost.lock().map(|l| l.clone()).unwrap_or_default();
     let slots = shared.slots.lock().map(|s| s.clone()).unwrap_or_default();
     let ticks = shared.ticks();
-    let me = shared.local_view();
-    let services: BTreeMap<String, LocalSvc> = node
-        .services
-        .iter()
-        .map(|(name, s)| {
-            let svc = LocalSvc {
-                orchestrate: s.orchestrate,
-                placement: s.placement,
-                nodes: s.nodes.clone(),
-                error: s.error.is_some(),
-                // The service's own flag, as the monitor stamped it at
-                // the start of this very pass (a changed flag changes the
-                // stamp and is probed again), so an order's freeze is seen
-                // at once without two stats per service per pass here.
-                // The node's flag is `node_frozen`, apart: an order sets
-                // or clears this one whatever the node's.
-                frozen: s.instance_frozen,
-                up: super::view::is_up(s.avail.as_str()),
-            };
-            (name.clone(), svc)
-        })
-        .collect();
-    let mut all: BTreeSet<String> = BTreeSet::new();
-    for s in node.services.values() {
-        all.extend(s.nodes.iter().cloned());
-    }
     let d = Disks {
         hbs,
         ticks: &ticks,
         now: started,
     };
-    let silent: BTreeMap<String, proof::Evidence> = all
-        .into_iter()
-        .filter(|n| *n != shared.nodename && !peers.contains_key(n))
+    let silent: BTreeMap<String, proof::Evidence> = mine
+        .nodes
+        .iter()
+        .filter(|n| **n != shared.nodename && !peers.contains_key(*n))
         .map(|n| {
-            let ev = evidence(shared, &d, &lost, &slots, &n);
-            (n, ev)
+            let ev = evidence(shared, &d, &lost, &slots, n);
+            (n.clone(), ev)
         })
         .collect();
     // Read only for silent nodes: node.conf is read once per node here.
@@ -443,9 +434,9 @@ fn build_view(
         .collect();
     core::View {
         local: shared.nodename.clone(),
-        node_frozen: node.frozen,
-        services,
-        me,
+        node_frozen: mine.node_frozen,
+        services: std::mem::take(&mut mine.services),
+        me: std::mem::take(&mut mine.me),
         peers,
         silent,
         disk_stale: disk_not_written(shared, &d),
