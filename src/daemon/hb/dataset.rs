@@ -23,8 +23,9 @@ use sha2::{Digest, Sha256};
 pub(crate) struct Split {
     /// The node-level fields, `services` holding the digest.
     pub beat: Value,
-    /// The services part as sent: its JSON text.
-    pub services: String,
+    /// The services part as sent: its JSON text (shared with the memo it
+    /// comes from, state.rs).
+    pub services: std::sync::Arc<str>,
     pub digest: String,
 }
 
@@ -53,7 +54,7 @@ pub(crate) fn split(mut dataset: Value) -> Split {
     dataset["services"] = json!(digest);
     Split {
         beat: dataset,
-        services,
+        services: services.into(),
         digest,
     }
 }
@@ -61,7 +62,7 @@ pub(crate) fn split(mut dataset: Value) -> Split {
 /// The services part as the listener answers it and the disk slot holds
 /// it: `{"digest": <hex>, "services": <JSON text>}`.
 pub(crate) fn services_answer(s: &Split) -> Value {
-    json!({"digest": s.digest, "services": s.services})
+    json!({"digest": s.digest, "services": &*s.services})
 }
 
 /// What a beat brought.
@@ -200,7 +201,7 @@ mod tests {
         for bad in [
             json!({}),
             json!({"digest": s.digest}),
-            json!({"digest": "x", "services": s.services}),
+            json!({"digest": "x", "services": &*s.services}),
         ] {
             assert!(read_services(&bad).is_err(), "{bad}");
         }

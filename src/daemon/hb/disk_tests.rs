@@ -237,7 +237,7 @@ fn services_too_big_for_a_slot_leave_the_disk_with_beats_only() {
     write_slot(&f, 1, Part::Services, b"an older services frame").unwrap();
     let huge = dataset::Split {
         beat: serde_json::json!({}),
-        services: format!("{{\"s\": \"{}\"}}", "x".repeat(DATA_SLOT as usize)),
+        services: format!("{{\"s\": \"{}\"}}", "x".repeat(DATA_SLOT as usize)).into(),
         digest: "0".repeat(64),
     };
     assert_eq!(

@@ -7,7 +7,7 @@ use crate::daemon::state::ThreadState;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use super::{HbConf, RxState, beat_every, fetch::Fetcher};
@@ -35,22 +35,69 @@ pub(crate) fn tx(
     // (connect waits for a SYN answer that never comes) must not delay the
     // beats to the others, nor the next beat.
     let budget = conf.interval.min(Duration::from_secs(1));
-    beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
-        std::thread::scope(|s| {
-            for peer in &peers {
-                let (tid, shared) = (&tid, &shared);
+    let port = conf.port;
+    // One sender per peer, kept while this thread beats: a thread started
+    // per peer and per beat (fifteen a second at sixteen nodes, as many
+    // again on the rx side) cost more CPU than the sends.
+    std::thread::scope(|s| {
+        let (done_tx, done_rx) = mpsc::channel::<u64>();
+        let senders: Vec<mpsc::Sender<(u64, Arc<[u8]>)>> = peers
+            .iter()
+            .map(|peer| {
+                let (frames_tx, frames_rx) = mpsc::channel::<(u64, Arc<[u8]>)>();
+                let (done, tid, shared) = (done_tx.clone(), &tid, &shared);
                 s.spawn(move || {
-                    let ok = resolve(peer, conf.port)
-                        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
-                        .is_some_and(|mut s| {
-                            let _ = s.set_write_timeout(Some(budget));
-                            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
-                        });
-                    shared.beat(tid, peer, ok);
+                    while let Ok(mut next) = frames_rx.recv() {
+                        // Behind (a send that outlasted the wait below):
+                        // the newest frame only; an older one would be
+                        // refused as a replay.
+                        while let Ok(newer) = frames_rx.try_recv() {
+                            next = newer;
+                        }
+                        let (round, frame) = next;
+                        let ok = send_to(peer, port, budget, &frame);
+                        shared.beat(tid, peer, ok);
+                        let _ = done.send(round);
+                    }
                 });
+                frames_tx
+            })
+            .collect();
+        let mut round = 0u64;
+        beat_every(&conf, &tid, &mut sealer, &shared, &stop, &log, |frame| {
+            round += 1;
+            let frame: Arc<[u8]> = frame.into();
+            let posted = senders
+                .iter()
+                .filter(|s| s.send((round, frame.clone())).is_ok())
+                .count();
+            // Every send ends within its budget; wait for them, as the
+            // beat's pace was always set after its sends. A sender late
+            // past twice that is not waited for longer.
+            let until = std::time::Instant::now() + budget * 2;
+            let mut ended = 0;
+            while ended < posted {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                match done_rx.recv_timeout(left) {
+                    Ok(r) if r == round => ended += 1,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
             }
         });
+        // The senders end with their channels.
+        drop(senders);
     });
+}
+
+/// One beat to `peer`, on a connection of its own, within `budget`.
+fn send_to(peer: &str, port: u16, budget: Duration, frame: &[u8]) -> bool {
+    resolve(peer, port)
+        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
+        .is_some_and(|mut s| {
+            let _ = s.set_write_timeout(Some(budget));
+            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+        })
 }
 
 /// At most this many connections at once from one source address: a peer
@@ -77,8 +124,13 @@ pub(crate) fn listen_on(conf: &HbConf) -> String {
     }
 }
 
-/// `hb#N.rx`: accepts heartbeats until `stop`. Each connection is read by
-/// a thread of its own within [`frame_deadline`], so one slow or silent
+/// Readers kept while the rx runs: a beat is read in a millisecond, and a
+/// thread started for each connection cost more CPU than the reads.
+pub(crate) const READERS: usize = 2;
+
+/// `hb#N.rx`: accepts heartbeats until `stop`. Each connection is read
+/// within [`frame_deadline`] by one of [`READERS`] kept readers, or, when
+/// they are all busy, by a thread of its own: so one slow or silent
 /// client (or a few per source, up to [`MAX_CONNS`]) cannot delay the
 /// peers' beats.
 pub(crate) fn rx(
@@ -109,7 +161,45 @@ pub(crate) fn rx(
     let state = Mutex::new(RxState::new(opener, fetcher, &conf));
     let conns = Conns::new(PER_SOURCE, MAX_CONNS);
     let within = frame_deadline(&conf);
+    // One connection read and delivered; its slot freed after.
+    let read_one = |s: TcpStream, from: std::net::SocketAddr, slot: crate::daemon::conns::Slot| {
+        let _slot = slot;
+        let _ = s.set_nonblocking(false);
+        let frame = wire::read_frame(&mut Deadline::new(&s, within));
+        drop(s);
+        let Ok(mut st) = state.lock() else { return };
+        // open() counts its own refusals; a bad stream is counted here.
+        let result = match frame {
+            Ok(frame) => st.opener.open(&frame),
+            Err(e) => {
+                st.opener.stats.record(&e);
+                Err(e)
+            }
+        };
+        st.deliver(&tid, from.ip(), result, &shared, &log);
+    };
+    // Taken by the kept readers: at most READERS at once, counted in
+    // `busy` from the hand-over to the end of the read, so that one
+    // handed over always finds a reader.
+    let (conn_tx, conn_rx) = mpsc::channel();
+    let conn_rx = Mutex::new(conn_rx);
+    let busy = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|sc| {
+        for _ in 0..READERS {
+            let (conn_rx, busy, read_one) = (&conn_rx, &busy, &read_one);
+            sc.spawn(move || {
+                loop {
+                    // The lock is held only to take the next one.
+                    let next = match conn_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((s, from, slot)) = next else { return };
+                    read_one(s, from, slot);
+                    busy.fetch_sub(1, Ordering::Relaxed);
+                }
+            });
+        }
         while !stop.load(Ordering::Relaxed) && !shared.stopping() {
             match listener.accept() {
                 Ok((s, from)) => {
@@ -129,23 +219,20 @@ pub(crate) fn rx(
                         }
                         continue;
                     };
-                    let (tid, state, shared, log) = (&tid, &state, &shared, &log);
-                    sc.spawn(move || {
-                        let _slot = slot;
-                        let _ = s.set_nonblocking(false);
-                        let frame = wire::read_frame(&mut Deadline::new(&s, within));
-                        drop(s);
-                        let Ok(mut st) = state.lock() else { return };
-                        // open() counts its own refusals; a bad stream is counted here.
-                        let result = match frame {
-                            Ok(frame) => st.opener.open(&frame),
-                            Err(e) => {
-                                st.opener.stats.record(&e);
-                                Err(e)
-                            }
-                        };
-                        st.deliver(tid, from.ip(), result, shared, log);
-                    });
+                    // Only this loop adds to `busy`: below READERS here,
+                    // it stays at most READERS.
+                    if busy.load(Ordering::Relaxed) < READERS {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                        if let Err(mpsc::SendError((s, from, slot))) = conn_tx.send((s, from, slot))
+                        {
+                            busy.fetch_sub(1, Ordering::Relaxed);
+                            let read_one = &read_one;
+                            sc.spawn(move || read_one(s, from, slot));
+                        }
+                    } else {
+                        let read_one = &read_one;
+                        sc.spawn(move || read_one(s, from, slot));
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     crate::daemon::deadline::wait_acceptable(&listener);
@@ -153,6 +240,8 @@ pub(crate) fn rx(
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
+        // The kept readers end with the channel.
+        drop(conn_tx);
     });
 }
 
