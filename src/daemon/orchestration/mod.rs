@@ -11,8 +11,8 @@
 //!   `restart_core` (resource restarts, the monitor action) and
 //!   `quorum_core` (the vote's verdict, the split action), its pure
 //!   siblings, return the same commands;
-//! - `mirror`: this node's services as a pass reads them, kept between
-//!   passes and updated in place;
+//! - `local`: this node's services as one pass reads them, under one
+//!   lock of the monitor's dataset;
 //! - `pass`: what the monitor thread hands the resource restarts;
 //! - the shells that act: `actions` (runs svcmgr actions), `restarts`
 //!   (resource restarts, the monitor action), `split` and `quorum` (the
@@ -26,8 +26,8 @@ pub(crate) mod actions;
 pub(crate) mod claims;
 pub(crate) mod core;
 pub(crate) mod failures;
+pub(crate) mod local;
 pub(crate) mod memory;
-pub(crate) mod mirror;
 pub(crate) mod orders;
 pub(crate) mod pass;
 pub(crate) mod proof;

@@ -72,14 +72,14 @@ pub(crate) struct Restarter {
 impl Restarter {
     /// True when something was started, frozen or stopped: the caller
     /// decides nothing more on the statuses it had. `watches`: what the
-    /// restarts read of each service (mirror.rs), beside `services`, the
+    /// restarts read of each service (local.rs), beside `services`, the
     /// same services as the core reads them.
     pub(crate) fn step(
         &mut self,
         memory: &mut Memory,
         pass: &Pass,
         services: &BTreeMap<String, LocalSvc>,
-        watches: &mut BTreeMap<String, Watch>,
+        mut watches: BTreeMap<String, Watch>,
     ) -> bool {
         let Pass {
             env,
@@ -87,7 +87,7 @@ impl Restarter {
             peers,
             log,
         } = *pass;
-        for (name, w) in watches.iter_mut() {
+        for (name, w) in &mut watches {
             let nodes = services.get(name).map_or(&[][..], |s| &s.nodes);
             w.other_candidate = other_candidate(name, nodes, &shared.nodename, peers);
             // Asked only when a restart may follow: taking the lock is a
@@ -97,12 +97,11 @@ impl Restarter {
         }
         let view = RestartView {
             local: shared.nodename.clone(),
-            services: std::mem::take(watches),
+            services: watches,
             now: Instant::now(),
             wall: crate::order::now(),
         };
         let cmds = self.core.step(memory, &view);
-        *watches = view.services;
         let acted = cmds.iter().any(|c| {
             matches!(
                 c,

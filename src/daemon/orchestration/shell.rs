@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::core::{self, Command, Core, Level, StartOutcome};
+use super::local::Local;
 use super::memory::Memory;
-use super::mirror::Mirror;
 use super::orders;
 use super::pass::Pass;
 use super::proof;
@@ -34,8 +34,6 @@ pub(crate) struct Orchestrator {
     inbox_read: bool,
     /// `[node] max_parallel`: how many starts of one pass run at once.
     max_parallel: usize,
-    /// This node's services as the passes read them (mirror.rs).
-    mirror: Mirror,
     log: Logger,
 }
 
@@ -49,7 +47,6 @@ impl Orchestrator {
             restarter: super::restarts::Restarter::default(),
             inbox_read: false,
             max_parallel: conf.node.max_parallel.max(1),
-            mirror: Mirror::default(),
             log,
         }
     }
@@ -78,22 +75,25 @@ impl Orchestrator {
         if !settled && !shared.probed.load(std::sync::atomic::Ordering::Relaxed) {
             return false;
         }
-        self.mirror.sync(shared);
-        let mut view = build_view(env, shared, &mut self.mirror, &hbs, started);
-        let acted = if settled {
-            self.pass(env, shared, &view)
-        } else {
-            view.settled = false;
-            let cmds = self.core.decide(&mut self.memory, &view);
-            self.run(env, shared, cmds);
-            false
-        };
-        self.mirror.put_back(view);
-        acted
+        let (mut view, watches) = build_view(env, shared, Local::read(shared), &hbs, started);
+        if settled {
+            return self.pass(env, shared, &view, watches);
+        }
+        view.settled = false;
+        let cmds = self.core.decide(&mut self.memory, &view);
+        self.run(env, shared, cmds);
+        false
     }
 
     /// A settled pass: the orders, the restarts, then the placement.
-    fn pass(&mut self, env: &Env, shared: &Shared, view: &core::View) -> bool {
+    /// `watches`: what the restarts read (local.rs).
+    fn pass(
+        &mut self,
+        env: &Env,
+        shared: &Shared,
+        view: &core::View,
+        watches: BTreeMap<String, super::restart_core::Watch>,
+    ) -> bool {
         let inbox = self.inbox(env, shared);
         let files: Vec<std::path::PathBuf> = inbox.iter().map(|(_, _, f)| f.clone()).collect();
         let inbox = inbox.into_iter().map(|(s, o, _)| (s, o)).collect();
@@ -127,7 +127,6 @@ impl Orchestrator {
             peers: &peers,
             log: &self.log,
         };
-        let watches = &mut self.mirror.watches;
         if self
             .restarter
             .step(&mut self.memory, &pass, &view.services, watches)
@@ -392,16 +391,16 @@ fn stop(env: &Env, svc: &str, order: &Order, log: &Logger) -> bool {
     }
 }
 
-/// The core's view of this pass, from the shared state. `mine`: this
-/// node's services as the monitor left them at the start of this pass
-/// (synced by `step`), lent to the view for the pass.
+/// The core's view of this pass, from the shared state, and what the
+/// restarts read. `local`: this node's services as the monitor left them
+/// at the start of this pass (local.rs).
 fn build_view(
     env: &Env,
     shared: &Shared,
-    mine: &mut Mirror,
+    local: Local,
     hbs: &[HbConf],
     started: Instant,
-) -> core::View {
+) -> (core::View, BTreeMap<String, super::restart_core::Watch>) {
     let peers: BTreeMap<String, super::view::NodeView> = shared
         .peers
         .lock()
@@ -417,7 +416,7 @@ fn build_view(
         ticks: &ticks,
         now: started,
     };
-    let silent: BTreeMap<String, proof::Evidence> = mine
+    let silent: BTreeMap<String, proof::Evidence> = local
         .nodes
         .iter()
         .filter(|n| **n != shared.nodename && !peers.contains_key(*n))
@@ -432,11 +431,11 @@ fn build_view(
         .filter(|n| crate::node::stonith_cmd(env.paths, n).is_ok_and(|c| c.is_some()))
         .cloned()
         .collect();
-    core::View {
+    let view = core::View {
         local: shared.nodename.clone(),
-        node_frozen: mine.node_frozen,
-        services: std::mem::take(&mut mine.services),
-        me: std::mem::take(&mut mine.me),
+        node_frozen: local.node_frozen,
+        services: local.services,
+        me: local.me,
         peers,
         silent,
         disk_stale: disk_not_written(shared, &d),
@@ -444,7 +443,8 @@ fn build_view(
         settled: true,
         now: started,
         wall: order::now(),
-    }
+    };
+    (view, local.watches)
 }
 
 /// The disk heartbeats and what their threads last achieved.
