@@ -49,8 +49,7 @@ pub(crate) fn tx(
                 s.spawn(move || {
                     while let Ok(mut next) = frames_rx.recv() {
                         // Behind (a send that outlasted the wait below):
-                        // the newest frame only; an older one would be
-                        // refused as a replay.
+                        // the newest frame only, an older one says less.
                         while let Ok(newer) = frames_rx.try_recv() {
                             next = newer;
                         }
