@@ -705,30 +705,6 @@ impl Shared {
         lost
     }
 
-    /// This node's dataset as the decision core reads a peer's (view.rs),
-    /// built from the typed data: the same as decoding `local_dataset`,
-    /// which the monitor's pass did every second, and which cost a tenth
-    /// of an idle daemon's CPU at 1000 services. The passes keep theirs
-    /// updated in place (orchestration/mirror.rs); the tests check both
-    /// against this one.
-    #[cfg(test)]
-    pub(crate) fn local_view(&self) -> NodeView {
-        let (expects, reached) = self.orders_held();
-        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
-        let Ok(node) = self.node.lock() else {
-            return NodeView::default();
-        };
-        let services = node
-            .services
-            .iter()
-            .map(|(name, s)| (name.clone(), svc_view(name, s, &expects, &reached, &claims)))
-            .collect();
-        NodeView {
-            services: Arc::new(services),
-            ..node_view_fields(&node)
-        }
-    }
-
     /// The orders this node holds and those it saw reached (what
     /// [`svc_view`] reads), copied under their locks.
     pub(crate) fn orders_held(&self) -> (BTreeMap<String, crate::order::Order>, BTreeSet<String>) {
@@ -1223,7 +1199,8 @@ mod tests {
             );
             sh.set_smon("a", Smon::Starting);
             let decoded = NodeView::from_json(&sh.local_dataset()).unwrap();
-            assert_eq!(sh.local_view(), decoded, "load15 {load15}");
+            let me = crate::daemon::orchestration::local::Local::read(&sh).me;
+            assert_eq!(me, decoded, "load15 {load15}");
         }
     }
 
