@@ -185,6 +185,11 @@ pub(crate) struct Peer {
     /// The digest of the services part held (hb/dataset.rs), None until
     /// one is fetched.
     pub digest: Option<String>,
+    /// The digest the last beat named, and when a beat first named it.
+    /// Beats come by several paths (a disk slot is read up to a poll
+    /// late), so the last one heard may name an older part than the one
+    /// held: `pending` follows what the beats name, not only the changes.
+    pub named: Option<(String, Instant)>,
 }
 
 impl Peer {
@@ -326,6 +331,17 @@ struct PartMemo {
 struct PartText {
     services: Arc<str>,
     digest: String,
+}
+
+/// How new a services part handed to [`Shared::fetched`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fresh {
+    /// Read where the peer left it for a beat (its disk slot, a whole
+    /// dataset): current only if the last beat heard names it.
+    AsNamed,
+    /// The peer's answer to a request sent at this instant: at least as
+    /// new as every beat heard before then.
+    AskedAt(Instant),
 }
 
 /// What a beat asks of its receiver.
@@ -510,8 +526,8 @@ impl Shared {
             .unwrap_or_else(|| json!({}));
         let text = services.to_string();
         let digest = dataset::digest_of(text.as_bytes());
-        self.heard(tid, peer, data, None) != Heard::Refused
-            && self.fetched(tid, peer, &digest, &text)
+        self.heard(tid, peer, data, digest.clone()) != Heard::Refused
+            && self.fetched(tid, peer, &digest, &text, Fresh::AsNamed)
     }
 
     /// A dataset `tid` got did not decode: counted (`refused_datasets`).
@@ -522,20 +538,14 @@ impl Shared {
     }
 
     /// An rx thread got a beat of `peer`: its node-level `fields`, and
-    /// the digest of its services part that it `named` (compact beats;
-    /// None when the caller delivers the services itself at once,
-    /// `received`). The peer is heard at once
-    /// (loss detection, prune), its node-level fields replace the ones
-    /// held, and its services stay the ones last fetched. A beat that
-    /// does not decode is refused and counted (the status answer's
+    /// the digest of the services part it `named` (hb/dataset.rs). The
+    /// peer is heard at once (loss detection, prune), its node-level
+    /// fields replace the ones held, and its services stay the ones last
+    /// fetched: `pending`, and wanted by every beat until fetched, while
+    /// they are not the ones the last beat named. A beat that does not
+    /// decode is refused and counted (the status answer's
     /// `refused_datasets`): the peer is not heard by it.
-    pub(crate) fn heard(
-        &self,
-        tid: &str,
-        peer: &str,
-        mut fields: Value,
-        named: Option<String>,
-    ) -> Heard {
+    pub(crate) fn heard(&self, tid: &str, peer: &str, mut fields: Value, named: String) -> Heard {
         if let Some(o) = fields.as_object_mut() {
             o.remove("services");
         }
@@ -559,15 +569,17 @@ impl Shared {
             e.data = fields;
             e.view.frozen = node.frozen;
             e.view.load15 = node.load15;
-            if let Some(d) = named
-                && e.digest.as_ref() != Some(&d)
-            {
-                e.view.pending = true;
-                wants = Heard::Wants(d);
+            // Judged again only when the digest named changes: a part
+            // fetched newer than the last beat (`Fresh::AskedAt`) stays
+            // current when a beat still names the older one.
+            if e.named.as_ref().is_none_or(|(d, _)| *d != named) {
+                e.view.pending = e.digest.as_ref() != Some(&named);
+                e.named = Some((named.clone(), Instant::now()));
             }
             if e.view.pending {
                 // For svcmon: the services shown are not the current ones.
                 e.data["pending"] = json!(true);
+                wants = Heard::Wants(named);
             }
             e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
@@ -590,12 +602,21 @@ impl Shared {
     }
 
     /// `peer`'s services part of digest `digest` arrived (checked against
-    /// its digest by hb/dataset.rs): it replaces the one held, and the
-    /// peer is no longer pending. It was fetched after the beat that asked
-    /// for it was sent, so it is at least as new as that beat. One that
-    /// does not decode is refused and counted under `tid`; one for a peer
-    /// not heard (pruned meanwhile) is dropped. Returns whether it was taken.
-    pub(crate) fn fetched(&self, tid: &str, peer: &str, digest: &str, services: &str) -> bool {
+    /// its digest by hb/dataset.rs): it replaces the one held. The peer is
+    /// no longer pending if the last beat names this part, or if the part
+    /// was asked for after that beat came (`fresh`): then it is at least
+    /// as new. Otherwise (a newer part named while the fetch ran) the next
+    /// beat asks again. One that does not decode is refused and counted
+    /// under `tid`; one for a peer not heard (pruned meanwhile) is
+    /// dropped. Returns whether it was taken.
+    pub(crate) fn fetched(
+        &self,
+        tid: &str,
+        peer: &str,
+        digest: &str,
+        services: &str,
+        fresh: Fresh,
+    ) -> bool {
         let Ok(decoded) = PeerServices::decode(services, Some(&self.nodename)) else {
             self.refuse_dataset(tid);
             return false;
@@ -610,8 +631,18 @@ impl Shared {
             e.data = json!({});
         }
         e.services = Arc::new(decoded.services);
+        let current = match (&e.named, fresh) {
+            (Some((d, _)), _) if d == digest => true,
+            (Some((_, since)), Fresh::AskedAt(asked)) => *since <= asked,
+            (None, _) => true,
+            (Some(_), Fresh::AsNamed) => false,
+        };
         if let Some(o) = e.data.as_object_mut() {
-            o.remove("pending");
+            if current {
+                o.remove("pending");
+            } else {
+                o.insert("pending".into(), json!(true));
+            }
         }
         // A claim or an acknowledgment that came or went is acted on at
         // once, not at the end of the monitor's tick: each costs a round
@@ -622,7 +653,7 @@ impl Shared {
         };
         let wake = claims(&decoded.views) || claims(&e.view.services);
         e.view.services = Arc::new(decoded.views);
-        e.view.pending = false;
+        e.view.pending = !current;
         e.digest = Some(digest.to_string());
         drop(p);
         if wake {
@@ -1495,19 +1526,25 @@ mod tests {
         let d = digest(&services);
         let beat = json!({"frozen": true, "watchdog": 3.5});
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", beat.clone(), Some(d.clone())),
+            sh.heard("hb#1.rx", "node1", beat.clone(), d.clone()),
             Heard::Wants(d.clone())
         );
         let view = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.clone();
         assert!(view(&sh).pending, "heard, never read as running nothing");
         assert!(view(&sh).frozen, "its node-level fields are taken at once");
-        assert!(sh.fetched("hb#1.rx", "node1", &d, &services.to_string()));
+        assert!(sh.fetched(
+            "hb#1.rx",
+            "node1",
+            &d,
+            &services.to_string(),
+            Fresh::AsNamed
+        ));
         assert!(!view(&sh).pending && view(&sh).up("svc1"));
         // The next beat names the same services: nothing to fetch, and the
         // node-level fields still replace the old ones.
         let thawed = json!({"frozen": false});
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", thawed, Some(d)),
+            sh.heard("hb#1.rx", "node1", thawed, d.clone()),
             Heard::Current
         );
         assert!(!view(&sh).frozen && view(&sh).up("svc1"));
@@ -1520,7 +1557,7 @@ mod tests {
         // A change: pending again, the services held kept meanwhile.
         let other = digest(&json!({}));
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", json!({}), Some(other.clone())),
+            sh.heard("hb#1.rx", "node1", json!({}), other.clone()),
             Heard::Wants(other)
         );
         assert!(view(&sh).pending && view(&sh).up("svc1"));
@@ -1532,16 +1569,89 @@ mod tests {
         );
     }
 
+    /// Beats come by several paths: a disk slot read a poll late may name
+    /// the part before the one just fetched over the network. The peer is
+    /// pending while the last beat names another part than the one held,
+    /// and no longer once a beat names it again (it stayed pending until
+    /// its next change, and a switch waited two minutes for it in chaos).
+    #[test]
+    fn a_stale_beat_leaves_the_peer_pending_only_until_the_next_one() {
+        let sh = Shared::new("node2");
+        let (old, new) = (
+            json!({"svc1": {"avail": "down"}}),
+            json!({"svc1": {"avail": "up"}}),
+        );
+        let (d_old, d_new) = (digest(&old), digest(&new));
+        let pending = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.pending;
+        let beat = |d: &String| sh.heard("hb#1.rx", "node1", json!({}), d.clone());
+        beat(&d_old);
+        let asked = Fresh::AskedAt(Instant::now());
+        assert!(sh.fetched("hb#1.rx", "node1", &d_old, &old.to_string(), asked));
+        assert_eq!(beat(&d_new), Heard::Wants(d_new.clone()));
+        let asked = Fresh::AskedAt(Instant::now());
+        assert!(sh.fetched("hb#1.rx", "node1", &d_new, &new.to_string(), asked));
+        assert!(!pending(&sh));
+        // The disk's late beat: pending, wanted again at each beat.
+        let late = sh.heard("hb#2.rx", "node1", json!({}), d_old.clone());
+        assert_eq!(late, Heard::Wants(d_old.clone()));
+        assert!(pending(&sh));
+        assert_eq!(beat(&d_new), Heard::Current);
+        assert!(!pending(&sh), "the part held is the one named again");
+        let data = sh.peers.lock().unwrap()["node1"].dataset();
+        assert!(data.get("pending").is_none(), "{data}");
+        assert!(sh.peers.lock().unwrap()["node1"].view.up("svc1"));
+    }
+
+    /// A fetch answers the part of the moment it was asked, or later. A
+    /// beat naming another part after the request went out may be newer:
+    /// the peer stays pending and the next beat asks again. A part asked
+    /// after the last beat came is at least as new: current, though the
+    /// beats still name the one before.
+    #[test]
+    fn a_fetched_part_is_current_only_if_asked_after_the_last_change_named() {
+        let sh = Shared::new("node2");
+        let (one, two) = (json!({"a": {}}), json!({"b": {}}));
+        let (d1, d2) = (digest(&one), digest(&two));
+        let pending = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.pending;
+        let beat = |d: &String| sh.heard("hb#1.rx", "node1", json!({}), d.clone());
+        beat(&d1);
+        let asked = Fresh::AskedAt(Instant::now());
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(
+            beat(&d2),
+            Heard::Wants(d2.clone()),
+            "named during the fetch"
+        );
+        assert!(sh.fetched("hb#1.rx", "node1", &d1, &one.to_string(), asked));
+        assert!(pending(&sh), "d2 was named after the request went out");
+        let data = sh.peers.lock().unwrap()["node1"].dataset();
+        assert_eq!(data["pending"], true, "{data}");
+        assert_eq!(beat(&d2), Heard::Wants(d2.clone()), "asked again");
+        // Asked after d2 was named, answered newer still (d1 again).
+        let asked = Fresh::AskedAt(Instant::now());
+        assert!(sh.fetched("hb#1.rx", "node1", &d1, &one.to_string(), asked));
+        assert!(!pending(&sh));
+        assert_eq!(beat(&d2), Heard::Current, "a beat sent before the answer");
+        assert!(!pending(&sh));
+        // Read from a slot, not asked: current only if named.
+        assert_eq!(beat(&d2), Heard::Current);
+        assert!(sh.fetched("hb#2.rx", "node1", &d1, &one.to_string(), Fresh::AsNamed));
+        assert!(pending(&sh), "the last beat named d2");
+    }
+
     #[test]
     fn fetched_services_that_do_not_decode_are_refused_and_counted() {
         let sh = Shared::new("node2");
-        assert!(!sh.fetched("hb#1.rx", "node1", "d", "{}"), "not heard");
-        sh.heard("hb#1.rx", "node1", json!({}), Some("d".into()));
-        assert!(!sh.fetched("hb#1.rx", "node1", "d", r#"{"svc1": 3}"#));
+        assert!(
+            !sh.fetched("hb#1.rx", "node1", "d", "{}", Fresh::AsNamed),
+            "not heard"
+        );
+        sh.heard("hb#1.rx", "node1", json!({}), "d".into());
+        assert!(!sh.fetched("hb#1.rx", "node1", "d", r#"{"svc1": 3}"#, Fresh::AsNamed));
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
         assert!(sh.peers.lock().unwrap()["node1"].view.pending);
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", json!({"frozen": 1}), None),
+            sh.heard("hb#1.rx", "node1", json!({"frozen": 1}), "d".into()),
             Heard::Refused
         );
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);

@@ -45,7 +45,7 @@ use super::dataset;
 use super::{HbConf, sleep_until, take_beat};
 use crate::config::duration::deadline;
 use crate::daemon::orchestration::proof::SlotSeen;
-use crate::daemon::state::{Shared, advertised_watchdog};
+use crate::daemon::state::{Fresh, Shared, advertised_watchdog};
 use crate::daemon::wire::{FrameKind, Opener, Sealer};
 use crate::log::Logger;
 
@@ -474,7 +474,7 @@ fn read_services(
     if let Some((_, Ok((digest, services)))) = &seen.services
         && *digest == want
     {
-        shared.fetched(tid, peer, digest, services);
+        shared.fetched(tid, peer, digest, services, Fresh::AsNamed);
         seen.wants = None;
     }
     Ok(())

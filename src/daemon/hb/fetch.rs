@@ -8,12 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::dataset;
 use crate::config::node::NodeConfig;
 use crate::daemon::peer;
-use crate::daemon::state::Shared;
+use crate::daemon::state::{Fresh, Shared};
 use crate::daemon::wire::Key;
 use crate::log::Logger;
 
@@ -85,8 +85,10 @@ impl Fetcher {
         let spawned = std::thread::Builder::new()
             .name(format!("fetch {peer}"))
             .spawn(move || {
+                // Before the request: its answer is at least this new.
+                let asked = Fresh::AskedAt(Instant::now());
                 let result = me.fetch(&sh.nodename, &p, timeout);
-                me.done(&t, &p, result, &sh, &lg);
+                me.done(&t, &p, (result, asked), &sh, &lg);
             });
         if let Err(e) = spawned {
             log.warn(format!(
@@ -141,14 +143,14 @@ impl Fetcher {
         &self,
         tid: &str,
         peer: &str,
-        result: Result<(String, String), Fetched>,
+        (result, asked): (Result<(String, String), Fetched>, Fresh),
         shared: &Shared,
         log: &Logger,
     ) {
         self.release(peer);
         let failure = match result {
             Ok((digest, services)) => {
-                if shared.fetched(tid, peer, &digest, &services) {
+                if shared.fetched(tid, peer, &digest, &services, asked) {
                     if let Ok(mut f) = self.failing.lock() {
                         f.remove(peer);
                     }
@@ -223,7 +225,7 @@ mod tests {
         f.configure(&conf(port), "node2");
         f.set_key(Key::from_secret(SECRET));
         let sh = Arc::new(Shared::new("node2"));
-        let heard = sh.heard("hb#1.rx", "node1", json!({}), Some(digest.to_string()));
+        let heard = sh.heard("hb#1.rx", "node1", json!({}), digest.to_string());
         assert_eq!(heard, Heard::Wants(digest.to_string()));
         (sh, f)
     }

@@ -125,8 +125,7 @@ pub(crate) fn take_beat(
     shared: &Shared,
 ) -> Option<String> {
     match beat {
-        Ok(Beat::Compact { fields, digest }) => match shared.heard(tid, peer, fields, Some(digest))
-        {
+        Ok(Beat::Compact { fields, digest }) => match shared.heard(tid, peer, fields, digest) {
             Heard::Wants(d) => Some(d),
             Heard::Current | Heard::Refused => None,
         },
