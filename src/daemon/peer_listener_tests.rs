@@ -475,7 +475,13 @@ fn get_dataset_serves_the_services_part_a_compact_beat_names() {
     let mut fields = split.beat.clone();
     fields.as_object_mut().unwrap().remove("services");
     assert_eq!(
-        node2.heard("hb#1.rx", "node1", fields, split.digest.clone()),
+        node2.heard(
+            "hb#1.rx",
+            "node1",
+            fields,
+            split.digest.clone(),
+            crate::daemon::wire::now_us()
+        ),
         Heard::Wants(split.digest.clone())
     );
     let pending = || node2.peers.lock().unwrap()["node1"].view.pending;

@@ -110,7 +110,8 @@ impl Node2 {
             "nodes": ["node1", "node2"], "drpnodes": [],
             "config": stamp(&f).unwrap().to_json(),
         }}});
-        self.shared.received("hb#1.rx", "node1", data);
+        self.shared
+            .received("hb#1.rx", "node1", data, crate::daemon::wire::now_us());
     }
 
     fn step(&self, r: &mut Replicator) -> Vec<String> {

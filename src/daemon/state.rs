@@ -185,11 +185,36 @@ pub(crate) struct Peer {
     /// The digest of the services part held (hb/dataset.rs), None until
     /// one is fetched.
     pub digest: Option<String>,
-    /// The digest the last beat named, and when a beat first named it.
-    /// Beats come by several paths (a disk slot is read up to a poll
-    /// late), so the last one heard may name an older part than the one
-    /// held: `pending` follows what the beats name, not only the changes.
-    pub named: Option<(String, Instant)>,
+    /// What the newest beat named. Beats come by several paths, and a
+    /// disk slot is read up to a poll late: the last beat heard is not
+    /// always the newest sent, and one older than `named` says nothing
+    /// new (it still proves the peer alive).
+    pub named: Option<Named>,
+}
+
+/// A beat sealed at `sent` is older than the newest heard, sealed at
+/// `newest`, and late rather than from a clock set back: a late beat is
+/// a slot read up to a poll after it was written, or a beat overtaken on
+/// its way; the wire refuses one older than `MAX_AGE`. A disk slot, with
+/// no clock bound, may hold the beats of a daemon restarted after its
+/// clock was set back: those are taken, not ignored until the clock
+/// catches up.
+fn late(sent: u64, newest: u64) -> bool {
+    let max_age = u64::try_from(crate::daemon::wire::MAX_AGE.as_micros()).unwrap_or(u64::MAX);
+    sent < newest && newest - sent <= max_age
+}
+
+/// The services part the newest beat of a peer named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Named {
+    pub digest: String,
+    /// When the peer sealed that beat: its frame's `seq`, the peer's
+    /// clock in microseconds, which orders its beats across paths
+    /// (wire.rs).
+    pub sent: u64,
+    /// When a beat first named this digest, on this node's clock: a part
+    /// asked for after it is at least as new (`Fresh::AskedAt`).
+    pub since: Instant,
 }
 
 impl Peer {
@@ -513,9 +538,10 @@ impl Shared {
     }
 
     /// An rx thread got `peer`'s whole dataset (a test, the fuzzer, a
-    /// beat of the full form): its beat and its services part at once.
-    /// Returns whether it was taken.
-    pub(crate) fn received(&self, tid: &str, peer: &str, mut data: Value) -> bool {
+    /// beat of the full form), sealed at `sent` (as [`Shared::heard`]):
+    /// its beat and its services part at once. Returns whether it was
+    /// taken.
+    pub(crate) fn received(&self, tid: &str, peer: &str, mut data: Value, sent: u64) -> bool {
         if NodeView::from_json(&data).is_err() {
             self.refuse_dataset(tid);
             return false;
@@ -526,7 +552,7 @@ impl Shared {
             .unwrap_or_else(|| json!({}));
         let text = services.to_string();
         let digest = dataset::digest_of(text.as_bytes());
-        self.heard(tid, peer, data, digest.clone()) != Heard::Refused
+        self.heard(tid, peer, data, digest.clone(), sent) != Heard::Refused
             && self.fetched(tid, peer, &digest, &text, Fresh::AsNamed)
     }
 
@@ -537,15 +563,23 @@ impl Shared {
         }
     }
 
-    /// An rx thread got a beat of `peer`: its node-level `fields`, and
-    /// the digest of the services part it `named` (hb/dataset.rs). The
-    /// peer is heard at once (loss detection, prune), its node-level
-    /// fields replace the ones held, and its services stay the ones last
-    /// fetched: `pending`, and wanted by every beat until fetched, while
-    /// they are not the ones the last beat named. A beat that does not
-    /// decode is refused and counted (the status answer's
-    /// `refused_datasets`): the peer is not heard by it.
-    pub(crate) fn heard(&self, tid: &str, peer: &str, mut fields: Value, named: String) -> Heard {
+    /// An rx thread got a beat of `peer`, sealed at `sent` (its frame's
+    /// `seq`): its node-level `fields`, and the digest of the services
+    /// part it `named` (hb/dataset.rs). The peer is heard at once (loss
+    /// detection, prune). Unless an older beat than the newest heard (a
+    /// slot read late), its node-level fields replace the ones held and
+    /// the services stay the ones last fetched: `pending`, and wanted by
+    /// every beat until fetched, while they are not the ones named. A
+    /// beat that does not decode is refused and counted (the status
+    /// answer's `refused_datasets`): the peer is not heard by it.
+    pub(crate) fn heard(
+        &self,
+        tid: &str,
+        peer: &str,
+        mut fields: Value,
+        named: String,
+        sent: u64,
+    ) -> Heard {
         if let Some(o) = fields.as_object_mut() {
             o.remove("services");
         }
@@ -565,23 +599,34 @@ impl Shared {
                 },
                 ..Peer::default()
             });
+            e.last.insert(tid.to_string(), Instant::now());
+            if e.named.as_ref().is_some_and(|n| late(sent, n.sent)) {
+                // Alive, but its fields and digest are older than those
+                // held: taken, they would undo a newer beat's.
+                drop(p);
+                self.heard_alive(tid, peer);
+                return Heard::Current;
+            }
             let announced = fields["monitor"] == "maintenance";
             e.data = fields;
             e.view.frozen = node.frozen;
             e.view.load15 = node.load15;
-            // Judged again only when the digest named changes: a part
-            // fetched newer than the last beat (`Fresh::AskedAt`) stays
-            // current when a beat still names the older one.
-            if e.named.as_ref().is_none_or(|(d, _)| *d != named) {
-                e.view.pending = e.digest.as_ref() != Some(&named);
-                e.named = Some((named.clone(), Instant::now()));
+            match &mut e.named {
+                Some(n) if n.digest == named => n.sent = sent,
+                _ => {
+                    e.view.pending = e.digest.as_ref() != Some(&named);
+                    e.named = Some(Named {
+                        digest: named.clone(),
+                        sent,
+                        since: Instant::now(),
+                    });
+                }
             }
             if e.view.pending {
                 // For svcmon: the services shown are not the current ones.
                 e.data["pending"] = json!(true);
                 wants = Heard::Wants(named);
             }
-            e.last.insert(tid.to_string(), Instant::now());
             if let Ok(mut m) = self.maintenance.lock() {
                 if announced {
                     m.insert(peer.to_string());
@@ -590,7 +635,12 @@ impl Shared {
                 }
             }
         }
-        // Heard again: a later loss needs a new proof.
+        self.heard_alive(tid, peer);
+        wants
+    }
+
+    /// `peer` beat on `tid`: a later loss needs a new proof.
+    fn heard_alive(&self, tid: &str, peer: &str) {
         if let Ok(mut q) = self.quorum_down.lock() {
             q.remove(peer);
         }
@@ -598,7 +648,6 @@ impl Shared {
             l.remove(peer);
         }
         self.beat(tid, peer, true);
-        wants
     }
 
     /// `peer`'s services part of digest `digest` arrived (checked against
@@ -632,8 +681,8 @@ impl Shared {
         }
         e.services = Arc::new(decoded.services);
         let current = match (&e.named, fresh) {
-            (Some((d, _)), _) if d == digest => true,
-            (Some((_, since)), Fresh::AskedAt(asked)) => *since <= asked,
+            (Some(n), _) if n.digest == digest => true,
+            (Some(n), Fresh::AskedAt(asked)) => n.since <= asked,
             (None, _) => true,
             (Some(_), Fresh::AsNamed) => false,
         };
@@ -1122,6 +1171,7 @@ pub(crate) fn node_view_fields(node: &NodeData) -> NodeView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::wire::now_us;
 
     /// The monitor's sleep ends at a wake (even one made before it began,
     /// which it takes), at a halt, or at its deadline.
@@ -1377,7 +1427,7 @@ mod tests {
                 "a": {"avail": "down", "overall": "down", "frozen": true, "smon": "ready",
                       "nodes": ["node1", "node2"], "drpnodes": [], "placement": "load avg",
                       "orchestrate": "ha", "why": "node1 silent", "config": {"mtime": 1.0, "cksum": "x"}},
-                "only2": {"avail": "up", "overall": "up", "nodes": ["node2"]}}}),
+                "only2": {"avail": "up", "overall": "up", "nodes": ["node2"]}}}), now_us(),
         );
         *sh.cluster_nodes.lock().unwrap() = vec!["node1".into(), "node2".into(), "node3".into()];
         let full = sh.status_view(StatusView::Full);
@@ -1426,19 +1476,21 @@ mod tests {
     fn only_a_peer_that_said_it_fences_itself_may_be_proven_down_by_quorum() {
         let sh = Shared::new("node2");
         let says = json!({"fences_itself": true, "hears": ["node2", "node3"]});
-        sh.received("hb#1.rx", "node1", says.clone());
-        sh.received("hb#1.rx", "node3", json!({"frozen": false}));
+        sh.received("hb#1.rx", "node1", says.clone(), now_us());
+        sh.received("hb#1.rx", "node3", json!({"frozen": false}), now_us());
         // It fences itself, but does not hear node2: it never loses node2,
         // so it never votes on it (the simulation, seed 777003580).
         sh.received(
             "hb#1.rx",
             "node4",
             json!({"fences_itself": true, "hears": ["node3"]}),
+            now_us(),
         );
         sh.received(
             "hb#1.rx",
             "node5",
             json!({"fences_itself": true, "hears": "node2"}),
+            now_us(),
         );
         assert_eq!(lose_all(&sh), ["node1", "node3", "node4", "node5"]);
         let fences = |n: &str| sh.lost.lock().unwrap()[n].fences_itself;
@@ -1447,7 +1499,7 @@ mod tests {
         assert!(!fences("node4"));
         assert!(!fences("node5"), "a malformed list is no list");
         // node3 comes back saying it now does.
-        sh.received("hb#1.rx", "node3", says);
+        sh.received("hb#1.rx", "node3", says, now_us());
         assert!(
             !sh.lost.lock().unwrap().contains_key("node3"),
             "heard again"
@@ -1460,8 +1512,13 @@ mod tests {
     fn a_lost_peer_keeps_its_last_beat_and_its_watchdog() {
         let sh = Shared::new("node2");
         let before = Instant::now();
-        sh.received("hb#1.rx", "node1", json!({"watchdog": 3.5}));
-        sh.received("hb#1.rx", "node3", json!({"watchdog": "nonsense"}));
+        sh.received("hb#1.rx", "node1", json!({"watchdog": 3.5}), now_us());
+        sh.received(
+            "hb#1.rx",
+            "node3",
+            json!({"watchdog": "nonsense"}),
+            now_us(),
+        );
         lose_all(&sh);
         let lost = sh.lost.lock().unwrap().clone();
         assert_eq!(lost["node1"].watchdog, Some(Duration::from_millis(3500)));
@@ -1484,7 +1541,7 @@ mod tests {
         sh.fences_itself.store(true, Ordering::Relaxed);
         assert_eq!(sh.local_dataset()["fences_itself"], true);
         assert_eq!(sh.local_dataset()["hears"], json!([]));
-        sh.received("hb#1.rx", "node2", json!({}));
+        sh.received("hb#1.rx", "node2", json!({}), now_us());
         assert_eq!(sh.local_dataset()["hears"], json!(["node2"]));
         assert_eq!(sh.local_split().beat["hears"], json!(["node2"]));
         sh.node.lock().unwrap().frozen = true;
@@ -1495,11 +1552,11 @@ mod tests {
     #[test]
     fn a_dataset_that_does_not_decode_is_refused_and_counted() {
         let sh = Shared::new("node2");
-        assert!(!sh.received("hb#1.rx", "node1", Value::Null));
-        assert!(!sh.received("hb#1.rx", "node1", json!({"services": 3})));
+        assert!(!sh.received("hb#1.rx", "node1", Value::Null, now_us()));
+        assert!(!sh.received("hb#1.rx", "node1", json!({"services": 3}), now_us()));
         assert!(sh.peers.lock().unwrap().is_empty(), "not heard");
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);
-        assert!(sh.received("hb#1.rx", "node1", json!({"frozen": true})));
+        assert!(sh.received("hb#1.rx", "node1", json!({"frozen": true}), now_us()));
         assert!(sh.peers.lock().unwrap()["node1"].view.frozen);
     }
 
@@ -1510,7 +1567,7 @@ mod tests {
             .lock()
             .unwrap()
             .insert("node1".into(), Instant::now());
-        sh.received("hb#1.rx", "node1", json!({}));
+        sh.received("hb#1.rx", "node1", json!({}), now_us());
         assert!(sh.quorum_down.lock().unwrap().is_empty());
     }
 
@@ -1526,7 +1583,7 @@ mod tests {
         let d = digest(&services);
         let beat = json!({"frozen": true, "watchdog": 3.5});
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", beat.clone(), d.clone()),
+            sh.heard("hb#1.rx", "node1", beat.clone(), d.clone(), now_us()),
             Heard::Wants(d.clone())
         );
         let view = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.clone();
@@ -1544,7 +1601,7 @@ mod tests {
         // node-level fields still replace the old ones.
         let thawed = json!({"frozen": false});
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", thawed, d.clone()),
+            sh.heard("hb#1.rx", "node1", thawed, d.clone(), now_us()),
             Heard::Current
         );
         assert!(!view(&sh).frozen && view(&sh).up("svc1"));
@@ -1557,7 +1614,7 @@ mod tests {
         // A change: pending again, the services held kept meanwhile.
         let other = digest(&json!({}));
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", json!({}), other.clone()),
+            sh.heard("hb#1.rx", "node1", json!({}), other.clone(), now_us()),
             Heard::Wants(other)
         );
         assert!(view(&sh).pending && view(&sh).up("svc1"));
@@ -1569,37 +1626,56 @@ mod tests {
         );
     }
 
-    /// Beats come by several paths: a disk slot read a poll late may name
-    /// the part before the one just fetched over the network. The peer is
-    /// pending while the last beat names another part than the one held,
-    /// and no longer once a beat names it again (it stayed pending until
-    /// its next change, and a switch waited two minutes for it in chaos).
+    /// Beats come by several paths, and a disk slot is read up to a poll
+    /// late: its beat may be older than one heard over the network. It
+    /// proves the peer alive and changes nothing else: taken, it made the
+    /// peer pending on the part before the one held, and the beats after
+    /// it, naming the part held, cleared nothing (a switch waited two
+    /// minutes for that in chaos); or its fields undid newer ones.
     #[test]
-    fn a_stale_beat_leaves_the_peer_pending_only_until_the_next_one() {
+    fn a_beat_older_than_the_newest_heard_only_proves_the_peer_alive() {
         let sh = Shared::new("node2");
         let (old, new) = (
             json!({"svc1": {"avail": "down"}}),
             json!({"svc1": {"avail": "up"}}),
         );
         let (d_old, d_new) = (digest(&old), digest(&new));
-        let pending = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.pending;
-        let beat = |d: &String| sh.heard("hb#1.rx", "node1", json!({}), d.clone());
-        beat(&d_old);
+        let peer = |sh: &Shared| sh.peers.lock().unwrap()["node1"].clone();
+        let t = now_us();
+        let frozen = json!({"frozen": true});
+        sh.heard("hb#1.rx", "node1", frozen.clone(), d_old.clone(), t);
         let asked = Fresh::AskedAt(Instant::now());
         assert!(sh.fetched("hb#1.rx", "node1", &d_old, &old.to_string(), asked));
-        assert_eq!(beat(&d_new), Heard::Wants(d_new.clone()));
+        let thawed = json!({"frozen": false});
+        let heard = sh.heard("hb#1.rx", "node1", thawed, d_new.clone(), t + 2);
+        assert_eq!(heard, Heard::Wants(d_new.clone()));
         let asked = Fresh::AskedAt(Instant::now());
         assert!(sh.fetched("hb#1.rx", "node1", &d_new, &new.to_string(), asked));
-        assert!(!pending(&sh));
-        // The disk's late beat: pending, wanted again at each beat.
-        let late = sh.heard("hb#2.rx", "node1", json!({}), d_old.clone());
-        assert_eq!(late, Heard::Wants(d_old.clone()));
-        assert!(pending(&sh));
-        assert_eq!(beat(&d_new), Heard::Current);
-        assert!(!pending(&sh), "the part held is the one named again");
-        let data = sh.peers.lock().unwrap()["node1"].dataset();
-        assert!(data.get("pending").is_none(), "{data}");
-        assert!(sh.peers.lock().unwrap()["node1"].view.up("svc1"));
+        assert!(!peer(&sh).view.pending && !peer(&sh).view.frozen);
+        // The disk's beat, sealed between the two, read now.
+        let late = sh.heard("hb#2.rx", "node1", frozen, d_old.clone(), t + 1);
+        assert_eq!(late, Heard::Current);
+        let p = peer(&sh);
+        assert!(
+            !p.view.pending && !p.view.frozen && p.view.up("svc1"),
+            "{p:?}"
+        );
+        assert!(p.last.contains_key("hb#2.rx"), "heard alive on that path");
+        assert_eq!(
+            p.named.map(|n| (n.digest, n.sent)),
+            Some((d_new.clone(), t + 2))
+        );
+        // A newer beat may name an older part again (a service back as
+        // it was): that is a change like any other.
+        let heard = sh.heard("hb#2.rx", "node1", json!({}), d_old.clone(), t + 3);
+        assert_eq!(heard, Heard::Wants(d_old));
+        assert!(peer(&sh).view.pending);
+        // Far older than the newest: a clock set back, not a late read.
+        let back = t - 31_000_000;
+        let heard = sh.heard("hb#2.rx", "node1", json!({}), d_new.clone(), back);
+        assert_eq!(heard, Heard::Current, "the part held");
+        assert!(!peer(&sh).view.pending);
+        assert_eq!(peer(&sh).named.map(|n| n.sent), Some(back));
     }
 
     /// A fetch answers the part of the moment it was asked, or later. A
@@ -1613,7 +1689,7 @@ mod tests {
         let (one, two) = (json!({"a": {}}), json!({"b": {}}));
         let (d1, d2) = (digest(&one), digest(&two));
         let pending = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.pending;
-        let beat = |d: &String| sh.heard("hb#1.rx", "node1", json!({}), d.clone());
+        let beat = |d: &String| sh.heard("hb#1.rx", "node1", json!({}), d.clone(), now_us());
         beat(&d1);
         let asked = Fresh::AskedAt(Instant::now());
         std::thread::sleep(Duration::from_millis(2));
@@ -1646,12 +1722,18 @@ mod tests {
             !sh.fetched("hb#1.rx", "node1", "d", "{}", Fresh::AsNamed),
             "not heard"
         );
-        sh.heard("hb#1.rx", "node1", json!({}), "d".into());
+        sh.heard("hb#1.rx", "node1", json!({}), "d".into(), now_us());
         assert!(!sh.fetched("hb#1.rx", "node1", "d", r#"{"svc1": 3}"#, Fresh::AsNamed));
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
         assert!(sh.peers.lock().unwrap()["node1"].view.pending);
         assert_eq!(
-            sh.heard("hb#1.rx", "node1", json!({"frozen": 1}), "d".into()),
+            sh.heard(
+                "hb#1.rx",
+                "node1",
+                json!({"frozen": 1}),
+                "d".into(),
+                now_us()
+            ),
             Heard::Refused
         );
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 2);

@@ -408,8 +408,9 @@ pub(crate) fn rx(
                             .or_default()
                             .insert(peer.clone(), slot_seen);
                     }
-                    if let Some(data) = data {
-                        seen.wants = take_beat(&tid, peer, dataset::beat_of(data), &shared);
+                    if let Some((data, sent)) = data {
+                        let beat = (dataset::beat_of(data), sent);
+                        seen.wants = take_beat(&tid, peer, beat, &shared);
                     }
                 }
             }
@@ -505,7 +506,7 @@ pub(crate) fn read_beat(
     timeout: std::time::Duration,
     opener: &mut Opener,
     log: &Logger,
-) -> Option<(SlotSeen, Option<serde_json::Value>)> {
+) -> Option<(SlotSeen, Option<(serde_json::Value, u64)>)> {
     if frame.is_empty() {
         return None;
     }
@@ -535,7 +536,7 @@ pub(crate) fn read_beat(
         heard: live,
         watchdog: advertised_watchdog(&data),
     };
-    Some((seen, live.then_some(data)))
+    Some((seen, live.then_some((data, o.seq))))
 }
 
 /// What svcmon shows for a disk heartbeat: the device's base name.

@@ -225,7 +225,13 @@ mod tests {
         f.configure(&conf(port), "node2");
         f.set_key(Key::from_secret(SECRET));
         let sh = Arc::new(Shared::new("node2"));
-        let heard = sh.heard("hb#1.rx", "node1", json!({}), digest.to_string());
+        let heard = sh.heard(
+            "hb#1.rx",
+            "node1",
+            json!({}),
+            digest.to_string(),
+            crate::daemon::wire::now_us(),
+        );
         assert_eq!(heard, Heard::Wants(digest.to_string()));
         (sh, f)
     }

@@ -41,4 +41,4 @@ pub(crate) mod takeover;
 pub(crate) mod view;
 
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;

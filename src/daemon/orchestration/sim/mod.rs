@@ -20,7 +20,7 @@
 //! `SIM_SEED=<n> cargo test --lib sim` replays one seed (with its trace);
 //! `SIM_SCENARIOS=<n>` sets how many random scenarios run.
 
-mod rng;
+pub(crate) mod rng;
 mod world;
 
 use rng::Rng;
