@@ -362,7 +362,7 @@ struct PartText {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fresh {
     /// Read where the peer left it for a beat (its disk slot, a whole
-    /// dataset): current only if the last beat heard names it.
+    /// dataset): current only if the newest beat heard names it.
     AsNamed,
     /// The peer's answer to a request sent at this instant: at least as
     /// new as every beat heard before then.
@@ -651,13 +651,15 @@ impl Shared {
     }
 
     /// `peer`'s services part of digest `digest` arrived (checked against
-    /// its digest by hb/dataset.rs): it replaces the one held. The peer is
-    /// no longer pending if the last beat names this part, or if the part
-    /// was asked for after that beat came (`fresh`): then it is at least
-    /// as new. Otherwise (a newer part named while the fetch ran) the next
-    /// beat asks again. One that does not decode is refused and counted
-    /// under `tid`; one for a peer not heard (pruned meanwhile) is
-    /// dropped. Returns whether it was taken.
+    /// its digest by hb/dataset.rs). It is current if the newest beat names
+    /// it, or if it was asked for after that beat came (`fresh`): then it
+    /// is at least as new. It replaces the one held unless that one is
+    /// current and this one may be older. Current, the peer is no longer
+    /// pending; otherwise (a newer part named while it came) it stays
+    /// pending, and its next beat asks again. One that does
+    /// not decode is refused and counted under `tid`; one for a peer not
+    /// heard (pruned meanwhile) is dropped. Returns whether it was taken
+    /// (or was older than the current one held).
     pub(crate) fn fetched(
         &self,
         tid: &str,
@@ -676,16 +678,23 @@ impl Shared {
         let Some(e) = p.get_mut(peer) else {
             return false;
         };
-        if !e.data.is_object() {
-            e.data = json!({});
-        }
-        e.services = Arc::new(decoded.services);
         let current = match (&e.named, fresh) {
             (Some(n), _) if n.digest == digest => true,
             (Some(n), Fresh::AskedAt(asked)) => n.since <= asked,
             (None, _) => true,
             (Some(_), Fresh::AsNamed) => false,
         };
+        // The part held is current: one read where the peer left it is at
+        // most the one named, and the held one may be newer (a fetch); a
+        // fetch not current was overtaken by a newer beat. Fetches of a
+        // peer run one at a time, so a current one is the newest asked.
+        if !e.view.pending && (fresh == Fresh::AsNamed || !current) {
+            return true;
+        }
+        if !e.data.is_object() {
+            e.data = json!({});
+        }
+        e.services = Arc::new(decoded.services);
         if let Some(o) = e.data.as_object_mut() {
             if current {
                 o.remove("pending");
@@ -1709,10 +1718,20 @@ mod tests {
         assert!(!pending(&sh));
         assert_eq!(beat(&d2), Heard::Current, "a beat sent before the answer");
         assert!(!pending(&sh));
-        // Read from a slot, not asked: current only if named.
-        assert_eq!(beat(&d2), Heard::Current);
-        assert!(sh.fetched("hb#2.rx", "node1", &d1, &one.to_string(), Fresh::AsNamed));
-        assert!(pending(&sh), "the last beat named d2");
+        // Read from a slot, not asked: never newer than the part named,
+        // so it does not replace a current one.
+        let two_text = two.to_string();
+        assert!(sh.fetched("hb#2.rx", "node1", &d2, &two_text, Fresh::AsNamed));
+        let held = sh.peers.lock().unwrap()["node1"].digest.clone();
+        assert_eq!(held, Some(d1.clone()), "the newer part fetched is kept");
+        // Pending, a slot read is current only if named.
+        let three = json!({"c": {}});
+        let d3 = digest(&three);
+        assert_eq!(beat(&d3), Heard::Wants(d3.clone()));
+        assert!(sh.fetched("hb#2.rx", "node1", &d2, &two_text, Fresh::AsNamed));
+        assert!(pending(&sh), "the last beat named d3");
+        assert!(sh.fetched("hb#2.rx", "node1", &d3, &three.to_string(), Fresh::AsNamed));
+        assert!(!pending(&sh));
     }
 
     #[test]

@@ -51,8 +51,6 @@ struct Run {
     fetch: Option<Fetch>,
     /// The newest version any beat named so far.
     max_named: usize,
-    /// The version held, as the test knows it.
-    held: Option<usize>,
     trace: Vec<String>,
 }
 
@@ -68,13 +66,42 @@ impl Run {
             disk_wants: None,
             fetch: None,
             max_named: 0,
-            held: None,
             trace: Vec::new(),
         }
     }
 
     fn pending(&self) -> bool {
         self.sh.peers.lock().unwrap()[PEER].view.pending
+    }
+
+    /// The version held when it is current (not pending).
+    fn current(&self) -> Option<usize> {
+        (!self.pending()).then(|| self.held()).flatten()
+    }
+
+    /// A part that arrives never replaces a current one with an older
+    /// one (svcmon would show the peer going back).
+    fn kept(&self, before: Option<usize>, what: &str) {
+        if let Some(b) = before {
+            let after = self.held().unwrap_or(0);
+            assert!(
+                after >= b,
+                "a {what} replaced current v{b} with v{after}\n{}",
+                self.trace.join("\n")
+            );
+        }
+    }
+
+    /// The version of the services held, checked against the digest
+    /// held.
+    fn held(&self) -> Option<usize> {
+        let p = self.sh.peers.lock().unwrap().get(PEER).cloned()?;
+        let d = p.digest?;
+        let v = p.services.to_value()["svc1"]["v"]
+            .as_u64()
+            .expect("a part sent") as usize;
+        assert_eq!(part(v).0, d, "the digest held is the services held's");
+        Some(v)
     }
 
     /// Path 0 is the network (its beats ask for a fetch), path 1 the
@@ -110,13 +137,17 @@ impl Run {
         let Some(f) = self.fetch.take() else { return };
         let v = f.at_ask + self.rng.below(self.cur - f.at_ask + 1);
         let (d, text) = part(v);
+        let before = self.current();
         assert!(
             self.sh
                 .fetched("hb#1.rx", PEER, &d, &text, Fresh::AskedAt(f.asked))
         );
-        self.held = Some(v);
-        self.trace
-            .push(format!("fetched v{v}: pending {}", self.pending()));
+        self.kept(before, "fetch");
+        self.trace.push(format!(
+            "fetched v{v}: holding {:?}, pending {}",
+            self.held(),
+            self.pending()
+        ));
     }
 
     /// The disk rx reads the slot for the digest its beats want.
@@ -126,12 +157,14 @@ impl Run {
         };
         let (d, text) = part(self.slot);
         if d == want {
+            let before = self.current();
             self.sh.fetched("hb#2.rx", PEER, &d, &text, Fresh::AsNamed);
-            self.held = Some(self.slot);
+            self.kept(before, "slot read");
             self.disk_wants = None;
             self.trace.push(format!(
-                "slot read v{}: pending {}",
+                "slot read v{}: holding {:?}, pending {}",
                 self.slot,
+                self.held(),
                 self.pending()
             ));
         }
@@ -164,7 +197,7 @@ impl Run {
         if self.sh.peers.lock().unwrap().get(PEER).is_none() || self.pending() {
             return Ok(());
         }
-        match self.held {
+        match self.held() {
             Some(h) if h >= self.max_named => Ok(()),
             h => Err(format!(
                 "not pending, holding {h:?}, but v{} was named",
@@ -191,12 +224,12 @@ impl Run {
                 self.check_safe()?;
             }
         }
-        if self.pending() || self.held != Some(self.cur) {
+        if self.pending() || self.held() != Some(self.cur) {
             return Err(format!(
                 "settled at v{}: pending {}, holding {:?}",
                 self.cur,
                 self.pending(),
-                self.held
+                self.held()
             ));
         }
         Ok(())
