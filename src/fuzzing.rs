@@ -360,7 +360,7 @@ pub fn sealed_dataset(data: &[u8]) {
     };
     let shared = state::Shared::new(ME);
     let beat = hb::dataset::read_beat(&opened.payload);
-    hb::take_beat("hb#1.rx", &opened.nodename, (beat, opened.seq), &shared);
+    hb::take_beat("hb#1.rx", &opened.nodename, beat, opened.seq, &shared);
     take_services(&shared, &opened.nodename, &services_of(&opened.payload));
     consume(&shared, &opened.nodename);
 }
@@ -444,7 +444,7 @@ pub fn disk_slot(data: &[u8]) {
     let take = |slot: &[u8], opener: &mut Opener, services: &mut Opener| {
         if let Some(Some((beat, sent))) = read_beat_block(slot, first, timeout, opener, &log) {
             let beat = hb::dataset::beat_of(beat);
-            hb::take_beat("hb#2.rx", PEER, (beat, sent), &shared);
+            hb::take_beat("hb#2.rx", PEER, beat, sent, &shared);
         }
         if let Some(frame) = read_part(slot, hb_disk::Part::Services) {
             match hb_disk::open_services(&frame, PEER, services) {
@@ -532,7 +532,7 @@ pub fn fetch_answer(data: &[u8]) {
     let shared = state::Shared::new(ME);
     let beat = serde_json::json!({"services": hb::dataset::digest_of(data)});
     let sent = crate::daemon::wire::now_us();
-    hb::take_beat("hb#1.rx", PEER, (hb::dataset::beat_of(beat), sent), &shared);
+    hb::take_beat("hb#1.rx", PEER, hb::dataset::beat_of(beat), sent, &shared);
     take_services(&shared, PEER, &answer);
     consume(&shared, PEER);
 }

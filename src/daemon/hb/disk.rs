@@ -409,8 +409,8 @@ pub(crate) fn rx(
                             .insert(peer.clone(), slot_seen);
                     }
                     if let Some((data, sent)) = data {
-                        let beat = (dataset::beat_of(data), sent);
-                        seen.wants = take_beat(&tid, peer, beat, &shared);
+                        let beat = dataset::beat_of(data);
+                        seen.wants = take_beat(&tid, peer, beat, sent, &shared);
                     }
                 }
             }

@@ -88,7 +88,7 @@ impl Fetcher {
                 // Before the request: its answer is at least this new.
                 let asked = Fresh::AskedAt(Instant::now());
                 let result = me.fetch(&sh.nodename, &p, timeout);
-                me.done(&t, &p, (result, asked), &sh, &lg);
+                me.done(&t, &p, result, asked, &sh, &lg);
             });
         if let Err(e) = spawned {
             log.warn(format!(
@@ -143,7 +143,8 @@ impl Fetcher {
         &self,
         tid: &str,
         peer: &str,
-        (result, asked): (Result<(String, String), Fetched>, Fresh),
+        result: Result<(String, String), Fetched>,
+        asked: Fresh,
         shared: &Shared,
         log: &Logger,
     ) {

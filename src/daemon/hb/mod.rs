@@ -122,7 +122,8 @@ pub(super) fn beat_every(
 pub(crate) fn take_beat(
     tid: &str,
     peer: &str,
-    (beat, sent): (Result<Beat, String>, u64),
+    beat: Result<Beat, String>,
+    sent: u64,
     shared: &Shared,
 ) -> Option<String> {
     match beat {
@@ -181,8 +182,8 @@ impl RxState {
         match result {
             Ok(o) if o.nodename == shared.nodename => {}
             Ok(o) => {
-                let beat = (dataset::read_beat(&o.payload), o.seq);
-                if take_beat(tid, &o.nodename, beat, shared).is_some() {
+                let beat = dataset::read_beat(&o.payload);
+                if take_beat(tid, &o.nodename, beat, o.seq, shared).is_some() {
                     let (fetcher, timeout) = &self.fetch;
                     fetcher.want(tid, &o.nodename, *timeout, shared, log);
                 }

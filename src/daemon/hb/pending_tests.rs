@@ -4,6 +4,8 @@
 //! `Shared::fetched`:
 //! - safe: a peer not pending holds a part at least as new as every part
 //!   a beat named so far (the orchestrator reads it as current);
+//! - never back: a part that arrives never replaces a current one with
+//!   an older one;
 //! - live: once the peer stops changing and beats again, it is not
 //!   pending and holds its last part.
 //!
