@@ -379,7 +379,7 @@ fn take_services(shared: &state::Shared, peer: &str, answer: &Value) {
     match hb::dataset::read_services(answer) {
         Ok((digest, services)) => {
             let asked = state::Fresh::AskedAt(std::time::Instant::now());
-            shared.fetched("hb#1.rx", peer, &digest, &services, asked);
+            shared.fetched("hb#1.rx", peer, &digest, services, asked);
         }
         Err(_) => shared.refuse_dataset("hb#1.rx"),
     }
@@ -449,7 +449,7 @@ pub fn disk_slot(data: &[u8]) {
         if let Some(frame) = read_part(slot, hb_disk::Part::Services) {
             match hb_disk::open_services(&frame, PEER, services) {
                 Some(Ok((digest, s))) => {
-                    shared.fetched("hb#2.rx", PEER, &digest, &s, state::Fresh::AsNamed);
+                    shared.fetched("hb#2.rx", PEER, &digest, s, state::Fresh::AsNamed);
                 }
                 Some(Err(_)) => shared.refuse_dataset("hb#2.rx"),
                 None => {}

@@ -10,6 +10,7 @@
 //! they decode the few they show.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -30,8 +31,9 @@ pub(crate) struct ConfigOffer {
 /// through an index, and the config offers this node may take.
 #[derive(Debug, Default)]
 pub(crate) struct PeerServices {
-    /// The services part, as fetched.
-    text: Box<str>,
+    /// The services part, as fetched: shared with the disk rx that read
+    /// it (hb/disk.rs), which keeps its last one.
+    text: Arc<str>,
     /// The entries' names, end to end (unescaped).
     names: Box<str>,
     /// Each entry: its name in `names`, its value in `text`; by name.
@@ -63,9 +65,15 @@ impl PeerServices {
     /// what is wrong, for the caller to refuse and count it. Config
     /// offers are kept only when they name `me` (None: all of them, for
     /// tests and the fuzzer).
+    #[cfg(test)]
     pub(crate) fn decode(text: &str, me: Option<&str>) -> Result<Decoded, String> {
+        PeerServices::decode_shared(text.into(), me)
+    }
+
+    /// As `decode`, keeping `text` itself rather than a copy.
+    pub(crate) fn decode_shared(text: Arc<str>, me: Option<&str>) -> Result<Decoded, String> {
         // Borrowed: each value is a slice of `text`, located below.
-        let entries: BTreeMap<String, &RawValue> = serde_json::from_str(text)
+        let entries: BTreeMap<String, &RawValue> = serde_json::from_str(&text)
             .map_err(|_| "the services part is not a JSON object".to_string())?;
         if text.len() > u32::MAX as usize {
             return Err("the services part is over 4 GiB".into());
@@ -104,8 +112,9 @@ impl PeerServices {
                 value,
             });
         }
+        drop(entries);
         let services = PeerServices {
-            text: text.into(),
+            text,
             names: names.into(),
             index,
             configs,

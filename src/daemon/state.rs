@@ -255,7 +255,7 @@ impl PeerData {
             .as_object_mut()
             .and_then(|o| o.remove("services"))
             .unwrap_or_else(|| json!({}));
-        let services = PeerServices::decode(&services.to_string(), None)
+        let services = PeerServices::decode_shared(services.to_string().into(), None)
             .map(|d| d.services)
             .unwrap_or_default();
         PeerData {
@@ -553,7 +553,7 @@ impl Shared {
         let text = services.to_string();
         let digest = dataset::digest_of(text.as_bytes());
         self.heard(tid, peer, data, digest.clone(), sent) != Heard::Refused
-            && self.fetched(tid, peer, &digest, &text, Fresh::AsNamed)
+            && self.fetched(tid, peer, &digest, text.into(), Fresh::AsNamed)
     }
 
     /// A dataset `tid` got did not decode: counted (`refused_datasets`).
@@ -665,10 +665,10 @@ impl Shared {
         tid: &str,
         peer: &str,
         digest: &str,
-        services: &str,
+        services: Arc<str>,
         fresh: Fresh,
     ) -> bool {
-        let Ok(decoded) = PeerServices::decode(services, Some(&self.nodename)) else {
+        let Ok(decoded) = PeerServices::decode_shared(services, Some(&self.nodename)) else {
             self.refuse_dataset(tid);
             return false;
         };
@@ -1598,13 +1598,8 @@ mod tests {
         let view = |sh: &Shared| sh.peers.lock().unwrap()["node1"].view.clone();
         assert!(view(&sh).pending, "heard, never read as running nothing");
         assert!(view(&sh).frozen, "its node-level fields are taken at once");
-        assert!(sh.fetched(
-            "hb#1.rx",
-            "node1",
-            &d,
-            &services.to_string(),
-            Fresh::AsNamed
-        ));
+        let part: Arc<str> = services.to_string().into();
+        assert!(sh.fetched("hb#1.rx", "node1", &d, part, Fresh::AsNamed));
         assert!(!view(&sh).pending && view(&sh).up("svc1"));
         // The next beat names the same services: nothing to fetch, and the
         // node-level fields still replace the old ones.
@@ -1654,12 +1649,12 @@ mod tests {
         let frozen = json!({"frozen": true});
         sh.heard("hb#1.rx", "node1", frozen.clone(), d_old.clone(), t);
         let asked = Fresh::AskedAt(Instant::now());
-        assert!(sh.fetched("hb#1.rx", "node1", &d_old, &old.to_string(), asked));
+        assert!(sh.fetched("hb#1.rx", "node1", &d_old, old.to_string().into(), asked));
         let thawed = json!({"frozen": false});
         let heard = sh.heard("hb#1.rx", "node1", thawed, d_new.clone(), t + 2);
         assert_eq!(heard, Heard::Wants(d_new.clone()));
         let asked = Fresh::AskedAt(Instant::now());
-        assert!(sh.fetched("hb#1.rx", "node1", &d_new, &new.to_string(), asked));
+        assert!(sh.fetched("hb#1.rx", "node1", &d_new, new.to_string().into(), asked));
         assert!(!peer(&sh).view.pending && !peer(&sh).view.frozen);
         // The disk's beat, sealed between the two, read now.
         let late = sh.heard("hb#2.rx", "node1", frozen, d_old.clone(), t + 1);
@@ -1707,30 +1702,36 @@ mod tests {
             Heard::Wants(d2.clone()),
             "named during the fetch"
         );
-        assert!(sh.fetched("hb#1.rx", "node1", &d1, &one.to_string(), asked));
+        assert!(sh.fetched("hb#1.rx", "node1", &d1, one.to_string().into(), asked));
         assert!(pending(&sh), "d2 was named after the request went out");
         let data = sh.peers.lock().unwrap()["node1"].dataset();
         assert_eq!(data["pending"], true, "{data}");
         assert_eq!(beat(&d2), Heard::Wants(d2.clone()), "asked again");
         // Asked after d2 was named, answered newer still (d1 again).
         let asked = Fresh::AskedAt(Instant::now());
-        assert!(sh.fetched("hb#1.rx", "node1", &d1, &one.to_string(), asked));
+        assert!(sh.fetched("hb#1.rx", "node1", &d1, one.to_string().into(), asked));
         assert!(!pending(&sh));
         assert_eq!(beat(&d2), Heard::Current, "a beat sent before the answer");
         assert!(!pending(&sh));
         // Read from a slot, not asked: never newer than the part named,
         // so it does not replace a current one.
-        let two_text = two.to_string();
-        assert!(sh.fetched("hb#2.rx", "node1", &d2, &two_text, Fresh::AsNamed));
+        let two_text: Arc<str> = two.to_string().into();
+        assert!(sh.fetched("hb#2.rx", "node1", &d2, two_text.clone(), Fresh::AsNamed));
         let held = sh.peers.lock().unwrap()["node1"].digest.clone();
         assert_eq!(held, Some(d1.clone()), "the newer part fetched is kept");
         // Pending, a slot read is current only if named.
         let three = json!({"c": {}});
         let d3 = digest(&three);
         assert_eq!(beat(&d3), Heard::Wants(d3.clone()));
-        assert!(sh.fetched("hb#2.rx", "node1", &d2, &two_text, Fresh::AsNamed));
+        assert!(sh.fetched("hb#2.rx", "node1", &d2, two_text, Fresh::AsNamed));
         assert!(pending(&sh), "the last beat named d3");
-        assert!(sh.fetched("hb#2.rx", "node1", &d3, &three.to_string(), Fresh::AsNamed));
+        assert!(sh.fetched(
+            "hb#2.rx",
+            "node1",
+            &d3,
+            three.to_string().into(),
+            Fresh::AsNamed
+        ));
         assert!(!pending(&sh));
     }
 
@@ -1738,11 +1739,17 @@ mod tests {
     fn fetched_services_that_do_not_decode_are_refused_and_counted() {
         let sh = Shared::new("node2");
         assert!(
-            !sh.fetched("hb#1.rx", "node1", "d", "{}", Fresh::AsNamed),
+            !sh.fetched("hb#1.rx", "node1", "d", "{}".into(), Fresh::AsNamed),
             "not heard"
         );
         sh.heard("hb#1.rx", "node1", json!({}), "d".into(), now_us());
-        assert!(!sh.fetched("hb#1.rx", "node1", "d", r#"{"svc1": 3}"#, Fresh::AsNamed));
+        assert!(!sh.fetched(
+            "hb#1.rx",
+            "node1",
+            "d",
+            r#"{"svc1": 3}"#.into(),
+            Fresh::AsNamed
+        ));
         assert_eq!(sh.refused_datasets.lock().unwrap()["hb#1.rx"], 1);
         assert!(sh.peers.lock().unwrap()["node1"].view.pending);
         assert_eq!(

@@ -15,6 +15,8 @@
 //! bytes: the receiver checks the bytes, never a re-serialization (a float
 //! read back and printed again may differ in its last digit).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -99,7 +101,9 @@ pub(crate) fn beat_of(mut v: Value) -> Result<Beat, String> {
 }
 
 /// A services part checked (its digest, its text), or why it was refused.
-pub(crate) type Checked = Result<(String, String), String>;
+/// The text is shared: the disk rx keeps the last one it read, and the
+/// peer's entry holds the same one once it is taken (peer_services.rs).
+pub(crate) type Checked = Result<(String, Arc<str>), String>;
 
 /// Checks a services answer (listener or disk slot): its digest is the
 /// sha256 of its text. Returns the digest and the text, which the
@@ -119,7 +123,7 @@ pub(crate) fn read_services(answer: &Value) -> Checked {
             "the services answer claims digest {digest} but its text's is {actual}"
         ));
     }
-    Ok((digest.to_string(), text.to_string()))
+    Ok((digest.to_string(), text.into()))
 }
 
 #[cfg(test)]
@@ -169,7 +173,7 @@ mod tests {
         assert!(fields.get("services").is_none());
         let (d, services) = read_services(&services_answer(&s)).unwrap();
         assert_eq!(d, s.digest);
-        assert_eq!(services, dataset(3)["services"].to_string());
+        assert_eq!(&*services, dataset(3)["services"].to_string());
     }
 
     #[test]

@@ -194,7 +194,16 @@ fn the_services_part_is_read_from_the_slot_when_the_beat_names_it() {
             let (data, sent) = data.unwrap();
             seen.wants = take_beat("hb#3.rx", "node2", dataset::beat_of(data), sent, &shared);
         }
-        read_services("hb#3.rx", &f, ("node2", 1), seen, services, &shared).unwrap();
+        read_services(
+            "hb#3.rx",
+            &f,
+            &mut SlotReader::new(),
+            ("node2", 1),
+            seen,
+            services,
+            &shared,
+        )
+        .unwrap();
     };
     read(&mut seen, &mut beats, &mut services);
     let view = |sh: &Shared| sh.peers.lock().unwrap()["node2"].view.clone();

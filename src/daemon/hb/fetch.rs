@@ -110,7 +110,7 @@ impl Fetcher {
         nodename: &str,
         peer: &str,
         timeout: Duration,
-    ) -> Result<(String, String), Fetched> {
+    ) -> Result<(String, Arc<str>), Fetched> {
         let (key, cluster, host, port) = {
             let c = self
                 .conf
@@ -143,7 +143,7 @@ impl Fetcher {
         &self,
         tid: &str,
         peer: &str,
-        result: Result<(String, String), Fetched>,
+        result: Result<(String, Arc<str>), Fetched>,
         asked: Fresh,
         shared: &Shared,
         log: &Logger,
@@ -151,7 +151,7 @@ impl Fetcher {
         self.release(peer);
         let failure = match result {
             Ok((digest, services)) => {
-                if shared.fetched(tid, peer, &digest, &services, asked) {
+                if shared.fetched(tid, peer, &digest, services, asked) {
                     if let Ok(mut f) = self.failing.lock() {
                         f.remove(peer);
                     }

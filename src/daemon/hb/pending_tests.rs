@@ -140,10 +140,13 @@ impl Run {
         let v = f.at_ask + self.rng.below(self.cur - f.at_ask + 1);
         let (d, text) = part(v);
         let before = self.current();
-        assert!(
-            self.sh
-                .fetched("hb#1.rx", PEER, &d, &text, Fresh::AskedAt(f.asked))
-        );
+        assert!(self.sh.fetched(
+            "hb#1.rx",
+            PEER,
+            &d,
+            text.as_str().into(),
+            Fresh::AskedAt(f.asked)
+        ));
         self.kept(before, "fetch");
         self.trace.push(format!(
             "fetched v{v}: holding {:?}, pending {}",
@@ -160,7 +163,8 @@ impl Run {
         let (d, text) = part(self.slot);
         if d == want {
             let before = self.current();
-            self.sh.fetched("hb#2.rx", PEER, &d, &text, Fresh::AsNamed);
+            self.sh
+                .fetched("hb#2.rx", PEER, &d, text.as_str().into(), Fresh::AsNamed);
             self.kept(before, "slot read");
             self.disk_wants = None;
             self.trace.push(format!(
