@@ -11,6 +11,7 @@ pub(crate) mod file_watch;
 pub(crate) mod hb;
 pub(crate) mod inbox;
 pub(crate) mod json_text;
+pub(crate) mod local_services;
 pub(crate) mod local_socket;
 pub(crate) mod monitor;
 pub(crate) mod node_conf;

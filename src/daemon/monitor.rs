@@ -419,9 +419,12 @@ pub(crate) fn refresh(
         // A service removed from etc/ is gone.
         if renamed {
             let names = &seen.names;
-            node.services.retain(|n, _| names.binary_search(n).is_ok());
+            node.services
+                .retain(|n| names.binary_search_by(|x| x.as_str().cmp(n)).is_ok());
         }
-        node.services.extend(probed);
+        for (name, data) in probed {
+            node.services.put(name, data);
+        }
         node.load15 = load15;
         // As the services were stamped: one stat of the flag per pass.
         node.frozen = node_frozen;

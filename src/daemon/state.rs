@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 pub(crate) use super::conf_stamp::ConfStamp;
 use super::hb::dataset;
+use super::local_services::LocalServices;
 use super::orchestration::claims::Claims;
 use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
@@ -151,7 +152,7 @@ pub(crate) struct NodeData {
     pub frozen: bool,
     /// The node monitor state; `idle` is not shown.
     pub monitor: NodeMonitor,
-    pub services: BTreeMap<String, ServiceData>,
+    pub services: LocalServices,
 }
 
 /// What one heartbeat's threads last achieved: the watchdog's gate
@@ -334,7 +335,8 @@ fn services_json(
 /// What the services part held in `Shared::part_memo` was made from.
 #[derive(PartialEq)]
 struct PartInputs {
-    services: BTreeMap<String, ServiceData>,
+    /// `LocalServices::changes` when it was made.
+    services: u64,
     expects: BTreeMap<String, crate::order::Order>,
     reached: BTreeSet<String>,
     restarts: BTreeMap<String, BTreeMap<String, u32>>,
@@ -865,7 +867,7 @@ impl Shared {
         let fields = self.node_fields(&node, hears);
         let mut memo = self.part_memo.lock().ok()?;
         let same = memo.made_from.as_ref().is_some_and(|m| {
-            m.services == node.services
+            m.services == node.services.changes()
                 && m.expects == expects
                 && m.reached == reached
                 && m.restarts == restarts
@@ -883,7 +885,7 @@ impl Shared {
             memo.digest = dataset::digest_of(services.as_bytes());
             memo.services = services.into();
             memo.made_from = Some(PartInputs {
-                services: node.services.clone(),
+                services: node.services.changes(),
                 expects,
                 reached,
                 restarts,
@@ -985,10 +987,9 @@ impl Shared {
 
     /// A local service's monitor state, as svcmon shows it.
     pub(crate) fn set_smon(&self, name: &str, state: Smon) {
-        if let Ok(mut n) = self.node.lock()
-            && let Some(s) = n.services.get_mut(name)
-        {
-            s.smon = state;
+        if let Ok(mut n) = self.node.lock() {
+            n.services
+                .modify(name, |s| std::mem::replace(&mut s.smon, state) != state);
         }
     }
 
@@ -1013,10 +1014,12 @@ impl Shared {
 
     /// The orchestrator's note on a local service (svcmon, print status).
     pub(crate) fn set_why(&self, name: &str, why: Option<String>) {
-        if let Ok(mut n) = self.node.lock()
-            && let Some(s) = n.services.get_mut(name)
-        {
-            s.why = why;
+        if let Ok(mut n) = self.node.lock() {
+            n.services.modify(name, |s| {
+                let changed = s.why != why;
+                s.why = why;
+                changed
+            });
         }
     }
 
@@ -1255,7 +1258,8 @@ mod tests {
                     ("b".into(), svc(Status::Down, true, Smon::StartFailed)),
                     ("c".into(), svc(Status::Warn, false, Smon::Ready)),
                     ("d".into(), svc(Status::StdbyUp, false, Smon::Idle)),
-                ]);
+                ])
+                .into();
             }
             let order = |target, by: &str| crate::order::Order {
                 target,
@@ -1311,7 +1315,7 @@ mod tests {
             .lock()
             .unwrap()
             .services
-            .insert("a".into(), svc.clone());
+            .put("a".into(), svc.clone());
         check("a new service");
         let first = sh.local_split().digest;
         sh.set_smon("a", Smon::Starting);
@@ -1347,18 +1351,18 @@ mod tests {
             ("why", |s| s.why = None),
         ];
         for (what, edit) in edits {
-            edit(sh.node.lock().unwrap().services.get_mut("a").unwrap());
+            sh.node.lock().unwrap().services.modify("a", |s| {
+                edit(s);
+                true
+            });
             check(what);
         }
         // A field the part does not print changes nothing.
         let before = sh.local_split();
-        sh.node
-            .lock()
-            .unwrap()
-            .services
-            .get_mut("a")
-            .unwrap()
-            .monitor_action = SplitAction::Reboot;
+        sh.node.lock().unwrap().services.modify("a", |s| {
+            s.monitor_action = SplitAction::Reboot;
+            true
+        });
         assert_eq!(sh.local_split(), before);
         sh.expects.lock().unwrap().insert(
             "a".into(),
@@ -1389,7 +1393,7 @@ mod tests {
         sh.node.lock().unwrap().load15 = 3.5;
         *sh.watchdog.lock().unwrap() = Some(Duration::from_secs(2));
         check("node-level fields");
-        sh.node.lock().unwrap().services.clear();
+        sh.node.lock().unwrap().services.retain(|_| false);
         check("no service");
         assert_ne!(sh.local_split().digest, first);
     }
@@ -1425,9 +1429,13 @@ mod tests {
                     "b".into(),
                     svc(Status::Down, Smon::StartFailed, Some("start failed here")),
                 ),
-            ]);
+            ])
+            .into();
             // Text that needs escaping, written by hand in the cut.
-            n.services.get_mut("b").unwrap().error = Some("bad \"quote\"\n\\ é".into());
+            n.services.modify("b", |s| {
+                s.error = Some("bad \"quote\"\n\\ é".into());
+                true
+            });
         }
         sh.received(
             "hb#1.rx",

@@ -122,13 +122,13 @@ mod tests {
             n.frozen = true;
             let mut a = ServiceData::sample(&["node1", "node2"]);
             a.frozen = true;
-            n.services.insert("a".into(), a);
+            n.services.put("a".into(), a);
             let mut b = ServiceData::sample(&["node3", "node1"]);
             b.frozen = true;
             b.instance_frozen = true;
             b.avail = Status::Down;
             b.orchestrate = Orchestrate::No;
-            n.services.insert("b".into(), b);
+            n.services.put("b".into(), b);
         }
         let l = Local::read(&sh);
         assert!(l.node_frozen);
@@ -146,7 +146,10 @@ mod tests {
             // Thawed: the monitor's next pass stamps the service again.
             let mut n = sh.node.lock().unwrap();
             n.frozen = false;
-            n.services.get_mut("a").unwrap().frozen = false;
+            n.services.modify("a", |s| {
+                s.frozen = false;
+                true
+            });
         }
         assert!(Local::read(&sh).watches["a"].runs_here);
     }
