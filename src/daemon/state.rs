@@ -460,9 +460,18 @@ pub(crate) struct Shared {
     /// the monitor while it checks them and waits: no wake-up is lost.
     wake_lock: Mutex<()>,
     wake_cv: std::sync::Condvar,
+    /// Taken to notify `hb_cv`, and by a heartbeat thread's sleep while it
+    /// checks what would end it (`sleep_hb`): no wake-up is lost.
+    hb_lock: Mutex<()>,
+    hb_cv: std::sync::Condvar,
     /// Every thread ends.
     stop: AtomicBool,
 }
+
+/// How long a heartbeat thread's sleep (`Shared::sleep_hb`) lasts at most
+/// before it looks again at what would end it, wake-up or not: a change
+/// a notifier missed is seen this late at worst.
+pub(crate) const HB_RECHECK: Duration = Duration::from_millis(250);
 
 impl Shared {
     pub(crate) fn new(nodename: &str) -> Shared {
@@ -503,6 +512,8 @@ impl Shared {
             wake_monitor: AtomicBool::new(false),
             wake_lock: Mutex::new(()),
             wake_cv: std::sync::Condvar::new(),
+            hb_lock: Mutex::new(()),
+            hb_cv: std::sync::Condvar::new(),
             stop: AtomicBool::new(false),
         }
     }
@@ -1004,6 +1015,7 @@ impl Shared {
             }
         }
         self.claims_gen.fetch_add(1, Ordering::Relaxed);
+        self.wake_hb();
     }
 
     /// Bumped by every change of the claims: a tx loop that saw it change
@@ -1080,9 +1092,57 @@ impl Shared {
 
     /// Ends every thread (the supervisor's last step).
     pub(crate) fn halt(&self) {
-        let _g = self.wake_lock.lock();
-        self.stop.store(true, Ordering::Relaxed);
-        self.wake_cv.notify_all();
+        {
+            let _g = self.wake_lock.lock();
+            self.stop.store(true, Ordering::Relaxed);
+            self.wake_cv.notify_all();
+        }
+        self.wake_hb();
+    }
+
+    /// Ends the heartbeat threads' current sleeps (`sleep_hb`): called
+    /// after a change one of them waits for (a watchdog promise, the
+    /// claims, a stop).
+    pub(crate) fn wake_hb(&self) {
+        let _g = self.hb_lock.lock();
+        self.hb_cv.notify_all();
+    }
+
+    /// A heartbeat thread's sleep: until `deadline`, or until `done`
+    /// holds, looked at on every `wake_hb` and at least every
+    /// [`HB_RECHECK`]. `done` must not call `wake_hb`. Sleeps of 50 ms
+    /// steps woke each heartbeat thread twenty times a second for
+    /// nothing, and on a virtual machine a wake-up costs tens of µs.
+    pub(crate) fn sleep_hb(&self, deadline: Instant, done: impl Fn() -> bool) {
+        let Ok(mut g) = self.hb_lock.lock() else {
+            return;
+        };
+        loop {
+            if done() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let step = (deadline - now).min(HB_RECHECK);
+            g = match self.hb_cv.wait_timeout(g, step) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            };
+        }
+    }
+
+    /// Sets the watchdog this node advertises, waking the heartbeats'
+    /// sleeps when it changed: their next beat carries it at once.
+    pub(crate) fn set_promise(&self, promise: Option<Duration>) {
+        let changed = match self.watchdog.lock() {
+            Ok(mut w) => std::mem::replace(&mut *w, promise) != promise,
+            Err(_) => false,
+        };
+        if changed {
+            self.wake_hb();
+        }
     }
 
     pub(crate) fn set_thread(&self, id: &str, state: ThreadState, info: &str) {

@@ -219,16 +219,12 @@ impl Watchdog {
                 }
                 self.armed = true;
                 self.said_unarmed = false;
-                if let Ok(mut w) = shared.watchdog.lock() {
-                    *w = Some(advertised(conf, hbs));
-                }
+                shared.set_promise(Some(advertised(conf, hbs)));
             }
             Err(e) => {
                 // No supervisor (first start, or it died): until one
                 // answers, this node promises nothing.
-                if let Ok(mut w) = shared.watchdog.lock() {
-                    *w = None;
-                }
+                shared.set_promise(None);
                 if self.armed || !self.said_unarmed {
                     self.log.warn(format!(
                         "watchdog supervisor not answering on {} ({e}): starting one",
@@ -247,9 +243,7 @@ impl Watchdog {
 
     /// A clean stop: the supervisor exits without resetting anything.
     pub(crate) fn disarm(&mut self, shared: &Shared) {
-        if let Ok(mut w) = shared.watchdog.lock() {
-            *w = None;
-        }
+        shared.set_promise(None);
         if self.armed && self.send("disarm").is_ok() {
             self.log.info("watchdog disarmed");
         }

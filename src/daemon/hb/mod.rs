@@ -37,11 +37,11 @@ pub(crate) use crate::config::node::{
 };
 pub(crate) use unicast::{frame_deadline, listen_on};
 
-/// Sleeps until `deadline` in short steps, returning early on a stop.
+/// Sleeps until `deadline`, returning early on a stop.
 pub(super) fn sleep_until(deadline: Instant, stop: &AtomicBool, shared: &Shared) {
-    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !shared.stopping() {
-        std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
-    }
+    shared.sleep_hb(deadline, || {
+        stop.load(Ordering::Relaxed) || shared.stopping()
+    });
 }
 
 /// The watchdog this node advertises now (watchdog.rs), read before a
@@ -66,14 +66,12 @@ pub(super) fn sleep_until_promise_changes(
     sent: Option<Duration>,
     claims: u64,
 ) {
-    while Instant::now() < deadline
-        && !stop.load(Ordering::Relaxed)
-        && !shared.stopping()
-        && promise(shared) == sent
-        && shared.claims_changed() == claims
-    {
-        std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));
-    }
+    shared.sleep_hb(deadline, || {
+        stop.load(Ordering::Relaxed)
+            || shared.stopping()
+            || promise(shared) != sent
+            || shared.claims_changed() != claims
+    });
 }
 
 /// The frame kind of a heartbeat section's path: bound into every frame

@@ -81,6 +81,7 @@ impl Heartbeats {
     fn stop(&mut self, id: &str, shared: &Shared) {
         if let Some(flag) = self.stops.remove(id) {
             flag.store(true, Ordering::Relaxed);
+            shared.wake_hb();
         }
         shared.forget_heartbeat(id);
     }
