@@ -10,6 +10,7 @@
 //! Sections and keys are indexed by name: a config of 10,000 sections must
 //! not cost 10,000 × 10,000 string compares (issue 10, item 22).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The section every other section inherits from.
@@ -34,7 +35,9 @@ pub(crate) struct Section {
     pub line: usize,
     /// Keys in order of first appearance, last value wins.
     pub entries: Vec<Entry>,
-    /// Key → position in `entries`.
+    /// Key → position in `entries`, once there are more than
+    /// [`SCAN_UP_TO`]; below that a scan of `entries` is cheaper than
+    /// hashing, and a section has a handful of keys.
     index: HashMap<String, usize>,
     /// Some key has a `@scope`: only then are `kw@…` forms looked up,
     /// which costs four formatted names a lookup.
@@ -53,13 +56,39 @@ impl Section {
     }
 
     pub(crate) fn entry(&self, key: &str) -> Option<&Entry> {
-        self.index.get(key).map(|&i| &self.entries[i])
+        self.position(key).map(|i| &self.entries[i])
     }
 
     fn entry_mut(&mut self, key: &str) -> Option<&mut Entry> {
-        self.index.get(key).map(|&i| &mut self.entries[i])
+        self.position(key).map(|i| &mut self.entries[i])
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        if self.entries.len() <= SCAN_UP_TO {
+            self.entries.iter().position(|e| e.key == key)
+        } else {
+            self.index.get(key).copied()
+        }
+    }
+
+    /// Adds a key not in the section yet.
+    fn push(&mut self, entry: Entry) {
+        self.scoped |= entry.key.contains('@');
+        self.entries.push(entry);
+        if self.entries.len() > SCAN_UP_TO {
+            if self.index.is_empty() {
+                let keys = self.entries.iter().enumerate();
+                self.index = keys.map(|(i, e)| (e.key.clone(), i)).collect();
+            } else {
+                let last = self.entries.len() - 1;
+                self.index.insert(self.entries[last].key.clone(), last);
+            }
+        }
     }
 }
+
+/// How many keys a section looks up by scanning them (`Section::index`).
+const SCAN_UP_TO: usize = 8;
 
 /// A section header or a key written a second time: RawConfigParser merged
 /// them silently (last wins), which hides which value is in force.
@@ -135,6 +164,7 @@ pub(crate) struct Scope<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ini {
+    #[cfg(test)]
     raw: Vec<String>,
     ends_with_newline: bool,
     default: Option<Section>,
@@ -162,26 +192,32 @@ impl Ini {
     /// skipped, so that every problem of a file is reported at once.
     pub(crate) fn parse(text: &str) -> Ini {
         let mut ini = Ini {
-            raw: text.split('\n').map(str::to_string).collect(),
             ends_with_newline: text.ends_with('\n'),
             ..Ini::default()
         };
+        // Borrowed from `text`: the daemon's monitor loads every config it
+        // probes, a hundred a second on a node of 1000 services, and a
+        // copy of each line was most of the parse.
+        let mut lines: Vec<&str> = text.split('\n').collect();
         if ini.ends_with_newline || text.is_empty() {
-            ini.raw.pop();
+            lines.pop();
         }
-        let mut lines: Vec<String> = ini
-            .raw
-            .iter()
-            .map(|l| l.trim_end_matches('\r').to_string())
-            .collect();
+        #[cfg(test)]
+        {
+            ini.raw = lines.iter().map(|l| l.to_string()).collect();
+        }
+        for line in &mut lines {
+            *line = line.trim_end_matches('\r');
+        }
         if let Some(first) = lines.first_mut()
             && let Some(rest) = first.strip_prefix(BOM)
         {
-            *first = rest.to_string();
+            *first = rest;
         }
         let mut cur: Option<Target> = None;
-        let mut cur_key: Option<(String, usize)> = None;
-        for (idx, line) in lines.iter().enumerate() {
+        // The last key line's span: continuation lines extend it.
+        let mut cur_key: Option<usize> = None;
+        for (idx, &line) in lines.iter().enumerate() {
             let lineno = idx + 1;
             if is_blank_or_comment(line) {
                 continue;
@@ -189,14 +225,15 @@ impl Ini {
             let starts_with_space = line.starts_with(|c: char| c.is_whitespace());
             if starts_with_space
                 && cur.is_some()
-                && let Some((key, span)) = &cur_key
+                && let Some(span) = cur_key
             {
-                let value = strip_inline_comment(line).trim().to_string();
+                let value = strip_inline_comment(line).trim();
                 if !value.is_empty() {
-                    ini.append_value(cur, key, &value);
-                    ini.spans[*span].last = lineno;
+                    let key = ini.spans[span].key.clone();
+                    ini.append_value(cur, &key, value);
+                    ini.spans[span].last = lineno;
                 }
-                ini.spans[*span].tail = lineno;
+                ini.spans[span].tail = lineno;
                 continue;
             }
             if let Some(name) = header(line) {
@@ -207,8 +244,7 @@ impl Ini {
             match key_value(line) {
                 Some((key, value)) => match cur {
                     Some(target) => {
-                        let span = ini.set_value(target, &key, &value, lineno);
-                        cur_key = Some((key, span));
+                        cur_key = Some(ini.set_value(target, &key, value, lineno));
                     }
                     None => ini.error(
                         lineno,
@@ -373,9 +409,7 @@ impl Ini {
                 earlier = Some(existing.line);
                 *existing = entry;
             } else {
-                section.scoped |= key.contains('@');
-                section.index.insert(key.to_string(), section.entries.len());
-                section.entries.push(entry);
+                section.push(entry);
             }
         }
         if let Some(first) = earlier {
@@ -438,16 +472,22 @@ fn header(line: &str) -> Option<&str> {
 }
 
 /// `key = value` or `key: value`, split at the first `=` or `:`.
-fn key_value(line: &str) -> Option<(String, String)> {
+fn key_value(line: &str) -> Option<(Cow<'_, str>, &str)> {
     if line.starts_with(|c: char| c.is_whitespace() || c == '=' || c == ':') {
         return None;
     }
     let sep = line.find(['=', ':'])?;
-    let key = line[..sep].trim_end().to_lowercase();
+    let key = line[..sep].trim_end();
+    // Keys are nearly always written in ASCII lower case already: no copy.
+    let key = if key.is_ascii() && !key.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(key.to_lowercase())
+    };
     let value = strip_inline_comment(&line[sep + 1..]).trim();
     // RawConfigParser reads `""` as the empty string.
     let value = if value == "\"\"" { "" } else { value };
-    Some((key, value.to_string()))
+    Some((key, value))
 }
 
 /// Cuts the value at the first `#` or `;` preceded by whitespace. 1.5 only
