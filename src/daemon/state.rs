@@ -1214,7 +1214,7 @@ pub(crate) fn svc_view(
     reached: &BTreeSet<String>,
     claims: &BTreeMap<String, Claims>,
 ) -> SvcView {
-    let order = expects.get(name).cloned();
+    let order = expects.get(name).cloned().map(Box::new);
     let claim = claims.get(name);
     SvcView {
         up: super::orchestration::view::is_up(s.avail.as_str()),

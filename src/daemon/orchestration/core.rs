@@ -371,7 +371,7 @@ impl Core {
                         node: n.clone(),
                         frozen: ps.frozen,
                         up: ps.up,
-                        holds: ps.order.as_ref() == Some(&order),
+                        holds: ps.order.as_deref() == Some(&order),
                     });
                 }
             }

@@ -52,7 +52,7 @@ pub(crate) fn take_in(
     for data in peers.values() {
         for (svc, s) in data.services.iter() {
             if let Some(o) = &s.order {
-                offers.push((svc.clone(), o.clone()));
+                offers.push((svc.clone(), Order::clone(o)));
             }
         }
     }
@@ -141,7 +141,7 @@ pub(crate) fn take_in_reached(
         let seen = peers.values().any(|p| {
             p.services
                 .get(svc)
-                .is_some_and(|s| s.reached && s.order.as_ref() == Some(o))
+                .is_some_and(|s| s.reached && s.order.as_deref() == Some(o))
         });
         if seen {
             newly.push(svc.clone());

@@ -587,7 +587,7 @@ impl<'a> World<'a> {
                     up: n.running.contains(&s),
                     frozen: n.frozen.contains(&s),
                     start_failed: n.smon.get(&nm) == Some(&Smon::StartFailed),
-                    order: n.mem.orders.get(&nm).cloned(),
+                    order: n.mem.orders.get(&nm).cloned().map(Box::new),
                     reached: n
                         .mem
                         .orders
