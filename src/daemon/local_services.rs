@@ -12,23 +12,31 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
-use super::state::ServiceData;
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LocalServices {
-    map: BTreeMap<String, ServiceData>,
+/// By service name, each one's `S` (state.rs: `ServiceData`).
+#[derive(Debug, Clone)]
+pub(crate) struct LocalServices<S> {
+    map: BTreeMap<String, S>,
     /// Bumped by every change of `map`, never by a write of the same value.
     changes: u64,
 }
 
-impl LocalServices {
+impl<S> Default for LocalServices<S> {
+    fn default() -> Self {
+        LocalServices {
+            map: BTreeMap::new(),
+            changes: 0,
+        }
+    }
+}
+
+impl<S: PartialEq> LocalServices<S> {
     /// How many changes were made so far: equal counts, same services.
     pub(crate) fn changes(&self) -> u64 {
         self.changes
     }
 
     /// Sets a service's entry; a change only when it differs.
-    pub(crate) fn put(&mut self, name: String, data: ServiceData) {
+    pub(crate) fn put(&mut self, name: String, data: S) {
         if self.map.get(&name) != Some(&data) {
             self.map.insert(name, data);
             self.changes += 1;
@@ -47,7 +55,7 @@ impl LocalServices {
     /// Changes one field of a service's entry through `set`, which
     /// returns whether it changed anything; nothing when there is no such
     /// service.
-    pub(crate) fn modify(&mut self, name: &str, set: impl FnOnce(&mut ServiceData) -> bool) {
+    pub(crate) fn modify(&mut self, name: &str, set: impl FnOnce(&mut S) -> bool) {
         if let Some(s) = self.map.get_mut(name)
             && set(s)
         {
@@ -56,22 +64,22 @@ impl LocalServices {
     }
 }
 
-impl Deref for LocalServices {
-    type Target = BTreeMap<String, ServiceData>;
+impl<S> Deref for LocalServices<S> {
+    type Target = BTreeMap<String, S>;
     fn deref(&self) -> &Self::Target {
         &self.map
     }
 }
 
 /// The same services, whatever changes it took to get there.
-impl PartialEq for LocalServices {
+impl<S: PartialEq> PartialEq for LocalServices<S> {
     fn eq(&self, other: &Self) -> bool {
         self.map == other.map
     }
 }
 
-impl From<BTreeMap<String, ServiceData>> for LocalServices {
-    fn from(map: BTreeMap<String, ServiceData>) -> LocalServices {
+impl<S> From<BTreeMap<String, S>> for LocalServices<S> {
+    fn from(map: BTreeMap<String, S>) -> LocalServices<S> {
         LocalServices { map, changes: 0 }
     }
 }
@@ -83,18 +91,18 @@ mod tests {
     #[test]
     fn every_change_is_counted_and_a_same_value_write_is_not() {
         let mut s = LocalServices::default();
-        s.put("a".into(), ServiceData::sample(&["n1"]));
+        s.put("a".into(), "up".to_string());
         assert_eq!(s.changes(), 1);
-        s.put("a".into(), ServiceData::sample(&["n1"]));
+        s.put("a".into(), "up".to_string());
         assert_eq!(s.changes(), 1, "the same entry again");
-        s.put("a".into(), ServiceData::sample(&["n1", "n2"]));
+        s.put("a".into(), "down".to_string());
         assert_eq!(s.changes(), 2);
         s.modify("a", |d| {
-            d.why = Some("x".into());
+            d.push('!');
             true
         });
         assert_eq!(s.changes(), 3);
-        assert_eq!(s["a"].why.as_deref(), Some("x"));
+        assert_eq!(s["a"], "down!");
         s.modify("nope", |_| true);
         assert_eq!(s.changes(), 3, "no such service");
         s.retain(|n| n == "a");

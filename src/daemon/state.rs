@@ -152,7 +152,7 @@ pub(crate) struct NodeData {
     pub frozen: bool,
     /// The node monitor state; `idle` is not shown.
     pub monitor: NodeMonitor,
-    pub services: LocalServices,
+    pub services: LocalServices<ServiceData>,
 }
 
 /// What one heartbeat's threads last achieved: the watchdog's gate
