@@ -193,6 +193,13 @@ pub(crate) struct Peer {
     pub named: Option<Named>,
 }
 
+/// Sets a service's note; whether it changed.
+fn note(s: &mut ServiceData, why: Option<String>) -> bool {
+    let changed = s.why != why;
+    s.why = why;
+    changed
+}
+
 /// A beat sealed at `sent` is older than the newest heard, sealed at
 /// `newest`, and late rather than from a clock set back: a late beat is
 /// a slot read up to a poll after it was written, or a beat overtaken on
@@ -1027,11 +1034,16 @@ impl Shared {
     /// The orchestrator's note on a local service (svcmon, print status).
     pub(crate) fn set_why(&self, name: &str, why: Option<String>) {
         if let Ok(mut n) = self.node.lock() {
-            n.services.modify(name, |s| {
-                let changed = s.why != why;
-                s.why = why;
-                changed
-            });
+            n.services.modify(name, |s| note(s, why));
+        }
+    }
+
+    /// Notes on several local services, under one lock.
+    pub(crate) fn set_whys(&self, notes: Vec<(String, Option<String>)>) {
+        if let Ok(mut n) = self.node.lock() {
+            for (name, why) in notes {
+                n.services.modify(&name, |s| note(s, why));
+            }
         }
     }
 

@@ -313,3 +313,53 @@ fn a_switch_whose_target_failed_to_start_is_given_up() {
     core.decide(&mut mem, &v);
     assert!(!mem.reached.contains_key("s"));
 }
+
+/// A peer's order dated ahead of this node's clock is said once; a peer
+/// whose services were not replaced is not looked through again until
+/// AHEAD_RECHECK, but a replaced one is at once, and after the recheck an
+/// order that became ahead without any change (this node's clock set
+/// back) is said too.
+#[test]
+fn orders_dated_ahead_are_said_once_and_unchanged_peers_are_skipped() {
+    let t0 = Instant::now();
+    let mut v = view(t0, &["node1", "node2"], &["node2"]);
+    let ahead = |at: f64| {
+        let order = Order {
+            target: Target::Stopped,
+            at,
+            by: "node2".into(),
+        };
+        let s = SvcView {
+            order: Some(Box::new(order)),
+            ..SvcView::default()
+        };
+        Arc::new(BTreeMap::from([("s".to_string(), s)]))
+    };
+    let said = |cmds: &[Command]| {
+        cmds.iter()
+            .filter(|c| matches!(c, Command::Log(Level::Warn, m) if m.contains("ahead of this node's clock")))
+            .count()
+    };
+    let mut mem = Memory::default();
+    let mut core = core_for(&v);
+    let far = WALL + 3600.0;
+    v.peers.get_mut("node2").unwrap().services = ahead(far);
+    assert_eq!(said(&core.orders(&mut mem, &v, Vec::new())), 1);
+    assert_eq!(said(&core.orders(&mut mem, &v, Vec::new())), 0, "said once");
+    // Replaced by a newer order: looked at, and said, at once.
+    v.peers.get_mut("node2").unwrap().services = ahead(far + 1.0);
+    assert_eq!(said(&core.orders(&mut mem, &v, Vec::new())), 1);
+    // Not ahead of this clock, then ahead once the clock is set back:
+    // the unchanged peer is looked at again only after the recheck.
+    v.peers.get_mut("node2").unwrap().services = ahead(WALL);
+    assert_eq!(said(&core.orders(&mut mem, &v, Vec::new())), 0);
+    v.wall -= 3600.0;
+    v.now = t0 + Duration::from_secs(1);
+    assert_eq!(said(&core.orders(&mut mem, &v, Vec::new())), 0, "skipped");
+    v.now = t0 + AHEAD_RECHECK + Duration::from_secs(1);
+    assert_eq!(
+        said(&core.orders(&mut mem, &v, Vec::new())),
+        1,
+        "the recheck"
+    );
+}

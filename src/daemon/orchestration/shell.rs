@@ -173,7 +173,8 @@ impl Orchestrator {
     fn run(&mut self, env: &Env, shared: &Shared, cmds: Vec<Command>) {
         let mut save = false;
         let mut starts: Vec<(String, Instant)> = Vec::new();
-        for c in cmds {
+        let mut cmds = cmds.into_iter().peekable();
+        while let Some(c) = cmds.next() {
             if !matches!(
                 c,
                 Command::Start(..)
@@ -204,7 +205,18 @@ impl Orchestrator {
                 Command::Start(svc, ready) => starts.push((svc, ready)),
                 Command::Smon(svc, m) => shared.set_smon(&svc, m),
                 Command::Claims(svc, c) => shared.set_claims(&svc, c),
-                Command::Why(svc, why) => shared.set_why(&svc, why),
+                Command::Why(svc, why) => {
+                    // A pass notes every local service, one after the
+                    // other: the notes that follow one another are set
+                    // under one lock of the dataset, not one each.
+                    let mut notes = vec![(svc, why)];
+                    while let Some(Command::Why(s, w)) =
+                        cmds.next_if(|c| matches!(c, Command::Why(..)))
+                    {
+                        notes.push((s, w));
+                    }
+                    shared.set_whys(notes);
+                }
                 Command::Log(Level::Info, m) => self.log.info(m),
                 Command::Log(Level::Warn, m) => self.log.warn(m),
                 Command::Log(Level::Error, m) => self.log.error(m),
