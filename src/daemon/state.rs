@@ -551,6 +551,12 @@ impl Shared {
     /// A tx thread's send to `peer` worked or not.
     pub(crate) fn beat(&self, tid: &str, peer: &str, ok: bool) {
         if let Ok(mut b) = self.beating.lock() {
+            // Names copied only the first time: this runs for every beat
+            // sent or heard.
+            if let Some(seen) = b.get_mut(tid).and_then(|p| p.get_mut(peer)) {
+                *seen = ok;
+                return;
+            }
             b.entry(tid.to_string())
                 .or_default()
                 .insert(peer.to_string(), ok);

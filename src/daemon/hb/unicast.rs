@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{HbConf, RxState, beat_every, fetch::Fetcher};
 use crate::daemon::conns::Conns;
@@ -47,6 +47,7 @@ pub(crate) fn tx(
                 let (frames_tx, frames_rx) = mpsc::channel::<(u64, Arc<[u8]>)>();
                 let (done, tid, shared) = (done_tx.clone(), &tid, &shared);
                 s.spawn(move || {
+                    let mut to = Resolved::default();
                     while let Ok(mut next) = frames_rx.recv() {
                         // Behind (a send that outlasted the wait below):
                         // the newest frame only, an older one says less.
@@ -54,7 +55,12 @@ pub(crate) fn tx(
                             next = newer;
                         }
                         let (round, frame) = next;
-                        let ok = send_to(peer, port, budget, &frame);
+                        let ok = to
+                            .addr(peer, port)
+                            .is_some_and(|a| send_to(a, budget, &frame));
+                        if !ok {
+                            to.forget();
+                        }
                         shared.beat(tid, peer, ok);
                         let _ = done.send(round);
                     }
@@ -89,14 +95,41 @@ pub(crate) fn tx(
     });
 }
 
-/// One beat to `peer`, on a connection of its own, within `budget`.
-fn send_to(peer: &str, port: u16, budget: Duration, frame: &[u8]) -> bool {
-    resolve(peer, port)
-        .and_then(|a| TcpStream::connect_timeout(&a, budget).ok())
-        .is_some_and(|mut s| {
-            let _ = s.set_write_timeout(Some(budget));
-            wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
-        })
+/// How long a sender keeps a peer's address before it resolves the name
+/// again; a failed send forgets it at once.
+const RESOLVE_EVERY: Duration = Duration::from_secs(30);
+
+/// A peer's address as a sender last resolved it. Resolving the name for
+/// every beat (a read of /etc/hosts and more, each time) was 4 % of an
+/// idle daemon's CPU at sixteen nodes.
+#[derive(Default)]
+struct Resolved {
+    last: Option<(SocketAddr, Instant)>,
+}
+
+impl Resolved {
+    fn addr(&mut self, peer: &str, port: u16) -> Option<SocketAddr> {
+        match self.last {
+            Some((a, at)) if at.elapsed() < RESOLVE_EVERY => Some(a),
+            _ => {
+                let a = resolve(peer, port)?;
+                self.last = Some((a, Instant::now()));
+                Some(a)
+            }
+        }
+    }
+
+    fn forget(&mut self) {
+        self.last = None;
+    }
+}
+
+/// One beat to `to`, on a connection of its own, within `budget`.
+fn send_to(to: SocketAddr, budget: Duration, frame: &[u8]) -> bool {
+    TcpStream::connect_timeout(&to, budget).is_ok_and(|mut s| {
+        let _ = s.set_write_timeout(Some(budget));
+        wire::write_frame(&mut s, frame).is_ok() && s.flush().is_ok()
+    })
 }
 
 /// At most this many connections at once from one source address: a peer
@@ -177,25 +210,23 @@ pub(crate) fn rx(
         };
         st.deliver(&tid, from.ip(), result, &shared, &log);
     };
-    // Taken by the kept readers: at most READERS at once, counted in
-    // `busy` from the hand-over to the end of the read, so that one
-    // handed over always finds a reader.
-    let (conn_tx, conn_rx) = mpsc::channel();
-    let conn_rx = Mutex::new(conn_rx);
-    let busy = std::sync::atomic::AtomicUsize::new(0);
+    // The kept readers, each fed by a channel of its own and marked busy
+    // from the hand-over to the end of its read, so that one handed over
+    // is read at once. Sharing one channel behind a lock woke both at
+    // each connection: the one that took it, and the other, then waiting
+    // for the lock.
+    let busy: [AtomicBool; READERS] = std::array::from_fn(|_| AtomicBool::new(false));
     std::thread::scope(|sc| {
-        for _ in 0..READERS {
-            let (conn_rx, busy, read_one) = (&conn_rx, &busy, &read_one);
+        let mut feeds = Vec::with_capacity(READERS);
+        for me in &busy {
+            let (feed, conns_rx) =
+                mpsc::channel::<(TcpStream, SocketAddr, crate::daemon::conns::Slot<'_>)>();
+            feeds.push(feed);
+            let read_one = &read_one;
             sc.spawn(move || {
-                loop {
-                    // The lock is held only to take the next one.
-                    let next = match conn_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((s, from, slot)) = next else { return };
+                while let Ok((s, from, slot)) = conns_rx.recv() {
                     read_one(s, from, slot);
-                    busy.fetch_sub(1, Ordering::Relaxed);
+                    me.store(false, Ordering::Relaxed);
                 }
             });
         }
@@ -218,17 +249,22 @@ pub(crate) fn rx(
                         }
                         continue;
                     };
-                    // Only this loop adds to `busy`: below READERS here,
-                    // it stays at most READERS.
-                    if busy.load(Ordering::Relaxed) < READERS {
-                        busy.fetch_add(1, Ordering::Relaxed);
-                        if let Err(mpsc::SendError((s, from, slot))) = conn_tx.send((s, from, slot))
-                        {
-                            busy.fetch_sub(1, Ordering::Relaxed);
-                            let read_one = &read_one;
-                            sc.spawn(move || read_one(s, from, slot));
+                    // Only this loop marks a reader busy: one found idle
+                    // here stays idle until handed this connection.
+                    let idle = busy.iter().position(|b| !b.load(Ordering::Relaxed));
+                    let handed = match idle {
+                        Some(i) => {
+                            busy[i].store(true, Ordering::Relaxed);
+                            feeds[i]
+                                .send((s, from, slot))
+                                .map_err(|mpsc::SendError(c)| {
+                                    busy[i].store(false, Ordering::Relaxed);
+                                    c
+                                })
                         }
-                    } else {
+                        None => Err((s, from, slot)),
+                    };
+                    if let Err((s, from, slot)) = handed {
                         let read_one = &read_one;
                         sc.spawn(move || read_one(s, from, slot));
                     }
@@ -239,8 +275,8 @@ pub(crate) fn rx(
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
-        // The kept readers end with the channel.
-        drop(conn_tx);
+        // The kept readers end with their channels.
+        drop(feeds);
     });
 }
 
