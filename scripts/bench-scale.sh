@@ -236,6 +236,10 @@ PY
             gap=$(python3 -c "print('%.2f' % ($up - $t0))")
         elif (($(left) > 0)); then
             gap="no takeover in 60 s"
+            # What node2 saw, before the lab goes: a takeover that did not
+            # happen must be explainable from this output alone.
+            echo "bench-scale: no takeover of fo on node2; its svcmon and log:" >&2
+            on node2 "svcmon; tail -n 60 /var/log/opensvc/node.log" >&2 || true
         fi
     else
         gap="fo not up on node1"
