@@ -253,13 +253,24 @@ fn probe_one(env: &Env, d: &Due, cache: &crate::exec::ProbeCache) -> Result<Prob
     })
 }
 
-/// The probes of `due`, in its order, sharing one cache (ip, mount and ps
-/// listings run once), helped by more threads once they wait on tools
-/// (probers.rs).
-fn probe_all(env: &Env, due: &[Due]) -> Vec<Result<Probed, String>> {
-    let cache = crate::exec::ProbeCache::wide();
-    super::probers::in_order(due.len(), |i| probe_one(env, &due[i], &cache))
+/// The probes of `due`, in its order, sharing the pass's `cache` (ip,
+/// mount and ps listings run once), helped by more threads once they wait
+/// on tools (probers.rs).
+fn probe_all(
+    env: &Env,
+    due: &[Due],
+    cache: &crate::exec::ProbeCache,
+) -> Vec<Result<Probed, String>> {
+    super::probers::in_order(due.len(), |i| probe_one(env, &due[i], cache))
 }
+
+/// A pass probes and stores this many services at a time. Holding every
+/// due service's probe and new data until the end of the pass doubled the
+/// services' share of the heap once every 10 s at 1000 services (1.8 MB
+/// over 3.4 MB live), and with the daemon's one malloc arena that peak
+/// stayed resident. Large enough that helper threads, when the tools are
+/// slow, still probe most of a chunk (probers.rs).
+const PROBED_AT_ONCE: usize = 128;
 
 /// The service monitor state survives a refresh (the orchestrator sets it).
 fn smon_of(shared: &Shared, name: &str) -> Smon {
@@ -278,6 +289,94 @@ fn why_of(shared: &Shared, name: &str) -> Option<String> {
         .lock()
         .ok()
         .and_then(|n| n.services.get(name).and_then(|s| s.why.clone()))
+}
+
+/// What the dataset holds of service `d` after its probe `p` (or the
+/// reason it could not be probed), under its name; records when it is due
+/// again.
+fn service_data(
+    env: &Env,
+    shared: &Shared,
+    seen: &mut Seen,
+    d: Due,
+    p: Result<Probed, String>,
+) -> (String, ServiceData) {
+    let data = match p {
+        Ok(p) => {
+            let data = ServiceData {
+                avail: p.st.avail,
+                overall: p.st.overall,
+                frozen: d.stamp.frozen(),
+                instance_frozen: d.stamp.svc_frozen(),
+                cluster_type: "failover".into(),
+                nodes: p.nodes,
+                drpnodes: p.drpnodes,
+                error: None,
+                orchestrate: p.orchestrate,
+                placement: p.placement,
+                smon: smon_of(shared, &d.name),
+                config: d.conf_stamp,
+                watched: p.watched,
+                monitor_action: p.monitor_action,
+                why: why_of(shared, &d.name),
+            };
+            // `print status` answers from this as long as the monitor
+            // would not probe again either: the interval is the one
+            // this very probe sets (a warn is probed again sooner).
+            let warn_since = (data.avail == Status::Warn).then(|| {
+                seen.probes
+                    .get(&d.name)
+                    .filter(|l| l.stamp == d.stamp)
+                    .and_then(|l| l.warn_since)
+                    .unwrap_or(d.probed_at)
+            });
+            let warn_for = warn_since.map_or(Duration::ZERO, |t| d.probed_at - t);
+            let every = probe_every(&data, warn_for);
+            seen.probes.insert(
+                d.name.clone(),
+                Last {
+                    at: d.probed_at,
+                    stamp: d.stamp,
+                    every,
+                    warn_since,
+                },
+            );
+            shared
+                .statuses
+                .keep(&d.name, d.probed_at, d.stamp, every, p.st);
+            data
+        }
+        Err(e) => {
+            seen.probes.insert(
+                d.name.clone(),
+                Last {
+                    at: d.probed_at,
+                    stamp: d.stamp,
+                    every: STATUS_INTERVAL,
+                    warn_since: None,
+                },
+            );
+            ServiceData {
+                avail: Status::Undef,
+                overall: Status::Undef,
+                // The orchestrator reads the flags from here.
+                frozen: d.stamp.frozen(),
+                instance_frozen: d.stamp.svc_frozen(),
+                cluster_type: "failover".into(),
+                nodes: vec![env.nodename.to_string()],
+                drpnodes: Vec::new(),
+                error: Some(e),
+                orchestrate: Orchestrate::No,
+                placement: Placement::NodesOrder,
+                smon: Smon::Idle,
+                config: d.conf_stamp,
+                watched: Vec::new(),
+                monitor_action: restarts::monitor_action(""),
+                why: None,
+            }
+        }
+    };
+    (d.name, data)
 }
 
 /// One pass over the local services: probes those due, and updates the
@@ -334,97 +433,33 @@ pub(crate) fn refresh(
             conf_stamp,
         });
     }
-    let probes = probe_all(env, &due);
-    let mut probed = Vec::with_capacity(due.len());
-    for (d, p) in due.into_iter().zip(probes) {
-        let data = match p {
-            Ok(p) => {
-                let data = ServiceData {
-                    avail: p.st.avail,
-                    overall: p.st.overall,
-                    frozen: d.stamp.frozen(),
-                    instance_frozen: d.stamp.svc_frozen(),
-                    cluster_type: "failover".into(),
-                    nodes: p.nodes,
-                    drpnodes: p.drpnodes,
-                    error: None,
-                    orchestrate: p.orchestrate,
-                    placement: p.placement,
-                    smon: smon_of(shared, &d.name),
-                    config: d.conf_stamp,
-                    watched: p.watched,
-                    monitor_action: p.monitor_action,
-                    why: why_of(shared, &d.name),
-                };
-                // `print status` answers from this as long as the monitor
-                // would not probe again either: the interval is the one
-                // this very probe sets (a warn is probed again sooner).
-                let warn_since = (data.avail == Status::Warn).then(|| {
-                    seen.probes
-                        .get(&d.name)
-                        .filter(|l| l.stamp == d.stamp)
-                        .and_then(|l| l.warn_since)
-                        .unwrap_or(d.probed_at)
-                });
-                let warn_for = warn_since.map_or(Duration::ZERO, |t| d.probed_at - t);
-                let every = probe_every(&data, warn_for);
-                seen.probes.insert(
-                    d.name.clone(),
-                    Last {
-                        at: d.probed_at,
-                        stamp: d.stamp,
-                        every,
-                        warn_since,
-                    },
-                );
-                shared
-                    .statuses
-                    .keep(&d.name, d.probed_at, d.stamp, every, p.st);
-                data
+    if renamed && let Ok(mut node) = shared.node.lock() {
+        // A service removed from etc/ is gone.
+        let names = &seen.names;
+        node.services
+            .retain(|n| names.binary_search_by(|x| x.as_str().cmp(n)).is_ok());
+    }
+    let cache = crate::exec::ProbeCache::wide();
+    let mut due = due.into_iter();
+    loop {
+        let chunk: Vec<Due> = due.by_ref().take(PROBED_AT_ONCE).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let probes = probe_all(env, &chunk, &cache);
+        let probed: Vec<(String, ServiceData)> = chunk
+            .into_iter()
+            .zip(probes)
+            .map(|(d, p)| service_data(env, shared, seen, d, p))
+            .collect();
+        if let Ok(mut node) = shared.node.lock() {
+            for (name, data) in probed {
+                node.services.put(name, data);
             }
-            Err(e) => {
-                seen.probes.insert(
-                    d.name.clone(),
-                    Last {
-                        at: d.probed_at,
-                        stamp: d.stamp,
-                        every: STATUS_INTERVAL,
-                        warn_since: None,
-                    },
-                );
-                ServiceData {
-                    avail: Status::Undef,
-                    overall: Status::Undef,
-                    // The orchestrator reads the flags from here.
-                    frozen: d.stamp.frozen(),
-                    instance_frozen: d.stamp.svc_frozen(),
-                    cluster_type: "failover".into(),
-                    nodes: vec![env.nodename.to_string()],
-                    drpnodes: Vec::new(),
-                    error: Some(e),
-                    orchestrate: Orchestrate::No,
-                    placement: Placement::NodesOrder,
-                    smon: Smon::Idle,
-                    config: d.conf_stamp,
-                    watched: Vec::new(),
-                    monitor_action: restarts::monitor_action(""),
-                    why: None,
-                }
-            }
-        };
-        probed.push((d.name, data));
+        }
     }
     let load15 = crate::node::load15();
     if let Ok(mut node) = shared.node.lock() {
-        // A service removed from etc/ is gone.
-        if renamed {
-            let names = &seen.names;
-            node.services
-                .retain(|n| names.binary_search_by(|x| x.as_str().cmp(n)).is_ok());
-        }
-        for (name, data) in probed {
-            node.services.put(name, data);
-        }
         node.load15 = load15;
         // As the services were stamped: one stat of the flag per pass.
         node.frozen = node_frozen;
@@ -481,5 +516,76 @@ mod tests {
         seen.clear();
         assert!(seen.listing.is_none());
         assert_eq!(pass(&mut seen).1, ["b"]);
+    }
+
+    /// A pass stores every service it probed, over several chunks of
+    /// `PROBED_AT_ONCE`, drops what it no longer lists, and a pass over
+    /// unchanged files changes nothing (no new services part to send).
+    #[test]
+    fn a_pass_stores_every_service_across_its_chunks() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = crate::paths::Paths::under(d.path());
+        for p in [&paths.etc, &paths.log, &paths.var] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let count = 2 * PROBED_AT_ONCE + 3;
+        for i in 0..count {
+            let text = "[DEFAULT]\nnodes = node1\nservice_type = TST\n";
+            std::fs::write(paths.etc.join(format!("s{i:04}.conf")), text).unwrap();
+        }
+        // Not a service: refused by the loader, stored with its error.
+        std::fs::write(
+            paths.etc.join("bad.conf"),
+            "[DEFAULT]\nnodes = node1\n[ip#0\n",
+        )
+        .unwrap();
+        let (runner, opts) = (
+            crate::exec::FakeRunner::new(),
+            crate::action::Opts::default(),
+        );
+        let env = Env {
+            paths: &paths,
+            nodename: "node1",
+            runner: &runner,
+            opts: &opts,
+            svcmgr_bin: "/usr/bin/svcmgr".into(),
+        };
+        let shared = Shared::new("node1");
+        let mut seen = Seen::default();
+        let mut stamps = super::super::replicate::Stamps::default();
+        let pass = |seen: &mut Seen, stamps: &mut super::super::replicate::Stamps| {
+            crate::log::capture(|| refresh(&env, &shared, seen, stamps));
+            let node = shared.node.lock().unwrap();
+            let names: Vec<String> = node.services.keys().cloned().collect();
+            (names, node.services.changes())
+        };
+        let (names, changes) = pass(&mut seen, &mut stamps);
+        assert_eq!(names.len(), count + 1, "{names:?}");
+        let node = shared.node.lock().unwrap();
+        for i in 0..count {
+            let s = &node.services[&format!("s{i:04}")];
+            assert_eq!(s.nodes, ["node1"], "s{i:04}: {s:?}");
+            assert!(s.error.is_none(), "s{i:04}: {s:?}");
+        }
+        assert!(
+            node.services["bad"].error.is_some(),
+            "{:?}",
+            node.services["bad"]
+        );
+        drop(node);
+        assert!(shared.probed.load(std::sync::atomic::Ordering::Relaxed));
+
+        let (again, unchanged) = pass(&mut seen, &mut stamps);
+        assert_eq!(
+            (again, unchanged),
+            (names.clone(), changes),
+            "a pass over the same files"
+        );
+
+        std::fs::remove_file(paths.etc.join("s0000.conf")).unwrap();
+        seen.clear();
+        let (fewer, _) = pass(&mut seen, &mut stamps);
+        assert_eq!(fewer.len(), count, "{fewer:?}");
+        assert!(!fewer.contains(&"s0000".to_string()));
     }
 }
