@@ -27,6 +27,7 @@ pub(crate) mod secret;
 pub(crate) mod state;
 pub(crate) mod status_memory;
 pub(crate) mod status_text;
+pub(crate) mod wakeup;
 pub(crate) mod watchdog;
 pub(crate) mod watchdogd;
 pub mod wire;

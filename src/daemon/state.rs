@@ -16,6 +16,7 @@ use super::orchestration::core::{Orchestrate, Smon};
 use super::orchestration::proof::{Lost, SlotSeen};
 use super::orchestration::view::{NodeView, SvcView};
 use super::peer_services::PeerServices;
+use super::wakeup::Wakeup;
 use crate::config::node::SplitAction;
 use crate::placement::Placement;
 use crate::status::Status;
@@ -285,64 +286,94 @@ pub(crate) enum StatusView {
     Svcmon,
 }
 
-/// Every local service's entry of the dataset: with the given orders,
-/// those reached, and the restart counts.
-fn services_json(
-    services: &BTreeMap<String, ServiceData>,
-    expects: &BTreeMap<String, crate::order::Order>,
-    reached: &BTreeSet<String>,
-    restarts: &BTreeMap<String, BTreeMap<String, u32>>,
-    claims: &BTreeMap<String, Claims>,
-) -> serde_json::Map<String, Value> {
-    services
-        .iter()
-        .map(|(name, s)| {
-            // What svcmon's table reads (status_text.rs writes svcmon's
-            // cut itself); the rest for the peers and `svcmon --format json`.
-            let mut entry = json!({
-                "avail": s.avail.as_str(),
-                "overall": s.overall.as_str(),
-                "frozen": s.frozen,
-                "cluster_type": s.cluster_type,
-                "nodes": s.nodes,
-                "drpnodes": s.drpnodes,
-                "error": s.error,
-                "orchestrate": s.orchestrate.as_str(),
-                "placement": s.placement.as_str(),
-                "smon": s.smon.as_str(),
-            });
-            if let Some(why) = &s.why {
-                entry["why"] = json!(why);
-            }
-            entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
-            entry["restart"] = json!(restarts.get(name).cloned().unwrap_or_default());
-            // Only while there is one, so that an idle cluster sends what
-            // it always sent.
-            if let Some(c) = claims.get(name) {
-                if let Some(t) = c.token {
-                    entry["claim"] = json!(t);
-                }
-                if !c.acks.is_empty() {
-                    entry["acks"] = json!(c.acks);
-                }
-            }
-            if let (Some(o), Some(e)) = (expects.get(name), entry.as_object_mut())
-                && let Value::Object(fields) = o.to_json()
-            {
-                e.extend(fields);
-                if reached.contains(name) {
-                    e.insert("global_expect_reached".into(), json!(true));
-                }
-            }
-            (name.clone(), entry)
-        })
-        .collect()
+/// Every local service's entry of the dataset is made of the service and
+/// of what `inputs` holds of it.
+struct PartOf<'a> {
+    services: &'a BTreeMap<String, ServiceData>,
+    inputs: &'a PartInputs,
 }
 
-/// What the services part held in `Shared::part_memo` was made from.
+impl PartOf<'_> {
+    /// Every local service's entry, as one object.
+    fn json(&self) -> serde_json::Map<String, Value> {
+        self.services
+            .iter()
+            .map(|(name, s)| (name.clone(), self.entry(name, s)))
+            .collect()
+    }
+
+    /// The same object as text, `Value::Object(self.json()).to_string()`,
+    /// written one entry at a time: at 1000 services the whole object as a
+    /// `Value` is some 3 MB of small allocations, and the heap kept that
+    /// peak after it was freed. `hint` is the length expected (the last
+    /// text's), so that the buffer is not grown by doubling.
+    fn text(&self, hint: usize) -> String {
+        let mut out = Vec::with_capacity(hint + hint / 16 + 64);
+        out.push(b'{');
+        for (i, (name, s)) in self.services.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing a string and a Value into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, name);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, &self.entry(name, s));
+        }
+        out.push(b'}');
+        // serde_json writes UTF-8 only.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// One local service's entry.
+    fn entry(&self, name: &str, s: &ServiceData) -> Value {
+        // What svcmon's table reads (status_text.rs writes svcmon's
+        // cut itself); the rest for the peers and `svcmon --format json`.
+        let mut entry = json!({
+            "avail": s.avail.as_str(),
+            "overall": s.overall.as_str(),
+            "frozen": s.frozen,
+            "cluster_type": s.cluster_type,
+            "nodes": s.nodes,
+            "drpnodes": s.drpnodes,
+            "error": s.error,
+            "orchestrate": s.orchestrate.as_str(),
+            "placement": s.placement.as_str(),
+            "smon": s.smon.as_str(),
+        });
+        if let Some(why) = &s.why {
+            entry["why"] = json!(why);
+        }
+        entry["config"] = json!(s.config.as_ref().map(ConfStamp::to_json));
+        let inputs = self.inputs;
+        entry["restart"] = json!(inputs.restarts.get(name).cloned().unwrap_or_default());
+        // Only while there is one, so that an idle cluster sends what
+        // it always sent.
+        if let Some(c) = inputs.claims.get(name) {
+            if let Some(t) = c.token {
+                entry["claim"] = json!(t);
+            }
+            if !c.acks.is_empty() {
+                entry["acks"] = json!(c.acks);
+            }
+        }
+        if let (Some(o), Some(e)) = (inputs.expects.get(name), entry.as_object_mut())
+            && let Value::Object(fields) = o.to_json()
+        {
+            e.extend(fields);
+            if inputs.reached.contains(name) {
+                e.insert("global_expect_reached".into(), json!(true));
+            }
+        }
+        entry
+    }
+}
+
+/// What the services part is made of: the local services (as their change
+/// count) and the orders held, those reached, the restart counts and the
+/// claims; what the part held in `Shared::part_memo` was made from.
 #[derive(PartialEq)]
 struct PartInputs {
-    /// `LocalServices::changes` when it was made.
+    /// `LocalServices::changes` of the services.
     services: u64,
     expects: BTreeMap<String, crate::order::Order>,
     reached: BTreeSet<String>,
@@ -463,14 +494,10 @@ pub(crate) struct Shared {
     /// Something the monitor must act on at once (a peer lost): it ends
     /// the monitor's sleep between two passes.
     wake_monitor: AtomicBool,
-    /// Taken to set `wake_monitor` or `stop` and notify `wake_cv`, and by
-    /// the monitor while it checks them and waits: no wake-up is lost.
-    wake_lock: Mutex<()>,
-    wake_cv: std::sync::Condvar,
-    /// Taken to notify `hb_cv`, and by a heartbeat thread's sleep while it
-    /// checks what would end it (`sleep_hb`): no wake-up is lost.
-    hb_lock: Mutex<()>,
-    hb_cv: std::sync::Condvar,
+    /// The monitor's sleep: `wake_monitor` and `stop` change under it.
+    monitor_wakeup: Wakeup,
+    /// The heartbeat threads' sleeps (`sleep_hb`).
+    hb_wakeup: Wakeup,
     /// Every thread ends.
     stop: AtomicBool,
 }
@@ -517,10 +544,8 @@ impl Shared {
             part_memo: Mutex::new(PartMemo::default()),
             stop_requested: AtomicBool::new(false),
             wake_monitor: AtomicBool::new(false),
-            wake_lock: Mutex::new(()),
-            wake_cv: std::sync::Condvar::new(),
-            hb_lock: Mutex::new(()),
-            hb_cv: std::sync::Condvar::new(),
+            monitor_wakeup: Wakeup::default(),
+            hb_wakeup: Wakeup::default(),
             stop: AtomicBool::new(false),
         }
     }
@@ -834,22 +859,31 @@ impl Shared {
 
     /// This node's part of the status: what the heartbeats send.
     pub(crate) fn local_dataset(&self) -> Value {
-        let (expects, reached) = self.orders_held();
-        let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
-        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
+        let inputs = self.part_inputs();
         let hears = self.hears();
         let Ok(node) = self.node.lock() else {
             return json!({});
         };
         let mut v = self.node_fields(&node, hears);
-        v["services"] = Value::Object(services_json(
-            &node.services,
-            &expects,
-            &reached,
-            &restarts,
-            &claims,
-        ));
+        let part = PartOf {
+            services: &node.services,
+            inputs: &inputs,
+        };
+        v["services"] = Value::Object(part.json());
         v
+    }
+
+    /// What the services part is made of besides the services, copied
+    /// under their locks: taken before the node's lock.
+    fn part_inputs(&self) -> PartInputs {
+        let (expects, reached) = self.orders_held();
+        PartInputs {
+            services: 0,
+            expects,
+            reached,
+            restarts: self.restarts.lock().map(|r| r.clone()).unwrap_or_default(),
+            claims: self.claims.lock().map(|c| c.clone()).unwrap_or_default(),
+        }
     }
 
     /// This node's dataset cut into a beat and its services part, as
@@ -883,38 +917,21 @@ impl Shared {
     /// `get_dataset` otherwise built, printed and hashed a thousand
     /// services' JSON. None when a lock is poisoned.
     fn memo_part(&self) -> Option<(Value, PartText)> {
-        let (expects, reached) = self.orders_held();
-        let restarts = self.restarts.lock().map(|r| r.clone()).unwrap_or_default();
-        let claims = self.claims.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut inputs = self.part_inputs();
         let hears = self.hears();
         let node = self.node.lock().ok()?;
+        inputs.services = node.services.changes();
         let fields = self.node_fields(&node, hears);
         let mut memo = self.part_memo.lock().ok()?;
-        let same = memo.made_from.as_ref().is_some_and(|m| {
-            m.services == node.services.changes()
-                && m.expects == expects
-                && m.reached == reached
-                && m.restarts == restarts
-                && m.claims == claims
-        });
-        if !same {
-            let services = Value::Object(services_json(
-                &node.services,
-                &expects,
-                &reached,
-                &restarts,
-                &claims,
-            ))
-            .to_string();
+        if memo.made_from.as_ref() != Some(&inputs) {
+            let part = PartOf {
+                services: &node.services,
+                inputs: &inputs,
+            };
+            let services = part.text(memo.services.len());
             memo.digest = dataset::digest_of(services.as_bytes());
             memo.services = services.into();
-            memo.made_from = Some(PartInputs {
-                services: node.services.changes(),
-                expects,
-                reached,
-                restarts,
-                claims,
-            });
+            memo.made_from = Some(inputs);
         }
         let text = PartText {
             services: memo.services.clone(),
@@ -1077,31 +1094,19 @@ impl Shared {
 
     /// Ends the monitor's current sleep: its next pass starts at once.
     pub(crate) fn wake_monitor(&self) {
-        let _g = self.wake_lock.lock();
-        self.wake_monitor.store(true, Ordering::Relaxed);
-        self.wake_cv.notify_all();
+        self.monitor_wakeup
+            .wake(|| self.wake_monitor.store(true, Ordering::Relaxed));
     }
 
     /// The monitor's sleep between two passes: until `until`, a
     /// `wake_monitor` (taken: it wakes one sleep only) or the end of every
     /// thread. A sleep in 20 ms steps woke 50 times a second for nothing.
     pub(crate) fn sleep_monitor(&self, until: Instant) {
-        let Ok(mut g) = self.wake_lock.lock() else {
-            return;
-        };
-        loop {
-            if self.stopping() || self.wake_monitor.swap(false, Ordering::Relaxed) {
-                return;
-            }
-            let now = Instant::now();
-            if now >= until {
-                return;
-            }
-            g = match self.wake_cv.wait_timeout(g, until - now) {
-                Ok((g, _)) => g,
-                Err(_) => return,
-            };
-        }
+        // Nothing changes `stop` or `wake_monitor` but under the wakeup.
+        let never = Duration::MAX;
+        self.monitor_wakeup.sleep(until, never, || {
+            self.stopping() || self.wake_monitor.swap(false, Ordering::Relaxed)
+        });
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
@@ -1110,11 +1115,8 @@ impl Shared {
 
     /// Ends every thread (the supervisor's last step).
     pub(crate) fn halt(&self) {
-        {
-            let _g = self.wake_lock.lock();
-            self.stop.store(true, Ordering::Relaxed);
-            self.wake_cv.notify_all();
-        }
+        self.monitor_wakeup
+            .wake(|| self.stop.store(true, Ordering::Relaxed));
         self.wake_hb();
     }
 
@@ -1122,8 +1124,7 @@ impl Shared {
     /// after a change one of them waits for (a watchdog promise, the
     /// claims, a stop).
     pub(crate) fn wake_hb(&self) {
-        let _g = self.hb_lock.lock();
-        self.hb_cv.notify_all();
+        self.hb_wakeup.wake(|| ());
     }
 
     /// A heartbeat thread's sleep: until `deadline`, or until `done`
@@ -1132,23 +1133,7 @@ impl Shared {
     /// steps woke each heartbeat thread twenty times a second for
     /// nothing, and on a virtual machine a wake-up costs tens of µs.
     pub(crate) fn sleep_hb(&self, deadline: Instant, done: impl Fn() -> bool) {
-        let Ok(mut g) = self.hb_lock.lock() else {
-            return;
-        };
-        loop {
-            if done() {
-                return;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            let step = (deadline - now).min(HB_RECHECK);
-            g = match self.hb_cv.wait_timeout(g, step) {
-                Ok((g, _)) => g,
-                Err(_) => return,
-            };
-        }
+        self.hb_wakeup.sleep(deadline, HB_RECHECK, done);
     }
 
     /// Sets the watchdog this node advertises, waking the heartbeats'

@@ -16,7 +16,7 @@ use super::json_text::{push_list, push_str, with_raw};
 use super::state::{ServiceData, Shared, StatusView};
 
 /// One local service's entry as svcmon's table reads it: its whole entry
-/// (state.rs, `services_json`) cut to `render::svcmon::FIELDS`, which a
+/// (state.rs, `PartOf::entry`) cut to `render::svcmon::FIELDS`, which a
 /// test in state.rs checks.
 fn push_svcmon_entry(out: &mut String, s: &ServiceData) {
     out.push_str("{\"avail\":");
