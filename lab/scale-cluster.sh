@@ -12,7 +12,7 @@
 #   up: what the daemon probes, advertises and serves grows with their number;
 # - fo: orchestrate = ha, nodes = node1 node2, autostart on node1, one app
 #   resource whose launchers are fakes too: S10fo writes the time of its
-#   start (date +%s.%N) to the node-private /run/fo.up, C10fo checks that
+#   start (date +%s.%N) to the node-private /run/fo.up (by a rename), C10fo checks that
 #   file, K10fo removes it (a dead node's /run is gone with it);
 # - cfgprobe: not orchestrated, nodes = every node, an app resource with no
 #   launchers (nothing to probe), the same file and mtime on every node: a
@@ -88,7 +88,9 @@ for i in $(seq "$count"); do
     printf '[DEFAULT]\nservice_type = TST\nnodes = %s\n[ip#0]\nipname = 192.0.2.%d\nipdev = eth0\n[vg#0]\nvgname = vg%d\n[fs#0]\ntype = ext4\ndev = /dev/x%d\nmnt = /srv/svcmgr-bench/m%d\n' \
         "$node" $((100 + i % 100)) "$i" "$i" "$i" >"/etc/opensvc/n${k}s$i.conf"
 done
-printf '#!/bin/sh\ndate +%%s.%%N >/run/fo.up\n' >/etc/opensvc/fo.d/S10fo
+# Written aside and renamed: a reader polling /run/fo.up (bench-scale.sh)
+# must never find it created but still empty.
+printf '#!/bin/sh\ndate +%%s.%%N >/run/fo.up.new && mv /run/fo.up.new /run/fo.up\n' >/etc/opensvc/fo.d/S10fo
 printf '#!/bin/sh\nrm -f /run/fo.up\n' >/etc/opensvc/fo.d/K10fo
 printf '#!/bin/sh\ntest -e /run/fo.up\n' >/etc/opensvc/fo.d/C10fo
 chmod 755 /etc/opensvc/fo.d/*

@@ -229,7 +229,8 @@ PY
         local up="" end
         end=$((SECONDS + ($(left) < 60 ? $(left) : 60)))
         while ((SECONDS < end)); do
-            up=$(on node2 "cat /run/fo.up 2>/dev/null") && break
+            # Not empty too: a start time is never an empty file.
+            up=$(on node2 "cat /run/fo.up 2>/dev/null") && [[ -n $up ]] && break
             sleep 0.1
         done
         if [[ -n $up ]]; then
