@@ -474,17 +474,24 @@ pub(crate) fn refresh(
 mod tests {
     use super::*;
 
+    /// A node's etc/, log/ and var/ under a temporary root (kept alive by
+    /// the returned guard).
+    fn node_dirs() -> (tempfile::TempDir, crate::paths::Paths) {
+        let d = tempfile::tempdir().unwrap();
+        let paths = crate::paths::Paths::under(d.path());
+        for p in [&paths.etc, &paths.log, &paths.var] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        (d, paths)
+    }
+
     fn names(l: &Listing) -> Vec<&str> {
         l.iter().map(|(n, _)| n.as_str()).collect()
     }
 
     #[test]
     fn the_listing_follows_etc_though_it_is_kept_between_passes() {
-        let d = tempfile::tempdir().unwrap();
-        let paths = crate::paths::Paths::under(d.path());
-        for p in [&paths.etc, &paths.log, &paths.var] {
-            std::fs::create_dir_all(p).unwrap();
-        }
+        let (_d, paths) = node_dirs();
         let mut seen = Seen::default();
         let pass = |seen: &mut Seen| {
             let (changed, listing) = seen.look(&paths);
@@ -523,11 +530,7 @@ mod tests {
     /// unchanged files changes nothing (no new services part to send).
     #[test]
     fn a_pass_stores_every_service_across_its_chunks() {
-        let d = tempfile::tempdir().unwrap();
-        let paths = crate::paths::Paths::under(d.path());
-        for p in [&paths.etc, &paths.log, &paths.var] {
-            std::fs::create_dir_all(p).unwrap();
-        }
+        let (_d, paths) = node_dirs();
         let count = 2 * PROBED_AT_ONCE + 3;
         for i in 0..count {
             let text = "[DEFAULT]\nnodes = node1\nservice_type = TST\n";
