@@ -272,25 +272,6 @@ fn probe_all(
 /// slow, still probe most of a chunk (probers.rs).
 const PROBED_AT_ONCE: usize = 128;
 
-/// The service monitor state survives a refresh (the orchestrator sets it).
-fn smon_of(shared: &Shared, name: &str) -> Smon {
-    shared
-        .node
-        .lock()
-        .ok()
-        .and_then(|n| n.services.get(name).map(|s| s.smon))
-        .unwrap_or_default()
-}
-
-/// The orchestrator's note survives a refresh too.
-fn why_of(shared: &Shared, name: &str) -> Option<String> {
-    shared
-        .node
-        .lock()
-        .ok()
-        .and_then(|n| n.services.get(name).and_then(|s| s.why.clone()))
-}
-
 /// What the dataset holds of service `d` after its probe `p` (or the
 /// reason it could not be probed), under its name; records when it is due
 /// again.
@@ -314,11 +295,13 @@ fn service_data(
                 error: None,
                 orchestrate: p.orchestrate,
                 placement: p.placement,
-                smon: smon_of(shared, &d.name),
+                // Set from the stored entry, under the lock that stores
+                // this one (`refresh`).
+                smon: Smon::Idle,
                 config: d.conf_stamp,
                 watched: p.watched,
                 monitor_action: p.monitor_action,
-                why: why_of(shared, &d.name),
+                why: None,
             };
             // `print status` answers from this as long as the monitor
             // would not probe again either: the interval is the one
@@ -453,7 +436,19 @@ pub(crate) fn refresh(
             .map(|(d, p)| service_data(env, shared, seen, d, p))
             .collect();
         if let Ok(mut node) = shared.node.lock() {
-            for (name, data) in probed {
+            for (name, mut data) in probed {
+                // The service monitor state and the note are the
+                // orchestrator's, and survive a probe. Read under the lock
+                // that stores the probe: read before it, a state the
+                // orchestrator set meanwhile (start failed, at the end of
+                // a start) was overwritten by the one before (starting),
+                // and stayed. A service that cannot be probed has none.
+                if data.error.is_none()
+                    && let Some(old) = node.services.get(&name)
+                {
+                    data.smon = old.smon;
+                    data.why.clone_from(&old.why);
+                }
                 node.services.put(name, data);
             }
         }
@@ -590,5 +585,44 @@ mod tests {
         let (fewer, _) = pass(&mut seen, &mut stamps);
         assert_eq!(fewer.len(), count, "{fewer:?}");
         assert!(!fewer.contains(&"s0000".to_string()));
+    }
+
+    /// The service monitor state and the note the orchestrator set are
+    /// kept by a pass that probes the service again, and dropped when its
+    /// config no longer loads.
+    #[test]
+    fn a_probe_keeps_what_the_orchestrator_set() {
+        let (_d, paths) = node_dirs();
+        let conf = paths.etc.join("a.conf");
+        std::fs::write(&conf, "[DEFAULT]\nnodes = node1\nservice_type = TST\n").unwrap();
+        let (runner, opts) = (
+            crate::exec::FakeRunner::new(),
+            crate::action::Opts::default(),
+        );
+        let env = Env {
+            paths: &paths,
+            nodename: "node1",
+            runner: &runner,
+            opts: &opts,
+            svcmgr_bin: "/usr/bin/svcmgr".into(),
+        };
+        let shared = Shared::new("node1");
+        let mut seen = Seen::default();
+        let mut stamps = super::super::replicate::Stamps::default();
+        let mut pass = |seen: &mut Seen| {
+            // Probed again whatever its interval.
+            seen.clear();
+            crate::log::capture(|| refresh(&env, &shared, seen, &mut stamps));
+            let node = shared.node.lock().unwrap();
+            let a = &node.services["a"];
+            (a.smon, a.why.clone(), a.error.is_some())
+        };
+        assert_eq!(pass(&mut seen), (Smon::Idle, None, false));
+        shared.set_smon("a", Smon::StartFailed);
+        shared.set_why("a", Some("start failed here".into()));
+        let kept = (Smon::StartFailed, Some("start failed here".into()), false);
+        assert_eq!(pass(&mut seen), kept, "probed again");
+        std::fs::write(&conf, "[DEFAULT]\nnodes = node1\n[ip#0\n").unwrap();
+        assert_eq!(pass(&mut seen), (Smon::Idle, None, true), "config refused");
     }
 }
