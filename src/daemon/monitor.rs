@@ -480,6 +480,25 @@ mod tests {
         (d, paths)
     }
 
+    /// What a pass runs with, the tools faked: node1's.
+    #[derive(Default)]
+    struct Tools {
+        runner: crate::exec::FakeRunner,
+        opts: crate::action::Opts,
+    }
+
+    impl Tools {
+        fn env<'a>(&'a self, paths: &'a crate::paths::Paths) -> Env<'a> {
+            Env {
+                paths,
+                nodename: "node1",
+                runner: &self.runner,
+                opts: &self.opts,
+                svcmgr_bin: "/usr/bin/svcmgr".into(),
+            }
+        }
+    }
+
     fn names(l: &Listing) -> Vec<&str> {
         l.iter().map(|(n, _)| n.as_str()).collect()
     }
@@ -537,17 +556,8 @@ mod tests {
             "[DEFAULT]\nnodes = node1\n[ip#0\n",
         )
         .unwrap();
-        let (runner, opts) = (
-            crate::exec::FakeRunner::new(),
-            crate::action::Opts::default(),
-        );
-        let env = Env {
-            paths: &paths,
-            nodename: "node1",
-            runner: &runner,
-            opts: &opts,
-            svcmgr_bin: "/usr/bin/svcmgr".into(),
-        };
+        let tools = Tools::default();
+        let env = tools.env(&paths);
         let shared = Shared::new("node1");
         let mut seen = Seen::default();
         let mut stamps = super::super::replicate::Stamps::default();
@@ -595,17 +605,8 @@ mod tests {
         let (_d, paths) = node_dirs();
         let conf = paths.etc.join("a.conf");
         std::fs::write(&conf, "[DEFAULT]\nnodes = node1\nservice_type = TST\n").unwrap();
-        let (runner, opts) = (
-            crate::exec::FakeRunner::new(),
-            crate::action::Opts::default(),
-        );
-        let env = Env {
-            paths: &paths,
-            nodename: "node1",
-            runner: &runner,
-            opts: &opts,
-            svcmgr_bin: "/usr/bin/svcmgr".into(),
-        };
+        let tools = Tools::default();
+        let env = tools.env(&paths);
         let shared = Shared::new("node1");
         let mut seen = Seen::default();
         let mut stamps = super::super::replicate::Stamps::default();
