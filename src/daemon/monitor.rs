@@ -282,7 +282,7 @@ fn service_data(
     d: Due,
     p: Result<Probed, String>,
 ) -> (String, ServiceData) {
-    let data = match p {
+    let (data, every, warn_since) = match p {
         Ok(p) => {
             let data = ServiceData {
                 avail: p.st.avail,
@@ -315,31 +315,13 @@ fn service_data(
             });
             let warn_for = warn_since.map_or(Duration::ZERO, |t| d.probed_at - t);
             let every = probe_every(&data, warn_for);
-            seen.probes.insert(
-                d.name.clone(),
-                Last {
-                    at: d.probed_at,
-                    stamp: d.stamp,
-                    every,
-                    warn_since,
-                },
-            );
             shared
                 .statuses
                 .keep(&d.name, d.probed_at, d.stamp, every, p.st);
-            data
+            (data, every, warn_since)
         }
         Err(e) => {
-            seen.probes.insert(
-                d.name.clone(),
-                Last {
-                    at: d.probed_at,
-                    stamp: d.stamp,
-                    every: STATUS_INTERVAL,
-                    warn_since: None,
-                },
-            );
-            ServiceData {
+            let data = ServiceData {
                 avail: Status::Undef,
                 overall: Status::Undef,
                 // The orchestrator reads the flags from here.
@@ -356,9 +338,17 @@ fn service_data(
                 watched: Vec::new(),
                 monitor_action: restarts::monitor_action(""),
                 why: None,
-            }
+            };
+            (data, STATUS_INTERVAL, None)
         }
     };
+    let last = Last {
+        at: d.probed_at,
+        stamp: d.stamp,
+        every,
+        warn_since,
+    };
+    seen.probes.insert(d.name.clone(), last);
     (d.name, data)
 }
 
