@@ -366,6 +366,27 @@ impl Lab {
     }
 }
 
+/// The cell of `node` in the Services row of `svc`, read under the node's
+/// name in the Services title row (so its alignment is checked too).
+pub(crate) fn cell(out: &Out, svc: &str, node: &str) -> String {
+    let text = &out.stdout;
+    let title = text
+        .lines()
+        .find(|l| l.starts_with("Services "))
+        .unwrap_or_else(|| panic!("no Services title row:\n{}", out.dump()));
+    let col = title.find(node).unwrap_or_else(|| panic!("{}", out.dump()));
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!(" {svc} ")))
+        .unwrap_or_else(|| panic!("no {svc} row:\n{}", out.dump()));
+    row.get(col..)
+        .unwrap_or("")
+        .split(' ')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
 /// `node`'s daemon status (`svcmon --format json`).
 #[track_caller]
 pub(crate) fn status(lab: &Lab, node: &str) -> serde_json::Value {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::lab;
 use crate::lab::{
-    Lab, SERVICE_IP, assert_ping_resumed, avail, lab_test, log_lines, orchestrated_lab,
+    Lab, SERVICE_IP, assert_ping_resumed, avail, cell, lab_test, log_lines, orchestrated_lab,
     orchestrated_lab_with, running_on_node1, status, unix_now, wait_for,
 };
 
@@ -418,15 +418,9 @@ fn a_start_that_fails_on_the_leader_moves_to_the_next_node() {
     let out = lab.sh("node2", "svcmon");
     // Each node's cell read where its name stands in the header: node1's
     // may still read "X start failed", three words.
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    let header = lines.iter().find(|l| l.starts_with("Services"));
-    let row = lines.iter().find(|l| l.starts_with(" p26.opensvc.com "));
     let icons: Vec<Option<char>> = ["node1", "node2"]
         .iter()
-        .map(|n| {
-            let at = header?.find(n)?;
-            row?.get(at..)?.chars().next()
-        })
+        .map(|n| cell(&out, "p26.opensvc.com", n).chars().next())
         .collect();
     assert_eq!(icons, [Some('X'), Some('O')], "{}", out.dump());
     let failed = lab.sh(

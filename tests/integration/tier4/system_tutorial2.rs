@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::lab::{Lab, Out, assert_ping_resumed, lab_test, status, unix_now, wait_for};
+use crate::lab::{Lab, Out, assert_ping_resumed, cell, lab_test, status, unix_now, wait_for};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SVC_IP: &str = "192.0.2.27";
@@ -109,24 +109,6 @@ fn svcmon_until(lab: &Lab, node: &str, want: impl Fn(&Out) -> String) -> Out {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// The cell of `node` in the Services row of `svc`, read under the node's
-/// name in the Services title row (so its alignment is checked too).
-fn cell(out: &Out, svc: &str, node: &str) -> String {
-    let text = &out.stdout;
-    let title = text.lines().find(|l| l.starts_with("Services ")).unwrap();
-    let col = title.find(node).unwrap_or_else(|| panic!("{}", out.dump()));
-    let row = text
-        .lines()
-        .find(|l| l.starts_with(&format!(" {svc} ")))
-        .unwrap_or_else(|| panic!("no {svc} row:\n{}", out.dump()));
-    row.get(col..)
-        .unwrap_or("")
-        .split(' ')
-        .next()
-        .unwrap_or("")
-        .to_string()
 }
 
 /// Polls svcmon on `on` until svc1's cell for `node` reads `want`.
