@@ -12,8 +12,9 @@
 #   up: what the daemon probes, advertises and serves grows with their number;
 # - fo: orchestrate = ha, nodes = node1 node2, autostart on node1, one app
 #   resource whose launchers are fakes too: S10fo writes the time of its
-#   start (date +%s.%N) to the node-private /run/fo.up (by a rename), C10fo checks that
-#   file, K10fo removes it (a dead node's /run is gone with it);
+#   start (date +%s.%N) to the node-private /run/fo.up (by a rename),
+#   C10fo checks that file, K10fo removes it (a dead node's /run is gone
+#   with it);
 # - cfgprobe: not orchestrated, nodes = every node, an app resource with no
 #   launchers (nothing to probe), the same file and mtime on every node: a
 #   change made on one node must reach all the others by the daemons'

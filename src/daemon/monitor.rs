@@ -429,10 +429,11 @@ pub(crate) fn refresh(
             for (name, mut data) in probed {
                 // The service monitor state and the note are the
                 // orchestrator's, and survive a probe. Read under the lock
-                // that stores the probe: read before it, a state the
-                // orchestrator set meanwhile (start failed, at the end of
-                // a start) was overwritten by the one before (starting),
-                // and stayed. A service that cannot be probed has none.
+                // that stores the probe: read any earlier, a state the
+                // orchestrator sets meanwhile (start failed, at the end of
+                // a start) would be overwritten by the one before
+                // (starting), and would stay. A service that cannot be
+                // probed has none.
                 if data.error.is_none()
                     && let Some(old) = node.services.get(&name)
                 {
